@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Installs and starts what the real-engine tests need on a fresh Debian 12 machine:
+# the Docker engine (docker.io), Compose v2 (taken from Debian 13's docker-compose package,
+# since Debian 12 only ships Compose v1) and debootstrap (for the stand-in images).
+# Idempotent: every step checks before it acts.
+set -euo pipefail
+
+log() { printf '[setup-engine] %s\n' "$*"; }
+
+need_apt_update=1
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  if [ "$need_apt_update" = 1 ]; then apt-get update -qq; need_apt_update=0; fi
+  log "installing ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# shellcheck source=../scripts/lib/debian-mirror.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/debian-mirror.sh"
+
+install_compose_v2() {
+  if docker compose version 2>/dev/null | grep -qE 'v?2\.'; then return 0; fi
+  local mirror work
+  mirror=$(debian_mirror)
+  work=$(mktemp -d); chmod 755 "$work"
+  log "fetching Compose v2 from Debian trixie on $mirror"
+  mkdir -p "$work/lists/partial" "$work/cache/archives/partial"
+  printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s trixie main\n' "$mirror" >"$work/trixie.list"
+  local opts=(-o "Dir::Etc::sourcelist=$work/trixie.list" -o "Dir::Etc::sourceparts=-"
+    -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache" -o "APT::Get::List-Cleanup=0")
+  apt-get "${opts[@]}" update -qq
+  (cd "$work" && apt-get "${opts[@]}" download docker-compose >/dev/null)
+  dpkg-deb -x "$work"/docker-compose_*.deb "$work/root"
+  install -D -m 0755 "$work/root/usr/libexec/docker/cli-plugins/docker-compose" \
+    /usr/local/lib/docker/cli-plugins/docker-compose
+  rm -rf "$work"
+  docker compose version
+}
+
+start_dockerd() {
+  if docker info >/dev/null 2>&1; then return 0; fi
+  log "starting dockerd"
+  mkdir -p /var/log
+  (setsid dockerd >/var/log/dockerd.log 2>&1 &)
+  for _ in $(seq 1 60); do
+    if [ -S /var/run/docker.sock ] && docker info >/dev/null 2>&1; then
+      log "dockerd is up (API $(docker version --format '{{.Server.APIVersion}}'))"
+      return 0
+    fi
+    sleep 1
+  done
+  echo "dockerd did not come up within 60 s; last log lines:" >&2
+  tail -n 30 /var/log/dockerd.log >&2 || true
+  exit 1
+}
+
+command -v dockerd >/dev/null 2>&1 || apt_install docker.io
+apt_install debootstrap iptables git ca-certificates
+install_compose_v2
+start_dockerd

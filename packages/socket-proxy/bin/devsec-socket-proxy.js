@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+'use strict';
+
+require('../src/main')
+  .main()
+  .then((code) => {
+    process.exitCode = code;
+  })
+  .catch((error) => {
+    process.stderr.write(`devsec-socket-proxy: ${error && error.stack ? error.stack : error}\n`);
+    process.exitCode = 1;
+  });

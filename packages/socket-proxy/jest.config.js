@@ -1,0 +1,5 @@
+module.exports = {
+  displayName: 'socket-proxy',
+  preset: '../../jest.preset.js',
+  testMatch: ['<rootDir>/**/*.spec.ts'],
+};

@@ -1,0 +1,68 @@
+import { loadConfig, parseListen, READ_SWITCHES, WRITE_SWITCHES } from './config';
+
+describe('loadConfig', () => {
+  it("uses Tecnativa's defaults: PING, VERSION, EVENTS on; every other section off", () => {
+    const config = loadConfig({});
+    expect(config.switches).toEqual(READ_SWITCHES);
+    expect(config.socketPath).toBe('/var/run/docker.sock');
+    expect(config.listen).toEqual({ kind: 'tcp', host: '127.0.0.1', port: 2375 });
+    expect(config.scope).toEqual({ key: 'org.devsec.scope', value: undefined, selector: 'org.devsec.scope' });
+  });
+
+  it('reads the read switches, LISTEN, SOCKET_PATH, SCOPE_LABEL and LOG_LEVEL', () => {
+    const config = loadConfig({
+      CONTAINERS: '1', IMAGES: 'true', INFO: '0', EVENTS: '0', NETWORKS: 'yes', VOLUMES: '1',
+      LISTEN: 'unix:///run/devsec/docker.sock', SOCKET_PATH: '/run/docker.sock', SCOPE_LABEL: 'org.devsec.scope=dev', LOG_LEVEL: 'WARN',
+    });
+    expect(config.switches).toMatchObject({ CONTAINERS: true, IMAGES: true, INFO: false, EVENTS: false, NETWORKS: true, VOLUMES: true });
+    expect(config.listen).toEqual({ kind: 'unix', path: '/run/devsec/docker.sock' });
+    expect(config.scope).toEqual({ key: 'org.devsec.scope', value: 'dev', selector: 'org.devsec.scope=dev' });
+    expect(config.logLevel).toBe('warn');
+  });
+
+  it.each(WRITE_SWITCHES)('refuses to start when the write switch %s is on', (name) => {
+    expect(() => loadConfig({ [name]: '1' })).toThrow(new RegExp(`${name}=1 asks for write access`));
+  });
+
+  it('accepts write switches that are explicitly off, as a Tecnativa compose file has them', () => {
+    expect(() => loadConfig({ POST: '0', EXEC: '0', BUILD: '0', COMMIT: '0', SWARM: '0' })).not.toThrow();
+  });
+
+  it.each([
+    ['CONTAINER', 'CONTAINERS'],
+    ['IMAGE', 'IMAGES'],
+    ['NETWORK', 'NETWORKS'],
+    ['VOLUME', 'VOLUMES'],
+    ['EXCE', 'EXEC'],
+    ['POSTS', 'POST'],
+  ])('calls the misspelt switch %s=1 an error and suggests %s', (typo, suggestion) => {
+    expect(() => loadConfig({ [typo]: '1' })).toThrow(`${typo}=1 is not a switch this proxy knows. Did you mean ${suggestion}?`);
+  });
+
+  it('leaves ordinary environment alone', () => {
+    expect(() =>
+      loadConfig({ PATH: '/usr/bin', HOME: '/home/node', SHLVL: '1', NODE_VERSION: '24.11.0', HOSTNAME: 'abc', CI: 'true', NO_COLOR: '1', DEBUG: '1' }),
+    ).not.toThrow();
+  });
+
+  it.each([
+    [{ CONTAINERS: 'maybe' }, /CONTAINERS=maybe is not a switch value/],
+    [{ LISTEN: '0.0.0.0:2375' }, /LISTEN=0.0.0.0:2375 is not understood: use tcp:\/\/HOST:PORT/],
+    [{ LISTEN: 'tcp://127.0.0.1:70000' }, /port must be between 1 and 65535/],
+    [{ SOCKET_PATH: 'docker.sock' }, /SOCKET_PATH=docker.sock must be an absolute path/],
+    [{ SCOPE_LABEL: 'a b' }, /SCOPE_LABEL=a b is not a label selector/],
+    [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL=loud is not one of/],
+  ])('explains bad input %p', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('reports every problem at once', () => {
+    expect(() => loadConfig({ POST: '1', CONTAINER: '1' })).toThrow(/POST=1[\s\S]*CONTAINER=1/);
+  });
+});
+
+describe('parseListen', () => {
+  it('understands IPv6 listeners', () => {
+    expect(parseListen('tcp://[::1]:2375')).toEqual({ kind: 'tcp', host: '::1', port: 2375 });
+  });
+});

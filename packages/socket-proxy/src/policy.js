@@ -1,0 +1,249 @@
+// @ts-check
+'use strict';
+
+/**
+ * The whole access policy: one table of allowed endpoints and one pure function,
+ * `isAllowedRequest(method, target, switches)`. Nothing is normalised: a request target
+ * that is not already in canonical form is refused, so what we check is exactly what
+ * dockerd would route.
+ */
+
+/** A container id, id prefix or name; a network or volume id or name. */
+const OBJECT_REF = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/;
+/** One `/`-separated part of an image reference: `docker.io`, `library`, `node:24-trixie-slim`, `sha256:…`, `app@sha256:…`. */
+const IMAGE_REF_PART = /^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,254}$/;
+const API_VERSION = /^v[0-9]{1,2}\.[0-9]{1,3}$/;
+const QUERY_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
+/** RFC 3986 query characters, without `#` and with `%` only as a valid escape. */
+const QUERY_TEXT = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*$/;
+
+const OBJECT = { match: 'object' };
+const IMAGE = { match: 'image' };
+
+/**
+ * Allowed endpoints. `section` is the Tecnativa switch that enables the row; `handle` tells
+ * the server what it must do besides forwarding (scope checks, redaction, event filtering).
+ * `whenOff: 'not-found'` answers 404 instead of 403 while the section is off, so that
+ * `docker inspect NAME`'s fall-through (container, image, network, volume, plugin) still ends
+ * in a clean "No such object".
+ * @type {ReadonlyArray<{ rule: string, section: string, path: ReadonlyArray<string | { match: string }>, handle: string, whenOff?: 'not-found' }>}
+ */
+const RULES = Object.freeze([
+  { rule: 'ping', section: 'PING', path: ['_ping'], handle: 'forward' },
+  { rule: 'version', section: 'VERSION', path: ['version'], handle: 'forward' },
+  { rule: 'info', section: 'INFO', path: ['info'], handle: 'forward' },
+  { rule: 'events', section: 'EVENTS', path: ['events'], handle: 'events' },
+  { rule: 'container-list', section: 'CONTAINERS', path: ['containers', 'json'], handle: 'container-list' },
+  { rule: 'container-inspect', section: 'CONTAINERS', path: ['containers', OBJECT, 'json'], handle: 'container-inspect', whenOff: 'not-found' },
+  { rule: 'container-logs', section: 'CONTAINERS', path: ['containers', OBJECT, 'logs'], handle: 'container-logs' },
+  { rule: 'image-list', section: 'IMAGES', path: ['images', 'json'], handle: 'forward' },
+  { rule: 'image-inspect', section: 'IMAGES', path: ['images', IMAGE, 'json'], handle: 'image-inspect', whenOff: 'not-found' },
+  { rule: 'network-list', section: 'NETWORKS', path: ['networks'], handle: 'forward' },
+  { rule: 'network-inspect', section: 'NETWORKS', path: ['networks', OBJECT], handle: 'network-inspect', whenOff: 'not-found' },
+  { rule: 'volume-list', section: 'VOLUMES', path: ['volumes'], handle: 'forward' },
+  { rule: 'volume-inspect', section: 'VOLUMES', path: ['volumes', OBJECT], handle: 'forward', whenOff: 'not-found' },
+  // Plugins are never readable here; 404 keeps `docker inspect`'s fall-through clean.
+  { rule: 'plugin-inspect', section: 'PLUGINS', path: ['plugins', OBJECT, 'json'], handle: 'forward', whenOff: 'not-found' },
+]);
+
+/**
+ * What the docker CLI user typed, for a readable refusal. Only used to word messages.
+ * @type {ReadonlyArray<[RegExp, string]>}
+ */
+const COMMAND_NAMES = Object.freeze([
+  [/^containers\/create$/, 'docker run / docker create'],
+  [/^containers\/[^/]+\/exec$|^exec\//, 'docker exec'],
+  [/^containers\/[^/]+\/(archive)$/, 'docker cp'],
+  [/^containers\/[^/]+\/export$/, 'docker export'],
+  [/^containers\/[^/]+\/attach(\/ws)?$/, 'docker attach'],
+  [/^containers\/[^/]+\/(start|stop|restart|kill|pause|unpause|wait|resize|rename|update)$/, 'docker start/stop/kill/restart'],
+  [/^containers\/[^/]+$/, 'docker rm'],
+  [/^containers\/prune$|^images\/prune$|^volumes\/prune$|^networks\/prune$|^build\/prune$/, 'docker prune'],
+  [/^build$|^session$|^grpc$/, 'docker build'],
+  [/^commit$/, 'docker commit'],
+  [/^images\/create$|^distribution\//, 'docker pull'],
+  [/^images\/[^/]+(\/.*)?\/push$/, 'docker push'],
+  [/^images\/(get|[^/]+\/get)$/, 'docker save'],
+  [/^images\/load$/, 'docker load'],
+  [/^images\/[^/]+(\/.*)?\/tag$/, 'docker tag'],
+  [/^images\/.+$/, 'docker rmi'],
+  [/^volumes\/create$|^volumes\/[^/]+$/, 'docker volume create/rm'],
+  [/^networks\/create$|^networks\/[^/]+(\/(connect|disconnect))?$/, 'docker network create/rm/connect'],
+  [/^swarm(\/.*)?$|^nodes|^services|^tasks|^secrets|^configs/, 'docker swarm'],
+  [/^plugins/, 'docker plugin'],
+  [/^auth$/, 'docker login'],
+  [/^system\/df$/, 'docker system df'],
+]);
+
+const READ_ONLY_SUMMARY =
+  'this sandbox can only read: docker ps, logs, inspect, images, info, version, events, network ls, volume ls';
+
+/**
+ * @typedef {{ allowed: false, status: number, rule: string, message: string }} Refusal
+ * @typedef {{
+ *   allowed: true,
+ *   rule: string,
+ *   handle: string,
+ *   method: 'GET' | 'HEAD',
+ *   version: string | undefined,
+ *   segments: string[],
+ *   params: { [name: string]: string },
+ *   ref: string | undefined,
+ * }} Allowance
+ * @typedef {Refusal | Allowance} Decision
+ */
+
+/**
+ * @param {string} rule
+ * @param {string} message
+ * @param {number} [status]
+ * @returns {Refusal}
+ */
+function refuse(rule, message, status = 403) {
+  return { allowed: false, status, rule, message: `devsec sandbox policy: ${message}` };
+}
+
+/**
+ * @param {string} method
+ * @param {string} apiPath the path without its version prefix, e.g. `containers/abc/exec`
+ */
+function describeBlocked(method, apiPath) {
+  const found = COMMAND_NAMES.find(([pattern]) => pattern.test(apiPath));
+  const what = found ? `\`${found[1]}\` is blocked (${method} /${apiPath})` : `${method} /${apiPath} is blocked`;
+  return `${what}; ${READ_ONLY_SUMMARY}.`;
+}
+
+/**
+ * Splits and checks a raw query string. Duplicate names are refused: dockerd reads the
+ * first value and we would otherwise rewrite a different one than it uses.
+ * @param {string} query
+ * @returns {{ params: { [name: string]: string } } | { error: string }}
+ */
+function parseQuery(query) {
+  /** @type {{ [name: string]: string }} */
+  const params = Object.create(null);
+  if (query === '') return { params };
+  if (!QUERY_TEXT.test(query)) return { error: 'the query string holds characters that must be percent-encoded' };
+  for (const pair of query.split('&')) {
+    if (pair === '') continue;
+    const equals = pair.indexOf('=');
+    const name = equals === -1 ? pair : pair.slice(0, equals);
+    const rawValue = equals === -1 ? '' : pair.slice(equals + 1);
+    if (!QUERY_NAME.test(name)) return { error: `query parameter name "${name}" is not allowed` };
+    if (name in params) return { error: `query parameter "${name}" is repeated` };
+    let value;
+    try {
+      value = decodeURIComponent(rawValue.replace(/\+/g, ' '));
+    } catch {
+      return { error: `query parameter "${name}" is not valid percent-encoding` };
+    }
+    if (/[\u0000-\u001f\u007f]/.test(value)) return { error: `query parameter "${name}" holds control characters` };
+    params[name] = value;
+  }
+  return { params };
+}
+
+/**
+ * @param {ReadonlyArray<string | { match: string }>} pattern
+ * @param {string[]} segments
+ * @returns {string | undefined | false} the object/image reference matched, undefined when the
+ *   pattern has none, false when it does not match
+ */
+function matchPath(pattern, segments) {
+  const imageAt = pattern.indexOf(IMAGE);
+  if (imageAt !== -1) {
+    // An image reference may span several segments (`docker.io/library/node:24`).
+    const tail = pattern.length - imageAt - 1;
+    if (segments.length < pattern.length) return false;
+    const refParts = segments.slice(imageAt, segments.length - tail);
+    for (let i = 0; i < imageAt; i++) if (pattern[i] !== segments[i]) return false;
+    for (let i = 0; i < tail; i++) if (pattern[imageAt + 1 + i] !== segments[segments.length - tail + i]) return false;
+    return refParts.every((part) => IMAGE_REF_PART.test(part)) ? refParts.join('/') : false;
+  }
+  if (pattern.length !== segments.length) return false;
+  let ref;
+  for (let i = 0; i < pattern.length; i++) {
+    const expected = pattern[i];
+    if (typeof expected === 'string') {
+      if (expected !== segments[i]) return false;
+    } else {
+      if (!OBJECT_REF.test(segments[i])) return false;
+      ref = segments[i];
+    }
+  }
+  return ref;
+}
+
+/**
+ * Decides one request. Pure: same input, same answer; no I/O.
+ * @param {string} method HTTP method exactly as received
+ * @param {string} target the raw request target (path and query) exactly as received
+ * @param {{ [section: string]: boolean }} switches
+ * @returns {Decision}
+ */
+function isAllowedRequest(method, target, switches) {
+  if (target === '*') return refuse('asterisk-form', 'the request target "*" is not accepted.', 400);
+  if (!target.startsWith('/')) {
+    return refuse('absolute-form', 'only origin-form request targets ("/path?query") are accepted.', 400);
+  }
+  if (/[^\x21-\x7e]/.test(target)) {
+    return refuse('non-canonical-target', 'the request target holds spaces, control or non-ASCII bytes.', 400);
+  }
+  if (target.includes('\\')) return refuse('non-canonical-target', 'backslashes are not accepted in request targets.', 400);
+  if (target.includes('#')) return refuse('non-canonical-target', 'fragments are not accepted in request targets.', 400);
+
+  const queryAt = target.indexOf('?');
+  const path = queryAt === -1 ? target : target.slice(0, queryAt);
+  const query = queryAt === -1 ? '' : target.slice(queryAt + 1);
+
+  if (path.includes('%')) {
+    return refuse('non-canonical-target', 'percent-encoded bytes are not accepted in the path; send it in canonical form.', 400);
+  }
+  if (path.includes('//')) return refuse('non-canonical-target', 'empty path segments ("//") are not accepted.', 400);
+  const segments = path.split('/').slice(1);
+  if (segments.some((segment) => segment === '.' || segment === '..')) {
+    return refuse('non-canonical-target', '"." and ".." path segments are not accepted.', 400);
+  }
+  if (segments[segments.length - 1] === '') {
+    return refuse('non-canonical-target', 'a trailing "/" is not accepted.', 400);
+  }
+
+  let version;
+  if (API_VERSION.test(segments[0])) {
+    version = segments.shift();
+    if (segments.length > 0 && /^v[0-9]/i.test(segments[0])) {
+      return refuse('non-canonical-target', 'the API version prefix may appear once.', 400);
+    }
+  }
+  const apiPath = segments.join('/');
+
+  if (method !== 'GET' && method !== 'HEAD') {
+    return refuse('read-only', describeBlocked(method, apiPath));
+  }
+
+  for (const row of RULES) {
+    const ref = matchPath(row.path, segments);
+    if (ref === false) continue;
+    if (!switches[row.section]) {
+      if (row.whenOff === 'not-found') {
+        return refuse(`${row.rule}:section-off`, `No such object: ${ref} (${row.section.toLowerCase()} are not visible in this sandbox).`, 404);
+      }
+      return refuse(`${row.rule}:section-off`, `${method} /${apiPath} needs ${row.section}=1, which this proxy was not given.`);
+    }
+    const parsed = parseQuery(query);
+    if ('error' in parsed) return refuse('bad-query', `${parsed.error}.`, 400);
+    return {
+      allowed: true,
+      rule: row.rule,
+      handle: row.handle,
+      method,
+      version,
+      segments,
+      params: parsed.params,
+      ref,
+    };
+  }
+  return refuse('no-rule', describeBlocked(method, apiPath));
+}
+
+module.exports = { RULES, isAllowedRequest, parseQuery };

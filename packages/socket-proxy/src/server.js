@@ -1,0 +1,337 @@
+// @ts-check
+'use strict';
+
+const http = require('node:http');
+const { pipeline, Transform } = require('node:stream');
+const { StringDecoder } = require('node:string_decoder');
+const { isAllowedRequest } = require('./policy');
+const { FilterError, encodeQuery, hasScopeLabel, isEventInScope, withScopeFilter } = require('./scope');
+const { filterNetworkContainers, redactInspect } = require('./redact');
+
+/** Inspect answers are buffered to be redacted; anything larger than this is refused. */
+const MAX_INSPECT_BYTES = 32 * 1024 * 1024;
+/** One event line from /events larger than this is not an event. */
+const MAX_EVENT_LINE = 1024 * 1024;
+
+/** Headers that belong to one hop and are never copied. */
+const HOP_BY_HOP = new Set([
+  'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection',
+  'te', 'trailer', 'transfer-encoding', 'upgrade',
+]);
+
+/** @param {http.IncomingHttpHeaders} headers */
+function endToEndHeaders(headers) {
+  /** @type {http.OutgoingHttpHeaders} */
+  const result = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (!HOP_BY_HOP.has(name) && value !== undefined) result[name] = value;
+  }
+  return result;
+}
+
+/**
+ * @param {number} status
+ * @param {string} message
+ */
+function rawResponse(status, message) {
+  const body = JSON.stringify({ message });
+  const reason = http.STATUS_CODES[status] ?? 'Error';
+  return (
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+    `Connection: close\r\n\r\n${body}`
+  );
+}
+
+/**
+ * Filters the newline-delimited JSON of /events down to events of containers in scope.
+ * @param {{ key: string, value: string | undefined }} scope
+ */
+function eventScopeFilter(scope) {
+  const decoder = new StringDecoder('utf8');
+  let pending = '';
+  /** @param {string[]} lines */
+  const keep = (lines) => {
+    let out = '';
+    for (const line of lines) {
+      if (line.trim() === '') continue;
+      try {
+        if (isEventInScope(JSON.parse(line), scope)) out += `${line}\n`;
+      } catch {
+        // Not an event: drop it rather than pass through something we cannot judge.
+      }
+    }
+    return out;
+  };
+  return new Transform({
+    transform(chunk, _encoding, callback) {
+      pending += decoder.write(chunk);
+      const lines = pending.split('\n');
+      pending = /** @type {string} */ (lines.pop());
+      if (pending.length > MAX_EVENT_LINE) {
+        callback(new Error('event line too long'));
+        return;
+      }
+      const out = keep(lines);
+      callback(null, out === '' ? undefined : out);
+    },
+    flush(callback) {
+      const out = keep([pending + decoder.end()]);
+      callback(null, out === '' ? undefined : out);
+    },
+  });
+}
+
+/**
+ * @param {import('./config').ProxyConfig} config
+ * @param {{ access: (entry: object) => void, error: (entry: object) => void }} log
+ */
+function createProxyServer(config, log) {
+  const agent = new http.Agent({ keepAlive: true });
+  const { switches, scope, socketPath } = config;
+
+  /**
+   * @param {'GET' | 'HEAD'} method
+   * @param {string} path
+   * @param {http.IncomingMessage} clientRequest
+   */
+  function upstreamRequest(method, path, clientRequest) {
+    const userAgent = clientRequest.headers['user-agent'];
+    return http.request({
+      socketPath,
+      agent,
+      method,
+      path,
+      // A fresh request built from parsed, allowed parts: no client byte is copied through.
+      headers: { Host: 'docker', ...(userAgent && /^[\x20-\x7e]{1,256}$/.test(userAgent) ? { 'User-Agent': userAgent } : {}) },
+    });
+  }
+
+  /**
+   * @param {string} path
+   * @param {http.IncomingMessage} clientRequest
+   * @returns {Promise<{ status: number, headers: http.IncomingHttpHeaders, body: Buffer }>}
+   */
+  function fetchUpstream(path, clientRequest) {
+    return new Promise((resolve, reject) => {
+      const request = upstreamRequest('GET', path, clientRequest);
+      request.on('error', reject);
+      request.on('response', (response) => {
+        /** @type {Buffer[]} */
+        const chunks = [];
+        let size = 0;
+        response.on('data', (chunk) => {
+          size += chunk.length;
+          if (size > MAX_INSPECT_BYTES) {
+            response.destroy(new Error('inspect answer too large to redact'));
+            return;
+          }
+          chunks.push(chunk);
+        });
+        response.on('error', reject);
+        response.on('end', () => resolve({ status: response.statusCode ?? 502, headers: response.headers, body: Buffer.concat(chunks) }));
+      });
+      request.end();
+    });
+  }
+
+  /**
+   * @param {http.ServerResponse} res
+   * @param {number} status
+   * @param {unknown} value
+   * @param {http.IncomingHttpHeaders} [upstreamHeaders]
+   */
+  function sendJson(res, status, value, upstreamHeaders = {}) {
+    const body = JSON.stringify(value);
+    const headers = endToEndHeaders(upstreamHeaders);
+    delete headers['content-length'];
+    res.writeHead(status, { ...headers, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+    res.end(res.req.method === 'HEAD' ? undefined : body);
+  }
+
+  /**
+   * @param {http.ServerResponse} res
+   * @param {{ status: number, headers: http.IncomingHttpHeaders, body: Buffer }} answer
+   */
+  function sendAnswer(res, answer) {
+    const headers = endToEndHeaders(answer.headers);
+    headers['content-length'] = answer.body.length;
+    res.writeHead(answer.status, headers);
+    res.end(res.req.method === 'HEAD' ? undefined : answer.body);
+  }
+
+  /**
+   * Streams an upstream answer to the client: backpressure through pipeline, and the
+   * upstream request is torn down as soon as the client goes away.
+   * @param {http.IncomingMessage} req
+   * @param {http.ServerResponse} res
+   * @param {'GET' | 'HEAD'} method
+   * @param {string} path
+   * @param {Transform} [transform]
+   */
+  function stream(req, res, method, path, transform) {
+    const request = upstreamRequest(method, path, req);
+    res.on('close', () => request.destroy());
+    request.on('error', (error) => upstreamFailed(res, error));
+    request.on('response', (response) => {
+      const headers = endToEndHeaders(response.headers);
+      if (transform) delete headers['content-length'];
+      res.writeHead(response.statusCode ?? 502, headers);
+      // Docker's log and event streams are useless if buffered.
+      res.flushHeaders();
+      const done = () => request.destroy();
+      if (transform && response.statusCode === 200) pipeline(response, transform, res, done);
+      else pipeline(response, res, done);
+    });
+    request.end();
+  }
+
+  /**
+   * @param {http.ServerResponse} res
+   * @param {Error} error
+   */
+  function upstreamFailed(res, error) {
+    log.error({ msg: 'upstream error', error: error.message, socketPath });
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const message = `devsec proxy: the Docker engine at ${socketPath} did not answer (${/** @type {any} */ (error).code ?? error.message}).`;
+    sendJson(res, 502, { message });
+  }
+
+  /** @param {string} ref */
+  const noSuchContainer = (ref) => ({ message: `No such container: ${ref}` });
+
+  /**
+   * Resolves a container reference to its inspect object, or undefined when it is outside
+   * the scope (which the client cannot tell from a container that does not exist).
+   * @param {string} prefix
+   * @param {string} ref
+   * @param {http.IncomingMessage} req
+   * @param {{ [name: string]: string }} [params]
+   * @returns {Promise<{ hidden: true } | { answer: { status: number, headers: http.IncomingHttpHeaders, body: Buffer }, container?: any, hidden?: undefined }>}
+   */
+  async function inspectInScope(prefix, ref, req, params = {}) {
+    const answer = await fetchUpstream(`${prefix}/containers/${ref}/json${encodeQuery(params)}`, req);
+    if (answer.status !== 200) return { answer };
+    const container = JSON.parse(answer.body.toString('utf8'));
+    if (!hasScopeLabel(container && container.Config && container.Config.Labels, scope)) return { hidden: true };
+    return { answer, container };
+  }
+
+  /**
+   * @param {http.IncomingMessage} req
+   * @param {http.ServerResponse} res
+   * @param {import('./policy').Allowance} decision
+   */
+  async function serve(req, res, decision) {
+    const prefix = decision.version ? `/${decision.version}` : '';
+    const path = `${prefix}/${decision.segments.join('/')}`;
+    const ref = /** @type {string} */ (decision.ref);
+    switch (decision.handle) {
+      case 'forward':
+        return stream(req, res, decision.method, `${path}${encodeQuery(decision.params)}`);
+      case 'container-list':
+        return stream(req, res, decision.method, `${path}${encodeQuery(withScopeFilter(decision.params, scope))}`);
+      case 'events':
+        return stream(req, res, decision.method, `${path}${encodeQuery(withScopeFilter(decision.params, scope))}`, eventScopeFilter(scope));
+      case 'container-inspect': {
+        const found = await inspectInScope(prefix, ref, req, decision.params);
+        if (found.hidden) return sendJson(res, 404, noSuchContainer(ref));
+        if (!found.container) return sendAnswer(res, found.answer);
+        return sendJson(res, 200, redactInspect(found.container), found.answer.headers);
+      }
+      case 'container-logs': {
+        const found = await inspectInScope(prefix, ref, req);
+        if (found.hidden) return sendJson(res, 404, noSuchContainer(ref));
+        if (!found.container) return sendAnswer(res, found.answer);
+        // Use the resolved id so a name re-pointed after the check cannot be read.
+        const logsPath = `${prefix}/containers/${found.container.Id}/logs${encodeQuery(decision.params)}`;
+        return stream(req, res, decision.method, logsPath);
+      }
+      case 'image-inspect': {
+        const answer = await fetchUpstream(`${path}${encodeQuery(decision.params)}`, req);
+        if (answer.status !== 200) return sendAnswer(res, answer);
+        return sendJson(res, 200, redactInspect(JSON.parse(answer.body.toString('utf8'))), answer.headers);
+      }
+      case 'network-inspect': {
+        const answer = await fetchUpstream(`${path}${encodeQuery(decision.params)}`, req);
+        if (answer.status !== 200) return sendAnswer(res, answer);
+        const listed = await fetchUpstream(`${prefix}/containers/json${encodeQuery(withScopeFilter({ all: '1' }, scope))}`, req);
+        if (listed.status !== 200) return sendAnswer(res, listed);
+        const ids = new Set(JSON.parse(listed.body.toString('utf8')).map((/** @type {{ Id: string }} */ c) => c.Id));
+        return sendJson(res, 200, filterNetworkContainers(JSON.parse(answer.body.toString('utf8')), ids), answer.headers);
+      }
+      default:
+        throw new Error(`no handler for ${decision.handle}`);
+    }
+  }
+
+  const server = http.createServer({ insecureHTTPParser: false, joinDuplicateHeaders: false }, (req, res) => {
+    const started = process.hrtime.bigint();
+    const outcome = { decision: 'allow', rule: '' };
+    res.on('close', () => {
+      log.access({
+        method: req.method,
+        path: req.url,
+        decision: outcome.decision,
+        rule: outcome.rule,
+        status: res.statusCode,
+        ms: Number((process.hrtime.bigint() - started) / 1000n) / 1000,
+      });
+    });
+    /**
+     * A refusal also closes the connection, so nothing pipelined behind it is read.
+     * @param {number} status
+     * @param {string} rule
+     * @param {string} message
+     */
+    const deny = (status, rule, message) => {
+      outcome.decision = 'deny';
+      outcome.rule = rule;
+      res.setHeader('Connection', 'close');
+      sendJson(res, status, { message });
+    };
+
+    // The policy speaks first, so `docker run` hears that it is blocked, not why its body is.
+    const decision = isAllowedRequest(req.method ?? '', req.url ?? '', switches);
+    if (!decision.allowed) return deny(decision.status, decision.rule, decision.message);
+    const connection = String(req.headers.connection ?? '');
+    if (req.headers.upgrade !== undefined || /(^|[\s,])upgrade($|[\s,])/i.test(connection)) {
+      return deny(403, 'upgrade', 'devsec sandbox policy: protocol upgrades (attach, exec or websockets) are not proxied.');
+    }
+    if (req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0') {
+      return deny(400, 'request-body', 'devsec sandbox policy: requests with a body are not accepted by this read-only proxy.');
+    }
+    outcome.rule = decision.rule;
+    serve(req, res, decision).catch((error) => {
+      if (error instanceof FilterError) return deny(400, 'bad-query', `devsec sandbox policy: ${error.message}.`);
+      upstreamFailed(res, error);
+    });
+  });
+
+  // No idle timeout: `logs -f` and `events` stay open as long as the client does.
+  server.timeout = 0;
+  server.requestTimeout = 0;
+
+  /**
+   * @param {string} rule
+   * @param {string} message
+   * @param {number} status
+   */
+  const refuseSocket = (rule, message, status) => (/** @type {http.IncomingMessage} */ req, /** @type {import('node:stream').Duplex} */ socket) => {
+    log.access({ method: req.method, path: req.url, decision: 'deny', rule, status });
+    socket.end(rawResponse(status, `devsec sandbox policy: ${message}`));
+  };
+  server.on('upgrade', refuseSocket('upgrade', 'protocol upgrades (attach, exec or websockets) are not proxied.', 403));
+  server.on('connect', refuseSocket('connect', 'CONNECT tunnels are not proxied.', 405));
+  server.on('clientError', (error, socket) => {
+    log.access({ decision: 'deny', rule: 'malformed-request', status: 400, error: /** @type {any} */ (error).code ?? error.message });
+    if (socket.writable) socket.end(rawResponse(400, 'devsec sandbox policy: malformed HTTP request.'));
+    socket.destroy();
+  });
+  server.on('close', () => agent.destroy());
+  return server;
+}
+
+module.exports = { createProxyServer, eventScopeFilter };

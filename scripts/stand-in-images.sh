@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Builds local stand-ins for the upstream images the generated files name, because this
+# machine cannot pull from a registry. Each stand-in keeps the upstream contract we rely on:
+#   node:24-trixie-slim  Debian 13, `node` on PATH, user `node` with uid/gid 1000, home /home/node
+# The debootstrap rootfs is cached outside the repository (DEVSEC_CACHE_DIR) between runs.
+# Idempotent: an image that already exists is kept (pass --rebuild to redo them).
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib/debian-mirror.sh
+source "$here/lib/debian-mirror.sh"
+
+cache_dir=${DEVSEC_CACHE_DIR:-/var/cache/devsec}
+rebuild=0
+[ "${1:-}" = "--rebuild" ] && rebuild=1
+log() { printf '[stand-in-images] %s\n' "$*"; }
+
+have_image() { [ "$rebuild" = 0 ] && docker image inspect "$1" >/dev/null 2>&1; }
+
+rootfs_image=devsec-rootfs:trixie
+if ! have_image "$rootfs_image"; then
+  mkdir -p "$cache_dir"
+  tarball="$cache_dir/rootfs-trixie-minbase.tar"
+  if [ ! -s "$tarball" ]; then
+    mirror=$(debian_mirror)
+    work=$(mktemp -d)
+    log "debootstrap trixie (minbase) from $mirror"
+    debootstrap --variant=minbase trixie "$work/rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 || {
+      tail -n 30 "$work/debootstrap.log" >&2
+      exit 1
+    }
+    # The mirror the rootfs' apt uses is the same one; image builds apt-get through the engine's NAT.
+    tar -C "$work/rootfs" -cf "$tarball.partial" .
+    mv "$tarball.partial" "$tarball"
+    rm -rf "$work"
+  fi
+  log "importing $rootfs_image"
+  docker import --change 'CMD ["/bin/bash"]' "$tarball" "$rootfs_image" >/dev/null
+fi
+
+build_stand_in() {
+  local tag=$1 dockerfile=$2
+  if have_image "$tag"; then return 0; fi
+  log "building stand-in $tag"
+  local context
+  context=$(mktemp -d)
+  printf '%s\n' "$dockerfile" >"$context/Dockerfile"
+  docker build -q -t "$tag" --label org.devsec.stand-in=true "$context" >/dev/null
+  rm -rf "$context"
+}
+
+build_stand_in node:24-trixie-slim "FROM $rootfs_image
+RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs ca-certificates \\
+ && rm -rf /var/lib/apt/lists/* \\
+ && groupadd --gid 1000 node && useradd --uid 1000 --gid node --shell /bin/bash --create-home node
+CMD [\"node\"]"
+
+log "ready: $(docker images --format '{{.Repository}}:{{.Tag}}' --filter label=org.devsec.stand-in=true | tr '\n' ' ')"
