@@ -10,6 +10,8 @@ const { filterNetworkContainers, redactInspect } = require('./redact');
 
 /** Inspect answers are buffered to be redacted; anything larger than this is refused. */
 const MAX_INSPECT_BYTES = 32 * 1024 * 1024;
+/** A refused request body is read and discarded up to this size, then the connection is cut. */
+const MAX_DISCARDED_BODY = 256 * 1024 * 1024;
 /** One event line from /events larger than this is not an event. */
 const MAX_EVENT_LINE = 1024 * 1024;
 
@@ -270,7 +272,10 @@ function createProxyServer(config, log) {
   const server = http.createServer({ insecureHTTPParser: false, joinDuplicateHeaders: false }, (req, res) => {
     const started = process.hrtime.bigint();
     const outcome = { decision: 'allow', rule: '' };
-    res.on('close', () => {
+    let logged = false;
+    const logOnce = () => {
+      if (logged) return;
+      logged = true;
       log.access({
         method: req.method,
         path: req.url,
@@ -279,7 +284,10 @@ function createProxyServer(config, log) {
         status: res.statusCode,
         ms: Number((process.hrtime.bigint() - started) / 1000n) / 1000,
       });
-    });
+    };
+    // 'finish' for answers that completed, 'close' for streams the client ended.
+    res.once('finish', logOnce);
+    res.once('close', logOnce);
     /**
      * A refusal also closes the connection, so nothing pipelined behind it is read.
      * @param {number} status
@@ -290,7 +298,16 @@ function createProxyServer(config, log) {
       outcome.decision = 'deny';
       outcome.rule = rule;
       res.setHeader('Connection', 'close');
-      sendJson(res, status, { message });
+      if (req.complete) return sendJson(res, status, { message });
+      // Read a refused body to its end (and throw it away) before answering: a client still
+      // writing when the socket closes sees "broken pipe" instead of our message.
+      let discarded = 0;
+      req.on('data', (chunk) => {
+        discarded += chunk.length;
+        if (discarded > MAX_DISCARDED_BODY) req.destroy();
+      });
+      req.on('error', () => res.destroy());
+      req.on('end', () => sendJson(res, status, { message }));
     };
 
     // The policy speaks first, so `docker run` hears that it is blocked, not why its body is.
