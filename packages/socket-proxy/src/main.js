@@ -27,9 +27,12 @@ function createLogger(level) {
     error(entry) {
       if (threshold <= 3) process.stderr.write(line({ level: 'error', ...entry }));
     },
-    /** @param {object} entry */
-    info(entry) {
-      if (threshold <= 1) process.stdout.write(line({ level: 'info', ...entry }));
+    /**
+     * The start-up line shows whatever the level but silent: it says what the proxy grants.
+     * @param {object} entry
+     */
+    startup(entry) {
+      if (threshold <= 3) process.stdout.write(line({ level: 'info', ...entry }));
     },
   };
 }
@@ -119,7 +122,7 @@ async function main(argv = process.argv.slice(2), env = process.env) {
     }
   });
   const enabled = Object.entries(config.switches).filter(([, on]) => on).map(([name]) => name);
-  log.info({
+  log.startup({
     msg: 'listening',
     listen: listen.kind === 'unix' ? `unix://${listen.path}` : `tcp://${listen.host}:${/** @type {any} */ (server.address()).port}`,
     upstream: config.socketPath,
