@@ -146,6 +146,7 @@ function createProxyServer(config, log) {
     const body = JSON.stringify(value);
     const headers = endToEndHeaders(upstreamHeaders);
     delete headers['content-length'];
+    delete headers['content-type'];
     res.writeHead(status, { ...headers, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
     res.end(res.req.method === 'HEAD' ? undefined : body);
   }

@@ -143,7 +143,7 @@ function corpus(): Attack[] {
   attacks.push({ name: 'obs-fold header', raw: (prefix, id) => `GET ${prefix}/_ping HTTP/1.1\r\nHost: docker\r\nX: a\r\n Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n${hidden(prefix, id)}` });
   attacks.push({ name: 'lower-case method', raw: (prefix, id) => request('get', `${prefix}${archive(id)}`) });
   attacks.push({ name: 'tab in target', raw: (prefix, id) => request('GET', `${prefix}/containers/${id}/archive\t?path=%2Fsecret.txt`) });
-  attacks.push({ name: 'inspect of canary env (redaction)', legitimate: 1, raw: (prefix, id) => request('GET', `${prefix}/containers/${id}/json`) });
+  attacks.push({ name: 'inspect of canary env (redaction)', legitimate: 1, raw: (prefix, id) => request('GET', `${prefix}/containers/${id}/json`, ['Connection: close']) });
   return attacks;
 }
 
@@ -155,8 +155,9 @@ describeWithDocker('proxy against a corpus of dangerous raw requests', () => {
   beforeAll(async () => {
     requireImage(ROOTFS_IMAGE);
     canaryId = dockerOk([
-      'run', '-d', '--name', canary, '--label', scopeLabel, '-e', `SECRET=${envSecret}`, ROOTFS_IMAGE,
-      'bash', '-c', `echo ${fileSecret} > /secret.txt; echo ${fileSecret} > /etc/shadow; exec sleep infinity`,
+      'run', '-d', '--name', canary, '--label', scopeLabel, '-e', `SECRET=${envSecret}`, '-e', `FILE_SECRET=${fileSecret}`, ROOTFS_IMAGE,
+      // The file's secret comes from the (redacted) env, so the command line does not carry it.
+      'bash', '-c', 'printenv FILE_SECRET > /secret.txt; printenv FILE_SECRET > /etc/shadow; exec sleep infinity',
     ]).trim();
     proxy = await startProxy({
       SOCKET_PATH: '/var/run/docker.sock',
