@@ -1,0 +1,5 @@
+module.exports = {
+  displayName: 'devsec',
+  preset: '../../jest.preset.js',
+  testMatch: ['<rootDir>/src/**/*.spec.ts'],
+};

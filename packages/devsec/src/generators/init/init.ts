@@ -1,0 +1,41 @@
+import {
+  addDependenciesToPackageJson,
+  formatFiles,
+  GeneratorCallback,
+  readJson,
+  readNxJson,
+  Tree,
+  updateNxJson,
+} from '@nx/devkit';
+import { PLUGIN_PACKAGE, PROXY_PACKAGE } from '../../lib/constants';
+import type { InitGeneratorSchema } from './schema';
+
+/** The plugin's own version: the proxy package is released in lockstep with it. */
+function pluginVersion(): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('../../../package.json').version;
+}
+
+export async function initGenerator(tree: Tree, options: InitGeneratorSchema = {}): Promise<GeneratorCallback> {
+  const nxJson = readNxJson(tree) ?? {};
+  const plugins = nxJson.plugins ?? [];
+  const registered = plugins.some((entry) => (typeof entry === 'string' ? entry : entry.plugin) === PLUGIN_PACKAGE);
+  if (!registered) {
+    nxJson.plugins = [...plugins, { plugin: PLUGIN_PACKAGE, options: {} }];
+    updateNxJson(tree, nxJson);
+  }
+
+  let install: GeneratorCallback = () => undefined;
+  if (!options.skipPackageJson && tree.exists('package.json')) {
+    // The proxy image is built from this package in the root node_modules (which the dev
+    // container cannot write); a direct dependency keeps it there under every package manager.
+    const packageJson = readJson(tree, 'package.json');
+    const present = packageJson.dependencies?.[PROXY_PACKAGE] ?? packageJson.devDependencies?.[PROXY_PACKAGE];
+    if (!present) install = addDependenciesToPackageJson(tree, {}, { [PROXY_PACKAGE]: pluginVersion() });
+  }
+
+  if (!options.skipFormat) await formatFiles(tree);
+  return install;
+}
+
+export default initGenerator;

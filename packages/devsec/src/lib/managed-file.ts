@@ -1,0 +1,100 @@
+import { createHash } from 'node:crypto';
+import { parse as parseYaml } from 'yaml';
+
+/**
+ * Generated files carry a one-line marker with a fingerprint of what we wrote. On a re-run:
+ * - no marker: the user owns the file; we leave it alone;
+ * - marker and matching fingerprint: ours and untouched; safe to replace;
+ * - marker and another fingerprint: the user edited it; we stop rather than lose the edit.
+ * The fingerprint is taken over the file's meaning (parsed YAML/JSON, or non-comment lines),
+ * so a formatter pass or comment edits do not count as edits.
+ */
+
+const MARKER = '@org/devsec managed file';
+const MARKER_LINE = /^\s*(?:#|\/\/)\s*@org\/devsec managed file, fingerprint ([0-9a-f]{12})\b.*$/m;
+
+export type ManagedState = 'absent' | 'pristine' | 'edited' | 'user-owned';
+
+function stableStringify(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.keys(value as Record<string, unknown>)
+      .sort()
+      .map((key) => `${JSON.stringify(key)}:${stableStringify((value as Record<string, unknown>)[key])}`);
+    return `{${entries.join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** Strips `//` and `/* *\/` comments and trailing commas from JSONC, leaving strings intact. */
+export function stripJsonComments(text: string): string {
+  let out = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      out += text.slice(i, j + 1);
+      i = j;
+    } else if (c === '/' && text[i + 1] === '/') {
+      while (i < text.length && text[i] !== '\n') i++;
+      out += '\n';
+    } else if (c === '/' && text[i + 1] === '*') {
+      i = text.indexOf('*/', i + 2);
+      if (i === -1) break;
+      i++;
+    } else {
+      out += c;
+    }
+  }
+  return out.replace(/,(\s*[}\]])/g, '$1');
+}
+
+export function parseJsonc<T = unknown>(text: string): T {
+  return JSON.parse(stripJsonComments(text)) as T;
+}
+
+function meaning(path: string, content: string): string {
+  if (/\.ya?ml$/.test(path)) return stableStringify(parseYaml(content));
+  if (/\.jsonc?$/.test(path)) return stableStringify(parseJsonc(content));
+  return content
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'))
+    .join('\n');
+}
+
+export function fingerprint(path: string, content: string): string {
+  let text: string;
+  try {
+    text = meaning(path, content);
+  } catch {
+    // Unparseable: the raw text is the meaning.
+    text = content;
+  }
+  return createHash('sha256').update(text).digest('hex').slice(0, 12);
+}
+
+/** Puts the marker (with the content's fingerprint) on the first line. */
+export function stampManaged(path: string, content: string): string {
+  const comment = /\.jsonc?$/.test(path) ? '//' : '#';
+  const body = content.replace(MARKER_LINE, '').replace(/^\n+/, '');
+  const print = fingerprint(path, body);
+  return `${comment} ${MARKER}, fingerprint ${print}. Edit freely: re-runs stop before replacing an edited file; delete this line to own the file.\n${body}`;
+}
+
+export function managedState(path: string, existing: string | null): ManagedState {
+  if (existing === null) return 'absent';
+  const match = MARKER_LINE.exec(existing);
+  if (!match) return 'user-owned';
+  return fingerprint(path, existing.replace(MARKER_LINE, '')) === match[1] ? 'pristine' : 'edited';
+}
+
+/** The fingerprint a file's marker records, if it has one. */
+export function markerFingerprint(content: string): string | undefined {
+  return MARKER_LINE.exec(content)?.[1];
+}
+
+export function hasMarker(content: string): boolean {
+  return MARKER_LINE.test(content);
+}
