@@ -73,7 +73,14 @@ describe('secure-devcontainer generator', () => {
       const app = compose.services.app;
       expect(app.user).toBe('node');
       expect(app.environment).toEqual({ DOCKER_HOST: 'tcp://docker-proxy:2375' });
-      expect(app.volumes).toEqual(['../../..:/workspace', 'node_modules:/workspace/node_modules']);
+      expect(app.volumes).toEqual([
+        '${DEVSEC_WORKSPACE:-../../..}:${DEVSEC_WORKSPACE:-/workspace}',
+        '${DEVSEC_GIT_COMMON_DIR:-../../../.git}:${DEVSEC_GIT_COMMON_DIR:-/workspace/.git}',
+        '${DEVSEC_GIT_COMMON_DIR:-../../../.git}/hooks:${DEVSEC_GIT_COMMON_DIR:-/workspace/.git}/hooks:ro',
+        '${DEVSEC_GIT_COMMON_DIR:-../../../.git}/config:${DEVSEC_GIT_COMMON_DIR:-/workspace/.git}/config:ro',
+        './:${DEVSEC_WORKSPACE:-/workspace}/apps/app/.devcontainer:ro',
+        'node_modules:${DEVSEC_WORKSPACE:-/workspace}/node_modules',
+      ]);
       expect(app.networks).toEqual(['sandbox', 'shared']);
       expect(compose.networks.shared).toEqual({ name: 'dev', external: true });
       expect(app.security_opt).toEqual(['no-new-privileges:true']);
@@ -93,10 +100,12 @@ describe('secure-devcontainer generator', () => {
       const { devcontainer } = generated(tree);
       expect(devcontainer).toEqual({
         name: 'app (devsec sandbox)',
-        dockerComposeFile: ['docker-compose.yml'],
+        dockerComposeFile: ['docker-compose.yml', 'docker-compose.worktree.yml'],
         service: 'app',
         runServices: ['docker-proxy', 'app'],
-        workspaceFolder: '/workspace',
+        initializeCommand:
+          'cd "$(git rev-parse --show-toplevel)" && node node_modules/@org/devsec/src/bin/worktree-env.js apps/app/.devcontainer/docker-compose.yml',
+        workspaceFolder: '${localWorkspaceFolder}',
         shutdownAction: 'none',
         remoteUser: 'node',
       });
@@ -118,7 +127,7 @@ describe('secure-devcontainer generator', () => {
       expect(composeText.split('\n')[0]).toMatch(/^# @org\/devsec managed file, fingerprint [0-9a-f]{12}\./);
       expect(dockerfile.split('\n')[0]).toMatch(/^# @org\/devsec managed file/);
       expect((tree.read('apps/app/.devcontainer/devcontainer.json', 'utf-8') as string).split('\n')[0]).toMatch(/^\/\/ @org\/devsec managed file/);
-      expect(tree.read('.gitignore', 'utf-8')).toContain('apps/app/.devcontainer/.env\n');
+      expect(tree.read('.gitignore', 'utf-8')).toContain('apps/app/.devcontainer/.env\napps/app/.devcontainer/docker-compose.worktree.yml\n');
     });
   });
 
@@ -162,7 +171,7 @@ describe('secure-devcontainer generator', () => {
     it('mounts no agent config with --agent=none', () => {
       run(tree, { agent: 'none' });
       const { compose } = generated(tree);
-      expect(compose.services.app.volumes).toHaveLength(2);
+      expect(compose.services.app.volumes).toHaveLength(6);
       expect(compose.services.app.build.args).toBeUndefined();
     });
 
@@ -174,7 +183,8 @@ describe('secure-devcontainer generator', () => {
     it('handles nested project roots', () => {
       run(tree, { project: 'frontend' });
       const { compose } = generated(tree, 'apps/web/frontend');
-      expect(compose.services.app.volumes[0]).toBe('../../../..:/workspace');
+      expect(compose.services.app.volumes[0]).toBe('${DEVSEC_WORKSPACE:-../../../..}:${DEVSEC_WORKSPACE:-/workspace}');
+      expect(compose.services.app.volumes[4]).toBe('./:${DEVSEC_WORKSPACE:-/workspace}/apps/web/frontend/.devcontainer:ro');
       expect(compose.services['docker-proxy'].build.context).toBe('../../../../node_modules/@org/devsec-socket-proxy');
       expectValid(tree, 'apps/web/frontend');
     });

@@ -19,6 +19,7 @@ import {
   DEVCONTAINER_JSON,
   DOCKERFILE,
   MANAGED_LABEL,
+  PLUGIN_PACKAGE,
   PROJECT_LABEL,
   PROXY_PACKAGE,
   READ_SWITCH_DEFAULTS,
@@ -30,6 +31,7 @@ import { hasMarker, managedState, markerFingerprint, stampManaged } from '../../
 import { APT_PACKAGE, IMAGE_REFERENCE, NETWORK_NAME } from '../../lib/names';
 import { GeneratorError } from '../../lib/errors';
 import { ensureGitignored } from '../../lib/gitignore';
+import { ENV_FILE, WORKTREE_COMPOSE_FILE } from '../../lib/worktree';
 import type { SecureDevcontainerGeneratorSchema } from './schema';
 
 const GENERATED_FILES = [COMPOSE_FILE, DOCKERFILE, DEVCONTAINER_JSON];
@@ -161,6 +163,9 @@ function templateValues(tree: Tree, options: NormalizedOptions) {
     agentPackage: agent?.npmPackage ?? '',
     agentConfigDir: agent?.configDir ?? '',
     agentEnv: Object.entries(agent?.env ?? {}),
+    projectRoot: options.projectRoot,
+    // Writes this worktree's .env and override file on the host, as up-worktree does.
+    initializeCommand: `cd "$(git rev-parse --show-toplevel)" && node node_modules/${PLUGIN_PACKAGE}/src/bin/worktree-env.js ${joinPathFragments(options.devcontainerDir, COMPOSE_FILE)}`,
     managedLabel: MANAGED_LABEL,
     projectLabel: PROJECT_LABEL,
     scopeLabel: SCOPE_LABEL,
@@ -191,7 +196,9 @@ export async function secureDevcontainerGenerator(tree: Tree, schema: SecureDevc
     tree.write(path, unchanged ? (previous as string) : fresh);
   }
 
-  ensureGitignored(tree, joinPathFragments(options.devcontainerDir, '.env'));
+  // Per machine and worktree, written by up-worktree: never committed.
+  ensureGitignored(tree, joinPathFragments(options.devcontainerDir, ENV_FILE));
+  ensureGitignored(tree, joinPathFragments(options.devcontainerDir, WORKTREE_COMPOSE_FILE));
 
   if (!options.skipFormat) await formatFiles(tree);
   return () => {

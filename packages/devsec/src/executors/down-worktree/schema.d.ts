@@ -1,0 +1,4 @@
+export interface DownWorktreeExecutorSchema {
+  composeFile: string;
+  volumes?: boolean;
+}

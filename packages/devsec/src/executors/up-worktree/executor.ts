@@ -1,0 +1,47 @@
+import { ExecutorContext, logger } from '@nx/devkit';
+import {
+  composeArgs,
+  composePs,
+  ensureSharedNetwork,
+  policyGate,
+  preflight,
+  prepareWorktree,
+  SandboxError,
+  sharedNetworkName,
+  summary,
+} from '../../lib/sandbox-stack';
+import { runCommand, streamCommand } from '../../lib/run';
+import { WorktreeError } from '../../lib/worktree';
+import type { UpWorktreeExecutorSchema } from './schema';
+
+export default async function upWorktreeExecutor(options: UpWorktreeExecutorSchema, context: ExecutorContext): Promise<{ success: boolean }> {
+  try {
+    preflight();
+    const stack = prepareWorktree(context.root, options.composeFile);
+    const unsafeAllow = [options.unsafeAllow ?? []].flat().flatMap((rule) => rule.split(',')).filter(Boolean);
+    const { model, allowed } = policyGate(stack, unsafeAllow);
+    for (const finding of allowed) logger.warn(`UNSAFE: ${finding.rule} allowed by --unsafe-allow: ${finding.message}`);
+    const network = sharedNetworkName(model);
+    if (network) ensureSharedNetwork(network, runCommand, (line) => logger.info(line));
+
+    const args = composeArgs(stack, 'up', '--detach', '--remove-orphans');
+    if (options.build !== false) args.push('--build');
+    if (options.wait !== false) args.push('--wait');
+    logger.info(`Starting ${stack.identity.composeProjectName}: docker ${args.join(' ')}`);
+    const code = await streamCommand('docker', args, { cwd: stack.devcontainerDir, prefix: `[${stack.project}] ` });
+    if (code !== 0) {
+      const logs = runCommand('docker', composeArgs(stack, 'logs', '--no-color', '--tail', '30'));
+      logger.error(`docker compose up failed (exit ${code}). Last log lines:\n${logs.stdout}${logs.stderr}`);
+      logger.error(`Fix the cause and run again: a re-run picks up where this one stopped. To clean up: nx run ${context.projectName}:down-worktree`);
+      return { success: false };
+    }
+    logger.info(summary(stack, composePs(stack)));
+    return { success: true };
+  } catch (error) {
+    if (error instanceof SandboxError || error instanceof WorktreeError) {
+      logger.error(error.message);
+      return { success: false };
+    }
+    throw error;
+  }
+}

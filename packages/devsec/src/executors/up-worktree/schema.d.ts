@@ -1,0 +1,6 @@
+export interface UpWorktreeExecutorSchema {
+  composeFile: string;
+  build?: boolean;
+  unsafeAllow?: string[] | string;
+  wait?: boolean;
+}

@@ -1,0 +1,67 @@
+/**
+ * Real engine: Compose v2 itself accepts what the generator writes, for every combination of
+ * options, and our rules pass on the effective model it computes.
+ */
+import { Tree } from '@nx/devkit';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { describeWithDocker, docker } from '../../../../../tools/testing/docker';
+import { checkSandbox } from '../../lib/sandbox-rules';
+import { snapshot, workspaceWithProjects } from '../../testing/workspace';
+import { secureDevcontainerGenerator } from './generator';
+import type { SecureDevcontainerGeneratorSchema } from './schema';
+
+jest.setTimeout(120_000);
+
+const projects = [
+  ['app', 'apps/app'],
+  ['frontend', 'apps/web/frontend'],
+  ['@acme/web', 'packages/web'],
+] as const;
+const agents = ['claude', 'codex', 'none'] as const;
+const variants: Array<Partial<SecureDevcontainerGeneratorSchema>> = [
+  {},
+  { network: 'team.net_2', baseImage: 'example.com:5000/node:24-trixie', aptPackages: ['jq', 'postgresql-client'], IMAGES: false, INFO: false, EVENTS: false },
+];
+
+const combinations = projects.flatMap(([project, root]) =>
+  agents.flatMap((agent) => variants.map((variant, index) => [`${project} agent=${agent} variant=${index}`, { project, agent, ...variant }, root] as const)),
+);
+
+function writeToDisk(tree: Tree, dir: string) {
+  for (const [path, content] of Object.entries(snapshot(tree))) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), content);
+  }
+  // The proxy's build context, as `nx add` installs it.
+  mkdirSync(join(dir, 'node_modules/@org/devsec-socket-proxy'), { recursive: true });
+}
+
+describeWithDocker('generated compose files under docker compose config (Compose v2)', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'devsec-config-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it.each(combinations)('%s', async (_name, options, root) => {
+    const tree = workspaceWithProjects();
+    await secureDevcontainerGenerator(tree, { skipFormat: true, ...options } as SecureDevcontainerGeneratorSchema);
+    const workspace = join(dir, `${Math.random().toString(36).slice(2)}`);
+    writeToDisk(tree, workspace);
+    const composeFile = join(workspace, root, '.devcontainer/docker-compose.yml');
+    const config = docker(['compose', '-f', composeFile, 'config', '--format', 'json']);
+    expect(config.stderr).toBe('');
+    expect(config.status).toBe(0);
+    const model = JSON.parse(config.stdout);
+    expect(checkSandbox({ composeFile, compose: model })).toEqual([]);
+    // Relative paths resolve to the workspace root and the installed proxy package.
+    const workspaceMount = model.services.app.volumes.find((v: { target: string }) => v.target === '/workspace');
+    const definition = model.services.app.volumes.find((v: { target: string }) => v.target === `/workspace/${root}/.devcontainer`);
+    expect(definition).toMatchObject({ source: join(workspace, root, '.devcontainer'), read_only: true });
+    expect(workspaceMount.source).toBe(workspace);
+    expect(model.services['docker-proxy'].build.context).toBe(join(workspace, 'node_modules/@org/devsec-socket-proxy'));
+    expect(model.networks.shared).toMatchObject({ name: options.network ?? 'dev', external: true });
+  });
+});

@@ -1,0 +1,169 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { parse } from 'yaml';
+import { COMPOSE_FILE, MANAGED_LABEL, PROJECT_LABEL } from './constants';
+import { checkSandbox, ComposeModel, Finding } from './sandbox-rules';
+import { CommandResult, runCommand, Runner } from './run';
+import {
+  composeProjectName,
+  dockerSocketGid,
+  ENV_FILE,
+  findOurDevcontainers,
+  sandboxEnvFile,
+  WORKTREE_COMPOSE_FILE,
+  worktreeIdentity,
+  WorktreeIdentity,
+  worktreeOverrideFile,
+} from './worktree';
+
+export class SandboxError extends Error {
+  override name = 'SandboxError';
+}
+
+/** Docker CLI present, daemon up, Compose v2: each missing piece gets its own fix. */
+export function preflight(run: Runner = runCommand): void {
+  const version = run('docker', ['version', '--format', '{{.Server.Version}}']);
+  if (version.error?.code === 'ENOENT') {
+    throw new SandboxError('The docker CLI is not installed (no `docker` on PATH). Install Docker Engine or Docker Desktop, then run again.');
+  }
+  if (version.status !== 0) {
+    throw new SandboxError(
+      `The Docker daemon does not answer: ${lastLine(version)}. Start it (e.g. \`sudo systemctl start docker\`, or open Docker Desktop), then run again.`,
+    );
+  }
+  const compose = run('docker', ['compose', 'version', '--short']);
+  const composeVersion = compose.stdout.trim().replace(/^v/, '');
+  if (compose.status !== 0 || !/^[2-9]\./.test(composeVersion)) {
+    throw new SandboxError(
+      'Compose v2 (`docker compose`) is needed: the sandbox relies on top-level `name:`, `--wait` and healthchecks. ' +
+        (compose.status === 0 ? `Found Compose ${composeVersion}. ` : '') +
+        'Install the docker-compose-plugin package (Debian 13 and Ubuntu ship it as docker-compose v2; Debian 12\'s docker-compose is v1).',
+    );
+  }
+}
+
+function lastLine(result: CommandResult): string {
+  return (result.stderr || result.stdout).trim().split('\n').pop() ?? `exit ${result.status}`;
+}
+
+export interface SandboxStack {
+  identity: WorktreeIdentity;
+  devcontainerDir: string;
+  composeFiles: string[];
+  project: string;
+}
+
+/**
+ * Writes this worktree's `.env` and override file next to the compose file, and returns what
+ * `docker compose` needs. Shared by the executors and the initializeCommand of devcontainer.json.
+ */
+export function prepareWorktree(cwd: string, composeFileFromRoot: string, run: Runner = runCommand): SandboxStack {
+  const found = worktreeIdentity(cwd, '', run);
+  const composeFile = join(found.workspaceRoot, composeFileFromRoot);
+  const model = parse(readFileSync(composeFile, 'utf-8')) as { services?: Record<string, { labels?: Record<string, string> }> };
+  // The project name comes from the file itself, so VS Code and the executor agree on it.
+  const project = model.services?.app?.labels?.[PROJECT_LABEL] ?? basename(dirname(dirname(composeFile)));
+  const identity = { ...found, composeProjectName: composeProjectName(project, found.workspaceRoot) };
+  const devcontainerDir = dirname(composeFile);
+  mkdirSync(devcontainerDir, { recursive: true });
+  writeFileSync(join(devcontainerDir, ENV_FILE), sandboxEnvFile(identity, dockerSocketGid()));
+  writeFileSync(join(devcontainerDir, WORKTREE_COMPOSE_FILE), worktreeOverrideFile(identity, findOurDevcontainers(identity.workspaceRoot)));
+  return {
+    identity,
+    devcontainerDir,
+    project,
+    composeFiles: [join(devcontainerDir, COMPOSE_FILE), join(devcontainerDir, WORKTREE_COMPOSE_FILE)],
+  };
+}
+
+export function composeArgs(stack: SandboxStack, ...args: string[]): string[] {
+  return ['compose', '-p', stack.identity.composeProjectName, ...stack.composeFiles.flatMap((file) => ['-f', file]), ...args];
+}
+
+/** The shared network of the stack (its `shared` network's name). */
+export function sharedNetworkName(model: ComposeModel): string | undefined {
+  const shared = model.networks?.shared;
+  return shared?.name;
+}
+
+/**
+ * Creates the shared network when missing (labelled as ours); uses an unlabelled bridge network
+ * and says so; refuses a network of another driver.
+ */
+export function ensureSharedNetwork(name: string, run: Runner = runCommand, say: (line: string) => void = console.log): void {
+  const inspect = run('docker', ['network', 'inspect', name, '--format', '{{.Driver}} {{index .Labels "' + MANAGED_LABEL + '"}}']);
+  if (inspect.status === 0) {
+    const [driver, label] = inspect.stdout.trim().split(' ');
+    if (driver !== 'bridge') {
+      throw new SandboxError(
+        `The shared network "${name}" exists with driver "${driver}", not bridge. Remove it (docker network rm ${name}) or pick another name with the generator's --network.`,
+      );
+    }
+    if (label !== 'true') say(`Using the existing network "${name}" (not created by @org/devsec).`);
+    return;
+  }
+  const create = run('docker', ['network', 'create', '--driver', 'bridge', '--label', `${MANAGED_LABEL}=true`, name]);
+  // Another worktree may have created it in the meantime.
+  if (create.status !== 0 && !/already exists/.test(create.stderr)) {
+    throw new SandboxError(`Could not create the shared network "${name}": ${lastLine(create)}`);
+  }
+  say(`Created the shared network "${name}".`);
+}
+
+export const GATE_RULES = [
+  'socket-mount', 'privileged', 'host-namespace', 'dangerous-capability', 'ssh-mount', 'proxy-on-shared-network',
+] as const;
+
+/**
+ * The policy gate: reads the effective model (`docker compose config --format json`) and
+ * refuses a stack that breaks a rule, unless that rule is explicitly allowed.
+ */
+export function policyGate(stack: SandboxStack, unsafeAllow: string[], run: Runner = runCommand): { model: ComposeModel; allowed: Finding[] } {
+  const unknown = unsafeAllow.filter((rule) => !(GATE_RULES as readonly string[]).includes(rule));
+  if (unknown.length > 0) {
+    throw new SandboxError(`--unsafe-allow=${unknown.join(',')}: unknown rule. Rules: ${GATE_RULES.join(', ')}.`);
+  }
+  const config = run('docker', composeArgs(stack, 'config', '--format', 'json'));
+  if (config.status !== 0) throw new SandboxError(`docker compose config failed for ${stack.composeFiles[0]}:\n${config.stderr.trim()}`);
+  const model = JSON.parse(config.stdout) as ComposeModel;
+  const findings = checkSandbox({ composeFile: stack.composeFiles[0], compose: model }).filter((finding) =>
+    (GATE_RULES as readonly string[]).includes(finding.rule),
+  );
+  const blocking = findings.filter((finding) => !unsafeAllow.includes(finding.rule));
+  if (blocking.length > 0) {
+    const lines = blocking.map((f) => `  - ${f.file}: ${f.key} (${f.rule}): ${f.message} Fix: ${f.fix}`);
+    throw new SandboxError(
+      `Refusing to start: the sandbox would not hold.\n${lines.join('\n')}\n` +
+        'To start anyway, allow one rule explicitly: --unsafe-allow=<rule>.',
+    );
+  }
+  return { model, allowed: findings };
+}
+
+interface PsEntry {
+  Service: string;
+  Name: string;
+  State: string;
+  Health: string;
+}
+
+/** `docker compose ps`, one entry per container (Compose prints JSON lines or a JSON array). */
+export function composePs(stack: SandboxStack, run: Runner = runCommand): PsEntry[] {
+  const ps = run('docker', composeArgs(stack, 'ps', '--all', '--format', 'json'));
+  const text = ps.stdout.trim();
+  if (ps.status !== 0 || text === '') return [];
+  return text.startsWith('[') ? JSON.parse(text) : text.split('\n').map((line) => JSON.parse(line));
+}
+
+export function summary(stack: SandboxStack, entries: PsEntry[]): string {
+  const rows = entries.map((e) => `  ${e.Service.padEnd(16)} ${e.State.padEnd(10)} ${e.Health || '-'}`);
+  const app = entries.find((e) => e.Service === 'app');
+  return [
+    `Sandbox ${stack.identity.composeProjectName} (${stack.identity.workspaceRoot}${stack.identity.branch ? `, branch ${stack.identity.branch}` : ''})`,
+    `  ${'SERVICE'.padEnd(16)} ${'STATE'.padEnd(10)} HEALTH`,
+    ...rows,
+    'Get in:',
+    `  docker exec -it ${app?.Name ?? `${stack.identity.composeProjectName}-app-1`} bash`,
+    `  or open ${stack.devcontainerDir.replace(stack.identity.workspaceRoot + '/', '')}/devcontainer.json with "Reopen in Container".`,
+  ].join('\n');
+}

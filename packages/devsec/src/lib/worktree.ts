@@ -1,0 +1,125 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, isAbsolute, join, relative, resolve } from 'node:path';
+import { stringify } from 'yaml';
+import { COMPOSE_FILE, DEVCONTAINER_DIR, MANAGED_LABEL } from './constants';
+import { composeSafeName } from './names';
+import { runCommand, Runner } from './run';
+
+export const ENV_FILE = '.env';
+export const WORKTREE_COMPOSE_FILE = 'docker-compose.worktree.yml';
+export const SHARED_COMPOSE_FILE = 'docker-compose.shared.yml';
+
+export interface WorktreeIdentity {
+  /** Absolute path of this worktree's top level (`git rev-parse --show-toplevel`). */
+  workspaceRoot: string;
+  /** Absolute path of the repository's common git dir, shared by every worktree. */
+  gitCommonDir: string;
+  /** Branch name, or undefined on a detached HEAD. */
+  branch: string | undefined;
+  composeProjectName: string;
+}
+
+export class WorktreeError extends Error {
+  override name = 'WorktreeError';
+}
+
+/**
+ * The compose project name joins the Nx project, a slug of the worktree folder and a short
+ * hash of its absolute path, so that two worktrees with the same folder name in different
+ * places never collide, and the same worktree always gets the same name.
+ */
+export function composeProjectName(project: string, workspaceRoot: string): string {
+  const hash = createHash('sha256').update(resolve(workspaceRoot)).digest('hex').slice(0, 8);
+  const folder = composeSafeName(basename(workspaceRoot)).slice(0, 24);
+  const name = composeSafeName(project).slice(0, 28);
+  return `${name}-${folder}-${hash}`;
+}
+
+export function worktreeIdentity(cwd: string, project: string, run: Runner = runCommand): WorktreeIdentity {
+  const git = (...args: string[]) => run('git', args, { cwd });
+  const top = git('rev-parse', '--show-toplevel');
+  if (top.error?.code === 'ENOENT') throw new WorktreeError('git is not installed: the sandbox takes its identity from git. Install git and run again.');
+  if (top.status !== 0) {
+    throw new WorktreeError(
+      `${cwd} is not inside a git repository: the sandbox's name and its git mounts come from git. ` +
+        'Run `git init` (and commit) in the workspace, then run again.',
+    );
+  }
+  const workspaceRoot = top.stdout.trim();
+  const common = git('rev-parse', '--path-format=absolute', '--git-common-dir');
+  if (common.status !== 0) throw new WorktreeError(`git rev-parse --git-common-dir failed: ${common.stderr.trim()}`);
+  const gitCommonDir = common.stdout.trim();
+  const head = git('symbolic-ref', '--quiet', '--short', 'HEAD');
+  const branch = head.status === 0 ? head.stdout.trim() : undefined;
+  return { workspaceRoot, gitCommonDir, branch, composeProjectName: composeProjectName(project, workspaceRoot) };
+}
+
+/** The group that owns the Docker socket here, for the proxy's group_add. */
+export function dockerSocketGid(socketPath = '/var/run/docker.sock'): number {
+  try {
+    return statSync(socketPath).gid;
+  } catch {
+    return 0;
+  }
+}
+
+/** `.devcontainer/.env`: read by `docker compose` for interpolation, whoever starts the stack. */
+export function sandboxEnvFile(identity: WorktreeIdentity, dockerGid: number): string {
+  return [
+    '# Written by @org/devsec for this worktree on this machine (git-ignored; rewritten on every start).',
+    `COMPOSE_PROJECT_NAME=${identity.composeProjectName}`,
+    `DEVSEC_WORKSPACE=${identity.workspaceRoot}`,
+    `DEVSEC_GIT_COMMON_DIR=${identity.gitCommonDir}`,
+    `DEVSEC_DOCKER_GID=${dockerGid}`,
+    '',
+  ].join('\n');
+}
+
+const SKIP_DIRS = new Set(['node_modules', '.git', 'dist', 'tmp', '.nx', 'coverage']);
+
+/** Every `.devcontainer` folder of ours (its compose file carries our label), relative to the root. */
+export function findOurDevcontainers(workspaceRoot: string): string[] {
+  const found: string[] = [];
+  const visit = (dir: string, depth: number) => {
+    if (depth > 8) return;
+    let entries;
+    try {
+      entries = readdirSync(join(workspaceRoot, dir), { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      if (!entry.isDirectory() || SKIP_DIRS.has(entry.name)) continue;
+      const child = dir === '' ? entry.name : `${dir}/${entry.name}`;
+      if (entry.name === DEVCONTAINER_DIR) {
+        const compose = join(workspaceRoot, child, COMPOSE_FILE);
+        if (existsSync(compose) && readFileSync(compose, 'utf-8').includes(MANAGED_LABEL)) found.push(child);
+      } else {
+        visit(child, depth + 1);
+      }
+    }
+  };
+  visit('', 0);
+  return found.sort();
+}
+
+/**
+ * `.devcontainer/docker-compose.worktree.yml`: what depends on this checkout, as read-only
+ * mounts — every sandbox definition of ours in the workspace and the shared services' file —
+ * so that nothing the host later runs can be changed from inside.
+ */
+export function worktreeOverrideFile(identity: WorktreeIdentity, devcontainerDirs: string[]): string {
+  const readOnly = devcontainerDirs.map((dir) => join(identity.workspaceRoot, dir));
+  const shared = join(identity.workspaceRoot, SHARED_COMPOSE_FILE);
+  if (existsSync(shared)) readOnly.push(shared);
+  const volumes = readOnly.map((path) => `${path}:${path}:ro`);
+  const header = '# Written by @org/devsec for this worktree on this machine (git-ignored; rewritten on every start).\n';
+  return header + stringify({ services: { app: { volumes } } });
+}
+
+/** Relative path from the workspace root, with forward slashes. */
+export function workspaceRelative(workspaceRoot: string, path: string): string {
+  const rel = isAbsolute(path) ? relative(workspaceRoot, path) : path;
+  return rel.split('\\').join('/');
+}
