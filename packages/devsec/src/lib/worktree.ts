@@ -17,6 +17,9 @@ export interface WorktreeIdentity {
   gitCommonDir: string;
   /** Branch name, or undefined on a detached HEAD. */
   branch: string | undefined;
+  /** The host user's git identity, for commits made inside. */
+  gitName: string | undefined;
+  gitEmail: string | undefined;
   composeProjectName: string;
 }
 
@@ -52,7 +55,18 @@ export function worktreeIdentity(cwd: string, project: string, run: Runner = run
   const gitCommonDir = common.stdout.trim();
   const head = git('symbolic-ref', '--quiet', '--short', 'HEAD');
   const branch = head.status === 0 ? head.stdout.trim() : undefined;
-  return { workspaceRoot, gitCommonDir, branch, composeProjectName: composeProjectName(project, workspaceRoot) };
+  const config = (key: string) => {
+    const value = git('config', '--get', key);
+    return value.status === 0 && value.stdout.trim() !== '' ? value.stdout.trim() : undefined;
+  };
+  return {
+    workspaceRoot,
+    gitCommonDir,
+    branch,
+    gitName: config('user.name'),
+    gitEmail: config('user.email'),
+    composeProjectName: composeProjectName(project, workspaceRoot),
+  };
 }
 
 /** The group that owns the Docker socket here, for the proxy's group_add. */
@@ -72,8 +86,15 @@ export function sandboxEnvFile(identity: WorktreeIdentity, dockerGid: number): s
     `DEVSEC_WORKSPACE=${identity.workspaceRoot}`,
     `DEVSEC_GIT_COMMON_DIR=${identity.gitCommonDir}`,
     `DEVSEC_DOCKER_GID=${dockerGid}`,
+    ...(identity.gitName ? [`DEVSEC_GIT_NAME=${envValue(identity.gitName)}`] : []),
+    ...(identity.gitEmail ? [`DEVSEC_GIT_EMAIL=${envValue(identity.gitEmail)}`] : []),
     '',
   ].join('\n');
+}
+
+/** A value for a .env line: Compose reads single-quoted values literally. */
+function envValue(value: string): string {
+  return /^[A-Za-z0-9@._+-]*$/.test(value) ? value : `'${value.replace(/'/g, '')}'`;
 }
 
 const SKIP_DIRS = new Set(['node_modules', '.git', 'dist', 'tmp', '.nx', 'coverage']);

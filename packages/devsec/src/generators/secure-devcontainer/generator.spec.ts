@@ -72,7 +72,13 @@ describe('secure-devcontainer generator', () => {
       const { compose } = generated(tree);
       const app = compose.services.app;
       expect(app.user).toBe('node');
-      expect(app.environment).toEqual({ DOCKER_HOST: 'tcp://docker-proxy:2375' });
+      expect(app.environment).toEqual({
+        DOCKER_HOST: 'tcp://docker-proxy:2375',
+        GIT_AUTHOR_NAME: '${DEVSEC_GIT_NAME:-devsec sandbox}',
+        GIT_AUTHOR_EMAIL: '${DEVSEC_GIT_EMAIL:-sandbox@devsec.invalid}',
+        GIT_COMMITTER_NAME: '${DEVSEC_GIT_NAME:-devsec sandbox}',
+        GIT_COMMITTER_EMAIL: '${DEVSEC_GIT_EMAIL:-sandbox@devsec.invalid}',
+      });
       expect(app.volumes).toEqual([
         '${DEVSEC_WORKSPACE:-../../..}:${DEVSEC_WORKSPACE:-/workspace}',
         '${DEVSEC_GIT_COMMON_DIR:-../../../.git}:${DEVSEC_GIT_COMMON_DIR:-/workspace/.git}',

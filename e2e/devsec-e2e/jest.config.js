@@ -1,0 +1,5 @@
+module.exports = {
+  displayName: 'devsec-e2e',
+  preset: '../../jest.preset.js',
+  testMatch: ['<rootDir>/src/**/*.spec.ts'],
+};

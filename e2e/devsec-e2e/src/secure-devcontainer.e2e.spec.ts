@@ -1,0 +1,135 @@
+/**
+ * End to end, on the real engine: a workspace made by create-nx-workspace@23.2.1, the packed
+ * plugin added with `nx add`, `secure-devcontainer` generated, then the sandbox started with
+ * `nx run app:up-worktree` and probed from inside, as the agent would.
+ */
+import { readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { parse } from 'yaml';
+import { describeWithDocker, docker, dockerOk, requireImage } from '../../../tools/testing/docker';
+import { checkSandbox } from '../../../packages/devsec/src/lib/sandbox-rules';
+import { parseJsonc } from '../../../packages/devsec/src/lib/managed-file';
+import { validateCompose, validateDevcontainer } from '../../../packages/devsec/src/testing/schemas';
+import { chownToCheckoutUser, createTestWorkspace, TestWorkspace } from './workspace';
+
+jest.setTimeout(600_000);
+
+describeWithDocker('secure-devcontainer in a fresh Nx workspace, on a real engine', () => {
+  let ws: TestWorkspace;
+  let project: string;
+  let app: string;
+  const inside = (script: string) => docker(['exec', '-u', 'node', app, 'bash', '-lc', script]);
+
+  beforeAll(() => {
+    requireImage('node:24-trixie-slim');
+    ws = createTestWorkspace();
+    ws.run('npx', ['nx', 'g', '@org/devsec:secure-devcontainer', '--project=app', '--no-interactive']);
+    ws.run('git', ['add', '-A']);
+    ws.run('git', ['commit', '-q', '-m', 'sandbox for app']);
+  });
+
+  afterAll(() => {
+    if (!ws) return;
+    ws.run('npx', ['nx', 'run', 'app:down-worktree', '--volumes'], { allowFailure: true });
+    rmSync(dirname(ws.dir), { recursive: true, force: true });
+  });
+
+  it('registered the plugin with nx add', () => {
+    const nxJson = JSON.parse(readFileSync(join(ws.dir, 'nx.json'), 'utf-8'));
+    expect(nxJson.plugins).toContainEqual({ plugin: '@org/devsec', options: {} });
+  });
+
+  it('wrote files that pass both schemas, our rules and docker compose config', () => {
+    const dir = join(ws.dir, 'apps/app/.devcontainer');
+    const compose = parse(readFileSync(join(dir, 'docker-compose.yml'), 'utf-8'));
+    const devcontainer = parseJsonc<Record<string, unknown>>(readFileSync(join(dir, 'devcontainer.json'), 'utf-8'));
+    expect(validateCompose(compose)).toEqual([]);
+    expect(validateDevcontainer(devcontainer)).toEqual([]);
+    expect(checkSandbox({ composeFile: 'docker-compose.yml', compose, devcontainerFile: 'devcontainer.json', devcontainer })).toEqual([]);
+    const config = docker(['compose', '-f', join(dir, 'docker-compose.yml'), 'config', '--quiet']);
+    expect(config.stderr).toBe('');
+    expect(config.status).toBe(0);
+  });
+
+  it('shows the inferred targets in nx show project', () => {
+    const shown = JSON.parse(ws.run('npx', ['nx', 'show', 'project', 'app', '--json']).stdout);
+    expect(shown.targets['up-worktree']).toMatchObject({ executor: '@org/devsec:up-worktree' });
+    expect(shown.targets['down-worktree']).toMatchObject({ executor: '@org/devsec:down-worktree' });
+  });
+
+  it('changes nothing when the generator runs again', () => {
+    ws.run('npx', ['nx', 'g', '@org/devsec:secure-devcontainer', '--project=app', '--no-interactive']);
+    expect(ws.run('git', ['status', '--porcelain']).stdout).toBe('');
+  });
+
+  describe('after nx run app:up-worktree', () => {
+    beforeAll(() => {
+      chownToCheckoutUser(ws);
+      const up = ws.run('npx', ['nx', 'run', 'app:up-worktree']);
+      expect(up.stdout).toMatch(/docker exec -it \S+-app-1 bash/);
+      const env = readFileSync(join(ws.dir, 'apps/app/.devcontainer/.env'), 'utf-8');
+      project = /COMPOSE_PROJECT_NAME=(\S+)/.exec(env)?.[1] as string;
+      app = `${project}-app-1`;
+    });
+
+    it('names the stack after the project and the worktree, and git-ignores its per-machine files', () => {
+      expect(project).toMatch(/^app-ws-[0-9a-f]{8}$/);
+      expect(ws.run('git', ['status', '--porcelain']).stdout).toBe('');
+    });
+
+    it('lets the agent see its siblings through the proxy', () => {
+      const ps = inside('docker ps --format "{{.Names}}"');
+      expect(ps.status).toBe(0);
+      expect(ps.stdout.split('\n')).toEqual(expect.arrayContaining([`${project}-app-1`, `${project}-docker-proxy-1`]));
+      expect(inside(`docker logs ${project}-docker-proxy-1`).stdout).toContain('"msg":"listening"');
+      const inspected = inside(`docker inspect ${project}-docker-proxy-1`);
+      expect(inspected.stdout).toContain('SCOPE_LABEL=<redacted>');
+    });
+
+    it.each([
+      ['docker run', () => 'docker run --rm node:24-trixie-slim true'],
+      ['docker exec', () => `docker exec ${project}-docker-proxy-1 true`],
+      ['docker build', () => 'mkdir -p /tmp/b && echo "FROM node:24-trixie-slim" > /tmp/b/Dockerfile && docker build -q /tmp/b'],
+      ['docker cp', () => `docker cp ${project}-docker-proxy-1:/etc/hostname /tmp/h`],
+    ])('refuses %s with the policy message', (_name, script) => {
+      const result = inside(script());
+      expect(result.status).not.toBe(0);
+      expect(result.stderr).toContain('devsec sandbox policy');
+    });
+
+    it('runs as a non-root user without sudo, SSH agent or keys, and without the Docker socket', () => {
+      expect(inside('id -u').stdout.trim()).toBe('1000');
+      expect(inside('command -v sudo').status).not.toBe(0);
+      expect(inside('echo "[$SSH_AUTH_SOCK]"; ls ~/.ssh').stdout).toContain('[]');
+      expect(inside('test -e ~/.ssh').status).not.toBe(0);
+      expect(inside('test -e /var/run/docker.sock || test -e /run/docker.sock').status).not.toBe(0);
+    });
+
+    it('lets git commit, and keeps hooks, git config and the sandbox definition read-only', () => {
+      const commit = inside('git commit -q --allow-empty -m "from the sandbox" && git log -1 --format="%s by %an <%ae>"');
+      expect(commit.stderr).toBe('');
+      // The host user's git identity, carried by .env.
+      expect(commit.stdout.trim()).toBe('from the sandbox by devsec e2e <e2e@devsec.invalid>');
+      for (const path of ['.git/hooks/pre-commit', '.git/config', 'apps/app/.devcontainer/docker-compose.yml', 'apps/app/.devcontainer/evil']) {
+        const write = inside(`echo evil >> ${path}`);
+        expect(write.status).not.toBe(0);
+        expect(write.stderr).toMatch(/Read-only file system/);
+      }
+    });
+
+    it('is a no-op when run again: the same containers keep running', () => {
+      const ids = () => dockerOk(['ps', '-q', '--no-trunc', '--filter', `label=com.docker.compose.project=${project}`]).split('\n').sort();
+      const before = ids();
+      ws.run('npx', ['nx', 'run', 'app:up-worktree']);
+      expect(ids()).toEqual(before);
+    });
+
+    it('down-worktree --volumes leaves nothing of the stack behind', () => {
+      ws.run('npx', ['nx', 'run', 'app:down-worktree', '--volumes']);
+      const filter = ['--filter', `label=com.docker.compose.project=${project}`];
+      expect(dockerOk(['ps', '-aq', ...filter]).trim()).toBe('');
+      expect(dockerOk(['network', 'ls', '-q', ...filter]).trim()).toBe('');
+      expect(dockerOk(['volume', 'ls', '-q', ...filter]).trim()).toBe('');
+    });
+  });
+});

@@ -1,0 +1,99 @@
+import { CommandResult, Runner } from './run';
+import { ensureSharedNetwork, policyGate, preflight, SandboxError, SandboxStack } from './sandbox-stack';
+
+/** A runner that answers from a table keyed by the joined arguments' start. */
+function stubRunner(answers: Array<[RegExp, Partial<CommandResult>]>): Runner & { calls: string[] } {
+  const calls: string[] = [];
+  const runner = ((command: string, args: string[]) => {
+    const line = `${command} ${args.join(' ')}`;
+    calls.push(line);
+    const found = answers.find(([pattern]) => pattern.test(line));
+    return { status: 0, stdout: '', stderr: '', ...(found?.[1] ?? {}) };
+  }) as Runner & { calls: string[] };
+  runner.calls = calls;
+  return runner;
+}
+
+const enoent = Object.assign(new Error('spawn docker ENOENT'), { code: 'ENOENT' });
+
+describe('preflight', () => {
+  it.each<[string, Array<[RegExp, Partial<CommandResult>]>, RegExp]>([
+    ['docker CLI missing', [[/^docker version/, { status: null, error: enoent }]], /docker CLI is not installed/],
+    ['daemon down', [[/^docker version/, { status: 1, stderr: 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock.' }]], /daemon does not answer: Cannot connect.*Start it/],
+    ['Compose v1 only', [[/^docker compose version/, { status: 0, stdout: '1.29.2\n' }]], /Compose v2 .* is needed.*Found Compose 1\.29\.2.*Debian 12's docker-compose is v1/],
+    ['no compose at all', [[/^docker compose version/, { status: 1, stderr: "docker: 'compose' is not a docker command." }]], /Compose v2 .* is needed/],
+  ])('%s: a clear error with the fix', (_name, answers, message) => {
+    expect(() => preflight(stubRunner(answers))).toThrow(message);
+  });
+
+  it('passes with an engine and Compose v2', () => {
+    expect(() => preflight(stubRunner([[/^docker compose version/, { stdout: 'v2.26.1\n' }]]))).not.toThrow();
+  });
+});
+
+describe('ensureSharedNetwork', () => {
+  it('creates a missing network, labelled as ours', () => {
+    const run = stubRunner([[/network inspect/, { status: 1, stderr: 'Error: No such network: dev' }]]);
+    const said: string[] = [];
+    ensureSharedNetwork('dev', run, (line) => said.push(line));
+    expect(run.calls[1]).toBe('docker network create --driver bridge --label org.devsec.managed=true dev');
+    expect(said).toEqual(['Created the shared network "dev".']);
+  });
+
+  it('uses an unlabelled bridge network and says so', () => {
+    const said: string[] = [];
+    ensureSharedNetwork('dev', stubRunner([[/network inspect/, { stdout: 'bridge <no value>\n' }]]), (line) => said.push(line));
+    expect(said).toEqual(['Using the existing network "dev" (not created by @org/devsec).']);
+  });
+
+  it('refuses a network of another driver, naming the fix', () => {
+    expect(() => ensureSharedNetwork('dev', stubRunner([[/network inspect/, { stdout: 'macvlan <no value>\n' }]]))).toThrow(
+      /"dev" exists with driver "macvlan", not bridge. Remove it \(docker network rm dev\) or pick another name/,
+    );
+  });
+
+  it('accepts a network another worktree created at the same moment', () => {
+    const run = stubRunner([
+      [/network inspect/, { status: 1 }],
+      [/network create/, { status: 1, stderr: 'Error response from daemon: network with name dev already exists' }],
+    ]);
+    expect(() => ensureSharedNetwork('dev', run, () => undefined)).not.toThrow();
+  });
+});
+
+describe('policyGate', () => {
+  const stack: SandboxStack = {
+    identity: { workspaceRoot: '/w', gitCommonDir: '/w/.git', branch: 'main', gitName: undefined, gitEmail: undefined, composeProjectName: 'app-w-12345678' },
+    devcontainerDir: '/w/apps/app/.devcontainer',
+    composeFiles: ['/w/apps/app/.devcontainer/docker-compose.yml', '/w/apps/app/.devcontainer/docker-compose.worktree.yml'],
+    project: 'app',
+  };
+  const model = (app: object) =>
+    JSON.stringify({
+      services: { 'docker-proxy': { networks: { sandbox: {} }, volumes: [{ type: 'bind', source: '/var/run/docker.sock', target: '/var/run/docker.sock' }] }, app },
+      networks: { sandbox: { name: 'x_sandbox' }, shared: { name: 'dev', external: true } },
+    });
+
+  it('reads the effective model and lets a clean stack through', () => {
+    const run = stubRunner([[/config --format json/, { stdout: model({ networks: { sandbox: {}, shared: {} } }) }]]);
+    expect(policyGate(stack, [], run).allowed).toEqual([]);
+    expect(run.calls[0]).toBe(
+      'docker compose -p app-w-12345678 -f /w/apps/app/.devcontainer/docker-compose.yml -f /w/apps/app/.devcontainer/docker-compose.worktree.yml config --format json',
+    );
+  });
+
+  it('refuses a weakened stack, naming the file, the service and the key', () => {
+    const run = stubRunner([[/config --format json/, { stdout: model({ privileged: true, volumes: [{ type: 'bind', source: '/var/run/docker.sock', target: '/var/run/docker.sock' }] }) }]]);
+    expect(() => policyGate(stack, [], run)).toThrow(SandboxError);
+    expect(() => policyGate(stack, [], run)).toThrow(
+      /docker-compose\.yml: services\.app\.volumes \(socket-mount\)[\s\S]*services\.app\.privileged \(privileged\)[\s\S]*--unsafe-allow=<rule>/,
+    );
+  });
+
+  it('lets one rule through when allowed explicitly, and only that one', () => {
+    const run = stubRunner([[/config --format json/, { stdout: model({ privileged: true }) }]]);
+    expect(policyGate(stack, ['privileged'], run).allowed.map((f) => f.rule)).toEqual(['privileged']);
+    expect(() => policyGate(stack, ['socket-mount'], run)).toThrow(/privileged/);
+    expect(() => policyGate(stack, ['everything'], run)).toThrow(/--unsafe-allow=everything: unknown rule/);
+  });
+});

@@ -1,0 +1,89 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { composeProjectName, findOurDevcontainers, sandboxEnvFile, worktreeIdentity, WorktreeError, worktreeOverrideFile } from './worktree';
+
+describe('worktree identity (real git)', () => {
+  let base: string;
+  const git = (cwd: string, ...args: string[]) =>
+    execFileSync('git', ['-c', 'user.name=Ada Lovelace', '-c', 'user.email=ada@example.com', '-c', 'init.defaultBranch=main', ...args], { cwd, encoding: 'utf-8' });
+
+  beforeAll(() => {
+    base = realpathSync(mkdtempSync(join(tmpdir(), 'devsec-identity-')));
+    mkdirSync(join(base, 'one/repo'), { recursive: true });
+    git(join(base, 'one/repo'), 'init', '-q');
+    git(join(base, 'one/repo'), 'commit', '-q', '--allow-empty', '-m', 'first');
+    git(join(base, 'one/repo'), 'config', 'user.name', 'Ada Lovelace');
+    git(join(base, 'one/repo'), 'config', 'user.email', 'ada@example.com');
+    // A linked worktree on a branch with slashes, and one with the same folder name elsewhere.
+    git(join(base, 'one/repo'), 'worktree', 'add', '-q', '-b', 'feature/a/b', join(base, 'two/repo'));
+    git(join(base, 'one/repo'), 'worktree', 'add', '-q', '--detach', join(base, 'detached'));
+  });
+  afterAll(() => rmSync(base, { recursive: true, force: true }));
+
+  it('reads the top level, the common git dir, the branch and the git identity', () => {
+    const identity = worktreeIdentity(join(base, 'two/repo'), 'app');
+    expect(identity).toEqual({
+      workspaceRoot: join(base, 'two/repo'),
+      gitCommonDir: join(base, 'one/repo/.git'),
+      branch: 'feature/a/b',
+      gitName: 'Ada Lovelace',
+      gitEmail: 'ada@example.com',
+      composeProjectName: composeProjectName('app', join(base, 'two/repo')),
+    });
+  });
+
+  it('gives two worktrees with the same folder name different, stable, compose-safe names', () => {
+    const one = worktreeIdentity(join(base, 'one/repo'), '@acme/Web').composeProjectName;
+    const two = worktreeIdentity(join(base, 'two/repo'), '@acme/Web').composeProjectName;
+    expect(one).not.toBe(two);
+    expect(one).toMatch(/^acme-web-repo-[0-9a-f]{8}$/);
+    expect(two).toMatch(/^acme-web-repo-[0-9a-f]{8}$/);
+    expect(worktreeIdentity(join(base, 'one/repo/'), '@acme/Web').composeProjectName).toBe(one);
+  });
+
+  it('handles a detached HEAD', () => {
+    expect(worktreeIdentity(join(base, 'detached'), 'app')).toMatchObject({ branch: undefined, gitCommonDir: join(base, 'one/repo/.git') });
+  });
+
+  it('explains what to do outside a git repository', () => {
+    const outside = mkdtempSync(join(tmpdir(), 'devsec-nogit-'));
+    try {
+      expect(() => worktreeIdentity(outside, 'app')).toThrow(WorktreeError);
+      expect(() => worktreeIdentity(outside, 'app')).toThrow(/not inside a git repository.*git init/);
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
+  it('writes the .env that the compose file interpolates', () => {
+    const identity = worktreeIdentity(join(base, 'two/repo'), 'app');
+    expect(sandboxEnvFile(identity, 105).split('\n').slice(1)).toEqual([
+      `COMPOSE_PROJECT_NAME=${identity.composeProjectName}`,
+      `DEVSEC_WORKSPACE=${join(base, 'two/repo')}`,
+      `DEVSEC_GIT_COMMON_DIR=${join(base, 'one/repo/.git')}`,
+      'DEVSEC_DOCKER_GID=105',
+      "DEVSEC_GIT_NAME='Ada Lovelace'",
+      'DEVSEC_GIT_EMAIL=ada@example.com',
+      '',
+    ]);
+  });
+
+  it('mounts every sandbox definition of ours and the shared services file read-only', () => {
+    const root = join(base, 'one/repo');
+    for (const dir of ['apps/a/.devcontainer', 'apps/b/.devcontainer', 'apps/foreign/.devcontainer', 'node_modules/x/.devcontainer']) {
+      mkdirSync(join(root, dir), { recursive: true });
+      writeFileSync(join(root, dir, 'docker-compose.yml'), dir.includes('foreign') ? 'services: {}' : 'labels:\n  org.devsec.managed: "true"\n');
+    }
+    writeFileSync(join(root, 'docker-compose.shared.yml'), 'services: {}\n');
+    expect(findOurDevcontainers(root)).toEqual(['apps/a/.devcontainer', 'apps/b/.devcontainer']);
+    const override = parse(worktreeOverrideFile(worktreeIdentity(root, 'app'), findOurDevcontainers(root)));
+    expect(override.services.app.volumes).toEqual([
+      `${root}/apps/a/.devcontainer:${root}/apps/a/.devcontainer:ro`,
+      `${root}/apps/b/.devcontainer:${root}/apps/b/.devcontainer:ro`,
+      `${root}/docker-compose.shared.yml:${root}/docker-compose.shared.yml:ro`,
+    ]);
+  });
+});
