@@ -54,4 +54,4 @@ RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-ins
  && groupadd --gid 1000 node && useradd --uid 1000 --gid node --shell /bin/bash --create-home node
 CMD [\"node\"]"
 
-log "ready: $(docker images --format '{{.Repository}}:{{.Tag}}' --filter label=org.devsec.stand-in=true | tr '\n' ' ')"
+log "ready: $rootfs_image node:24-trixie-slim"
