@@ -124,12 +124,60 @@ describeWithDocker('secure-devcontainer in a fresh Nx workspace, on a real engin
       expect(ids()).toEqual(before);
     });
 
-    it('down-worktree --volumes leaves nothing of the stack behind', () => {
-      ws.run('npx', ['nx', 'run', 'app:down-worktree', '--volumes']);
-      const filter = ['--filter', `label=com.docker.compose.project=${project}`];
-      expect(dockerOk(['ps', '-aq', ...filter]).trim()).toBe('');
-      expect(dockerOk(['network', 'ls', '-q', ...filter]).trim()).toBe('');
-      expect(dockerOk(['volume', 'ls', '-q', ...filter]).trim()).toBe('');
+    describe('with a second git worktree up at the same time', () => {
+      let second: string;
+      let secondProject: string;
+      const insideSecond = (script: string) => docker(['exec', '-u', 'node', `${secondProject}-app-1`, 'bash', '-lc', script]);
+
+      beforeAll(() => {
+        second = join(dirname(ws.dir), 'agent-2');
+        ws.run('git', ['worktree', 'add', '-q', '-b', 'agent/two', second]);
+        ws.run('npm', ['ci', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: second });
+        // `git worktree add` ran as root: hand the new worktree and its gitdir to the user too.
+        chownToCheckoutUser({ ...ws, dir: second });
+        chownToCheckoutUser({ ...ws, dir: join(ws.dir, '.git') });
+        ws.run('npx', ['nx', 'run', 'app:up-worktree'], { cwd: second });
+        secondProject = /COMPOSE_PROJECT_NAME=(\S+)/.exec(readFileSync(join(second, 'apps/app/.devcontainer/.env'), 'utf-8'))?.[1] as string;
+      });
+
+      afterAll(() => {
+        ws.run('npx', ['nx', 'run', 'app:down-worktree', '--volumes'], { cwd: second, allowFailure: true });
+      });
+
+      it('runs as a stack of its own', () => {
+        expect(secondProject).toMatch(/^app-agent-2-[0-9a-f]{8}$/);
+        expect(secondProject).not.toBe(project);
+        expect(insideSecond('docker ps --format "{{.Names}}"').stdout).toContain(`${secondProject}-docker-proxy-1`);
+      });
+
+      it("reaches its own proxy and not the other worktree's", () => {
+        const ip = (container: string) => dockerOk(['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}', container]).trim();
+        const ownProxy = ip(`${secondProject}-docker-proxy-1`);
+        const otherProxy = ip(`${project}-docker-proxy-1`);
+        expect(insideSecond('getent hosts docker-proxy').stdout.trim().split(/\s+/)[0]).toBe(ownProxy);
+        expect(insideSecond(`curl -s -m 3 http://${ownProxy}:2375/_ping`).stdout).toBe('OK');
+        const reach = insideSecond(`curl -s -m 3 http://${otherProxy}:2375/_ping`);
+        expect(reach.status).not.toBe(0);
+        expect(inside(`curl -s -m 3 http://${ownProxy}:2375/_ping`).status).not.toBe(0);
+      });
+
+      it('runs git inside the linked worktree, with the common dir mounted at its host path', () => {
+        const commit = insideSecond('git status --short && git commit -q --allow-empty -m "from worktree two" && git branch --show-current');
+        expect(commit.stderr).toBe('');
+        expect(commit.stdout.trim()).toBe('agent/two');
+        expect(ws.run('git', ['log', '-1', '--format=%s', 'agent/two']).stdout.trim()).toBe('from worktree two');
+        expect(insideSecond(`echo evil >> ${join(ws.dir, '.git/hooks/post-checkout')}`).stderr).toMatch(/Read-only file system/);
+      });
+    });
+
+    describe('teardown', () => {
+      it('down-worktree --volumes leaves nothing of the stack behind', () => {
+        ws.run('npx', ['nx', 'run', 'app:down-worktree', '--volumes']);
+        const filter = ['--filter', `label=com.docker.compose.project=${project}`];
+        expect(dockerOk(['ps', '-aq', ...filter]).trim()).toBe('');
+        expect(dockerOk(['network', 'ls', '-q', ...filter]).trim()).toBe('');
+        expect(dockerOk(['volume', 'ls', '-q', ...filter]).trim()).toBe('');
+      });
     });
   });
 });
