@@ -2,6 +2,9 @@
 # Builds local stand-ins for the upstream images the generated files name, because this
 # machine cannot pull from a registry. Each stand-in keeps the upstream contract we rely on:
 #   node:24-trixie-slim  Debian 13, `node` on PATH, user `node` with uid/gid 1000, home /home/node
+#   postgres:17          POSTGRES_PASSWORD / POSTGRES_DB on first start, data in
+#                        /var/lib/postgresql/data, `pg_isready` on PATH, listens on 5432
+#   redis:7              redis-server on 6379 for the network, `redis-cli` on PATH
 # The debootstrap rootfs is cached outside the repository (DEVSEC_CACHE_DIR) between runs.
 # Idempotent: an image that already exists is kept (pass --rebuild to redo them).
 set -euo pipefail
@@ -38,12 +41,13 @@ if ! have_image "$rootfs_image"; then
 fi
 
 build_stand_in() {
-  local tag=$1 dockerfile=$2
+  local tag=$1 dockerfile=$2 entrypoint=${3:-}
   if have_image "$tag"; then return 0; fi
   log "building stand-in $tag"
   local context
   context=$(mktemp -d)
   printf '%s\n' "$dockerfile" >"$context/Dockerfile"
+  [ -z "$entrypoint" ] || install -m 0755 "$entrypoint" "$context/entrypoint.sh"
   docker build -q -t "$tag" --label org.devsec.stand-in=true "$context" >/dev/null
   rm -rf "$context"
 }
@@ -54,4 +58,19 @@ RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-ins
  && groupadd --gid 1000 node && useradd --uid 1000 --gid node --shell /bin/bash --create-home node
 CMD [\"node\"]"
 
-log "ready: $rootfs_image node:24-trixie-slim"
+# Postgres: the official image's first-start contract, on Debian's postgresql-17.
+build_stand_in postgres:17 "FROM $rootfs_image
+RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql-17 \\
+ && rm -rf /var/lib/apt/lists/*
+ENV PATH=/usr/lib/postgresql/17/bin:\$PATH PGDATA=/var/lib/postgresql/data
+COPY entrypoint.sh /usr/local/bin/docker-entrypoint.sh
+ENTRYPOINT [\"docker-entrypoint.sh\"]
+EXPOSE 5432" "$here/stand-ins/postgres-entrypoint.sh"
+
+build_stand_in redis:7 "FROM $rootfs_image
+RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server redis-tools \\
+ && rm -rf /var/lib/apt/lists/*
+EXPOSE 6379
+CMD [\"redis-server\", \"--bind\", \"0.0.0.0\", \"--protected-mode\", \"no\", \"--dir\", \"/data\"]"
+
+log "ready: $rootfs_image node:24-trixie-slim postgres:17 redis:7"

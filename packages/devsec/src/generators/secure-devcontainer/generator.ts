@@ -9,6 +9,7 @@ import {
   Tree,
 } from '@nx/devkit';
 import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import {
   AGENTS,
   Agent,
@@ -32,6 +33,7 @@ import { APT_PACKAGE, IMAGE_REFERENCE, NETWORK_NAME } from '../../lib/names';
 import { GeneratorError } from '../../lib/errors';
 import { ensureGitignored } from '../../lib/gitignore';
 import { ENV_FILE, WORKTREE_COMPOSE_FILE } from '../../lib/worktree';
+import { connectionEnvFor } from '../../lib/shared-compose';
 import type { SecureDevcontainerGeneratorSchema } from './schema';
 
 const GENERATED_FILES = [COMPOSE_FILE, DOCKERFILE, DEVCONTAINER_JSON];
@@ -111,6 +113,25 @@ export function normalizeOptions(tree: Tree, options: SecureDevcontainerGenerato
   };
 }
 
+/** The options a compose file records, so that another generator can render it again. */
+export function storedOptions(options: NormalizedOptions): StoredOptions {
+  return { network: options.network, baseImage: options.baseImage, aptPackages: options.aptPackages, agent: options.agent, switches: options.switches };
+}
+
+export type StoredOptions = Pick<NormalizedOptions, 'network' | 'baseImage' | 'aptPackages' | 'agent' | 'switches'>;
+
+/** The options a project's dev container was generated with, read back from its compose file. */
+export function readStoredOptions(tree: Tree, projectRoot: string): StoredOptions | undefined {
+  const text = tree.read(joinPathFragments(projectRoot, DEVCONTAINER_DIR, COMPOSE_FILE), 'utf-8');
+  if (!text) return undefined;
+  try {
+    const stored = (parseYaml(text) as { 'x-devsec'?: { generator?: string; options?: StoredOptions } })?.['x-devsec'];
+    return stored?.generator === 'secure-devcontainer' ? stored.options : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** `--aptPackages=a,b` arrives as ['a,b'] from the CLI and as ['a', 'b'] from code. */
 function normalizeList(values: string[] | string | undefined): string[] {
   const list = Array.isArray(values) ? values : values === undefined ? [] : [values];
@@ -118,7 +139,7 @@ function normalizeList(values: string[] | string | undefined): string[] {
 }
 
 /** Refuses a `.devcontainer` that is not ours, and edited files unless --force. */
-function checkExistingFiles(tree: Tree, options: NormalizedOptions): void {
+export function checkExistingFiles(tree: Tree, options: NormalizedOptions): void {
   const dir = options.devcontainerDir;
   if (!tree.exists(dir)) return;
   const present = tree.children(dir).filter((name) => tree.isFile(joinPathFragments(dir, name)));
@@ -163,6 +184,9 @@ function templateValues(tree: Tree, options: NormalizedOptions) {
     agentPackage: agent?.npmPackage ?? '',
     agentConfigDir: agent?.configDir ?? '',
     agentEnv: Object.entries(agent?.env ?? {}),
+    // Connection variables of the shared services wired to this project (shared-service).
+    connectionEnv: Object.entries(connectionEnvFor(tree, options.project)),
+    storedOptions: storedOptions(options),
     projectRoot: options.projectRoot,
     // Writes this worktree's .env and override file on the host, as up-worktree does.
     initializeCommand: `cd "$(git rev-parse --show-toplevel)" && node node_modules/${PLUGIN_PACKAGE}/src/bin/worktree-env.js ${joinPathFragments(options.devcontainerDir, COMPOSE_FILE)}`,

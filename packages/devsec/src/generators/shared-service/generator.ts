@@ -1,0 +1,195 @@
+import { formatFiles, getProjects, logger, readJson, Tree } from '@nx/devkit';
+import { isDeepStrictEqual } from 'node:util';
+import { Document, isMap, parseDocument } from 'yaml';
+import { DEFAULT_NETWORK, MANAGED_LABEL, SCOPE_LABEL } from '../../lib/constants';
+import { GeneratorError } from '../../lib/errors';
+import { IMAGE_REFERENCE, NETWORK_NAME, composeSafeName } from '../../lib/names';
+import { readSharedCompose } from '../../lib/shared-compose';
+import { SHARED_COMPOSE_FILE } from '../../lib/worktree';
+import { checkExistingFiles, normalizeOptions as normalizeDevcontainer, readStoredOptions, secureDevcontainerGenerator } from '../secure-devcontainer/generator';
+import { needsPassword, PRESETS, PresetName } from './presets';
+import type { SharedServiceGeneratorSchema } from './schema';
+
+/** Names the dev container stacks use themselves: a shared service may not shadow them. */
+const RESERVED_NAMES = ['app', 'docker-proxy', 'localhost-proxy', 'shared'];
+const SERVICE_NAME = /^[a-z][a-z0-9-]{0,62}$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** `DEVSEC_<NAME>_PASSWORD`: up-shared generates it once per repository, outside git. */
+export const passwordVariable = (service: string) => `DEVSEC_${service.toUpperCase().replace(/-/g, '_')}_PASSWORD`;
+
+const list = (value: string[] | string | undefined) =>
+  [value ?? []].flat().flatMap((item) => String(item).split(',')).map((item) => item.trim()).filter(Boolean);
+
+/** Projects with a dev container of ours, as shared-service wires them by default. */
+function projectsWithSandbox(tree: Tree): string[] {
+  return [...getProjects(tree)]
+    .filter(([, config]) => readStoredOptions(tree, config.root) !== undefined)
+    .map(([name]) => name)
+    .sort();
+}
+
+interface Normalized {
+  name: string;
+  preset: PresetName;
+  service: Record<string, unknown>;
+  projects: string[];
+  network: string;
+  infraProject: string;
+  overwrite: boolean;
+  skipFormat: boolean;
+}
+
+function normalize(tree: Tree, options: SharedServiceGeneratorSchema): Normalized {
+  const preset = options.preset;
+  if (!(preset in PRESETS)) {
+    throw new GeneratorError(`--preset: "${preset}" is not one of ${Object.keys(PRESETS).join(', ')}.`);
+  }
+  const name = options.name ?? (preset === 'custom' ? '' : preset);
+  if (!SERVICE_NAME.test(name)) {
+    throw new GeneratorError(
+      `--name: "${name}" is not a DNS-safe service name. Use lower-case letters, digits and "-", starting with a letter (e.g. --name=${preset === 'custom' ? 'mailpit' : preset}).`,
+    );
+  }
+  if (RESERVED_NAMES.includes(name)) {
+    throw new GeneratorError(`--name: "${name}" is reserved by the dev container stacks (${RESERVED_NAMES.join(', ')}). Choose another name.`);
+  }
+  const definition = PRESETS[preset];
+  const image = options.image ?? definition.image;
+  if (preset === 'custom' && !options.image) throw new GeneratorError('--image is required with --preset=custom (e.g. --image=axllent/mailpit:v1.21).');
+  if (!IMAGE_REFERENCE.test(image)) throw new GeneratorError(`--image: "${image}" is not an image reference. Use NAME[:TAG][@DIGEST] without spaces.`);
+  const port = options.port ?? definition.port;
+  if (options.publish && !port) throw new GeneratorError('--publish needs --port: which container port should 127.0.0.1 reach?');
+  if (port !== 0 && (!Number.isInteger(port) || port < 1 || port > 65535)) {
+    throw new GeneratorError(`--port: "${options.port}" is not a port. Use a whole number from 1 to 65535 (the container's port).`);
+  }
+  const env: Record<string, string> = {};
+  for (const entry of list(options.env)) {
+    const equals = entry.indexOf('=');
+    const key = equals === -1 ? entry : entry.slice(0, equals);
+    if (equals === -1 || !ENV_NAME.test(key)) throw new GeneratorError(`--env: "${entry}" is not KEY=VALUE (e.g. --env=TZ=UTC).`);
+    env[key] = entry.slice(equals + 1).replace(/\$/g, '$$$$');
+  }
+  const database = options.database ?? 'app';
+  if (!/^[A-Za-z0-9_-]{1,63}$/.test(database)) throw new GeneratorError(`--database: "${database}" is not a database name (letters, digits, "_", "-").`);
+
+  const known = getProjects(tree);
+  const withSandbox = projectsWithSandbox(tree);
+  const projects = options.projects === undefined ? withSandbox : list(options.projects);
+  for (const project of projects) {
+    if (!known.has(project)) throw new GeneratorError(`--projects: no project named "${project}". nx show projects lists them.`);
+    if (!withSandbox.includes(project)) {
+      throw new GeneratorError(`--projects: "${project}" has no secure dev container. Run nx g @org/devsec:secure-devcontainer --project=${project} first.`);
+    }
+  }
+
+  const existing = readSharedCompose(tree);
+  const networks = new Set(projects.map((project) => readStoredOptions(tree, known.get(project)!.root)!.network));
+  const existingNetwork = existing?.networks?.shared?.name;
+  if (existingNetwork) networks.add(existingNetwork);
+  if (networks.size > 1) {
+    throw new GeneratorError(`--projects: these dev containers use different shared networks (${[...networks].join(', ')}); a shared service lives on one. Wire them one network at a time.`);
+  }
+  const network = [...networks][0] ?? DEFAULT_NETWORK;
+  if (!NETWORK_NAME.test(network)) throw new GeneratorError(`the shared network "${network}" is not a valid Docker network name.`);
+
+  const existingInfra = existing?.['x-devsec']?.project;
+  const infraProject = options.infraProject ?? existingInfra ?? 'shared-infra';
+  if (existingInfra && existingInfra !== infraProject) {
+    throw new GeneratorError(`--infraProject: ${SHARED_COMPOSE_FILE} already belongs to "${existingInfra}". Leave --infraProject out, or pass --infraProject=${existingInfra}.`);
+  }
+  if (!SERVICE_NAME.test(infraProject)) throw new GeneratorError(`--infraProject: "${infraProject}" is not a valid project name (lower-case letters, digits, "-").`);
+  if (known.has(infraProject)) throw new GeneratorError(`--infraProject: a project named "${infraProject}" already exists. Pick another name.`);
+
+  // The secret: a literal the user chose, or a reference that up-shared fills in from outside git.
+  const reference = `\${${passwordVariable(name)}:?run nx run ${infraProject}:up-shared}`;
+  const literal = options.password;
+  const input = {
+    name,
+    database,
+    password: literal !== undefined ? literal.replace(/\$/g, '$$$$') : reference,
+    urlPassword: literal !== undefined ? encodeURIComponent(literal) : `\${${passwordVariable(name)}:-}`,
+  };
+  if (!needsPassword(preset) && literal !== undefined) throw new GeneratorError(`--password: ${preset} takes no password here.`);
+
+  const service: Record<string, unknown> = {
+    image,
+    restart: 'unless-stopped',
+    ...(definition.environment || Object.keys(env).length ? { environment: { ...definition.environment?.(input), ...env } } : {}),
+    ...(definition.dataPath ? { volumes: [`${name}-data:${definition.dataPath}`] } : {}),
+    ...(options.publish ? { ports: [`127.0.0.1:${port}:${port}`] } : {}),
+    ...(definition.healthcheck ? { healthcheck: { test: definition.healthcheck(input), interval: '2s', timeout: '5s', retries: 30, start_period: '5s' } } : {}),
+    networks: ['shared'],
+    labels: { [MANAGED_LABEL]: 'true', [SCOPE_LABEL]: network },
+    'x-devsec': {
+      connection: definition.connection
+        ? { [name === preset ? definition.connectionVariable! : `${name.toUpperCase().replace(/-/g, '_')}_URL`]: definition.connection(input, port) }
+        : {},
+      projects,
+    },
+  };
+  return { name, preset, service, projects, network, infraProject, overwrite: options.overwrite ?? false, skipFormat: options.skipFormat ?? false };
+}
+
+function newSharedDocument(tree: Tree, options: Normalized): Document {
+  const workspaceName = tree.exists('package.json') ? String(readJson(tree, 'package.json').name ?? 'workspace') : 'workspace';
+  const doc = new Document({
+    name: `${composeSafeName(workspaceName)}-shared`,
+    'x-devsec': { project: options.infraProject },
+    services: {},
+    networks: { shared: { name: options.network, external: true } },
+    volumes: {},
+  });
+  doc.commentBefore =
+    ' Shared services for every worktree\'s sandbox, started once: nx run ' +
+    `${options.infraProject}:up-shared\n Managed with nx g @org/devsec:shared-service; your own services and comments are kept.`;
+  return doc;
+}
+
+export async function sharedServiceGenerator(tree: Tree, schema: SharedServiceGeneratorSchema) {
+  const options = normalize(tree, schema);
+  const text = tree.read(SHARED_COMPOSE_FILE, 'utf-8');
+  const doc = text === null ? newSharedDocument(tree, options) : parseDocument(text);
+  if (doc.errors.length > 0) throw new GeneratorError(`${SHARED_COMPOSE_FILE} is not valid YAML: ${doc.errors[0].message}. Fix it, then run again.`);
+
+  const current = doc.getIn(['services', options.name]);
+  const currentJson = current && isMap(current) ? current.toJSON() : undefined;
+  if (currentJson && !isDeepStrictEqual(currentJson, options.service) && !options.overwrite) {
+    throw new GeneratorError(
+      `${SHARED_COMPOSE_FILE} already has a service "${options.name}" with other options. Pass --overwrite to replace it, or choose another --name.`,
+    );
+  }
+  // Every dev container to re-render must be untouched, or nothing is written.
+  const projects = getProjects(tree);
+  const targets = [...new Set([...options.projects, ...wiredElsewhere(currentJson)])];
+  for (const project of targets) {
+    const stored = readStoredOptions(tree, projects.get(project)!.root);
+    if (stored) checkExistingFiles(tree, normalizeDevcontainer(tree, { project, ...stored, ...stored.switches }));
+  }
+
+  if (!isDeepStrictEqual(currentJson, options.service)) {
+    doc.setIn(['services', options.name], doc.createNode(options.service));
+    if (options.service.volumes && !doc.hasIn(['volumes', `${options.name}-data`])) {
+      if (!doc.has('volumes') || !isMap(doc.get('volumes'))) doc.set('volumes', doc.createNode({}));
+      doc.setIn(['volumes', `${options.name}-data`], null);
+    }
+    tree.write(SHARED_COMPOSE_FILE, doc.toString());
+  }
+
+  // Re-render the wired dev containers with the options they were generated with.
+  for (const project of targets) {
+    const stored = readStoredOptions(tree, projects.get(project)!.root);
+    if (stored) await secureDevcontainerGenerator(tree, { project, ...stored, ...stored.switches, skipFormat: true });
+  }
+
+  if (!options.skipFormat) await formatFiles(tree);
+  return () => logger.info(`@org/devsec: ${options.name} is in ${SHARED_COMPOSE_FILE}. Start the shared services: nx run ${options.infraProject}:up-shared`);
+}
+
+/** Projects the previous definition wired: with --overwrite they must lose the old variables too. */
+function wiredElsewhere(current: Record<string, unknown> | undefined): string[] {
+  const wiring = current?.['x-devsec'] as { projects?: string[] } | undefined;
+  return wiring?.projects ?? [];
+}
+
+export default sharedServiceGenerator;

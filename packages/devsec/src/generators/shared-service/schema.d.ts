@@ -1,0 +1,16 @@
+import type { PresetName } from './presets';
+
+export interface SharedServiceGeneratorSchema {
+  name?: string;
+  preset: PresetName;
+  image?: string;
+  port?: number;
+  publish?: boolean;
+  env?: string[] | string;
+  projects?: string[] | string;
+  database?: string;
+  password?: string;
+  infraProject?: string;
+  overwrite?: boolean;
+  skipFormat?: boolean;
+}
