@@ -23,14 +23,17 @@ describeWithDocker('secure-devcontainer in a fresh Nx workspace, on a real engin
   beforeAll(() => {
     requireImage('node:24-trixie-slim');
     ws = createTestWorkspace();
-    ws.run('npx', ['nx', 'g', '@org/devsec:secure-devcontainer', '--project=app', '--no-interactive']);
+    ws.run('npx', ['nx', 'g', '@org/devsec:secure-devcontainer', '--project=app', '--aptPackages=postgresql-client,redis-tools', '--no-interactive']);
+    ws.run('npx', ['nx', 'g', '@org/devsec:shared-service', 'postgres', '--no-interactive']);
+    ws.run('npx', ['nx', 'g', '@org/devsec:shared-service', 'redis', '--no-interactive']);
     ws.run('git', ['add', '-A']);
-    ws.run('git', ['commit', '-q', '-m', 'sandbox for app']);
+    ws.run('git', ['commit', '-q', '-m', 'sandbox for app, with postgres and redis']);
   });
 
   afterAll(() => {
     if (!ws) return;
     ws.run('npx', ['nx', 'run', 'app:down-worktree', '--volumes'], { allowFailure: true });
+    ws.run('npx', ['nx', 'run', 'shared-infra:down-shared', '--volumes'], { allowFailure: true });
     rmSync(dirname(ws.dir), { recursive: true, force: true });
   });
 
@@ -57,8 +60,9 @@ describeWithDocker('secure-devcontainer in a fresh Nx workspace, on a real engin
     expect(shown.targets['down-worktree']).toMatchObject({ executor: '@org/devsec:down-worktree' });
   });
 
-  it('changes nothing when the generator runs again', () => {
-    ws.run('npx', ['nx', 'g', '@org/devsec:secure-devcontainer', '--project=app', '--no-interactive']);
+  it('changes nothing when the generators run again', () => {
+    ws.run('npx', ['nx', 'g', '@org/devsec:secure-devcontainer', '--project=app', '--aptPackages=postgresql-client,redis-tools', '--no-interactive']);
+    ws.run('npx', ['nx', 'g', '@org/devsec:shared-service', 'postgres', '--no-interactive']);
     expect(ws.run('git', ['status', '--porcelain']).stdout).toBe('');
   });
 
@@ -70,6 +74,25 @@ describeWithDocker('secure-devcontainer in a fresh Nx workspace, on a real engin
       const env = readFileSync(join(ws.dir, 'apps/app/.devcontainer/.env'), 'utf-8');
       project = /COMPOSE_PROJECT_NAME=(\S+)/.exec(env)?.[1] as string;
       app = `${project}-app-1`;
+    });
+
+    it('started the shared services first (up-worktree depends on up-shared), healthy', () => {
+      const shared = dockerOk(['ps', '--filter', 'label=com.docker.compose.project=ws-source-shared', '--format', '{{.Names}} {{.Status}}']);
+      expect(shared).toMatch(/postgres-1 Up .*\(healthy\)/);
+      expect(shared).toMatch(/redis-1 Up .*\(healthy\)/);
+      // The generated password lives in the git common dir, not in the work tree.
+      expect(readFileSync(join(ws.dir, '.git/devsec/shared.env'), 'utf-8')).toMatch(/^DEVSEC_POSTGRES_PASSWORD=\S{20,}$/m);
+      const password = /^DEVSEC_POSTGRES_PASSWORD=(\S+)$/m.exec(readFileSync(join(ws.dir, '.git/devsec/shared.env'), 'utf-8'))![1];
+      // git grep exits 1 when nothing matches: no committed file holds the password.
+      expect(ws.run('git', ['grep', '-n', password], { allowFailure: true }).status).toBe(1);
+    });
+
+    it('reaches postgres and redis by hostname with the generated credentials', () => {
+      const pg = inside('psql "$DATABASE_URL" -tAc "create table if not exists notes(t text); insert into notes values (\'from one\'); select count(*) from notes"');
+      expect(pg.stderr).toBe('');
+      expect(pg.stdout.trim().split('\n').pop()).toBe('1');
+      expect(inside('echo "$DATABASE_URL"').stdout).toMatch(/^postgresql:\/\/postgres:[^@]+@postgres:5432\/app$/m);
+      expect(inside('redis-cli -u "$REDIS_URL" ping').stdout.trim()).toBe('PONG');
     });
 
     it('names the stack after the project and the worktree, and git-ignores its per-machine files', () => {
@@ -144,6 +167,10 @@ describeWithDocker('secure-devcontainer in a fresh Nx workspace, on a real engin
         ws.run('npx', ['nx', 'run', 'app:down-worktree', '--volumes'], { cwd: second, allowFailure: true });
       });
 
+      it('uses the same postgres', () => {
+        expect(insideSecond('psql "$DATABASE_URL" -tAc "select t from notes"').stdout.trim()).toBe('from one');
+      });
+
       it('runs as a stack of its own', () => {
         expect(secondProject).toMatch(/^app-agent-2-[0-9a-f]{8}$/);
         expect(secondProject).not.toBe(project);
@@ -176,6 +203,13 @@ describeWithDocker('secure-devcontainer in a fresh Nx workspace, on a real engin
         const filter = ['--filter', `label=com.docker.compose.project=${project}`];
         expect(dockerOk(['ps', '-aq', ...filter]).trim()).toBe('');
         expect(dockerOk(['network', 'ls', '-q', ...filter]).trim()).toBe('');
+        expect(dockerOk(['volume', 'ls', '-q', ...filter]).trim()).toBe('');
+      });
+
+      it('down-shared --volumes removes the shared services and their data', () => {
+        ws.run('npx', ['nx', 'run', 'shared-infra:down-shared', '--volumes']);
+        const filter = ['--filter', 'label=com.docker.compose.project=ws-source-shared'];
+        expect(dockerOk(['ps', '-aq', ...filter]).trim()).toBe('');
         expect(dockerOk(['volume', 'ls', '-q', ...filter]).trim()).toBe('');
       });
     });

@@ -9,10 +9,10 @@ export interface CommandResult {
 }
 
 /** Runs a program with an argument array (never a shell) and collects its output. */
-export type Runner = (command: string, args: string[], options?: { cwd?: string; input?: string }) => CommandResult;
+export type Runner = (command: string, args: string[], options?: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv }) => CommandResult;
 
 export const runCommand: Runner = (command, args, options = {}) => {
-  const spawnOptions: SpawnSyncOptions = { cwd: options.cwd, input: options.input, encoding: 'utf-8', maxBuffer: 64 * 1024 * 1024 };
+  const spawnOptions: SpawnSyncOptions = { cwd: options.cwd, input: options.input, env: options.env, encoding: 'utf-8', maxBuffer: 64 * 1024 * 1024 };
   const result = spawnSync(command, args, spawnOptions);
   return {
     status: result.status,
@@ -26,10 +26,14 @@ export const runCommand: Runner = (command, args, options = {}) => {
  * Runs a program with an argument array, streaming each output line with a prefix.
  * Ctrl-C reaches the child (same process group); the promise settles when it exits.
  */
-export function streamCommand(command: string, args: string[], options: { cwd?: string; prefix: string; write?: (line: string) => void }): Promise<number> {
+export function streamCommand(
+  command: string,
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; prefix: string; write?: (line: string) => void },
+): Promise<number> {
   const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
     const forward = (stream: NodeJS.ReadableStream) => {
       let pending = '';
       stream.setEncoding('utf-8');

@@ -1,4 +1,5 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { ensureSharedSecrets } from './shared-secrets';
 import { basename, dirname, join } from 'node:path';
 import { parse } from 'yaml';
 import { COMPOSE_FILE, MANAGED_LABEL, PROJECT_LABEL } from './constants';
@@ -9,6 +10,7 @@ import {
   dockerSocketGid,
   ENV_FILE,
   findOurDevcontainers,
+  SHARED_COMPOSE_FILE,
   sandboxEnvFile,
   WORKTREE_COMPOSE_FILE,
   worktreeIdentity,
@@ -66,7 +68,11 @@ export function prepareWorktree(cwd: string, composeFileFromRoot: string, run: R
   const identity = { ...found, composeProjectName: composeProjectName(project, found.workspaceRoot) };
   const devcontainerDir = dirname(composeFile);
   mkdirSync(devcontainerDir, { recursive: true });
-  writeFileSync(join(devcontainerDir, ENV_FILE), sandboxEnvFile(identity, dockerSocketGid()));
+  // The shared services' passwords, so the dev container's connection variables resolve.
+  const sharedCompose = join(identity.workspaceRoot, SHARED_COMPOSE_FILE);
+  const secrets = existsSync(sharedCompose) ? ensureSharedSecrets(identity.gitCommonDir, readFileSync(sharedCompose, 'utf-8')) : {};
+  const secretLines = Object.entries(secrets).map(([name, value]) => `${name}=${value}\n`).join('');
+  writeFileSync(join(devcontainerDir, ENV_FILE), sandboxEnvFile(identity, dockerSocketGid()) + secretLines, { mode: 0o600 });
   writeFileSync(join(devcontainerDir, WORKTREE_COMPOSE_FILE), worktreeOverrideFile(identity, findOurDevcontainers(identity.workspaceRoot)));
   return {
     identity,

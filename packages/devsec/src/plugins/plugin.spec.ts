@@ -43,3 +43,26 @@ describe('createNodes', () => {
     expect(infer(['apps/other/.devcontainer/docker-compose.yml', 'stray/.devcontainer/docker-compose.yml'])).toEqual([]);
   });
 });
+
+describe('createNodes for the shared infrastructure', () => {
+  let root: string;
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), 'devsec-plugin-shared-'));
+    mkdirSync(join(root, 'apps/app/.devcontainer'), { recursive: true });
+    writeFileSync(join(root, 'apps/app/project.json'), '{}');
+    writeFileSync(join(root, 'apps/app/.devcontainer/docker-compose.yml'), 'org.devsec.managed');
+    writeFileSync(join(root, 'docker-compose.shared.yml'), 'name: ws-shared\nx-devsec:\n  project: infra\nservices: {}\n');
+  });
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  it('makes the shared infrastructure a project with up-shared/down-shared, and every up-worktree depend on it', () => {
+    const results = createNodes[1](['apps/app/.devcontainer/docker-compose.yml', 'docker-compose.shared.yml'], {}, { nxJsonConfiguration: {}, workspaceRoot: root }) as Array<
+      readonly [string, any]
+    >;
+    const shared = results.find(([file]) => file === 'docker-compose.shared.yml')![1];
+    expect(shared.projects['.'].name).toBe('infra');
+    expect(Object.keys(shared.projects['.'].targets)).toEqual(['up-shared', 'down-shared']);
+    const app = results.find(([file]) => file.startsWith('apps/'))![1];
+    expect(app.projects['apps/app'].targets['up-worktree'].dependsOn).toEqual([{ projects: ['infra'], target: 'up-shared' }]);
+  });
+});

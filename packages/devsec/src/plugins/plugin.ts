@@ -1,7 +1,9 @@
 import { CreateNodes, CreateNodesResult, joinPathFragments, TargetConfiguration } from '@nx/devkit';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { parse } from 'yaml';
 import { COMPOSE_FILE, DEVCONTAINER_DIR, MANAGED_LABEL, PLUGIN_PACKAGE } from '../lib/constants';
+import { SHARED_COMPOSE_FILE } from '../lib/worktree';
 
 export interface DevsecPluginOptions {
   upTargetName?: string;
@@ -13,18 +15,57 @@ export interface DevsecPluginOptions {
  * the targets to bring its sandbox up and down, with no project.json edit.
  */
 export const createNodes: CreateNodes<DevsecPluginOptions> = [
-  `**/${DEVCONTAINER_DIR}/${COMPOSE_FILE}`,
-  (files, options, context) =>
-    files.flatMap((file) => {
-      const result = nodesFor(file, options ?? {}, context.workspaceRoot);
+  `{**/${DEVCONTAINER_DIR}/${COMPOSE_FILE},${SHARED_COMPOSE_FILE}}`,
+  (files, options, context) => {
+    const infraProject = sharedInfraProject(context.workspaceRoot);
+    return files.flatMap((file) => {
+      const result =
+        file === SHARED_COMPOSE_FILE
+          ? sharedNodes(infraProject)
+          : nodesFor(file, options ?? {}, context.workspaceRoot, infraProject);
       return result ? [[file, result] as const] : [];
-    }),
+    });
+  },
 ];
+
+/** The Nx project that owns docker-compose.shared.yml (its `x-devsec.project`), if any. */
+function sharedInfraProject(workspaceRoot: string): string | undefined {
+  const path = join(workspaceRoot, SHARED_COMPOSE_FILE);
+  if (!existsSync(path)) return undefined;
+  try {
+    return (parse(readFileSync(path, 'utf-8')) as { 'x-devsec'?: { project?: string } })?.['x-devsec']?.project;
+  } catch {
+    return undefined;
+  }
+}
+
+function sharedNodes(infraProject: string | undefined): CreateNodesResult | undefined {
+  if (!infraProject) return undefined;
+  return {
+    projects: {
+      '.': {
+        name: infraProject,
+        targets: {
+          'up-shared': {
+            executor: `${PLUGIN_PACKAGE}:up-shared`,
+            options: { composeFile: SHARED_COMPOSE_FILE },
+            metadata: { description: 'Create the shared network and start the shared services, once for every worktree.', technologies: ['docker'] },
+          },
+          'down-shared': {
+            executor: `${PLUGIN_PACKAGE}:down-shared`,
+            options: { composeFile: SHARED_COMPOSE_FILE },
+            metadata: { description: 'Stop the shared services (volumes kept unless --volumes).', technologies: ['docker'] },
+          },
+        },
+      },
+    },
+  };
+}
 
 /** Nx before 22 looked for this name. */
 export const createNodesV2 = createNodes;
 
-function nodesFor(file: string, options: DevsecPluginOptions, workspaceRoot: string): CreateNodesResult | undefined {
+function nodesFor(file: string, options: DevsecPluginOptions, workspaceRoot: string, infraProject: string | undefined): CreateNodesResult | undefined {
   const content = readFileSync(join(workspaceRoot, file), 'utf-8');
   if (!content.includes(MANAGED_LABEL)) return undefined;
   const projectRoot = dirname(dirname(file));
@@ -35,6 +76,8 @@ function nodesFor(file: string, options: DevsecPluginOptions, workspaceRoot: str
   const up: TargetConfiguration = {
     executor: `${PLUGIN_PACKAGE}:up-worktree`,
     options: { composeFile },
+    // The shared services come first, whichever worktree starts.
+    ...(infraProject ? { dependsOn: [{ projects: [infraProject], target: 'up-shared' }] } : {}),
     metadata: { description: 'Start this git worktree’s sandbox: dev container and its read-only Docker proxy.', technologies: ['docker'] },
   };
   const down: TargetConfiguration = {

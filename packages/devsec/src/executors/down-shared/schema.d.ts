@@ -1,0 +1,4 @@
+export interface DownSharedExecutorSchema {
+  composeFile?: string;
+  volumes?: boolean;
+}

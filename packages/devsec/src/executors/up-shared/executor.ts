@@ -1,0 +1,32 @@
+import { ExecutorContext, logger } from '@nx/devkit';
+import { ensureSharedNetwork, preflight, SandboxError } from '../../lib/sandbox-stack';
+import { runCommand, streamCommand } from '../../lib/run';
+import { sharedComposeArgs, sharedStack } from '../../lib/shared-stack';
+import { WorktreeError } from '../../lib/worktree';
+import type { UpSharedExecutorSchema } from './schema';
+
+export default async function upSharedExecutor(options: UpSharedExecutorSchema, context: ExecutorContext): Promise<{ success: boolean }> {
+  try {
+    preflight();
+    const stack = sharedStack(context.root, options.composeFile);
+    if (stack.network) ensureSharedNetwork(stack.network, runCommand, (line) => logger.info(line));
+    const code = await streamCommand('docker', sharedComposeArgs(stack, 'up', '--detach', '--wait', '--remove-orphans'), {
+      prefix: '[shared] ',
+      env: stack.env,
+    });
+    if (code !== 0) {
+      const logs = runCommand('docker', sharedComposeArgs(stack, 'logs', '--no-color', '--tail', '30'), { env: stack.env });
+      logger.error(`A shared service did not become healthy (exit ${code}). Last log lines:\n${logs.stdout}${logs.stderr}`);
+      return { success: false };
+    }
+    const ps = runCommand('docker', sharedComposeArgs(stack, 'ps', '--format', '{{.Service}}\t{{.State}}\t{{.Health}}'), { env: stack.env });
+    logger.info(`Shared services (${stack.projectName}) on network ${stack.network ?? '-'}:\n${ps.stdout.trim().replace(/^/gm, '  ')}`);
+    return { success: true };
+  } catch (error) {
+    if (error instanceof SandboxError || error instanceof WorktreeError) {
+      logger.error(error.message);
+      return { success: false };
+    }
+    throw error;
+  }
+}

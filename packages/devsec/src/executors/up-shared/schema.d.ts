@@ -1,0 +1,3 @@
+export interface UpSharedExecutorSchema {
+  composeFile?: string;
+}
