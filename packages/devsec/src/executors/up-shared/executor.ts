@@ -1,12 +1,12 @@
 import { ExecutorContext, logger } from '@nx/devkit';
-import { ensureSharedNetwork, preflight, SandboxError } from '../../lib/sandbox-stack';
+import { reportingErrors } from '../../lib/executor';
+import { ensureSharedNetwork, preflight } from '../../lib/sandbox-stack';
 import { runCommand, streamCommand } from '../../lib/run';
 import { sharedComposeArgs, sharedStack } from '../../lib/shared-stack';
-import { WorktreeError } from '../../lib/worktree';
 import type { UpSharedExecutorSchema } from './schema';
 
-export default async function upSharedExecutor(options: UpSharedExecutorSchema, context: ExecutorContext): Promise<{ success: boolean }> {
-  try {
+export default function upSharedExecutor(options: UpSharedExecutorSchema, context: ExecutorContext): Promise<{ success: boolean }> {
+  return reportingErrors(async () => {
     preflight();
     const stack = sharedStack(context.root, options.composeFile);
     if (stack.network) ensureSharedNetwork(stack.network, runCommand, (line) => logger.info(line));
@@ -17,16 +17,10 @@ export default async function upSharedExecutor(options: UpSharedExecutorSchema, 
     if (code !== 0) {
       const logs = runCommand('docker', sharedComposeArgs(stack, 'logs', '--no-color', '--tail', '30'), { env: stack.env });
       logger.error(`A shared service did not become healthy (exit ${code}). Last log lines:\n${logs.stdout}${logs.stderr}`);
-      return { success: false };
+      return false;
     }
     const ps = runCommand('docker', sharedComposeArgs(stack, 'ps', '--format', '{{.Service}}\t{{.State}}\t{{.Health}}'), { env: stack.env });
     logger.info(`Shared services (${stack.projectName}) on network ${stack.network ?? '-'}:\n${ps.stdout.trim().replace(/^/gm, '  ')}`);
-    return { success: true };
-  } catch (error) {
-    if (error instanceof SandboxError || error instanceof WorktreeError) {
-      logger.error(error.message);
-      return { success: false };
-    }
-    throw error;
-  }
+    return true;
+  });
 }

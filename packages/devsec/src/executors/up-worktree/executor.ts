@@ -6,16 +6,15 @@ import {
   policyGate,
   preflight,
   prepareWorktree,
-  SandboxError,
   sharedNetworkName,
   summary,
 } from '../../lib/sandbox-stack';
 import { runCommand, streamCommand } from '../../lib/run';
-import { WorktreeError } from '../../lib/worktree';
+import { reportingErrors } from '../../lib/executor';
 import type { UpWorktreeExecutorSchema } from './schema';
 
-export default async function upWorktreeExecutor(options: UpWorktreeExecutorSchema, context: ExecutorContext): Promise<{ success: boolean }> {
-  try {
+export default function upWorktreeExecutor(options: UpWorktreeExecutorSchema, context: ExecutorContext): Promise<{ success: boolean }> {
+  return reportingErrors(async () => {
     preflight();
     const stack = prepareWorktree(context.root, options.composeFile);
     const unsafeAllow = [options.unsafeAllow ?? []].flat().flatMap((rule) => rule.split(',')).filter(Boolean);
@@ -33,15 +32,9 @@ export default async function upWorktreeExecutor(options: UpWorktreeExecutorSche
       const logs = runCommand('docker', composeArgs(stack, 'logs', '--no-color', '--tail', '30'));
       logger.error(`docker compose up failed (exit ${code}). Last log lines:\n${logs.stdout}${logs.stderr}`);
       logger.error(`Fix the cause and run again: a re-run picks up where this one stopped. To clean up: nx run ${context.projectName}:down-worktree`);
-      return { success: false };
+      return false;
     }
     logger.info(summary(stack, composePs(stack)));
-    return { success: true };
-  } catch (error) {
-    if (error instanceof SandboxError || error instanceof WorktreeError) {
-      logger.error(error.message);
-      return { success: false };
-    }
-    throw error;
-  }
+    return true;
+  });
 }
