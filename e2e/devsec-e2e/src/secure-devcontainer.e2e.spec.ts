@@ -3,7 +3,7 @@
  * plugin added with `nx add`, `secure-devcontainer` generated, then the sandbox started with
  * `nx run app:up-worktree` and probed from inside, as the agent would.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
 import { describeWithDocker, docker, dockerOk, requireImage } from '../../../tools/testing/docker';
@@ -26,6 +26,19 @@ describeWithDocker('secure-devcontainer in a fresh Nx workspace, on a real engin
     ws.run('npx', ['nx', 'g', '@org/devsec:secure-devcontainer', '--project=app', '--aptPackages=postgresql-client,redis-tools', '--no-interactive']);
     ws.run('npx', ['nx', 'g', '@org/devsec:shared-service', 'postgres', '--no-interactive']);
     ws.run('npx', ['nx', 'g', '@org/devsec:shared-service', 'redis', '--no-interactive']);
+    // The user's own app service in the stack, and localhost:3000 inside forwarded to it.
+    writeFileSync(
+      join(ws.dir, 'apps/app/.devcontainer/docker-compose.services.yml'),
+      [
+        'services:',
+        '  web:',
+        '    image: node:24-trixie-slim',
+        `    command: ["node", "-e", "require('http').createServer((q, s) => s.end('web ' + require('os').hostname())).listen(3000)"]`,
+        '    networks: [sandbox]',
+        '',
+      ].join('\n'),
+    );
+    ws.run('npx', ['nx', 'g', '@org/devsec:localhost-proxy', 'app', '--no-interactive']);
     ws.run('git', ['add', '-A']);
     ws.run('git', ['commit', '-q', '-m', 'sandbox for app, with postgres and redis']);
   });
@@ -93,6 +106,13 @@ describeWithDocker('secure-devcontainer in a fresh Nx workspace, on a real engin
       expect(pg.stdout.trim().split('\n').pop()).toBe('1');
       expect(inside('echo "$DATABASE_URL"').stdout).toMatch(/^postgresql:\/\/postgres:[^@]+@postgres:5432\/app$/m);
       expect(inside('redis-cli -u "$REDIS_URL" ping').stdout.trim()).toBe('PONG');
+    });
+
+    it("reaches the stack's own web service at localhost:3000, over IPv4 and IPv6", () => {
+      const web = dockerOk(['inspect', '-f', '{{.Config.Hostname}}', `${project}-web-1`]).trim();
+      expect(inside('curl -s -m 5 http://localhost:3000').stdout).toBe(`web ${web}`);
+      expect(inside('curl -s -m 5 http://127.0.0.1:3000').stdout).toBe(`web ${web}`);
+      expect(inside('curl -s -m 5 -g "http://[::1]:3000"').stdout).toBe(`web ${web}`);
     });
 
     it('names the stack after the project and the worktree, and git-ignores its per-machine files', () => {
@@ -165,6 +185,12 @@ describeWithDocker('secure-devcontainer in a fresh Nx workspace, on a real engin
 
       afterAll(() => {
         ws.run('npx', ['nx', 'run', 'app:down-worktree', '--volumes'], { cwd: second, allowFailure: true });
+      });
+
+      it("forwards localhost to its own web service, not the other worktree's", () => {
+        const web = dockerOk(['inspect', '-f', '{{.Config.Hostname}}', `${secondProject}-web-1`]).trim();
+        expect(insideSecond('curl -s -m 5 http://localhost:3000').stdout).toBe(`web ${web}`);
+        expect(inside('curl -s -m 5 http://localhost:3000').stdout).not.toBe(`web ${web}`);
       });
 
       it('uses the same postgres', () => {

@@ -3,6 +3,7 @@
 
 module.exports = {
   ...require('./config'),
+  ...require('./forward'),
   ...require('./policy'),
   ...require('./redact'),
   ...require('./scope'),

@@ -3,8 +3,10 @@
 
 const fs = require('node:fs');
 const http = require('node:http');
+const net = require('node:net');
 const { ConfigError, loadConfig, parseListen } = require('./config');
 const { createProxyServer } = require('./server');
+const { ForwardConfigError, parseBind, parseForward, startForwarding } = require('./forward');
 
 const LEVEL_ORDER = { debug: 0, info: 1, warn: 2, error: 3, silent: 4 };
 
@@ -51,6 +53,10 @@ Configured by environment variables only:
   Write switches (POST, EXEC, BUILD, ...) are refused in this version.
 
   --check       exit 0 when the proxy on LISTEN answers /_ping (for healthchecks)
+
+Forward mode (the localhost-proxy sidecar; no Docker access):
+  FORWARD       LISTEN_PORT:HOST:PORT[,...], e.g. 3000:web:3000
+  FORWARD_BIND  addresses to listen on (default 127.0.0.1,::1)
 `;
 
 /**
@@ -59,6 +65,7 @@ Configured by environment variables only:
  * @returns {Promise<number>}
  */
 function check(env) {
+  if (env.FORWARD !== undefined) return checkForward(env);
   const listen = parseListen(env.LISTEN ?? 'tcp://127.0.0.1:2375');
   const target =
     listen.kind === 'unix'
@@ -76,6 +83,64 @@ function check(env) {
 }
 
 /**
+ * Forward mode's healthcheck: the first listener accepts a connection.
+ * @param {NodeJS.ProcessEnv} env
+ * @returns {Promise<number>}
+ */
+function checkForward(env) {
+  let port;
+  let address;
+  try {
+    port = parseForward(/** @type {string} */ (env.FORWARD))[0].listenPort;
+    address = parseBind(env.FORWARD_BIND)[0];
+  } catch {
+    return Promise.resolve(1);
+  }
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host: address, timeout: 3000 }, () => {
+      socket.destroy();
+      resolve(0);
+    });
+    socket.on('timeout', () => socket.destroy(new Error('timeout')));
+    socket.on('error', () => resolve(1));
+  });
+}
+
+/**
+ * Forward mode: TCP forwarding for the localhost-proxy sidecar; no Docker access at all.
+ * @param {NodeJS.ProcessEnv} env
+ */
+async function forward(env) {
+  let rules;
+  let addresses;
+  try {
+    rules = parseForward(/** @type {string} */ (env.FORWARD));
+    addresses = parseBind(env.FORWARD_BIND);
+  } catch (error) {
+    if (error instanceof ForwardConfigError) {
+      process.stderr.write(`devsec-socket-proxy will not start:\n  - ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  const log = (/** @type {object} */ entry) => process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'info', ...entry })}\n`);
+  let servers;
+  try {
+    servers = await startForwarding(rules, addresses, log);
+  } catch (error) {
+    process.stderr.write(`devsec-socket-proxy: cannot listen: ${/** @type {Error} */ (error).message}\n`);
+    return 1;
+  }
+  await new Promise((resolve) => {
+    const stop = () => resolve(undefined);
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  for (const server of servers) server.close();
+  return 0;
+}
+
+/**
  * @param {string[]} argv
  * @param {NodeJS.ProcessEnv} env
  */
@@ -89,6 +154,8 @@ async function main(argv = process.argv.slice(2), env = process.env) {
     process.stderr.write(`devsec-socket-proxy takes no arguments (got ${argv.join(' ')}); it is configured by environment.\n\n${USAGE}`);
     return 2;
   }
+
+  if (env.FORWARD !== undefined) return forward(env);
 
   let config;
   try {

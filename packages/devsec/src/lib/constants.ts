@@ -13,6 +13,8 @@ export const DEVCONTAINER_DIR = '.devcontainer';
 export const COMPOSE_FILE = 'docker-compose.yml';
 export const DEVCONTAINER_JSON = 'devcontainer.json';
 export const DOCKERFILE = 'Dockerfile';
+/** The stack's services that the user owns (written once). */
+export const SERVICES_COMPOSE_FILE = 'docker-compose.services.yml';
 
 /** Node LTS on Debian 13 (trixie), whose apt has `docker-cli` (Debian 12's has not). */
 export const DEFAULT_BASE_IMAGE = 'node:24-trixie-slim';

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { ensureSharedSecrets } from './shared-secrets';
 import { basename, dirname, join } from 'node:path';
 import { parse } from 'yaml';
-import { COMPOSE_FILE, MANAGED_LABEL, PROJECT_LABEL } from './constants';
+import { COMPOSE_FILE, MANAGED_LABEL, PROJECT_LABEL, SERVICES_COMPOSE_FILE } from './constants';
 import { checkSandbox, ComposeModel, Finding } from './sandbox-rules';
 import { CommandResult, runCommand, Runner } from './run';
 import {
@@ -78,7 +78,9 @@ export function prepareWorktree(cwd: string, composeFileFromRoot: string, run: R
     identity,
     devcontainerDir,
     project,
-    composeFiles: [join(devcontainerDir, COMPOSE_FILE), join(devcontainerDir, WORKTREE_COMPOSE_FILE)],
+    composeFiles: [COMPOSE_FILE, SERVICES_COMPOSE_FILE, WORKTREE_COMPOSE_FILE]
+      .map((file) => join(devcontainerDir, file))
+      .filter((file) => existsSync(file)),
   };
 }
 

@@ -45,9 +45,20 @@ describe('secure-devcontainer generator', () => {
   describe('default output', () => {
     beforeEach(() => run(tree));
 
-    it('writes three files that pass the Compose and Dev Container schemas and our own rules', () => {
-      expect(tree.children('apps/app/.devcontainer').sort()).toEqual(['Dockerfile', 'devcontainer.json', 'docker-compose.yml']);
+    it('writes three managed files that pass the Compose and Dev Container schemas and our own rules, and one file for your services', () => {
+      expect(tree.children('apps/app/.devcontainer').sort()).toEqual(['Dockerfile', 'devcontainer.json', 'docker-compose.services.yml', 'docker-compose.yml']);
       expectValid(tree);
+      const services = tree.read('apps/app/.devcontainer/docker-compose.services.yml', 'utf-8') as string;
+      expect(parse(services)).toEqual({ services: {} });
+      expect(validateCompose(parse(services))).toEqual([]);
+      expect(services).not.toMatch(/managed file/);
+    });
+
+    it('writes the services file once and leaves it to the user', async () => {
+      const path = 'apps/app/.devcontainer/docker-compose.services.yml';
+      tree.write(path, 'services:\n  web:\n    image: node:24-trixie-slim\n');
+      await run(tree, { network: 'other' });
+      expect(tree.read(path, 'utf-8')).toBe('services:\n  web:\n    image: node:24-trixie-slim\n');
     });
 
     it('gives the socket to the proxy only, read-only, with every capability dropped, on a private network', () => {
@@ -106,7 +117,7 @@ describe('secure-devcontainer generator', () => {
       const { devcontainer } = generated(tree);
       expect(devcontainer).toEqual({
         name: 'app (devsec sandbox)',
-        dockerComposeFile: ['docker-compose.yml', 'docker-compose.worktree.yml'],
+        dockerComposeFile: ['docker-compose.yml', 'docker-compose.services.yml', 'docker-compose.worktree.yml'],
         service: 'app',
         runServices: ['docker-proxy', 'app'],
         initializeCommand:

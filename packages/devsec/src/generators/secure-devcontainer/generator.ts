@@ -23,6 +23,7 @@ import {
   PLUGIN_PACKAGE,
   PROJECT_LABEL,
   PROXY_PACKAGE,
+  SERVICES_COMPOSE_FILE,
   READ_SWITCH_DEFAULTS,
   ReadSwitch,
   SCOPE_LABEL,
@@ -38,6 +39,17 @@ import type { SecureDevcontainerGeneratorSchema } from './schema';
 
 const GENERATED_FILES = [COMPOSE_FILE, DOCKERFILE, DEVCONTAINER_JSON];
 
+/** Your own services of the stack (the app a localhost-proxy forwards to, …): written once, yours. */
+const SERVICES_COMPOSE_TEMPLATE = `# Your own services of this sandbox stack: @org/devsec wrote this file once and leaves it to you.
+# Put them on the stack's private network (sandbox) so that only this worktree reaches them, e.g.
+#   web:
+#     image: node:24-trixie-slim
+#     command: ["node", "server.js"]
+#     networks: [sandbox]
+# The policy gate of up-worktree checks these services too.
+services: {}
+`;
+
 export interface NormalizedOptions {
   project: string;
   projectRoot: string;
@@ -47,6 +59,8 @@ export interface NormalizedOptions {
   aptPackages: string[];
   agent: Agent;
   switches: Record<ReadSwitch, boolean>;
+  /** Set by the localhost-proxy generator; kept across re-runs of this one. */
+  localhostProxy: LocalhostProxyOptions | undefined;
   force: boolean;
   skipFormat: boolean;
 }
@@ -99,7 +113,9 @@ export function normalizeOptions(tree: Tree, options: SecureDevcontainerGenerato
   if (!switches.PING) {
     throw new GeneratorError('--PING=false: the docker CLI pings the engine before every command; without it nothing works. Leave PING on.');
   }
+  const localhostProxy = options.localhostProxy ?? readStoredOptions(tree, project.root)?.localhostProxy;
   return {
+    localhostProxy,
     project: options.project,
     projectRoot: project.root,
     devcontainerDir: joinPathFragments(project.root, DEVCONTAINER_DIR),
@@ -115,10 +131,19 @@ export function normalizeOptions(tree: Tree, options: SecureDevcontainerGenerato
 
 /** The options a compose file records, so that another generator can render it again. */
 export function storedOptions(options: NormalizedOptions): StoredOptions {
-  return { network: options.network, baseImage: options.baseImage, aptPackages: options.aptPackages, agent: options.agent, switches: options.switches };
+  const { network, baseImage, aptPackages, agent, switches, localhostProxy } = options;
+  return { network, baseImage, aptPackages, agent, switches, ...(localhostProxy ? { localhostProxy } : {}) };
 }
 
-export type StoredOptions = Pick<NormalizedOptions, 'network' | 'baseImage' | 'aptPackages' | 'agent' | 'switches'>;
+export interface LocalhostProxyOptions {
+  /** [port on localhost, target service, target port] */
+  forwards: Array<[number, string, number]>;
+  ipv6: boolean;
+}
+
+export type StoredOptions = Pick<NormalizedOptions, 'network' | 'baseImage' | 'aptPackages' | 'agent' | 'switches'> & {
+  localhostProxy?: LocalhostProxyOptions;
+};
 
 /** The options a project's dev container was generated with, read back from its compose file. */
 export function readStoredOptions(tree: Tree, projectRoot: string): StoredOptions | undefined {
@@ -187,6 +212,10 @@ function templateValues(tree: Tree, options: NormalizedOptions) {
     // Connection variables of the shared services wired to this project (shared-service).
     connectionEnv: Object.entries(connectionEnvFor(tree, options.project)),
     storedOptions: storedOptions(options),
+    // localhost:PORT inside the dev container reaches SERVICE:PORT of this stack only: the
+    // target is named by its container name, unique to the stack.
+    forward: (options.localhostProxy?.forwards ?? []).map(([listen, service, port]) => `${listen}:\${COMPOSE_PROJECT_NAME:-devsec}-${service}-1:${port}`).join(','),
+    ipv6: options.localhostProxy?.ipv6 ?? false,
     projectRoot: options.projectRoot,
     // Writes this worktree's .env and override file on the host, as up-worktree does.
     initializeCommand: `cd "$(git rev-parse --show-toplevel)" && node node_modules/${PLUGIN_PACKAGE}/src/bin/worktree-env.js ${joinPathFragments(options.devcontainerDir, COMPOSE_FILE)}`,
@@ -219,6 +248,9 @@ export async function secureDevcontainerGenerator(tree: Tree, schema: SecureDevc
     const unchanged = state === 'pristine' && markerFingerprint(previous as string) === markerFingerprint(fresh);
     tree.write(path, unchanged ? (previous as string) : fresh);
   }
+
+  const servicesFile = joinPathFragments(options.devcontainerDir, SERVICES_COMPOSE_FILE);
+  if (!tree.exists(servicesFile)) tree.write(servicesFile, SERVICES_COMPOSE_TEMPLATE);
 
   // Per machine and worktree, written by up-worktree: never committed.
   ensureGitignored(tree, joinPathFragments(options.devcontainerDir, ENV_FILE));

@@ -1,4 +1,5 @@
 import type { Agent, ReadSwitch, WriteSwitch } from '../../lib/constants';
+import type { LocalhostProxyOptions } from './generator';
 
 export type SecureDevcontainerGeneratorSchema = {
   project: string;
@@ -9,5 +10,7 @@ export type SecureDevcontainerGeneratorSchema = {
   /** Replace generated files even when they were edited. */
   force?: boolean;
   skipFormat?: boolean;
+  /** Programmatic only (the localhost-proxy generator sets it). */
+  localhostProxy?: LocalhostProxyOptions;
 } & Partial<Record<ReadSwitch, boolean>> &
   Partial<Record<WriteSwitch, boolean>>;
