@@ -12,7 +12,8 @@ export interface CommandResult {
 export type Runner = (command: string, args: string[], options?: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv }) => CommandResult;
 
 export const runCommand: Runner = (command, args, options = {}) => {
-  const spawnOptions: SpawnSyncOptions = { cwd: options.cwd, input: options.input, env: options.env, encoding: 'utf-8', maxBuffer: 64 * 1024 * 1024 };
+  // The environment is passed explicitly: what this process sees is what the child gets.
+  const spawnOptions: SpawnSyncOptions = { cwd: options.cwd, input: options.input, env: options.env ?? process.env, encoding: 'utf-8', maxBuffer: 64 * 1024 * 1024 };
   const result = spawnSync(command, args, spawnOptions);
   return {
     status: result.status,
@@ -22,6 +23,12 @@ export const runCommand: Runner = (command, args, options = {}) => {
   };
 };
 
+export interface StreamResult {
+  code: number;
+  /** Every line the program printed (both streams), for diagnosing a failure. */
+  lines: string[];
+}
+
 /**
  * Runs a program with an argument array, streaming each output line with a prefix.
  * Ctrl-C reaches the child (same process group); the promise settles when it exits.
@@ -30,10 +37,15 @@ export function streamCommand(
   command: string,
   args: string[],
   options: { cwd?: string; env?: NodeJS.ProcessEnv; prefix: string; write?: (line: string) => void },
-): Promise<number> {
-  const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
+): Promise<StreamResult> {
+  const lines: string[] = [];
+  const print = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const write = (line: string) => {
+    lines.push(line.slice(options.prefix.length));
+    print(line);
+  };
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
     const forward = (stream: NodeJS.ReadableStream) => {
       let pending = '';
       stream.setEncoding('utf-8');
@@ -48,6 +60,6 @@ export function streamCommand(
     forward(child.stdout);
     forward(child.stderr);
     child.on('error', reject);
-    child.on('close', (code, signal) => resolve(code ?? (signal ? 130 : 1)));
+    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 130 : 1), lines }));
   });
 }

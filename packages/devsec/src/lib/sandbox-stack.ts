@@ -175,3 +175,23 @@ export function summary(stack: SandboxStack, entries: PsEntry[]): string {
     `  or open ${stack.devcontainerDir.replace(stack.identity.workspaceRoot + '/', '')}/devcontainer.json with "Reopen in Container".`,
   ].join('\n');
 }
+
+/**
+ * Turns a failed `docker compose up` into what to do about it. Whatever failed, a re-run
+ * picks up where this one stopped: compose converges on the same state.
+ */
+export function diagnoseComposeFailure(code: number, lines: string[]): string {
+  const find = (pattern: RegExp) => lines.find((line) => pattern.test(line));
+  const port = find(/port is already allocated|address already in use/i);
+  if (port) {
+    return `A published port is already in use on this machine (${port.trim()}). Stop what uses it, or give the service another --port (or drop --publish); then run again.`;
+  }
+  const build = find(/failed to solve|returned a non-zero code|failed to build|error building/i);
+  if (build) {
+    return `Building an image failed (${build.trim()}). Fix the Dockerfile or --aptPackages, then run again: nothing else needs cleaning up.`;
+  }
+  if (code === 130 || code === 143) return 'Interrupted. Run the same command again to finish: compose picks up where it stopped.';
+  const unhealthy = find(/is unhealthy|dependency failed to start|exited with code/i);
+  if (unhealthy) return `A service did not become healthy (${unhealthy.trim()}). Its last log lines follow; fix the cause, then run again.`;
+  return `docker compose failed (exit ${code}). The output above says why; fix it, then run again.`;
+}

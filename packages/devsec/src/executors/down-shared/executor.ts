@@ -10,6 +10,6 @@ export default function downSharedExecutor(options: DownSharedExecutorSchema, co
     preflight();
     const stack = sharedStack(context.root, options.composeFile);
     const args = sharedComposeArgs(stack, 'down', '--remove-orphans', ...(options.volumes ? ['--volumes'] : []));
-    return (await streamCommand('docker', args, { prefix: '[shared] ', env: stack.env })) === 0;
+    return (await streamCommand('docker', args, { prefix: '[shared] ', env: stack.env })).code === 0;
   });
 }

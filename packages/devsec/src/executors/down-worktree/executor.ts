@@ -10,7 +10,7 @@ export default function downWorktreeExecutor(options: DownWorktreeExecutorSchema
     const stack = prepareWorktree(context.root, options.composeFile);
     const args = composeArgs(stack, 'down', '--remove-orphans');
     if (options.volumes) args.push('--volumes');
-    const code = await streamCommand('docker', args, { cwd: stack.devcontainerDir, prefix: `[${stack.project}] ` });
+    const { code } = await streamCommand('docker', args, { cwd: stack.devcontainerDir, prefix: `[${stack.project}] ` });
     if (code === 0) logger.info(`Removed ${stack.identity.composeProjectName}${options.volumes ? ' and its volumes' : ' (volumes kept; --volumes removes them)'}.`);
     return code === 0;
   });

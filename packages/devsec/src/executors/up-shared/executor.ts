@@ -1,6 +1,6 @@
 import { ExecutorContext, logger } from '@nx/devkit';
 import { reportingErrors } from '../../lib/executor';
-import { ensureSharedNetwork, preflight } from '../../lib/sandbox-stack';
+import { diagnoseComposeFailure, ensureSharedNetwork, preflight } from '../../lib/sandbox-stack';
 import { runCommand, streamCommand } from '../../lib/run';
 import { sharedComposeArgs, sharedStack } from '../../lib/shared-stack';
 import type { UpSharedExecutorSchema } from './schema';
@@ -10,13 +10,14 @@ export default function upSharedExecutor(options: UpSharedExecutorSchema, contex
     preflight();
     const stack = sharedStack(context.root, options.composeFile);
     if (stack.network) ensureSharedNetwork(stack.network, runCommand, (line) => logger.info(line));
-    const code = await streamCommand('docker', sharedComposeArgs(stack, 'up', '--detach', '--wait', '--remove-orphans'), {
+    const { code, lines } = await streamCommand('docker', sharedComposeArgs(stack, 'up', '--detach', '--wait', '--remove-orphans'), {
       prefix: '[shared] ',
       env: stack.env,
     });
     if (code !== 0) {
       const logs = runCommand('docker', sharedComposeArgs(stack, 'logs', '--no-color', '--tail', '30'), { env: stack.env });
-      logger.error(`A shared service did not become healthy (exit ${code}). Last log lines:\n${logs.stdout}${logs.stderr}`);
+      logger.error(diagnoseComposeFailure(code, lines));
+      if (logs.stdout.trim()) logger.error(`Last log lines:\n${logs.stdout}`);
       return false;
     }
     const ps = runCommand('docker', sharedComposeArgs(stack, 'ps', '--format', '{{.Service}}\t{{.State}}\t{{.Health}}'), { env: stack.env });

@@ -2,6 +2,7 @@ import { ExecutorContext, logger } from '@nx/devkit';
 import {
   composeArgs,
   composePs,
+  diagnoseComposeFailure,
   ensureSharedNetwork,
   policyGate,
   preflight,
@@ -27,11 +28,12 @@ export default function upWorktreeExecutor(options: UpWorktreeExecutorSchema, co
     if (options.build !== false) args.push('--build');
     if (options.wait !== false) args.push('--wait');
     logger.info(`Starting ${stack.identity.composeProjectName}: docker ${args.join(' ')}`);
-    const code = await streamCommand('docker', args, { cwd: stack.devcontainerDir, prefix: `[${stack.project}] ` });
+    const { code, lines } = await streamCommand('docker', args, { cwd: stack.devcontainerDir, prefix: `[${stack.project}] ` });
     if (code !== 0) {
       const logs = runCommand('docker', composeArgs(stack, 'logs', '--no-color', '--tail', '30'));
-      logger.error(`docker compose up failed (exit ${code}). Last log lines:\n${logs.stdout}${logs.stderr}`);
-      logger.error(`Fix the cause and run again: a re-run picks up where this one stopped. To clean up: nx run ${context.projectName}:down-worktree`);
+      logger.error(diagnoseComposeFailure(code, lines));
+      if (logs.stdout.trim()) logger.error(`Last log lines:\n${logs.stdout}`);
+      logger.error(`To remove what did start: nx run ${context.projectName}:down-worktree`);
       return false;
     }
     logger.info(summary(stack, composePs(stack)));
