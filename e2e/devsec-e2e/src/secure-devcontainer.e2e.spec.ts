@@ -10,7 +10,7 @@ import { describeWithDocker, docker, dockerOk, requireImage } from '../../../too
 import { checkSandbox } from '../../../packages/devsec/src/lib/sandbox-rules';
 import { parseJsonc } from '../../../packages/devsec/src/lib/managed-file';
 import { validateCompose, validateDevcontainer } from '../../../packages/devsec/src/testing/schemas';
-import { chownToCheckoutUser, createTestWorkspace, TestWorkspace } from './workspace';
+import { chownToCheckoutUser, createTestWorkspace, REPO_ROOT, TestWorkspace } from './workspace';
 
 jest.setTimeout(600_000);
 
@@ -129,15 +129,58 @@ describeWithDocker('secure-devcontainer in a fresh Nx workspace, on a real engin
       expect(inspected.stdout).toContain('SCOPE_LABEL=<redacted>');
     });
 
+    it('sees the shared services (postgres logs included) and nothing outside its scope', () => {
+      const outsider = `devsec-e2e-outsider-${project}`;
+      dockerOk(['run', '-d', '--name', outsider, 'devsec-rootfs:trixie', 'sleep', 'infinity']);
+      try {
+        const names = inside('docker ps -a --format "{{.Names}}"').stdout;
+        expect(names).toContain('ws-source-shared-postgres-1');
+        expect(names).not.toContain(outsider);
+        expect(inside('docker logs ws-source-shared-postgres-1 2>&1').stdout).toContain('database system is ready to accept connections');
+        const hidden = inside(`docker inspect ${outsider}`);
+        expect(hidden.status).not.toBe(0);
+        expect(hidden.stderr).toMatch(/No such object/);
+      } finally {
+        docker(['rm', '-f', outsider]);
+      }
+    });
+
+    let engineBefore: string;
+    const engineState = () =>
+      [dockerOk(['ps', '-aq', '--no-trunc']), dockerOk(['images', '-aq', '--no-trunc']), dockerOk(['volume', 'ls', '-q']), dockerOk(['network', 'ls', '-q'])]
+        .map((list) => list.split('\n').sort().join(','))
+        .join(' | ');
+
     it.each([
       ['docker run', () => 'docker run --rm node:24-trixie-slim true'],
       ['docker exec', () => `docker exec ${project}-docker-proxy-1 true`],
       ['docker build', () => 'mkdir -p /tmp/b && echo "FROM node:24-trixie-slim" > /tmp/b/Dockerfile && docker build -q /tmp/b'],
       ['docker cp', () => `docker cp ${project}-docker-proxy-1:/etc/hostname /tmp/h`],
     ])('refuses %s with the policy message', (_name, script) => {
+      engineBefore ??= engineState();
       const result = inside(script());
       expect(result.status).not.toBe(0);
       expect(result.stderr).toContain('devsec sandbox policy');
+    });
+
+    it('left the engine as it was after those refusals', () => {
+      expect(engineState()).toBe(engineBefore);
+    });
+
+    it('reaches no Docker engine on any gateway (2375/2376), and has nothing to push with', () => {
+      const gateways = ['dev', `${project}_sandbox`]
+        .map((network) => dockerOk(['network', 'inspect', network, '-f', '{{range .IPAM.Config}}{{.Gateway}} {{end}}']).trim())
+        .join(' ')
+        .split(/\s+/)
+        .filter(Boolean);
+      expect(gateways.length).toBeGreaterThan(0);
+      for (const gateway of gateways) {
+        for (const port of [2375, 2376]) expect(inside(`curl -s -m 2 http://${gateway}:${port}/_ping`).status).not.toBe(0);
+      }
+      const push = inside('git push git@github.com:devsec/never.git HEAD');
+      expect(push.status).not.toBe(0);
+      expect(push.stderr).toMatch(/ssh|Could not read from remote repository/);
+      expect(inside('git config --get credential.helper; ls ~/.git-credentials ~/.config/gh 2>/dev/null; env | grep -iE "^(GH_|GITHUB_|GIT_ASKPASS|SSH_)" || true').stdout.trim()).toBe('');
     });
 
     it('runs as a non-root user without sudo, SSH agent or keys, and without the Docker socket', () => {
@@ -167,9 +210,11 @@ describeWithDocker('secure-devcontainer in a fresh Nx workspace, on a real engin
       expect(ids()).toEqual(before);
     });
 
+    let secondProject = '';
+    const secondProjectName = () => secondProject;
+
     describe('with a second git worktree up at the same time', () => {
       let second: string;
-      let secondProject: string;
       const insideSecond = (script: string) => docker(['exec', '-u', 'node', `${secondProject}-app-1`, 'bash', '-lc', script]);
 
       beforeAll(() => {
@@ -223,6 +268,26 @@ describeWithDocker('secure-devcontainer in a fresh Nx workspace, on a real engin
       });
     });
 
+    describe('with the devcontainer CLI as the client', () => {
+      const cli = join(REPO_ROOT, 'node_modules', '.bin', 'devcontainer');
+      const config = () => ['--workspace-folder', ws.dir, '--config', join(ws.dir, 'apps/app/.devcontainer/devcontainer.json')];
+
+      it('brings the same stack up with devcontainer up, and runs docker ps through the proxy with devcontainer exec', () => {
+        // From nothing: no running stack, no .env — initializeCommand must write what compose needs.
+        ws.run('npx', ['nx', 'run', 'app:down-worktree']);
+        for (const file of ['.env', 'docker-compose.worktree.yml']) rmSync(join(ws.dir, 'apps/app/.devcontainer', file));
+        const up = ws.run(cli, ['up', ...config()]);
+        const outcome = JSON.parse(up.stdout.trim().split('\n').pop() as string);
+        expect(outcome).toMatchObject({ outcome: 'success', composeProjectName: project, remoteUser: 'node', remoteWorkspaceFolder: ws.dir });
+        const ps = ws.run(cli, ['exec', ...config(), 'docker', 'ps', '--format', '{{.Names}}']);
+        expect(ps.stdout).toContain(`${project}-docker-proxy-1`);
+        expect(ws.run(cli, ['exec', ...config(), 'id', '-u']).stdout.trim()).toBe('1000');
+        const refused = ws.run(cli, ['exec', ...config(), 'docker', 'run', '--rm', 'node:24-trixie-slim', 'true'], { allowFailure: true });
+        expect(refused.status).not.toBe(0);
+        expect(refused.stderr + refused.stdout).toContain('devsec sandbox policy');
+      });
+    });
+
     describe('teardown', () => {
       it('down-worktree --volumes leaves nothing of the stack behind', () => {
         ws.run('npx', ['nx', 'run', 'app:down-worktree', '--volumes']);
@@ -232,11 +297,16 @@ describeWithDocker('secure-devcontainer in a fresh Nx workspace, on a real engin
         expect(dockerOk(['volume', 'ls', '-q', ...filter]).trim()).toBe('');
       });
 
-      it('down-shared --volumes removes the shared services and their data', () => {
+      it('down-shared --volumes removes the shared services, their data and the shared network: nothing of the test is left', () => {
         ws.run('npx', ['nx', 'run', 'shared-infra:down-shared', '--volumes']);
-        const filter = ['--filter', 'label=com.docker.compose.project=ws-source-shared'];
-        expect(dockerOk(['ps', '-aq', ...filter]).trim()).toBe('');
-        expect(dockerOk(['volume', 'ls', '-q', ...filter]).trim()).toBe('');
+        for (const name of [project, secondProjectName(), 'ws-source-shared']) {
+          const filter = ['--filter', `label=com.docker.compose.project=${name}`];
+          expect(dockerOk(['ps', '-aq', ...filter]).trim()).toBe('');
+          expect(dockerOk(['volume', 'ls', '-q', ...filter]).trim()).toBe('');
+          expect(dockerOk(['network', 'ls', '-q', ...filter]).trim()).toBe('');
+        }
+        expect(docker(['network', 'inspect', 'dev']).status).not.toBe(0);
+        expect(dockerOk(['ps', '-aq', '--filter', 'label=org.devsec.managed=true']).trim()).toBe('');
       });
     });
   });

@@ -1,5 +1,5 @@
 import { CommandResult, Runner } from './run';
-import { ensureSharedNetwork, policyGate, preflight, SandboxError, SandboxStack } from './sandbox-stack';
+import { ensureSharedNetwork, policyGate, preflight, removeSharedNetworkIfUnused, SandboxError, SandboxStack } from './sandbox-stack';
 
 /** A runner that answers from a table keyed by the joined arguments' start. */
 function stubRunner(answers: Array<[RegExp, Partial<CommandResult>]>): Runner & { calls: string[] } {
@@ -95,5 +95,21 @@ describe('policyGate', () => {
     expect(policyGate(stack, ['privileged'], run).allowed.map((f) => f.rule)).toEqual(['privileged']);
     expect(() => policyGate(stack, ['socket-mount'], run)).toThrow(/privileged/);
     expect(() => policyGate(stack, ['everything'], run)).toThrow(/--unsafe-allow=everything: unknown rule/);
+  });
+});
+
+describe('removeSharedNetworkIfUnused', () => {
+  it('removes our network once nothing is attached', () => {
+    const run = stubRunner([[/network inspect/, { stdout: 'true 0\n' }]]);
+    removeSharedNetworkIfUnused('dev', run, () => undefined);
+    expect(run.calls).toContain('docker network rm dev');
+  });
+  it.each([
+    ['still in use', 'true 2\n'],
+    ['not ours', '<no value> 0\n'],
+  ])('keeps it when %s', (_name, stdout) => {
+    const run = stubRunner([[/network inspect/, { stdout }]]);
+    removeSharedNetworkIfUnused('dev', run, () => undefined);
+    expect(run.calls.some((call) => call.includes('network rm'))).toBe(false);
   });
 });

@@ -118,6 +118,23 @@ export function ensureSharedNetwork(name: string, run: Runner = runCommand, say:
   say(`Created the shared network "${name}".`);
 }
 
+/**
+ * Removes the shared network once nothing is attached, if we created it; a network that other
+ * containers still use, or that was there before us, stays.
+ */
+export function removeSharedNetworkIfUnused(name: string, run: Runner = runCommand, say: (line: string) => void = console.log): void {
+  const inspect = run('docker', ['network', 'inspect', name, '--format', `{{index .Labels "${MANAGED_LABEL}"}} {{len .Containers}}`]);
+  if (inspect.status !== 0) return;
+  const [label, attached] = inspect.stdout.trim().split(' ');
+  if (label !== 'true') return;
+  if (attached !== '0') {
+    say(`Kept the shared network "${name}": ${attached} container(s) still use it (a worktree's sandbox is up).`);
+    return;
+  }
+  const removed = run('docker', ['network', 'rm', name]);
+  if (removed.status === 0) say(`Removed the shared network "${name}".`);
+}
+
 export const GATE_RULES = [
   'socket-mount', 'privileged', 'host-namespace', 'dangerous-capability', 'ssh-mount', 'proxy-on-shared-network',
 ] as const;

@@ -1,7 +1,7 @@
-import { ExecutorContext } from '@nx/devkit';
+import { ExecutorContext, logger } from '@nx/devkit';
 import { reportingErrors } from '../../lib/executor';
-import { preflight } from '../../lib/sandbox-stack';
-import { streamCommand } from '../../lib/run';
+import { preflight, removeSharedNetworkIfUnused } from '../../lib/sandbox-stack';
+import { runCommand, streamCommand } from '../../lib/run';
 import { sharedComposeArgs, sharedStack } from '../../lib/shared-stack';
 import type { DownSharedExecutorSchema } from './schema';
 
@@ -10,6 +10,8 @@ export default function downSharedExecutor(options: DownSharedExecutorSchema, co
     preflight();
     const stack = sharedStack(context.root, options.composeFile);
     const args = sharedComposeArgs(stack, 'down', '--remove-orphans', ...(options.volumes ? ['--volumes'] : []));
-    return (await streamCommand('docker', args, { prefix: '[shared] ', env: stack.env })).code === 0;
+    const { code } = await streamCommand('docker', args, { prefix: '[shared] ', env: stack.env });
+    if (code === 0 && stack.network) removeSharedNetworkIfUnused(stack.network, runCommand, (line) => logger.info(line));
+    return code === 0;
   });
 }
