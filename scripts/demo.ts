@@ -6,7 +6,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { chownToCheckoutUser, createTestWorkspace, REPO_ROOT } from '../e2e/devsec-e2e/src/workspace';
+import { chownToCheckoutUser, createTestWorkspace, generateSandbox, REPO_ROOT } from '../e2e/devsec-e2e/src/workspace';
 
 const keep = process.argv.includes('--keep');
 const step = (text: string) => console.log(`\n▶ ${text}`);
@@ -24,10 +24,10 @@ function engineProblem(): string | undefined {
   if (info.status !== 0) return 'the Docker engine is not running. Start it: dockerd & (or `bash .ci/setup-engine.sh` on Debian 12).';
   const compose = spawnSync('docker', ['compose', 'version', '--short'], { encoding: 'utf-8' });
   if (compose.status !== 0 || !/^v?2\./.test(compose.stdout.trim())) return 'Compose v2 is missing. Get it: `bash .ci/setup-engine.sh` (takes docker-compose v2 from Debian 13).';
-  const image = spawnSync('docker', ['image', 'inspect', 'node:24-trixie-slim'], { encoding: 'utf-8' });
-  if (image.status !== 0) {
-    const pull = spawnSync('docker', ['pull', 'node:24-trixie-slim'], { encoding: 'utf-8' });
-    if (pull.status !== 0) return 'the image node:24-trixie-slim is missing and cannot be pulled here. Build a local stand-in: `bash scripts/stand-in-images.sh`.';
+  for (const name of ['node:24-trixie-slim', 'postgres:17', 'redis:7']) {
+    if (spawnSync('docker', ['image', 'inspect', name], { encoding: 'utf-8' }).status === 0) continue;
+    const pull = spawnSync('docker', ['pull', name], { encoding: 'utf-8' });
+    if (pull.status !== 0) return `the image ${name} is missing and cannot be pulled here. Build local stand-ins: \`bash scripts/stand-in-images.sh\`.`;
   }
   return undefined;
 }
@@ -40,12 +40,11 @@ function main() {
   const ws = createTestWorkspace();
   ok(`workspace: ${ws.dir}`);
 
-  step('nx g @org/devsec:secure-devcontainer --project=app');
-  console.log(ws.run('npx', ['nx', 'g', '@org/devsec:secure-devcontainer', '--project=app', '--no-interactive']).stdout.trim().replace(/^/gm, '    '));
+  step('nx g @org/devsec:secure-devcontainer --project=app; shared-service postgres and redis; localhost-proxy app');
+  generateSandbox(ws);
+  console.log(`    ${ws.run('git', ['show', '--stat', '--format=', 'HEAD']).stdout.trim().replace(/\n/g, '\n    ')}`);
   const targets = Object.keys(JSON.parse(ws.run('npx', ['nx', 'show', 'project', 'app', '--json']).stdout).targets);
   expectThat(targets.includes('up-worktree') && targets.includes('down-worktree'), `nx show project app lists: ${targets.join(', ')}`);
-  ws.run('git', ['add', '-A']);
-  ws.run('git', ['commit', '-q', '-m', 'sandbox for app']);
 
   const problem = engineProblem();
   if (problem) {
@@ -58,7 +57,7 @@ function main() {
 
   let project = '';
   try {
-    step('nx run app:up-worktree');
+    step('nx run app:up-worktree (starts shared-infra:up-shared first)');
     if (process.getuid?.() === 0) chownToCheckoutUser(ws);
     const up = ws.run('npx', ['nx', 'run', 'app:up-worktree']);
     console.log(up.stdout.split('\n').filter((line) => /Sandbox|SERVICE|running|Get in|docker exec|Reopen/.test(line)).join('\n'));
@@ -86,10 +85,17 @@ function main() {
     expectThat(hook.status !== 0, `.git/hooks is read-only: ${hook.stderr.trim()}`);
     const commit = inside('git commit -q --allow-empty -m "work from the sandbox" && git log -1 --format=%s');
     expectThat(commit.stdout.trim() === 'work from the sandbox', 'git commit works inside');
+    const pg = inside('psql "$DATABASE_URL" -tAc "select 42"');
+    expectThat(pg.stdout.trim() === '42', `postgres answers at postgres:5432 with the generated password (psql "$DATABASE_URL" → ${pg.stdout.trim() || pg.stderr.trim()})`);
+    const redis = inside('redis-cli -u "$REDIS_URL" ping');
+    expectThat(redis.stdout.trim() === 'PONG', `redis answers at redis:6379 (${redis.stdout.trim() || redis.stderr.trim()})`);
+    const web = inside('curl -s -m 5 http://localhost:3000');
+    expectThat(web.stdout.startsWith('web '), `curl http://localhost:3000 reaches the stack's web service (${web.stdout.trim()})`);
   } finally {
     if (!keep && project) {
-      step('nx run app:down-worktree --volumes');
+      step('nx run app:down-worktree --volumes; nx run shared-infra:down-shared --volumes');
       ws.run('npx', ['nx', 'run', 'app:down-worktree', '--volumes'], { allowFailure: true });
+      ws.run('npx', ['nx', 'run', 'shared-infra:down-shared', '--volumes'], { allowFailure: true });
     }
     if (!keep) rmSync(dirname(ws.dir), { recursive: true, force: true });
   }

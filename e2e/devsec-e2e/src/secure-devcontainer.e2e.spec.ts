@@ -3,14 +3,14 @@
  * plugin added with `nx add`, `secure-devcontainer` generated, then the sandbox started with
  * `nx run app:up-worktree` and probed from inside, as the agent would.
  */
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
 import { describeWithDocker, docker, dockerOk, requireImage } from '../../../tools/testing/docker';
 import { checkSandbox } from '../../../packages/devsec/src/lib/sandbox-rules';
 import { parseJsonc } from '../../../packages/devsec/src/lib/managed-file';
 import { validateCompose, validateDevcontainer } from '../../../packages/devsec/src/testing/schemas';
-import { chownToCheckoutUser, createTestWorkspace, REPO_ROOT, TestWorkspace } from './workspace';
+import { chownToCheckoutUser, createTestWorkspace, generateSandbox, REPO_ROOT, TestWorkspace } from './workspace';
 
 jest.setTimeout(600_000);
 
@@ -23,24 +23,7 @@ describeWithDocker('secure-devcontainer in a fresh Nx workspace, on a real engin
   beforeAll(() => {
     requireImage('node:24-trixie-slim');
     ws = createTestWorkspace();
-    ws.run('npx', ['nx', 'g', '@org/devsec:secure-devcontainer', '--project=app', '--aptPackages=postgresql-client,redis-tools', '--no-interactive']);
-    ws.run('npx', ['nx', 'g', '@org/devsec:shared-service', 'postgres', '--no-interactive']);
-    ws.run('npx', ['nx', 'g', '@org/devsec:shared-service', 'redis', '--no-interactive']);
-    // The user's own app service in the stack, and localhost:3000 inside forwarded to it.
-    writeFileSync(
-      join(ws.dir, 'apps/app/.devcontainer/docker-compose.services.yml'),
-      [
-        'services:',
-        '  web:',
-        '    image: node:24-trixie-slim',
-        `    command: ["node", "-e", "require('http').createServer((q, s) => s.end('web ' + require('os').hostname())).listen(3000)"]`,
-        '    networks: [sandbox]',
-        '',
-      ].join('\n'),
-    );
-    ws.run('npx', ['nx', 'g', '@org/devsec:localhost-proxy', 'app', '--no-interactive']);
-    ws.run('git', ['add', '-A']);
-    ws.run('git', ['commit', '-q', '-m', 'sandbox for app, with postgres and redis']);
+    generateSandbox(ws);
   });
 
   afterAll(() => {

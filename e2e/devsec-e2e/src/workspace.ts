@@ -53,3 +53,29 @@ export function createTestWorkspace(): TestWorkspace {
 export function chownToCheckoutUser(workspace: TestWorkspace): void {
   workspace.run('chown', ['-R', `${CHECKOUT_UID}:${CHECKOUT_UID}`, workspace.dir]);
 }
+
+/** The user's own app service in the stack: a tiny HTTP server answering with its hostname. */
+export const WEB_SERVICE = [
+  'services:',
+  '  web:',
+  '    image: node:24-trixie-slim',
+  `    command: ["node", "-e", "require('http').createServer((q, s) => s.end('web ' + require('os').hostname())).listen(3000)"]`,
+  '    networks: [sandbox]',
+  '',
+].join('\n');
+
+/**
+ * The user's journey up to `up-worktree`: a secure dev container for app (with the database
+ * clients), postgres and redis shared by every worktree, the app's own web service, and
+ * localhost:3000 inside forwarded to it. Committed, as a user would.
+ */
+export function generateSandbox(workspace: TestWorkspace): void {
+  const nx = (...args: string[]) => workspace.run('npx', ['nx', ...args, '--no-interactive']);
+  nx('g', '@org/devsec:secure-devcontainer', '--project=app', '--aptPackages=postgresql-client,redis-tools');
+  nx('g', '@org/devsec:shared-service', 'postgres');
+  nx('g', '@org/devsec:shared-service', 'redis');
+  writeFileSync(join(workspace.dir, 'apps/app/.devcontainer/docker-compose.services.yml'), WEB_SERVICE);
+  nx('g', '@org/devsec:localhost-proxy', 'app');
+  workspace.run('git', ['add', '-A']);
+  workspace.run('git', ['commit', '-q', '-m', 'sandbox for app, with postgres, redis and a localhost proxy']);
+}
