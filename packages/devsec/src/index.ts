@@ -1,5 +1,4 @@
+// The package entry is what Nx loads as a plugin, on every graph computation: keep it to the
+// inference code. Generators and executors are loaded through generators.json/executors.json.
 export { createNodes, createNodesV2 } from './plugins/plugin';
 export type { DevsecPluginOptions } from './plugins/plugin';
-export { secureDevcontainerGenerator } from './generators/secure-devcontainer/generator';
-export { initGenerator } from './generators/init/init';
-export { checkSandbox } from './lib/sandbox-rules';

@@ -29,7 +29,7 @@ const IMAGE = { match: 'image' };
  * @type {ReadonlyArray<{ rule: string, section: string, path: ReadonlyArray<string | { match: string }>, handle: string, whenOff?: 'not-found' }>}
  */
 const RULES = Object.freeze([
-  { rule: 'ping', section: 'PING', path: ['_ping'], handle: 'forward' },
+  { rule: 'ping', section: 'PING', path: ['_ping'], handle: 'ping' },
   { rule: 'version', section: 'VERSION', path: ['version'], handle: 'forward' },
   { rule: 'info', section: 'INFO', path: ['info'], handle: 'forward' },
   { rule: 'events', section: 'EVENTS', path: ['events'], handle: 'events' },

@@ -8,7 +8,7 @@ import { runCommand, Runner } from './run';
 
 export const ENV_FILE = '.env';
 export const WORKTREE_COMPOSE_FILE = 'docker-compose.worktree.yml';
-export const SHARED_COMPOSE_FILE = 'docker-compose.shared.yml';
+export const SHARED_COMPOSE_FILE = 'docker-compose.shared.yml'; // also in plugins/plugin.ts, which loads nothing it can avoid
 
 export interface WorktreeIdentity {
   /** Absolute path of this worktree's top level (`git rev-parse --show-toplevel`). */

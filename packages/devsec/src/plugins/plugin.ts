@@ -1,9 +1,11 @@
-import { CreateNodes, CreateNodesResult, joinPathFragments, TargetConfiguration } from '@nx/devkit';
+// Type-only imports from @nx/devkit, and yaml only when a shared compose file exists: this
+// module runs on every graph computation, so it loads as little as it can.
+import type { CreateNodes, CreateNodesResult, TargetConfiguration } from '@nx/devkit';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { parse } from 'yaml';
+import { dirname, join, posix } from 'node:path';
 import { COMPOSE_FILE, DEVCONTAINER_DIR, MANAGED_LABEL, PLUGIN_PACKAGE } from '../lib/constants';
-import { SHARED_COMPOSE_FILE } from '../lib/worktree';
+
+const SHARED_COMPOSE_FILE = 'docker-compose.shared.yml';
 
 export interface DevsecPluginOptions {
   upTargetName?: string;
@@ -33,6 +35,8 @@ function sharedInfraProject(workspaceRoot: string): string | undefined {
   const path = join(workspaceRoot, SHARED_COMPOSE_FILE);
   if (!existsSync(path)) return undefined;
   try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { parse } = require('yaml') as typeof import('yaml');
     return (parse(readFileSync(path, 'utf-8')) as { 'x-devsec'?: { project?: string } })?.['x-devsec']?.project;
   } catch {
     return undefined;
@@ -72,7 +76,7 @@ function nodesFor(file: string, options: DevsecPluginOptions, workspaceRoot: str
   // Attach to an existing project only: a stray .devcontainer makes no project of its own.
   const isProject = ['project.json', 'package.json'].some((name) => existsSync(join(workspaceRoot, projectRoot, name)));
   if (!isProject) return undefined;
-  const composeFile = joinPathFragments(projectRoot, DEVCONTAINER_DIR, COMPOSE_FILE);
+  const composeFile = posix.join(projectRoot, DEVCONTAINER_DIR, COMPOSE_FILE);
   const up: TargetConfiguration = {
     executor: `${PLUGIN_PACKAGE}:up-worktree`,
     options: { composeFile },

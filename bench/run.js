@@ -1,0 +1,187 @@
+#!/usr/bin/env node
+// Benchmarks, measured side by side in one run (alternating A/B), on unix sockets only.
+//   npm run bench            all figures;   npm run bench -- ps logs follow graph   some
+// Writes the table to bench/results.md (and prints it). Needs a Docker engine and the
+// stand-in images (bash scripts/stand-in-images.sh); builds the packages first.
+'use strict';
+const { execFileSync, spawn, spawnSync } = require('node:child_process');
+const { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } = require('node:fs');
+const http = require('node:http');
+const { cpus, tmpdir, totalmem } = require('node:os');
+const { join } = require('node:path');
+
+const ROOT = join(__dirname, '..');
+const RUN = Math.random().toString(36).slice(2, 8);
+const SCOPE = `org.devsec.scope=bench-${RUN}`;
+const wanted = process.argv.slice(2);
+const want = (name) => wanted.length === 0 || wanted.includes(name);
+const rows = [];
+
+const docker = (args, env = {}) => spawnSync('docker', args, { encoding: 'utf-8', env: { ...process.env, ...env }, maxBuffer: 256 * 1024 * 1024 });
+const dockerOk = (args) => {
+  const r = docker(args);
+  if (r.status !== 0) throw new Error(`docker ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+};
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const ms = (x) => `${x.toFixed(1)} ms`;
+const spread = (xs) => `${ms(Math.min(...xs))}–${ms(Math.max(...xs))}`;
+
+/** Times `fn` alternately for A and B, `pairs` times, after one warm-up each. */
+function alternate(pairs, a, b) {
+  a();
+  b();
+  const ta = [];
+  const tb = [];
+  for (let i = 0; i < pairs; i++) {
+    for (const [fn, out] of i % 2 ? [[b, tb], [a, ta]] : [[a, ta], [b, tb]]) {
+      const start = process.hrtime.bigint();
+      fn();
+      out.push(Number(process.hrtime.bigint() - start) / 1e6);
+    }
+  }
+  return { ta, tb, ratio: median(ta) / median(tb) };
+}
+
+function startProxy(env) {
+  const dir = mkdtempSync(join(tmpdir(), 'devsec-bench-'));
+  const socket = join(dir, 'proxy.sock');
+  const child = spawn(process.execPath, [join(ROOT, 'packages/socket-proxy/bin/devsec-socket-proxy.js')], {
+    env: { PATH: process.env.PATH, LISTEN: `unix://${socket}`, CONTAINERS: '1', SCOPE_LABEL: SCOPE, LOG_LEVEL: 'error', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    child.stdout.on('data', (chunk) => {
+      if (String(chunk).includes('"msg":"listening"')) resolve({ child, socket, host: `unix://${socket}`, stop: () => (child.kill('SIGTERM'), rmSync(dir, { recursive: true, force: true })) });
+    });
+    child.once('exit', (code) => reject(new Error(`proxy exited ${code}`)));
+  });
+}
+
+const containers = [];
+function run(name, args, command) {
+  containers.push(name);
+  dockerOk(['run', '-d', '--name', name, '--label', SCOPE, ...args, 'devsec-rootfs:trixie', 'bash', '-c', command]);
+}
+
+async function benchPs(proxy) {
+  for (let i = 0; i < 20; i++) run(`devsec-bench-ps-${RUN}-${i}`, [], 'exec sleep infinity');
+  const filter = ['--filter', `label=${SCOPE}`];
+  const { ta, tb, ratio } = alternate(31, () => docker(['ps', '-a'], { DOCKER_HOST: proxy.host }), () => docker(['ps', '-a', ...filter]));
+  const listed = docker(['ps', '-aq'], { DOCKER_HOST: proxy.host }).stdout.trim().split('\n').length;
+  rows.push(['1. `docker ps -a`, ' + listed + ' containers, proxy / direct (31 pairs)', ms(median(ta)), ms(median(tb)), ratio.toFixed(3), '≤ 1.05', spread(ta) + ' / ' + spread(tb)]);
+}
+
+async function benchLogs(proxy) {
+  const name = `devsec-bench-logs-${RUN}`;
+  // About 50 MB of log lines, then quiet.
+  run(name, [], 'yes "2026-11-28T05:00:00Z INFO request handled path=/api/items status=200 duration=12ms" | head -c 50000000; exec sleep infinity');
+  for (let i = 0; i < 120; i++) {
+    const size = Number(dockerOk(['inspect', '-f', '{{.State.Running}}', name]).trim() === 'true' && docker(['logs', name]).stdout.length);
+    if (size >= 49_000_000) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const { ta, tb, ratio } = alternate(7, () => docker(['logs', name], { DOCKER_HOST: proxy.host }), () => docker(['logs', name]));
+  rows.push(['2. `docker logs` of a 50 MB log, proxy / direct (7 pairs)', ms(median(ta)), ms(median(tb)), ratio.toFixed(3), '≤ 1.10', spread(ta) + ' / ' + spread(tb)]);
+}
+
+function procStats(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf-8');
+  const kb = (key) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)[1]);
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf-8').split(') ')[1].split(' ');
+  return { rssKb: kb('VmRSS'), hwmKb: kb('VmHWM'), cpuTicks: Number(stat[11]) + Number(stat[12]) };
+}
+
+async function benchFollow(proxy) {
+  const name = `devsec-bench-follow-${RUN}`;
+  run(name, [], 'while true; do echo "$(date +%s%N) tick from the follow benchmark, a line of ordinary length"; sleep 0.01; done');
+  const requests = [];
+  let bytes = 0;
+  for (let i = 0; i < 50; i++) {
+    const req = http.get({ socketPath: proxy.socket, path: `/v1.41/containers/${name}/logs?follow=1&stdout=1&stderr=1&tail=10` }, (res) => {
+      res.on('data', (chunk) => (bytes += chunk.length));
+    });
+    req.on('error', () => undefined);
+    requests.push(req);
+  }
+  await new Promise((r) => setTimeout(r, 2000));
+  const before = procStats(proxy.child.pid);
+  const started = Date.now();
+  let peakRss = before.rssKb;
+  while (Date.now() - started < 10_000) {
+    await new Promise((r) => setTimeout(r, 250));
+    peakRss = Math.max(peakRss, procStats(proxy.child.pid).rssKb);
+  }
+  const after = procStats(proxy.child.pid);
+  const seconds = (Date.now() - started) / 1000;
+  const cpu = (after.cpuTicks - before.cpuTicks) / 100 / seconds;
+  for (const req of requests) req.destroy();
+  rows.push([
+    '3. 50 concurrent `docker logs -f` through the proxy, 10 s',
+    `peak RSS ${(Math.max(peakRss, after.hwmKb) / 1024).toFixed(1)} MB`,
+    `CPU ${(cpu * 100).toFixed(1)} % of a core`,
+    '-',
+    '≤ 60 MB',
+    `${(bytes / 1024 / 1024).toFixed(1)} MB streamed`,
+  ]);
+}
+
+function benchGraph() {
+  execFileSync(process.execPath, [join(ROOT, 'scripts/build-packages.js'), 'devsec'], { stdio: 'ignore' });
+  const ws = join(ROOT, 'tmp', `bench-graph-${RUN}`);
+  mkdirSync(ws, { recursive: true });
+  for (let i = 0; i < 1000; i++) {
+    const dir = join(ws, 'apps', `p${i}`);
+    mkdirSync(join(dir, '.devcontainer'), { recursive: true });
+    writeFileSync(join(dir, 'project.json'), JSON.stringify({ name: `p${i}`, root: `apps/p${i}`, targets: {} }));
+    // A tenth of the projects have a sandbox, as in a real monorepo.
+    if (i % 10 === 0) writeFileSync(join(dir, '.devcontainer', 'docker-compose.yml'), 'services:\n  app:\n    labels:\n      org.devsec.managed: "true"\n');
+  }
+  writeFileSync(join(ws, 'package.json'), JSON.stringify({ name: 'bench-graph', private: true }));
+  const nxJson = (plugins) => writeFileSync(join(ws, 'nx.json'), JSON.stringify({ plugins }));
+  const env = { ...process.env, NX_DAEMON: 'false', NX_CACHE_PROJECT_GRAPH: 'false', NX_NO_CLOUD: 'true', NX_SKIP_NX_CACHE: 'true' };
+  const nx = () => {
+    const r = spawnSync(process.execPath, [join(ROOT, 'node_modules/nx/dist/bin/nx.js'), 'show', 'projects'], { cwd: ws, env, encoding: 'utf-8' });
+    if (r.status !== 0) throw new Error(r.stderr);
+    return r.stdout;
+  };
+  const withPlugin = () => (nxJson([join(ROOT, 'dist/packages/devsec')]), nx());
+  const without = () => (nxJson([]), nx());
+  const projects = withPlugin().trim().split('\n').length;
+  const { ta, tb, ratio } = alternate(5, withPlugin, without);
+  rows.push([`5. Project graph, ${projects} projects (daemon off), with plugin / without (5 pairs)`, ms(median(ta)), ms(median(tb)), ratio.toFixed(3), '≤ 1.05', spread(ta) + ' / ' + spread(tb)]);
+  rmSync(ws, { recursive: true, force: true });
+}
+
+async function main() {
+  let proxy;
+  try {
+    if (want('ps') || want('logs') || want('follow')) proxy = await startProxy({});
+    if (want('ps')) await benchPs(proxy);
+    if (want('logs')) await benchLogs(proxy);
+    if (want('follow')) await benchFollow(proxy);
+    if (want('graph')) benchGraph();
+  } finally {
+    proxy?.stop();
+    if (containers.length) docker(['rm', '-f', ...containers]);
+  }
+  const machine = `${cpus().length} × ${cpus()[0].model.trim()}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, engine ${dockerOk(['version', '--format', '{{.Server.Version}}']).trim()}`;
+  const table = [
+    `Measured ${new Date().toISOString().slice(0, 16)}Z on ${machine}.`,
+    '',
+    '| figure | A | B | A/B (medians) | target | spread A / B |',
+    '|---|---|---|---|---|---|',
+    ...rows.map((row) => `| ${row.join(' | ')} |`),
+    '',
+  ].join('\n');
+  writeFileSync(join(__dirname, 'results.md'), table);
+  console.log(table);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});
