@@ -3,7 +3,7 @@
  * plugin added with `nx add`, `secure-devcontainer` generated, then the sandbox started with
  * `nx run app:up-worktree` and probed from inside, as the agent would.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
 import { describeWithDocker, docker, dockerOk, requireImage } from '../../../tools/testing/docker';
@@ -60,6 +60,23 @@ describeWithDocker('secure-devcontainer in a fresh Nx workspace, on a real engin
     ws.run('npx', ['nx', 'g', '@org/devsec:secure-devcontainer', '--project=app', '--aptPackages=postgresql-client,redis-tools', '--no-interactive']);
     ws.run('npx', ['nx', 'g', '@org/devsec:shared-service', 'postgres', '--no-interactive']);
     expect(ws.run('git', ['status', '--porcelain']).stdout).toBe('');
+  });
+
+  it('audits clean, and names file and line when a copy of the stack is weakened', () => {
+    expect(ws.run('npx', ['nx', 'run', 'app:audit']).stdout).toContain('No findings');
+    const services = join(ws.dir, 'apps/app/.devcontainer/docker-compose.services.yml');
+    const original = readFileSync(services, 'utf-8');
+    writeFileSync(services, original.replace('    networks: [sandbox]', '    networks: [sandbox]\n    privileged: true\n    volumes: ["/var/run/docker.sock:/var/run/docker.sock"]'));
+    try {
+      const audit = ws.run('npx', ['nx', 'run', 'app:audit', '--format=json'], { allowFailure: true });
+      expect(audit.status).not.toBe(0);
+      const findings = JSON.parse(audit.stdout.slice(audit.stdout.indexOf('['), audit.stdout.lastIndexOf(']') + 1));
+      expect(findings.map((f: { rule: string }) => f.rule)).toEqual(expect.arrayContaining(['privileged', 'socket-mount']));
+      expect(findings[0].file).toBe('apps/app/.devcontainer/docker-compose.services.yml');
+      expect(findings[0].line).toBeGreaterThan(0);
+    } finally {
+      writeFileSync(services, original);
+    }
   });
 
   describe('after nx run app:up-worktree', () => {
@@ -288,8 +305,8 @@ describeWithDocker('secure-devcontainer in a fresh Nx workspace, on a real engin
           expect(dockerOk(['volume', 'ls', '-q', ...filter]).trim()).toBe('');
           expect(dockerOk(['network', 'ls', '-q', ...filter]).trim()).toBe('');
         }
+        // The shared network too (other suites running beside this one use networks of their own).
         expect(docker(['network', 'inspect', 'dev']).status).not.toBe(0);
-        expect(dockerOk(['ps', '-aq', '--filter', 'label=org.devsec.managed=true']).trim()).toBe('');
       });
     });
   });

@@ -22,7 +22,7 @@ describe('createNodes', () => {
     write('apps/app/.devcontainer/docker-compose.yml', 'services:\n  app:\n    labels:\n      org.devsec.managed: "true"\n');
     const [[file, result]] = infer(['apps/app/.devcontainer/docker-compose.yml']);
     expect(file).toBe('apps/app/.devcontainer/docker-compose.yml');
-    expect(Object.keys(result.projects['apps/app'].targets)).toEqual(['up-worktree', 'down-worktree']);
+    expect(Object.keys(result.projects['apps/app'].targets)).toEqual(['up-worktree', 'down-worktree', 'audit']);
     expect(result.projects['apps/app'].targets['up-worktree']).toMatchObject({
       executor: '@org/devsec:up-worktree',
       options: { composeFile: 'apps/app/.devcontainer/docker-compose.yml' },
@@ -32,8 +32,8 @@ describe('createNodes', () => {
   it('honours target names from the plugin options', () => {
     write('apps/app/package.json', '{}');
     write('apps/app/.devcontainer/docker-compose.yml', 'org.devsec.managed');
-    const [[, result]] = infer(['apps/app/.devcontainer/docker-compose.yml'], { upTargetName: 'sandbox-up', downTargetName: 'sandbox-down' });
-    expect(Object.keys(result.projects['apps/app'].targets)).toEqual(['sandbox-up', 'sandbox-down']);
+    const [[, result]] = infer(['apps/app/.devcontainer/docker-compose.yml'], { upTargetName: 'sandbox-up', downTargetName: 'sandbox-down', auditTargetName: 'sandbox-audit' });
+    expect(Object.keys(result.projects['apps/app'].targets)).toEqual(['sandbox-up', 'sandbox-down', 'sandbox-audit']);
   });
 
   it('ignores compose files that are not ours, and folders that are not projects', () => {

@@ -10,6 +10,7 @@ const SHARED_COMPOSE_FILE = 'docker-compose.shared.yml';
 export interface DevsecPluginOptions {
   upTargetName?: string;
   downTargetName?: string;
+  auditTargetName?: string;
 }
 
 /**
@@ -89,12 +90,18 @@ function nodesFor(file: string, options: DevsecPluginOptions, workspaceRoot: str
     options: { composeFile },
     metadata: { description: 'Stop and remove this git worktree’s sandbox (volumes kept unless --volumes).', technologies: ['docker'] },
   };
+  const audit: TargetConfiguration = {
+    executor: `${PLUGIN_PACKAGE}:audit`,
+    options: { composeFile },
+    metadata: { description: 'Review this sandbox’s files the way a security reviewer would (no engine needed).', technologies: ['docker'] },
+  };
   return {
     projects: {
       [projectRoot]: {
         targets: {
           [options.upTargetName ?? 'up-worktree']: up,
           [options.downTargetName ?? 'down-worktree']: down,
+          [options.auditTargetName ?? 'audit']: audit,
         },
       },
     },

@@ -1,0 +1,5 @@
+export interface AuditExecutorSchema {
+  composeFile: string;
+  format?: 'table' | 'json' | 'sarif';
+  outputFile?: string;
+}
