@@ -4,7 +4,7 @@
  * file and line of each finding. Pure over a `read` function, so tests feed it a Tree.
  */
 import { isMap, isSeq, LineCounter, parseDocument, Document } from 'yaml';
-import { COMPOSE_FILE, DEVCONTAINER_DIR, DEVCONTAINER_JSON, DOCKERFILE, SERVICES_COMPOSE_FILE, WRITE_SWITCHES } from './constants';
+import { COMPOSE_FILE, DEVCONTAINER_DIR, DEVCONTAINER_JSON, DOCKERFILE, SERVICES_COMPOSE_FILE, SHARED_COMPOSE_FILE, WRITE_SWITCHES } from './constants';
 import { parseJsonc } from './managed-file';
 import { checkSandbox, ComposeModel, ComposeService, Finding } from './sandbox-rules';
 
@@ -13,7 +13,6 @@ export interface AuditFinding extends Finding {
 }
 
 const CREDENTIAL_PATH = /(^|\/)(\.gnupg|\.aws|\.config\/gcloud|\.azure|\.kube|\.docker\/config\.json|\.git-credentials|\.netrc|\.config\/gh|\.npmrc)(\/|$)/;
-const SHARED_COMPOSE_FILE = 'docker-compose.shared.yml';
 
 interface Parsed {
   path: string;

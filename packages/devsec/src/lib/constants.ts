@@ -13,6 +13,8 @@ export const DEVCONTAINER_DIR = '.devcontainer';
 export const COMPOSE_FILE = 'docker-compose.yml';
 export const DEVCONTAINER_JSON = 'devcontainer.json';
 export const DOCKERFILE = 'Dockerfile';
+/** The shared services of every worktree, at the workspace root. */
+export const SHARED_COMPOSE_FILE = 'docker-compose.shared.yml';
 /** The stack's services that the user owns (written once). */
 export const SERVICES_COMPOSE_FILE = 'docker-compose.services.yml';
 

@@ -2,13 +2,13 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import { stringify } from 'yaml';
-import { COMPOSE_FILE, DEVCONTAINER_DIR, MANAGED_LABEL } from './constants';
+import { COMPOSE_FILE, DEVCONTAINER_DIR, MANAGED_LABEL, SHARED_COMPOSE_FILE } from './constants';
 import { composeSafeName } from './names';
 import { runCommand, Runner } from './run';
 
 export const ENV_FILE = '.env';
 export const WORKTREE_COMPOSE_FILE = 'docker-compose.worktree.yml';
-export const SHARED_COMPOSE_FILE = 'docker-compose.shared.yml'; // also in plugins/plugin.ts, which loads nothing it can avoid
+export { SHARED_COMPOSE_FILE };
 
 export interface WorktreeIdentity {
   /** Absolute path of this worktree's top level (`git rev-parse --show-toplevel`). */
