@@ -68,14 +68,16 @@ describeWithDocker('secure-devcontainer in a fresh Nx workspace, on a real engin
     const original = readFileSync(services, 'utf-8');
     writeFileSync(services, original.replace('    networks: [sandbox]', '    networks: [sandbox]\n    privileged: true\n    volumes: ["/var/run/docker.sock:/var/run/docker.sock"]'));
     try {
-      const audit = ws.run('npx', ['nx', 'run', 'app:audit', '--format=json'], { allowFailure: true });
+      // The report file, not stdout: Nx decorates its output differently in CI.
+      const audit = ws.run('npx', ['nx', 'run', 'app:audit', '--format=json', '--outputFile=tmp-audit.json'], { allowFailure: true });
       expect(audit.status).not.toBe(0);
-      const findings = JSON.parse(audit.stdout.slice(audit.stdout.indexOf('['), audit.stdout.lastIndexOf(']') + 1));
+      const findings = JSON.parse(readFileSync(join(ws.dir, 'tmp-audit.json'), 'utf-8'));
       expect(findings.map((f: { rule: string }) => f.rule)).toEqual(expect.arrayContaining(['privileged', 'socket-mount']));
       expect(findings[0].file).toBe('apps/app/.devcontainer/docker-compose.services.yml');
       expect(findings[0].line).toBeGreaterThan(0);
     } finally {
       writeFileSync(services, original);
+      rmSync(join(ws.dir, 'tmp-audit.json'), { force: true });
     }
   });
 
