@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // Benchmarks, measured side by side in one run (alternating A/B), on unix sockets only.
-//   npm run bench            all figures;   npm run bench -- ps logs follow graph   some
+//   npm run bench            all figures;   npm run bench -- ps logs follow up graph   some
 // Writes the table to bench/results.md (and prints it). Needs a Docker engine and the
 // stand-in images (bash scripts/stand-in-images.sh); builds the packages first.
 'use strict';
 const { execFileSync, spawn, spawnSync } = require('node:child_process');
-const { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } = require('node:fs');
+const { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } = require('node:fs');
 const http = require('node:http');
 const { cpus, tmpdir, totalmem } = require('node:os');
 const { join } = require('node:path');
@@ -156,6 +156,75 @@ function benchGraph() {
   rmSync(ws, { recursive: true, force: true });
 }
 
+/** Times async `a` and `b` alternately, `pairs` times; `reset` runs untimed before each. */
+async function alternateAsync(pairs, a, b, reset = async () => undefined) {
+  const ta = [];
+  const tb = [];
+  for (let i = 0; i < pairs; i++) {
+    for (const [fn, out] of i % 2 ? [[b, tb], [a, ta]] : [[a, ta], [b, tb]]) {
+      await reset();
+      const start = process.hrtime.bigint();
+      await fn();
+      out.push(Number(process.hrtime.bigint() - start) / 1e6);
+    }
+  }
+  return { ta, tb, ratio: median(ta) / median(tb) };
+}
+
+async function benchUp() {
+  execFileSync(process.execPath, [join(ROOT, 'scripts/build-packages.js'), 'devsec'], { stdio: 'ignore' });
+  const dist = join(ROOT, 'dist/packages/devsec/src');
+  const { FsTree, flushChanges } = require('nx/src/generators/tree');
+  const { secureDevcontainerGenerator } = require(join(dist, 'generators/secure-devcontainer/generator'));
+  const upWorktree = require(join(dist, 'executors/up-worktree/executor')).default;
+  const dir = mkdtempSync(join(tmpdir(), 'devsec-bench-up-'));
+  const network = `devsec-bench-${RUN}`;
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: `bench-up-${RUN}` }));
+  writeFileSync(join(dir, 'nx.json'), '{}');
+  mkdirSync(join(dir, 'apps/app'), { recursive: true });
+  writeFileSync(join(dir, 'apps/app/project.json'), JSON.stringify({ name: 'app', root: 'apps/app' }));
+  for (const part of ['package.json', 'Dockerfile', 'bin', 'src']) {
+    cpSync(join(ROOT, 'packages/socket-proxy', part), join(dir, 'node_modules/@org/devsec-socket-proxy', part), { recursive: true });
+  }
+  const tree = new FsTree(dir, false);
+  await secureDevcontainerGenerator(tree, { project: 'app', network, skipFormat: true });
+  flushChanges(dir, tree.listChanges());
+  execFileSync('git', ['init', '-q'], { cwd: dir });
+  const composeFile = 'apps/app/.devcontainer/docker-compose.yml';
+  const context = { root: dir, cwd: dir, projectName: 'app', isVerbose: false };
+  // The executor's own output is not what is measured.
+  const quiet = async (fn) => {
+    const write = process.stdout.write;
+    process.stdout.write = () => true;
+    try {
+      return await fn();
+    } finally {
+      process.stdout.write = write;
+    }
+  };
+  const up = async () => {
+    const result = await quiet(() => upWorktree({ composeFile }, context));
+    if (!result.success) throw new Error('up-worktree failed');
+  };
+  await up(); // builds the images once
+  const project = /COMPOSE_PROJECT_NAME=(\S+)/.exec(readFileSync(join(dir, 'apps/app/.devcontainer/.env'), 'utf-8'))[1];
+  const files = ['docker-compose.yml', 'docker-compose.services.yml', 'docker-compose.worktree.yml'].flatMap((f) => ['-f', join(dir, 'apps/app/.devcontainer', f)]);
+  const compose = async (...args) => {
+    const r = docker(['compose', '-p', project, ...files, ...args]);
+    if (r.status !== 0) throw new Error(r.stderr);
+  };
+  try {
+    const rerun = await alternateAsync(5, up, () => compose('up', '-d'));
+    rows.push(['4a. Re-run with nothing changed: `up-worktree` / `docker compose up -d` (5 pairs)', ms(median(rerun.ta)), ms(median(rerun.tb)), rerun.ratio.toFixed(3), '≤ 1.2', spread(rerun.ta) + ' / ' + spread(rerun.tb)]);
+    const cold = await alternateAsync(3, up, () => compose('up', '-d'), () => compose('down'));
+    rows.push(['4b. Cold start (images built, stack down): `up-worktree` / `docker compose up -d` (3 pairs)', ms(median(cold.ta)), ms(median(cold.tb)), cold.ratio.toFixed(3), '≤ 1.1', spread(cold.ta) + ' / ' + spread(cold.tb)]);
+  } finally {
+    await compose('down', '--volumes').catch(() => undefined);
+    docker(['network', 'rm', network]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main() {
   let proxy;
   try {
@@ -163,6 +232,7 @@ async function main() {
     if (want('ps')) await benchPs(proxy);
     if (want('logs')) await benchLogs(proxy);
     if (want('follow')) await benchFollow(proxy);
+    if (want('up')) await benchUp();
     if (want('graph')) benchGraph();
   } finally {
     proxy?.stop();
