@@ -1,5 +1,5 @@
 import { CommandResult, Runner } from './run';
-import { ensureSharedNetwork, policyGate, preflight, removeSharedNetworkIfUnused, SandboxError, SandboxStack } from './sandbox-stack';
+import { ensureSharedNetwork, GATE_RULES, policyGate, preflight, removeSharedNetworkIfUnused, SandboxError, SandboxStack } from './sandbox-stack';
 
 /** A runner that answers from a table keyed by the joined arguments' start. */
 function stubRunner(answers: Array<[RegExp, Partial<CommandResult>]>): Runner & { calls: string[] } {
@@ -111,5 +111,13 @@ describe('removeSharedNetworkIfUnused', () => {
     const run = stubRunner([[/network inspect/, { stdout }]]);
     removeSharedNetworkIfUnused('dev', run, () => undefined);
     expect(run.calls.some((call) => call.includes('network rm'))).toBe(false);
+  });
+});
+
+describe('--unsafe-allow', () => {
+  it("offers exactly the gate's rules in the executor schema", () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const schema = require('../executors/up-worktree/schema.json');
+    expect(schema.properties.unsafeAllow.items.enum).toEqual([...GATE_RULES]);
   });
 });

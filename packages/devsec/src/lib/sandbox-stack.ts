@@ -68,11 +68,9 @@ export function prepareWorktree(cwd: string, composeFileFromRoot: string, run: R
   const identity = { ...found, composeProjectName: composeProjectName(project, found.workspaceRoot) };
   const devcontainerDir = dirname(composeFile);
   mkdirSync(devcontainerDir, { recursive: true });
-  // The shared services' passwords, so the dev container's connection variables resolve.
   const sharedCompose = join(identity.workspaceRoot, SHARED_COMPOSE_FILE);
   const secrets = existsSync(sharedCompose) ? ensureSharedSecrets(identity.gitCommonDir, readFileSync(sharedCompose, 'utf-8')) : {};
-  const secretLines = Object.entries(secrets).map(([name, value]) => `${name}=${value}\n`).join('');
-  writeFileSync(join(devcontainerDir, ENV_FILE), sandboxEnvFile(identity, dockerSocketGid()) + secretLines, { mode: 0o600 });
+  writeFileSync(join(devcontainerDir, ENV_FILE), sandboxEnvFile(identity, dockerSocketGid(), secrets), { mode: 0o600 });
   writeFileSync(join(devcontainerDir, WORKTREE_COMPOSE_FILE), worktreeOverrideFile(identity, findOurDevcontainers(identity.workspaceRoot)));
   return {
     identity,

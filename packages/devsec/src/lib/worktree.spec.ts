@@ -58,6 +58,11 @@ describe('worktree identity (real git)', () => {
     }
   });
 
+  it("adds the shared services' passwords to the .env, after the identity", () => {
+    const identity = worktreeIdentity(join(base, 'two/repo'), 'app');
+    expect(sandboxEnvFile(identity, 105, { DEVSEC_POSTGRES_PASSWORD: 'abc_DEF-1' }).split('\n').slice(-2)).toEqual(['DEVSEC_POSTGRES_PASSWORD=abc_DEF-1', '']);
+  });
+
   it('writes the .env that the compose file interpolates', () => {
     const identity = worktreeIdentity(join(base, 'two/repo'), 'app');
     expect(sandboxEnvFile(identity, 105).split('\n').slice(1)).toEqual([

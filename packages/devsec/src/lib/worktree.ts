@@ -79,7 +79,7 @@ export function dockerSocketGid(socketPath = '/var/run/docker.sock'): number {
 }
 
 /** `.devcontainer/.env`: read by `docker compose` for interpolation, whoever starts the stack. */
-export function sandboxEnvFile(identity: WorktreeIdentity, dockerGid: number): string {
+export function sandboxEnvFile(identity: WorktreeIdentity, dockerGid: number, secrets: Record<string, string> = {}): string {
   return [
     '# Written by @org/devsec for this worktree on this machine (git-ignored; rewritten on every start).',
     `COMPOSE_PROJECT_NAME=${identity.composeProjectName}`,
@@ -88,6 +88,8 @@ export function sandboxEnvFile(identity: WorktreeIdentity, dockerGid: number): s
     `DEVSEC_DOCKER_GID=${dockerGid}`,
     ...(identity.gitName ? [`DEVSEC_GIT_NAME=${envValue(identity.gitName)}`] : []),
     ...(identity.gitEmail ? [`DEVSEC_GIT_EMAIL=${envValue(identity.gitEmail)}`] : []),
+    // The shared services' passwords, so the dev container's connection variables resolve.
+    ...Object.entries(secrets).map(([name, value]) => `${name}=${envValue(value)}`),
     '',
   ].join('\n');
 }
