@@ -34,7 +34,7 @@ const builders = {
     const pkg = join(root, 'packages/devsec');
     execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(pkg, 'tsconfig.lib.json')], { stdio: 'inherit' });
     for (const file of ['package.json', 'generators.json', 'executors.json', 'README.md']) cpSync(join(pkg, file), join(out, file));
-    copyTree(join(pkg, 'src'), join(out, 'src'), (file) => file.endsWith('schema.json') || file.split(/[\\/]/).includes('files'));
+    copyTree(join(pkg, 'src'), join(out, 'src'), (file) => file.endsWith('schema.json') || file.endsWith('live-probe.js') || file.split(/[\\/]/).includes('files'));
   },
 };
 

@@ -261,6 +261,19 @@ describeWithDocker('secure-devcontainer in a fresh Nx workspace, on a real engin
         expect(inside(`curl -s -m 3 http://${ownProxy}:2375/_ping`).status).not.toBe(0);
       });
 
+      it("audit --live holds in both worktrees: every forbidden call refused, the other's proxy silent, no finding", () => {
+        for (const cwd of [ws.dir, second]) {
+          const audit = ws.run('npx', ['nx', 'run', 'app:audit', '--live'], { cwd });
+          const summary = /(\d+) of (\d+) forbidden Docker calls refused; (\d+) socket file\(s\) found; (\d+) of (\d+) addresses without any HTTP answer \((\d+) of them other sandboxes' proxies\); (\d+) of (\d+) sandbox paths read-only/.exec(audit.stdout);
+          expect(summary).not.toBeNull();
+          const [refused, calls, sockets, silent, addresses, otherProxies, readOnly, paths] = summary!.slice(1).map(Number);
+          expect([refused, sockets, silent, readOnly]).toEqual([calls, 0, addresses, paths]);
+          expect(calls).toBeGreaterThan(20);
+          expect(otherProxies).toBeGreaterThanOrEqual(1);
+          expect(audit.stdout).toContain('No findings');
+        }
+      });
+
       it('runs git inside the linked worktree, with the common dir mounted at its host path', () => {
         const commit = insideSecond('git status --short && git commit -q --allow-empty -m "from worktree two" && git branch --show-current');
         expect(commit.stderr).toBe('');

@@ -4,12 +4,13 @@
  */
 import { ExecutorContext, logger } from '@nx/devkit';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FsTree, flushChanges } from 'nx/src/generators/tree';
 import { describeWithDocker, docker, dockerOk } from '../../../../tools/testing/docker';
+import { createSandboxWorkspace, SandboxWorkspace } from '../../../../tools/testing/sandbox-workspace';
 import { secureDevcontainerGenerator } from '../generators/secure-devcontainer/generator';
 import { sharedServiceGenerator } from '../generators/shared-service/generator';
 import upWorktree from './up-worktree/executor';
@@ -36,7 +37,7 @@ describeWithDocker('executor faults on a real engine', () => {
   let context: ExecutorContext;
   let errors: string[];
   let port: number;
-  const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd: dir });
+  let git: SandboxWorkspace['git'];
   const generate = async (aptPackages: string[]) => {
     const tree = new FsTree(dir, false);
     await secureDevcontainerGenerator(tree, { project: 'app', network, aptPackages, skipFormat: true, force: true });
@@ -44,15 +45,7 @@ describeWithDocker('executor faults on a real engine', () => {
   };
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'devsec-faults-'));
-    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: `faults-${run}` }));
-    writeFileSync(join(dir, 'nx.json'), '{}');
-    mkdirSync(join(dir, 'apps/app'), { recursive: true });
-    writeFileSync(join(dir, 'apps/app/project.json'), JSON.stringify({ name: 'app', root: 'apps/app' }));
-    // The proxy's build context, as `nx add` installs it.
-    const proxy = join(__dirname, '..', '..', '..', 'socket-proxy');
-    for (const part of ['package.json', 'Dockerfile', 'bin', 'src']) cpSync(join(proxy, part), join(dir, 'node_modules/@org/devsec-socket-proxy', part), { recursive: true });
-    git('init', '-q');
+    ({ dir, git } = createSandboxWorkspace('devsec-faults-', `faults-${run}`));
     await generate([]);
     port = await freePort();
     const tree = new FsTree(dir, false);

@@ -182,6 +182,11 @@ export function auditSandbox(projectRoot: string, read: (path: string) => string
       }
     }
   }
+  return sortFindings(findings);
+}
+
+/** High first, then by file and line. */
+export function sortFindings(findings: AuditFinding[]): AuditFinding[] {
   const rank = { high: 0, medium: 1 };
   return findings.sort((a, b) => rank[a.severity] - rank[b.severity] || a.file.localeCompare(b.file) || (a.line ?? 0) - (b.line ?? 0));
 }

@@ -56,10 +56,10 @@ export interface SandboxStack {
 }
 
 /**
- * Writes this worktree's `.env` and override file next to the compose file, and returns what
- * `docker compose` needs. Shared by the executors and the initializeCommand of devcontainer.json.
+ * Which stack a compose file is in this worktree: the identity and the compose project name,
+ * without writing anything (the live audit only looks).
  */
-export function prepareWorktree(cwd: string, composeFileFromRoot: string, run: Runner = runCommand): SandboxStack {
+export function locateStack(cwd: string, composeFileFromRoot: string, run: Runner = runCommand): SandboxStack {
   const found = worktreeIdentity(cwd, '', run);
   const composeFile = join(found.workspaceRoot, composeFileFromRoot);
   const model = parse(readFileSync(composeFile, 'utf-8')) as { services?: Record<string, { labels?: Record<string, string> }> };
@@ -67,19 +67,30 @@ export function prepareWorktree(cwd: string, composeFileFromRoot: string, run: R
   const project = model.services?.app?.labels?.[PROJECT_LABEL] ?? basename(dirname(dirname(composeFile)));
   const identity = { ...found, composeProjectName: composeProjectName(project, found.workspaceRoot) };
   const devcontainerDir = dirname(composeFile);
-  mkdirSync(devcontainerDir, { recursive: true });
-  const sharedCompose = join(identity.workspaceRoot, SHARED_COMPOSE_FILE);
-  const secrets = existsSync(sharedCompose) ? ensureSharedSecrets(identity.gitCommonDir, readFileSync(sharedCompose, 'utf-8')) : {};
-  writeFileSync(join(devcontainerDir, ENV_FILE), sandboxEnvFile(identity, dockerSocketGid(), secrets), { mode: 0o600 });
-  writeFileSync(join(devcontainerDir, WORKTREE_COMPOSE_FILE), worktreeOverrideFile(identity, findOurDevcontainers(identity.workspaceRoot)));
   return {
     identity,
     devcontainerDir,
     project,
     composeFiles: [COMPOSE_FILE, SERVICES_COMPOSE_FILE, WORKTREE_COMPOSE_FILE]
       .map((file) => join(devcontainerDir, file))
-      .filter((file) => existsSync(file)),
+      // The override file is written by prepareWorktree, before any compose command.
+      .filter((file) => existsSync(file) || file.endsWith(WORKTREE_COMPOSE_FILE)),
   };
+}
+
+/**
+ * Writes this worktree's `.env` and override file next to the compose file, and returns what
+ * `docker compose` needs. Shared by the executors and the initializeCommand of devcontainer.json.
+ */
+export function prepareWorktree(cwd: string, composeFileFromRoot: string, run: Runner = runCommand): SandboxStack {
+  const stack = locateStack(cwd, composeFileFromRoot, run);
+  const { identity, devcontainerDir } = stack;
+  mkdirSync(devcontainerDir, { recursive: true });
+  const sharedCompose = join(identity.workspaceRoot, SHARED_COMPOSE_FILE);
+  const secrets = existsSync(sharedCompose) ? ensureSharedSecrets(identity.gitCommonDir, readFileSync(sharedCompose, 'utf-8')) : {};
+  writeFileSync(join(devcontainerDir, ENV_FILE), sandboxEnvFile(identity, dockerSocketGid(), secrets), { mode: 0o600 });
+  writeFileSync(join(devcontainerDir, WORKTREE_COMPOSE_FILE), worktreeOverrideFile(identity, findOurDevcontainers(identity.workspaceRoot)));
+  return stack;
 }
 
 export function composeArgs(stack: SandboxStack, ...args: string[]): string[] {

@@ -91,7 +91,7 @@ function nodesFor(file: string, options: DevsecPluginOptions, workspaceRoot: str
   const audit: TargetConfiguration = {
     executor: `${PLUGIN_PACKAGE}:audit`,
     options: { composeFile },
-    metadata: { description: 'Review this sandbox’s files the way a security reviewer would (no engine needed).', technologies: ['docker'] },
+    metadata: { description: 'Review this sandbox’s files the way a security reviewer would (no engine needed); with --live, probe the running stack from inside.', technologies: ['docker'] },
   };
   return {
     projects: {

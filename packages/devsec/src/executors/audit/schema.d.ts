@@ -1,5 +1,6 @@
 export interface AuditExecutorSchema {
   composeFile: string;
+  live?: boolean;
   format?: 'table' | 'json' | 'sarif';
   outputFile?: string;
 }

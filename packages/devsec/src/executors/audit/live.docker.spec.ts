@@ -1,0 +1,175 @@
+/**
+ * `audit --live` on a real engine: clean on the stack the generator writes, and each way of
+ * weakening a copy of it shows up as its own finding, seen from inside the dev container.
+ */
+import { ExecutorContext, logger } from '@nx/devkit';
+import { chownSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FsTree, flushChanges } from 'nx/src/generators/tree';
+import { describeWithDocker, docker } from '../../../../../tools/testing/docker';
+import { createSandboxWorkspace } from '../../../../../tools/testing/sandbox-workspace';
+import { secureDevcontainerGenerator } from '../../generators/secure-devcontainer/generator';
+import { FORBIDDEN_CALLS, gatherProbeInput, runLiveProbe } from '../../lib/live-audit';
+import { locateStack } from '../../lib/sandbox-stack';
+import type { AuditFinding } from '../../lib/audit';
+import upWorktree from '../up-worktree/executor';
+import downWorktree from '../down-worktree/executor';
+import audit from './executor';
+
+jest.setTimeout(300_000);
+
+const run = Math.random().toString(36).slice(2, 8);
+const network = `devsec-live-${run}`;
+const composeFile = 'apps/app/.devcontainer/docker-compose.yml';
+
+/** The host user owns the workspace, as on a developer's machine (uid 1000 = node inside). */
+function chownTree(path: string): void {
+  chownSync(path, 1000, 1000);
+  if (statSync(path).isDirectory()) for (const entry of readdirSync(path)) chownTree(join(path, entry));
+}
+
+describeWithDocker('audit --live on a real engine', () => {
+  let dir: string;
+  let context: ExecutorContext;
+  let servicesFile: string;
+  let dockerfile: string;
+  let cleanServices: string;
+  let cleanDockerfile: string;
+
+  const up = async (unsafeAllow: string[] = []) => {
+    const errors: string[] = [];
+    const spy = jest.spyOn(logger, 'error').mockImplementation((message) => void errors.push(String(message)));
+    try {
+      const result = await upWorktree({ composeFile, unsafeAllow }, context);
+      if (!result.success) throw new Error(`up-worktree failed:\n${errors.join('\n')}`);
+    } finally {
+      spy.mockRestore();
+    }
+  };
+  /** The user-owned services file, with `services` replaced by a weakening. */
+  const weakenServices = (services: string) => writeFileSync(servicesFile, cleanServices.replace('services: {}', `services:\n${services}`));
+  const liveAudit = async () => {
+    const outputFile = `audit-${Math.random().toString(36).slice(2, 8)}.json`;
+    const write = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    try {
+      const result = await audit({ composeFile, live: true, format: 'json', outputFile }, context);
+      const findings = JSON.parse(readFileSync(join(dir, outputFile), 'utf-8')) as AuditFinding[];
+      return { success: result.success, findings, live: findings.filter((finding) => finding.rule.startsWith('live-')) };
+    } finally {
+      write.mockRestore();
+      rmSync(join(dir, outputFile), { force: true });
+    }
+  };
+
+  beforeAll(async () => {
+    let git;
+    ({ dir, git } = createSandboxWorkspace('devsec-live-', `live-${run}`));
+    const tree = new FsTree(dir, false);
+    await secureDevcontainerGenerator(tree, { project: 'app', network, skipFormat: true });
+    flushChanges(dir, tree.listChanges());
+    git('add', '-A');
+    git('commit', '-q', '-m', 'live audit');
+    chownTree(dir);
+    // This process is root: let its git (and the executors' children) read the uid-1000 repository.
+    Object.assign(process.env, { GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'safe.directory', GIT_CONFIG_VALUE_0: '*' });
+    context = { root: dir, cwd: dir, projectName: 'app', isVerbose: false } as ExecutorContext;
+    servicesFile = join(dir, 'apps/app/.devcontainer/docker-compose.services.yml');
+    dockerfile = join(dir, 'apps/app/.devcontainer/Dockerfile');
+    cleanServices = readFileSync(servicesFile, 'utf-8');
+    cleanDockerfile = readFileSync(dockerfile, 'utf-8');
+  });
+
+  afterEach(() => {
+    writeFileSync(servicesFile, cleanServices);
+    writeFileSync(dockerfile, cleanDockerfile);
+  });
+
+  afterAll(async () => {
+    if (!dir) return;
+    await downWorktree({ composeFile, volumes: true }, context);
+    docker(['network', 'rm', network]);
+    rmSync(dir, { recursive: true, force: true });
+    for (const name of ['GIT_CONFIG_COUNT', 'GIT_CONFIG_KEY_0', 'GIT_CONFIG_VALUE_0']) delete process.env[name];
+  });
+
+  it('a generated stack: the probe sees every forbidden call refused, read-only sandbox files, no other Docker API; no finding', async () => {
+    await up();
+    const stack = locateStack(dir, composeFile);
+    const { container, input } = gatherProbeInput(stack);
+    const seen = runLiveProbe(container.Name.replace(/^\//, ''), input);
+    // What the clean verdict rests on, so that "no finding" cannot mean "looked at nothing".
+    expect(seen.uid).toBe(1000);
+    const proxy = seen.endpoints.find((endpoint) => endpoint.name === 'DOCKER_HOST=tcp://docker-proxy:2375');
+    expect(proxy?.docker).toBe(true);
+    expect(proxy?.calls).toHaveLength(FORBIDDEN_CALLS.length * 2);
+    for (const call of proxy!.calls!) expect([call.method, call.path, call.answer.status]).toEqual([call.method, call.path, 403]);
+    expect(seen.writable.map((entry) => [entry.path.replace(dir, ''), entry.error])).toEqual(
+      expect.arrayContaining([['/apps/app/.devcontainer', 'EROFS'], ['/apps/app/.devcontainer/docker-compose.yml', 'EROFS'], ['/.git/hooks', 'EROFS'], ['/.git/config', 'EROFS']]),
+    );
+    expect(seen.network.some((target) => /gateway/.test(target.label))).toBe(true);
+    expect(seen.network.filter((target) => target.answer.status !== undefined)).toEqual([]);
+    expect(seen.sockets).toEqual([]);
+
+    const { success, live } = await liveAudit();
+    expect(live).toEqual([]);
+    expect(success).toBe(true);
+  });
+
+  it('the Docker socket mounted into app: the socket, the calls that reach the engine and the readable env are each reported', async () => {
+    weakenServices(`  app:\n    volumes:\n      - /var/run/docker.sock:/var/run/docker.sock\n    group_add:\n      - "\${DEVSEC_DOCKER_GID:-0}"\n`);
+    await up(['socket-mount']);
+    const { success, live } = await liveAudit();
+    expect(success).toBe(false);
+    const rules = live.map((finding) => finding.rule);
+    expect(rules).toEqual(expect.arrayContaining(['live-docker-socket', 'live-docker-api', 'live-env-readable']));
+    expect(live.find((finding) => finding.rule === 'live-docker-api')?.message).toContain('through /var/run/docker.sock');
+  });
+
+  it('sudo installed in the image: reported', async () => {
+    writeFileSync(
+      dockerfile,
+      cleanDockerfile.replace(/USER node\s*$/m, "USER root\nRUN apt-get update && apt-get install -y --no-install-recommends sudo && echo 'node ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/node\nUSER node"),
+    );
+    await up();
+    const { live } = await liveAudit();
+    expect(live.map((finding) => [finding.rule, finding.severity])).toEqual([['live-sudo', 'high']]);
+    expect(live[0].message).toContain('/usr/bin/sudo is installed');
+  });
+
+  it("the proxy put on the shared network: reported as this stack's proxy reachable there", async () => {
+    weakenServices(`  docker-proxy:\n    networks:\n      - sandbox\n      - shared\n`);
+    await up(['proxy-on-shared-network']);
+    const { live } = await liveAudit();
+    expect(live.map((finding) => finding.rule)).toEqual(['live-proxy-reachable']);
+    expect(live[0].message).toContain(`this stack's proxy on network ${network}`);
+  });
+
+  it('~/.ssh mounted: reported', async () => {
+    const home = join(dir, '..', `devsec-live-home-${run}`);
+    mkdirSync(join(home, '.ssh'), { recursive: true, mode: 0o755 });
+    writeFileSync(join(home, '.ssh', 'id_ed25519'), '-----BEGIN OPENSSH PRIVATE KEY-----\nnot a real key\n', { mode: 0o644 });
+    try {
+      weakenServices(`  app:\n    volumes:\n      - ${home}/.ssh:/home/node/.ssh:ro\n`);
+      await up(['ssh-mount']);
+      const { live } = await liveAudit();
+      expect(live.map((finding) => finding.rule)).toEqual(['live-ssh-keys']);
+      expect(live[0].message).toContain('/home/node/.ssh');
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+
+  it('the stack down: --live says to start it, and fails', async () => {
+    await downWorktree({ composeFile }, context);
+    const errors: string[] = [];
+    jest.spyOn(logger, 'error').mockImplementation((message) => void errors.push(String(message)));
+    const write = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    try {
+      expect(await audit({ composeFile, live: true }, context)).toEqual({ success: false });
+    } finally {
+      jest.restoreAllMocks();
+      write.mockRestore();
+    }
+    expect(errors.join('\n')).toMatch(/is not running.*nx run app:up-worktree/);
+  });
+});
