@@ -4,6 +4,7 @@ import { basename, dirname, join } from 'node:path';
 import { parse } from 'yaml';
 import { COMPOSE_FILE, MANAGED_LABEL, PROJECT_LABEL, SERVICES_COMPOSE_FILE } from './constants';
 import { checkSandbox, ComposeModel, Finding } from './sandbox-rules';
+import { readState, withState, WorktreeState } from './worktree-state';
 import { CommandResult, runCommand, Runner } from './run';
 import {
   composeProjectName,
@@ -24,6 +25,12 @@ export class SandboxError extends Error {
 
 /** Docker CLI present, daemon up, Compose v2: each missing piece gets its own fix. */
 export function preflight(run: Runner = runCommand): void {
+  preflightEngine(run);
+  preflightCompose(run);
+}
+
+/** The docker CLI and its daemon (one `docker version`). */
+export function preflightEngine(run: Runner = runCommand): void {
   const version = run('docker', ['version', '--format', '{{.Server.Version}}']);
   if (version.error?.code === 'ENOENT') {
     throw new SandboxError('The docker CLI is not installed (no `docker` on PATH). Install Docker Engine or Docker Desktop, then run again.');
@@ -33,6 +40,10 @@ export function preflight(run: Runner = runCommand): void {
       `The Docker daemon does not answer: ${lastLine(version)}. Start it (e.g. \`sudo systemctl start docker\`, or open Docker Desktop), then run again.`,
     );
   }
+}
+
+/** Compose v2 (`docker compose`). up-worktree asks only when a compose command failed: each start of the plugin costs ~80 ms. */
+export function preflightCompose(run: Runner = runCommand): void {
   const compose = run('docker', ['compose', 'version', '--short']);
   const composeVersion = compose.stdout.trim().replace(/^v/, '');
   if (compose.status !== 0 || !/^[2-9]\./.test(composeVersion)) {
@@ -53,6 +64,8 @@ export interface SandboxStack {
   devcontainerDir: string;
   composeFiles: string[];
   project: string;
+  /** What the last start in this worktree remembered (worktree-state.ts); empty before the first. */
+  state?: WorktreeState;
 }
 
 /**
@@ -89,8 +102,10 @@ export function prepareWorktree(cwd: string, composeFileFromRoot: string, run: R
   const sharedCompose = join(identity.workspaceRoot, SHARED_COMPOSE_FILE);
   const secrets = existsSync(sharedCompose) ? ensureSharedSecrets(identity.gitCommonDir, readFileSync(sharedCompose, 'utf-8')) : {};
   writeFileSync(join(devcontainerDir, ENV_FILE), sandboxEnvFile(identity, dockerSocketGid(), secrets), { mode: 0o600 });
-  writeFileSync(join(devcontainerDir, WORKTREE_COMPOSE_FILE), worktreeOverrideFile(identity, findOurDevcontainers(identity.workspaceRoot)));
-  return stack;
+  const overridePath = join(devcontainerDir, WORKTREE_COMPOSE_FILE);
+  const state = readState(existsSync(overridePath) ? readFileSync(overridePath, 'utf-8') : undefined);
+  writeFileSync(overridePath, withState(worktreeOverrideFile(identity, findOurDevcontainers(identity.workspaceRoot)), state));
+  return { ...stack, state };
 }
 
 export function composeArgs(stack: SandboxStack, ...args: string[]): string[] {
@@ -158,7 +173,11 @@ export function policyGate(stack: SandboxStack, unsafeAllow: string[], run: Runn
     throw new SandboxError(`--unsafe-allow=${unknown.join(',')}: unknown rule. Rules: ${GATE_RULES.join(', ')}.`);
   }
   const config = run('docker', composeArgs(stack, 'config', '--format', 'json'));
-  if (config.status !== 0) throw new SandboxError(`docker compose config failed for ${stack.composeFiles[0]}:\n${config.stderr.trim()}`);
+  if (config.status !== 0) {
+    // Is Compose v2 there at all? Its own message says what to install.
+    preflightCompose(run);
+    throw new SandboxError(`docker compose config failed for ${stack.composeFiles[0]}:\n${config.stderr.trim()}`);
+  }
   const model = JSON.parse(config.stdout) as ComposeModel;
   const findings = checkSandbox({ composeFile: stack.composeFiles[0], compose: model }).filter((finding) =>
     (GATE_RULES as readonly string[]).includes(finding.rule),
@@ -178,15 +197,57 @@ interface PsEntry {
   Service: string;
   Name: string;
   State: string;
+  /** healthy, unhealthy, starting, or '' without a health check. */
   Health: string;
+  Status: string;
 }
 
-/** `docker compose ps`, one entry per container (Compose prints JSON lines or a JSON array). */
+/**
+ * The stack's containers, from `docker ps` (a fifth of the time of `docker compose ps`): the
+ * service from Compose's label, the health from the status text.
+ */
 export function composePs(stack: SandboxStack, run: Runner = runCommand): PsEntry[] {
-  const ps = run('docker', composeArgs(stack, 'ps', '--all', '--format', 'json'));
-  const text = ps.stdout.trim();
-  if (ps.status !== 0 || text === '') return [];
-  return text.startsWith('[') ? JSON.parse(text) : text.split('\n').map((line) => JSON.parse(line));
+  const ps = run('docker', ['ps', '--all', '--filter', `label=com.docker.compose.project=${stack.identity.composeProjectName}`, '--format', '{{json .}}']);
+  if (ps.status !== 0) return [];
+  return ps.stdout
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as { Names: string; State: string; Status: string; Labels: string })
+    .map((entry) => ({
+      Service: /(?:^|,)com\.docker\.compose\.service=([^,]*)/.exec(entry.Labels)?.[1] ?? entry.Names,
+      Name: entry.Names,
+      State: entry.State,
+      Health: /\((healthy|unhealthy|health: starting)\)/.exec(entry.Status)?.[1].replace('health: ', '') ?? '',
+      Status: entry.Status,
+    }))
+    .sort((a, b) => a.Service.localeCompare(b.Service));
+}
+
+/**
+ * Waits until every container runs (healthy where it has a check) — what `up --wait` does, but
+ * a stack that is already up answers on the first look instead of after Compose's polling.
+ * One-shot containers that exited 0 count as done.
+ */
+export async function waitUntilHealthy(stack: SandboxStack, timeoutMs = 300_000, run: Runner = runCommand): Promise<PsEntry[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const entries = composePs(stack, run);
+    const failed = entries.find((e) => e.Health === 'unhealthy' || ((e.State === 'exited' || e.State === 'dead') && !/^Exited \(0\)/.test(e.Status)));
+    if (failed) {
+      throw new SandboxError(`${failed.Service} is ${failed.Health === 'unhealthy' ? 'unhealthy' : `not running (${failed.Status})`}.${lastLogLines(stack, failed.Service, run)}`);
+    }
+    const pending = entries.filter((e) => e.Health === 'starting' || (e.State !== 'running' && !/^Exited \(0\)/.test(e.Status)));
+    if (entries.length > 0 && pending.length === 0) return entries;
+    if (Date.now() > deadline) {
+      throw new SandboxError(`Still waiting for ${pending.map((e) => e.Service).join(', ') || 'the stack'} after ${timeoutMs / 1000} s.${lastLogLines(stack, pending[0]?.Service, run)}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+function lastLogLines(stack: SandboxStack, service: string | undefined, run: Runner): string {
+  const logs = run('docker', composeArgs(stack, 'logs', '--no-color', '--tail', '30', ...(service ? [service] : [])));
+  return logs.stdout.trim() ? ` Its last log lines:\n${logs.stdout.trimEnd()}` : '';
 }
 
 export function summary(stack: SandboxStack, entries: PsEntry[]): string {

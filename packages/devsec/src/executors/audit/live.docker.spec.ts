@@ -115,6 +115,28 @@ describeWithDocker('audit --live on a real engine', () => {
     expect(success).toBe(true);
   });
 
+  it('a re-run with nothing changed skips the build; the remembered gate still refuses a weakened copy', async () => {
+    const info: string[] = [];
+    const spy = jest.spyOn(logger, 'info').mockImplementation((message) => void info.push(String(message)));
+    try {
+      await up();
+    } finally {
+      spy.mockRestore();
+    }
+    const started = info.find((line) => line.startsWith('Starting '));
+    expect(started).toMatch(/ up --detach --remove-orphans$/);
+    // Same inputs, same verdict: but a changed services file is new input, and the gate reads it.
+    weakenServices(`  app:\n    volumes:\n      - /var/run/docker.sock:/var/run/docker.sock\n`);
+    const errors: string[] = [];
+    jest.spyOn(logger, 'error').mockImplementation((message) => void errors.push(String(message)));
+    try {
+      expect(await upWorktree({ composeFile }, context)).toEqual({ success: false });
+    } finally {
+      jest.restoreAllMocks();
+    }
+    expect(errors.join('\n')).toMatch(/Refusing to start.*socket-mount/s);
+  });
+
   it('the Docker socket mounted into app: the socket, the calls that reach the engine and the readable env are each reported', async () => {
     weakenServices(`  app:\n    volumes:\n      - /var/run/docker.sock:/var/run/docker.sock\n    group_add:\n      - "\${DEVSEC_DOCKER_GID:-0}"\n`);
     await up(['socket-mount']);

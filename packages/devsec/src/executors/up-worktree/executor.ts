@@ -1,32 +1,50 @@
 import { ExecutorContext, logger } from '@nx/devkit';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   composeArgs,
-  composePs,
   diagnoseComposeFailure,
   ensureSharedNetwork,
+  GATE_RULES,
   policyGate,
-  preflight,
+  preflightEngine,
   prepareWorktree,
   sharedNetworkName,
   summary,
+  waitUntilHealthy,
 } from '../../lib/sandbox-stack';
 import { runCommand, streamCommand } from '../../lib/run';
 import { reportingErrors } from '../../lib/executor';
+import { ENV_FILE, WORKTREE_COMPOSE_FILE } from '../../lib/worktree';
+import { buildInputsHash, buildSpecs, gateInputsHash, withState, WorktreeState } from '../../lib/worktree-state';
 import type { UpWorktreeExecutorSchema } from './schema';
+
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const GATE_VERSION = `${require('../../../package.json').version} ${GATE_RULES.join(',')}`;
 
 export default function upWorktreeExecutor(options: UpWorktreeExecutorSchema, context: ExecutorContext): Promise<{ success: boolean }> {
   return reportingErrors(async () => {
-    preflight();
+    preflightEngine();
     const stack = prepareWorktree(context.root, options.composeFile);
+    const previous: WorktreeState = stack.state ?? {};
     const unsafeAllow = [options.unsafeAllow ?? []].flat().flatMap((rule) => rule.split(',')).filter(Boolean);
-    const { model, allowed } = policyGate(stack, unsafeAllow);
-    for (const finding of allowed) logger.warn(`UNSAFE: ${finding.rule} allowed by --unsafe-allow: ${finding.message}`);
-    const network = sharedNetworkName(model);
+
+    // The gate: skipped only when everything it would read is what it passed last time.
+    const gateInputs = unsafeAllow.length === 0 ? gateInputsHash(stack.composeFiles, join(stack.devcontainerDir, ENV_FILE), process.env, GATE_VERSION) : undefined;
+    let network = previous.network;
+    let builds = previous.builds ?? [];
+    if (!gateInputs || gateInputs !== previous.gateInputs) {
+      const { model, allowed } = policyGate(stack, unsafeAllow);
+      for (const finding of allowed) logger.warn(`UNSAFE: ${finding.rule} allowed by --unsafe-allow: ${finding.message}`);
+      network = sharedNetworkName(model);
+      builds = buildSpecs(model);
+    }
     if (network) ensureSharedNetwork(network, runCommand, (line) => logger.info(line));
 
-    const args = composeArgs(stack, 'up', '--detach', '--remove-orphans');
-    if (options.build !== false) args.push('--build');
-    if (options.wait !== false) args.push('--wait');
+    // Build when asked, or when an image's inputs changed since the last build (compose builds missing images itself).
+    const buildInputs = buildInputsHash(builds);
+    const build = options.build ?? buildInputs !== previous.buildInputs;
+    const args = composeArgs(stack, 'up', '--detach', '--remove-orphans', ...(build ? ['--build'] : []));
     logger.info(`Starting ${stack.identity.composeProjectName}: docker ${args.join(' ')}`);
     const { code, lines } = await streamCommand('docker', args, { cwd: stack.devcontainerDir, prefix: `[${stack.project}] ` });
     if (code !== 0) {
@@ -36,7 +54,22 @@ export default function upWorktreeExecutor(options: UpWorktreeExecutorSchema, co
       logger.error(`To remove what did start: nx run ${context.projectName}:down-worktree`);
       return false;
     }
-    logger.info(summary(stack, composePs(stack)));
+    const overridePath = join(stack.devcontainerDir, WORKTREE_COMPOSE_FILE);
+    const state: WorktreeState = {
+      ...(gateInputs ? { gateInputs } : {}),
+      ...(network ? { network } : {}),
+      builds,
+      // Images skipped by --build=false may be stale: keep what was last built.
+      ...(build || buildInputs === previous.buildInputs ? { buildInputs } : previous.buildInputs ? { buildInputs: previous.buildInputs } : {}),
+    };
+    writeFileSync(overridePath, withState(readFileSync(overridePath, 'utf-8'), state));
+    try {
+      const entries = options.wait === false ? undefined : await waitUntilHealthy(stack);
+      logger.info(summary(stack, entries ?? []));
+    } catch (error) {
+      logger.error(`To remove what did start: nx run ${context.projectName}:down-worktree`);
+      throw error;
+    }
     return true;
   });
 }
