@@ -84,14 +84,22 @@ describeWithDocker('executor faults on a real engine', () => {
     expect(errors.join('\n')).toMatch(/docker CLI is not installed.*Install Docker Engine/);
   });
 
-  it('daemon down: says so, and how to start it', async () => {
-    process.env.DOCKER_HOST = 'unix:///tmp/devsec-no-such-daemon.sock';
-    try {
-      expect(await upShared({}, context)).toEqual({ success: false });
-    } finally {
-      delete process.env.DOCKER_HOST;
-    }
-    expect(errors.join('\n')).toMatch(/Docker daemon does not answer.*Start it/);
+  it('daemon down: says so, and how to start it (up-shared, and up-worktree before and after its first start)', async () => {
+    const daemonDown = async (up: () => Promise<{ success: boolean }>) => {
+      errors.length = 0;
+      process.env.DOCKER_HOST = 'unix:///tmp/devsec-no-such-daemon.sock';
+      try {
+        expect(await up()).toEqual({ success: false });
+      } finally {
+        delete process.env.DOCKER_HOST;
+      }
+      expect(errors.join('\n')).toMatch(/Docker daemon does not answer.*Start it/);
+    };
+    await daemonDown(() => upShared({}, context));
+    await daemonDown(() => upWorktree({ composeFile }, context));
+    // Once started, a re-run skips the gate's compose call: the failing start itself must say why.
+    expect(await upWorktree({ composeFile }, context)).toEqual({ success: true });
+    await daemonDown(() => upWorktree({ composeFile }, context));
   });
 
   it('a published port in use: names it; freeing it and running again recovers', async () => {

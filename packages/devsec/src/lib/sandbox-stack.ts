@@ -174,8 +174,8 @@ export function policyGate(stack: SandboxStack, unsafeAllow: string[], run: Runn
   }
   const config = run('docker', composeArgs(stack, 'config', '--format', 'json'));
   if (config.status !== 0) {
-    // Is Compose v2 there at all? Its own message says what to install.
-    preflightCompose(run);
+    // Is the docker CLI there, and Compose v2? Their own messages say what to install.
+    preflight(run);
     throw new SandboxError(`docker compose config failed for ${stack.composeFiles[0]}:\n${config.stderr.trim()}`);
   }
   const model = JSON.parse(config.stdout) as ComposeModel;

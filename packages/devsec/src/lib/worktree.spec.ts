@@ -48,6 +48,16 @@ describe('worktree identity (real git)', () => {
     expect(worktreeIdentity(join(base, 'detached'), 'app')).toMatchObject({ branch: undefined, gitCommonDir: join(base, 'one/repo/.git') });
   });
 
+  it('handles a repository without a commit yet (HEAD not born)', () => {
+    const fresh = realpathSync(mkdtempSync(join(tmpdir(), 'devsec-unborn-')));
+    try {
+      git(fresh, 'init', '-q', '-b', 'trunk');
+      expect(worktreeIdentity(fresh, 'app')).toMatchObject({ workspaceRoot: fresh, gitCommonDir: join(fresh, '.git'), branch: 'trunk' });
+    } finally {
+      rmSync(fresh, { recursive: true, force: true });
+    }
+  });
+
   it('explains what to do outside a git repository', () => {
     const outside = mkdtempSync(join(tmpdir(), 'devsec-nogit-'));
     try {

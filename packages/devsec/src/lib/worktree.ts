@@ -41,24 +41,21 @@ export function composeProjectName(project: string, workspaceRoot: string): stri
 
 export function worktreeIdentity(cwd: string, project: string, run: Runner = runCommand): WorktreeIdentity {
   const git = (...args: string[]) => run('git', args, { cwd });
-  const top = git('rev-parse', '--show-toplevel');
+  // Two git runs, not five: this is on every start's path.
+  const top = git('rev-parse', '--path-format=absolute', '--show-toplevel', '--git-common-dir', '--abbrev-ref', 'HEAD');
   if (top.error?.code === 'ENOENT') throw new WorktreeError('git is not installed: the sandbox takes its identity from git. Install git and run again.');
-  if (top.status !== 0) {
+  const [workspaceRoot, gitCommonDir, head] = top.stdout.trim().split('\n');
+  if (top.status !== 0 && !gitCommonDir) {
     throw new WorktreeError(
       `${cwd} is not inside a git repository: the sandbox's name and its git mounts come from git. ` +
         'Run `git init` (and commit) in the workspace, then run again.',
     );
   }
-  const workspaceRoot = top.stdout.trim();
-  const common = git('rev-parse', '--path-format=absolute', '--git-common-dir');
-  if (common.status !== 0) throw new WorktreeError(`git rev-parse --git-common-dir failed: ${common.stderr.trim()}`);
-  const gitCommonDir = common.stdout.trim();
-  const head = git('symbolic-ref', '--quiet', '--short', 'HEAD');
-  const branch = head.status === 0 ? head.stdout.trim() : undefined;
-  const config = (key: string) => {
-    const value = git('config', '--get', key);
-    return value.status === 0 && value.stdout.trim() !== '' ? value.stdout.trim() : undefined;
-  };
+  // A repository without a commit yet has no HEAD to abbreviate (rev-parse fails after printing the rest).
+  const branch = head && head !== 'HEAD' ? head : top.status !== 0 ? unbornBranch(git) : undefined;
+  const identity = git('config', '--get-regexp', '^user\\.(name|email)$');
+  // The last value wins, as with `git config --get`.
+  const config = (key: string) => [...identity.stdout.matchAll(new RegExp(`^${key.replace('.', '\\.')} (.+)$`, 'gm'))].pop()?.[1]?.trim() || undefined;
   return {
     workspaceRoot,
     gitCommonDir,
@@ -67,6 +64,11 @@ export function worktreeIdentity(cwd: string, project: string, run: Runner = run
     gitEmail: config('user.email'),
     composeProjectName: composeProjectName(project, workspaceRoot),
   };
+}
+
+function unbornBranch(git: (...args: string[]) => { status: number | null; stdout: string }): string | undefined {
+  const head = git('symbolic-ref', '--quiet', '--short', 'HEAD');
+  return head.status === 0 ? head.stdout.trim() : undefined;
 }
 
 /** The group that owns the Docker socket here, for the proxy's group_add. */

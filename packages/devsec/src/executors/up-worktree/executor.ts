@@ -7,7 +7,7 @@ import {
   ensureSharedNetwork,
   GATE_RULES,
   policyGate,
-  preflightEngine,
+  preflight,
   prepareWorktree,
   sharedNetworkName,
   summary,
@@ -24,7 +24,7 @@ const GATE_VERSION = `${require('../../../package.json').version} ${GATE_RULES.j
 
 export default function upWorktreeExecutor(options: UpWorktreeExecutorSchema, context: ExecutorContext): Promise<{ success: boolean }> {
   return reportingErrors(async () => {
-    preflightEngine();
+    // No preflight on the way in (each docker/compose run costs tens of ms): a failure runs it, and gets its message.
     const stack = prepareWorktree(context.root, options.composeFile);
     const previous: WorktreeState = stack.state ?? {};
     const unsafeAllow = [options.unsafeAllow ?? []].flat().flatMap((rule) => rule.split(',')).filter(Boolean);
@@ -39,15 +39,25 @@ export default function upWorktreeExecutor(options: UpWorktreeExecutorSchema, co
       network = sharedNetworkName(model);
       builds = buildSpecs(model);
     }
-    if (network) ensureSharedNetwork(network, runCommand, (line) => logger.info(line));
 
     // Build when asked, or when an image's inputs changed since the last build (compose builds missing images itself).
     const buildInputs = buildInputsHash(builds);
     const build = options.build ?? buildInputs !== previous.buildInputs;
     const args = composeArgs(stack, 'up', '--detach', '--remove-orphans', ...(build ? ['--build'] : []));
     logger.info(`Starting ${stack.identity.composeProjectName}: docker ${args.join(' ')}`);
-    const { code, lines } = await streamCommand('docker', args, { cwd: stack.devcontainerDir, prefix: `[${stack.project}] ` });
+    const start = () =>
+      streamCommand('docker', args, { cwd: stack.devcontainerDir, prefix: `[${stack.project}] ` }).catch((error) => {
+        preflight();
+        throw error;
+      });
+    let { code, lines } = await start();
+    // up-shared creates the shared network; when Compose says it is missing, create it here and start again.
+    if (code !== 0 && network && lines.some((line) => /network .*(declared as external|not found)/i.test(line))) {
+      ensureSharedNetwork(network, runCommand, (line) => logger.info(line));
+      ({ code, lines } = await start());
+    }
     if (code !== 0) {
+      preflight();
       const logs = runCommand('docker', composeArgs(stack, 'logs', '--no-color', '--tail', '30'));
       logger.error(diagnoseComposeFailure(code, lines));
       if (logs.stdout.trim()) logger.error(`Last log lines:\n${logs.stdout}`);
