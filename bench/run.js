@@ -5,7 +5,7 @@
 // stand-in images (bash scripts/stand-in-images.sh); builds the packages first.
 'use strict';
 const { execFileSync, spawn, spawnSync } = require('node:child_process');
-const { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } = require('node:fs');
+const { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } = require('node:fs');
 const http = require('node:http');
 const { cpus, tmpdir, totalmem } = require('node:os');
 const { join } = require('node:path');
@@ -30,19 +30,24 @@ const median = (xs) => {
 const ms = (x) => `${x.toFixed(1)} ms`;
 const spread = (xs) => `${ms(Math.min(...xs))}–${ms(Math.max(...xs))}`;
 
-/** Times `fn` alternately for A and B, `pairs` times, after one warm-up each. */
-function alternate(pairs, a, b) {
-  a();
-  b();
-  const ta = [];
-  const tb = [];
-  for (let i = 0; i < pairs; i++) {
-    for (const [fn, out] of i % 2 ? [[b, tb], [a, ta]] : [[a, ta], [b, tb]]) {
+/** Times each of `fns` once per round, `rounds` times, rotating who goes first, after one warm-up each. */
+function rotate(rounds, fns) {
+  for (const fn of fns) fn();
+  const times = fns.map(() => []);
+  for (let i = 0; i < rounds; i++) {
+    for (let k = 0; k < fns.length; k++) {
+      const j = (i + k) % fns.length;
       const start = process.hrtime.bigint();
-      fn();
-      out.push(Number(process.hrtime.bigint() - start) / 1e6);
+      fns[j]();
+      times[j].push(Number(process.hrtime.bigint() - start) / 1e6);
     }
   }
+  return times;
+}
+
+/** Times `fn` alternately for A and B, `pairs` times, after one warm-up each. */
+function alternate(pairs, a, b) {
+  const [ta, tb] = rotate(pairs, [a, b]);
   return { ta, tb, ratio: median(ta) / median(tb) };
 }
 
@@ -67,12 +72,33 @@ function run(name, args, command) {
   dockerOk(['run', '-d', '--name', name, '--label', SCOPE, ...args, 'devsec-rootfs:trixie', 'bash', '-c', command]);
 }
 
+function startPipeProxy() {
+  const dir = mkdtempSync(join(tmpdir(), 'devsec-bench-pipe-'));
+  const socket = join(dir, 'pipe.sock');
+  const child = spawn(process.execPath, [join(__dirname, 'pipe-proxy.js'), socket], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve) => {
+    child.stdout.once('data', () => resolve({ host: `unix://${socket}`, stop: () => (child.kill('SIGTERM'), rmSync(dir, { recursive: true, force: true })) }));
+  });
+}
+
 async function benchPs(proxy) {
   for (let i = 0; i < 20; i++) run(`devsec-bench-ps-${RUN}-${i}`, [], 'exec sleep infinity');
   const filter = ['--filter', `label=${SCOPE}`];
-  const { ta, tb, ratio } = alternate(31, () => docker(['ps', '-a'], { DOCKER_HOST: proxy.host }), () => docker(['ps', '-a', ...filter]));
-  const listed = docker(['ps', '-aq'], { DOCKER_HOST: proxy.host }).stdout.trim().split('\n').length;
-  rows.push(['1. `docker ps -a`, ' + listed + ' containers, proxy / direct (31 pairs)', ms(median(ta)), ms(median(tb)), ratio.toFixed(3), '≤ 1.05', spread(ta) + ' / ' + spread(tb)]);
+  // The floor: what any Node proxy costs here, measured in the same rounds.
+  const pipe = await startPipeProxy();
+  try {
+    const [ta, tb, tc] = rotate(41, [
+      () => docker(['ps', '-a'], { DOCKER_HOST: proxy.host }),
+      () => docker(['ps', '-a', ...filter]),
+      () => docker(['ps', '-a', ...filter], { DOCKER_HOST: pipe.host }),
+    ]);
+    const listed = docker(['ps', '-aq'], { DOCKER_HOST: proxy.host }).stdout.trim().split('\n').length;
+    rows.push(['1. `docker ps -a`, ' + listed + ' containers, proxy / direct (41 rounds)', ms(median(ta)), ms(median(tb)), (median(ta) / median(tb)).toFixed(3), '≤ 1.05', spread(ta) + ' / ' + spread(tb)]);
+    rows.push(['1′. the same, a bare Node pipe proxy (no policy) / direct: the floor of a Node hop', ms(median(tc)), ms(median(tb)), (median(tc) / median(tb)).toFixed(3), '–', spread(tc) + ' / ' + spread(tb)]);
+    rows.push(['1″. our proxy / the bare pipe proxy: what the policy, scope and logging cost', ms(median(ta)), ms(median(tc)), (median(ta) / median(tc)).toFixed(3), '–', spread(ta) + ' / ' + spread(tc)]);
+  } finally {
+    pipe.stop();
+  }
 }
 
 async function benchLogs(proxy) {
@@ -131,8 +157,8 @@ async function benchFollow(proxy) {
 
 function benchGraph() {
   execFileSync(process.execPath, [join(ROOT, 'scripts/build-packages.js'), 'devsec'], { stdio: 'ignore' });
-  const ws = join(ROOT, 'tmp', `bench-graph-${RUN}`);
-  mkdirSync(ws, { recursive: true });
+  // Outside this repository: its .gitignore and nx.json must not shape the measured workspace.
+  const ws = mkdtempSync(join(tmpdir(), 'devsec-bench-graph-'));
   for (let i = 0; i < 1000; i++) {
     const dir = join(ws, 'apps', `p${i}`);
     mkdirSync(join(dir, '.devcontainer'), { recursive: true });
@@ -142,17 +168,31 @@ function benchGraph() {
   }
   writeFileSync(join(ws, 'package.json'), JSON.stringify({ name: 'bench-graph', private: true }));
   const nxJson = (plugins) => writeFileSync(join(ws, 'nx.json'), JSON.stringify({ plugins }));
-  const env = { ...process.env, NX_DAEMON: 'false', NX_CACHE_PROJECT_GRAPH: 'false', NX_NO_CLOUD: 'true', NX_SKIP_NX_CACHE: 'true' };
+  let env = { ...process.env, NX_DAEMON: 'false', NX_CACHE_PROJECT_GRAPH: 'false', NX_NO_CLOUD: 'true', NX_SKIP_NX_CACHE: 'true' };
   const nx = () => {
     const r = spawnSync(process.execPath, [join(ROOT, 'node_modules/nx/dist/bin/nx.js'), 'show', 'projects'], { cwd: ws, env, encoding: 'utf-8' });
     if (r.status !== 0) throw new Error(r.stderr);
     return r.stdout;
   };
+  // Nx itself, as installed in this repository.
+  mkdirSync(join(ws, 'node_modules'), { recursive: true });
+  for (const name of ['nx', '@nx']) symlinkSync(join(ROOT, 'node_modules', name), join(ws, 'node_modules', name));
+  // The floor: an installed plugin with the same glob that infers nothing (Nx starts a worker for any plugin).
+  mkdirSync(join(ws, 'node_modules', 'noop-plugin'), { recursive: true });
+  writeFileSync(join(ws, 'node_modules', 'noop-plugin', 'package.json'), JSON.stringify({ name: 'noop-plugin', version: '0.0.0', main: 'index.js' }));
+  writeFileSync(join(ws, 'node_modules', 'noop-plugin', 'index.js'), "exports.createNodesV2 = ['{**/.devcontainer/docker-compose.yml,docker-compose.shared.yml}', () => []];\n");
   const withPlugin = () => (nxJson([join(ROOT, 'dist/packages/devsec')]), nx());
   const without = () => (nxJson([]), nx());
+  const noop = () => (nxJson(['noop-plugin']), nx());
   const projects = withPlugin().trim().split('\n').length;
-  const { ta, tb, ratio } = alternate(5, withPlugin, without);
-  rows.push([`5. Project graph, ${projects} projects (daemon off), with plugin / without (5 pairs)`, ms(median(ta)), ms(median(tb)), ratio.toFixed(3), '≤ 1.05', spread(ta) + ' / ' + spread(tb)]);
+  // Nx runs plugins in worker processes by default; NX_ISOLATE_PLUGINS=false runs them in process.
+  for (const isolate of ['default', 'false']) {
+    env = { ...env, ...(isolate === 'false' ? { NX_ISOLATE_PLUGINS: 'false' } : {}) };
+    const how = isolate === 'false' ? ', NX_ISOLATE_PLUGINS=false' : ', plugins isolated (Nx default)';
+    const [ta, tb, tc] = rotate(7, [withPlugin, without, noop]);
+    rows.push([`5. Project graph, ${projects} projects (daemon off${how}), with plugin / without (7 rounds)`, ms(median(ta)), ms(median(tb)), (median(ta) / median(tb)).toFixed(3), '≤ 1.05', spread(ta) + ' / ' + spread(tb)]);
+    rows.push([`5′. the same${how}, a no-op plugin with our glob / without: the floor of any plugin`, ms(median(tc)), ms(median(tb)), (median(tc) / median(tb)).toFixed(3), '–', spread(tc) + ' / ' + spread(tb)]);
+  }
   rmSync(ws, { recursive: true, force: true });
 }
 
