@@ -91,6 +91,12 @@ function main() {
     expectThat(redis.stdout.trim() === 'PONG', `redis answers at redis:6379 (${redis.stdout.trim() || redis.stderr.trim()})`);
     const web = inside('curl -s -m 5 http://localhost:3000');
     expectThat(web.stdout.startsWith('web '), `curl http://localhost:3000 reaches the stack's web service (${web.stdout.trim()})`);
+
+    step('nx run app:audit --live (the same questions, asked by the plugin from inside the running stack)');
+    const audit = ws.run('npx', ['nx', 'run', 'app:audit', '--live'], { allowFailure: true });
+    const summary = audit.stdout.split('\n').find((line) => line.startsWith('Live probe')) ?? '';
+    console.log(`    ${summary}`);
+    expectThat(audit.status === 0 && audit.stdout.includes('No findings'), `audit --live finds nothing (exit ${audit.status})`);
   } finally {
     if (!keep && project) {
       step('nx run app:down-worktree --volumes; nx run shared-infra:down-shared --volumes');
