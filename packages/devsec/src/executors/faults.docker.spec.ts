@@ -64,7 +64,7 @@ describeWithDocker('executor faults on a real engine', () => {
 
   afterAll(async () => {
     if (!dir) return;
-    await downWorktree({ composeFile, volumes: true }, context);
+    await downWorktree({ composeFile, volumes: true, images: true }, context);
     await downShared({ volumes: true }, context);
     docker(['network', 'rm', network]);
     rmSync(dir, { recursive: true, force: true });

@@ -86,7 +86,7 @@ function nodesFor(file: string, options: DevsecPluginOptions, workspaceRoot: str
   const down: TargetConfiguration = {
     executor: `${PLUGIN_PACKAGE}:down-worktree`,
     options: { composeFile },
-    metadata: { description: 'Stop and remove this git worktree’s sandbox (volumes kept unless --volumes).', technologies: ['docker'] },
+    metadata: { description: 'Stop and remove this git worktree’s sandbox (volumes and built images kept unless --volumes, --images).', technologies: ['docker'] },
   };
   const audit: TargetConfiguration = {
     executor: `${PLUGIN_PACKAGE}:audit`,

@@ -86,7 +86,7 @@ describeWithDocker('audit --live on a real engine', () => {
 
   afterAll(async () => {
     if (!dir) return;
-    await downWorktree({ composeFile, volumes: true }, context);
+    await downWorktree({ composeFile, volumes: true, images: true }, context);
     docker(['network', 'rm', network]);
     rmSync(dir, { recursive: true, force: true });
     for (const name of ['GIT_CONFIG_COUNT', 'GIT_CONFIG_KEY_0', 'GIT_CONFIG_VALUE_0']) delete process.env[name];
@@ -181,8 +181,13 @@ describeWithDocker('audit --live on a real engine', () => {
     }
   });
 
-  it('the stack down: --live says to start it, and fails', async () => {
-    await downWorktree({ composeFile }, context);
+  it('the stack down (with --images): --live says to start it, and fails; the built images are gone', async () => {
+    const project = locateStack(dir, composeFile).identity.composeProjectName;
+    // Tagged images only: earlier builds of this test's weakened Dockerfiles are left untagged.
+    const built = () => docker(['images', '-q', '--filter', 'dangling=false', '--filter', `label=com.docker.compose.project=${project}`]).stdout.trim();
+    expect(built()).not.toBe('');
+    await downWorktree({ composeFile, images: true }, context);
+    expect(built()).toBe('');
     const errors: string[] = [];
     jest.spyOn(logger, 'error').mockImplementation((message) => void errors.push(String(message)));
     const write = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);

@@ -10,8 +10,11 @@ export default function downWorktreeExecutor(options: DownWorktreeExecutorSchema
     const stack = prepareWorktree(context.root, options.composeFile);
     const args = composeArgs(stack, 'down', '--remove-orphans');
     if (options.volumes) args.push('--volumes');
+    // Only images built for this stack (no image: of their own), never the base images.
+    if (options.images) args.push('--rmi', 'local');
     const { code } = await streamCommand('docker', args, { cwd: stack.devcontainerDir, prefix: `[${stack.project}] ` });
-    if (code === 0) logger.info(`Removed ${stack.identity.composeProjectName}${options.volumes ? ' and its volumes' : ' (volumes kept; --volumes removes them)'}.`);
+    const also = [options.volumes && 'its volumes', options.images && 'its built images'].filter(Boolean).join(' and ');
+    if (code === 0) logger.info(`Removed ${stack.identity.composeProjectName}${also ? ` and ${also}` : ' (volumes and built images kept; --volumes, --images remove them)'}.`);
     return code === 0;
   });
 }

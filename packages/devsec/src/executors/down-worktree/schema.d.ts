@@ -1,4 +1,5 @@
 export interface DownWorktreeExecutorSchema {
   composeFile: string;
   volumes?: boolean;
+  images?: boolean;
 }
