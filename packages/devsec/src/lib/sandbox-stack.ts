@@ -206,7 +206,7 @@ interface PsEntry {
  * The stack's containers, from `docker ps` (a fifth of the time of `docker compose ps`): the
  * service from Compose's label, the health from the status text.
  */
-export function composePs(stack: SandboxStack, run: Runner = runCommand): PsEntry[] {
+export function stackContainers(stack: SandboxStack, run: Runner = runCommand): PsEntry[] {
   const ps = run('docker', ['ps', '--all', '--filter', `label=com.docker.compose.project=${stack.identity.composeProjectName}`, '--format', '{{json .}}']);
   if (ps.status !== 0) return [];
   return ps.stdout
@@ -231,7 +231,7 @@ export function composePs(stack: SandboxStack, run: Runner = runCommand): PsEntr
 export async function waitUntilHealthy(stack: SandboxStack, timeoutMs = 300_000, run: Runner = runCommand): Promise<PsEntry[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const entries = composePs(stack, run);
+    const entries = stackContainers(stack, run);
     const failed = entries.find((e) => e.Health === 'unhealthy' || ((e.State === 'exited' || e.State === 'dead') && !/^Exited \(0\)/.test(e.Status)));
     if (failed) {
       throw new SandboxError(`${failed.Service} is ${failed.Health === 'unhealthy' ? 'unhealthy' : `not running (${failed.Status})`}.${lastLogLines(stack, failed.Service, run)}`);
