@@ -109,9 +109,16 @@ describe('gatherProbeInput', () => {
     const ok = (stdout: string) => ({ status: 0, stdout, stderr: '' });
     if (args[0] === 'ps') return ok(!running ? '' : args.includes('label=com.docker.compose.service=app') ? 'app\n' : 'p1\np2\n');
     if (args[0] === 'inspect') return ok(JSON.stringify(args.slice(1).map((id) => ({ app, p1: ownProxy, p2: otherProxy })[id])));
-    if (args[0] === 'network' && args.includes('{{json .Labels}}')) return ok(JSON.stringify(args[2] === 'dev' ? { 'org.devsec.managed': 'true' } : { 'com.docker.compose.project': 'app-ws-1' }));
     if (args[0] === 'network') {
-      return ok(JSON.stringify(args[2] === 'dev' ? { app: { Name: 'app-ws-1-app-1', IPv4Address: '172.18.0.5/16' }, p1: { Name: 'p', IPv4Address: '172.18.0.9/16' }, pg: { Name: 'ws-shared-postgres-1', IPv4Address: '172.18.0.2/16' } } : {}));
+      const networks: Record<string, object> = {
+        'app-ws-1_sandbox': { Name: 'app-ws-1_sandbox', Labels: { 'com.docker.compose.project': 'app-ws-1' }, Containers: {} },
+        dev: {
+          Name: 'dev',
+          Labels: { 'org.devsec.managed': 'true' },
+          Containers: { app: { Name: 'app-ws-1-app-1', IPv4Address: '172.18.0.5/16' }, p1: { Name: 'p', IPv4Address: '172.18.0.9/16' }, pg: { Name: 'ws-shared-postgres-1', IPv4Address: '172.18.0.2/16' } },
+        },
+      };
+      return ok(JSON.stringify(args.slice(2).map((name) => networks[name])));
     }
     throw new Error(`unexpected ${command} ${args.join(' ')}`);
   };

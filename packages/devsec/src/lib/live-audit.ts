@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { AuditFinding } from './audit';
-import { MANAGED_LABEL, PROXY_PORT } from './constants';
+import { COMPOSE_FILE, DEVCONTAINER_JSON, DOCKERFILE, MANAGED_LABEL, PROXY_PORT } from './constants';
 import { runCommand, Runner } from './run';
 import { SandboxError, SandboxStack } from './sandbox-stack';
 import { findOurDevcontainers, SHARED_COMPOSE_FILE } from './worktree';
@@ -84,6 +84,9 @@ export const FORBIDDEN_CALLS: ProbeCall[] = [
   { method: 'POST', path: '/networks/devsec-audit-no-such-network/connect', body: JSON.stringify({ Container: NO_CONTAINER }) },
 ];
 
+/** Where an engine listens on TCP: plain, and TLS. */
+const ENGINE_PORTS = [2375, 2376];
+
 /** A refusal is a 403/405 (ours, or any proxy's) or no answer at all; anything else came from an engine. */
 const refused = (answer: Answer) => answer.error !== undefined || answer.status === 403 || answer.status === 405;
 
@@ -120,13 +123,13 @@ export function gatherProbeInput(stack: SandboxStack, run: Runner = runCommand):
     );
   }
   const appNetworks = app.NetworkSettings.Networks ?? {};
-  const networkLabels = new Map<string, Record<string, string>>();
-  for (const name of Object.keys(appNetworks)) {
-    const result = run('docker', ['network', 'inspect', name, '--format', '{{json .Labels}}']);
-    networkLabels.set(name, result.status === 0 ? (JSON.parse(result.stdout.trim() || 'null') ?? {}) : {});
-  }
+  // One inspect for every network of the dev container: its labels and who is attached.
+  const networks = new Map<string, { Labels?: Record<string, string> | null; Containers?: Record<string, { Name: string; IPv4Address?: string }> | null }>();
+  const names = Object.keys(appNetworks);
+  const inspected = names.length > 0 ? run('docker', ['network', 'inspect', ...names]) : undefined;
+  if (inspected?.status === 0) for (const network of JSON.parse(inspected.stdout)) networks.set(network.Name, network);
   // Networks of this stack alone: compose made them for this project (the shared one is external).
-  const privateToStack = (network: string) => networkLabels.get(network)?.['com.docker.compose.project'] === project;
+  const privateToStack = (network: string) => networks.get(network)?.Labels?.['com.docker.compose.project'] === project;
 
   const targets: ProbeTarget[] = [];
   const proxies = inspect(runningIds([`label=${MANAGED_LABEL}=true`, 'label=com.docker.compose.service=docker-proxy'], run), run);
@@ -139,22 +142,20 @@ export function gatherProbeInput(stack: SandboxStack, run: Runner = runCommand):
     }
   }
   const proxyIds = new Set(proxies.map((proxy) => proxy.Id));
-  for (const network of Object.keys(appNetworks)) {
-    const result = run('docker', ['network', 'inspect', network, '--format', '{{json .Containers}}']);
-    const attached = result.status === 0 ? (JSON.parse(result.stdout.trim() || 'null') ?? {}) : {};
-    for (const [id, container] of Object.entries(attached as Record<string, { Name: string; IPv4Address?: string }>)) {
+  for (const network of names) {
+    for (const [id, container] of Object.entries(networks.get(network)?.Containers ?? {})) {
       const address = container.IPv4Address?.split('/')[0];
       if (id === app.Id || proxyIds.has(id) || !address) continue;
-      for (const port of [2375, 2376]) targets.push({ host: address, port, label: `${container.Name} on network ${network}` });
+      for (const port of ENGINE_PORTS) targets.push({ host: address, port, label: `${container.Name} on network ${network}` });
     }
   }
   for (const [network, settings] of Object.entries(appNetworks)) {
-    if (settings.Gateway) for (const port of [2375, 2376]) targets.push({ host: settings.Gateway, port, label: `the gateway of network ${network}` });
+    if (settings.Gateway) for (const port of ENGINE_PORTS) targets.push({ host: settings.Gateway, port, label: `the gateway of network ${network}` });
   }
 
   const { workspaceRoot, gitCommonDir } = stack.identity;
   const writable = [
-    ...findOurDevcontainers(workspaceRoot).flatMap((dir) => [join(workspaceRoot, dir), ...['docker-compose.yml', 'devcontainer.json', 'Dockerfile'].map((file) => join(workspaceRoot, dir, file))]),
+    ...findOurDevcontainers(workspaceRoot).flatMap((dir) => [join(workspaceRoot, dir), ...[COMPOSE_FILE, DEVCONTAINER_JSON, DOCKERFILE].map((file) => join(workspaceRoot, dir, file))]),
     join(workspaceRoot, SHARED_COMPOSE_FILE),
     join(gitCommonDir, 'hooks'),
     join(gitCommonDir, 'config'),
@@ -182,7 +183,7 @@ export function liveFindings(observations: Observations, where: { composeFile: s
     findings.push({
       rule,
       severity,
-      file: key === 'Dockerfile' ? join(dirname(where.composeFile), 'Dockerfile') : where.composeFile,
+      file: key === DOCKERFILE ? join(dirname(where.composeFile), DOCKERFILE) : where.composeFile,
       service: 'app',
       key,
       message: `Inside ${where.container}: ${message}`,
@@ -199,7 +200,7 @@ export function liveFindings(observations: Observations, where: { composeFile: s
   for (const tool of observations.privilegeTools) {
     if (!tool.setuidRoot && !tool.works) continue;
     const how = tool.works ? 'and works without a password' : 'setuid root; today no-new-privileges may stop it, one line of compose would not';
-    add('live-sudo', 'high', 'Dockerfile', `${tool.path} is installed (${how}).`, `Remove ${tool.name} from the image; install what the agent needs at build time.`);
+    add('live-sudo', 'high', DOCKERFILE, `${tool.path} is installed (${how}).`, `Remove ${tool.name} from the image; install what the agent needs at build time.`);
   }
 
   const { credentials } = observations;

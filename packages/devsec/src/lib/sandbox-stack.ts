@@ -234,20 +234,25 @@ export async function waitUntilHealthy(stack: SandboxStack, timeoutMs = 300_000,
     const entries = stackContainers(stack, run);
     const failed = entries.find((e) => e.Health === 'unhealthy' || ((e.State === 'exited' || e.State === 'dead') && !/^Exited \(0\)/.test(e.Status)));
     if (failed) {
-      throw new SandboxError(`${failed.Service} is ${failed.Health === 'unhealthy' ? 'unhealthy' : `not running (${failed.Status})`}.${lastLogLines(stack, failed.Service, run)}`);
+      throw new SandboxError(`${failed.Service} is ${failed.Health === 'unhealthy' ? 'unhealthy' : `not running (${failed.Status})`}.${logLinesAfter(stack, failed.Service, run)}`);
     }
     const pending = entries.filter((e) => e.Health === 'starting' || (e.State !== 'running' && !/^Exited \(0\)/.test(e.Status)));
     if (entries.length > 0 && pending.length === 0) return entries;
     if (Date.now() > deadline) {
-      throw new SandboxError(`Still waiting for ${pending.map((e) => e.Service).join(', ') || 'the stack'} after ${timeoutMs / 1000} s.${lastLogLines(stack, pending[0]?.Service, run)}`);
+      throw new SandboxError(`Still waiting for ${pending.map((e) => e.Service).join(', ') || 'the stack'} after ${timeoutMs / 1000} s.${logLinesAfter(stack, pending[0]?.Service, run)}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }
 
-function lastLogLines(stack: SandboxStack, service: string | undefined, run: Runner): string {
-  const logs = run('docker', composeArgs(stack, 'logs', '--no-color', '--tail', '30', ...(service ? [service] : [])));
-  return logs.stdout.trim() ? ` Its last log lines:\n${logs.stdout.trimEnd()}` : '';
+function logLinesAfter(stack: SandboxStack, service: string | undefined, run: Runner): string {
+  const logs = lastLogLines(stack, service, run);
+  return logs.trim() ? ` Its last log lines:\n${logs}` : '';
+}
+
+/** The stack's last 30 log lines (of one service, or of all), for a failure message. */
+export function lastLogLines(stack: SandboxStack, service?: string, run: Runner = runCommand): string {
+  return run('docker', composeArgs(stack, 'logs', '--no-color', '--tail', '30', ...(service ? [service] : []))).stdout.trimEnd();
 }
 
 export function summary(stack: SandboxStack, entries: PsEntry[]): string {

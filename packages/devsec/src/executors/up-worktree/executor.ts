@@ -6,6 +6,7 @@ import {
   diagnoseComposeFailure,
   ensureSharedNetwork,
   GATE_RULES,
+  lastLogLines,
   policyGate,
   preflight,
   prepareWorktree,
@@ -58,9 +59,9 @@ export default function upWorktreeExecutor(options: UpWorktreeExecutorSchema, co
     }
     if (code !== 0) {
       preflight();
-      const logs = runCommand('docker', composeArgs(stack, 'logs', '--no-color', '--tail', '30'));
+      const logs = lastLogLines(stack);
       logger.error(diagnoseComposeFailure(code, lines));
-      if (logs.stdout.trim()) logger.error(`Last log lines:\n${logs.stdout}`);
+      if (logs.trim()) logger.error(`Last log lines:\n${logs}`);
       logger.error(`To remove what did start: nx run ${context.projectName}:down-worktree`);
       return false;
     }
