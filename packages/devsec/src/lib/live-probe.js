@@ -30,12 +30,13 @@ const timeoutMs = input.timeoutMs ?? 2000;
 const home = os.homedir();
 
 /**
- * One HTTP request, answered or not: status, Api-Version and the first bytes of the body.
+ * One HTTP request, answered or not: status, Api-Version and the first `maxBody` characters of
+ * the body (a short excerpt for the report unless asked for all of it).
  * @param {Endpoint} endpoint
  * @param {ProbeCall} call
  * @returns {Promise<Answer>}
  */
-function request(endpoint, call, ms = timeoutMs) {
+function request(endpoint, call, ms = timeoutMs, maxBody = 300) {
   return new Promise((resolve) => {
     const headers = { Host: 'docker', ...(call.body !== undefined ? { 'Content-Type': 'application/json' } : {}) };
     if (call.upgrade) Object.assign(headers, { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'ZGV2c2VjLWF1ZGl0LXByb2Jl' });
@@ -56,10 +57,10 @@ function request(endpoint, call, ms = timeoutMs) {
       let body = '';
       res.setEncoding('utf-8');
       res.on('data', (chunk) => {
-        if (body.length < 300) body += chunk;
+        if (body.length < maxBody) body += chunk;
         else res.destroy();
       });
-      const finish = () => done({ status: res.statusCode, apiVersion: header(res, 'api-version'), body: body.slice(0, 300) });
+      const finish = () => done({ status: res.statusCode, apiVersion: header(res, 'api-version'), body: body.slice(0, maxBody) });
       res.on('end', finish);
       res.on('close', finish);
     });
@@ -119,25 +120,14 @@ async function readableEnv(endpoint) {
   return found;
 }
 
-/** @param {Endpoint} endpoint @param {string} target @returns {Promise<any>} */
-function fullJson(endpoint, target) {
-  return new Promise((resolve) => {
-    const req = http.request({ ...endpoint, method: 'GET', path: target, headers: { Host: 'docker' }, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf-8');
-      res.on('data', (chunk) => (body += chunk));
-      res.on('end', () => {
-        try {
-          resolve(JSON.parse(body));
-        } catch {
-          resolve(undefined);
-        }
-      });
-    });
-    req.setTimeout(timeoutMs, () => req.destroy());
-    req.on('error', () => resolve(undefined));
-    req.end();
-  });
+/** A whole JSON answer, or undefined. @param {Endpoint} endpoint @param {string} target @returns {Promise<any>} */
+async function fullJson(endpoint, target) {
+  const answer = await request(endpoint, { method: 'GET', path: target }, timeoutMs, Infinity);
+  try {
+    return JSON.parse(answer.body ?? '');
+  } catch {
+    return undefined;
+  }
 }
 
 /** @returns {Endpoint | undefined} */
