@@ -108,6 +108,12 @@ export function prepareWorktree(cwd: string, composeFileFromRoot: string, run: R
   return { ...stack, state };
 }
 
+/** Records what this start should remember, on the state line of the override file prepareWorktree wrote. */
+export function rememberState(stack: SandboxStack, state: WorktreeState): void {
+  const overridePath = join(stack.devcontainerDir, WORKTREE_COMPOSE_FILE);
+  writeFileSync(overridePath, withState(readFileSync(overridePath, 'utf-8'), state));
+}
+
 export function composeArgs(stack: SandboxStack, ...args: string[]): string[] {
   return ['compose', '-p', stack.identity.composeProjectName, ...stack.composeFiles.flatMap((file) => ['-f', file]), ...args];
 }

@@ -1,5 +1,4 @@
 import { ExecutorContext, logger } from '@nx/devkit';
-import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   composeArgs,
@@ -10,14 +9,15 @@ import {
   policyGate,
   preflight,
   prepareWorktree,
+  rememberState,
   sharedNetworkName,
   summary,
   waitUntilHealthy,
 } from '../../lib/sandbox-stack';
 import { runCommand, streamCommand } from '../../lib/run';
 import { reportingErrors } from '../../lib/executor';
-import { ENV_FILE, WORKTREE_COMPOSE_FILE } from '../../lib/worktree';
-import { buildInputsHash, buildSpecs, gateInputsHash, withState, WorktreeState } from '../../lib/worktree-state';
+import { ENV_FILE } from '../../lib/worktree';
+import { buildInputsHash, buildSpecs, gateInputsHash, WorktreeState } from '../../lib/worktree-state';
 import type { UpWorktreeExecutorSchema } from './schema';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -65,15 +65,8 @@ export default function upWorktreeExecutor(options: UpWorktreeExecutorSchema, co
       logger.error(`To remove what did start: nx run ${context.projectName}:down-worktree`);
       return false;
     }
-    const overridePath = join(stack.devcontainerDir, WORKTREE_COMPOSE_FILE);
-    const state: WorktreeState = {
-      ...(gateInputs ? { gateInputs } : {}),
-      ...(network ? { network } : {}),
-      builds,
-      // Images skipped by --build=false may be stale: keep what was last built.
-      ...(build || buildInputs === previous.buildInputs ? { buildInputs } : previous.buildInputs ? { buildInputs: previous.buildInputs } : {}),
-    };
-    writeFileSync(overridePath, withState(readFileSync(overridePath, 'utf-8'), state));
+    // Undefined fields are left out of the state line. Images skipped by --build=false may be stale: keep what was last built.
+    rememberState(stack, { gateInputs, network, builds, buildInputs: build ? buildInputs : previous.buildInputs });
     try {
       const entries = options.wait === false ? undefined : await waitUntilHealthy(stack);
       logger.info(summary(stack, entries ?? []));
