@@ -7,8 +7,8 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
 import { describeWithDocker, docker, dockerOk, requireImage } from '../../../tools/testing/docker';
-import { checkSandbox } from '../../../packages/devsec/src/lib/sandbox-rules';
-import { parseJsonc } from '../../../packages/devsec/src/lib/managed-file';
+import { checkSandbox } from '../../../packages/devsec/src/rules/compose-rules';
+import { parseJsonc } from '../../../packages/devsec/src/sandbox/jsonc';
 import { validateCompose, validateDevcontainer } from '../../../packages/devsec/src/testing/schemas';
 import { chownToCheckoutUser, createTestWorkspace, generateSandbox, REPO_ROOT, TestWorkspace } from './workspace';
 

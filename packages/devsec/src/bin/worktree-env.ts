@@ -4,7 +4,7 @@
  * host before `docker compose` runs, so VS Code and `devcontainer up` start the same stack as
  * `nx run <project>:up-worktree`. Usage: worktree-env <path of the compose file from the root>
  */
-import { prepareWorktree } from '../lib/sandbox-stack';
+import { prepareWorktree } from '../host/sandbox-stack';
 
 const [composeFile] = process.argv.slice(2);
 if (!composeFile) {

@@ -3,7 +3,7 @@
 import type { CreateNodes, CreateNodesResult, TargetConfiguration } from '@nx/devkit';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
-import { COMPOSE_FILE, DEVCONTAINER_DIR, MANAGED_LABEL, PLUGIN_PACKAGE, SHARED_COMPOSE_FILE } from '../lib/constants';
+import { COMPOSE_FILE, DEVCONTAINER_DIR, MANAGED_LABEL, PLUGIN_PACKAGE, SHARED_COMPOSE_FILE } from '../sandbox/vocabulary';
 
 export interface DevsecPluginOptions {
   upTargetName?: string;

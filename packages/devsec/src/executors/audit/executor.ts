@@ -1,10 +1,13 @@
 import { ExecutorContext } from '@nx/devkit';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { auditSandbox, AuditFinding, formatSarif, formatTable, sortFindings } from '../../lib/audit';
-import { reportingErrors } from '../../lib/executor';
-import { gatherProbeInput, liveFindings, liveSummary, runLiveProbe } from '../../lib/live-audit';
-import { locateStack, preflight } from '../../lib/sandbox-stack';
+import { preflight } from '../../host/engine';
+import { gatherProbeInput, runLiveProbe } from '../../host/live-probe';
+import { locateStack } from '../../host/sandbox-stack';
+import { liveFindings, liveSummary } from '../../rules/live-findings';
+import { formatSarif, formatTable, sortFindings } from '../../rules/report';
+import { auditSandbox } from '../../rules/static-audit';
+import { reportingErrors } from '../reporting';
 import type { AuditExecutorSchema } from './schema';
 
 export default function auditExecutor(options: AuditExecutorSchema, context: ExecutorContext): Promise<{ success: boolean }> {
@@ -14,7 +17,7 @@ export default function auditExecutor(options: AuditExecutorSchema, context: Exe
       const full = join(context.root, path);
       return existsSync(full) ? readFileSync(full, 'utf-8') : null;
     };
-    const findings: AuditFinding[] = auditSandbox(projectRoot, read);
+    const findings = auditSandbox(projectRoot, read);
     const format = options.format ?? 'table';
     if (options.live) {
       preflight();

@@ -1,8 +1,10 @@
 import { ExecutorContext, logger } from '@nx/devkit';
-import { reportingErrors } from '../../lib/executor';
-import { diagnoseComposeFailure, ensureSharedNetwork, preflight } from '../../lib/sandbox-stack';
-import { runCommand, streamCommand } from '../../lib/run';
-import { sharedComposeArgs, sharedStack } from '../../lib/shared-stack';
+import { diagnoseComposeFailure, lastLogLines, runCompose, streamCompose } from '../../host/compose-project';
+import { preflight } from '../../host/engine';
+import { runCommand } from '../../host/run';
+import { ensureSharedNetwork } from '../../host/shared-network';
+import { sharedStack } from '../../host/shared-stack';
+import { reportingErrors } from '../reporting';
 import type { UpSharedExecutorSchema } from './schema';
 
 export default function upSharedExecutor(options: UpSharedExecutorSchema, context: ExecutorContext): Promise<{ success: boolean }> {
@@ -10,18 +12,15 @@ export default function upSharedExecutor(options: UpSharedExecutorSchema, contex
     preflight();
     const stack = sharedStack(context.root, options.composeFile);
     if (stack.network) ensureSharedNetwork(stack.network, runCommand, (line) => logger.info(line));
-    const { code, lines } = await streamCommand('docker', sharedComposeArgs(stack, 'up', '--detach', '--wait', '--remove-orphans'), {
-      prefix: '[shared] ',
-      env: stack.env,
-    });
+    const { code, lines } = await streamCompose(stack.compose, ['up', '--detach', '--wait', '--remove-orphans']);
     if (code !== 0) {
-      const logs = runCommand('docker', sharedComposeArgs(stack, 'logs', '--no-color', '--tail', '30'), { env: stack.env });
+      const logs = lastLogLines(stack.compose);
       logger.error(diagnoseComposeFailure(code, lines));
-      if (logs.stdout.trim()) logger.error(`Last log lines:\n${logs.stdout}`);
+      if (logs.trim()) logger.error(`Last log lines:\n${logs}`);
       return false;
     }
-    const ps = runCommand('docker', sharedComposeArgs(stack, 'ps', '--format', '{{.Service}}\t{{.State}}\t{{.Health}}'), { env: stack.env });
-    logger.info(`Shared services (${stack.projectName}) on network ${stack.network ?? '-'}:\n${ps.stdout.trim().replace(/^/gm, '  ')}`);
+    const ps = runCompose(stack.compose, ['ps', '--format', '{{.Service}}\t{{.State}}\t{{.Health}}']);
+    logger.info(`Shared services (${stack.compose.name}) on network ${stack.network ?? '-'}:\n${ps.stdout.trim().replace(/^/gm, '  ')}`);
     return true;
   });
 }

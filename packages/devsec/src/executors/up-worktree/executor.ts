@@ -1,23 +1,14 @@
 import { ExecutorContext, logger } from '@nx/devkit';
 import { join } from 'node:path';
-import {
-  composeArgs,
-  diagnoseComposeFailure,
-  ensureSharedNetwork,
-  GATE_RULES,
-  lastLogLines,
-  policyGate,
-  preflight,
-  prepareWorktree,
-  rememberState,
-  sharedNetworkName,
-  summary,
-  waitUntilHealthy,
-} from '../../lib/sandbox-stack';
-import { runCommand, streamCommand } from '../../lib/run';
-import { reportingErrors } from '../../lib/executor';
-import { ENV_FILE } from '../../lib/worktree';
-import { buildInputsHash, buildSpecs, gateInputsHash, WorktreeState } from '../../lib/worktree-state';
+import { composeArgs, diagnoseComposeFailure, lastLogLines, streamCompose, waitUntilHealthy } from '../../host/compose-project';
+import { preflight } from '../../host/engine';
+import { GATE_RULES, policyGate } from '../../host/gate';
+import { runCommand } from '../../host/run';
+import { prepareWorktree, rememberState, summary } from '../../host/sandbox-stack';
+import { ensureSharedNetwork, sharedNetworkName } from '../../host/shared-network';
+import { buildInputsHash, buildSpecs, gateInputsHash, WorktreeState } from '../../host/worktree-state';
+import { ENV_FILE } from '../../sandbox/vocabulary';
+import { reportingErrors } from '../reporting';
 import type { UpWorktreeExecutorSchema } from './schema';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -31,7 +22,7 @@ export default function upWorktreeExecutor(options: UpWorktreeExecutorSchema, co
     const unsafeAllow = [options.unsafeAllow ?? []].flat().flatMap((rule) => rule.split(',')).filter(Boolean);
 
     // The gate: skipped only when everything it would read is what it passed last time.
-    const gateInputs = unsafeAllow.length === 0 ? gateInputsHash(stack.composeFiles, join(stack.devcontainerDir, ENV_FILE), process.env, GATE_VERSION) : undefined;
+    const gateInputs = unsafeAllow.length === 0 ? gateInputsHash(stack.compose.files, join(stack.devcontainerDir, ENV_FILE), process.env, GATE_VERSION) : undefined;
     let network = previous.network;
     let builds = previous.builds ?? [];
     if (!gateInputs || gateInputs !== previous.gateInputs) {
@@ -44,10 +35,10 @@ export default function upWorktreeExecutor(options: UpWorktreeExecutorSchema, co
     // Build when asked, or when an image's inputs changed since the last build (compose builds missing images itself).
     const buildInputs = buildInputsHash(builds);
     const build = options.build ?? buildInputs !== previous.buildInputs;
-    const args = composeArgs(stack, 'up', '--detach', '--remove-orphans', ...(build ? ['--build'] : []));
-    logger.info(`Starting ${stack.identity.composeProjectName}: docker ${args.join(' ')}`);
+    const args = ['up', '--detach', '--remove-orphans', ...(build ? ['--build'] : [])];
+    logger.info(`Starting ${stack.identity.composeProjectName}: docker ${composeArgs(stack.compose, ...args).join(' ')}`);
     const start = () =>
-      streamCommand('docker', args, { cwd: stack.devcontainerDir, prefix: `[${stack.project}] ` }).catch((error) => {
+      streamCompose(stack.compose, args).catch((error) => {
         preflight();
         throw error;
       });
@@ -59,7 +50,7 @@ export default function upWorktreeExecutor(options: UpWorktreeExecutorSchema, co
     }
     if (code !== 0) {
       preflight();
-      const logs = lastLogLines(stack);
+      const logs = lastLogLines(stack.compose);
       logger.error(diagnoseComposeFailure(code, lines));
       if (logs.trim()) logger.error(`Last log lines:\n${logs}`);
       logger.error(`To remove what did start: nx run ${context.projectName}:down-worktree`);
@@ -68,7 +59,7 @@ export default function upWorktreeExecutor(options: UpWorktreeExecutorSchema, co
     // Undefined fields are left out of the state line. Images skipped by --build=false may be stale: keep what was last built.
     rememberState(stack, { gateInputs, network, builds, buildInputs: build ? buildInputs : previous.buildInputs });
     try {
-      const entries = options.wait === false ? undefined : await waitUntilHealthy(stack);
+      const entries = options.wait === false ? undefined : await waitUntilHealthy(stack.compose);
       logger.info(summary(stack, entries ?? []));
     } catch (error) {
       logger.error(`To remove what did start: nx run ${context.projectName}:down-worktree`);

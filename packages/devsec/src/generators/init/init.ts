@@ -7,7 +7,7 @@ import {
   Tree,
   updateNxJson,
 } from '@nx/devkit';
-import { PLUGIN_PACKAGE, PROXY_PACKAGE } from '../../lib/constants';
+import { PLUGIN_PACKAGE, PROXY_PACKAGE } from '../../sandbox/vocabulary';
 import type { InitGeneratorSchema } from './schema';
 
 /** The plugin's own version: the proxy package is released in lockstep with it. */

@@ -1,7 +1,7 @@
 import { Tree } from '@nx/devkit';
 import { parse } from 'yaml';
-import { checkSandbox } from '../../lib/sandbox-rules';
-import { parseJsonc } from '../../lib/managed-file';
+import { checkSandbox } from '../../rules/compose-rules';
+import { parseJsonc } from '../../sandbox/jsonc';
 import { validateCompose } from '../../testing/schemas';
 import { snapshot, workspaceWithProjects } from '../../testing/workspace';
 import { secureDevcontainerGenerator } from '../secure-devcontainer/generator';

@@ -1,11 +1,9 @@
 import { formatFiles, getProjects, joinPathFragments, logger, Tree } from '@nx/devkit';
 import { parse } from 'yaml';
-import { DEVCONTAINER_DIR, SERVICES_COMPOSE_FILE } from '../../lib/constants';
-import { GeneratorError } from '../../lib/errors';
+import { DEVCONTAINER_DIR, RESERVED_NAMES, SERVICES_COMPOSE_FILE } from '../../sandbox/vocabulary';
+import { GeneratorError } from '../../sandbox/errors';
 import { readStoredOptions, secureDevcontainerGenerator } from '../secure-devcontainer/generator';
 import type { LocalhostProxyGeneratorSchema } from './schema';
-
-const RESERVED = ['app', 'docker-proxy', 'localhost-proxy'];
 
 function parsePort(value: unknown, option: string): number {
   const port = Number(value);
@@ -34,7 +32,7 @@ export async function localhostProxyGenerator(tree: Tree, options: LocalhostProx
       `--target: ${servicesPath} defines no service to forward to. Add your app's service there (on the sandbox network), or pass --target=SERVICE:PORT.`,
     );
   }
-  if (RESERVED.includes(targetService)) {
+  if (RESERVED_NAMES.includes(targetService)) {
     throw new GeneratorError(`--target: "${targetService}" is part of the sandbox itself; forward to your app's own service (defined in ${servicesPath}).`);
   }
   if (!services.includes(targetService)) {

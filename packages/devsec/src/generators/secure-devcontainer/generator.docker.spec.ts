@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describeWithDocker, docker } from '../../../../../tools/testing/docker';
-import { checkSandbox } from '../../lib/sandbox-rules';
+import { checkSandbox } from '../../rules/compose-rules';
 import { snapshot, workspaceWithProjects } from '../../testing/workspace';
 import { secureDevcontainerGenerator } from './generator';
 import type { SecureDevcontainerGeneratorSchema } from './schema';

@@ -4,8 +4,8 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { checkSandbox, ComposeModel } from '../../lib/sandbox-rules';
-import { parseJsonc } from '../../lib/managed-file';
+import { checkSandbox, ComposeModel } from '../../rules/compose-rules';
+import { parseJsonc } from '../../sandbox/jsonc';
 import { validateCompose, validateDevcontainer } from '../../testing/schemas';
 import { snapshot, workspaceWithProjects } from '../../testing/workspace';
 import { secureDevcontainerGenerator } from './generator';

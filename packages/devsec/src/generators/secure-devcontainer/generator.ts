@@ -19,6 +19,7 @@ import {
   DEVCONTAINER_DIR,
   DEVCONTAINER_JSON,
   DOCKERFILE,
+  ENV_FILE,
   MANAGED_LABEL,
   PLUGIN_PACKAGE,
   PROJECT_LABEL,
@@ -27,14 +28,14 @@ import {
   READ_SWITCH_DEFAULTS,
   ReadSwitch,
   SCOPE_LABEL,
+  WORKTREE_COMPOSE_FILE,
   WRITE_SWITCHES,
-} from '../../lib/constants';
-import { hasMarker, managedState, markerFingerprint, stampManaged } from '../../lib/managed-file';
-import { APT_PACKAGE, IMAGE_REFERENCE, NETWORK_NAME } from '../../lib/names';
-import { GeneratorError } from '../../lib/errors';
-import { ensureGitignored } from '../../lib/gitignore';
-import { ENV_FILE, WORKTREE_COMPOSE_FILE } from '../../lib/worktree';
-import { connectionEnvFor } from '../../lib/shared-compose';
+} from '../../sandbox/vocabulary';
+import { hasMarker, managedState, markerFingerprint, stampManaged } from '../../sandbox/managed-file';
+import { APT_PACKAGE, IMAGE_REFERENCE, NETWORK_NAME } from '../../sandbox/names';
+import { GeneratorError } from '../../sandbox/errors';
+import { ensureGitignored } from '../../sandbox/gitignore';
+import { connectionEnvFor } from '../../sandbox/shared-compose';
 import type { SecureDevcontainerGeneratorSchema } from './schema';
 
 const GENERATED_FILES = [COMPOSE_FILE, DOCKERFILE, DEVCONTAINER_JSON];

@@ -1,4 +1,4 @@
-import type { Agent, ReadSwitch, WriteSwitch } from '../../lib/constants';
+import type { Agent, ReadSwitch, WriteSwitch } from '../../sandbox/vocabulary';
 import type { LocalhostProxyOptions } from './generator';
 
 export type SecureDevcontainerGeneratorSchema = {

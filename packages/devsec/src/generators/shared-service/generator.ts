@@ -1,17 +1,14 @@
 import { formatFiles, getProjects, logger, readJson, Tree } from '@nx/devkit';
 import { isDeepStrictEqual } from 'node:util';
 import { Document, isMap, parseDocument } from 'yaml';
-import { DEFAULT_NETWORK, MANAGED_LABEL, SCOPE_LABEL } from '../../lib/constants';
-import { GeneratorError } from '../../lib/errors';
-import { IMAGE_REFERENCE, NETWORK_NAME, composeSafeName } from '../../lib/names';
-import { readSharedCompose } from '../../lib/shared-compose';
-import { SHARED_COMPOSE_FILE } from '../../lib/worktree';
+import { DEFAULT_INFRA_PROJECT, DEFAULT_NETWORK, MANAGED_LABEL, RESERVED_NAMES, SCOPE_LABEL, SHARED_COMPOSE_FILE, SHARED_NETWORK } from '../../sandbox/vocabulary';
+import { GeneratorError } from '../../sandbox/errors';
+import { IMAGE_REFERENCE, NETWORK_NAME, composeSafeName } from '../../sandbox/names';
+import { readSharedCompose } from '../../sandbox/shared-compose';
 import { checkExistingFiles, normalizeOptions as normalizeDevcontainer, readStoredOptions, secureDevcontainerGenerator } from '../secure-devcontainer/generator';
 import { needsPassword, PRESETS, PresetName } from './presets';
 import type { SharedServiceGeneratorSchema } from './schema';
 
-/** Names the dev container stacks use themselves: a shared service may not shadow them. */
-const RESERVED_NAMES = ['app', 'docker-proxy', 'localhost-proxy', 'shared'];
 const SERVICE_NAME = /^[a-z][a-z0-9-]{0,62}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -94,7 +91,7 @@ function normalize(tree: Tree, options: SharedServiceGeneratorSchema): Normalize
   if (!NETWORK_NAME.test(network)) throw new GeneratorError(`the shared network "${network}" is not a valid Docker network name.`);
 
   const existingInfra = existing?.['x-devsec']?.project;
-  const infraProject = options.infraProject ?? existingInfra ?? 'shared-infra';
+  const infraProject = options.infraProject ?? existingInfra ?? DEFAULT_INFRA_PROJECT;
   if (existingInfra && existingInfra !== infraProject) {
     throw new GeneratorError(`--infraProject: ${SHARED_COMPOSE_FILE} already belongs to "${existingInfra}". Leave --infraProject out, or pass --infraProject=${existingInfra}.`);
   }
@@ -119,7 +116,7 @@ function normalize(tree: Tree, options: SharedServiceGeneratorSchema): Normalize
     ...(definition.dataPath ? { volumes: [`${name}-data:${definition.dataPath}`] } : {}),
     ...(options.publish ? { ports: [`127.0.0.1:${port}:${port}`] } : {}),
     ...(definition.healthcheck ? { healthcheck: { test: definition.healthcheck(input), interval: '2s', timeout: '5s', retries: 30, start_period: '5s' } } : {}),
-    networks: ['shared'],
+    networks: [SHARED_NETWORK],
     labels: { [MANAGED_LABEL]: 'true', [SCOPE_LABEL]: network },
     'x-devsec': {
       connection: definition.connection

@@ -1,19 +1,20 @@
+/** The shared services' compose project: one per repository, whichever worktree starts it. */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { ensureSharedSecrets } from './shared-secrets';
-import { SandboxError } from './sandbox-stack';
-import { worktreeIdentity, SHARED_COMPOSE_FILE } from './worktree';
+import type { ComposeModel } from '../sandbox/compose-model';
+import { SandboxError } from '../sandbox/errors';
+import { SHARED_COMPOSE_FILE } from '../sandbox/vocabulary';
+import { ComposeProject } from './compose-project';
+import { ensureSharedSecrets } from './secrets';
+import { sharedNetworkName } from './shared-network';
+import { worktreeIdentity } from './worktree';
 
 export interface SharedStack {
-  composeFile: string;
-  projectName: string;
+  compose: ComposeProject;
   network: string | undefined;
-  /** The environment docker compose runs with: the generated passwords. */
-  env: NodeJS.ProcessEnv;
 }
 
-/** The shared services' compose project: one per repository, whichever worktree starts it. */
 export function sharedStack(cwd: string, composeFileFromRoot = SHARED_COMPOSE_FILE): SharedStack {
   const identity = worktreeIdentity(cwd, '');
   const composeFile = join(identity.workspaceRoot, composeFileFromRoot);
@@ -21,12 +22,9 @@ export function sharedStack(cwd: string, composeFileFromRoot = SHARED_COMPOSE_FI
     throw new SandboxError(`${composeFileFromRoot} does not exist. Add a service first: nx g @org/devsec:shared-service postgres`);
   }
   const text = readFileSync(composeFile, 'utf-8');
-  const model = parse(text) as { name?: string; networks?: { shared?: { name?: string } } };
+  const model = parse(text) as ComposeModel;
   if (!model.name) throw new SandboxError(`${composeFileFromRoot} has no top-level name: add one (e.g. name: myrepo-shared) so every worktree shares one stack.`);
   const secrets = ensureSharedSecrets(identity.gitCommonDir, text);
-  return { composeFile, projectName: model.name, network: model.networks?.shared?.name, env: { ...process.env, ...secrets } };
-}
-
-export function sharedComposeArgs(stack: SharedStack, ...args: string[]): string[] {
-  return ['compose', '-p', stack.projectName, '-f', stack.composeFile, ...args];
+  // The generated passwords reach compose through its environment, never through a file in the workspace.
+  return { compose: { name: model.name, files: [composeFile], env: { ...process.env, ...secrets }, prefix: '[shared] ' }, network: sharedNetworkName(model) };
 }

@@ -11,7 +11,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ComposeModel } from './sandbox-rules';
+import type { ComposeModel } from '../sandbox/compose-model';
+import { ENV_FILE, WORKTREE_COMPOSE_FILE } from '../sandbox/vocabulary';
 
 export const STATE_KEY = 'x-devsec-state';
 
@@ -86,7 +87,7 @@ export function buildSpecs(model: ComposeModel): BuildSpec[] {
 }
 
 /** Per-machine files that sit in a build context but are not read by any build of ours. */
-const NOT_BUILD_INPUTS = new Set(['.env', 'docker-compose.worktree.yml', 'node_modules', '.git']);
+const NOT_BUILD_INPUTS = new Set([ENV_FILE, WORKTREE_COMPOSE_FILE, 'node_modules', '.git']);
 
 /** Every file of every build context (path and content), with the build's own settings. */
 export function buildInputsHash(specs: BuildSpec[]): string {

@@ -2,7 +2,8 @@ import { Tree } from '@nx/devkit';
 import { workspaceWithProjects } from '../testing/workspace';
 import { secureDevcontainerGenerator } from '../generators/secure-devcontainer/generator';
 import { sharedServiceGenerator } from '../generators/shared-service/generator';
-import { auditSandbox, formatSarif, formatTable } from './audit';
+import { formatSarif, formatTable } from './report';
+import { auditSandbox } from './static-audit';
 
 const DIR = 'apps/app/.devcontainer';
 const edit = (tree: Tree, path: string, change: (text: string) => string) => tree.write(path, change(tree.read(path, 'utf-8') as string));

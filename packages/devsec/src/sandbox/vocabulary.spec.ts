@@ -1,4 +1,4 @@
-import { READ_SWITCH_DEFAULTS, WRITE_SWITCHES } from './constants';
+import { READ_SWITCH_DEFAULTS, WRITE_SWITCHES } from './vocabulary';
 
 describe('switch names', () => {
   // The generator offers the proxy's switches as options; both lists must stay the same.

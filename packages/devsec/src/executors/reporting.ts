@@ -1,13 +1,12 @@
 import { logger } from '@nx/devkit';
-import { SandboxError } from './sandbox-stack';
-import { WorktreeError } from './worktree';
+import { DevsecError } from '../sandbox/errors';
 
 /** Runs an executor's work: our own errors become their message and a failed result. */
 export async function reportingErrors(work: () => Promise<boolean>): Promise<{ success: boolean }> {
   try {
     return { success: await work() };
   } catch (error) {
-    if (error instanceof SandboxError || error instanceof WorktreeError) {
+    if (error instanceof DevsecError) {
       logger.error(error.message);
       return { success: false };
     }

@@ -3,7 +3,8 @@ import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { composeProjectName, findOurDevcontainers, sandboxEnvFile, worktreeIdentity, WorktreeError, worktreeOverrideFile } from './worktree';
+import { WorktreeError } from '../sandbox/errors';
+import { composeProjectName, findOurDevcontainers, sandboxEnvFile, worktreeIdentity, worktreeOverrideFile } from './worktree';
 
 describe('worktree identity (real git)', () => {
   let base: string;

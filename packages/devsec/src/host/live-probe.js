@@ -7,7 +7,10 @@
  * and looks around the way an agent could. It changes nothing (every Docker call it makes names
  * an object that does not exist or carries an invalid body, and a write test removes its file at
  * once) and prints what it saw as one JSON object. Deciding what is a finding is the host's job
- * (live-audit.ts), so this file only observes. Node built-ins only: it runs in any Node image.
+ * (rules/live-findings.ts), so this file only observes. Node built-ins only: it runs in any Node image.
+ *
+ * JavaScript, not TypeScript, on purpose: it runs in the container's own Node without a build
+ * step (piped to `node -`), so it is shipped as an asset; `// @ts-check` keeps it typed.
  */
 
 const fs = require('node:fs');
@@ -24,7 +27,7 @@ const { spawnSync } = require('node:child_process');
  * @typedef {{ status?: number, apiVersion?: string, body?: string, error?: string }} Answer
  */
 
-/** @type {{ calls: ProbeCall[], targets: ProbeTarget[], writable: string[], workspaceRoot: string, timeoutMs?: number }} */
+/** @type {{ calls: ProbeCall[], targets: ProbeTarget[], writable: string[], workspaceRoot: string, credentialPaths: string[], enginePorts: number[], timeoutMs?: number }} */
 const input = JSON.parse(process.argv[2] || '{}');
 const timeoutMs = input.timeoutMs ?? 2000;
 const home = os.homedir();
@@ -206,7 +209,7 @@ function processStatus() {
 }
 
 function credentials() {
-  const files = ['.ssh', '.gnupg', '.aws', '.azure', '.kube', '.config/gcloud', '.config/gh', '.docker/config.json', '.git-credentials', '.netrc', '.npmrc']
+  const files = input.credentialPaths
     .map((name) => path.join(home, name))
     .filter((file) => {
       try {
@@ -251,7 +254,7 @@ function writability() {
 async function network() {
   const targets = [...input.targets];
   const hostInternal = await dns.promises.lookup('host.docker.internal').catch(() => undefined);
-  if (hostInternal) for (const port of [2375, 2376]) targets.push({ host: hostInternal.address, port, label: 'host.docker.internal' });
+  if (hostInternal) for (const port of input.enginePorts) targets.push({ host: hostInternal.address, port, label: 'host.docker.internal' });
   return Promise.all(
     targets.map(async (target) => ({ ...target, answer: await request({ host: target.host, port: target.port }, { method: 'GET', path: '/_ping' }, 1500) })),
   );

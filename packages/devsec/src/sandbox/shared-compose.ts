@@ -1,6 +1,6 @@
 import { Tree } from '@nx/devkit';
 import { parse } from 'yaml';
-import { SHARED_COMPOSE_FILE } from './worktree';
+import { SHARED_COMPOSE_FILE } from './vocabulary';
 
 /** What shared-service records on each service of docker-compose.shared.yml. */
 export interface SharedServiceWiring {

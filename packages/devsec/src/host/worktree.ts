@@ -1,14 +1,11 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { basename, isAbsolute, join, relative, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
-import { COMPOSE_FILE, DEVCONTAINER_DIR, MANAGED_LABEL, SHARED_COMPOSE_FILE } from './constants';
-import { composeSafeName } from './names';
+import { WorktreeError } from '../sandbox/errors';
+import { composeSafeName } from '../sandbox/names';
+import { APP_SERVICE, COMPOSE_FILE, DEVCONTAINER_DIR, MANAGED_LABEL, SHARED_COMPOSE_FILE } from '../sandbox/vocabulary';
 import { runCommand, Runner } from './run';
-
-export const ENV_FILE = '.env';
-export const WORKTREE_COMPOSE_FILE = 'docker-compose.worktree.yml';
-export { SHARED_COMPOSE_FILE };
 
 export interface WorktreeIdentity {
   /** Absolute path of this worktree's top level (`git rev-parse --show-toplevel`). */
@@ -21,10 +18,6 @@ export interface WorktreeIdentity {
   gitName: string | undefined;
   gitEmail: string | undefined;
   composeProjectName: string;
-}
-
-export class WorktreeError extends Error {
-  override name = 'WorktreeError';
 }
 
 /**
@@ -140,11 +133,5 @@ export function worktreeOverrideFile(identity: WorktreeIdentity, devcontainerDir
   if (existsSync(shared)) readOnly.push(shared);
   const volumes = readOnly.map((path) => `${path}:${path}:ro`);
   const header = '# Written by @org/devsec for this worktree on this machine (git-ignored; rewritten on every start).\n';
-  return header + stringify({ services: { app: { volumes } } });
-}
-
-/** Relative path from the workspace root, with forward slashes. */
-export function workspaceRelative(workspaceRoot: string, path: string): string {
-  const rel = isAbsolute(path) ? relative(workspaceRoot, path) : path;
-  return rel.split('\\').join('/');
+  return header + stringify({ services: { [APP_SERVICE]: { volumes } } });
 }

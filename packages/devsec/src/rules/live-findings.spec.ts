@@ -1,6 +1,5 @@
-import { FORBIDDEN_CALLS, gatherProbeInput, liveFindings, liveSummary, Observations } from './live-audit';
-import type { Runner } from './run';
-import type { SandboxStack } from './sandbox-stack';
+import { FORBIDDEN_CALLS } from '../host/live-probe';
+import { liveFindings, liveSummary, Observations } from './live-findings';
 
 const where = { composeFile: 'apps/app/.devcontainer/docker-compose.yml', container: 'app-ws-1234abcd-app-1' };
 
@@ -59,7 +58,7 @@ describe('liveFindings', () => {
     ['some other socket', (seen) => seen.sockets.push({ path: '/tmp/vscode-ipc-1.sock', docker: false, error: 'ECONNREFUSED' }), ['medium live-unknown-socket']],
     ["another sandbox's proxy that answers", (seen) => (seen.network[1].answer = { status: 200, apiVersion: '1.41', body: 'OK' }), ['high live-proxy-reachable']],
     ['an engine on the gateway', (seen) => (seen.network[0].answer = { status: 200, apiVersion: '1.41', body: 'OK' }), ['high live-engine-reachable']],
-    ['a TLS endpoint on the gateway', (seen) => (seen.network[0].answer = { status: 400, body: 'Client sent an HTTP request to an HTTPS server.' }), ['medium live-engine-reachable']],
+    ['a TLS endpoint on the gateway', (seen) => (seen.network[0].answer = { status: 400, body: 'Client sent an HTTP request to an HTTPS server.' }), ['medium live-tls-endpoint']],
   ];
   it.each(cases)('%s', (_name, weaken, expected) => {
     const seen = clean();
@@ -89,67 +88,3 @@ describe('liveFindings', () => {
   });
 });
 
-describe('gatherProbeInput', () => {
-  const stack: SandboxStack = {
-    identity: { workspaceRoot: '/nonexistent-ws', gitCommonDir: '/nonexistent-ws/.git', branch: 'main', gitName: undefined, gitEmail: undefined, composeProjectName: 'app-ws-1' },
-    devcontainerDir: '/nonexistent-ws/apps/app/.devcontainer',
-    composeFiles: [],
-    project: 'app',
-  };
-  const container = (id: string, name: string, project: string, networks: Record<string, { IPAddress?: string; Gateway?: string }>) => ({
-    Id: id,
-    Name: `/${name}`,
-    Config: { Labels: { 'com.docker.compose.project': project } },
-    NetworkSettings: { Networks: networks },
-  });
-  const app = container('app', 'app-ws-1-app-1', 'app-ws-1', { 'app-ws-1_sandbox': { IPAddress: '172.30.0.3', Gateway: '172.30.0.1' }, dev: { IPAddress: '172.18.0.5', Gateway: '172.18.0.1' } });
-  const ownProxy = container('p1', 'app-ws-1-docker-proxy-1', 'app-ws-1', { 'app-ws-1_sandbox': { IPAddress: '172.30.0.2' }, dev: { IPAddress: '172.18.0.9' } });
-  const otherProxy = container('p2', 'app-ws-2-docker-proxy-1', 'app-ws-2', { 'app-ws-2_sandbox': { IPAddress: '172.31.0.2' } });
-  const stub = (running: boolean): Runner => (command, args) => {
-    const ok = (stdout: string) => ({ status: 0, stdout, stderr: '' });
-    if (args[0] === 'ps') return ok(!running ? '' : args.includes('label=com.docker.compose.service=app') ? 'app\n' : 'p1\np2\n');
-    if (args[0] === 'inspect') return ok(JSON.stringify(args.slice(1).map((id) => ({ app, p1: ownProxy, p2: otherProxy })[id])));
-    if (args[0] === 'network') {
-      const networks: Record<string, object> = {
-        'app-ws-1_sandbox': { Name: 'app-ws-1_sandbox', Labels: { 'com.docker.compose.project': 'app-ws-1' }, Containers: {} },
-        dev: {
-          Name: 'dev',
-          Labels: { 'org.devsec.managed': 'true' },
-          Containers: { app: { Name: 'app-ws-1-app-1', IPv4Address: '172.18.0.5/16' }, p1: { Name: 'p', IPv4Address: '172.18.0.9/16' }, pg: { Name: 'ws-shared-postgres-1', IPv4Address: '172.18.0.2/16' } },
-        },
-      };
-      return ok(JSON.stringify(args.slice(2).map((name) => networks[name])));
-    }
-    throw new Error(`unexpected ${command} ${args.join(' ')}`);
-  };
-
-  it("targets every proxy address but the stack's own private one, the other containers of its networks and the gateways", () => {
-    const { container: found, input } = gatherProbeInput(stack, stub(true));
-    expect(found.Name).toBe('/app-ws-1-app-1');
-    expect(input.targets.map((target) => `${target.host}:${target.port} ${target.label}`)).toEqual([
-      "172.18.0.9:2375 this stack's proxy on network dev",
-      '172.31.0.2:2375 another sandbox\'s proxy (app-ws-2-docker-proxy-1) on network app-ws-2_sandbox',
-      '172.18.0.2:2375 ws-shared-postgres-1 on network dev',
-      '172.18.0.2:2376 ws-shared-postgres-1 on network dev',
-      '172.30.0.1:2375 the gateway of network app-ws-1_sandbox',
-      '172.30.0.1:2376 the gateway of network app-ws-1_sandbox',
-      '172.18.0.1:2375 the gateway of network dev',
-      '172.18.0.1:2376 the gateway of network dev',
-    ]);
-    expect(input.calls).toBe(FORBIDDEN_CALLS);
-    expect(input.writable).toEqual(['/nonexistent-ws/docker-compose.shared.yml', '/nonexistent-ws/.git/hooks', '/nonexistent-ws/.git/config']);
-  });
-
-  it('refuses when the stack is not running, and says how to start it', () => {
-    expect(() => gatherProbeInput(stack, stub(false))).toThrow(/not running \(compose project app-ws-1\)\. Start it with nx run app:up-worktree/);
-  });
-});
-
-describe('FORBIDDEN_CALLS', () => {
-  it('only name objects that do not exist, or carry bodies an engine rejects, so a leak changes nothing', () => {
-    for (const call of FORBIDDEN_CALLS) {
-      const harmless = /devsec-audit-no-such|not a valid name/.test(`${call.path} ${call.body ?? ''}`);
-      expect([call.method, call.path, harmless]).toEqual([call.method, call.path, true]);
-    }
-  });
-});

@@ -1,4 +1,4 @@
-import { checkSandbox, ComposeModel, ComposeService } from './sandbox-rules';
+import { checkSandbox, ComposeModel, ComposeService } from './compose-rules';
 import { validateCompose, validateDevcontainer } from '../testing/schemas';
 
 const safeStack = (): ComposeModel & { services: Record<string, ComposeService> } => ({

@@ -1,0 +1,137 @@
+/**
+ * `nx run <project>:audit --live`, the host's side: finds the running dev container, gathers
+ * what the probe cannot know (which addresses are other worktrees' proxies, which are gateways,
+ * which paths must be read-only) and runs live-probe.js inside it as the container's own user.
+ * What the observations mean is decided in rules/live-findings.ts.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Observations, ProbeCall, ProbeInput, ProbeTarget } from '../rules/live-findings';
+import { SandboxError } from '../sandbox/errors';
+import {
+  APP_SERVICE,
+  COMPOSE_FILE,
+  COMPOSE_PROJECT_LABEL,
+  COMPOSE_SERVICE_LABEL,
+  DEVCONTAINER_JSON,
+  DOCKERFILE,
+  ENGINE_PORTS,
+  HOME_CREDENTIALS,
+  MANAGED_LABEL,
+  PROXY_PORT,
+  PROXY_SERVICE,
+  SHARED_COMPOSE_FILE,
+} from '../sandbox/vocabulary';
+import { runCommand, Runner } from './run';
+import type { SandboxStack } from './sandbox-stack';
+import { findOurDevcontainers } from './worktree';
+
+const NO_CONTAINER = 'devsec-audit-no-such-container';
+const NO_IMAGE = 'devsec-audit-no-such-image:0';
+
+/**
+ * Forbidden, and harmless if an engine does answer: each names an object that does not exist
+ * or carries an invalid body. They cover the ways out that the proxy exists to close: create,
+ * exec, start, delete, file reads (archive, export, image save), stdin over a websocket, build,
+ * volume and network changes.
+ */
+export const FORBIDDEN_CALLS: ProbeCall[] = [
+  { method: 'POST', path: '/containers/create', body: JSON.stringify({ Image: NO_IMAGE }) },
+  { method: 'POST', path: `/containers/${NO_CONTAINER}/exec`, body: JSON.stringify({ Cmd: ['true'] }) },
+  { method: 'POST', path: `/exec/devsec-audit-no-such-exec/start`, body: '{}' },
+  { method: 'POST', path: `/containers/${NO_CONTAINER}/start` },
+  { method: 'DELETE', path: `/containers/${NO_CONTAINER}` },
+  { method: 'GET', path: `/containers/${NO_CONTAINER}/archive?path=/etc/hostname` },
+  { method: 'GET', path: `/containers/${NO_CONTAINER}/export` },
+  { method: 'GET', path: `/containers/${NO_CONTAINER}/attach/ws?stream=1&stdin=1`, upgrade: true },
+  { method: 'GET', path: `/images/get?names=${NO_IMAGE}` },
+  { method: 'POST', path: '/build?dockerfile=devsec-audit-no-such-dockerfile', body: '' },
+  { method: 'POST', path: '/volumes/create', body: JSON.stringify({ Name: 'devsec audit: not a valid name' }) },
+  { method: 'POST', path: '/networks/devsec-audit-no-such-network/connect', body: JSON.stringify({ Container: NO_CONTAINER }) },
+];
+
+interface Inspected {
+  Id: string;
+  Name: string;
+  Config: { Labels?: Record<string, string> };
+  NetworkSettings: { Networks?: Record<string, { IPAddress?: string; Gateway?: string }> };
+}
+
+function inspect(ids: string[], run: Runner): Inspected[] {
+  if (ids.length === 0) return [];
+  const result = run('docker', ['inspect', ...ids]);
+  return result.status === 0 ? (JSON.parse(result.stdout) as Inspected[]) : [];
+}
+
+function runningIds(filters: string[], run: Runner): string[] {
+  const result = run('docker', ['ps', '-q', '--no-trunc', ...filters.flatMap((filter) => ['--filter', filter])]);
+  return result.status === 0 ? result.stdout.split('\n').map((line) => line.trim()).filter(Boolean) : [];
+}
+
+/**
+ * What the probe needs from the host: the addresses where a Docker API must not answer (every
+ * devsec proxy but this stack's own on its private network, every other container on the dev
+ * container's networks, every gateway) and the paths that must be read-only.
+ */
+export function gatherProbeInput(stack: SandboxStack, run: Runner = runCommand): { container: Inspected; input: ProbeInput } {
+  const project = stack.identity.composeProjectName;
+  const [app] = inspect(runningIds([`label=${COMPOSE_PROJECT_LABEL}=${project}`, `label=${COMPOSE_SERVICE_LABEL}=${APP_SERVICE}`], run), run);
+  if (!app) {
+    throw new SandboxError(
+      `The sandbox of ${stack.project} in this worktree is not running (compose project ${project}). ` +
+        `Start it with nx run ${stack.project}:up-worktree, then run audit --live again (without --live, audit reads the files only).`,
+    );
+  }
+  const appNetworks = app.NetworkSettings.Networks ?? {};
+  // One inspect for every network of the dev container: its labels and who is attached.
+  const networks = new Map<string, { Labels?: Record<string, string> | null; Containers?: Record<string, { Name: string; IPv4Address?: string }> | null }>();
+  const names = Object.keys(appNetworks);
+  const inspected = names.length > 0 ? run('docker', ['network', 'inspect', ...names]) : undefined;
+  if (inspected?.status === 0) for (const network of JSON.parse(inspected.stdout)) networks.set(network.Name, network);
+  // Networks of this stack alone: compose made them for this project (the shared one is external).
+  const privateToStack = (network: string) => networks.get(network)?.Labels?.[COMPOSE_PROJECT_LABEL] === project;
+
+  const targets: ProbeTarget[] = [];
+  const proxies = inspect(runningIds([`label=${MANAGED_LABEL}=true`, `label=${COMPOSE_SERVICE_LABEL}=${PROXY_SERVICE}`], run), run);
+  for (const proxy of proxies) {
+    const own = proxy.Config.Labels?.[COMPOSE_PROJECT_LABEL] === project;
+    for (const [network, settings] of Object.entries(proxy.NetworkSettings.Networks ?? {})) {
+      if (!settings.IPAddress || (own && privateToStack(network))) continue;
+      const whose = own ? "this stack's proxy" : `another sandbox's proxy (${proxy.Name.replace(/^\//, '')})`;
+      targets.push({ host: settings.IPAddress, port: PROXY_PORT, label: `${whose} on network ${network}` });
+    }
+  }
+  const proxyIds = new Set(proxies.map((proxy) => proxy.Id));
+  for (const network of names) {
+    for (const [id, container] of Object.entries(networks.get(network)?.Containers ?? {})) {
+      const address = container.IPv4Address?.split('/')[0];
+      if (id === app.Id || proxyIds.has(id) || !address) continue;
+      for (const port of ENGINE_PORTS) targets.push({ host: address, port, label: `${container.Name} on network ${network}` });
+    }
+  }
+  for (const [network, settings] of Object.entries(appNetworks)) {
+    if (settings.Gateway) for (const port of ENGINE_PORTS) targets.push({ host: settings.Gateway, port, label: `the gateway of network ${network}` });
+  }
+
+  const { workspaceRoot, gitCommonDir } = stack.identity;
+  const writable = [
+    ...findOurDevcontainers(workspaceRoot).flatMap((dir) => [join(workspaceRoot, dir), ...[COMPOSE_FILE, DEVCONTAINER_JSON, DOCKERFILE].map((file) => join(workspaceRoot, dir, file))]),
+    join(workspaceRoot, SHARED_COMPOSE_FILE),
+    join(gitCommonDir, 'hooks'),
+    join(gitCommonDir, 'config'),
+  ];
+  return { container: app, input: { calls: FORBIDDEN_CALLS, targets, writable, workspaceRoot, credentialPaths: [...HOME_CREDENTIALS], enginePorts: [...ENGINE_PORTS] } };
+}
+
+/** Runs live-probe.js inside the dev container, as the container's own user. */
+export function runLiveProbe(container: string, input: ProbeInput, run: Runner = runCommand): Observations {
+  const script = readFileSync(join(__dirname, 'live-probe.js'), 'utf-8');
+  const result = run('docker', ['exec', '-i', container, 'node', '-', JSON.stringify(input)], { input: script });
+  if (result.status !== 0) {
+    const reason = (result.stderr || result.stdout).trim().split('\n').slice(-3).join(' ');
+    const hint = /executable file not found|no such file/i.test(reason) ? ' The live audit runs Node inside the dev container: keep a Node base image.' : '';
+    throw new SandboxError(`The live probe could not run in ${container}: ${reason}.${hint}`);
+  }
+  return JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}') as Observations;
+}
+

@@ -1,0 +1,83 @@
+/**
+ * Every rule the gate, `audit` and `audit --live` apply, in one table: its severity, whether the
+ * policy gate of up-worktree refuses a stack that breaks it, what it is about and the usual fix.
+ * The gate's list, the `--unsafe-allow` choices and the README's rule list derive from it.
+ */
+
+export type Severity = 'high' | 'medium';
+
+interface Rule {
+  severity: Severity;
+  /** The policy gate refuses to start a stack that breaks it (unless `--unsafe-allow`). */
+  gate: boolean;
+  what: string;
+  fix: string;
+}
+
+const rule = (severity: Severity, gate: boolean, what: string, fix: string): Rule => ({ severity, gate, what, fix });
+
+export const RULES = {
+  // The gate: each of these is a way out of the sandbox.
+  'socket-mount': rule('high', true, 'The Docker socket mounted into a service other than the proxy.', 'Remove the mount; reach Docker through the read-only proxy.'),
+  privileged: rule('high', true, 'A privileged service.', 'Remove privileged: true.'),
+  'host-namespace': rule('high', true, "A service in the host's pid, ipc, network, user or uts namespace.", 'Remove the `host` namespace setting.'),
+  'dangerous-capability': rule('high', true, 'A capability that opens a way out of the container.', 'Remove it from cap_add.'),
+  'ssh-mount': rule('high', true, 'SSH keys or an SSH agent mounted or forwarded.', 'Remove the mount; git commit works without keys, and pushing stays on the host.'),
+  'proxy-on-shared-network': rule('high', true, "The proxy reachable from the shared network, where other worktrees' containers are.", "Keep the proxy on its stack's private network only."),
+  // Static audit.
+  'sandbox-writable': rule('high', false, "The sandbox's own definition (.devcontainer) writable from inside.", 'Mount ./ at the .devcontainer path with :ro (the generator does).'),
+  'git-hooks-writable': rule('high', false, '.git/hooks writable from inside.', 'Mount <git common dir>/hooks (and /config) read-only (the generator does).'),
+  'node-modules-shared': rule('high', false, "node_modules shared with the host.", 'Mount a named volume at <workspace>/node_modules.'),
+  'runs-as-root': rule('high', false, 'The dev container or its image runs as root.', 'Use user: node.'),
+  'credential-mount': rule('high', false, 'Credentials of yours (cloud, registry, gh, netrc) mounted.', 'Remove the mount: the sandbox holds no credentials of yours.'),
+  'proxy-write-switch': rule('high', false, 'The proxy asked for write access.', 'Remove the write switch.'),
+  sudo: rule('high', false, 'sudo in the image.', 'Remove sudo; install the tools the agent needs at build time.'),
+  'devcontainer-escape': rule('high', false, 'devcontainer.json runArgs that ask for a way out.', 'Remove those runArgs.'),
+  'published-on-all-interfaces': rule('high', false, 'A shared service published on every interface.', 'Publish on 127.0.0.1 only (e.g. 127.0.0.1:5432:5432).'),
+  'no-sandbox': rule('high', false, 'The project has no sandbox of ours.', 'Run nx g @org/devsec:secure-devcontainer --project=<project>.'),
+  'unpinned-image': rule('medium', false, 'An image without a pinned tag.', 'Pin a tag (or a digest), e.g. postgres:17.'),
+  'network-mode-with-networks': rule('medium', false, 'A service with both network_mode and networks, which Compose rejects.', "Keep network_mode or networks, not both."),
+  'depends-on-missing': rule('medium', false, 'A dependency on a service the file does not define.', 'Define it or remove it from depends_on.'),
+  'devcontainer-ignored-with-compose': rule('medium', false, 'A devcontainer.json setting ignored when dockerComposeFile is set.', 'Set the equivalent in the compose file.'),
+  // audit --live: what the probe saw from inside the running dev container.
+  'live-root': rule('high', false, 'The dev container runs as root.', 'Use user: node (the generator does).'),
+  'live-capabilities': rule('high', false, 'The process holds capabilities.', 'Run as a non-root user and add no capabilities.'),
+  'live-new-privileges': rule('medium', false, 'Setuid programs can raise privileges (no-new-privileges is off).', 'Add security_opt: [no-new-privileges:true] (the generator does).'),
+  'live-sudo': rule('high', false, 'sudo, doas or pkexec installed (setuid root) or working without a password.', 'Remove it from the image; install what the agent needs at build time.'),
+  'live-ssh-agent': rule('high', false, 'An SSH agent forwarded into the dev container.', 'Do not forward the SSH agent.'),
+  'live-ssh-keys': rule('high', false, 'SSH keys or config inside.', 'Remove the mount: the sandbox holds no credentials of yours.'),
+  'live-credentials': rule('high', false, 'Credential files inside.', 'Remove the mount: the sandbox holds no credentials of yours.'),
+  'live-credential-helper': rule('high', false, 'A git credential helper configured inside.', 'Remove it.'),
+  'live-credential-env': rule('high', false, 'A token, or a way to ask for one, in the environment.', "Remove it from the dev container's environment."),
+  'live-writable': rule('high', false, 'A path the host later reads or runs is writable from inside.', 'Mount it read-only (up-worktree does).'),
+  'live-docker-api': rule('high', false, 'Forbidden Docker calls reached an engine.', 'Give the dev container Docker only through its proxy, and mount no socket.'),
+  'live-env-readable': rule('high', false, 'Inspect shows env values in clear.', 'Use the devsec proxy, which redacts env values.'),
+  'live-proxy-down': rule('medium', false, 'The Docker proxy does not answer: the agent cannot watch its siblings.', 'Check the docker-proxy service and DOCKER_HOST.'),
+  'live-docker-socket': rule('high', false, 'A Docker socket inside.', 'Remove the socket mount: only the proxy sees the socket.'),
+  'live-unknown-socket': rule('medium', false, 'A socket inside that is not Docker.', 'Remove the mount if the agent does not need it.'),
+  'live-proxy-reachable': rule('high', false, "A Docker proxy answers from another network (another sandbox's, or this one's off its private network).", "Keep every proxy on its own stack's private network only."),
+  'live-engine-reachable': rule('high', false, 'A Docker engine answers on the network.', 'Do not expose an engine on TCP.'),
+  'live-tls-endpoint': rule('medium', false, 'A TLS endpoint answers on an engine port (a Docker engine with TLS?).', 'Make sure the engine asks for client certificates, or do not listen on that address.'),
+} satisfies Record<string, Rule>;
+
+export type RuleId = keyof typeof RULES;
+
+/** The rules the policy gate enforces, in the table's order. */
+export const GATE_RULES = (Object.keys(RULES) as RuleId[]).filter((id) => RULES[id].gate);
+
+export interface Finding {
+  rule: RuleId;
+  severity: Severity;
+  file: string;
+  /** 1-based, where the file and the key could be placed. */
+  line?: number;
+  service?: string;
+  key: string;
+  message: string;
+  fix: string;
+}
+
+/** A finding of `rule`, its severity from the table, its fix the table's unless given. */
+export function finding(rule: RuleId, fields: Omit<Finding, 'rule' | 'severity' | 'fix'> & { fix?: string }): Finding {
+  return { rule, severity: RULES[rule].severity, ...fields, fix: fields.fix ?? RULES[rule].fix };
+}

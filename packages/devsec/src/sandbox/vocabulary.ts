@@ -1,0 +1,104 @@
+/**
+ * The stack's vocabulary, defined once: package names, labels, file names, service and network
+ * names, ports, reserved names and credential paths. No other module spells these as literals.
+ * Imports nothing: the plugin loads it on every graph computation.
+ */
+
+/** npm names. */
+export const PLUGIN_PACKAGE = '@org/devsec';
+export const PROXY_PACKAGE = '@org/devsec-socket-proxy';
+
+/** Marks every container of a devsec stack (the dev container, its proxy, shared services). */
+export const MANAGED_LABEL = 'org.devsec.managed';
+/** The Nx project a stack belongs to. */
+export const PROJECT_LABEL = 'org.devsec.project';
+/** The proxy shows only containers with this label (value: the shared network's name). */
+export const SCOPE_LABEL = 'org.devsec.scope';
+/** Compose's own labels, which the executors filter on. */
+export const COMPOSE_PROJECT_LABEL = 'com.docker.compose.project';
+export const COMPOSE_SERVICE_LABEL = 'com.docker.compose.service';
+
+/** Files of a project's sandbox, in `<project>/.devcontainer`. */
+export const DEVCONTAINER_DIR = '.devcontainer';
+export const COMPOSE_FILE = 'docker-compose.yml';
+export const DEVCONTAINER_JSON = 'devcontainer.json';
+export const DOCKERFILE = 'Dockerfile';
+/** The stack's services that the user owns (written once). */
+export const SERVICES_COMPOSE_FILE = 'docker-compose.services.yml';
+/** Per machine and worktree, written by up-worktree and initializeCommand; git-ignored. */
+export const ENV_FILE = '.env';
+export const WORKTREE_COMPOSE_FILE = 'docker-compose.worktree.yml';
+/** The shared services of every worktree, at the workspace root. */
+export const SHARED_COMPOSE_FILE = 'docker-compose.shared.yml';
+
+/** The services of a generated stack. */
+export const APP_SERVICE = 'app';
+export const PROXY_SERVICE = 'docker-proxy';
+export const LOCALHOST_PROXY_SERVICE = 'localhost-proxy';
+/** The stack's networks, as its compose file names them. */
+export const SANDBOX_NETWORK = 'sandbox';
+export const SHARED_NETWORK = 'shared';
+/** Names the dev container stacks use themselves: a user's service may not take them. */
+export const RESERVED_NAMES: readonly string[] = [APP_SERVICE, PROXY_SERVICE, LOCALHOST_PROXY_SERVICE, SANDBOX_NETWORK, SHARED_NETWORK];
+
+/** Where the proxy listens, inside its stack. */
+export const PROXY_PORT = 2375;
+/** Where a Docker engine listens on TCP: plain, and TLS. */
+export const ENGINE_PORTS: readonly number[] = [2375, 2376];
+
+/** The inferred targets, and the project that owns the shared services by default. */
+export const TARGETS = {
+  up: 'up-worktree',
+  down: 'down-worktree',
+  audit: 'audit',
+  upShared: 'up-shared',
+  downShared: 'down-shared',
+} as const;
+export const DEFAULT_INFRA_PROJECT = 'shared-infra';
+
+/** Node LTS on Debian 13 (trixie), whose apt has `docker-cli` (Debian 12's has not). */
+export const DEFAULT_BASE_IMAGE = 'node:24-trixie-slim';
+export const DEFAULT_NETWORK = 'dev';
+/** The non-root user of the Node images (uid 1000). */
+export const CONTAINER_USER = 'node';
+export const CONTAINER_HOME = '/home/node';
+export const CONTAINER_WORKSPACE = '/workspace';
+
+/**
+ * Credentials under a home directory: never mounted into a sandbox (audit), and looked for
+ * from inside by the live probe.
+ */
+export const HOME_CREDENTIALS: readonly string[] = [
+  '.ssh', '.gnupg', '.aws', '.azure', '.kube', '.config/gcloud', '.config/gh', '.docker/config.json', '.git-credentials', '.netrc', '.npmrc',
+];
+
+/** Tecnativa's read switches we expose, and their defaults in a generated stack. */
+export const READ_SWITCH_DEFAULTS = {
+  CONTAINERS: true,
+  IMAGES: true,
+  INFO: true,
+  NETWORKS: true,
+  VOLUMES: true,
+  EVENTS: true,
+  PING: true,
+  VERSION: true,
+} as const;
+export type ReadSwitch = keyof typeof READ_SWITCH_DEFAULTS;
+
+/** Tecnativa's write switches: recognised, and refused in this version. */
+export const WRITE_SWITCHES = [
+  'POST', 'BUILD', 'COMMIT', 'EXEC', 'SWARM', 'AUTH', 'SECRETS', 'CONFIGS', 'PLUGINS', 'NODES',
+  'SERVICES', 'TASKS', 'SESSION', 'GRPC', 'DISTRIBUTION', 'SYSTEM', 'ALLOW_START', 'ALLOW_STOP', 'ALLOW_RESTARTS',
+] as const;
+export type WriteSwitch = (typeof WRITE_SWITCHES)[number];
+
+/**
+ * Each agent gets its own config directory on a named volume of the stack — never the host's
+ * `~/.claude` or `~/.codex`, whose hooks and settings the host's own agent would later run.
+ */
+export const AGENTS = {
+  claude: { configDir: `${CONTAINER_HOME}/.claude`, env: { CLAUDE_CONFIG_DIR: `${CONTAINER_HOME}/.claude` }, npmPackage: '@anthropic-ai/claude-code' },
+  codex: { configDir: `${CONTAINER_HOME}/.codex`, env: { CODEX_HOME: `${CONTAINER_HOME}/.codex` }, npmPackage: '@openai/codex' },
+  none: undefined,
+} as const;
+export type Agent = keyof typeof AGENTS;
