@@ -3,7 +3,7 @@
 import type { CreateNodes, CreateNodesResult, TargetConfiguration } from '@nx/devkit';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
-import { COMPOSE_FILE, DEVCONTAINER_DIR, MANAGED_LABEL, PLUGIN_PACKAGE, SHARED_COMPOSE_FILE } from '../sandbox/vocabulary';
+import { COMPOSE_FILE, DEVCONTAINER_DIR, MANAGED_LABEL, PLUGIN_PACKAGE, SHARED_COMPOSE_FILE, TARGETS } from '../sandbox/vocabulary';
 
 export interface DevsecPluginOptions {
   upTargetName?: string;
@@ -49,13 +49,13 @@ function sharedNodes(infraProject: string | undefined): CreateNodesResult | unde
       '.': {
         name: infraProject,
         targets: {
-          'up-shared': {
-            executor: `${PLUGIN_PACKAGE}:up-shared`,
+          [TARGETS.upShared]: {
+            executor: `${PLUGIN_PACKAGE}:${TARGETS.upShared}`,
             options: { composeFile: SHARED_COMPOSE_FILE },
             metadata: { description: 'Create the shared network and start the shared services, once for every worktree.', technologies: ['docker'] },
           },
-          'down-shared': {
-            executor: `${PLUGIN_PACKAGE}:down-shared`,
+          [TARGETS.downShared]: {
+            executor: `${PLUGIN_PACKAGE}:${TARGETS.downShared}`,
             options: { composeFile: SHARED_COMPOSE_FILE },
             metadata: { description: 'Stop the shared services (volumes kept unless --volumes).', technologies: ['docker'] },
           },
@@ -77,19 +77,19 @@ function nodesFor(file: string, options: DevsecPluginOptions, workspaceRoot: str
   if (!isProject) return undefined;
   const composeFile = posix.join(projectRoot, DEVCONTAINER_DIR, COMPOSE_FILE);
   const up: TargetConfiguration = {
-    executor: `${PLUGIN_PACKAGE}:up-worktree`,
+    executor: `${PLUGIN_PACKAGE}:${TARGETS.up}`,
     options: { composeFile },
     // The shared services come first, whichever worktree starts.
-    ...(infraProject ? { dependsOn: [{ projects: [infraProject], target: 'up-shared' }] } : {}),
+    ...(infraProject ? { dependsOn: [{ projects: [infraProject], target: TARGETS.upShared }] } : {}),
     metadata: { description: 'Start this git worktree’s sandbox: dev container and its read-only Docker proxy.', technologies: ['docker'] },
   };
   const down: TargetConfiguration = {
-    executor: `${PLUGIN_PACKAGE}:down-worktree`,
+    executor: `${PLUGIN_PACKAGE}:${TARGETS.down}`,
     options: { composeFile },
     metadata: { description: 'Stop and remove this git worktree’s sandbox (volumes and built images kept unless --volumes, --images).', technologies: ['docker'] },
   };
   const audit: TargetConfiguration = {
-    executor: `${PLUGIN_PACKAGE}:audit`,
+    executor: `${PLUGIN_PACKAGE}:${TARGETS.audit}`,
     options: { composeFile },
     metadata: { description: 'Review this sandbox’s files the way a security reviewer would (no engine needed); with --live, probe the running stack from inside.', technologies: ['docker'] },
   };
@@ -97,9 +97,9 @@ function nodesFor(file: string, options: DevsecPluginOptions, workspaceRoot: str
     projects: {
       [projectRoot]: {
         targets: {
-          [options.upTargetName ?? 'up-worktree']: up,
-          [options.downTargetName ?? 'down-worktree']: down,
-          [options.auditTargetName ?? 'audit']: audit,
+          [options.upTargetName ?? TARGETS.up]: up,
+          [options.downTargetName ?? TARGETS.down]: down,
+          [options.auditTargetName ?? TARGETS.audit]: audit,
         },
       },
     },

@@ -1,8 +1,10 @@
-import { formatFiles, getProjects, joinPathFragments, logger, Tree } from '@nx/devkit';
+import { formatFiles, joinPathFragments, logger, Tree } from '@nx/devkit';
 import { parse } from 'yaml';
 import { DEVCONTAINER_DIR, RESERVED_NAMES, SERVICES_COMPOSE_FILE } from '../../sandbox/vocabulary';
 import { GeneratorError } from '../../sandbox/errors';
-import { readStoredOptions, secureDevcontainerGenerator } from '../secure-devcontainer/generator';
+import { readSpec } from '../../sandbox/spec';
+import { sandboxTarget } from '../secure-devcontainer/generator';
+import { checkSandboxFiles, renderSandbox } from '../secure-devcontainer/render';
 import type { LocalhostProxyGeneratorSchema } from './schema';
 
 function parsePort(value: unknown, option: string): number {
@@ -14,9 +16,8 @@ function parsePort(value: unknown, option: string): number {
 }
 
 export async function localhostProxyGenerator(tree: Tree, options: LocalhostProxyGeneratorSchema) {
-  const project = getProjects(tree).get(options.project);
-  if (!project) throw new GeneratorError(`--project: no project named "${options.project}". nx show projects lists them.`);
-  const stored = readStoredOptions(tree, project.root);
+  const target = sandboxTarget(tree, options.project);
+  const stored = readSpec(tree, target.projectRoot);
   if (!stored) {
     throw new GeneratorError(`--project: ${options.project} has no secure dev container. Run nx g @org/devsec:secure-devcontainer --project=${options.project} first.`);
   }
@@ -24,7 +25,7 @@ export async function localhostProxyGenerator(tree: Tree, options: LocalhostProx
   if (ports.length === 0) throw new GeneratorError('--ports: give at least one port (e.g. --ports=3000).');
 
   // The target is a service of this stack, from the user's services file.
-  const servicesPath = joinPathFragments(project.root, DEVCONTAINER_DIR, SERVICES_COMPOSE_FILE);
+  const servicesPath = joinPathFragments(target.projectRoot, DEVCONTAINER_DIR, SERVICES_COMPOSE_FILE);
   const services = Object.keys((parse(tree.read(servicesPath, 'utf-8') ?? '') as { services?: Record<string, unknown> })?.services ?? {});
   const [targetService, targetPortText] = (options.target ?? services[0] ?? '').split(':');
   if (!targetService) {
@@ -43,7 +44,8 @@ export async function localhostProxyGenerator(tree: Tree, options: LocalhostProx
     forwards: ports.map((port) => [port, targetService, targetPort ?? port] as [number, string, number]),
     ipv6: options.ipv6 ?? true,
   };
-  await secureDevcontainerGenerator(tree, { project: options.project, ...stored, ...stored.switches, localhostProxy, skipFormat: true });
+  checkSandboxFiles(tree, target);
+  renderSandbox(tree, target, { ...stored, localhostProxy });
   if (!options.skipFormat) await formatFiles(tree);
   return () =>
     logger.info(`@org/devsec: localhost:${ports.join(', localhost:')} inside ${options.project}'s dev container now reach ${targetService}. Restart it: nx run ${options.project}:up-worktree`);

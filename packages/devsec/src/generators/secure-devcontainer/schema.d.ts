@@ -1,5 +1,5 @@
 import type { Agent, ReadSwitch, WriteSwitch } from '../../sandbox/vocabulary';
-import type { LocalhostProxyOptions } from './generator';
+import type { LocalhostProxyOptions } from '../../sandbox/spec';
 
 export type SecureDevcontainerGeneratorSchema = {
   project: string;

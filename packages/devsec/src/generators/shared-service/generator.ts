@@ -5,7 +5,8 @@ import { DEFAULT_INFRA_PROJECT, DEFAULT_NETWORK, MANAGED_LABEL, RESERVED_NAMES, 
 import { GeneratorError } from '../../sandbox/errors';
 import { IMAGE_REFERENCE, NETWORK_NAME, composeSafeName } from '../../sandbox/names';
 import { readSharedCompose } from '../../sandbox/shared-compose';
-import { checkExistingFiles, normalizeOptions as normalizeDevcontainer, readStoredOptions, secureDevcontainerGenerator } from '../secure-devcontainer/generator';
+import { projectsWithSandbox, readSpec } from '../../sandbox/spec';
+import { checkSandboxFiles, renderSandbox } from '../secure-devcontainer/render';
 import { needsPassword, PRESETS, PresetName } from './presets';
 import type { SharedServiceGeneratorSchema } from './schema';
 
@@ -17,14 +18,6 @@ export const passwordVariable = (service: string) => `DEVSEC_${service.toUpperCa
 
 const list = (value: string[] | string | undefined) =>
   [value ?? []].flat().flatMap((item) => String(item).split(',')).map((item) => item.trim()).filter(Boolean);
-
-/** Projects with a dev container of ours, as shared-service wires them by default. */
-function projectsWithSandbox(tree: Tree): string[] {
-  return [...getProjects(tree)]
-    .filter(([, config]) => readStoredOptions(tree, config.root) !== undefined)
-    .map(([name]) => name)
-    .sort();
-}
 
 interface Normalized {
   name: string;
@@ -81,7 +74,7 @@ function normalize(tree: Tree, options: SharedServiceGeneratorSchema): Normalize
   }
 
   const existing = readSharedCompose(tree);
-  const networks = new Set(projects.map((project) => readStoredOptions(tree, known.get(project)!.root)!.network));
+  const networks = new Set(projects.map((project) => readSpec(tree, known.get(project)!.root)!.network));
   const existingNetwork = existing?.networks?.shared?.name;
   if (existingNetwork) networks.add(existingNetwork);
   if (networks.size > 1) {
@@ -159,10 +152,7 @@ export async function sharedServiceGenerator(tree: Tree, schema: SharedServiceGe
   // Every dev container to re-render must be untouched, or nothing is written.
   const projects = getProjects(tree);
   const targets = [...new Set([...options.projects, ...wiredElsewhere(currentJson)])];
-  for (const project of targets) {
-    const stored = readStoredOptions(tree, projects.get(project)!.root);
-    if (stored) checkExistingFiles(tree, normalizeDevcontainer(tree, { project, ...stored, ...stored.switches }));
-  }
+  for (const project of targets) checkSandboxFiles(tree, { project, projectRoot: projects.get(project)!.root });
 
   if (!isDeepStrictEqual(currentJson, options.service)) {
     doc.setIn(['services', options.name], doc.createNode(options.service));
@@ -175,8 +165,9 @@ export async function sharedServiceGenerator(tree: Tree, schema: SharedServiceGe
 
   // Re-render the wired dev containers with the options they were generated with.
   for (const project of targets) {
-    const stored = readStoredOptions(tree, projects.get(project)!.root);
-    if (stored) await secureDevcontainerGenerator(tree, { project, ...stored, ...stored.switches, skipFormat: true });
+    const target = { project, projectRoot: projects.get(project)!.root };
+    const spec = readSpec(tree, target.projectRoot);
+    if (spec) renderSandbox(tree, target, spec);
   }
 
   if (!options.skipFormat) await formatFiles(tree);

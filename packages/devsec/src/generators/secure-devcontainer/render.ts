@@ -1,0 +1,146 @@
+/**
+ * Renders a project's sandbox from its spec: the generated files (with their managed-file
+ * marker), the user's services file once, and the git-ignore lines for per-machine files.
+ * Every generator that changes a sandbox goes through here: secure-devcontainer with the
+ * user's options, shared-service and localhost-proxy with the stored spec.
+ */
+import { generateFiles, joinPathFragments, logger, offsetFromRoot, Tree } from '@nx/devkit';
+import { join } from 'node:path';
+import { GeneratorError } from '../../sandbox/errors';
+import { ensureGitignored } from '../../sandbox/gitignore';
+import { hasMarker, managedState, markerFingerprint, stampManaged } from '../../sandbox/managed-file';
+import { connectionEnvFor } from '../../sandbox/shared-compose';
+import { SandboxSpec, SPEC_GENERATOR } from '../../sandbox/spec';
+import {
+  AGENTS,
+  COMPOSE_FILE,
+  DEVCONTAINER_DIR,
+  DEVCONTAINER_JSON,
+  DOCKERFILE,
+  ENV_FILE,
+  MANAGED_LABEL,
+  PLUGIN_PACKAGE,
+  PROJECT_LABEL,
+  PROXY_PACKAGE,
+  SCOPE_LABEL,
+  SERVICES_COMPOSE_FILE,
+  WORKTREE_COMPOSE_FILE,
+} from '../../sandbox/vocabulary';
+
+const GENERATED_FILES = [COMPOSE_FILE, DOCKERFILE, DEVCONTAINER_JSON];
+
+/** Your own services of the stack (the app a localhost-proxy forwards to, …): written once, yours. */
+const SERVICES_COMPOSE_TEMPLATE = `# Your own services of this sandbox stack: @org/devsec wrote this file once and leaves it to you.
+# Put them on the stack's private network (sandbox) so that only this worktree reaches them, e.g.
+#   web:
+#     image: node:24-trixie-slim
+#     command: ["node", "server.js"]
+#     networks: [sandbox]
+# The policy gate of up-worktree checks these services too.
+services: {}
+`;
+
+/** Which project's sandbox, and where it lives. */
+export interface SandboxTarget {
+  project: string;
+  projectRoot: string;
+}
+
+const devcontainerDir = (target: SandboxTarget) => joinPathFragments(target.projectRoot, DEVCONTAINER_DIR);
+
+/** Refuses a `.devcontainer` that is not ours, and edited files unless `force`. */
+export function checkSandboxFiles(tree: Tree, target: SandboxTarget, force = false): void {
+  const dir = devcontainerDir(target);
+  if (!tree.exists(dir)) return;
+  const present = tree.children(dir).filter((name) => tree.isFile(joinPathFragments(dir, name)));
+  const ours = present.some((name) => {
+    const content = tree.read(joinPathFragments(dir, name), 'utf-8') ?? '';
+    return hasMarker(content) || (name === COMPOSE_FILE && content.includes(MANAGED_LABEL));
+  });
+  if (present.length > 0 && !ours) {
+    throw new GeneratorError(
+      `${dir} already exists and was not created by @org/devsec (${present.join(', ')}). ` +
+        `Move it away (e.g. git mv ${dir} ${dir}.old) and run the generator again; then carry over what you need.`,
+    );
+  }
+  if (force) return;
+  const edited = GENERATED_FILES.filter((name) => {
+    const path = joinPathFragments(dir, name);
+    return managedState(path, tree.read(path, 'utf-8')) === 'edited';
+  });
+  if (edited.length > 0) {
+    throw new GeneratorError(
+      `These generated files were edited by hand: ${edited.map((name) => joinPathFragments(dir, name)).join(', ')}. ` +
+        'To keep your version, delete its "@org/devsec managed file" line (the file is then yours and is left alone); ' +
+        'to replace it with a fresh one, run again with --force.',
+    );
+  }
+}
+
+function templateValues(tree: Tree, target: SandboxTarget, spec: SandboxSpec) {
+  const dir = devcontainerDir(target);
+  const toRoot = offsetFromRoot(dir).replace(/\/$/, '');
+  const agent = AGENTS[spec.agent];
+  return {
+    tmpl: '',
+    // YAML-safe scalar: JSON strings are valid YAML (names like @acme/web need quotes).
+    q: (value: string) => JSON.stringify(value),
+    project: target.project,
+    network: spec.network,
+    baseImage: spec.baseImage,
+    aptPackages: spec.aptPackages.map((name) => ` ${name}`).join(''),
+    workspaceRoot: toRoot,
+    proxyBuildContext: `${toRoot}/node_modules/${PROXY_PACKAGE}`,
+    proxySwitches: Object.entries(spec.switches).map(([name, on]) => [name, on ? '1' : '0']),
+    agentPackage: agent?.npmPackage ?? '',
+    agentConfigDir: agent?.configDir ?? '',
+    agentEnv: Object.entries(agent?.env ?? {}),
+    // Connection variables of the shared services wired to this project (shared-service).
+    connectionEnv: Object.entries(connectionEnvFor(tree, target.project)),
+    specGenerator: SPEC_GENERATOR,
+    spec,
+    // localhost:PORT inside the dev container reaches SERVICE:PORT of this stack only: the
+    // target is named by its container name, unique to the stack.
+    forward: (spec.localhostProxy?.forwards ?? []).map(([listen, service, port]) => `${listen}:\${COMPOSE_PROJECT_NAME:-devsec}-${service}-1:${port}`).join(','),
+    ipv6: spec.localhostProxy?.ipv6 ?? false,
+    projectRoot: target.projectRoot,
+    // Writes this worktree's .env and override file on the host, as up-worktree does.
+    initializeCommand: `cd "$(git rev-parse --show-toplevel)" && node node_modules/${PLUGIN_PACKAGE}/src/bin/worktree-env.js ${joinPathFragments(dir, COMPOSE_FILE)}`,
+    managedLabel: MANAGED_LABEL,
+    projectLabel: PROJECT_LABEL,
+    scopeLabel: SCOPE_LABEL,
+  };
+}
+
+/** Writes the sandbox's files from its spec; a file whose meaning did not change keeps its bytes. */
+export function renderSandbox(tree: Tree, target: SandboxTarget, spec: SandboxSpec): void {
+  const dir = devcontainerDir(target);
+  const before = new Map(
+    GENERATED_FILES.map((name) => {
+      const path = joinPathFragments(dir, name);
+      return [path, tree.read(path, 'utf-8')] as const;
+    }),
+  );
+  generateFiles(tree, join(__dirname, 'files'), dir, templateValues(tree, target, spec));
+
+  for (const [path, previous] of before) {
+    const state = managedState(path, previous);
+    if (state === 'user-owned') {
+      // The user took ownership by deleting the marker: theirs to keep.
+      tree.write(path, previous as string);
+      logger.info(`@org/devsec: kept ${path} (no managed-file marker: it is yours).`);
+      continue;
+    }
+    const fresh = stampManaged(path, tree.read(path, 'utf-8') as string);
+    // Same meaning as before: keep the bytes on disk (a formatter may have touched them).
+    const unchanged = state === 'pristine' && markerFingerprint(previous as string) === markerFingerprint(fresh);
+    tree.write(path, unchanged ? (previous as string) : fresh);
+  }
+
+  const servicesFile = joinPathFragments(dir, SERVICES_COMPOSE_FILE);
+  if (!tree.exists(servicesFile)) tree.write(servicesFile, SERVICES_COMPOSE_TEMPLATE);
+
+  // Per machine and worktree, written by up-worktree: never committed.
+  ensureGitignored(tree, joinPathFragments(dir, ENV_FILE));
+  ensureGitignored(tree, joinPathFragments(dir, WORKTREE_COMPOSE_FILE));
+}

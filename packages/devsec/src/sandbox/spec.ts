@@ -1,0 +1,127 @@
+/**
+ * A project's sandbox spec: what its dev container was generated with. The compose file stores
+ * it under `x-devsec`, so sibling generators (shared-service, localhost-proxy) render the
+ * sandbox again from it without asking the user — and whatever they read back is validated as
+ * if the user had typed it.
+ */
+import { getProjects, joinPathFragments, Tree } from '@nx/devkit';
+import { parse as parseYaml } from 'yaml';
+import { GeneratorError } from './errors';
+import { APT_PACKAGE, IMAGE_REFERENCE, NETWORK_NAME } from './names';
+import {
+  Agent,
+  AGENTS,
+  COMPOSE_FILE,
+  DEFAULT_BASE_IMAGE,
+  DEFAULT_NETWORK,
+  DEVCONTAINER_DIR,
+  READ_SWITCH_DEFAULTS,
+  ReadSwitch,
+  WRITE_SWITCHES,
+  WriteSwitch,
+} from './vocabulary';
+
+export interface LocalhostProxyOptions {
+  /** [port on localhost, target service, target port] */
+  forwards: Array<[number, string, number]>;
+  ipv6: boolean;
+}
+
+export interface SandboxSpec {
+  network: string;
+  baseImage: string;
+  aptPackages: string[];
+  agent: Agent;
+  switches: Record<ReadSwitch, boolean>;
+  /** Set by the localhost-proxy generator; kept across re-runs of secure-devcontainer. */
+  localhostProxy?: LocalhostProxyOptions;
+}
+
+/** What a user (or a stored spec) may say; everything optional but the defaults' complement. */
+export type SpecOptions = {
+  network?: string;
+  baseImage?: string;
+  aptPackages?: string[] | string;
+  agent?: Agent;
+  switches?: Partial<Record<ReadSwitch, boolean>>;
+  localhostProxy?: LocalhostProxyOptions;
+} & Partial<Record<ReadSwitch, boolean>> &
+  Partial<Record<WriteSwitch, boolean>>;
+
+/** The generator that writes the spec, as recorded beside it. */
+export const SPEC_GENERATOR = 'secure-devcontainer';
+
+/** `--aptPackages=a,b` arrives as ['a,b'] from the CLI and as ['a', 'b'] from code. */
+function normalizeList(values: string[] | string | undefined): string[] {
+  const list = Array.isArray(values) ? values : values === undefined ? [] : [values];
+  return [...new Set(list.flatMap((value) => String(value).split(/[\s,]+/)).filter(Boolean))];
+}
+
+/** Every check that can refuse, with the option's name and the fix; defaults filled in. */
+export function specFromOptions(options: SpecOptions): SandboxSpec {
+  const network = options.network ?? DEFAULT_NETWORK;
+  if (!NETWORK_NAME.test(network)) {
+    throw new GeneratorError(
+      `--network: "${network}" is not a valid Docker network name. Use letters, digits, "_", "." and "-", starting with a letter or digit (e.g. --network=dev).`,
+    );
+  }
+  const baseImage = options.baseImage ?? DEFAULT_BASE_IMAGE;
+  if (!IMAGE_REFERENCE.test(baseImage)) {
+    throw new GeneratorError(
+      `--baseImage: "${baseImage}" is not an image reference. Use NAME[:TAG][@DIGEST] without spaces, e.g. --baseImage=${DEFAULT_BASE_IMAGE}.`,
+    );
+  }
+  const aptPackages = normalizeList(options.aptPackages);
+  const badPackage = aptPackages.find((name) => !APT_PACKAGE.test(name));
+  if (badPackage !== undefined) {
+    throw new GeneratorError(`--aptPackages: "${badPackage}" is not a Debian package name (lower-case letters, digits, "+", "-", ".").`);
+  }
+  if (aptPackages.includes('sudo')) {
+    throw new GeneratorError('--aptPackages: sudo would let the agent become root. Add the tools it needs instead of sudo.');
+  }
+  const agent = options.agent ?? 'none';
+  if (!(agent in AGENTS)) {
+    throw new GeneratorError(`--agent: "${agent}" is not supported. Use one of: ${Object.keys(AGENTS).join(', ')}.`);
+  }
+  const writeSwitches = WRITE_SWITCHES.filter((name) => options[name] === true);
+  if (writeSwitches.length > 0) {
+    throw new GeneratorError(
+      `--${writeSwitches.join(', --')}: the socket proxy is read-only by construction in this version; write switches cannot be turned on. ` +
+        'Remove the option; to trigger actions in other containers, give them an HTTP endpoint on the shared network.',
+    );
+  }
+  const switches = Object.fromEntries(
+    Object.entries(READ_SWITCH_DEFAULTS).map(([name, fallback]) => [name, options[name as ReadSwitch] ?? options.switches?.[name as ReadSwitch] ?? fallback]),
+  ) as Record<ReadSwitch, boolean>;
+  if (!switches.PING) {
+    throw new GeneratorError('--PING=false: the docker CLI pings the engine before every command; without it nothing works. Leave PING on.');
+  }
+  return { network, baseImage, aptPackages, agent, switches, ...(options.localhostProxy ? { localhostProxy: options.localhostProxy } : {}) };
+}
+
+/** The spec a project's dev container was generated with, read back from its compose file and checked. */
+export function readSpec(tree: Tree, projectRoot: string): SandboxSpec | undefined {
+  const path = joinPathFragments(projectRoot, DEVCONTAINER_DIR, COMPOSE_FILE);
+  const text = tree.read(path, 'utf-8');
+  if (!text) return undefined;
+  let stored: { generator?: string; options?: SpecOptions } | undefined;
+  try {
+    stored = (parseYaml(text) as { 'x-devsec'?: typeof stored })?.['x-devsec'];
+  } catch {
+    return undefined;
+  }
+  if (stored?.generator !== SPEC_GENERATOR || !stored.options) return undefined;
+  try {
+    return specFromOptions(stored.options);
+  } catch (error) {
+    throw new GeneratorError(`${path}: x-devsec.options ${(error as Error).message} Fix it there, or run nx g @org/devsec:secure-devcontainer again with --force.`);
+  }
+}
+
+/** Projects with a dev container of ours, by name. */
+export function projectsWithSandbox(tree: Tree): string[] {
+  return [...getProjects(tree)]
+    .filter(([, config]) => readSpec(tree, config.root) !== undefined)
+    .map(([name]) => name)
+    .sort();
+}
