@@ -26,7 +26,6 @@ export const describeWithDocker: jest.Describe = ((name: string, body: () => voi
       });
     });
   }
-  // eslint-disable-next-line no-console
   console.warn(`skipping real-engine suite "${name}": ${dockerProblem}`);
   return describe.skip(name, body);
 }) as jest.Describe;

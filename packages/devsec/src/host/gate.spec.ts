@@ -47,7 +47,6 @@ describe('policyGate', () => {
 
 describe('--unsafe-allow', () => {
   it("offers exactly the gate's rules in the executor schema", () => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const schema = require('../executors/up-worktree/schema.json');
     expect(schema.properties.unsafeAllow.items.enum).toEqual([...GATE_RULES]);
   });

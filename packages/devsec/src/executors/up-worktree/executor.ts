@@ -11,7 +11,6 @@ import { ENV_FILE } from '../../sandbox/vocabulary';
 import { reportingErrors } from '../reporting';
 import type { UpWorktreeExecutorSchema } from './schema';
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 const GATE_VERSION = `${require('../../../package.json').version} ${GATE_RULES.join(',')}`;
 
 export default function upWorktreeExecutor(options: UpWorktreeExecutorSchema, context: ExecutorContext): Promise<{ success: boolean }> {

@@ -12,7 +12,6 @@ import type { InitGeneratorSchema } from './schema';
 
 /** The plugin's own version: the proxy package is released in lockstep with it. */
 function pluginVersion(): string {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require('../../../package.json').version;
 }
 

@@ -1,0 +1,86 @@
+// Lint for the whole repository: typescript-eslint's recommended rules, and the layer rule of
+// packages/devsec/src (README, "Layout"): sandbox/ imports nothing above it, rules/ imports only
+// sandbox/, generators never import host/. Tests may build their fixtures from any layer.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const layer = (message, ...folders) => ({
+  'no-restricted-imports': [
+    'error',
+    {
+      patterns: [
+        ...folders.map((folder) => ({ regex: `(^|/)${folder}(/|$)`, message })),
+      ],
+    },
+  ],
+});
+
+/** Modules that touch the filesystem or start processes: host/ only. */
+const hostOnlyModules = (message) => ({
+  'no-restricted-imports': [
+    'error',
+    {
+      paths: ['node:fs', 'fs', 'node:child_process', 'child_process', 'node:fs/promises', 'fs/promises'].map((name) => ({ name, message })),
+      patterns: [],
+    },
+  ],
+});
+
+const SOURCES = (folder) => [`packages/devsec/src/${folder}/**/*.ts`];
+const TESTS = ['**/*.spec.ts', '**/testing/**', 'tools/**', 'e2e/**'];
+
+/** Merges the path and pattern lists of several no-restricted-imports settings into one. */
+function restrict(...settings) {
+  const paths = settings.flatMap((s) => s['no-restricted-imports'][1].paths ?? []);
+  const patterns = settings.flatMap((s) => s['no-restricted-imports'][1].patterns ?? []);
+  return { 'no-restricted-imports': ['error', { paths, patterns }] };
+}
+
+export default tseslint.config(
+  { ignores: ['**/node_modules/**', 'dist/**', 'tmp/**', 'coverage/**', '**/files/**', '.nx/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { console: 'readonly', process: 'readonly', require: 'readonly', module: 'writable', __dirname: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', setImmediate: 'readonly' } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      // JSON files (the package's own version, a schema) are read with require.
+      '@typescript-eslint/no-require-imports': ['error', { allow: ['\\.json$'] }],
+    },
+  },
+  // CommonJS scripts that run without a build (the live probe) require Node's modules.
+  { files: ['**/*.js'], rules: { '@typescript-eslint/no-require-imports': 'off' } },
+  // Tests poke at parsed files whose shape they are checking.
+  { files: ['**/*.spec.ts'], rules: { '@typescript-eslint/no-explicit-any': 'off' } },
+  {
+    files: SOURCES('sandbox'),
+    ignores: TESTS,
+    rules: restrict(
+      layer('sandbox/ is Tree-only vocabulary and types: it imports nothing above it (README, Layout).', 'rules', 'host', 'generators', 'executors', 'plugins', 'bin'),
+      hostOnlyModules('sandbox/ works on the Tree only; filesystem and processes belong in host/.'),
+    ),
+  },
+  {
+    files: SOURCES('rules'),
+    ignores: TESTS,
+    rules: restrict(
+      layer('rules/ are pure judgements: they import only sandbox/ (README, Layout).', 'host', 'generators', 'executors', 'plugins', 'bin'),
+      hostOnlyModules('rules/ are pure judgements; filesystem and processes belong in host/.'),
+    ),
+  },
+  {
+    files: SOURCES('generators'),
+    ignores: TESTS,
+    rules: layer('Generators work on the Tree: they never import host/ (README, Layout).', 'host', 'executors'),
+  },
+  {
+    files: SOURCES('plugins'),
+    ignores: TESTS,
+    rules: layer('The plugin runs on every graph computation: it imports sandbox/ only (README, Layout).', 'rules', 'host', 'generators', 'executors'),
+  },
+  {
+    files: SOURCES('host'),
+    ignores: TESTS,
+    rules: layer('host/ is used by executors and the CLI, never the other way round (README, Layout).', 'generators', 'executors', 'plugins', 'bin'),
+  },
+);
