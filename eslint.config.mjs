@@ -8,9 +8,7 @@ const layer = (message, ...folders) => ({
   'no-restricted-imports': [
     'error',
     {
-      patterns: [
-        ...folders.map((folder) => ({ regex: `(^|/)${folder}(/|$)`, message })),
-      ],
+      patterns: [...folders.map((folder) => ({ regex: `(^|/)${folder}(/|$)`, message }))],
     },
   ],
 });
@@ -41,7 +39,21 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: { globals: { console: 'readonly', process: 'readonly', require: 'readonly', module: 'writable', __dirname: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', setImmediate: 'readonly' } },
+    languageOptions: {
+      globals: {
+        console: 'readonly',
+        process: 'readonly',
+        require: 'readonly',
+        module: 'writable',
+        __dirname: 'readonly',
+        Buffer: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        setImmediate: 'readonly',
+      },
+    },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
       // JSON files (the package's own version, a schema) are read with require.
@@ -56,7 +68,15 @@ export default tseslint.config(
     files: SOURCES('sandbox'),
     ignores: TESTS,
     rules: restrict(
-      layer('sandbox/ is Tree-only vocabulary and types: it imports nothing above it (README, Layout).', 'rules', 'host', 'generators', 'executors', 'plugins', 'bin'),
+      layer(
+        'sandbox/ is Tree-only vocabulary and types: it imports nothing above it (README, Layout).',
+        'rules',
+        'host',
+        'generators',
+        'executors',
+        'plugins',
+        'bin',
+      ),
       hostOnlyModules('sandbox/ works on the Tree only; filesystem and processes belong in host/.'),
     ),
   },

@@ -66,7 +66,10 @@ describeWithDocker('secure-devcontainer in a fresh Nx workspace, on a real engin
     expect(ws.run('npx', ['nx', 'run', 'app:audit']).stdout).toContain('No findings');
     const services = join(ws.dir, 'apps/app/.devcontainer/docker-compose.services.yml');
     const original = readFileSync(services, 'utf-8');
-    writeFileSync(services, original.replace('    networks: [sandbox]', '    networks: [sandbox]\n    privileged: true\n    volumes: ["/var/run/docker.sock:/var/run/docker.sock"]'));
+    writeFileSync(
+      services,
+      original.replace('    networks: [sandbox]', '    networks: [sandbox]\n    privileged: true\n    volumes: ["/var/run/docker.sock:/var/run/docker.sock"]'),
+    );
     try {
       // The report file, not stdout: Nx decorates its output differently in CI.
       const audit = ws.run('npx', ['nx', 'run', 'app:audit', '--format=json', '--outputFile=tmp-audit.json'], { allowFailure: true });
@@ -103,7 +106,9 @@ describeWithDocker('secure-devcontainer in a fresh Nx workspace, on a real engin
     });
 
     it('reaches postgres and redis by hostname with the generated credentials', () => {
-      const pg = inside('psql "$DATABASE_URL" -tAc "create table if not exists notes(t text); insert into notes values (\'from one\'); select count(*) from notes"');
+      const pg = inside(
+        'psql "$DATABASE_URL" -tAc "create table if not exists notes(t text); insert into notes values (\'from one\'); select count(*) from notes"',
+      );
       expect(pg.stderr).toBe('');
       expect(pg.stdout.trim().split('\n').pop()).toBe('1');
       expect(inside('echo "$DATABASE_URL"').stdout).toMatch(/^postgresql:\/\/postgres:[^@]+@postgres:5432\/app$/m);
@@ -182,7 +187,11 @@ describeWithDocker('secure-devcontainer in a fresh Nx workspace, on a real engin
       const push = inside('git push git@github.com:devsec/never.git HEAD');
       expect(push.status).not.toBe(0);
       expect(push.stderr).toMatch(/ssh|Could not read from remote repository/);
-      expect(inside('git config --get credential.helper; ls ~/.git-credentials ~/.config/gh 2>/dev/null; env | grep -iE "^(GH_|GITHUB_|GIT_ASKPASS|SSH_)" || true').stdout.trim()).toBe('');
+      expect(
+        inside(
+          'git config --get credential.helper; ls ~/.git-credentials ~/.config/gh 2>/dev/null; env | grep -iE "^(GH_|GITHUB_|GIT_ASKPASS|SSH_)" || true',
+        ).stdout.trim(),
+      ).toBe('');
     });
 
     it('runs as a non-root user without sudo, SSH agent or keys, and without the Docker socket', () => {
@@ -206,7 +215,10 @@ describeWithDocker('secure-devcontainer in a fresh Nx workspace, on a real engin
     });
 
     it('is a no-op when run again: the same containers keep running', () => {
-      const ids = () => dockerOk(['ps', '-q', '--no-trunc', '--filter', `label=com.docker.compose.project=${project}`]).split('\n').sort();
+      const ids = () =>
+        dockerOk(['ps', '-q', '--no-trunc', '--filter', `label=com.docker.compose.project=${project}`])
+          .split('\n')
+          .sort();
       const before = ids();
       ws.run('npx', ['nx', 'run', 'app:up-worktree']);
       expect(ids()).toEqual(before);
@@ -264,7 +276,10 @@ describeWithDocker('secure-devcontainer in a fresh Nx workspace, on a real engin
       it("audit --live holds in both worktrees: every forbidden call refused, the other's proxy silent, no finding", () => {
         for (const cwd of [ws.dir, second]) {
           const audit = ws.run('npx', ['nx', 'run', 'app:audit', '--live'], { cwd });
-          const summary = /(\d+) of (\d+) forbidden Docker calls refused; (\d+) socket file\(s\) found; (\d+) of (\d+) addresses without any HTTP answer \((\d+) of them other sandboxes' proxies\); (\d+) of (\d+) sandbox paths read-only/.exec(audit.stdout);
+          const summary =
+            /(\d+) of (\d+) forbidden Docker calls refused; (\d+) socket file\(s\) found; (\d+) of (\d+) addresses without any HTTP answer \((\d+) of them other sandboxes' proxies\); (\d+) of (\d+) sandbox paths read-only/.exec(
+              audit.stdout,
+            );
           expect(summary).not.toBeNull();
           const [refused, calls, sockets, silent, addresses, otherProxies, readOnly, paths] = summary!.slice(1).map(Number);
           expect([refused, sockets, silent, readOnly]).toEqual([calls, 0, addresses, paths]);

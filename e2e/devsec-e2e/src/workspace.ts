@@ -12,7 +12,11 @@ export const CHECKOUT_UID = 1000;
 export interface TestWorkspace {
   dir: string;
   env: NodeJS.ProcessEnv;
-  run: (command: string, args: string[], options?: { cwd?: string; allowFailure?: boolean; timeout?: number }) => { status: number | null; stdout: string; stderr: string };
+  run: (
+    command: string,
+    args: string[],
+    options?: { cwd?: string; allowFailure?: boolean; timeout?: number },
+  ) => { status: number | null; stdout: string; stderr: string };
 }
 
 /**
@@ -31,7 +35,13 @@ export function createTestWorkspace(): TestWorkspace {
   const env: NodeJS.ProcessEnv = { ...process.env, GIT_CONFIG_GLOBAL: gitConfig, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_INTERACTIVE: 'false' };
   delete env.DOCKER_HOST;
   const run: TestWorkspace['run'] = (command, args, options = {}) => {
-    const result = spawnSync(command, args, { cwd: options.cwd ?? dir, env, encoding: 'utf-8', timeout: options.timeout ?? 300_000, maxBuffer: 64 * 1024 * 1024 });
+    const result = spawnSync(command, args, {
+      cwd: options.cwd ?? dir,
+      env,
+      encoding: 'utf-8',
+      timeout: options.timeout ?? 300_000,
+      maxBuffer: 64 * 1024 * 1024,
+    });
     const out = { status: result.status, stdout: result.stdout ?? '', stderr: (result.stderr ?? '') + (result.error ? String(result.error) : '') };
     if (out.status !== 0 && !options.allowFailure) {
       throw new Error(`${command} ${args.join(' ')} failed (${out.status}) in ${options.cwd ?? dir}:\n${out.stdout.slice(-4000)}\n${out.stderr.slice(-4000)}`);

@@ -162,7 +162,16 @@ describeWithDocker('executor faults on a real engine', () => {
     expect(await started).toEqual({ success: false });
     expect(errors.join('\n')).toMatch(/Interrupted\. Run the same command again to finish/);
     expect(await upWorktree({ composeFile }, context)).toEqual({ success: true });
-    const states = dockerOk(['ps', '-a', '--filter', 'label=org.devsec.project=app', '--filter', `label=org.devsec.scope=${network}`, '--format', '{{.State}}']);
+    const states = dockerOk([
+      'ps',
+      '-a',
+      '--filter',
+      'label=org.devsec.project=app',
+      '--filter',
+      `label=org.devsec.scope=${network}`,
+      '--format',
+      '{{.State}}',
+    ]);
     expect(states.trim().split('\n').sort()).toEqual(['running', 'running']);
   });
 });

@@ -4,7 +4,12 @@ import type { Runner } from './run';
 describe('waitUntilHealthy', () => {
   const stack: ComposeProject = { name: 'app-ws-1', files: [], cwd: '/x', prefix: '[app] ' };
   const container = (service: string, state: string, status: string) =>
-    JSON.stringify({ Names: `app-ws-1-${service}-1`, State: state, Status: status, Labels: `com.docker.compose.project=app-ws-1,com.docker.compose.service=${service}` });
+    JSON.stringify({
+      Names: `app-ws-1-${service}-1`,
+      State: state,
+      Status: status,
+      Labels: `com.docker.compose.project=app-ws-1,com.docker.compose.service=${service}`,
+    });
   /** Answers each `docker ps` with the next snapshot (the last one repeats), and logs with a line. */
   const snapshots = (...lists: string[][]): Runner & { polls: number } => {
     const runner = ((_command: string, args: string[]) => {
@@ -34,11 +39,17 @@ describe('waitUntilHealthy', () => {
   });
 
   it('fails on an unhealthy or crashed service, naming it and showing its last log lines', async () => {
-    await expect(waitUntilHealthy(stack, 5_000, snapshots([container('db', 'running', 'Up 9 seconds (unhealthy)')]))).rejects.toThrow(/db is unhealthy\. Its last log lines:\ndb-1 {2}\| FATAL: bad config/);
-    await expect(waitUntilHealthy(stack, 5_000, snapshots([container('db', 'exited', 'Exited (1) 2 seconds ago')]))).rejects.toThrow(/db is not running \(Exited \(1\) 2 seconds ago\)/);
+    await expect(waitUntilHealthy(stack, 5_000, snapshots([container('db', 'running', 'Up 9 seconds (unhealthy)')]))).rejects.toThrow(
+      /db is unhealthy\. Its last log lines:\ndb-1 {2}\| FATAL: bad config/,
+    );
+    await expect(waitUntilHealthy(stack, 5_000, snapshots([container('db', 'exited', 'Exited (1) 2 seconds ago')]))).rejects.toThrow(
+      /db is not running \(Exited \(1\) 2 seconds ago\)/,
+    );
   });
 
   it('gives up after the timeout, naming what it waited for', async () => {
-    await expect(waitUntilHealthy(stack, 600, snapshots([container('db', 'running', 'Up 1 second (health: starting)')]))).rejects.toThrow(/Still waiting for db after 0.6 s/);
+    await expect(waitUntilHealthy(stack, 600, snapshots([container('db', 'running', 'Up 1 second (health: starting)')]))).rejects.toThrow(
+      /Still waiting for db after 0.6 s/,
+    );
   });
 });

@@ -76,12 +76,16 @@ export async function waitUntilHealthy(project: ComposeProject, timeoutMs = 300_
     const entries = stackContainers(project, run);
     const failed = entries.find((e) => e.Health === 'unhealthy' || ((e.State === 'exited' || e.State === 'dead') && !/^Exited \(0\)/.test(e.Status)));
     if (failed) {
-      throw new SandboxError(`${failed.Service} is ${failed.Health === 'unhealthy' ? 'unhealthy' : `not running (${failed.Status})`}.${logLinesAfter(project, failed.Service, run)}`);
+      throw new SandboxError(
+        `${failed.Service} is ${failed.Health === 'unhealthy' ? 'unhealthy' : `not running (${failed.Status})`}.${logLinesAfter(project, failed.Service, run)}`,
+      );
     }
     const pending = entries.filter((e) => e.Health === 'starting' || (e.State !== 'running' && !/^Exited \(0\)/.test(e.Status)));
     if (entries.length > 0 && pending.length === 0) return entries;
     if (Date.now() > deadline) {
-      throw new SandboxError(`Still waiting for ${pending.map((e) => e.Service).join(', ') || 'the stack'} after ${timeoutMs / 1000} s.${logLinesAfter(project, pending[0]?.Service, run)}`);
+      throw new SandboxError(
+        `Still waiting for ${pending.map((e) => e.Service).join(', ') || 'the stack'} after ${timeoutMs / 1000} s.${logLinesAfter(project, pending[0]?.Service, run)}`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
   }

@@ -28,7 +28,7 @@ export function preflightCompose(run: Runner = runCommand): void {
     throw new SandboxError(
       'Compose v2 (`docker compose`) is needed: the sandbox relies on top-level `name:`, `--wait` and healthchecks. ' +
         (compose.status === 0 ? `Found Compose ${composeVersion}. ` : '') +
-        'Install the docker-compose-plugin package (Debian 13 and Ubuntu ship it as docker-compose v2; Debian 12\'s docker-compose is v1).',
+        "Install the docker-compose-plugin package (Debian 13 and Ubuntu ship it as docker-compose v2; Debian 12's docker-compose is v1).",
     );
   }
 }

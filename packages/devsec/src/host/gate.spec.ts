@@ -17,7 +17,10 @@ describe('policyGate', () => {
   };
   const model = (app: object) =>
     JSON.stringify({
-      services: { 'docker-proxy': { networks: { sandbox: {} }, volumes: [{ type: 'bind', source: '/var/run/docker.sock', target: '/var/run/docker.sock' }] }, app },
+      services: {
+        'docker-proxy': { networks: { sandbox: {} }, volumes: [{ type: 'bind', source: '/var/run/docker.sock', target: '/var/run/docker.sock' }] },
+        app,
+      },
       networks: { sandbox: { name: 'x_sandbox' }, shared: { name: 'dev', external: true } },
     });
 
@@ -30,7 +33,12 @@ describe('policyGate', () => {
   });
 
   it('refuses a weakened stack, naming the file, the service and the key', () => {
-    const run = stubRunner([[/config --format json/, { stdout: model({ privileged: true, volumes: [{ type: 'bind', source: '/var/run/docker.sock', target: '/var/run/docker.sock' }] }) }]]);
+    const run = stubRunner([
+      [
+        /config --format json/,
+        { stdout: model({ privileged: true, volumes: [{ type: 'bind', source: '/var/run/docker.sock', target: '/var/run/docker.sock' }] }) },
+      ],
+    ]);
     expect(() => policyGate(stack, [], run)).toThrow(SandboxError);
     expect(() => policyGate(stack, [], run)).toThrow(
       /docker-compose\.yml: services\.app\.volumes \(socket-mount\)[\s\S]*services\.app\.privileged \(privileged\)[\s\S]*--unsafe-allow=<rule>/,

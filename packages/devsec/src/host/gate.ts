@@ -31,8 +31,7 @@ export function policyGate(stack: SandboxStack, unsafeAllow: string[], run: Runn
   if (blocking.length > 0) {
     const lines = blocking.map((f) => `  - ${f.file}: ${f.key} (${f.rule}): ${f.message} Fix: ${f.fix}`);
     throw new SandboxError(
-      `Refusing to start: the sandbox would not hold.\n${lines.join('\n')}\n` +
-        'To start anyway, allow one rule explicitly: --unsafe-allow=<rule>.',
+      `Refusing to start: the sandbox would not hold.\n${lines.join('\n')}\n` + 'To start anyway, allow one rule explicitly: --unsafe-allow=<rule>.',
     );
   }
   return { model, allowed: findings };

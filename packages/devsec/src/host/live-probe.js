@@ -42,7 +42,8 @@ const home = os.homedir();
 function request(endpoint, call, ms = timeoutMs, maxBody = 300) {
   return new Promise((resolve) => {
     const headers = { Host: 'docker', ...(call.body !== undefined ? { 'Content-Type': 'application/json' } : {}) };
-    if (call.upgrade) Object.assign(headers, { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'ZGV2c2VjLWF1ZGl0LXByb2Jl' });
+    if (call.upgrade)
+      Object.assign(headers, { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'ZGV2c2VjLWF1ZGl0LXByb2Jl' });
     const req = http.request({ ...endpoint, method: call.method, path: call.path, headers, agent: false });
     const timer = setTimeout(() => {
       req.destroy();
@@ -116,7 +117,13 @@ async function readableEnv(endpoint) {
     if (!Array.isArray(env)) continue;
     const names = env
       .map((entry) => String(entry).split('='))
-      .filter(([name, ...value]) => value.length > 0 && value.join('=') !== '' && value.join('=') !== '<redacted>' && !/^(PATH|HOME|HOSTNAME|TERM|LANG|NODE_VERSION|YARN_VERSION)$/.test(name))
+      .filter(
+        ([name, ...value]) =>
+          value.length > 0 &&
+          value.join('=') !== '' &&
+          value.join('=') !== '<redacted>' &&
+          !/^(PATH|HOME|HOSTNAME|TERM|LANG|NODE_VERSION|YARN_VERSION)$/.test(name),
+      )
       .map(([name]) => name);
     if (names.length > 0) found.push({ container: String(inspected.Name ?? Id).replace(/^\//, ''), names });
   }
@@ -158,7 +165,13 @@ function findSockets() {
     }
     if (!found.has(real)) found.set(real, file);
   };
-  const known = ['/var/run/docker.sock', '/run/docker.sock', '/run/podman/podman.sock', `${home}/.docker/run/docker.sock`, `/run/user/${process.getuid?.()}/docker.sock`];
+  const known = [
+    '/var/run/docker.sock',
+    '/run/docker.sock',
+    '/run/podman/podman.sock',
+    `${home}/.docker/run/docker.sock`,
+    `/run/user/${process.getuid?.()}/docker.sock`,
+  ];
   for (const candidate of known) {
     try {
       if (fs.statSync(candidate).isSocket()) add(candidate);
@@ -225,7 +238,9 @@ function credentials() {
     .filter((line) => /\bcredential\.(.+\.)?helper\s/.test(line))
     .map((line) => line.trim());
   const env = Object.keys(process.env).filter((name) =>
-    /^(SSH_AUTH_SOCK|GIT_ASKPASS|SSH_ASKPASS|VSCODE_GIT_ASKPASS_MAIN|GH_TOKEN|GITHUB_TOKEN|GITLAB_TOKEN|NPM_TOKEN|NODE_AUTH_TOKEN|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|GOOGLE_APPLICATION_CREDENTIALS|DOCKER_AUTH_CONFIG)$/.test(name),
+    /^(SSH_AUTH_SOCK|GIT_ASKPASS|SSH_ASKPASS|VSCODE_GIT_ASKPASS_MAIN|GH_TOKEN|GITHUB_TOKEN|GITLAB_TOKEN|NPM_TOKEN|NODE_AUTH_TOKEN|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|GOOGLE_APPLICATION_CREDENTIALS|DOCKER_AUTH_CONFIG)$/.test(
+      name,
+    ),
   );
   const sshAgent = process.env.SSH_AUTH_SOCK ? { path: process.env.SSH_AUTH_SOCK, exists: fs.existsSync(process.env.SSH_AUTH_SOCK) } : undefined;
   return { files, helpers, env, sshAgent };

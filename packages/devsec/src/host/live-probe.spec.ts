@@ -4,7 +4,14 @@ import type { SandboxStack } from './sandbox-stack';
 
 describe('gatherProbeInput', () => {
   const stack: SandboxStack = {
-    identity: { workspaceRoot: '/nonexistent-ws', gitCommonDir: '/nonexistent-ws/.git', branch: 'main', gitName: undefined, gitEmail: undefined, composeProjectName: 'app-ws-1' },
+    identity: {
+      workspaceRoot: '/nonexistent-ws',
+      gitCommonDir: '/nonexistent-ws/.git',
+      branch: 'main',
+      gitName: undefined,
+      gitEmail: undefined,
+      composeProjectName: 'app-ws-1',
+    },
     devcontainerDir: '/nonexistent-ws/apps/app/.devcontainer',
     project: 'app',
     compose: { name: 'app-ws-1', files: [], prefix: '[app] ' },
@@ -15,33 +22,45 @@ describe('gatherProbeInput', () => {
     Config: { Labels: { 'com.docker.compose.project': project } },
     NetworkSettings: { Networks: networks },
   });
-  const app = container('app', 'app-ws-1-app-1', 'app-ws-1', { 'app-ws-1_sandbox': { IPAddress: '172.30.0.3', Gateway: '172.30.0.1' }, dev: { IPAddress: '172.18.0.5', Gateway: '172.18.0.1' } });
-  const ownProxy = container('p1', 'app-ws-1-docker-proxy-1', 'app-ws-1', { 'app-ws-1_sandbox': { IPAddress: '172.30.0.2' }, dev: { IPAddress: '172.18.0.9' } });
+  const app = container('app', 'app-ws-1-app-1', 'app-ws-1', {
+    'app-ws-1_sandbox': { IPAddress: '172.30.0.3', Gateway: '172.30.0.1' },
+    dev: { IPAddress: '172.18.0.5', Gateway: '172.18.0.1' },
+  });
+  const ownProxy = container('p1', 'app-ws-1-docker-proxy-1', 'app-ws-1', {
+    'app-ws-1_sandbox': { IPAddress: '172.30.0.2' },
+    dev: { IPAddress: '172.18.0.9' },
+  });
   const otherProxy = container('p2', 'app-ws-2-docker-proxy-1', 'app-ws-2', { 'app-ws-2_sandbox': { IPAddress: '172.31.0.2' } });
-  const stub = (running: boolean): Runner => (command, args) => {
-    const ok = (stdout: string) => ({ status: 0, stdout, stderr: '' });
-    if (args[0] === 'ps') return ok(!running ? '' : args.includes('label=com.docker.compose.service=app') ? 'app\n' : 'p1\np2\n');
-    if (args[0] === 'inspect') return ok(JSON.stringify(args.slice(1).map((id) => ({ app, p1: ownProxy, p2: otherProxy })[id])));
-    if (args[0] === 'network') {
-      const networks: Record<string, object> = {
-        'app-ws-1_sandbox': { Name: 'app-ws-1_sandbox', Labels: { 'com.docker.compose.project': 'app-ws-1' }, Containers: {} },
-        dev: {
-          Name: 'dev',
-          Labels: { 'org.devsec.managed': 'true' },
-          Containers: { app: { Name: 'app-ws-1-app-1', IPv4Address: '172.18.0.5/16' }, p1: { Name: 'p', IPv4Address: '172.18.0.9/16' }, pg: { Name: 'ws-shared-postgres-1', IPv4Address: '172.18.0.2/16' } },
-        },
-      };
-      return ok(JSON.stringify(args.slice(2).map((name) => networks[name])));
-    }
-    throw new Error(`unexpected ${command} ${args.join(' ')}`);
-  };
+  const stub =
+    (running: boolean): Runner =>
+    (command, args) => {
+      const ok = (stdout: string) => ({ status: 0, stdout, stderr: '' });
+      if (args[0] === 'ps') return ok(!running ? '' : args.includes('label=com.docker.compose.service=app') ? 'app\n' : 'p1\np2\n');
+      if (args[0] === 'inspect') return ok(JSON.stringify(args.slice(1).map((id) => ({ app, p1: ownProxy, p2: otherProxy })[id])));
+      if (args[0] === 'network') {
+        const networks: Record<string, object> = {
+          'app-ws-1_sandbox': { Name: 'app-ws-1_sandbox', Labels: { 'com.docker.compose.project': 'app-ws-1' }, Containers: {} },
+          dev: {
+            Name: 'dev',
+            Labels: { 'org.devsec.managed': 'true' },
+            Containers: {
+              app: { Name: 'app-ws-1-app-1', IPv4Address: '172.18.0.5/16' },
+              p1: { Name: 'p', IPv4Address: '172.18.0.9/16' },
+              pg: { Name: 'ws-shared-postgres-1', IPv4Address: '172.18.0.2/16' },
+            },
+          },
+        };
+        return ok(JSON.stringify(args.slice(2).map((name) => networks[name])));
+      }
+      throw new Error(`unexpected ${command} ${args.join(' ')}`);
+    };
 
   it("targets every proxy address but the stack's own private one, the other containers of its networks and the gateways", () => {
     const { container: found, input } = gatherProbeInput(stack, stub(true));
     expect(found.Name).toBe('/app-ws-1-app-1');
     expect(input.targets.map((target) => `${target.host}:${target.port} ${target.label}`)).toEqual([
       "172.18.0.9:2375 this stack's proxy on network dev",
-      '172.31.0.2:2375 another sandbox\'s proxy (app-ws-2-docker-proxy-1) on network app-ws-2_sandbox',
+      "172.31.0.2:2375 another sandbox's proxy (app-ws-2-docker-proxy-1) on network app-ws-2_sandbox",
       '172.18.0.2:2375 ws-shared-postgres-1 on network dev',
       '172.18.0.2:2376 ws-shared-postgres-1 on network dev',
       '172.30.0.1:2375 the gateway of network app-ws-1_sandbox',

@@ -65,7 +65,12 @@ function inspect(ids: string[], run: Runner): Inspected[] {
 
 function runningIds(filters: string[], run: Runner): string[] {
   const result = run('docker', ['ps', '-q', '--no-trunc', ...filters.flatMap((filter) => ['--filter', filter])]);
-  return result.status === 0 ? result.stdout.split('\n').map((line) => line.trim()).filter(Boolean) : [];
+  return result.status === 0
+    ? result.stdout
+        .split('\n')
+        .map((line) => line.trim())
+        .filter(Boolean)
+    : [];
 }
 
 /**
@@ -115,12 +120,18 @@ export function gatherProbeInput(stack: SandboxStack, run: Runner = runCommand):
 
   const { workspaceRoot, gitCommonDir } = stack.identity;
   const writable = [
-    ...findOurDevcontainers(workspaceRoot).flatMap((dir) => [join(workspaceRoot, dir), ...[COMPOSE_FILE, DEVCONTAINER_JSON, DOCKERFILE].map((file) => join(workspaceRoot, dir, file))]),
+    ...findOurDevcontainers(workspaceRoot).flatMap((dir) => [
+      join(workspaceRoot, dir),
+      ...[COMPOSE_FILE, DEVCONTAINER_JSON, DOCKERFILE].map((file) => join(workspaceRoot, dir, file)),
+    ]),
     join(workspaceRoot, SHARED_COMPOSE_FILE),
     join(gitCommonDir, 'hooks'),
     join(gitCommonDir, 'config'),
   ];
-  return { container: app, input: { calls: FORBIDDEN_CALLS, targets, writable, workspaceRoot, credentialPaths: [...HOME_CREDENTIALS], enginePorts: [...ENGINE_PORTS] } };
+  return {
+    container: app,
+    input: { calls: FORBIDDEN_CALLS, targets, writable, workspaceRoot, credentialPaths: [...HOME_CREDENTIALS], enginePorts: [...ENGINE_PORTS] },
+  };
 }
 
 /** Runs live-probe.js inside the dev container, as the container's own user. */
@@ -134,4 +145,3 @@ export function runLiveProbe(container: string, input: ProbeInput, run: Runner =
   }
   return JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}') as Observations;
 }
-

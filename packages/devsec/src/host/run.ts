@@ -13,7 +13,13 @@ export type Runner = (command: string, args: string[], options?: { cwd?: string;
 
 export const runCommand: Runner = (command, args, options = {}) => {
   // The environment is passed explicitly: what this process sees is what the child gets.
-  const spawnOptions: SpawnSyncOptions = { cwd: options.cwd, input: options.input, env: options.env ?? process.env, encoding: 'utf-8', maxBuffer: 64 * 1024 * 1024 };
+  const spawnOptions: SpawnSyncOptions = {
+    cwd: options.cwd,
+    input: options.input,
+    env: options.env ?? process.env,
+    encoding: 'utf-8',
+    maxBuffer: 64 * 1024 * 1024,
+  };
   const result = spawnSync(command, args, spawnOptions);
   return {
     status: result.status,

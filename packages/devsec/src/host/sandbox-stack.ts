@@ -6,11 +6,28 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { parse } from 'yaml';
-import { APP_SERVICE, COMPOSE_FILE, DEVCONTAINER_JSON, ENV_FILE, PROJECT_LABEL, SERVICES_COMPOSE_FILE, SHARED_COMPOSE_FILE, WORKTREE_COMPOSE_FILE } from '../sandbox/vocabulary';
+import {
+  APP_SERVICE,
+  COMPOSE_FILE,
+  DEVCONTAINER_JSON,
+  ENV_FILE,
+  PROJECT_LABEL,
+  SERVICES_COMPOSE_FILE,
+  SHARED_COMPOSE_FILE,
+  WORKTREE_COMPOSE_FILE,
+} from '../sandbox/vocabulary';
 import { ComposeProject, PsEntry } from './compose-project';
 import { runCommand, Runner } from './run';
 import { ensureSharedSecrets } from './secrets';
-import { composeProjectName, dockerSocketGid, findOurDevcontainers, sandboxEnvFile, worktreeIdentity, WorktreeIdentity, worktreeOverrideFile } from './worktree';
+import {
+  composeProjectName,
+  dockerSocketGid,
+  findOurDevcontainers,
+  sandboxEnvFile,
+  worktreeIdentity,
+  WorktreeIdentity,
+  worktreeOverrideFile,
+} from './worktree';
 import { readState, withState, WorktreeState } from './worktree-state';
 
 export interface SandboxStack {

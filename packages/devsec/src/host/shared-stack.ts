@@ -23,7 +23,8 @@ export function sharedStack(cwd: string, composeFileFromRoot = SHARED_COMPOSE_FI
   }
   const text = readFileSync(composeFile, 'utf-8');
   const model = parse(text) as ComposeModel;
-  if (!model.name) throw new SandboxError(`${composeFileFromRoot} has no top-level name: add one (e.g. name: myrepo-shared) so every worktree shares one stack.`);
+  if (!model.name)
+    throw new SandboxError(`${composeFileFromRoot} has no top-level name: add one (e.g. name: myrepo-shared) so every worktree shares one stack.`);
   const secrets = ensureSharedSecrets(identity.gitCommonDir, text);
   // The generated passwords reach compose through its environment, never through a file in the workspace.
   return { compose: { name: model.name, files: [composeFile], env: { ...process.env, ...secrets }, prefix: '[shared] ' }, network: sharedNetworkName(model) };

@@ -104,7 +104,11 @@ export function buildInputsHash(specs: BuildSpec[]): string {
       if (NOT_BUILD_INPUTS.has(entry.name) || depth > 8) continue;
       const relative = dir ? `${dir}/${entry.name}` : entry.name;
       if (entry.isDirectory()) visit(root, relative, depth + 1);
-      else if (entry.isFile()) hash.update(`${relative}\n`).update(readFileSync(join(root, relative))).update('\n');
+      else if (entry.isFile())
+        hash
+          .update(`${relative}\n`)
+          .update(readFileSync(join(root, relative)))
+          .update('\n');
     }
   };
   for (const spec of specs) visit(spec.context, '', 0);

@@ -9,7 +9,10 @@ import { composeProjectName, findOurDevcontainers, sandboxEnvFile, worktreeIdent
 describe('worktree identity (real git)', () => {
   let base: string;
   const git = (cwd: string, ...args: string[]) =>
-    execFileSync('git', ['-c', 'user.name=Ada Lovelace', '-c', 'user.email=ada@example.com', '-c', 'init.defaultBranch=main', ...args], { cwd, encoding: 'utf-8' });
+    execFileSync('git', ['-c', 'user.name=Ada Lovelace', '-c', 'user.email=ada@example.com', '-c', 'init.defaultBranch=main', ...args], {
+      cwd,
+      encoding: 'utf-8',
+    });
 
   beforeAll(() => {
     base = realpathSync(mkdtempSync(join(tmpdir(), 'devsec-identity-')));

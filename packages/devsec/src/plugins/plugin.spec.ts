@@ -32,7 +32,11 @@ describe('createNodes', () => {
   it('honours target names from the plugin options', () => {
     write('apps/app/package.json', '{}');
     write('apps/app/.devcontainer/docker-compose.yml', 'org.devsec.managed');
-    const [[, result]] = infer(['apps/app/.devcontainer/docker-compose.yml'], { upTargetName: 'sandbox-up', downTargetName: 'sandbox-down', auditTargetName: 'sandbox-audit' });
+    const [[, result]] = infer(['apps/app/.devcontainer/docker-compose.yml'], {
+      upTargetName: 'sandbox-up',
+      downTargetName: 'sandbox-down',
+      auditTargetName: 'sandbox-audit',
+    });
     expect(Object.keys(result.projects['apps/app'].targets)).toEqual(['sandbox-up', 'sandbox-down', 'sandbox-audit']);
   });
 
@@ -56,9 +60,11 @@ describe('createNodes for the shared infrastructure', () => {
   afterEach(() => rmSync(root, { recursive: true, force: true }));
 
   it('makes the shared infrastructure a project with up-shared/down-shared, and every up-worktree depend on it', () => {
-    const results = createNodes[1](['apps/app/.devcontainer/docker-compose.yml', 'docker-compose.shared.yml'], {}, { nxJsonConfiguration: {}, workspaceRoot: root }) as Array<
-      readonly [string, any]
-    >;
+    const results = createNodes[1](
+      ['apps/app/.devcontainer/docker-compose.yml', 'docker-compose.shared.yml'],
+      {},
+      { nxJsonConfiguration: {}, workspaceRoot: root },
+    ) as Array<readonly [string, any]>;
     const shared = results.find(([file]) => file === 'docker-compose.shared.yml')![1];
     expect(shared.projects['.'].name).toBe('infra');
     expect(Object.keys(shared.projects['.'].targets)).toEqual(['up-shared', 'down-shared']);

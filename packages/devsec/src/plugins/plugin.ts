@@ -20,10 +20,7 @@ export const createNodes: CreateNodes<DevsecPluginOptions> = [
   (files, options, context) => {
     const infraProject = sharedInfraProject(context.workspaceRoot);
     return files.flatMap((file) => {
-      const result =
-        file === SHARED_COMPOSE_FILE
-          ? sharedNodes(infraProject)
-          : nodesFor(file, options ?? {}, context.workspaceRoot, infraProject);
+      const result = file === SHARED_COMPOSE_FILE ? sharedNodes(infraProject) : nodesFor(file, options ?? {}, context.workspaceRoot, infraProject);
       return result ? [[file, result] as const] : [];
     });
   },
@@ -86,12 +83,18 @@ function nodesFor(file: string, options: DevsecPluginOptions, workspaceRoot: str
   const down: TargetConfiguration = {
     executor: `${PLUGIN_PACKAGE}:${TARGETS.down}`,
     options: { composeFile },
-    metadata: { description: 'Stop and remove this git worktree’s sandbox (volumes and built images kept unless --volumes, --images).', technologies: ['docker'] },
+    metadata: {
+      description: 'Stop and remove this git worktree’s sandbox (volumes and built images kept unless --volumes, --images).',
+      technologies: ['docker'],
+    },
   };
   const audit: TargetConfiguration = {
     executor: `${PLUGIN_PACKAGE}:${TARGETS.audit}`,
     options: { composeFile },
-    metadata: { description: 'Review this sandbox’s files the way a security reviewer would (no engine needed); with --live, probe the running stack from inside.', technologies: ['docker'] },
+    metadata: {
+      description: 'Review this sandbox’s files the way a security reviewer would (no engine needed); with --live, probe the running stack from inside.',
+      technologies: ['docker'],
+    },
   };
   return {
     projects: {

@@ -10,7 +10,12 @@ const safeStack = (): ComposeModel & { services: Record<string, ComposeService> 
 });
 
 const check = (compose: ComposeModel, devcontainer?: Record<string, unknown>) =>
-  checkSandbox({ composeFile: 'apps/app/.devcontainer/docker-compose.yml', compose, devcontainerFile: 'apps/app/.devcontainer/devcontainer.json', devcontainer });
+  checkSandbox({
+    composeFile: 'apps/app/.devcontainer/docker-compose.yml',
+    compose,
+    devcontainerFile: 'apps/app/.devcontainer/devcontainer.json',
+    devcontainer,
+  });
 
 describe('checkSandbox', () => {
   it('passes the generated shape', () => {
@@ -56,7 +61,9 @@ describe('checkSandbox', () => {
 
   it.each(['runArgs', 'appPort', 'workspaceMount'])('flags %s beside dockerComposeFile in devcontainer.json', (field) => {
     const findings = check(safeStack(), { dockerComposeFile: 'docker-compose.yml', service: 'app', [field]: ['x'] });
-    expect(findings).toEqual([expect.objectContaining({ rule: 'devcontainer-ignored-with-compose', key: field, file: 'apps/app/.devcontainer/devcontainer.json' })]);
+    expect(findings).toEqual([
+      expect.objectContaining({ rule: 'devcontainer-ignored-with-compose', key: field, file: 'apps/app/.devcontainer/devcontainer.json' }),
+    ]);
   });
 
   it('flags a privileged devcontainer.json', () => {

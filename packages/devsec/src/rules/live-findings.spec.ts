@@ -5,7 +5,11 @@ const where = { composeFile: 'apps/app/.devcontainer/docker-compose.yml', contai
 
 /** What the probe sees in a generated stack: the fixture every rule must pass. */
 function clean(): Observations {
-  const refusedCalls = FORBIDDEN_CALLS.map((call) => ({ method: call.method, path: call.path, answer: { status: 403, body: '{"message":"devsec sandbox policy: …"}' } }));
+  const refusedCalls = FORBIDDEN_CALLS.map((call) => ({
+    method: call.method,
+    path: call.path,
+    answer: { status: 403, body: '{"message":"devsec sandbox policy: …"}' },
+  }));
   return {
     uid: 1000,
     gid: 1000,
@@ -18,7 +22,9 @@ function clean(): Observations {
       { path: '/ws/.git/hooks', writable: false, error: 'EROFS' },
       { path: '/ws/docker-compose.shared.yml', writable: false, missing: true, error: 'ENOENT' },
     ],
-    endpoints: [{ name: 'DOCKER_HOST=tcp://docker-proxy:2375', docker: true, ping: { status: 200, apiVersion: '1.41', body: 'OK' }, calls: refusedCalls, env: [] }],
+    endpoints: [
+      { name: 'DOCKER_HOST=tcp://docker-proxy:2375', docker: true, ping: { status: 200, apiVersion: '1.41', body: 'OK' }, calls: refusedCalls, env: [] },
+    ],
     sockets: [],
     network: [
       { host: '172.18.0.1', port: 2375, label: 'the gateway of network dev', answer: { error: 'ECONNREFUSED' } },
@@ -43,7 +49,11 @@ describe('liveFindings', () => {
     ['an SSH agent', (seen) => (seen.credentials.sshAgent = { path: '/tmp/vscode-ssh-auth.sock', exists: true }), ['high live-ssh-agent']],
     ['SSH keys', (seen) => seen.credentials.files.push('/home/node/.ssh'), ['high live-ssh-keys']],
     ['cloud credentials', (seen) => seen.credentials.files.push('/home/node/.aws'), ['high live-credentials']],
-    ['a git credential helper', (seen) => seen.credentials.helpers.push('file:/etc/gitconfig credential.helper !f() { /vscode/git-cred; }; f'), ['high live-credential-helper']],
+    [
+      'a git credential helper',
+      (seen) => seen.credentials.helpers.push('file:/etc/gitconfig credential.helper !f() { /vscode/git-cred; }; f'),
+      ['high live-credential-helper'],
+    ],
     ['a token in the environment', (seen) => seen.credentials.env.push('GITHUB_TOKEN'), ['high live-credential-env']],
     ['writable git hooks', (seen) => (seen.writable[1] = { path: '/ws/.git/hooks', writable: true }), ['high live-writable']],
     [
@@ -52,13 +62,33 @@ describe('liveFindings', () => {
       ['high live-docker-api'],
     ],
     ['env values in clear', (seen) => seen.endpoints[0].env!.push({ container: 'postgres-1', names: ['POSTGRES_PASSWORD'] }), ['high live-env-readable']],
-    ['the proxy down', (seen) => (seen.endpoints[0] = { name: 'DOCKER_HOST=tcp://docker-proxy:2375', docker: false, ping: { error: 'ENOTFOUND' } }), ['medium live-proxy-down']],
+    [
+      'the proxy down',
+      (seen) => (seen.endpoints[0] = { name: 'DOCKER_HOST=tcp://docker-proxy:2375', docker: false, ping: { error: 'ENOTFOUND' } }),
+      ['medium live-proxy-down'],
+    ],
     ['a Docker socket that answers', (seen) => seen.sockets.push({ path: '/var/run/docker.sock', docker: true }), ['high live-docker-socket']],
-    ['a Docker socket this user cannot open', (seen) => seen.sockets.push({ path: '/var/run/docker.sock', docker: false, error: 'EACCES' }), ['high live-docker-socket']],
-    ['some other socket', (seen) => seen.sockets.push({ path: '/tmp/vscode-ipc-1.sock', docker: false, error: 'ECONNREFUSED' }), ['medium live-unknown-socket']],
-    ["another sandbox's proxy that answers", (seen) => (seen.network[1].answer = { status: 200, apiVersion: '1.41', body: 'OK' }), ['high live-proxy-reachable']],
+    [
+      'a Docker socket this user cannot open',
+      (seen) => seen.sockets.push({ path: '/var/run/docker.sock', docker: false, error: 'EACCES' }),
+      ['high live-docker-socket'],
+    ],
+    [
+      'some other socket',
+      (seen) => seen.sockets.push({ path: '/tmp/vscode-ipc-1.sock', docker: false, error: 'ECONNREFUSED' }),
+      ['medium live-unknown-socket'],
+    ],
+    [
+      "another sandbox's proxy that answers",
+      (seen) => (seen.network[1].answer = { status: 200, apiVersion: '1.41', body: 'OK' }),
+      ['high live-proxy-reachable'],
+    ],
     ['an engine on the gateway', (seen) => (seen.network[0].answer = { status: 200, apiVersion: '1.41', body: 'OK' }), ['high live-engine-reachable']],
-    ['a TLS endpoint on the gateway', (seen) => (seen.network[0].answer = { status: 400, body: 'Client sent an HTTP request to an HTTPS server.' }), ['medium live-tls-endpoint']],
+    [
+      'a TLS endpoint on the gateway',
+      (seen) => (seen.network[0].answer = { status: 400, body: 'Client sent an HTTP request to an HTTPS server.' }),
+      ['medium live-tls-endpoint'],
+    ],
   ];
   it.each(cases)('%s', (_name, weaken, expected) => {
     const seen = clean();
@@ -69,7 +99,10 @@ describe('liveFindings', () => {
   it('points what the image holds at the Dockerfile', () => {
     const seen = clean();
     seen.privilegeTools.push({ name: 'sudo', path: '/usr/bin/sudo', setuidRoot: true, works: true });
-    expect(liveFindings(seen, where)[0]).toMatchObject({ file: 'apps/app/.devcontainer/Dockerfile', message: expect.stringContaining('works without a password') });
+    expect(liveFindings(seen, where)[0]).toMatchObject({
+      file: 'apps/app/.devcontainer/Dockerfile',
+      message: expect.stringContaining('works without a password'),
+    });
   });
 
   it('names the container, and never a secret value', () => {
@@ -87,4 +120,3 @@ describe('liveFindings', () => {
     );
   });
 });
-

@@ -91,41 +91,73 @@ export function liveFindings(observations: Observations, where: { composeFile: s
 
   const { credentials } = observations;
   if (credentials.sshAgent) {
-    add('live-ssh-agent', 'environment.SSH_AUTH_SOCK',
+    add(
+      'live-ssh-agent',
+      'environment.SSH_AUTH_SOCK',
       `an SSH agent is forwarded (SSH_AUTH_SOCK=${credentials.sshAgent.path}${credentials.sshAgent.exists ? '' : ', not present now'}): the agent can sign in as you.`,
-      'Do not forward the SSH agent (VS Code: set "remote.SSH.enableAgentForwarding": false, and unset SSH_AUTH_SOCK).');
+      'Do not forward the SSH agent (VS Code: set "remote.SSH.enableAgentForwarding": false, and unset SSH_AUTH_SOCK).',
+    );
   }
   for (const file of credentials.files) {
     const ssh = /\/\.ssh$/.test(file);
     add(ssh ? 'live-ssh-keys' : 'live-credentials', 'volumes', `${file} holds ${ssh ? 'SSH keys or config' : 'credentials'}.`);
   }
   for (const helper of credentials.helpers) {
-    add('live-credential-helper', 'git config', `git has a credential helper: ${helper}.`, 'Remove it (VS Code: set "dev.containers.gitCredentialHelperConfigLocation": "none").');
+    add(
+      'live-credential-helper',
+      'git config',
+      `git has a credential helper: ${helper}.`,
+      'Remove it (VS Code: set "dev.containers.gitCredentialHelperConfigLocation": "none").',
+    );
   }
   for (const name of credentials.env.filter((name) => name !== 'SSH_AUTH_SOCK')) {
-    add('live-credential-env', `environment.${name}`, `${name} is set: a token or a way to ask for one.`, `Remove ${name} from the dev container's environment.`);
+    add(
+      'live-credential-env',
+      `environment.${name}`,
+      `${name} is set: a token or a way to ask for one.`,
+      `Remove ${name} from the dev container's environment.`,
+    );
   }
 
   for (const entry of observations.writable.filter((entry) => entry.writable)) {
-    add('live-writable', 'volumes', `${entry.path} is writable: what is planted there runs on the host later.`, 'Mount it read-only (up-worktree does, through docker-compose.worktree.yml).');
+    add(
+      'live-writable',
+      'volumes',
+      `${entry.path} is writable: what is planted there runs on the host later.`,
+      'Mount it read-only (up-worktree does, through docker-compose.worktree.yml).',
+    );
   }
 
   for (const endpoint of observations.endpoints) {
     const reached = (endpoint.calls ?? []).filter((call) => !refused(call.answer));
     if (reached.length > 0) {
-      const sample = reached.slice(0, 4).map((call) => `${call.method} ${call.path} (${call.answer.status})`).join(', ');
-      add('live-docker-api', 'environment.DOCKER_HOST', `through ${endpoint.name}, ${reached.length} of ${endpoint.calls!.length} forbidden calls reached an engine: ${sample}.`,
-        `Give the dev container Docker only through its proxy (DOCKER_HOST=${DOCKER_HOST}), and mount no socket.`);
+      const sample = reached
+        .slice(0, 4)
+        .map((call) => `${call.method} ${call.path} (${call.answer.status})`)
+        .join(', ');
+      add(
+        'live-docker-api',
+        'environment.DOCKER_HOST',
+        `through ${endpoint.name}, ${reached.length} of ${endpoint.calls!.length} forbidden calls reached an engine: ${sample}.`,
+        `Give the dev container Docker only through its proxy (DOCKER_HOST=${DOCKER_HOST}), and mount no socket.`,
+      );
     }
     for (const env of endpoint.env ?? []) {
-      add('live-env-readable', 'environment.DOCKER_HOST', `through ${endpoint.name}, inspect shows the env values of ${env.container} (${env.names.slice(0, 5).join(', ')}).`);
+      add(
+        'live-env-readable',
+        'environment.DOCKER_HOST',
+        `through ${endpoint.name}, inspect shows the env values of ${env.container} (${env.names.slice(0, 5).join(', ')}).`,
+      );
     }
   }
   const dockerHost = observations.endpoints.find((endpoint) => endpoint.name.startsWith('DOCKER_HOST='));
   if (!dockerHost || !dockerHost.docker) {
-    add('live-proxy-down', 'environment.DOCKER_HOST',
+    add(
+      'live-proxy-down',
+      'environment.DOCKER_HOST',
       `${dockerHost ? `${dockerHost.name} does not answer (${dockerHost.ping.error ?? dockerHost.ping.status})` : 'DOCKER_HOST is not set'}: the agent cannot watch its siblings.`,
-      `Check the ${PROXY_SERVICE} service (docker compose ps) and DOCKER_HOST=${DOCKER_HOST}.`);
+      `Check the ${PROXY_SERVICE} service (docker compose ps) and DOCKER_HOST=${DOCKER_HOST}.`,
+    );
   }
   for (const socket of observations.sockets) {
     if (socket.docker) {
@@ -140,8 +172,14 @@ export function liveFindings(observations: Observations, where: { composeFile: s
     const { answer } = target;
     if (answer.status === 200 && (answer.apiVersion !== undefined || answer.body === 'OK')) {
       const proxy = /proxy/.test(target.label);
-      add(proxy ? 'live-proxy-reachable' : 'live-engine-reachable', 'networks', `a Docker API answers at ${target.host}:${target.port}, ${target.label}.`,
-        proxy ? "Keep every proxy on its own stack's private network only (the generator does)." : 'Do not expose an engine on TCP; if you must, bind it to a unix socket or to 127.0.0.1 of the host.');
+      add(
+        proxy ? 'live-proxy-reachable' : 'live-engine-reachable',
+        'networks',
+        `a Docker API answers at ${target.host}:${target.port}, ${target.label}.`,
+        proxy
+          ? "Keep every proxy on its own stack's private network only (the generator does)."
+          : 'Do not expose an engine on TCP; if you must, bind it to a unix socket or to 127.0.0.1 of the host.',
+      );
     } else if (answer.status === 400 && /HTTPS server/i.test(answer.body ?? '')) {
       add('live-tls-endpoint', 'networks', `a TLS endpoint answers at ${target.host}:${target.port}, ${target.label} (a Docker engine with TLS?).`);
     }

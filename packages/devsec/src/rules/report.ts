@@ -15,7 +15,10 @@ export function formatTable(findings: AuditFinding[]): string {
   const rows = findings.map((f) => [f.severity.toUpperCase(), `${f.file}${f.line ? `:${f.line}` : ''}`, `${f.rule}: ${f.message}`, f.fix]);
   const widths = [8, Math.max(...rows.map((r) => r[1].length), 9)];
   const header = `${'SEVERITY'.padEnd(widths[0])}  ${'FILE:LINE'.padEnd(widths[1])}  WHAT / FIX`;
-  return [header, ...rows.map((r) => `${r[0].padEnd(widths[0])}  ${r[1].padEnd(widths[1])}  ${r[2]}\n${' '.repeat(widths[0] + widths[1] + 4)}fix: ${r[3]}`)].join('\n');
+  return [
+    header,
+    ...rows.map((r) => `${r[0].padEnd(widths[0])}  ${r[1].padEnd(widths[1])}  ${r[2]}\n${' '.repeat(widths[0] + widths[1] + 4)}fix: ${r[3]}`),
+  ].join('\n');
 }
 
 /** SARIF 2.1.0, for code-scanning in CI. */

@@ -23,20 +23,81 @@ describe('audit', () => {
   });
 
   it.each<[string, (tree: Tree) => void, string, RegExp]>([
-    ['socket-mount', (t) => edit(t, `${DIR}/docker-compose.yml`, (s) => s.replace('      - node_modules:', '      - /var/run/docker.sock:/var/run/docker.sock\n      - node_modules:')), 'docker-compose.yml', /socket/],
-    ['privileged', (t) => edit(t, `${DIR}/docker-compose.yml`, (s) => s.replace('    init: true', '    init: true\n    privileged: true')), 'docker-compose.yml', /privileged/],
-    ['proxy-on-shared-network', (t) => edit(t, `${DIR}/docker-compose.yml`, (s) => s.replace('    networks:\n      - sandbox\n    restart', '    networks:\n      - sandbox\n      - shared\n    restart')), 'docker-compose.yml', /shared network/],
-    ['ssh-mount', (t) => edit(t, `${DIR}/docker-compose.services.yml`, () => 'services:\n  app:\n    volumes:\n      - ~/.ssh:/home/node/.ssh:ro\n'), 'docker-compose.services.yml', /SSH/],
-    ['credential-mount', (t) => edit(t, `${DIR}/docker-compose.services.yml`, () => 'services:\n  app:\n    volumes:\n      - ~/.aws:/home/node/.aws\n'), 'docker-compose.services.yml', /credentials/],
+    [
+      'socket-mount',
+      (t) =>
+        edit(t, `${DIR}/docker-compose.yml`, (s) =>
+          s.replace('      - node_modules:', '      - /var/run/docker.sock:/var/run/docker.sock\n      - node_modules:'),
+        ),
+      'docker-compose.yml',
+      /socket/,
+    ],
+    [
+      'privileged',
+      (t) => edit(t, `${DIR}/docker-compose.yml`, (s) => s.replace('    init: true', '    init: true\n    privileged: true')),
+      'docker-compose.yml',
+      /privileged/,
+    ],
+    [
+      'proxy-on-shared-network',
+      (t) =>
+        edit(t, `${DIR}/docker-compose.yml`, (s) =>
+          s.replace('    networks:\n      - sandbox\n    restart', '    networks:\n      - sandbox\n      - shared\n    restart'),
+        ),
+      'docker-compose.yml',
+      /shared network/,
+    ],
+    [
+      'ssh-mount',
+      (t) => edit(t, `${DIR}/docker-compose.services.yml`, () => 'services:\n  app:\n    volumes:\n      - ~/.ssh:/home/node/.ssh:ro\n'),
+      'docker-compose.services.yml',
+      /SSH/,
+    ],
+    [
+      'credential-mount',
+      (t) => edit(t, `${DIR}/docker-compose.services.yml`, () => 'services:\n  app:\n    volumes:\n      - ~/.aws:/home/node/.aws\n'),
+      'docker-compose.services.yml',
+      /credentials/,
+    ],
     ['sudo', (t) => edit(t, `${DIR}/Dockerfile`, (s) => s.replace('ripgrep docker-cli', 'ripgrep docker-cli sudo')), 'Dockerfile', /sudo/],
     ['runs-as-root', (t) => edit(t, `${DIR}/Dockerfile`, (s) => `${s}USER root\n`), 'Dockerfile', /root/],
-    ['unpinned-image', (t) => edit(t, `${DIR}/docker-compose.services.yml`, () => 'services:\n  web:\n    image: nginx\n    networks: [sandbox]\n'), 'docker-compose.services.yml', /pinned/],
-    ['proxy-write-switch', (t) => edit(t, `${DIR}/docker-compose.yml`, (s) => s.replace('      LOG_LEVEL: info', '      LOG_LEVEL: info\n      EXEC: "1"')), 'docker-compose.yml', /write access/],
-    ['sandbox-writable', (t) => edit(t, `${DIR}/docker-compose.yml`, (s) => s.replace('/.devcontainer:ro', '/.devcontainer')), 'docker-compose.yml', /definition/],
+    [
+      'unpinned-image',
+      (t) => edit(t, `${DIR}/docker-compose.services.yml`, () => 'services:\n  web:\n    image: nginx\n    networks: [sandbox]\n'),
+      'docker-compose.services.yml',
+      /pinned/,
+    ],
+    [
+      'proxy-write-switch',
+      (t) => edit(t, `${DIR}/docker-compose.yml`, (s) => s.replace('      LOG_LEVEL: info', '      LOG_LEVEL: info\n      EXEC: "1"')),
+      'docker-compose.yml',
+      /write access/,
+    ],
+    [
+      'sandbox-writable',
+      (t) => edit(t, `${DIR}/docker-compose.yml`, (s) => s.replace('/.devcontainer:ro', '/.devcontainer')),
+      'docker-compose.yml',
+      /definition/,
+    ],
     ['git-hooks-writable', (t) => edit(t, `${DIR}/docker-compose.yml`, (s) => s.replace('/hooks:ro', '/hooks')), 'docker-compose.yml', /hooks/],
-    ['node-modules-shared', (t) => edit(t, `${DIR}/docker-compose.yml`, (s) => s.replace(/\n\s+- node_modules:\$\{DEVSEC_WORKSPACE:-\/workspace\}\/node_modules/, '')), 'docker-compose.yml', /node_modules/],
-    ['devcontainer-escape', (t) => edit(t, `${DIR}/devcontainer.json`, (s) => s.replace('"service": "app",', '"service": "app",\n  "runArgs": ["--privileged"],')), 'devcontainer.json', /runArgs/],
-    ['published-on-all-interfaces', (t) => edit(t, 'docker-compose.shared.yml', (s) => s.replace('127.0.0.1:5432:5432', '5432:5432')), 'docker-compose.shared.yml', /every interface/],
+    [
+      'node-modules-shared',
+      (t) => edit(t, `${DIR}/docker-compose.yml`, (s) => s.replace(/\n\s+- node_modules:\$\{DEVSEC_WORKSPACE:-\/workspace\}\/node_modules/, '')),
+      'docker-compose.yml',
+      /node_modules/,
+    ],
+    [
+      'devcontainer-escape',
+      (t) => edit(t, `${DIR}/devcontainer.json`, (s) => s.replace('"service": "app",', '"service": "app",\n  "runArgs": ["--privileged"],')),
+      'devcontainer.json',
+      /runArgs/,
+    ],
+    [
+      'published-on-all-interfaces',
+      (t) => edit(t, 'docker-compose.shared.yml', (s) => s.replace('127.0.0.1:5432:5432', '5432:5432')),
+      'docker-compose.shared.yml',
+      /every interface/,
+    ],
   ])('%s: trips on its fixture, with file and line', (rule, weaken, file, message) => {
     weaken(tree);
     const findings = audit(tree);

@@ -26,7 +26,11 @@ export type { AuditFinding } from './report';
 
 /** Credentials other than SSH (which ssh-mount covers), as mount sources. */
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-const CREDENTIAL_PATH = new RegExp(`(^|/)(${HOME_CREDENTIALS.filter((path) => path !== '.ssh').map(escape).join('|')})(/|$)`);
+const CREDENTIAL_PATH = new RegExp(
+  `(^|/)(${HOME_CREDENTIALS.filter((path) => path !== '.ssh')
+    .map(escape)
+    .join('|')})(/|$)`,
+);
 
 interface Parsed {
   path: string;
@@ -104,7 +108,8 @@ function auditCompose(files: Parsed[], composePath: string): Finding[] {
   };
   const add = (rule: RuleId, fields: Fields) => findings.push(finding(rule, { ...fields, ...at(fields.key) }));
   // What is missing is missing from the main file, which the generator writes.
-  const addMissing = (rule: RuleId, fields: Fields) => findings.push(finding(rule, { ...fields, file: files[0].path, line: lineOf(files[0], fields.key.split('.')) }));
+  const addMissing = (rule: RuleId, fields: Fields) =>
+    findings.push(finding(rule, { ...fields, file: files[0].path, line: lineOf(files[0], fields.key.split('.')) }));
 
   for (const found of checkSandbox({ composeFile: composePath, compose: model })) findings.push({ ...found, ...at(found.key) });
 
@@ -113,13 +118,19 @@ function auditCompose(files: Parsed[], composePath: string): Finding[] {
     const volumes = (app.volumes ?? []).map(volumeText);
     const appKey = { service: APP_SERVICE, key: `services.${APP_SERVICE}.volumes` };
     if (!volumes.some((v) => /\.devcontainer:ro$|^\.\/:.*:ro$/.test(v))) {
-      addMissing('sandbox-writable', { ...appKey, message: "The sandbox's own definition (.devcontainer) is writable from inside: the agent can weaken the next start." });
+      addMissing('sandbox-writable', {
+        ...appKey,
+        message: "The sandbox's own definition (.devcontainer) is writable from inside: the agent can weaken the next start.",
+      });
     }
     if (!volumes.some((v) => /hooks(:[^:]+)?:ro$/.test(v))) {
       addMissing('git-hooks-writable', { ...appKey, message: ".git/hooks is writable from inside: a planted hook runs on the host's next git command." });
     }
     if (!volumes.some((v) => /^[A-Za-z0-9_.-]+:.*\/node_modules$/.test(v))) {
-      addMissing('node-modules-shared', { ...appKey, message: "node_modules is shared with the host: a package's install script or a patched binary runs on the host later." });
+      addMissing('node-modules-shared', {
+        ...appKey,
+        message: "node_modules is shared with the host: a package's install script or a patched binary runs on the host later.",
+      });
     }
     if (app.user === 'root' || app.user === '0') {
       add('runs-as-root', { service: APP_SERVICE, key: `services.${APP_SERVICE}.user`, message: 'The dev container runs as root.' });
@@ -128,17 +139,23 @@ function auditCompose(files: Parsed[], composePath: string): Finding[] {
   for (const [name, service] of Object.entries(model.services)) {
     for (const volume of service.volumes ?? []) {
       const source = volumeSource(volume) || volumeText(volume).split(':')[0];
-      if (CREDENTIAL_PATH.test(source)) add('credential-mount', { service: name, key: `services.${name}.volumes`, message: `${name} mounts credentials (${source}).` });
+      if (CREDENTIAL_PATH.test(source))
+        add('credential-mount', { service: name, key: `services.${name}.volumes`, message: `${name} mounts credentials (${source}).` });
     }
     if (typeof service.image === 'string' && !isPinned(service.image)) {
       add('unpinned-image', { service: name, key: `services.${name}.image`, message: `${name} runs ${service.image} without a pinned tag.` });
     }
   }
   const proxyEnv = model.services[PROXY_SERVICE]?.environment;
-  const env = Array.isArray(proxyEnv) ? Object.fromEntries(proxyEnv.map((e) => e.split('='))) : proxyEnv ?? {};
+  const env = Array.isArray(proxyEnv) ? Object.fromEntries(proxyEnv.map((e) => e.split('='))) : (proxyEnv ?? {});
   for (const name of WRITE_SWITCHES) {
     if (env[name] !== undefined && /^(1|true|yes|on)$/i.test(String(env[name]))) {
-      add('proxy-write-switch', { service: PROXY_SERVICE, key: `services.${PROXY_SERVICE}.environment.${name}`, message: `The proxy is asked for write access (${name}=${env[name]}).`, fix: `Remove ${name}.` });
+      add('proxy-write-switch', {
+        service: PROXY_SERVICE,
+        key: `services.${PROXY_SERVICE}.environment.${name}`,
+        message: `The proxy is asked for write access (${name}=${env[name]}).`,
+        fix: `Remove ${name}.`,
+      });
     }
   }
   return findings;
@@ -155,12 +172,22 @@ function auditDockerfile(path: string, dockerfile: string | null): Finding[] {
   const users = lines.map((line, index) => [/^\s*USER\s+(\S+)/i.exec(line)?.[1], index] as const).filter(([user]) => user);
   const last = users[users.length - 1];
   if (!last || /^(root|0)(:|$)/.test(String(last[0]))) {
-    findings.push(finding('runs-as-root', { file: path, line: last ? last[1] + 1 : 1, key: 'USER', message: 'The image ends as root.', fix: 'End with USER node.' }));
+    findings.push(
+      finding('runs-as-root', { file: path, line: last ? last[1] + 1 : 1, key: 'USER', message: 'The image ends as root.', fix: 'End with USER node.' }),
+    );
   }
   lines.forEach((line, index) => {
     const from = /^\s*(?:ARG\s+BASE_IMAGE=|FROM\s+)(\S+)/i.exec(line)?.[1];
     if (from && !from.startsWith('$') && !isPinned(from)) {
-      findings.push(finding('unpinned-image', { file: path, line: index + 1, key: 'FROM', message: `The image builds from ${from} without a pinned tag.`, fix: 'Pin a tag, e.g. node:24-trixie-slim.' }));
+      findings.push(
+        finding('unpinned-image', {
+          file: path,
+          line: index + 1,
+          key: 'FROM',
+          message: `The image builds from ${from} without a pinned tag.`,
+          fix: 'Pin a tag, e.g. node:24-trixie-slim.',
+        }),
+      );
     }
   });
   return findings;
@@ -170,12 +197,17 @@ function auditDevcontainer(path: string, text: string | null, composePath: strin
   if (text === null) return [];
   const config = parseJsonc<Record<string, unknown>>(text);
   const lineOfKey = (key: string) => text.split('\n').findIndex((line) => line.includes(`"${key}"`)) + 1 || undefined;
-  const findings: Finding[] = checkSandbox({ composeFile: composePath, compose: { services: {} }, devcontainerFile: path, devcontainer: config }).map((found) => ({ ...found, line: lineOfKey(found.key) }));
-  const add = (rule: RuleId, key: string, message: string, fix?: string) => findings.push(finding(rule, { file: path, line: lineOfKey(key), key, message, fix }));
+  const findings: Finding[] = checkSandbox({ composeFile: composePath, compose: { services: {} }, devcontainerFile: path, devcontainer: config }).map(
+    (found) => ({ ...found, line: lineOfKey(found.key) }),
+  );
+  const add = (rule: RuleId, key: string, message: string, fix?: string) =>
+    findings.push(finding(rule, { file: path, line: lineOfKey(key), key, message, fix }));
   const runArgs = Array.isArray(config.runArgs) ? config.runArgs.join(' ') : '';
-  if (/--privileged|--cap-add|docker\.sock|--pid[= ]host|--network[= ]host/.test(runArgs)) add('devcontainer-escape', 'runArgs', `runArgs asks for a way out: ${runArgs}`);
+  if (/--privileged|--cap-add|docker\.sock|--pid[= ]host|--network[= ]host/.test(runArgs))
+    add('devcontainer-escape', 'runArgs', `runArgs asks for a way out: ${runArgs}`);
   if (Array.isArray(config.capAdd) && config.capAdd.length > 0) add('dangerous-capability', 'capAdd', `capAdd: ${config.capAdd.join(', ')}`, 'Remove capAdd.');
-  if (JSON.stringify(config.mounts ?? []).includes('docker.sock')) add('socket-mount', 'mounts', 'devcontainer.json mounts the Docker socket.', 'Remove the mount; use the proxy.');
+  if (JSON.stringify(config.mounts ?? []).includes('docker.sock'))
+    add('socket-mount', 'mounts', 'devcontainer.json mounts the Docker socket.', 'Remove the mount; use the proxy.');
   return findings;
 }
 
@@ -193,8 +225,15 @@ function auditSharedFile(text: string | null): Finding[] {
     for (const port of ports.toJSON() as unknown[]) {
       const text = typeof port === 'string' ? port : `${(port as { host_ip?: string }).host_ip ?? ''}:${(port as { published?: string }).published ?? ''}`;
       if (!/^(127\.0\.0\.1|\[::1\]|::1):/.test(text)) {
-        findings.push(finding('published-on-all-interfaces', { file: SHARED_COMPOSE_FILE, line: lineOf(shared, ['services', name, 'ports']), service: name, key: `services.${name}.ports`,
-          message: `${name} publishes ${text} on every interface: anyone on your network reaches the database.` }));
+        findings.push(
+          finding('published-on-all-interfaces', {
+            file: SHARED_COMPOSE_FILE,
+            line: lineOf(shared, ['services', name, 'ports']),
+            service: name,
+            key: `services.${name}.ports`,
+            message: `${name} publishes ${text} on every interface: anyone on your network reaches the database.`,
+          }),
+        );
       }
     }
   }

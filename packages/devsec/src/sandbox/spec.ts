@@ -114,7 +114,9 @@ export function readSpec(tree: Tree, projectRoot: string): SandboxSpec | undefin
   try {
     return specFromOptions(stored.options);
   } catch (error) {
-    throw new GeneratorError(`${path}: x-devsec.options ${(error as Error).message} Fix it there, or run nx g @org/devsec:secure-devcontainer again with --force.`);
+    throw new GeneratorError(
+      `${path}: x-devsec.options ${(error as Error).message} Fix it there, or run nx g @org/devsec:secure-devcontainer again with --force.`,
+    );
   }
 }
 

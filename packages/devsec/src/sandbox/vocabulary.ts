@@ -69,7 +69,17 @@ export const CONTAINER_WORKSPACE = '/workspace';
  * from inside by the live probe.
  */
 export const HOME_CREDENTIALS: readonly string[] = [
-  '.ssh', '.gnupg', '.aws', '.azure', '.kube', '.config/gcloud', '.config/gh', '.docker/config.json', '.git-credentials', '.netrc', '.npmrc',
+  '.ssh',
+  '.gnupg',
+  '.aws',
+  '.azure',
+  '.kube',
+  '.config/gcloud',
+  '.config/gh',
+  '.docker/config.json',
+  '.git-credentials',
+  '.netrc',
+  '.npmrc',
 ];
 
 /** Tecnativa's read switches we expose, and their defaults in a generated stack. */
@@ -87,8 +97,25 @@ export type ReadSwitch = keyof typeof READ_SWITCH_DEFAULTS;
 
 /** Tecnativa's write switches: recognised, and refused in this version. */
 export const WRITE_SWITCHES = [
-  'POST', 'BUILD', 'COMMIT', 'EXEC', 'SWARM', 'AUTH', 'SECRETS', 'CONFIGS', 'PLUGINS', 'NODES',
-  'SERVICES', 'TASKS', 'SESSION', 'GRPC', 'DISTRIBUTION', 'SYSTEM', 'ALLOW_START', 'ALLOW_STOP', 'ALLOW_RESTARTS',
+  'POST',
+  'BUILD',
+  'COMMIT',
+  'EXEC',
+  'SWARM',
+  'AUTH',
+  'SECRETS',
+  'CONFIGS',
+  'PLUGINS',
+  'NODES',
+  'SERVICES',
+  'TASKS',
+  'SESSION',
+  'GRPC',
+  'DISTRIBUTION',
+  'SYSTEM',
+  'ALLOW_START',
+  'ALLOW_STOP',
+  'ALLOW_RESTARTS',
 ] as const;
 export type WriteSwitch = (typeof WRITE_SWITCHES)[number];
 

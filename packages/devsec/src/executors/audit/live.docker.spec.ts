@@ -104,7 +104,12 @@ describeWithDocker('audit --live on a real engine', () => {
     expect(proxy?.calls).toHaveLength(FORBIDDEN_CALLS.length * 2);
     for (const call of proxy!.calls!) expect([call.method, call.path, call.answer.status]).toEqual([call.method, call.path, 403]);
     expect(seen.writable.map((entry) => [entry.path.replace(dir, ''), entry.error])).toEqual(
-      expect.arrayContaining([['/apps/app/.devcontainer', 'EROFS'], ['/apps/app/.devcontainer/docker-compose.yml', 'EROFS'], ['/.git/hooks', 'EROFS'], ['/.git/config', 'EROFS']]),
+      expect.arrayContaining([
+        ['/apps/app/.devcontainer', 'EROFS'],
+        ['/apps/app/.devcontainer/docker-compose.yml', 'EROFS'],
+        ['/.git/hooks', 'EROFS'],
+        ['/.git/config', 'EROFS'],
+      ]),
     );
     expect(seen.network.some((target) => /gateway/.test(target.label))).toBe(true);
     expect(seen.network.filter((target) => target.answer.status !== undefined)).toEqual([]);
@@ -150,7 +155,10 @@ describeWithDocker('audit --live on a real engine', () => {
   it('sudo installed in the image: reported', async () => {
     writeFileSync(
       dockerfile,
-      cleanDockerfile.replace(/USER node\s*$/m, "USER root\nRUN apt-get update && apt-get install -y --no-install-recommends sudo && echo 'node ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/node\nUSER node"),
+      cleanDockerfile.replace(
+        /USER node\s*$/m,
+        "USER root\nRUN apt-get update && apt-get install -y --no-install-recommends sudo && echo 'node ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/node\nUSER node",
+      ),
     );
     await up();
     const { live } = await liveAudit();

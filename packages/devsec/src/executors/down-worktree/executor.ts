@@ -15,7 +15,10 @@ export default function downWorktreeExecutor(options: DownWorktreeExecutorSchema
     if (options.images) args.push('--rmi', 'local');
     const { code } = await streamCompose(stack.compose, args);
     const also = [options.volumes && 'its volumes', options.images && 'its built images'].filter(Boolean).join(' and ');
-    if (code === 0) logger.info(`Removed ${stack.identity.composeProjectName}${also ? ` and ${also}` : ' (volumes and built images kept; --volumes, --images remove them)'}.`);
+    if (code === 0)
+      logger.info(
+        `Removed ${stack.identity.composeProjectName}${also ? ` and ${also}` : ' (volumes and built images kept; --volumes, --images remove them)'}.`,
+      );
     return code === 0;
   });
 }

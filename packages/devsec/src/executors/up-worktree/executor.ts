@@ -18,10 +18,14 @@ export default function upWorktreeExecutor(options: UpWorktreeExecutorSchema, co
     // No preflight on the way in (each docker/compose run costs tens of ms): a failure runs it, and gets its message.
     const stack = prepareWorktree(context.root, options.composeFile);
     const previous: WorktreeState = stack.state ?? {};
-    const unsafeAllow = [options.unsafeAllow ?? []].flat().flatMap((rule) => rule.split(',')).filter(Boolean);
+    const unsafeAllow = [options.unsafeAllow ?? []]
+      .flat()
+      .flatMap((rule) => rule.split(','))
+      .filter(Boolean);
 
     // The gate: skipped only when everything it would read is what it passed last time.
-    const gateInputs = unsafeAllow.length === 0 ? gateInputsHash(stack.compose.files, join(stack.devcontainerDir, ENV_FILE), process.env, GATE_VERSION) : undefined;
+    const gateInputs =
+      unsafeAllow.length === 0 ? gateInputsHash(stack.compose.files, join(stack.devcontainerDir, ENV_FILE), process.env, GATE_VERSION) : undefined;
     let network = previous.network;
     let builds = previous.builds ?? [];
     if (!gateInputs || gateInputs !== previous.gateInputs) {

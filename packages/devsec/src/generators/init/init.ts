@@ -1,12 +1,4 @@
-import {
-  addDependenciesToPackageJson,
-  formatFiles,
-  GeneratorCallback,
-  readJson,
-  readNxJson,
-  Tree,
-  updateNxJson,
-} from '@nx/devkit';
+import { addDependenciesToPackageJson, formatFiles, GeneratorCallback, readJson, readNxJson, Tree, updateNxJson } from '@nx/devkit';
 import { PLUGIN_PACKAGE, PROXY_PACKAGE } from '../../sandbox/vocabulary';
 import type { InitGeneratorSchema } from './schema';
 

@@ -10,7 +10,8 @@ import type { LocalhostProxyGeneratorSchema } from './schema';
 
 const SERVICES = 'apps/app/.devcontainer/docker-compose.services.yml';
 const compose = (tree: Tree) => parse(tree.read('apps/app/.devcontainer/docker-compose.yml', 'utf-8') as string);
-const run = (tree: Tree, options: Partial<LocalhostProxyGeneratorSchema> = {}) => localhostProxyGenerator(tree, { project: 'app', skipFormat: true, ...options });
+const run = (tree: Tree, options: Partial<LocalhostProxyGeneratorSchema> = {}) =>
+  localhostProxyGenerator(tree, { project: 'app', skipFormat: true, ...options });
 
 describe('localhost-proxy generator', () => {
   let tree: Tree;

@@ -19,9 +19,15 @@ export async function localhostProxyGenerator(tree: Tree, options: LocalhostProx
   const target = sandboxTarget(tree, options.project);
   const stored = readSpec(tree, target.projectRoot);
   if (!stored) {
-    throw new GeneratorError(`--project: ${options.project} has no secure dev container. Run nx g @org/devsec:secure-devcontainer --project=${options.project} first.`);
+    throw new GeneratorError(
+      `--project: ${options.project} has no secure dev container. Run nx g @org/devsec:secure-devcontainer --project=${options.project} first.`,
+    );
   }
-  const ports = [options.ports ?? [3000]].flat().flatMap((value) => String(value).split(',')).filter(Boolean).map((value) => parsePort(value, '--ports'));
+  const ports = [options.ports ?? [3000]]
+    .flat()
+    .flatMap((value) => String(value).split(','))
+    .filter(Boolean)
+    .map((value) => parsePort(value, '--ports'));
   if (ports.length === 0) throw new GeneratorError('--ports: give at least one port (e.g. --ports=3000).');
 
   // The target is a service of this stack, from the user's services file.
@@ -37,7 +43,9 @@ export async function localhostProxyGenerator(tree: Tree, options: LocalhostProx
     throw new GeneratorError(`--target: "${targetService}" is part of the sandbox itself; forward to your app's own service (defined in ${servicesPath}).`);
   }
   if (!services.includes(targetService)) {
-    throw new GeneratorError(`--target: no service "${targetService}" in ${servicesPath}${services.length ? ` (it has: ${services.join(', ')})` : ''}. Add it there first.`);
+    throw new GeneratorError(
+      `--target: no service "${targetService}" in ${servicesPath}${services.length ? ` (it has: ${services.join(', ')})` : ''}. Add it there first.`,
+    );
   }
   const targetPort = targetPortText === undefined ? undefined : parsePort(targetPortText, '--target');
   const localhostProxy = {
@@ -48,7 +56,9 @@ export async function localhostProxyGenerator(tree: Tree, options: LocalhostProx
   renderSandbox(tree, target, { ...stored, localhostProxy });
   if (!options.skipFormat) await formatFiles(tree);
   return () =>
-    logger.info(`@org/devsec: localhost:${ports.join(', localhost:')} inside ${options.project}'s dev container now reach ${targetService}. Restart it: nx run ${options.project}:up-worktree`);
+    logger.info(
+      `@org/devsec: localhost:${ports.join(', localhost:')} inside ${options.project}'s dev container now reach ${targetService}. Restart it: nx run ${options.project}:up-worktree`,
+    );
 }
 
 export default localhostProxyGenerator;

@@ -32,7 +32,12 @@ function expectValid(tree: Tree, root = 'apps/app') {
   expect(validateCompose(compose)).toEqual([]);
   expect(validateDevcontainer(devcontainer)).toEqual([]);
   expect(
-    checkSandbox({ composeFile: `${root}/.devcontainer/docker-compose.yml`, compose, devcontainerFile: `${root}/.devcontainer/devcontainer.json`, devcontainer }),
+    checkSandbox({
+      composeFile: `${root}/.devcontainer/docker-compose.yml`,
+      compose,
+      devcontainerFile: `${root}/.devcontainer/devcontainer.json`,
+      devcontainer,
+    }),
   ).toEqual([]);
 }
 
@@ -73,7 +78,14 @@ describe('secure-devcontainer generator', () => {
       expect(proxy.build.context).toBe('../../../node_modules/@org/devsec-socket-proxy');
       expect(proxy.build.args).toEqual({ BASE_IMAGE: 'node:24-trixie-slim' });
       expect(proxy.environment).toMatchObject({
-        CONTAINERS: '1', IMAGES: '1', INFO: '1', NETWORKS: '1', VOLUMES: '1', EVENTS: '1', PING: '1', VERSION: '1',
+        CONTAINERS: '1',
+        IMAGES: '1',
+        INFO: '1',
+        NETWORKS: '1',
+        VOLUMES: '1',
+        EVENTS: '1',
+        PING: '1',
+        VERSION: '1',
         SCOPE_LABEL: 'org.devsec.scope=dev',
       });
       for (const name of ['POST', 'EXEC', 'BUILD']) expect(proxy.environment).not.toHaveProperty(name);

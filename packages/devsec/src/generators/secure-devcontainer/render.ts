@@ -101,7 +101,9 @@ function templateValues(tree: Tree, target: SandboxTarget, spec: SandboxSpec) {
     spec,
     // localhost:PORT inside the dev container reaches SERVICE:PORT of this stack only: the
     // target is named by its container name, unique to the stack.
-    forward: (spec.localhostProxy?.forwards ?? []).map(([listen, service, port]) => `${listen}:\${COMPOSE_PROJECT_NAME:-devsec}-${service}-1:${port}`).join(','),
+    forward: (spec.localhostProxy?.forwards ?? [])
+      .map(([listen, service, port]) => `${listen}:\${COMPOSE_PROJECT_NAME:-devsec}-${service}-1:${port}`)
+      .join(','),
     ipv6: spec.localhostProxy?.ipv6 ?? false,
     projectRoot: target.projectRoot,
     // Writes this worktree's .env and override file on the host, as up-worktree does.

@@ -43,7 +43,10 @@ describe('shared-service generator', () => {
     });
     // The only password in the committed file is a reference that up-shared fills in.
     const text = tree.read('docker-compose.shared.yml', 'utf-8') as string;
-    expect(text.match(/PASSWORD[^\n]*/g)).toEqual(['PASSWORD: ${DEVSEC_POSTGRES_PASSWORD:?run nx run shared-infra:up-shared}', 'PASSWORD:-}@postgres:5432/app']);
+    expect(text.match(/PASSWORD[^\n]*/g)).toEqual([
+      'PASSWORD: ${DEVSEC_POSTGRES_PASSWORD:?run nx run shared-infra:up-shared}',
+      'PASSWORD:-}@postgres:5432/app',
+    ]);
   });
 
   it('wires the connection variable into every dev container, by hostname', async () => {
@@ -123,7 +126,10 @@ describe('shared-service generator', () => {
       [{ preset: 'redis', port: 1.5 }, /--port/],
       [{ preset: 'redis', image: 'redis latest' }, /--image: "redis latest"/],
       [{ preset: 'redis', env: ['NOVALUE'] }, /--env: "NOVALUE" is not KEY=VALUE/],
-      [{ preset: 'redis', projects: ['@acme/web'] }, /"@acme\/web" has no secure dev container. Run nx g @org\/devsec:secure-devcontainer --project=@acme\/web first/],
+      [
+        { preset: 'redis', projects: ['@acme/web'] },
+        /"@acme\/web" has no secure dev container. Run nx g @org\/devsec:secure-devcontainer --project=@acme\/web first/,
+      ],
       [{ preset: 'redis', projects: ['ghost'] }, /--projects: no project named "ghost"/],
       [{ preset: 'redis', password: 'x' }, /--password: redis takes no password/],
       [{ preset: 'redis', infraProject: 'app' }, /--infraProject: a project named "app" already exists/],
@@ -136,7 +142,9 @@ describe('shared-service generator', () => {
     it('refuses the same service with other options unless --overwrite', async () => {
       await add(tree, { preset: 'postgres' });
       const before = snapshot(tree);
-      await expect(add(tree, { preset: 'postgres', database: 'other' })).rejects.toThrow(/already has a service "postgres" with other options. Pass --overwrite/);
+      await expect(add(tree, { preset: 'postgres', database: 'other' })).rejects.toThrow(
+        /already has a service "postgres" with other options. Pass --overwrite/,
+      );
       expect(snapshot(tree)).toEqual(before);
       await add(tree, { preset: 'postgres', database: 'other', overwrite: true });
       expect(appCompose(tree).services.app.environment.DATABASE_URL).toMatch(/\/other$/);

@@ -1,7 +1,15 @@
 import { formatFiles, getProjects, logger, readJson, Tree } from '@nx/devkit';
 import { isDeepStrictEqual } from 'node:util';
 import { Document, isMap, parseDocument } from 'yaml';
-import { DEFAULT_INFRA_PROJECT, DEFAULT_NETWORK, MANAGED_LABEL, RESERVED_NAMES, SCOPE_LABEL, SHARED_COMPOSE_FILE, SHARED_NETWORK } from '../../sandbox/vocabulary';
+import {
+  DEFAULT_INFRA_PROJECT,
+  DEFAULT_NETWORK,
+  MANAGED_LABEL,
+  RESERVED_NAMES,
+  SCOPE_LABEL,
+  SHARED_COMPOSE_FILE,
+  SHARED_NETWORK,
+} from '../../sandbox/vocabulary';
 import { GeneratorError } from '../../sandbox/errors';
 import { IMAGE_REFERENCE, NETWORK_NAME, composeSafeName } from '../../sandbox/names';
 import { readSharedCompose } from '../../sandbox/shared-compose';
@@ -17,7 +25,11 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export const passwordVariable = (service: string) => `DEVSEC_${service.toUpperCase().replace(/-/g, '_')}_PASSWORD`;
 
 const list = (value: string[] | string | undefined) =>
-  [value ?? []].flat().flatMap((item) => String(item).split(',')).map((item) => item.trim()).filter(Boolean);
+  [value ?? []]
+    .flat()
+    .flatMap((item) => String(item).split(','))
+    .map((item) => item.trim())
+    .filter(Boolean);
 
 interface Normalized {
   name: string;
@@ -78,7 +90,9 @@ function normalize(tree: Tree, options: SharedServiceGeneratorSchema): Normalize
   const existingNetwork = existing?.networks?.shared?.name;
   if (existingNetwork) networks.add(existingNetwork);
   if (networks.size > 1) {
-    throw new GeneratorError(`--projects: these dev containers use different shared networks (${[...networks].join(', ')}); a shared service lives on one. Wire them one network at a time.`);
+    throw new GeneratorError(
+      `--projects: these dev containers use different shared networks (${[...networks].join(', ')}); a shared service lives on one. Wire them one network at a time.`,
+    );
   }
   const network = [...networks][0] ?? DEFAULT_NETWORK;
   if (!NETWORK_NAME.test(network)) throw new GeneratorError(`the shared network "${network}" is not a valid Docker network name.`);
@@ -86,9 +100,12 @@ function normalize(tree: Tree, options: SharedServiceGeneratorSchema): Normalize
   const existingInfra = existing?.['x-devsec']?.project;
   const infraProject = options.infraProject ?? existingInfra ?? DEFAULT_INFRA_PROJECT;
   if (existingInfra && existingInfra !== infraProject) {
-    throw new GeneratorError(`--infraProject: ${SHARED_COMPOSE_FILE} already belongs to "${existingInfra}". Leave --infraProject out, or pass --infraProject=${existingInfra}.`);
+    throw new GeneratorError(
+      `--infraProject: ${SHARED_COMPOSE_FILE} already belongs to "${existingInfra}". Leave --infraProject out, or pass --infraProject=${existingInfra}.`,
+    );
   }
-  if (!SERVICE_NAME.test(infraProject)) throw new GeneratorError(`--infraProject: "${infraProject}" is not a valid project name (lower-case letters, digits, "-").`);
+  if (!SERVICE_NAME.test(infraProject))
+    throw new GeneratorError(`--infraProject: "${infraProject}" is not a valid project name (lower-case letters, digits, "-").`);
   if (known.has(infraProject)) throw new GeneratorError(`--infraProject: a project named "${infraProject}" already exists. Pick another name.`);
 
   // The secret: a literal the user chose, or a reference that up-shared fills in from outside git.
@@ -131,7 +148,7 @@ function newSharedDocument(tree: Tree, options: Normalized): Document {
     volumes: {},
   });
   doc.commentBefore =
-    ' Shared services for every worktree\'s sandbox, started once: nx run ' +
+    " Shared services for every worktree's sandbox, started once: nx run " +
     `${options.infraProject}:up-shared\n Managed with nx g @org/devsec:shared-service; your own services and comments are kept.`;
   return doc;
 }
