@@ -1,20 +1,16 @@
 #!/usr/bin/env node
 /**
- * devcontainer.json's initializeCommand: writes this worktree's .env and override file on the
- * host before `docker compose` runs, so VS Code and `devcontainer up` start the same stack as
- * `nx run <project>:up-worktree`. Usage: worktree-env <path of the compose file from the root>
+ * The initializeCommand of devcontainer.json files written before 0.2: `worktree-env <compose
+ * file>`. It now does what `devsec prepare` does; re-run the secure-devcontainer generator (or
+ * `nx sync`) to get the new initializeCommand, which finds the workspace root without git.
  */
-import { prepareWorktree } from '../host/sandbox-stack';
+import { dirname } from 'node:path';
+import { main } from './devsec';
 
 const [composeFile] = process.argv.slice(2);
 if (!composeFile) {
   process.stderr.write('usage: worktree-env <project-root>/.devcontainer/docker-compose.yml\n');
   process.exit(2);
 }
-try {
-  const stack = prepareWorktree(process.cwd(), composeFile);
-  process.stdout.write(`@org/devsec: ${stack.identity.composeProjectName} prepared for ${stack.identity.workspaceRoot}\n`);
-} catch (error) {
-  process.stderr.write(`@org/devsec: ${(error as Error).message}\n`);
-  process.exit(1);
-}
+process.stderr.write('@org/devsec: this devcontainer.json predates `devsec prepare`; run nx g @org/devsec:secure-devcontainer again to update it.\n');
+process.exitCode = main(['prepare', dirname(dirname(composeFile))]);

@@ -1,4 +1,6 @@
-import { logger } from '@nx/devkit';
+import { ExecutorContext, joinPathFragments, logger } from '@nx/devkit';
+import { visible } from '../sandbox/visible';
+import { COMPOSE_FILE, DEVCONTAINER_DIR } from '../sandbox/vocabulary';
 import { DevsecError } from '../sandbox/errors';
 
 /** Runs an executor's work: our own errors become their message and a failed result. */
@@ -7,9 +9,16 @@ export async function reportingErrors(work: () => Promise<boolean>): Promise<{ s
     return { success: await work() };
   } catch (error) {
     if (error instanceof DevsecError) {
-      logger.error(error.message);
+      // Messages name files and services of the workspace: shown as text.
+      logger.error(visible(error.message, true));
       return { success: false };
     }
     throw error;
   }
+}
+
+/** The compose file our plugin infers for the running project: `<project root>/.devcontainer/docker-compose.yml`. */
+export function composeFileOf(context: ExecutorContext): string {
+  const root = context.projectName ? (context.projectsConfigurations?.projects[context.projectName]?.root ?? '.') : '.';
+  return joinPathFragments(root, DEVCONTAINER_DIR, COMPOSE_FILE);
 }

@@ -5,9 +5,18 @@ import { stubRunner } from '../testing/stub-runner';
 
 describe('policyGate', () => {
   const stack: SandboxStack = {
-    identity: { workspaceRoot: '/w', gitCommonDir: '/w/.git', branch: 'main', gitName: undefined, gitEmail: undefined, composeProjectName: 'app-w-12345678' },
+    identity: {
+      workspaceRoot: '/w',
+      gitCommonDir: '/w/.git',
+      branch: 'main',
+      gitName: undefined,
+      gitEmail: undefined,
+      composeProjectName: 'app-w-12345678',
+      git: { workspaceRoot: '/w', kind: 'main', dotGitIsDirectory: true, gitDir: '/w/.git', commonDir: '/w/.git', branch: 'main' },
+    },
     devcontainerDir: '/w/apps/app/.devcontainer',
     project: 'app',
+    network: 'dev',
     compose: {
       name: 'app-w-12345678',
       files: ['/w/apps/app/.devcontainer/docker-compose.yml', '/w/apps/app/.devcontainer/docker-compose.worktree.yml'],

@@ -9,6 +9,7 @@ import { runCompose } from './compose-project';
 import { preflight } from './engine';
 import { runCommand, Runner } from './run';
 import type { SandboxStack } from './sandbox-stack';
+import type { SharedStack } from './shared-stack';
 
 export { GATE_RULES };
 
@@ -35,4 +36,24 @@ export function policyGate(stack: SandboxStack, unsafeAllow: string[], run: Runn
     );
   }
   return { model, allowed: findings };
+}
+
+/**
+ * The same gate for the shared services: `docker compose config` of the shared file, every gate
+ * rule, no override. No service there may see the Docker socket (the proxy lives in each
+ * worktree's stack, never here).
+ */
+export function gateSharedStack(stack: SharedStack, run: Runner = runCommand): ComposeModel {
+  const config = runCompose(stack.compose, ['config', '--format', 'json'], run);
+  if (config.status !== 0) {
+    preflight(run);
+    throw new SandboxError(`docker compose config failed for ${stack.compose.files[0]}:\n${config.stderr.trim()}`);
+  }
+  const model = JSON.parse(config.stdout) as ComposeModel;
+  const blocking = checkSandbox({ composeFile: stack.compose.files[0], compose: model, proxyService: '' }).filter((finding) => isGateRule(finding.rule));
+  if (blocking.length > 0) {
+    const lines = blocking.map((f) => `  - ${f.file}: ${f.key} (${f.rule}): ${f.message} Fix: ${f.fix}`);
+    throw new SandboxError(`Refusing to start the shared services: they would not hold.\n${lines.join('\n')}`);
+  }
+  return model;
 }

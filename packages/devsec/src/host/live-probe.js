@@ -27,7 +27,7 @@ const { spawnSync } = require('node:child_process');
  * @typedef {{ status?: number, apiVersion?: string, body?: string, error?: string }} Answer
  */
 
-/** @type {{ calls: ProbeCall[], targets: ProbeTarget[], writable: string[], workspaceRoot: string, credentialPaths: string[], enginePorts: number[], timeoutMs?: number }} */
+/** @type {{ calls: ProbeCall[], targets: ProbeTarget[], writable: string[], workspaceRoot: string, credentialPaths: string[], enginePorts: number[], hostMarkers?: string[], timeoutMs?: number }} */
 const input = JSON.parse(process.argv[2] || '{}');
 const timeoutMs = input.timeoutMs ?? 2000;
 const home = os.homedir();
@@ -293,6 +293,8 @@ async function main() {
     privilegeTools: privilegeTools(),
     credentials: credentials(),
     writable: writability(),
+    // The host placed these in its own node_modules and .nx; seeing one means the folder is the host's.
+    hostMarkersSeen: (input.hostMarkers ?? []).filter((marker) => fs.existsSync(marker)),
     endpoints,
     sockets,
     network: await network(),

@@ -11,9 +11,18 @@ describe('gatherProbeInput', () => {
       gitName: undefined,
       gitEmail: undefined,
       composeProjectName: 'app-ws-1',
+      git: {
+        workspaceRoot: '/nonexistent-ws',
+        kind: 'main',
+        dotGitIsDirectory: true,
+        gitDir: '/nonexistent-ws/.git',
+        commonDir: '/nonexistent-ws/.git',
+        branch: 'main',
+      },
     },
     devcontainerDir: '/nonexistent-ws/apps/app/.devcontainer',
     project: 'app',
+    network: 'dev',
     compose: { name: 'app-ws-1', files: [], prefix: '[app] ' },
   };
   const container = (id: string, name: string, project: string, networks: Record<string, { IPAddress?: string; Gateway?: string }>) => ({
@@ -69,7 +78,8 @@ describe('gatherProbeInput', () => {
       '172.18.0.1:2376 the gateway of network dev',
     ]);
     expect(input.calls).toBe(FORBIDDEN_CALLS);
-    expect(input.writable).toEqual(['/nonexistent-ws/docker-compose.shared.yml', '/nonexistent-ws/.git/hooks', '/nonexistent-ws/.git/config']);
+    // A main worktree's repository appears inside at /devsec/git: its top (where a commondir would go) must be read-only too.
+    expect(input.writable).toEqual(['/nonexistent-ws/docker-compose.shared.yml', '/nonexistent-ws/.git/hooks', '/nonexistent-ws/.git/config', '/devsec/git']);
   });
 
   it('refuses when the stack is not running, and says how to start it', () => {

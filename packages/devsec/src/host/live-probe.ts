@@ -4,7 +4,8 @@
  * which paths must be read-only) and runs live-probe.js inside it as the container's own user.
  * What the observations mean is decided in rules/live-findings.ts.
  */
-import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Observations, ProbeCall, ProbeInput, ProbeTarget } from '../rules/live-findings';
 import { SandboxError } from '../sandbox/errors';
@@ -23,6 +24,8 @@ import {
   SHARED_COMPOSE_FILE,
 } from '../sandbox/vocabulary';
 import { runCommand, Runner } from './run';
+import type { GitLayout } from './git-layout';
+import { COMMON_DIR_INSIDE } from './git-mounts';
 import type { SandboxStack } from './sandbox-stack';
 import { findOurDevcontainers } from './worktree';
 
@@ -127,11 +130,52 @@ export function gatherProbeInput(stack: SandboxStack, run: Runner = runCommand):
     join(workspaceRoot, SHARED_COMPOSE_FILE),
     join(gitCommonDir, 'hooks'),
     join(gitCommonDir, 'config'),
+    ...gitPathsSeenInside(stack.identity.git),
   ];
   return {
     container: app,
-    input: { calls: FORBIDDEN_CALLS, targets, writable, workspaceRoot, credentialPaths: [...HOME_CREDENTIALS], enginePorts: [...ENGINE_PORTS] },
+    input: {
+      calls: FORBIDDEN_CALLS,
+      targets,
+      writable,
+      workspaceRoot,
+      credentialPaths: [...HOME_CREDENTIALS],
+      enginePorts: [...ENGINE_PORTS],
+      hostMarkers: [],
+    },
   };
+}
+
+/**
+ * What of git the host later follows or runs, where the dev container sees it: the top of the
+ * common dir (where a `commondir` would be planted) and its config, hooks, info, modules and
+ * worktrees; a linked worktree's pointers and `.git` file. Each must be read-only inside.
+ */
+function gitPathsSeenInside(git: GitLayout): string[] {
+  const common = git.kind === 'main' ? COMMON_DIR_INSIDE : git.commonDir;
+  const present = (name: string) => existsSync(join(git.commonDir, name));
+  const paths = [common, ...['config', 'hooks', 'info', 'modules', 'worktrees'].filter(present).map((name) => join(common, name))];
+  if (git.kind === 'linked') paths.push(join(git.gitDir, 'commondir'), join(git.gitDir, 'gitdir'), join(git.workspaceRoot, '.git'));
+  return [...new Set(paths)];
+}
+
+/**
+ * Folders the sandbox must not share with the host (its node_modules and .nx are volumes of the
+ * stack): the host puts a marker file in its own copy, and the probe says whether it sees it.
+ */
+export function placeHostMarkers(workspaceRoot: string): { markers: string[]; remove: () => void } {
+  const name = `.devsec-audit-${randomBytes(6).toString('hex')}`;
+  const markers = ['node_modules', '.nx']
+    .map((folder) => join(workspaceRoot, folder, name))
+    .filter((marker) => {
+      try {
+        writeFileSync(marker, '', { flag: 'wx' });
+        return true;
+      } catch {
+        return false;
+      }
+    });
+  return { markers, remove: () => markers.forEach((marker) => rmSync(marker, { force: true })) };
 }
 
 /** Runs live-probe.js inside the dev container, as the container's own user. */

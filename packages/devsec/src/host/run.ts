@@ -1,4 +1,5 @@
 import { spawn, spawnSync, SpawnSyncOptions } from 'node:child_process';
+import { visible } from '../sandbox/visible';
 
 export interface CommandResult {
   status: number | null;
@@ -48,7 +49,8 @@ export function streamCommand(
   const print = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
   const write = (line: string) => {
     lines.push(line.slice(options.prefix.length));
-    print(line);
+    // Compose prints service names, build steps and container output: data, never terminal control.
+    print(visible(line));
   };
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });

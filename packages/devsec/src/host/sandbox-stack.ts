@@ -3,7 +3,7 @@
  * files it needs (`.env` and the override file), what the last start remembered, and the
  * summary printed when it is up.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { parse } from 'yaml';
 import {
@@ -16,9 +16,17 @@ import {
   SHARED_COMPOSE_FILE,
   WORKTREE_COMPOSE_FILE,
 } from '../sandbox/vocabulary';
+import type { ComposeModel } from '../sandbox/compose-model';
+import { sharedComposeSkeleton } from '../sandbox/shared-compose';
+import { DEFAULT_NETWORK, SHARED_NETWORK } from '../sandbox/vocabulary';
+import { ensureOwnedFolder } from './checkout-owner';
 import { ComposeProject, PsEntry } from './compose-project';
+import { gitMounts, Mount } from './git-mounts';
+import { findNestedGit, NestedGit } from './nested-git';
 import { runCommand, Runner } from './run';
 import { ensureSharedSecrets } from './secrets';
+import { stateDir } from './state-dir';
+import { composeEnvironment } from './workspace-env';
 import {
   composeProjectName,
   dockerSocketGid,
@@ -36,8 +44,12 @@ export interface SandboxStack {
   /** The Nx project the sandbox belongs to. */
   project: string;
   compose: ComposeProject;
+  /** The shared network its compose file names. */
+  network: string;
   /** What the last start in this worktree remembered (worktree-state.ts); empty before the first. */
   state?: WorktreeState;
+  /** The `.git`s below the root, as prepareWorktree found them. */
+  nestedGit?: NestedGit;
 }
 
 /**
@@ -47,7 +59,7 @@ export interface SandboxStack {
 export function locateStack(cwd: string, composeFileFromRoot: string, run: Runner = runCommand): SandboxStack {
   const found = worktreeIdentity(cwd, '', run);
   const composeFile = join(found.workspaceRoot, composeFileFromRoot);
-  const model = parse(readFileSync(composeFile, 'utf-8')) as { services?: Record<string, { labels?: Record<string, string> }> };
+  const model = parse(readFileSync(composeFile, 'utf-8')) as ComposeModel & { services?: Record<string, { labels?: Record<string, string> }> };
   // The project name comes from the file itself, so VS Code and the executor agree on it.
   const project = model.services?.[APP_SERVICE]?.labels?.[PROJECT_LABEL] ?? basename(dirname(dirname(composeFile)));
   const identity = { ...found, composeProjectName: composeProjectName(project, found.workspaceRoot) };
@@ -56,24 +68,79 @@ export function locateStack(cwd: string, composeFileFromRoot: string, run: Runne
     .map((file) => join(devcontainerDir, file))
     // The override file is written by prepareWorktree, before any compose command.
     .filter((file) => existsSync(file) || file.endsWith(WORKTREE_COMPOSE_FILE));
-  return { identity, devcontainerDir, project, compose: { name: identity.composeProjectName, files, cwd: devcontainerDir, prefix: `[${project}] ` } };
+  const network = model.networks?.[SHARED_NETWORK]?.name ?? DEFAULT_NETWORK;
+  return {
+    identity,
+    devcontainerDir,
+    project,
+    network,
+    compose: { name: identity.composeProjectName, files, cwd: devcontainerDir, env: composeEnvironment(), prefix: `[${project}] ` },
+  };
+}
+
+/** The stack's own folder in the host's state directory (its private git dir lives there). */
+export function stackStateDir(stack: SandboxStack, env: NodeJS.ProcessEnv = process.env): string {
+  return stateDir(['worktrees', stack.identity.composeProjectName], env);
 }
 
 /**
- * Writes this worktree's `.env` and override file next to the compose file, and returns what
- * `docker compose` needs. Shared by the executors and the initializeCommand of devcontainer.json.
+ * The shared services file: written (with no service) when missing, so that it exists — and is
+ * mounted read-only — from the first start on. Returns its text.
  */
-export function prepareWorktree(cwd: string, composeFileFromRoot: string, run: Runner = runCommand): SandboxStack {
-  const stack = locateStack(cwd, composeFileFromRoot, run);
+function ensureSharedComposeFile(stack: SandboxStack, say: (line: string) => void): string {
+  const path = join(stack.identity.workspaceRoot, SHARED_COMPOSE_FILE);
+  if (existsSync(path)) return readFileSync(path, 'utf-8');
+  const text = sharedComposeSkeleton(workspaceName(stack.identity.workspaceRoot), stack.network);
+  writeFileSync(path, text);
+  say(`Wrote ${SHARED_COMPOSE_FILE} with no service yet: it is read-only inside every sandbox, so no agent can be the one to create it. Commit it.`);
+  return text;
+}
+
+/** The root package.json's name (what names the shared stack), or the folder's. */
+function workspaceName(workspaceRoot: string): string {
+  try {
+    const name = JSON.parse(readFileSync(join(workspaceRoot, 'package.json'), 'utf-8')).name;
+    if (typeof name === 'string' && name !== '') return name;
+  } catch {
+    // no package.json
+  }
+  return basename(workspaceRoot);
+}
+
+/**
+ * Writes this worktree's `.env` and override file next to the compose file, and what the
+ * mounts need on the host, and returns what `docker compose` needs. Shared by the executors and
+ * the initializeCommand of devcontainer.json.
+ */
+export function prepareWorktree(
+  workspaceRoot: string,
+  composeFileFromRoot: string,
+  run: Runner = runCommand,
+  say: (line: string) => void = console.log,
+): SandboxStack {
+  const stack = locateStack(workspaceRoot, composeFileFromRoot, run);
   const { identity, devcontainerDir } = stack;
-  mkdirSync(devcontainerDir, { recursive: true });
-  const sharedCompose = join(identity.workspaceRoot, SHARED_COMPOSE_FILE);
-  const secrets = existsSync(sharedCompose) ? ensureSharedSecrets(identity.gitCommonDir, readFileSync(sharedCompose, 'utf-8')) : {};
+  const sharedText = ensureSharedComposeFile(stack, say);
+  const sharedName = (parse(sharedText) as ComposeModel | null)?.name;
+  const secrets = sharedName ? ensureSharedSecrets(sharedName, sharedText, identity.gitCommonDir, say) : {};
   writeFileSync(join(devcontainerDir, ENV_FILE), sandboxEnvFile(identity, dockerSocketGid(), secrets), { mode: 0o600 });
+
+  // Its node_modules and .nx are volumes of the stack: their mount points must exist as the user's folders, not Docker's.
+  for (const folder of ['node_modules', '.nx']) ensureOwnedFolder(join(identity.workspaceRoot, folder), identity.workspaceRoot);
+  const nested = findNestedGit(identity.git);
+  const readOnly = [
+    ...findOurDevcontainers(identity.workspaceRoot).map((dir) => join(identity.workspaceRoot, dir)),
+    join(identity.workspaceRoot, SHARED_COMPOSE_FILE),
+    ...nested.submodules,
+  ];
+  const mounts: Mount[] = [
+    ...readOnly.map((path) => ({ source: path, target: path, readOnly: true })),
+    ...gitMounts(identity.git, join(stackStateDir(stack), 'git')),
+  ];
   const overridePath = join(devcontainerDir, WORKTREE_COMPOSE_FILE);
   const state = readState(existsSync(overridePath) ? readFileSync(overridePath, 'utf-8') : undefined);
-  writeFileSync(overridePath, withState(worktreeOverrideFile(identity, findOurDevcontainers(identity.workspaceRoot)), state));
-  return { ...stack, state };
+  writeFileSync(overridePath, withState(worktreeOverrideFile(mounts), state));
+  return { ...stack, state, nestedGit: nested };
 }
 
 /** Records what this start should remember, on the state line of the override file prepareWorktree wrote. */

@@ -9,13 +9,14 @@ import { ComposeProject } from './compose-project';
 import { ensureSharedSecrets } from './secrets';
 import { sharedNetworkName } from './shared-network';
 import { worktreeIdentity } from './worktree';
+import { composeEnvironment } from './workspace-env';
 
 export interface SharedStack {
   compose: ComposeProject;
   network: string | undefined;
 }
 
-export function sharedStack(cwd: string, composeFileFromRoot = SHARED_COMPOSE_FILE): SharedStack {
+export function sharedStack(cwd: string, composeFileFromRoot = SHARED_COMPOSE_FILE, say: (line: string) => void = console.log): SharedStack {
   const identity = worktreeIdentity(cwd, '');
   const composeFile = join(identity.workspaceRoot, composeFileFromRoot);
   if (!existsSync(composeFile)) {
@@ -25,7 +26,10 @@ export function sharedStack(cwd: string, composeFileFromRoot = SHARED_COMPOSE_FI
   const model = parse(text) as ComposeModel;
   if (!model.name)
     throw new SandboxError(`${composeFileFromRoot} has no top-level name: add one (e.g. name: myrepo-shared) so every worktree shares one stack.`);
-  const secrets = ensureSharedSecrets(identity.gitCommonDir, text);
+  const secrets = ensureSharedSecrets(model.name, text, identity.gitCommonDir, say);
   // The generated passwords reach compose through its environment, never through a file in the workspace.
-  return { compose: { name: model.name, files: [composeFile], env: { ...process.env, ...secrets }, prefix: '[shared] ' }, network: sharedNetworkName(model) };
+  return {
+    compose: { name: model.name, files: [composeFile], env: { ...composeEnvironment(), ...secrets }, prefix: '[shared] ' },
+    network: sharedNetworkName(model),
+  };
 }

@@ -36,6 +36,15 @@ describe('worktree identity (real git)', () => {
       gitName: 'Ada Lovelace',
       gitEmail: 'ada@example.com',
       composeProjectName: composeProjectName('app', join(base, 'two/repo')),
+      git: {
+        workspaceRoot: join(base, 'two/repo'),
+        kind: 'linked',
+        dotGitIsDirectory: false,
+        gitDir: join(base, 'one/repo/.git/worktrees/repo'),
+        commonDir: join(base, 'one/repo/.git'),
+        worktreeId: 'repo',
+        branch: 'feature/a/b',
+      },
     });
   });
 
@@ -90,19 +99,19 @@ describe('worktree identity (real git)', () => {
     ]);
   });
 
-  it('mounts every sandbox definition of ours and the shared services file read-only', () => {
+  it('finds every sandbox definition of ours, and writes mounts in long syntax (paths may hold colons)', () => {
     const root = join(base, 'one/repo');
     for (const dir of ['apps/a/.devcontainer', 'apps/b/.devcontainer', 'apps/foreign/.devcontainer', 'node_modules/x/.devcontainer']) {
       mkdirSync(join(root, dir), { recursive: true });
       writeFileSync(join(root, dir, 'docker-compose.yml'), dir.includes('foreign') ? 'services: {}' : 'labels:\n  org.devsec.managed: "true"\n');
     }
-    writeFileSync(join(root, 'docker-compose.shared.yml'), 'services: {}\n');
     expect(findOurDevcontainers(root)).toEqual(['apps/a/.devcontainer', 'apps/b/.devcontainer']);
-    const override = parse(worktreeOverrideFile(worktreeIdentity(root, 'app'), findOurDevcontainers(root)));
+    const mounts = findOurDevcontainers(root).map((dir) => ({ source: join(root, dir), target: join(root, dir), readOnly: true }));
+    const override = parse(worktreeOverrideFile([...mounts, { source: '/state/git', target: `${root}/.git`, readOnly: false }]));
     expect(override.services.app.volumes).toEqual([
-      `${root}/apps/a/.devcontainer:${root}/apps/a/.devcontainer:ro`,
-      `${root}/apps/b/.devcontainer:${root}/apps/b/.devcontainer:ro`,
-      `${root}/docker-compose.shared.yml:${root}/docker-compose.shared.yml:ro`,
+      { type: 'bind', source: `${root}/apps/a/.devcontainer`, target: `${root}/apps/a/.devcontainer`, read_only: true },
+      { type: 'bind', source: `${root}/apps/b/.devcontainer`, target: `${root}/apps/b/.devcontainer`, read_only: true },
+      { type: 'bind', source: '/state/git', target: `${root}/.git` },
     ]);
   });
 });

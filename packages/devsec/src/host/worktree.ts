@@ -4,11 +4,13 @@ import { basename, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { WorktreeError } from '../sandbox/errors';
 import { composeSafeName } from '../sandbox/names';
-import { APP_SERVICE, COMPOSE_FILE, DEVCONTAINER_DIR, MANAGED_LABEL, SHARED_COMPOSE_FILE } from '../sandbox/vocabulary';
+import { APP_SERVICE, COMPOSE_FILE, DEVCONTAINER_DIR, MANAGED_LABEL } from '../sandbox/vocabulary';
+import { GitLayout, readGitLayout } from './git-layout';
+import type { Mount } from './git-mounts';
 import { runCommand, Runner } from './run';
 
 export interface WorktreeIdentity {
-  /** Absolute path of this worktree's top level (`git rev-parse --show-toplevel`). */
+  /** Absolute path of this worktree's top level (it holds `.git`). */
   workspaceRoot: string;
   /** Absolute path of the repository's common git dir, shared by every worktree. */
   gitCommonDir: string;
@@ -18,6 +20,8 @@ export interface WorktreeIdentity {
   gitName: string | undefined;
   gitEmail: string | undefined;
   composeProjectName: string;
+  /** Where its git data lives, as read and checked by git-layout.ts. */
+  git: GitLayout;
 }
 
 /**
@@ -32,36 +36,25 @@ export function composeProjectName(project: string, workspaceRoot: string): stri
   return `${name}-${folder}-${hash}`;
 }
 
-export function worktreeIdentity(cwd: string, project: string, run: Runner = runCommand): WorktreeIdentity {
-  const git = (...args: string[]) => run('git', args, { cwd });
-  // Two git runs, not five: this is on every start's path.
-  const top = git('rev-parse', '--path-format=absolute', '--show-toplevel', '--git-common-dir', '--abbrev-ref', 'HEAD');
-  if (top.error?.code === 'ENOENT') throw new WorktreeError('git is not installed: the sandbox takes its identity from git. Install git and run again.');
-  const [workspaceRoot, gitCommonDir, head] = top.stdout.trim().split('\n');
-  if (top.status !== 0 && !gitCommonDir) {
-    throw new WorktreeError(
-      `${cwd} is not inside a git repository: the sandbox's name and its git mounts come from git. ` +
-        'Run `git init` (and commit) in the workspace, then run again.',
-    );
-  }
-  // A repository without a commit yet has no HEAD to abbreviate (rev-parse fails after printing the rest).
-  const branch = head && head !== 'HEAD' ? head : top.status !== 0 ? unbornBranch(git) : undefined;
-  const identity = git('config', '--get-regexp', '^user\\.(name|email)$');
+/**
+ * The worktree at `workspaceRoot`: its git layout read from the files themselves, and the host
+ * user's git identity for commits made inside (git is asked only with the checked git dir).
+ */
+export function worktreeIdentity(workspaceRoot: string, project: string, run: Runner = runCommand): WorktreeIdentity {
+  const git = readGitLayout(workspaceRoot);
+  const identity = run('git', ['--git-dir', git.gitDir, 'config', '--get-regexp', '^user\\.(name|email)$'], { cwd: git.workspaceRoot });
+  if (identity.error?.code === 'ENOENT') throw new WorktreeError('git is not installed: the sandbox takes its identity from git. Install git and run again.');
   // The last value wins, as with `git config --get`.
   const config = (key: string) => [...identity.stdout.matchAll(new RegExp(`^${key.replace('.', '\\.')} (.+)$`, 'gm'))].pop()?.[1]?.trim() || undefined;
   return {
-    workspaceRoot,
-    gitCommonDir,
-    branch,
+    workspaceRoot: git.workspaceRoot,
+    gitCommonDir: git.commonDir,
+    branch: git.branch,
     gitName: config('user.name'),
     gitEmail: config('user.email'),
-    composeProjectName: composeProjectName(project, workspaceRoot),
+    composeProjectName: composeProjectName(project, git.workspaceRoot),
+    git,
   };
-}
-
-function unbornBranch(git: (...args: string[]) => { status: number | null; stdout: string }): string | undefined {
-  const head = git('symbolic-ref', '--quiet', '--short', 'HEAD');
-  return head.status === 0 ? head.stdout.trim() : undefined;
 }
 
 /** The group that owns the Docker socket here, for the proxy's group_add. */
@@ -123,15 +116,13 @@ export function findOurDevcontainers(workspaceRoot: string): string[] {
 }
 
 /**
- * `.devcontainer/docker-compose.worktree.yml`: what depends on this checkout, as read-only
- * mounts — every sandbox definition of ours in the workspace and the shared services' file —
- * so that nothing the host later runs can be changed from inside.
+ * `.devcontainer/docker-compose.worktree.yml`: what depends on this checkout and this machine,
+ * as mounts over the compose file's own (Compose merges them by target): every sandbox
+ * definition of ours and the shared services' file read-only, so that nothing the host later
+ * runs can be changed from inside, and git's data as git-mounts.ts lays it out.
  */
-export function worktreeOverrideFile(identity: WorktreeIdentity, devcontainerDirs: string[]): string {
-  const readOnly = devcontainerDirs.map((dir) => join(identity.workspaceRoot, dir));
-  const shared = join(identity.workspaceRoot, SHARED_COMPOSE_FILE);
-  if (existsSync(shared)) readOnly.push(shared);
-  const volumes = readOnly.map((path) => `${path}:${path}:ro`);
+export function worktreeOverrideFile(mounts: Mount[]): string {
+  const volumes = mounts.map(({ source, target, readOnly }) => ({ type: 'bind', source, target, ...(readOnly ? { read_only: true } : {}) }));
   const header = '# Written by @org/devsec for this worktree on this machine (git-ignored; rewritten on every start).\n';
   return header + stringify({ services: { [APP_SERVICE]: { volumes } } });
 }

@@ -83,6 +83,7 @@ describe('liveFindings', () => {
       (seen) => (seen.network[1].answer = { status: 200, apiVersion: '1.41', body: 'OK' }),
       ['high live-proxy-reachable'],
     ],
+    ["the host's own .nx folder inside", (seen) => (seen.hostMarkersSeen = ['/ws/.nx/.devsec-audit-1']), ['high live-host-folder']],
     ['an engine on the gateway', (seen) => (seen.network[0].answer = { status: 200, apiVersion: '1.41', body: 'OK' }), ['high live-engine-reachable']],
     [
       'a TLS endpoint on the gateway',

@@ -30,6 +30,8 @@ export interface ProbeInput {
   credentialPaths: string[];
   /** Ports where an engine would listen on host.docker.internal. */
   enginePorts: number[];
+  /** Files the host placed in its own node_modules and .nx: the probe must not see them. */
+  hostMarkers: string[];
 }
 
 export interface Answer {
@@ -57,6 +59,8 @@ export interface Observations {
   }>;
   sockets: Array<{ path: string; docker: boolean; error?: string }>;
   network: Array<ProbeTarget & { answer: Answer }>;
+  /** The host's marker files the probe could see (absent in older probes). */
+  hostMarkersSeen?: string[];
 }
 
 /** A refusal is a 403/405 (ours, or any proxy's) or no answer at all; anything else came from an engine. */
@@ -126,6 +130,10 @@ export function liveFindings(observations: Observations, where: { composeFile: s
       `${entry.path} is writable: what is planted there runs on the host later.`,
       'Mount it read-only (up-worktree does, through docker-compose.worktree.yml).',
     );
+  }
+
+  for (const marker of observations.hostMarkersSeen ?? []) {
+    add('live-host-folder', 'volumes', `${dirname(marker)} is the host's own folder: what the agent installs or caches there, the host later runs or replays.`);
   }
 
   for (const endpoint of observations.endpoints) {

@@ -33,6 +33,12 @@ export const RULES = {
     'SSH keys or an SSH agent mounted or forwarded.',
     'Remove the mount; git commit works without keys, and pushing stays on the host.',
   ),
+  'nested-git': rule(
+    'high',
+    true,
+    "A .git below the workspace root that is not a registered submodule: the host's git and VS Code would run git there, on the agent's terms.",
+    'Remove it (or, for a repository of your own, make it a submodule: git submodule add), then start again.',
+  ),
   'proxy-on-shared-network': rule(
     'high',
     true,
@@ -95,6 +101,12 @@ export const RULES = {
   'live-credential-helper': rule('high', false, 'A git credential helper configured inside.', 'Remove it.'),
   'live-credential-env': rule('high', false, 'A token, or a way to ask for one, in the environment.', "Remove it from the dev container's environment."),
   'live-writable': rule('high', false, 'A path the host later reads or runs is writable from inside.', 'Mount it read-only (up-worktree does).'),
+  'live-host-folder': rule(
+    'high',
+    false,
+    "node_modules or .nx inside is the host's own folder.",
+    'Mount a volume of the stack there (the generator does: node_modules and nx-state).',
+  ),
   'live-docker-api': rule(
     'high',
     false,

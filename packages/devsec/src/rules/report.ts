@@ -1,4 +1,5 @@
 /** How findings are shown: sorted, as a table for people, as SARIF for code scanning, as JSON. */
+import { visible } from '../sandbox/visible';
 import type { Finding } from './registry';
 
 /** A finding as the audit reports it (the line is known where the file was parsed). */
@@ -12,7 +13,13 @@ export function sortFindings(findings: AuditFinding[]): AuditFinding[] {
 
 export function formatTable(findings: AuditFinding[]): string {
   if (findings.length === 0) return 'No findings: the sandbox holds on every rule checked.';
-  const rows = findings.map((f) => [f.severity.toUpperCase(), `${f.file}${f.line ? `:${f.line}` : ''}`, `${f.rule}: ${f.message}`, f.fix]);
+  // File names, service names and what the probe saw came from the workspace or the sandbox: shown, never sent to the terminal.
+  const rows = findings.map((f) => [
+    f.severity.toUpperCase(),
+    visible(`${f.file}${f.line ? `:${f.line}` : ''}`),
+    visible(`${f.rule}: ${f.message}`),
+    visible(f.fix),
+  ]);
   const widths = [8, Math.max(...rows.map((r) => r[1].length), 9)];
   const header = `${'SEVERITY'.padEnd(widths[0])}  ${'FILE:LINE'.padEnd(widths[1])}  WHAT / FIX`;
   return [

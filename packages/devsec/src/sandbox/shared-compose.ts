@@ -1,6 +1,8 @@
 import { Tree } from '@nx/devkit';
-import { parse } from 'yaml';
-import { SHARED_COMPOSE_FILE } from './vocabulary';
+import { parse, stringify } from 'yaml';
+import { stampManaged } from './managed-file';
+import { composeSafeName } from './names';
+import { DEFAULT_INFRA_PROJECT, SHARED_COMPOSE_FILE, SHARED_NETWORK, TARGETS } from './vocabulary';
 
 /** What shared-service records on each service of docker-compose.shared.yml. */
 export interface SharedServiceWiring {
@@ -32,4 +34,24 @@ export function connectionEnvFor(tree: Tree, project: string): Record<string, st
     if (wiring?.projects?.includes(project)) Object.assign(env, wiring.connection);
   }
   return Object.fromEntries(Object.entries(env).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/**
+ * The shared services file with no service yet: the start writes it when it is missing, so that
+ * it exists — and is mounted read-only — from the first start on; an agent cannot then be the
+ * one to create it. shared-service adds services to it.
+ */
+export function sharedComposeSkeleton(workspaceName: string, network: string, infraProject = DEFAULT_INFRA_PROJECT): string {
+  const text = [
+    `# Shared services for every worktree's sandbox, started once: nx run ${infraProject}:${TARGETS.upShared}`,
+    '# Managed with nx g @org/devsec:shared-service; your own services and comments are kept.',
+    stringify({
+      name: `${composeSafeName(workspaceName)}-shared`,
+      'x-devsec': { project: infraProject },
+      services: {},
+      networks: { [SHARED_NETWORK]: { name: network, external: true } },
+      volumes: {},
+    }),
+  ].join('\n');
+  return stampManaged(SHARED_COMPOSE_FILE, text);
 }

@@ -9,6 +9,7 @@ import { parseJsonc } from '../../sandbox/jsonc';
 import { validateCompose, validateDevcontainer } from '../../testing/schemas';
 import { snapshot, workspaceWithProjects } from '../../testing/workspace';
 import { secureDevcontainerGenerator } from './generator';
+import { INITIALIZE_SCRIPT } from './render';
 import type { SecureDevcontainerGeneratorSchema } from './schema';
 
 const run = (tree: Tree, options: Partial<SecureDevcontainerGeneratorSchema> = {}) =>
@@ -101,21 +102,27 @@ describe('secure-devcontainer generator', () => {
         GIT_AUTHOR_EMAIL: '${DEVSEC_GIT_EMAIL:-sandbox@devsec.invalid}',
         GIT_COMMITTER_NAME: '${DEVSEC_GIT_NAME:-devsec sandbox}',
         GIT_COMMITTER_EMAIL: '${DEVSEC_GIT_EMAIL:-sandbox@devsec.invalid}',
+        NX_CACHE_DIRECTORY: '${DEVSEC_WORKSPACE:-/workspace}/.nx/cache',
+        NX_WORKSPACE_DATA_DIRECTORY: '${DEVSEC_WORKSPACE:-/workspace}/.nx/workspace-data',
       });
       expect(app.volumes).toEqual([
         '${DEVSEC_WORKSPACE:-../../..}:${DEVSEC_WORKSPACE:-/workspace}',
-        '${DEVSEC_GIT_COMMON_DIR:-../../../.git}:${DEVSEC_GIT_COMMON_DIR:-/workspace/.git}',
+        // Read-only as a whole: docker-compose.worktree.yml makes writable only what a commit needs.
+        '${DEVSEC_GIT_COMMON_DIR:-../../../.git}:${DEVSEC_GIT_COMMON_DIR:-/workspace/.git}:ro',
         '${DEVSEC_GIT_COMMON_DIR:-../../../.git}/hooks:${DEVSEC_GIT_COMMON_DIR:-/workspace/.git}/hooks:ro',
         '${DEVSEC_GIT_COMMON_DIR:-../../../.git}/config:${DEVSEC_GIT_COMMON_DIR:-/workspace/.git}/config:ro',
         './:${DEVSEC_WORKSPACE:-/workspace}/apps/app/.devcontainer:ro',
         'node_modules:${DEVSEC_WORKSPACE:-/workspace}/node_modules',
+        'nx-state:${DEVSEC_WORKSPACE:-/workspace}/.nx',
       ]);
+      // The volumes take their owner from the image, built for the workspace's path.
+      expect(app.build.args).toEqual({ DEVSEC_WORKSPACE: '${DEVSEC_WORKSPACE:-/workspace}' });
       expect(app.networks).toEqual(['sandbox', 'shared']);
       expect(compose.networks.shared).toEqual({ name: 'dev', external: true });
       expect(app.security_opt).toEqual(['no-new-privileges:true']);
       expect(app.privileged).toBeUndefined();
       expect(app.depends_on).toEqual({ 'docker-proxy': { condition: 'service_healthy' } });
-      expect(Object.keys(compose.volumes)).toEqual(['node_modules']);
+      expect(Object.keys(compose.volumes)).toEqual(['node_modules', 'nx-state']);
     });
 
     it('labels every service as ours, in the proxy scope', () => {
@@ -132,8 +139,7 @@ describe('secure-devcontainer generator', () => {
         dockerComposeFile: ['docker-compose.yml', 'docker-compose.services.yml', 'docker-compose.worktree.yml'],
         service: 'app',
         runServices: ['docker-proxy', 'app'],
-        initializeCommand:
-          'cd "$(git rev-parse --show-toplevel)" && node node_modules/@org/devsec/src/bin/worktree-env.js apps/app/.devcontainer/docker-compose.yml',
+        initializeCommand: ['node', '-e', INITIALIZE_SCRIPT, 'apps/app'],
         workspaceFolder: '${localWorkspaceFolder}',
         shutdownAction: 'none',
         remoteUser: 'node',
@@ -191,8 +197,8 @@ describe('secure-devcontainer generator', () => {
       const { compose, composeText } = generated(tree);
       expect(compose.services.app.volumes).toContain(`agent-config:${dir}`);
       expect(compose.services.app.environment).toMatchObject(env);
-      expect(compose.services.app.build.args).toEqual({ AGENT_NPM_PACKAGE: npmPackage });
-      expect(Object.keys(compose.volumes)).toEqual(['node_modules', 'agent-config']);
+      expect(compose.services.app.build.args).toEqual({ DEVSEC_WORKSPACE: '${DEVSEC_WORKSPACE:-/workspace}', AGENT_NPM_PACKAGE: npmPackage });
+      expect(Object.keys(compose.volumes)).toEqual(['node_modules', 'nx-state', 'agent-config']);
       expect(composeText).not.toMatch(/~|\$\{?HOME|\.ssh|\.gnupg|\.aws|gcloud|\.docker\/config/);
       expectValid(tree);
     });
@@ -200,8 +206,8 @@ describe('secure-devcontainer generator', () => {
     it('mounts no agent config with --agent=none', () => {
       run(tree, { agent: 'none' });
       const { compose } = generated(tree);
-      expect(compose.services.app.volumes).toHaveLength(6);
-      expect(compose.services.app.build.args).toBeUndefined();
+      expect(compose.services.app.volumes).toHaveLength(7);
+      expect(compose.services.app.build.args).toEqual({ DEVSEC_WORKSPACE: '${DEVSEC_WORKSPACE:-/workspace}' });
     });
 
     it('turns read switches off as asked, with Tecnativa names', () => {

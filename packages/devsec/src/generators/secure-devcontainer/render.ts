@@ -40,6 +40,25 @@ const SERVICES_COMPOSE_TEMPLATE = `# Your own services of this sandbox stack: @o
 services: {}
 `;
 
+/**
+ * devcontainer.json's initializeCommand, run by VS Code or the devcontainer CLI on the host, in
+ * the folder they opened: the workspace root or the project's own folder. It finds the root
+ * without git (a `.git` the agent planted in the project folder would answer git): the project
+ * folder is the one whose `.devcontainer/devcontainer.json` is the very file found below the
+ * root `..`s up, which the agent cannot fake from inside the workspace. Then it runs the plugin
+ * from the root's node_modules, which no sandbox can write.
+ */
+export const INITIALIZE_SCRIPT = [
+  "const f=require('fs'),p=require('path'),c=require('child_process');",
+  "const rel=process.argv[1],cfg=p.join('.devcontainer','devcontainer.json');",
+  'const same=(a,b)=>{try{return f.realpathSync(a)===f.realpathSync(b)}catch{return false}};',
+  "const up=p.resolve(rel==='.'?'.':rel.split('/').map(()=>'..').join('/'));",
+  'const root=same(cfg,p.join(up,rel,cfg))?up:f.existsSync(p.join(rel,cfg))?process.cwd():null;',
+  "if(!root||!f.existsSync(p.join(root,'nx.json'))){console.error('@org/devsec: open the workspace root or '+rel+' (the folder of this devcontainer.json): no Nx workspace found from here.');process.exit(1)}",
+  `const r=c.spawnSync(process.execPath,[p.join(root,'node_modules','${PLUGIN_PACKAGE}','src','bin','devsec.js'),'prepare',rel],{cwd:root,stdio:'inherit'});`,
+  'process.exit(r.status===null?1:r.status)',
+].join('');
+
 /** Which project's sandbox, and where it lives. */
 export interface SandboxTarget {
   project: string;
@@ -106,8 +125,8 @@ function templateValues(tree: Tree, target: SandboxTarget, spec: SandboxSpec) {
       .join(','),
     ipv6: spec.localhostProxy?.ipv6 ?? false,
     projectRoot: target.projectRoot,
-    // Writes this worktree's .env and override file on the host, as up-worktree does.
-    initializeCommand: `cd "$(git rev-parse --show-toplevel)" && node node_modules/${PLUGIN_PACKAGE}/src/bin/worktree-env.js ${joinPathFragments(dir, COMPOSE_FILE)}`,
+    // Writes this worktree's .env and override file on the host, and gates the stack, as up-worktree does.
+    initializeCommand: ['node', '-e', INITIALIZE_SCRIPT, target.projectRoot],
     managedLabel: MANAGED_LABEL,
     projectLabel: PROJECT_LABEL,
     scopeLabel: SCOPE_LABEL,

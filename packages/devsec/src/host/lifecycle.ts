@@ -1,0 +1,161 @@
+/**
+ * Starting and stopping a worktree's sandbox and the shared services: the work behind the
+ * executors (`nx run <project>:up-worktree`, …) and the `devsec` command, which are thin
+ * wrappers that only differ in how they were invoked.
+ */
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { SandboxError } from '../sandbox/errors';
+import { ENV_FILE } from '../sandbox/vocabulary';
+import { composeArgs, diagnoseComposeFailure, lastLogLines, runCompose, streamCompose, waitUntilHealthy } from './compose-project';
+import { preflight } from './engine';
+import { GATE_RULES, gateSharedStack, policyGate } from './gate';
+import { runCommand } from './run';
+import { prepareWorktree, rememberState, SandboxStack, stackStateDir, summary } from './sandbox-stack';
+import { secretsPath } from './secrets';
+import { checkSharedLogins } from './shared-logins';
+import { ensureSharedNetwork, removeSharedNetworkIfUnused, sharedNetworkName } from './shared-network';
+import { sharedStack } from './shared-stack';
+import { buildInputsHash, buildSpecs, gateInputsHash, WorktreeState } from './worktree-state';
+
+export interface Say {
+  info: (line: string) => void;
+  warn: (line: string) => void;
+  error: (line: string) => void;
+}
+
+export interface StartOptions {
+  unsafeAllow?: string[] | string;
+  build?: boolean;
+  wait?: boolean;
+  /** How the user stops it again, for failure messages (e.g. `nx run app:down-worktree`). */
+  downCommand: string;
+}
+
+const GATE_VERSION = `${require('../../package.json').version} ${GATE_RULES.join(',')}`;
+
+/** `--unsafe-allow=a,b` arrives as ['a,b'] from the CLI and as ['a', 'b'] from code. */
+export function ruleList(value: string[] | string | undefined): string[] {
+  return [value ?? []]
+    .flat()
+    .flatMap((rule) => rule.split(','))
+    .filter(Boolean);
+}
+
+/** Refuses `.git`s below the root that are not registered submodules (unless allowed by name). */
+export function gateNestedGit(stack: SandboxStack, unsafeAllow: string[], say: Say): void {
+  const strays = stack.nestedGit?.strays ?? [];
+  if (stack.nestedGit?.truncated) say.warn(`Looked for nested .git folders and ${stack.nestedGit.truncated}.`);
+  if (strays.length === 0) return;
+  if (unsafeAllow.includes('nested-git')) {
+    say.warn(`UNSAFE: nested-git allowed by --unsafe-allow: ${strays.join(', ')}`);
+    return;
+  }
+  throw new SandboxError(
+    `Refusing to start: a .git below the workspace root is not a registered submodule, and the host's git or VS Code would run git there on its terms:\n` +
+      strays.map((path) => `  - ${path}`).join('\n') +
+      '\nRemove it (if an agent made it, it is not yours), or make your own repository a submodule (git submodule add). ' +
+      'To start anyway: --unsafe-allow=nested-git.',
+  );
+}
+
+export async function startSandbox(workspaceRoot: string, composeFile: string, options: StartOptions, say: Say): Promise<boolean> {
+  // No preflight on the way in (each docker/compose run costs tens of ms): a failure runs it, and gets its message.
+  const stack = prepareWorktree(workspaceRoot, composeFile, runCommand, say.info);
+  const previous: WorktreeState = stack.state ?? {};
+  const unsafeAllow = ruleList(options.unsafeAllow);
+  gateNestedGit(stack, unsafeAllow, say);
+
+  // The gate: skipped only when everything it would read is what it passed last time.
+  const gateInputs =
+    unsafeAllow.length === 0 ? gateInputsHash(stack.compose.files, join(stack.devcontainerDir, ENV_FILE), stack.compose.env ?? {}, GATE_VERSION) : undefined;
+  let network = previous.network;
+  let builds = previous.builds ?? [];
+  if (!gateInputs || gateInputs !== previous.gateInputs) {
+    const { model, allowed } = policyGate(stack, unsafeAllow);
+    for (const finding of allowed) say.warn(`UNSAFE: ${finding.rule} allowed by --unsafe-allow: ${finding.message}`);
+    network = sharedNetworkName(model);
+    builds = buildSpecs(model);
+  }
+
+  // Build when asked, or when an image's inputs changed since the last build (compose builds missing images itself).
+  const buildInputs = buildInputsHash(builds);
+  const build = options.build ?? buildInputs !== previous.buildInputs;
+  const args = ['up', '--detach', '--remove-orphans', ...(build ? ['--build'] : [])];
+  say.info(`Starting ${stack.identity.composeProjectName}: docker ${composeArgs(stack.compose, ...args).join(' ')}`);
+  const start = () =>
+    streamCompose(stack.compose, args).catch((error) => {
+      preflight();
+      throw error;
+    });
+  let { code, lines } = await start();
+  // up-shared creates the shared network; when Compose says it is missing, create it here and start again.
+  if (code !== 0 && network && lines.some((line) => /network .*(declared as external|not found)/i.test(line))) {
+    ensureSharedNetwork(network, runCommand, say.info);
+    ({ code, lines } = await start());
+  }
+  if (code !== 0) {
+    preflight();
+    const logs = lastLogLines(stack.compose);
+    say.error(diagnoseComposeFailure(code, lines));
+    if (logs.trim()) say.error(`Last log lines:\n${logs}`);
+    say.error(`To remove what did start: ${options.downCommand}`);
+    return false;
+  }
+  // Undefined fields are left out of the state line. Images skipped by --build=false may be stale: keep what was last built.
+  rememberState(stack, { gateInputs, network, builds, buildInputs: build ? buildInputs : previous.buildInputs });
+  try {
+    const entries = options.wait === false ? undefined : await waitUntilHealthy(stack.compose);
+    say.info(summary(stack, entries ?? []));
+  } catch (error) {
+    say.error(`To remove what did start: ${options.downCommand}`);
+    throw error;
+  }
+  return true;
+}
+
+export async function stopSandbox(workspaceRoot: string, composeFile: string, options: { volumes?: boolean; images?: boolean }, say: Say): Promise<boolean> {
+  preflight();
+  const stack = prepareWorktree(workspaceRoot, composeFile, runCommand, say.info);
+  const args = ['down', '--remove-orphans'];
+  if (options.volumes) args.push('--volumes');
+  // Only images built for this stack (no image: of their own), never the base images.
+  if (options.images) args.push('--rmi', 'local');
+  const { code } = await streamCompose(stack.compose, args);
+  if (code !== 0) return false;
+  // The stack's state (its private git dir) ends with it; the next start seeds a fresh one from this worktree.
+  rmSync(stackStateDir(stack), { recursive: true, force: true });
+  const also = [options.volumes && 'its volumes', options.images && 'its built images'].filter(Boolean).join(' and ');
+  say.info(`Removed ${stack.identity.composeProjectName}${also ? ` and ${also}` : ' (volumes and built images kept; --volumes, --images remove them)'}.`);
+  return true;
+}
+
+export async function startShared(workspaceRoot: string, composeFile: string, say: Say): Promise<boolean> {
+  preflight();
+  const stack = sharedStack(workspaceRoot, composeFile, say.info);
+  if (stack.network) ensureSharedNetwork(stack.network, runCommand, say.info);
+  const model = gateSharedStack(stack);
+  if (Object.keys(model.services ?? {}).length === 0) {
+    say.info(`No shared service yet in ${composeFile} (add one: nx g @org/devsec:shared-service postgres).`);
+    return true;
+  }
+  const { code, lines } = await streamCompose(stack.compose, ['up', '--detach', '--wait', '--remove-orphans']);
+  if (code !== 0) {
+    const logs = lastLogLines(stack.compose);
+    say.error(diagnoseComposeFailure(code, lines));
+    if (logs.trim()) say.error(`Last log lines:\n${logs}`);
+    return false;
+  }
+  checkSharedLogins(stack, model, secretsPath(stack.compose.name));
+  const ps = runCompose(stack.compose, ['ps', '--format', '{{.Service}}\t{{.State}}\t{{.Health}}']);
+  say.info(`Shared services (${stack.compose.name}) on network ${stack.network ?? '-'}:\n${ps.stdout.trim().replace(/^/gm, '  ')}`);
+  return true;
+}
+
+export async function stopShared(workspaceRoot: string, composeFile: string, options: { volumes?: boolean }, say: Say): Promise<boolean> {
+  preflight();
+  const stack = sharedStack(workspaceRoot, composeFile, say.info);
+  const { code } = await streamCompose(stack.compose, ['down', '--remove-orphans', ...(options.volumes ? ['--volumes'] : [])]);
+  if (code === 0 && stack.network) removeSharedNetworkIfUnused(stack.network, runCommand, say.info);
+  return code === 0;
+}

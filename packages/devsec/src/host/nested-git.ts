@@ -1,0 +1,87 @@
+/**
+ * Every `.git` below the workspace root. A submodule that git registered keeps its git dir in
+ * the repository's `modules/` (read-only inside): its `.git` file is mounted read-only, so the
+ * agent cannot point it elsewhere. Any other `.git` — a directory, or a gitfile naming anything
+ * else — is where the host's tools would run git on the agent's terms (VS Code scans subfolders
+ * for repositories; git runs the `core.fsmonitor` of the config it finds there), so the start
+ * refuses it, naming it.
+ */
+import { lstatSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { join, relative, resolve, sep } from 'node:path';
+import type { GitLayout } from './git-layout';
+
+export interface NestedGit {
+  /** `.git` files of registered submodules (absolute paths). */
+  submodules: string[];
+  /** Every other `.git` below the root, relative to it. */
+  strays: string[];
+  /** Set when the walk stopped early (entries or depth). */
+  truncated?: string;
+}
+
+/** Folders the sandbox does not write at the root: its node_modules and .nx are volumes of its own, .git is the repository. */
+const ROOT_SKIPS = new Set(['node_modules', '.git', '.nx']);
+const MAX_ENTRIES = 200_000;
+const MAX_DEPTH = 24;
+
+/** Where this worktree's submodules keep their git dirs. */
+export function modulesDir(layout: GitLayout): string {
+  return join(layout.kind === 'linked' ? layout.gitDir : layout.commonDir, 'modules');
+}
+
+function isInside(path: string, folder: string): boolean {
+  const rel = relative(folder, path);
+  return rel !== '' && !rel.startsWith('..') && !rel.startsWith(sep);
+}
+
+/** A submodule's `.git` file: `gitdir: <path>` naming an existing folder inside the modules dir. */
+function isRegisteredSubmodule(dotGit: string, modules: string): boolean {
+  try {
+    const text = readFileSync(dotGit, 'utf-8');
+    const pointer = /^gitdir: (.+)\r?\n?$/.exec(text)?.[1];
+    if (!pointer) return false;
+    const target = realpathSync(resolve(join(dotGit, '..'), pointer));
+    return isInside(target, realpathSync(modules)) && lstatSync(target).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+export function findNestedGit(layout: GitLayout): NestedGit {
+  const root = layout.workspaceRoot;
+  const modules = modulesDir(layout);
+  const found: NestedGit = { submodules: [], strays: [] };
+  let budget = MAX_ENTRIES;
+  const visit = (dir: string, depth: number) => {
+    if (found.truncated) return;
+    if (depth > MAX_DEPTH) {
+      found.truncated = `stopped at depth ${MAX_DEPTH} in ${relative(root, dir)}`;
+      return;
+    }
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      if (--budget < 0) {
+        found.truncated = `stopped after ${MAX_ENTRIES} entries`;
+        return;
+      }
+      if (depth === 0 && ROOT_SKIPS.has(entry.name)) continue;
+      const path = join(dir, entry.name);
+      if (entry.name === '.git') {
+        if (entry.isFile() && isRegisteredSubmodule(path, modules)) found.submodules.push(path);
+        else found.strays.push(relative(root, path));
+        continue;
+      }
+      // lstat-based: a symlink is never followed into.
+      if (entry.isDirectory()) visit(path, depth + 1);
+    }
+  };
+  visit(root, 0);
+  found.submodules.sort();
+  found.strays.sort();
+  return found;
+}
