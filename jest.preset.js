@@ -1,3 +1,4 @@
+const { join } = require('node:path');
 const nxPreset = require('@nx/jest/preset').default;
 
 module.exports = {
@@ -7,4 +8,10 @@ module.exports = {
     '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.spec.json' }],
   },
   moduleFileExtensions: ['ts', 'js', 'json'],
+  // The plugin imports the proxy's vocabulary by its package name; in this monorepo that is the
+  // TypeScript source (tsconfig.base.json maps it the same way). An absolute path, because the
+  // projects' rootDirs sit at different depths (packages/devsec, e2e/devsec-e2e).
+  moduleNameMapper: {
+    '^@org/devsec-socket-proxy/vocabulary$': join(__dirname, 'packages/socket-proxy/src/vocabulary.ts'),
+  },
 };

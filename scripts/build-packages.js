@@ -26,9 +26,8 @@ function copyTree(from, to, keep) {
 const builders = {
   'socket-proxy': (out) => {
     const pkg = join(root, 'packages/socket-proxy');
+    execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(pkg, 'tsconfig.lib.json')], { stdio: 'inherit' });
     for (const file of ['package.json', 'Dockerfile', 'README.md']) cpSync(join(pkg, file), join(out, file));
-    copyTree(join(pkg, 'bin'), join(out, 'bin'), () => true);
-    copyTree(join(pkg, 'src'), join(out, 'src'), (file) => file.endsWith('.js'));
   },
   devsec: (out) => {
     const pkg = join(root, 'packages/devsec');

@@ -1,0 +1,22 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as config from './config';
+import * as vocabulary from './vocabulary';
+
+describe('vocabulary', () => {
+  it('imports nothing, so the plugin can load it at graph time', () => {
+    const source = readFileSync(join(__dirname, 'vocabulary.ts'), 'utf8');
+    expect(source).not.toMatch(/^\s*import\s|\brequire\(/m);
+  });
+
+  it('is what the package name resolves to in this monorepo', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    expect(require('@org/devsec-socket-proxy/vocabulary')).toBe(vocabulary);
+  });
+
+  it('holds the switches the proxy reads', () => {
+    expect(config.READ_SWITCHES).toEqual(vocabulary.READ_SWITCHES);
+    expect(config.WRITE_SWITCHES).toEqual(vocabulary.WRITE_SWITCHES);
+    expect(config.DEFAULT_SCOPE_LABEL).toBe(vocabulary.DEFAULT_SCOPE_LABEL);
+  });
+});
