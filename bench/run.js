@@ -54,7 +54,7 @@ function alternate(pairs, a, b) {
 function startProxy(env) {
   const dir = mkdtempSync(join(tmpdir(), 'devsec-bench-'));
   const socket = join(dir, 'proxy.sock');
-  const child = spawn(process.execPath, [join(ROOT, 'packages/socket-proxy/bin/devsec-socket-proxy.js')], {
+  const child = spawn(process.execPath, [join(ROOT, 'dist/packages/socket-proxy/bin/devsec-socket-proxy.js')], {
     env: { PATH: process.env.PATH, LISTEN: `unix://${socket}`, CONTAINERS: '1', SCOPE_LABEL: SCOPE, LOG_LEVEL: 'error', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -212,7 +212,7 @@ async function alternateAsync(pairs, a, b, reset = async () => undefined) {
 }
 
 async function benchUp() {
-  execFileSync(process.execPath, [join(ROOT, 'scripts/build-packages.js'), 'devsec'], { stdio: 'ignore' });
+  execFileSync(process.execPath, [join(ROOT, 'scripts/build-packages.js'), 'socket-proxy', 'devsec'], { stdio: 'ignore' });
   const dist = join(ROOT, 'dist/packages/devsec/src');
   const { FsTree, flushChanges } = require('nx/src/generators/tree');
   const { secureDevcontainerGenerator } = require(join(dist, 'generators/secure-devcontainer/generator'));
@@ -223,9 +223,7 @@ async function benchUp() {
   writeFileSync(join(dir, 'nx.json'), '{}');
   mkdirSync(join(dir, 'apps/app'), { recursive: true });
   writeFileSync(join(dir, 'apps/app/project.json'), JSON.stringify({ name: 'app', root: 'apps/app' }));
-  for (const part of ['package.json', 'Dockerfile', 'bin', 'src']) {
-    cpSync(join(ROOT, 'packages/socket-proxy', part), join(dir, 'node_modules/@org/devsec-socket-proxy', part), { recursive: true });
-  }
+  cpSync(join(ROOT, 'dist/packages/socket-proxy'), join(dir, 'node_modules/@org/devsec-socket-proxy'), { recursive: true });
   const tree = new FsTree(dir, false);
   await secureDevcontainerGenerator(tree, { project: 'app', network, skipFormat: true });
   flushChanges(dir, tree.listChanges());
@@ -268,7 +266,10 @@ async function benchUp() {
 async function main() {
   let proxy;
   try {
-    if (want('ps') || want('logs') || want('follow')) proxy = await startProxy({});
+    if (want('ps') || want('logs') || want('follow')) {
+      execFileSync(process.execPath, [join(ROOT, 'scripts/build-packages.js'), 'socket-proxy'], { stdio: 'ignore' });
+      proxy = await startProxy({});
+    }
     if (want('ps')) await benchPs(proxy);
     if (want('logs')) await benchLogs(proxy);
     if (want('follow')) await benchFollow(proxy);

@@ -15,8 +15,8 @@ describe('vocabulary', () => {
   });
 
   it('holds the switches the proxy reads', () => {
-    expect(config.READ_SWITCHES).toEqual(vocabulary.READ_SWITCHES);
-    expect(config.WRITE_SWITCHES).toEqual(vocabulary.WRITE_SWITCHES);
+    expect(config.READ_SWITCHES).toBe(vocabulary.READ_SWITCHES);
+    expect(config.WRITE_SWITCHES).toBe(vocabulary.WRITE_SWITCHES);
     expect(config.DEFAULT_SCOPE_LABEL).toBe(vocabulary.DEFAULT_SCOPE_LABEL);
   });
 });

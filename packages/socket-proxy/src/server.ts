@@ -1,12 +1,10 @@
-// @ts-check
-'use strict';
-
-const http = require('node:http');
-const { pipeline, Transform } = require('node:stream');
-const { StringDecoder } = require('node:string_decoder');
-const { isAllowedRequest } = require('./policy');
-const { FilterError, encodeQuery, hasScopeLabel, isEventInScope, withScopeFilter } = require('./scope');
-const { filterNetworkContainers, redactInspect } = require('./redact');
+import * as http from 'node:http';
+import { Duplex, pipeline, Transform } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import type { ProxyConfig, ScopeLabel } from './config';
+import { Allowance, isAllowedRequest } from './policy';
+import { FilterError, QueryParams, encodeQuery, hasScopeLabel, isEventInScope, withScopeFilter } from './scope';
+import { EngineJson, filterNetworkContainers, redactInspect } from './redact';
 
 /** How long an engine's /_ping answer is reused. */
 const PING_CACHE_MS = 2000;
@@ -23,21 +21,15 @@ const HOP_BY_HOP = new Set([
   'te', 'trailer', 'transfer-encoding', 'upgrade',
 ]);
 
-/** @param {http.IncomingHttpHeaders} headers */
-function endToEndHeaders(headers) {
-  /** @type {http.OutgoingHttpHeaders} */
-  const result = {};
+function endToEndHeaders(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
+  const result: http.OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(headers)) {
     if (!HOP_BY_HOP.has(name) && value !== undefined) result[name] = value;
   }
   return result;
 }
 
-/**
- * @param {number} status
- * @param {string} message
- */
-function rawResponse(status, message) {
+function rawResponse(status: number, message: string): string {
   const body = JSON.stringify({ message });
   const reason = http.STATUS_CODES[status] ?? 'Error';
   return (
@@ -46,15 +38,11 @@ function rawResponse(status, message) {
   );
 }
 
-/**
- * Filters the newline-delimited JSON of /events down to events of containers in scope.
- * @param {{ key: string, value: string | undefined }} scope
- */
-function eventScopeFilter(scope) {
+/** Filters the newline-delimited JSON of /events down to events of containers in scope. */
+export function eventScopeFilter(scope: Pick<ScopeLabel, 'key' | 'value'>): Transform {
   const decoder = new StringDecoder('utf8');
   let pending = '';
-  /** @param {string[]} lines */
-  const keep = (lines) => {
+  const keep = (lines: string[]) => {
     let out = '';
     for (const line of lines) {
       if (line.trim() === '') continue;
@@ -70,7 +58,7 @@ function eventScopeFilter(scope) {
     transform(chunk, _encoding, callback) {
       pending += decoder.write(chunk);
       const lines = pending.split('\n');
-      pending = /** @type {string} */ (lines.pop());
+      pending = lines.pop() as string;
       if (pending.length > MAX_EVENT_LINE) {
         callback(new Error('event line too long'));
         return;
@@ -85,20 +73,22 @@ function eventScopeFilter(scope) {
   });
 }
 
-/**
- * @param {import('./config').ProxyConfig} config
- * @param {{ access: (entry: object) => void, error: (entry: object) => void }} log
- */
-function createProxyServer(config, log) {
+export interface ProxyLog {
+  access: (entry: object) => void;
+  error: (entry: object) => void;
+}
+
+interface Answer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+export function createProxyServer(config: ProxyConfig, log: ProxyLog): http.Server {
   const agent = new http.Agent({ keepAlive: true });
   const { switches, scope, socketPath } = config;
 
-  /**
-   * @param {'GET' | 'HEAD'} method
-   * @param {string} path
-   * @param {http.IncomingMessage} clientRequest
-   */
-  function upstreamRequest(method, path, clientRequest) {
+  function upstreamRequest(method: 'GET' | 'HEAD', path: string, clientRequest: http.IncomingMessage) {
     const userAgent = clientRequest.headers['user-agent'];
     return http.request({
       socketPath,
@@ -110,18 +100,12 @@ function createProxyServer(config, log) {
     });
   }
 
-  /**
-   * @param {string} path
-   * @param {http.IncomingMessage} clientRequest
-   * @returns {Promise<{ status: number, headers: http.IncomingHttpHeaders, body: Buffer }>}
-   */
-  function fetchUpstream(path, clientRequest) {
+  function fetchUpstream(path: string, clientRequest: http.IncomingMessage): Promise<Answer> {
     return new Promise((resolve, reject) => {
       const request = upstreamRequest('GET', path, clientRequest);
       request.on('error', reject);
       request.on('response', (response) => {
-        /** @type {Buffer[]} */
-        const chunks = [];
+        const chunks: Buffer[] = [];
         let size = 0;
         response.on('data', (chunk) => {
           size += chunk.length;
@@ -138,13 +122,7 @@ function createProxyServer(config, log) {
     });
   }
 
-  /**
-   * @param {http.ServerResponse} res
-   * @param {number} status
-   * @param {unknown} value
-   * @param {http.IncomingHttpHeaders} [upstreamHeaders]
-   */
-  function sendJson(res, status, value, upstreamHeaders = {}) {
+  function sendJson(res: http.ServerResponse, status: number, value: unknown, upstreamHeaders: http.IncomingHttpHeaders = {}) {
     const body = JSON.stringify(value);
     const headers = endToEndHeaders(upstreamHeaders);
     delete headers['content-length'];
@@ -153,11 +131,7 @@ function createProxyServer(config, log) {
     res.end(res.req.method === 'HEAD' ? undefined : body);
   }
 
-  /**
-   * @param {http.ServerResponse} res
-   * @param {{ status: number, headers: http.IncomingHttpHeaders, body: Buffer }} answer
-   */
-  function sendAnswer(res, answer) {
+  function sendAnswer(res: http.ServerResponse, answer: Answer) {
     const headers = endToEndHeaders(answer.headers);
     headers['content-length'] = answer.body.length;
     res.writeHead(answer.status, headers);
@@ -167,13 +141,8 @@ function createProxyServer(config, log) {
   /**
    * Streams an upstream answer to the client: backpressure through pipeline, and the
    * upstream request is torn down as soon as the client goes away.
-   * @param {http.IncomingMessage} req
-   * @param {http.ServerResponse} res
-   * @param {'GET' | 'HEAD'} method
-   * @param {string} path
-   * @param {Transform} [transform]
    */
-  function stream(req, res, method, path, transform) {
+  function stream(req: http.IncomingMessage, res: http.ServerResponse, method: 'GET' | 'HEAD', path: string, transform?: Transform) {
     const request = upstreamRequest(method, path, req);
     res.on('close', () => request.destroy());
     request.on('error', (error) => upstreamFailed(res, error));
@@ -190,40 +159,34 @@ function createProxyServer(config, log) {
     request.end();
   }
 
-  /**
-   * @param {http.ServerResponse} res
-   * @param {Error} error
-   */
-  function upstreamFailed(res, error) {
+  function upstreamFailed(res: http.ServerResponse, error: Error & { code?: string }) {
     log.error({ msg: 'upstream error', error: error.message, socketPath });
     if (res.headersSent) {
       res.destroy();
       return;
     }
-    const message = `devsec proxy: the Docker engine at ${socketPath} did not answer (${/** @type {any} */ (error).code ?? error.message}).`;
+    const message = `devsec proxy: the Docker engine at ${socketPath} did not answer (${error.code ?? error.message}).`;
     sendJson(res, 502, { message });
   }
 
   /**
    * The docker CLI pings before every command. A fresh answer (< PING_CACHE_MS old) is served
    * from memory: one round trip to the engine fewer per command, the same headers.
-   * @type {{ at: number, answer: { status: number, headers: http.IncomingHttpHeaders, body: Buffer } } | undefined}
    */
-  let pingCache;
+  let pingCache: { at: number; answer: Answer } | undefined;
 
-  /** @param {string} ref */
-  const noSuchContainer = (ref) => ({ message: `No such container: ${ref}` });
+  const noSuchContainer = (ref: string) => ({ message: `No such container: ${ref}` });
 
   /**
    * Resolves a container reference to its inspect object, or undefined when it is outside
    * the scope (which the client cannot tell from a container that does not exist).
-   * @param {string} prefix
-   * @param {string} ref
-   * @param {http.IncomingMessage} req
-   * @param {{ [name: string]: string }} [params]
-   * @returns {Promise<{ hidden: true } | { answer: { status: number, headers: http.IncomingHttpHeaders, body: Buffer }, container?: any, hidden?: undefined }>}
    */
-  async function inspectInScope(prefix, ref, req, params = {}) {
+  async function inspectInScope(
+    prefix: string,
+    ref: string,
+    req: http.IncomingMessage,
+    params: QueryParams = {},
+  ): Promise<{ hidden: true } | { answer: Answer; container?: EngineJson; hidden?: undefined }> {
     const answer = await fetchUpstream(`${prefix}/containers/${ref}/json${encodeQuery(params)}`, req);
     if (answer.status !== 200) return { answer };
     const container = JSON.parse(answer.body.toString('utf8'));
@@ -231,15 +194,10 @@ function createProxyServer(config, log) {
     return { answer, container };
   }
 
-  /**
-   * @param {http.IncomingMessage} req
-   * @param {http.ServerResponse} res
-   * @param {import('./policy').Allowance} decision
-   */
-  async function serve(req, res, decision) {
+  async function serve(req: http.IncomingMessage, res: http.ServerResponse, decision: Allowance): Promise<void> {
     const prefix = decision.version ? `/${decision.version}` : '';
     const path = `${prefix}/${decision.segments.join('/')}`;
-    const ref = /** @type {string} */ (decision.ref);
+    const ref = decision.ref as string;
     switch (decision.handle) {
       case 'forward':
         return stream(req, res, decision.method, `${path}${encodeQuery(decision.params)}`);
@@ -279,7 +237,7 @@ function createProxyServer(config, log) {
         if (answer.status !== 200) return sendAnswer(res, answer);
         const listed = await fetchUpstream(`${prefix}/containers/json${encodeQuery(withScopeFilter({ all: '1' }, scope))}`, req);
         if (listed.status !== 200) return sendAnswer(res, listed);
-        const ids = new Set(JSON.parse(listed.body.toString('utf8')).map((/** @type {{ Id: string }} */ c) => c.Id));
+        const ids = new Set<string>(JSON.parse(listed.body.toString('utf8')).map((c: { Id: string }) => c.Id));
         return sendJson(res, 200, filterNetworkContainers(JSON.parse(answer.body.toString('utf8')), ids), answer.headers);
       }
       default:
@@ -306,13 +264,8 @@ function createProxyServer(config, log) {
     // 'finish' for answers that completed, 'close' for streams the client ended.
     res.once('finish', logOnce);
     res.once('close', logOnce);
-    /**
-     * A refusal also closes the connection, so nothing pipelined behind it is read.
-     * @param {number} status
-     * @param {string} rule
-     * @param {string} message
-     */
-    const deny = (status, rule, message) => {
+    /** A refusal also closes the connection, so nothing pipelined behind it is read. */
+    const deny = (status: number, rule: string, message: string) => {
       outcome.decision = 'deny';
       outcome.rule = rule;
       res.setHeader('Connection', 'close');
@@ -320,7 +273,7 @@ function createProxyServer(config, log) {
       // Read a refused body to its end (and throw it away) before answering: a client still
       // writing when the socket closes sees "broken pipe" instead of our message.
       let discarded = 0;
-      req.on('data', (chunk) => {
+      req.on('data', (chunk: Buffer) => {
         discarded += chunk.length;
         if (discarded > MAX_DISCARDED_BODY) req.destroy();
       });
@@ -349,24 +302,17 @@ function createProxyServer(config, log) {
   server.timeout = 0;
   server.requestTimeout = 0;
 
-  /**
-   * @param {string} rule
-   * @param {string} message
-   * @param {number} status
-   */
-  const refuseSocket = (rule, message, status) => (/** @type {http.IncomingMessage} */ req, /** @type {import('node:stream').Duplex} */ socket) => {
+  const refuseSocket = (rule: string, message: string, status: number) => (req: http.IncomingMessage, socket: Duplex) => {
     log.access({ method: req.method, path: req.url, decision: 'deny', rule, status });
     socket.end(rawResponse(status, `devsec sandbox policy: ${message}`));
   };
   server.on('upgrade', refuseSocket('upgrade', 'protocol upgrades (attach, exec or websockets) are not proxied.', 403));
   server.on('connect', refuseSocket('connect', 'CONNECT tunnels are not proxied.', 405));
   server.on('clientError', (error, socket) => {
-    log.access({ decision: 'deny', rule: 'malformed-request', status: 400, error: /** @type {any} */ (error).code ?? error.message });
+    log.access({ decision: 'deny', rule: 'malformed-request', status: 400, error: (error as Error & { code?: string }).code ?? error.message });
     if (socket.writable) socket.end(rawResponse(400, 'devsec sandbox policy: malformed HTTP request.'));
     socket.destroy();
   });
   server.on('close', () => agent.destroy());
   return server;
 }
-
-module.exports = { createProxyServer, eventScopeFilter };

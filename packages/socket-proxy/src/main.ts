@@ -1,45 +1,34 @@
-// @ts-check
-'use strict';
-
-const fs = require('node:fs');
-const http = require('node:http');
-const net = require('node:net');
-const { ConfigError, loadConfig, parseListen } = require('./config');
-const { createProxyServer } = require('./server');
-const { ForwardConfigError, parseBind, parseForward, startForwarding } = require('./forward');
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as net from 'node:net';
+import { AddressInfo } from 'node:net';
+import { ConfigError, DEFAULT_LISTEN, loadConfig, parseListen } from './config';
+import { createProxyServer } from './server';
+import { ForwardConfigError, parseBind, parseForward, startForwarding } from './forward';
 
 const LEVEL_ORDER = { debug: 0, info: 1, warn: 2, error: 3, silent: 4 };
 
-/**
- * One JSON line per request on stdout; errors on stderr.
- * @param {string} level
- */
-function createLogger(level) {
-  const threshold = LEVEL_ORDER[/** @type {keyof typeof LEVEL_ORDER} */ (level)] ?? 1;
-  /** @param {object} entry */
-  const line = (entry) => `${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`;
+/** One JSON line per request on stdout; errors on stderr. */
+export function createLogger(level: string) {
+  const threshold = LEVEL_ORDER[level as keyof typeof LEVEL_ORDER] ?? 1;
+  const line = (entry: object) => `${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`;
   return {
-    /** @param {any} entry */
-    access(entry) {
+    access(entry: { decision?: string } & object) {
       // Refusals are worth a warning; allowed requests are routine.
       const entryLevel = entry.decision === 'deny' ? 2 : 1;
       if (entryLevel >= threshold) process.stdout.write(line({ level: entryLevel === 2 ? 'warn' : 'info', ...entry }));
     },
-    /** @param {object} entry */
-    error(entry) {
+    error(entry: object) {
       if (threshold <= 3) process.stderr.write(line({ level: 'error', ...entry }));
     },
-    /**
-     * The start-up line shows whatever the level but silent: it says what the proxy grants.
-     * @param {object} entry
-     */
-    startup(entry) {
+    /** The start-up line shows whatever the level but silent: it says what the proxy grants. */
+    startup(entry: object) {
       if (threshold <= 3) process.stdout.write(line({ level: 'info', ...entry }));
     },
   };
 }
 
-const USAGE = `devsec-socket-proxy — a read-only Docker socket proxy
+export const USAGE = `devsec-socket-proxy — a read-only Docker socket proxy
 
 Configured by environment variables only:
   SOCKET_PATH   upstream Docker socket (default /var/run/docker.sock)
@@ -59,14 +48,10 @@ Forward mode (the localhost-proxy sidecar; no Docker access):
   FORWARD_BIND  addresses to listen on (default 127.0.0.1,::1)
 `;
 
-/**
- * Healthcheck: asks the running proxy, through its own listener, for /_ping.
- * @param {NodeJS.ProcessEnv} env
- * @returns {Promise<number>}
- */
-function check(env) {
+/** Healthcheck: asks the running proxy, through its own listener, for /_ping. */
+function check(env: NodeJS.ProcessEnv): Promise<number> {
   if (env.FORWARD !== undefined) return checkForward(env);
-  const listen = parseListen(env.LISTEN ?? 'tcp://127.0.0.1:2375');
+  const listen = parseListen(env.LISTEN ?? DEFAULT_LISTEN);
   const target =
     listen.kind === 'unix'
       ? { socketPath: listen.path }
@@ -82,16 +67,12 @@ function check(env) {
   });
 }
 
-/**
- * Forward mode's healthcheck: the first listener accepts a connection.
- * @param {NodeJS.ProcessEnv} env
- * @returns {Promise<number>}
- */
-function checkForward(env) {
-  let port;
-  let address;
+/** Forward mode's healthcheck: the first listener accepts a connection. */
+function checkForward(env: NodeJS.ProcessEnv): Promise<number> {
+  let port: number;
+  let address: string;
   try {
-    port = parseForward(/** @type {string} */ (env.FORWARD))[0].listenPort;
+    port = parseForward(env.FORWARD as string)[0].listenPort;
     address = parseBind(env.FORWARD_BIND)[0];
   } catch {
     return Promise.resolve(1);
@@ -106,15 +87,12 @@ function checkForward(env) {
   });
 }
 
-/**
- * Forward mode: TCP forwarding for the localhost-proxy sidecar; no Docker access at all.
- * @param {NodeJS.ProcessEnv} env
- */
-async function forward(env) {
+/** Forward mode: TCP forwarding for the localhost-proxy sidecar; no Docker access at all. */
+async function forward(env: NodeJS.ProcessEnv): Promise<number> {
   let rules;
   let addresses;
   try {
-    rules = parseForward(/** @type {string} */ (env.FORWARD));
+    rules = parseForward(env.FORWARD as string);
     addresses = parseBind(env.FORWARD_BIND);
   } catch (error) {
     if (error instanceof ForwardConfigError) {
@@ -123,12 +101,12 @@ async function forward(env) {
     }
     throw error;
   }
-  const log = (/** @type {object} */ entry) => process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'info', ...entry })}\n`);
+  const log = (entry: object) => process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'info', ...entry })}\n`);
   let servers;
   try {
     servers = await startForwarding(rules, addresses, log);
   } catch (error) {
-    process.stderr.write(`devsec-socket-proxy: cannot listen: ${/** @type {Error} */ (error).message}\n`);
+    process.stderr.write(`devsec-socket-proxy: cannot listen: ${(error as Error).message}\n`);
     return 1;
   }
   await new Promise((resolve) => {
@@ -140,11 +118,7 @@ async function forward(env) {
   return 0;
 }
 
-/**
- * @param {string[]} argv
- * @param {NodeJS.ProcessEnv} env
- */
-async function main(argv = process.argv.slice(2), env = process.env) {
+export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(USAGE);
     return 0;
@@ -171,7 +145,7 @@ async function main(argv = process.argv.slice(2), env = process.env) {
   const server = createProxyServer(config, log);
   const listen = config.listen;
 
-  await new Promise((resolve, reject) => {
+  await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     if (listen.kind === 'unix') {
       // A stale socket from an earlier run would make listen() fail with EADDRINUSE.
@@ -182,16 +156,16 @@ async function main(argv = process.argv.slice(2), env = process.env) {
       }
       server.listen(listen.path, () => {
         fs.chmodSync(listen.path, 0o660);
-        resolve(undefined);
+        resolve();
       });
     } else {
-      server.listen(listen.port, listen.host, () => resolve(undefined));
+      server.listen(listen.port, listen.host, () => resolve());
     }
   });
   const enabled = Object.entries(config.switches).filter(([, on]) => on).map(([name]) => name);
   log.startup({
     msg: 'listening',
-    listen: listen.kind === 'unix' ? `unix://${listen.path}` : `tcp://${listen.host}:${/** @type {any} */ (server.address()).port}`,
+    listen: listen.kind === 'unix' ? `unix://${listen.path}` : `tcp://${listen.host}:${(server.address() as AddressInfo).port}`,
     upstream: config.socketPath,
     sections: enabled,
     scope: config.scope.selector,
@@ -206,5 +180,3 @@ async function main(argv = process.argv.slice(2), env = process.env) {
   await new Promise((resolve) => server.once('close', resolve));
   return 0;
 }
-
-module.exports = { main, createLogger };

@@ -1,12 +1,12 @@
-// @ts-check
-'use strict';
-
 /**
  * The whole access policy: one table of allowed endpoints and one pure function,
  * `isAllowedRequest(method, target, switches)`. Nothing is normalised: a request target
  * that is not already in canonical form is refused, so what we check is exactly what
  * dockerd would route.
  */
+
+import type { Switches } from './config';
+import type { QueryParams } from './scope';
 
 /** A container id, id prefix or name; a network or volume id or name. */
 const OBJECT_REF = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/;
@@ -17,8 +17,17 @@ const QUERY_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
 /** RFC 3986 query characters, without `#` and with `%` only as a valid escape. */
 const QUERY_TEXT = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*$/;
 
-const OBJECT = { match: 'object' };
-const IMAGE = { match: 'image' };
+type Placeholder = { readonly match: 'object' | 'image' };
+const OBJECT: Placeholder = { match: 'object' };
+const IMAGE: Placeholder = { match: 'image' };
+
+export interface Rule {
+  rule: string;
+  section: string;
+  path: ReadonlyArray<string | Placeholder>;
+  handle: string;
+  whenOff?: 'not-found';
+}
 
 /**
  * Allowed endpoints. `section` is the Tecnativa switch that enables the row; `handle` tells
@@ -26,9 +35,8 @@ const IMAGE = { match: 'image' };
  * `whenOff: 'not-found'` answers 404 instead of 403 while the section is off, so that
  * `docker inspect NAME`'s fall-through (container, image, network, volume, plugin) still ends
  * in a clean "No such object".
- * @type {ReadonlyArray<{ rule: string, section: string, path: ReadonlyArray<string | { match: string }>, handle: string, whenOff?: 'not-found' }>}
  */
-const RULES = Object.freeze([
+export const RULES: readonly Rule[] = Object.freeze([
   { rule: 'ping', section: 'PING', path: ['_ping'], handle: 'ping' },
   { rule: 'version', section: 'VERSION', path: ['version'], handle: 'forward' },
   { rule: 'info', section: 'INFO', path: ['info'], handle: 'forward' },
@@ -46,11 +54,8 @@ const RULES = Object.freeze([
   { rule: 'plugin-inspect', section: 'PLUGINS', path: ['plugins', OBJECT, 'json'], handle: 'forward', whenOff: 'not-found' },
 ]);
 
-/**
- * What the docker CLI user typed, for a readable refusal. Only used to word messages.
- * @type {ReadonlyArray<[RegExp, string]>}
- */
-const COMMAND_NAMES = Object.freeze([
+/** What the docker CLI user typed, for a readable refusal. Only used to word messages. */
+const COMMAND_NAMES: ReadonlyArray<readonly [RegExp, string]> = Object.freeze([
   [/^containers\/create$/, 'docker run / docker create'],
   [/^containers\/[^/]+\/exec$|^exec\//, 'docker exec'],
   [/^containers\/[^/]+\/(archive)$/, 'docker cp'],
@@ -78,36 +83,30 @@ const COMMAND_NAMES = Object.freeze([
 const READ_ONLY_SUMMARY =
   'this sandbox can only read: docker ps, logs, inspect, images, info, version, events, network ls, volume ls';
 
-/**
- * @typedef {{ allowed: false, status: number, rule: string, message: string }} Refusal
- * @typedef {{
- *   allowed: true,
- *   rule: string,
- *   handle: string,
- *   method: 'GET' | 'HEAD',
- *   version: string | undefined,
- *   segments: string[],
- *   params: { [name: string]: string },
- *   ref: string | undefined,
- * }} Allowance
- * @typedef {Refusal | Allowance} Decision
- */
+export interface Refusal {
+  allowed: false;
+  status: number;
+  rule: string;
+  message: string;
+}
+export interface Allowance {
+  allowed: true;
+  rule: string;
+  handle: string;
+  method: 'GET' | 'HEAD';
+  version: string | undefined;
+  segments: string[];
+  params: QueryParams;
+  ref: string | undefined;
+}
+export type Decision = Refusal | Allowance;
 
-/**
- * @param {string} rule
- * @param {string} message
- * @param {number} [status]
- * @returns {Refusal}
- */
-function refuse(rule, message, status = 403) {
+function refuse(rule: string, message: string, status = 403): Refusal {
   return { allowed: false, status, rule, message: `devsec sandbox policy: ${message}` };
 }
 
-/**
- * @param {string} method
- * @param {string} apiPath the path without its version prefix, e.g. `containers/abc/exec`
- */
-function describeBlocked(method, apiPath) {
+/** @param apiPath the path without its version prefix, e.g. `containers/abc/exec` */
+function describeBlocked(method: string, apiPath: string): string {
   const found = COMMAND_NAMES.find(([pattern]) => pattern.test(apiPath));
   const what = found ? `\`${found[1]}\` is blocked (${method} /${apiPath})` : `${method} /${apiPath} is blocked`;
   return `${what}; ${READ_ONLY_SUMMARY}.`;
@@ -116,12 +115,9 @@ function describeBlocked(method, apiPath) {
 /**
  * Splits and checks a raw query string. Duplicate names are refused: dockerd reads the
  * first value and we would otherwise rewrite a different one than it uses.
- * @param {string} query
- * @returns {{ params: { [name: string]: string } } | { error: string }}
  */
-function parseQuery(query) {
-  /** @type {{ [name: string]: string }} */
-  const params = Object.create(null);
+export function parseQuery(query: string): { params: QueryParams } | { error: string } {
+  const params: QueryParams = Object.create(null);
   if (query === '') return { params };
   if (!QUERY_TEXT.test(query)) return { error: 'the query string holds characters that must be percent-encoded' };
   for (const pair of query.split('&')) {
@@ -144,12 +140,10 @@ function parseQuery(query) {
 }
 
 /**
- * @param {ReadonlyArray<string | { match: string }>} pattern
- * @param {string[]} segments
- * @returns {string | undefined | false} the object/image reference matched, undefined when the
- *   pattern has none, false when it does not match
+ * @returns the object/image reference matched, undefined when the pattern has none, false when
+ *   it does not match
  */
-function matchPath(pattern, segments) {
+function matchPath(pattern: ReadonlyArray<string | Placeholder>, segments: string[]): string | undefined | false {
   const imageAt = pattern.indexOf(IMAGE);
   if (imageAt !== -1) {
     // An image reference may span several segments (`docker.io/library/node:24`).
@@ -161,7 +155,7 @@ function matchPath(pattern, segments) {
     return refParts.every((part) => IMAGE_REF_PART.test(part)) ? refParts.join('/') : false;
   }
   if (pattern.length !== segments.length) return false;
-  let ref;
+  let ref: string | undefined;
   for (let i = 0; i < pattern.length; i++) {
     const expected = pattern[i];
     if (typeof expected === 'string') {
@@ -176,12 +170,10 @@ function matchPath(pattern, segments) {
 
 /**
  * Decides one request. Pure: same input, same answer; no I/O.
- * @param {string} method HTTP method exactly as received
- * @param {string} target the raw request target (path and query) exactly as received
- * @param {{ [section: string]: boolean }} switches
- * @returns {Decision}
+ * @param method HTTP method exactly as received
+ * @param target the raw request target (path and query) exactly as received
  */
-function isAllowedRequest(method, target, switches) {
+export function isAllowedRequest(method: string, target: string, switches: Switches): Decision {
   if (target === '*') return refuse('asterisk-form', 'the request target "*" is not accepted.', 400);
   if (!target.startsWith('/')) {
     return refuse('absolute-form', 'only origin-form request targets ("/path?query") are accepted.', 400);
@@ -208,7 +200,7 @@ function isAllowedRequest(method, target, switches) {
     return refuse('non-canonical-target', 'a trailing "/" is not accepted.', 400);
   }
 
-  let version;
+  let version: string | undefined;
   if (API_VERSION.test(segments[0])) {
     version = segments.shift();
     if (segments.length > 0 && /^v[0-9]/i.test(segments[0])) {
@@ -245,5 +237,3 @@ function isAllowedRequest(method, target, switches) {
   }
   return refuse('no-rule', describeBlocked(method, apiPath));
 }
-
-module.exports = { RULES, isAllowedRequest, parseQuery };
