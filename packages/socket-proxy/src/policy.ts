@@ -1,12 +1,13 @@
 /**
  * The whole access policy: one table of allowed endpoints and one pure function,
- * `isAllowedRequest(method, target, switches)`. Nothing is normalised: a request target
- * that is not already in canonical form is refused, so what we check is exactly what
- * dockerd would route.
+ * `decide({ method, target, headers }, switches)`, that reads a request's method, target,
+ * query and headers. Nothing is normalised: a request target that is not already in canonical
+ * form is refused, so what we check is exactly what dockerd would route.
  */
 
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Switches } from './config';
-import type { QueryParams } from './scope';
+import { FilterError, parseFilters, QueryParams } from './scope';
 
 /** A container id, id prefix or name; a network or volume id or name. */
 const OBJECT_REF = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/;
@@ -21,12 +22,25 @@ type Placeholder = { readonly match: 'object' | 'image' };
 const OBJECT: Placeholder = { match: 'object' };
 const IMAGE: Placeholder = { match: 'image' };
 
+/** What the server does for a row besides forwarding; `handlers.ts` has one handler for each. */
+export type Handle =
+  | 'forward'
+  | 'ping'
+  | 'container-list'
+  | 'events'
+  | 'container-inspect'
+  | 'container-logs'
+  | 'image-inspect'
+  | 'network-inspect';
+
 export interface Rule {
   rule: string;
   section: string;
   path: ReadonlyArray<string | Placeholder>;
-  handle: string;
+  handle: Handle;
   whenOff?: 'not-found';
+  /** The server adds the scope label to the client's `filters`, which must therefore parse. */
+  scopesFilters?: true;
 }
 
 /**
@@ -40,8 +54,8 @@ export const RULES: readonly Rule[] = Object.freeze([
   { rule: 'ping', section: 'PING', path: ['_ping'], handle: 'ping' },
   { rule: 'version', section: 'VERSION', path: ['version'], handle: 'forward' },
   { rule: 'info', section: 'INFO', path: ['info'], handle: 'forward' },
-  { rule: 'events', section: 'EVENTS', path: ['events'], handle: 'events' },
-  { rule: 'container-list', section: 'CONTAINERS', path: ['containers', 'json'], handle: 'container-list' },
+  { rule: 'events', section: 'EVENTS', path: ['events'], handle: 'events', scopesFilters: true },
+  { rule: 'container-list', section: 'CONTAINERS', path: ['containers', 'json'], handle: 'container-list', scopesFilters: true },
   { rule: 'container-inspect', section: 'CONTAINERS', path: ['containers', OBJECT, 'json'], handle: 'container-inspect', whenOff: 'not-found' },
   { rule: 'container-logs', section: 'CONTAINERS', path: ['containers', OBJECT, 'logs'], handle: 'container-logs' },
   { rule: 'image-list', section: 'IMAGES', path: ['images', 'json'], handle: 'forward' },
@@ -92,7 +106,7 @@ export interface Refusal {
 export interface Allowance {
   allowed: true;
   rule: string;
-  handle: string;
+  handle: Handle;
   method: 'GET' | 'HEAD';
   version: string | undefined;
   segments: string[];
@@ -168,12 +182,17 @@ function matchPath(pattern: ReadonlyArray<string | Placeholder>, segments: strin
   return ref;
 }
 
-/**
- * Decides one request. Pure: same input, same answer; no I/O.
- * @param method HTTP method exactly as received
- * @param target the raw request target (path and query) exactly as received
- */
-export function isAllowedRequest(method: string, target: string, switches: Switches): Decision {
+/** What the policy sees of a request: the method, target and headers exactly as received. */
+export interface RequestHead {
+  method: string;
+  target: string;
+  headers: IncomingHttpHeaders;
+}
+
+type Target = { version: string | undefined; segments: string[]; apiPath: string; query: string };
+
+/** Only a canonical origin-form target passes; nothing is normalised. */
+function parseTarget(target: string): Target | Refusal {
   if (target === '*') return refuse('asterisk-form', 'the request target "*" is not accepted.', 400);
   if (!target.startsWith('/')) {
     return refuse('absolute-form', 'only origin-form request targets ("/path?query") are accepted.', 400);
@@ -207,33 +226,65 @@ export function isAllowedRequest(method: string, target: string, switches: Switc
       return refuse('non-canonical-target', 'the API version prefix may appear once.', 400);
     }
   }
-  const apiPath = segments.join('/');
+  return { version, segments, apiPath: segments.join('/'), query };
+}
 
-  if (method !== 'GET' && method !== 'HEAD') {
-    return refuse('read-only', describeBlocked(method, apiPath));
-  }
-
+/** The first row whose path matches, with the object or image reference it names. */
+function findRule(segments: string[]): { row: Rule; ref: string | undefined } | undefined {
   for (const row of RULES) {
     const ref = matchPath(row.path, segments);
-    if (ref === false) continue;
-    if (!switches[row.section]) {
-      if (row.whenOff === 'not-found') {
-        return refuse(`${row.rule}:section-off`, `No such object: ${ref} (${row.section.toLowerCase()} are not visible in this sandbox).`, 404);
-      }
-      return refuse(`${row.rule}:section-off`, `${method} /${apiPath} needs ${row.section}=1, which this proxy was not given.`);
-    }
-    const parsed = parseQuery(query);
-    if ('error' in parsed) return refuse('bad-query', `${parsed.error}.`, 400);
-    return {
-      allowed: true,
-      rule: row.rule,
-      handle: row.handle,
-      method,
-      version,
-      segments,
-      params: parsed.params,
-      ref,
-    };
+    if (ref !== false) return { row, ref };
   }
-  return refuse('no-rule', describeBlocked(method, apiPath));
+  return undefined;
+}
+
+function refuseSectionOff(row: Rule, ref: string | undefined, method: string, apiPath: string): Refusal {
+  if (row.whenOff === 'not-found') {
+    return refuse(`${row.rule}:section-off`, `No such object: ${ref} (${row.section.toLowerCase()} are not visible in this sandbox).`, 404);
+  }
+  return refuse(`${row.rule}:section-off`, `${method} /${apiPath} needs ${row.section}=1, which this proxy was not given.`);
+}
+
+/** An Upgrade header, or `upgrade` among the Connection options: a request to leave HTTP. */
+function asksForUpgrade(headers: IncomingHttpHeaders): boolean {
+  const connection = String(headers.connection ?? '');
+  return headers.upgrade !== undefined || /(^|[\s,])upgrade($|[\s,])/i.test(connection);
+}
+
+function declaresBody(headers: IncomingHttpHeaders): boolean {
+  return headers['transfer-encoding'] !== undefined || (headers['content-length'] ?? '0') !== '0';
+}
+
+/** Why the client's `filters` cannot take the scope label, or undefined when they can. */
+function filtersProblem(raw: string | undefined): string | undefined {
+  try {
+    parseFilters(raw);
+    return undefined;
+  } catch (error) {
+    if (error instanceof FilterError) return error.message;
+    throw error;
+  }
+}
+
+/**
+ * Decides one request. Pure: same input, same answer; no I/O. The path speaks first, so
+ * `docker run` hears that it is blocked, not why its body is.
+ */
+export function decide(request: RequestHead, switches: Switches): Decision {
+  const { method, headers } = request;
+  const target = parseTarget(request.target);
+  if ('allowed' in target) return target;
+  const { version, segments, apiPath } = target;
+  if (method !== 'GET' && method !== 'HEAD') return refuse('read-only', describeBlocked(method, apiPath));
+  const found = findRule(segments);
+  if (!found) return refuse('no-rule', describeBlocked(method, apiPath));
+  const { row, ref } = found;
+  if (!switches[row.section]) return refuseSectionOff(row, ref, method, apiPath);
+  const query = parseQuery(target.query);
+  if ('error' in query) return refuse('bad-query', `${query.error}.`, 400);
+  if (asksForUpgrade(headers)) return refuse('upgrade', 'protocol upgrades (attach, exec or websockets) are not proxied.');
+  if (declaresBody(headers)) return refuse('request-body', 'requests with a body are not accepted by this read-only proxy.', 400);
+  const problem = row.scopesFilters ? filtersProblem(query.params.filters) : undefined;
+  if (problem) return refuse('bad-query', `${problem}.`, 400);
+  return { allowed: true, rule: row.rule, handle: row.handle, method, version, segments, params: query.params, ref };
 }

@@ -2,8 +2,8 @@ import * as http from 'node:http';
 import { Duplex, pipeline, Transform } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type { ProxyConfig, ScopeLabel } from './config';
-import { Allowance, isAllowedRequest } from './policy';
-import { FilterError, QueryParams, encodeQuery, hasScopeLabel, isEventInScope, withScopeFilter } from './scope';
+import { Allowance, decide } from './policy';
+import { QueryParams, encodeQuery, hasScopeLabel, isEventInScope, withScopeFilter } from './scope';
 import { EngineJson, filterNetworkContainers, redactInspect } from './redact';
 
 /** How long an engine's /_ping answer is reused. */
@@ -281,21 +281,10 @@ export function createProxyServer(config: ProxyConfig, log: ProxyLog): http.Serv
       req.on('end', () => sendJson(res, status, { message }));
     };
 
-    // The policy speaks first, so `docker run` hears that it is blocked, not why its body is.
-    const decision = isAllowedRequest(req.method ?? '', req.url ?? '', switches);
+    const decision = decide({ method: req.method ?? '', target: req.url ?? '', headers: req.headers }, switches);
     if (!decision.allowed) return deny(decision.status, decision.rule, decision.message);
-    const connection = String(req.headers.connection ?? '');
-    if (req.headers.upgrade !== undefined || /(^|[\s,])upgrade($|[\s,])/i.test(connection)) {
-      return deny(403, 'upgrade', 'devsec sandbox policy: protocol upgrades (attach, exec or websockets) are not proxied.');
-    }
-    if (req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0') {
-      return deny(400, 'request-body', 'devsec sandbox policy: requests with a body are not accepted by this read-only proxy.');
-    }
     outcome.rule = decision.rule;
-    serve(req, res, decision).catch((error) => {
-      if (error instanceof FilterError) return deny(400, 'bad-query', `devsec sandbox policy: ${error.message}.`);
-      upstreamFailed(res, error);
-    });
+    serve(req, res, decision).catch((error) => upstreamFailed(res, error));
   });
 
   // No idle timeout: `logs -f` and `events` stay open as long as the client does.
