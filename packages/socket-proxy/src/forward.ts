@@ -66,3 +66,34 @@ export async function startForwarding(rules: ForwardRule[], addresses: string[],
   }
   return servers;
 }
+
+/** Forward mode: TCP forwarding for the localhost-proxy sidecar; no Docker access at all. */
+export async function runForward(env: NodeJS.ProcessEnv): Promise<number> {
+  let rules;
+  let addresses;
+  try {
+    rules = parseForward(env.FORWARD as string);
+    addresses = parseBind(env.FORWARD_BIND);
+  } catch (error) {
+    if (error instanceof ForwardConfigError) {
+      process.stderr.write(`devsec-socket-proxy will not start:\n  - ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  const log = (entry: object) => process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'info', ...entry })}\n`);
+  let servers;
+  try {
+    servers = await startForwarding(rules, addresses, log);
+  } catch (error) {
+    process.stderr.write(`devsec-socket-proxy: cannot listen: ${(error as Error).message}\n`);
+    return 1;
+  }
+  await new Promise((resolve) => {
+    const stop = () => resolve(undefined);
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  for (const server of servers) server.close();
+  return 0;
+}

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as config from './config';
+import { USAGE } from './main';
 import * as vocabulary from './vocabulary';
 
 describe('vocabulary', () => {
@@ -18,5 +19,10 @@ describe('vocabulary', () => {
     expect(config.READ_SWITCHES).toBe(vocabulary.READ_SWITCHES);
     expect(config.WRITE_SWITCHES).toBe(vocabulary.WRITE_SWITCHES);
     expect(config.DEFAULT_SCOPE_LABEL).toBe(vocabulary.DEFAULT_SCOPE_LABEL);
+  });
+
+  it('names the environment variables the proxy reads and documents', () => {
+    for (const name of Object.values(vocabulary.PROXY_ENV)) expect(USAGE).toMatch(new RegExp(`^  ${name} `, 'm'));
+    expect(config.DEFAULT_LISTEN).toBe(`tcp://127.0.0.1:${vocabulary.PROXY_PORT}`);
   });
 });
