@@ -156,7 +156,7 @@ async function benchFollow(proxy) {
 }
 
 function benchGraph() {
-  execFileSync(process.execPath, [join(ROOT, 'scripts/build-packages.js'), 'devsec'], { stdio: 'ignore' });
+  execFileSync('npm', ['run', '-s', 'build:packages', '--', 'devsec'], { cwd: ROOT, stdio: 'ignore' });
   // Outside this repository: its .gitignore and nx.json must not shape the measured workspace.
   const ws = mkdtempSync(join(tmpdir(), 'devsec-bench-graph-'));
   for (let i = 0; i < 1000; i++) {
@@ -212,7 +212,7 @@ async function alternateAsync(pairs, a, b, reset = async () => undefined) {
 }
 
 async function benchUp() {
-  execFileSync(process.execPath, [join(ROOT, 'scripts/build-packages.js'), 'socket-proxy', 'devsec'], { stdio: 'ignore' });
+  execFileSync('npm', ['run', '-s', 'build:packages', '--', 'socket-proxy', 'devsec'], { cwd: ROOT, stdio: 'ignore' });
   const dist = join(ROOT, 'dist/packages/devsec/src');
   const { FsTree, flushChanges } = require('nx/src/generators/tree');
   const { secureDevcontainerGenerator } = require(join(dist, 'generators/secure-devcontainer/generator'));
@@ -267,7 +267,7 @@ async function main() {
   let proxy;
   try {
     if (want('ps') || want('logs') || want('follow')) {
-      execFileSync(process.execPath, [join(ROOT, 'scripts/build-packages.js'), 'socket-proxy'], { stdio: 'ignore' });
+      execFileSync('npm', ['run', '-s', 'build:packages', '--', 'socket-proxy'], { cwd: ROOT, stdio: 'ignore' });
       proxy = await startProxy({});
     }
     if (want('ps')) await benchPs(proxy);
