@@ -5,8 +5,8 @@
  * The proxy is built first: the plugin types against its declarations.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { cpSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 
 const ROOT = join(__dirname, '..');
 export const PACKAGES = ['socket-proxy', 'devsec'] as const;
@@ -30,6 +30,12 @@ const BUILDERS: Record<PackageName, (out: string) => void> = {
     const pkg = join(ROOT, 'packages/socket-proxy');
     tsc(join(pkg, 'tsconfig.lib.json'));
     for (const file of ['package.json', 'Dockerfile', 'README.md']) cpSync(join(pkg, file), join(out, file));
+    // The compiled plugin, run from dist/packages/devsec in this repo (the bench does), must find
+    // this compiled package, not the workspace link in node_modules to its TypeScript sources.
+    const link = join(ROOT, 'dist/packages/node_modules/@org/devsec-socket-proxy');
+    rmSync(link, { recursive: true, force: true });
+    mkdirSync(dirname(link), { recursive: true });
+    symlinkSync(relative(dirname(link), out), link, 'dir');
   },
   devsec: (out) => {
     const pkg = join(ROOT, 'packages/devsec');
