@@ -3,10 +3,11 @@
  *   npm run demo            (add --keep to leave the workspace and the sandbox running)
  * Without a Docker engine it still generates, and says exactly what is missing.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { chownToCheckoutUser, createTestWorkspace, generateSandbox, REPO_ROOT } from '../e2e/devsec-e2e/src/workspace';
+import { buildPackages } from './build-packages';
 
 const keep = process.argv.includes('--keep');
 const step = (text: string) => console.log(`\n▶ ${text}`);
@@ -34,7 +35,7 @@ function engineProblem(): string | undefined {
 
 function main() {
   step('Building and packing @org/devsec and @org/devsec-socket-proxy');
-  execFileSync(process.execPath, [join(REPO_ROOT, 'scripts/build-packages.js'), '--pack'], { stdio: 'inherit' });
+  buildPackages(undefined, { pack: true });
 
   step('Creating a fresh Nx workspace (create-nx-workspace@23.2.1 --preset=apps) with an app project, then `nx add @org/devsec`');
   const ws = createTestWorkspace();

@@ -1,7 +1,7 @@
 import { createServer, connect, Server } from 'node:net';
 import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { parseBind, parseForward } from './forward';
+import { compiledProxyBin } from '../test/proxy-process';
 
 describe('forward mode', () => {
   it('parses LISTEN_PORT:HOST:PORT lists', () => {
@@ -25,7 +25,7 @@ describe('forward mode', () => {
     await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
     const targetPort = (target.address() as { port: number }).port;
     const listenPort = targetPort + 1 < 65535 ? targetPort + 1 : targetPort - 1;
-    const child = spawn(process.execPath, [join(__dirname, '..', 'bin', 'devsec-socket-proxy.js')], {
+    const child = spawn(process.execPath, [compiledProxyBin()], {
       env: { PATH: process.env.PATH, FORWARD: `${listenPort}:127.0.0.1:${targetPort}`, FORWARD_BIND: '127.0.0.1' },
     });
     try {
@@ -46,7 +46,7 @@ describe('forward mode', () => {
       });
       expect(answer).toBe('echo:ping');
       // The image's healthcheck (--check) holds in forward mode too.
-      const check = spawn(process.execPath, [join(__dirname, '..', 'bin', 'devsec-socket-proxy.js'), '--check'], {
+      const check = spawn(process.execPath, [compiledProxyBin(), '--check'], {
         env: { PATH: process.env.PATH, FORWARD: `${listenPort}:127.0.0.1:${targetPort}`, FORWARD_BIND: '127.0.0.1' },
       });
       expect(await new Promise((resolve) => check.once('exit', resolve))).toBe(0);

@@ -1,4 +1,7 @@
-import { isAllowedRequest, parseQuery, RULES } from './policy';
+import { decide, parseQuery, RULES } from './policy';
+
+/** The policy's answer for a method and target with no headers. */
+const decideTarget = (method: string, target: string, switches: Record<string, boolean>) => decide({ method, target, headers: {} }, switches);
 
 const READ_SECTIONS = { PING: true, VERSION: true, EVENTS: true, CONTAINERS: true, IMAGES: true, INFO: true, NETWORKS: true, VOLUMES: true };
 
@@ -9,7 +12,7 @@ const withAndWithoutVersion = (cases: Array<[string, string, string]>) =>
     [method, `/v1.41${target}`, rule],
   ]);
 
-describe('isAllowedRequest: allowed endpoints, one example at least per rule', () => {
+describe('decide: allowed endpoints, one example at least per rule', () => {
   const allowed: Array<[string, string, string]> = [
     ['GET', '/_ping', 'ping'],
     ['HEAD', '/_ping', 'ping'],
@@ -35,7 +38,7 @@ describe('isAllowedRequest: allowed endpoints, one example at least per rule', (
     ['GET', '/volumes/pgdata', 'volume-inspect'],
   ];
   it.each(withAndWithoutVersion(allowed))('%s %s → %s', (method, target, rule) => {
-    const decision = isAllowedRequest(method, target, READ_SECTIONS);
+    const decision = decideTarget(method, target, READ_SECTIONS);
     expect(decision).toMatchObject({ allowed: true, rule });
   });
 
@@ -46,7 +49,7 @@ describe('isAllowedRequest: allowed endpoints, one example at least per rule', (
   });
 
   it('keeps the version, the segments and the decoded query for the server', () => {
-    expect(isAllowedRequest('GET', '/v1.41/containers/abc/logs?follow=1&since=0', READ_SECTIONS)).toEqual({
+    expect(decideTarget('GET', '/v1.41/containers/abc/logs?follow=1&since=0', READ_SECTIONS)).toEqual({
       allowed: true,
       rule: 'container-logs',
       handle: 'container-logs',
@@ -56,11 +59,11 @@ describe('isAllowedRequest: allowed endpoints, one example at least per rule', (
       params: { follow: '1', since: '0' },
       ref: 'abc',
     });
-    expect(isAllowedRequest('GET', '/images/docker.io/library/node:24/json', READ_SECTIONS)).toMatchObject({ ref: 'docker.io/library/node:24' });
+    expect(decideTarget('GET', '/images/docker.io/library/node:24/json', READ_SECTIONS)).toMatchObject({ ref: 'docker.io/library/node:24' });
   });
 });
 
-describe('isAllowedRequest: refused requests', () => {
+describe('decide: refused requests', () => {
   const refused: Array<[string, string, string]> = [
     // Writes of every kind.
     ['POST', '/containers/create', 'read-only'],
@@ -115,7 +118,7 @@ describe('isAllowedRequest: refused requests', () => {
     ['GET', '/containers/json?all=1 ', 'non-canonical-target'],
   ];
   it.each(withAndWithoutVersion(refused))('%s %s → %s', (method, target, rule) => {
-    const decision = isAllowedRequest(method, target, READ_SECTIONS);
+    const decision = decideTarget(method, target, READ_SECTIONS);
     expect(decision).toMatchObject({ allowed: false, rule });
     if (!decision.allowed) expect(decision.message).toMatch(/^devsec sandbox policy: /);
   });
@@ -131,7 +134,7 @@ describe('isAllowedRequest: refused requests', () => {
     ['/v1.41.0/containers/json', 'no-rule'],
     ['/v1/containers/json', 'no-rule'],
   ])('GET %s → %s', (target, rule) => {
-    expect(isAllowedRequest('GET', target, READ_SECTIONS)).toMatchObject({ allowed: false, rule });
+    expect(decideTarget('GET', target, READ_SECTIONS)).toMatchObject({ allowed: false, rule });
   });
 
   it.each([
@@ -146,7 +149,7 @@ describe('isAllowedRequest: refused requests', () => {
     ['POST', '/commit', 'docker commit'],
     ['POST', '/swarm/init', 'docker swarm'],
   ])('words the refusal of %s %s as `%s`', (method, target, command) => {
-    const decision = isAllowedRequest(method, target, READ_SECTIONS);
+    const decision = decideTarget(method, target, READ_SECTIONS);
     expect(decision.allowed).toBe(false);
     if (!decision.allowed) {
       expect(decision.message).toContain(`\`${command}`);
@@ -155,33 +158,33 @@ describe('isAllowedRequest: refused requests', () => {
   });
 });
 
-describe('isAllowedRequest: section switches', () => {
+describe('decide: section switches', () => {
   const only = (sections: Record<string, boolean>) => ({ PING: true, VERSION: true, EVENTS: true, ...sections });
 
   it('refuses a list with 403 while its section is off, naming the switch', () => {
-    expect(isAllowedRequest('GET', '/containers/json', only({}))).toMatchObject({
+    expect(decideTarget('GET', '/containers/json', only({}))).toMatchObject({
       allowed: false,
       status: 403,
       message: expect.stringContaining('CONTAINERS=1'),
     });
-    expect(isAllowedRequest('GET', '/info', only({}))).toMatchObject({ allowed: false, status: 403 });
+    expect(decideTarget('GET', '/info', only({}))).toMatchObject({ allowed: false, status: 403 });
   });
 
   it('answers inspect of a switched-off section with 404, so docker inspect falls through cleanly', () => {
     for (const target of ['/containers/abc/json', '/images/abc/json', '/networks/abc', '/volumes/abc']) {
-      expect(isAllowedRequest('GET', target, only({}))).toMatchObject({ allowed: false, status: 404 });
+      expect(decideTarget('GET', target, only({}))).toMatchObject({ allowed: false, status: 404 });
     }
   });
 
   it('hides plugins: inspect answers 404, anything else 403 (PLUGINS=1 is refused at start-up)', () => {
-    expect(isAllowedRequest('GET', '/plugins/abc/json', READ_SECTIONS)).toMatchObject({ allowed: false, status: 404 });
-    expect(isAllowedRequest('GET', '/plugins', READ_SECTIONS)).toMatchObject({ allowed: false, status: 403 });
+    expect(decideTarget('GET', '/plugins/abc/json', READ_SECTIONS)).toMatchObject({ allowed: false, status: 404 });
+    expect(decideTarget('GET', '/plugins', READ_SECTIONS)).toMatchObject({ allowed: false, status: 403 });
   });
 
   it('turns PING, VERSION and EVENTS off when asked', () => {
     const none = { PING: false, VERSION: false, EVENTS: false };
     for (const target of ['/_ping', '/version', '/events']) {
-      expect(isAllowedRequest('GET', target, none)).toMatchObject({ allowed: false, status: 403 });
+      expect(decideTarget('GET', target, none)).toMatchObject({ allowed: false, status: 403 });
     }
   });
 });
@@ -199,5 +202,53 @@ describe('parseQuery', () => {
   ])('refuses %s', (query, message) => {
     const parsed = parseQuery(query);
     expect('error' in parsed && parsed.error).toMatch(message);
+  });
+});
+
+describe('decide: headers and filters', () => {
+  const head = (target: string, headers: Record<string, string>, method = 'GET') => decide({ method, target, headers }, READ_SECTIONS);
+  const upgrade = { allowed: false, status: 403, rule: 'upgrade', message: 'devsec sandbox policy: protocol upgrades (attach, exec or websockets) are not proxied.' };
+  const body = { allowed: false, status: 400, rule: 'request-body', message: 'devsec sandbox policy: requests with a body are not accepted by this read-only proxy.' };
+
+  it.each([
+    [{ upgrade: 'websocket', connection: 'Upgrade' }],
+    [{ upgrade: 'tcp' }],
+    [{ connection: 'keep-alive, Upgrade' }],
+    [{ connection: 'upgrade' }],
+  ])('refuses an upgrade on an allowed endpoint: %p', (headers) => {
+    expect(head('/containers/abc/logs?stdout=1', headers)).toEqual(upgrade);
+  });
+
+  it.each([[{ 'transfer-encoding': 'chunked' }], [{ 'content-length': '4' }], [{ 'transfer-encoding': 'chunked', 'content-length': '4' }]])(
+    'refuses a request body on an allowed endpoint: %p',
+    (headers) => {
+      expect(head('/_ping', headers)).toEqual(body);
+    },
+  );
+
+  it('lets headers through that ask for neither', () => {
+    expect(head('/_ping', { connection: 'keep-alive', 'content-length': '0', 'x-upgraded': '1' })).toMatchObject({ allowed: true, rule: 'ping' });
+  });
+
+  it('speaks about the path first, then the query, the upgrade, the body and the filters', () => {
+    const everything = { upgrade: 'tcp', connection: 'Upgrade', 'content-length': '4' };
+    expect(head('/containers/create', everything, 'POST')).toMatchObject({ rule: 'read-only', status: 403 });
+    expect(head('/containers/abc/archive', everything)).toMatchObject({ rule: 'no-rule', status: 403 });
+    expect(head('/containers/json?a=1&a=2', everything)).toMatchObject({ rule: 'bad-query', status: 400 });
+    expect(head('/containers/json?filters=nope', everything)).toMatchObject({ rule: 'upgrade', status: 403 });
+    expect(head('/containers/json?filters=nope', { 'content-length': '4' })).toMatchObject({ rule: 'request-body', status: 400 });
+  });
+
+  it.each([
+    ['/containers/json?filters=nope', 'the filters parameter is not valid JSON'],
+    ['/v1.41/events?filters=%5B%5D', 'the filters parameter must be a JSON object'],
+    ['/containers/json?filters=%7B%22label%22%3A%22x%22%7D', 'filters.label must be a list of strings'],
+  ])('refuses %s, whose filters cannot take the scope label', (target, message) => {
+    expect(head(target, {})).toEqual({ allowed: false, status: 400, rule: 'bad-query', message: `devsec sandbox policy: ${message}.` });
+  });
+
+  it('leaves the filters of rows that do not scope them to the engine, as before', () => {
+    expect(head('/networks?filters=nope', {})).toMatchObject({ allowed: true, rule: 'network-list' });
+    expect(RULES.filter((row) => row.scopesFilters).map((row) => row.handle).sort()).toEqual(['container-list', 'events']);
   });
 });

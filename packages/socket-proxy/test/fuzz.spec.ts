@@ -3,7 +3,7 @@
  * to the real proxy binary in front of a recording stand-in for dockerd. The proxy must never
  * crash and nothing its policy refuses may reach the upstream.
  */
-import { isAllowedRequest } from '../src/policy';
+import { decide } from '../src/policy';
 import { startFakeUpstream } from './fake-upstream';
 import { RunningProxy, startProxy } from './proxy-process';
 import { rawExchange } from './raw-http';
@@ -149,11 +149,11 @@ describe('mutation fuzz against the proxy binary', () => {
       }
       const c = cases[Number(match[1])];
       // llhttp skips extra spaces between the method and the target; judge what it parsed.
-      const decision = isAllowedRequest(c.method, c.target.replace(/^ +/, ''), SWITCHES);
+      const decision = decide({ method: c.method, target: c.target.replace(/^ +/, ''), headers: {} }, SWITCHES);
       const hasBodyOrUpgrade = c.declaresBody || c.headers.some((h) => /upgrade/i.test(h));
       if (!decision.allowed || hasBodyOrUpgrade) refusedReached.push(`${c.method} ${JSON.stringify(c.target)} ${c.headers.join('|')}`);
       // What reached the engine is itself canonical and allowed.
-      if (!isAllowedRequest(request.method, request.url, SWITCHES).allowed) refusedReached.push(`non-canonical upstream ${request.url}`);
+      if (!decide({ method: request.method, target: request.url, headers: request.headers }, SWITCHES).allowed) refusedReached.push(`non-canonical upstream ${request.url}`);
       if (request.headers['content-length'] || request.headers['transfer-encoding'] || request.headers.upgrade) refusedReached.push(`body/upgrade upstream ${request.url}`);
       allowedCount++;
     }

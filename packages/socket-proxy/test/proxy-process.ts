@@ -1,9 +1,32 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const BIN = join(__dirname, '..', 'bin', 'devsec-socket-proxy.js');
+const PACKAGE = join(__dirname, '..');
+const REPO_ROOT = join(PACKAGE, '..', '..');
+const BUILD_COMMAND = 'npm run build:packages -- socket-proxy';
+
+/**
+ * The process-level suites run the compiled bin, as the image and an npm install run it: what
+ * ships is what is tested. The build is `npm test`'s first step; a missing or stale build is an
+ * error here rather than a test of old code.
+ */
+export function compiledProxyBin(): string {
+  const bin = join(REPO_ROOT, 'dist', 'packages', 'socket-proxy', 'bin', 'devsec-socket-proxy.js');
+  if (!existsSync(bin)) throw new Error(`${bin} is missing: build the proxy first with \`${BUILD_COMMAND}\` (npm test does).`);
+  const builtAt = statSync(bin).mtimeMs;
+  const sources = ['src', 'bin'].flatMap((dir) =>
+    readdirSync(join(PACKAGE, dir), { recursive: true })
+      .map((entry) => join(PACKAGE, dir, String(entry)))
+      .filter((file) => file.endsWith('.ts') && !file.endsWith('.spec.ts')),
+  );
+  const changed = sources.filter((file) => statSync(file).mtimeMs > builtAt);
+  if (changed.length > 0) {
+    throw new Error(`${bin} is older than ${changed.join(', ')}: rebuild the proxy with \`${BUILD_COMMAND}\` (npm test does).`);
+  }
+  return bin;
+}
 
 export interface RunningProxy {
   socketPath: string;
@@ -21,7 +44,7 @@ export async function startProxy(env: Record<string, string>): Promise<RunningPr
   // and a full pipe would stall the proxy.
   const logPath = join(dir, 'proxy.log');
   const logFd = openSync(logPath, 'a');
-  const child = spawn(process.execPath, [BIN], {
+  const child = spawn(process.execPath, [compiledProxyBin()], {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LISTEN: `unix://${socketPath}`, ...env },
     stdio: ['ignore', logFd, logFd],
   });

@@ -1,26 +1,30 @@
-#!/usr/bin/env node
-// The test command: builds and packs the packages (the e2e suite installs the tarballs),
-// then runs every jest project once and prints one closing line `N passed, N failed`.
-'use strict';
-const { spawnSync } = require('node:child_process');
-const { readFileSync, rmSync, mkdirSync } = require('node:fs');
-const { join } = require('node:path');
+/**
+ * The test command: builds and packs the packages (the e2e suite installs the tarballs, the
+ * proxy's process-level tests run its compiled bin), then runs every jest project once and
+ * prints one closing line `N passed, N failed`.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildPackages } from './build-packages';
 
-const root = join(__dirname, '..');
+const ROOT = join(__dirname, '..');
 const extra = process.argv.slice(2);
 
-const build = spawnSync(process.execPath, [join(root, 'scripts/build-packages.js'), '--pack'], { stdio: 'inherit', cwd: root });
-if (build.status !== 0) {
+try {
+  buildPackages(undefined, { pack: true });
+} catch (error) {
+  console.error(`build failed: ${(error as Error).message}`);
   console.log('0 passed, 1 failed');
   process.exit(1);
 }
 
-mkdirSync(join(root, 'tmp'), { recursive: true });
-const report = join(root, 'tmp/jest-report.json');
+mkdirSync(join(ROOT, 'tmp'), { recursive: true });
+const report = join(ROOT, 'tmp/jest-report.json');
 rmSync(report, { force: true });
 const jest = spawnSync(process.execPath, [require.resolve('jest/bin/jest'), '--json', `--outputFile=${report}`, ...extra], {
   stdio: 'inherit',
-  cwd: root,
+  cwd: ROOT,
 });
 let summary = { numPassedTests: 0, numFailedTests: 0, numPendingTests: 0, numRuntimeErrorTestSuites: 0 };
 try {

@@ -1,22 +1,20 @@
-// @ts-check
-'use strict';
-
 /**
  * Scope: the proxy only shows containers that carry our stack label. dockerd does the
  * filtering for lists and events (label filters are ANDed), and the proxy checks the label
  * itself wherever a single container is named.
  */
+import type { ScopeLabel } from './config';
+import type { EngineJson } from './redact';
 
-class FilterError extends Error {}
+export class FilterError extends Error {}
 
-/**
- * Docker accepts `filters` as `{"label":["a=b"]}` or the legacy `{"label":{"a=b":true}}`.
- * @param {string | undefined} raw
- * @returns {{ [key: string]: string[] }}
- */
-function parseFilters(raw) {
+export type Filters = { [key: string]: string[] };
+export type QueryParams = { [name: string]: string };
+
+/** Docker accepts `filters` as `{"label":["a=b"]}` or the legacy `{"label":{"a=b":true}}`. */
+export function parseFilters(raw: string | undefined): Filters {
   if (raw === undefined || raw === '') return {};
-  let parsed;
+  let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
   } catch {
@@ -25,8 +23,7 @@ function parseFilters(raw) {
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new FilterError('the filters parameter must be a JSON object');
   }
-  /** @type {{ [key: string]: string[] }} */
-  const filters = {};
+  const filters: Filters = {};
   for (const [key, value] of Object.entries(parsed)) {
     if (Array.isArray(value) && value.every((item) => typeof item === 'string')) {
       filters[key] = [...value];
@@ -41,33 +38,22 @@ function parseFilters(raw) {
 
 /**
  * Adds the scope label to a request's filters.
- * @param {{ [name: string]: string }} params
- * @param {{ selector: string }} scope
- * @param {{ [key: string]: string[] }} [extra] filters to force, replacing the client's
- * @returns {{ [name: string]: string }}
+ * @param extra filters to force, replacing the client's
  */
-function withScopeFilter(params, scope, extra = {}) {
+export function withScopeFilter(params: QueryParams, scope: Pick<ScopeLabel, 'selector'>, extra: Filters = {}): QueryParams {
   const filters = parseFilters(params.filters);
   filters.label = [...(filters.label ?? []).filter((label) => label !== scope.selector), scope.selector];
   Object.assign(filters, extra);
   return { ...params, filters: JSON.stringify(filters) };
 }
 
-/**
- * @param {{ [key: string]: string } | null | undefined} labels
- * @param {{ key: string, value: string | undefined }} scope
- */
-function hasScopeLabel(labels, scope) {
+export function hasScopeLabel(labels: { [key: string]: string } | null | undefined, scope: Pick<ScopeLabel, 'key' | 'value'>): boolean {
   if (!labels || !Object.prototype.hasOwnProperty.call(labels, scope.key)) return false;
   return scope.value === undefined || labels[scope.key] === scope.value;
 }
 
-/**
- * Whether one event from `/events` concerns a container in scope.
- * @param {any} event
- * @param {{ key: string, value: string | undefined }} scope
- */
-function isEventInScope(event, scope) {
+/** Whether one event from `/events` concerns a container in scope. */
+export function isEventInScope(event: EngineJson, scope: Pick<ScopeLabel, 'key' | 'value'>): boolean {
   return (
     event !== null &&
     typeof event === 'object' &&
@@ -76,12 +62,7 @@ function isEventInScope(event, scope) {
   );
 }
 
-/**
- * @param {{ [name: string]: string }} params
- */
-function encodeQuery(params) {
+export function encodeQuery(params: QueryParams): string {
   const pairs = Object.entries(params).map(([name, value]) => `${encodeURIComponent(name)}=${encodeURIComponent(value)}`);
   return pairs.length === 0 ? '' : `?${pairs.join('&')}`;
 }
-
-module.exports = { FilterError, encodeQuery, hasScopeLabel, isEventInScope, parseFilters, withScopeFilter };

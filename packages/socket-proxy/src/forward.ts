@@ -1,27 +1,21 @@
-// @ts-check
-'use strict';
-
 /**
  * Forward mode (FORWARD=...): plain TCP forwarding for the localhost-proxy sidecar, so that a
  * stack needs no second image. It shares the dev container's network namespace and listens on
  * its loopback addresses: `localhost:3000` inside reaches the target service.
  */
+import * as net from 'node:net';
+import { pipeline } from 'node:stream';
 
-const net = require('node:net');
-const { pipeline } = require('node:stream');
+export class ForwardConfigError extends Error {}
 
-class ForwardConfigError extends Error {}
+export interface ForwardRule {
+  listenPort: number;
+  host: string;
+  port: number;
+}
 
-/**
- * @typedef {{ listenPort: number, host: string, port: number }} ForwardRule
- */
-
-/**
- * `3000:web:3000,3001:web:3001` → rules. Hosts are names or IPv4 addresses.
- * @param {string} spec
- * @returns {ForwardRule[]}
- */
-function parseForward(spec) {
+/** `3000:web:3000,3001:web:3001` → rules. Hosts are names or IPv4 addresses. */
+export function parseForward(spec: string): ForwardRule[] {
   const rules = spec
     .split(',')
     .map((part) => part.trim())
@@ -39,11 +33,7 @@ function parseForward(spec) {
   return rules;
 }
 
-/**
- * @param {string | undefined} spec
- * @returns {string[]}
- */
-function parseBind(spec) {
+export function parseBind(spec: string | undefined): string[] {
   const addresses = (spec ?? '127.0.0.1,::1').split(',').map((part) => part.trim()).filter(Boolean);
   for (const address of addresses) {
     if (net.isIP(address) === 0) throw new ForwardConfigError(`FORWARD_BIND=${spec}: "${address}" is not an IP address.`);
@@ -51,20 +41,14 @@ function parseBind(spec) {
   return addresses;
 }
 
-/**
- * Starts one listener per rule and address. Resolves when all listen.
- * @param {ForwardRule[]} rules
- * @param {string[]} addresses
- * @param {(entry: object) => void} log
- * @returns {Promise<net.Server[]>}
- */
-async function startForwarding(rules, addresses, log) {
-  const servers = [];
+/** Starts one listener per rule and address. Resolves when all listen. */
+export async function startForwarding(rules: ForwardRule[], addresses: string[], log: (entry: object) => void): Promise<net.Server[]> {
+  const servers: net.Server[] = [];
   for (const rule of rules) {
     for (const address of addresses) {
       const server = net.createServer((client) => {
         const upstream = net.connect(rule.port, rule.host);
-        const done = (/** @type {Error | null | undefined} */ error) => {
+        const done = (error: Error | null | undefined) => {
           if (error) log({ msg: 'forward failed', listen: `${address}:${rule.listenPort}`, target: `${rule.host}:${rule.port}`, error: error.message });
           client.destroy();
           upstream.destroy();
@@ -72,9 +56,9 @@ async function startForwarding(rules, addresses, log) {
         pipeline(client, upstream, done);
         pipeline(upstream, client, done);
       });
-      await new Promise((resolve, reject) => {
+      await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
-        server.listen(rule.listenPort, address, () => resolve(undefined));
+        server.listen(rule.listenPort, address, () => resolve());
       });
       servers.push(server);
       log({ msg: 'forwarding', listen: `${address.includes(':') ? `[${address}]` : address}:${rule.listenPort}`, target: `${rule.host}:${rule.port}` });
@@ -83,4 +67,33 @@ async function startForwarding(rules, addresses, log) {
   return servers;
 }
 
-module.exports = { ForwardConfigError, parseBind, parseForward, startForwarding };
+/** Forward mode: TCP forwarding for the localhost-proxy sidecar; no Docker access at all. */
+export async function runForward(env: NodeJS.ProcessEnv): Promise<number> {
+  let rules;
+  let addresses;
+  try {
+    rules = parseForward(env.FORWARD as string);
+    addresses = parseBind(env.FORWARD_BIND);
+  } catch (error) {
+    if (error instanceof ForwardConfigError) {
+      process.stderr.write(`devsec-socket-proxy will not start:\n  - ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  const log = (entry: object) => process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'info', ...entry })}\n`);
+  let servers;
+  try {
+    servers = await startForwarding(rules, addresses, log);
+  } catch (error) {
+    process.stderr.write(`devsec-socket-proxy: cannot listen: ${(error as Error).message}\n`);
+    return 1;
+  }
+  await new Promise((resolve) => {
+    const stop = () => resolve(undefined);
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  for (const server of servers) server.close();
+  return 0;
+}

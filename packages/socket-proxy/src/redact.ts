@@ -1,6 +1,3 @@
-// @ts-check
-'use strict';
-
 /**
  * What the proxy removes from inspect answers, and why (THREATS.md repeats this list):
  * - Config.Env values (containers and images): the usual home of passwords and tokens.
@@ -10,34 +7,32 @@
  *   no debugging value, and a map of the host's filesystem.
  */
 
-const REDACTED = '<redacted>';
+export const REDACTED = '<redacted>';
 
-/** @param {unknown} env */
-function redactEnv(env) {
+/** An engine answer parsed from JSON: its shape is the engine's, checked field by field here. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type EngineJson = any;
+
+export function redactEnv(env: unknown): unknown {
   if (!Array.isArray(env)) return env;
-  return env.map((entry) => {
+  return env.map((entry: unknown) => {
     if (typeof entry !== 'string') return REDACTED;
     const equals = entry.indexOf('=');
     return equals === -1 ? entry : `${entry.slice(0, equals)}=${REDACTED}`;
   });
 }
 
-/** @param {any} graphDriver */
-function redactGraphDriver(graphDriver) {
+function redactGraphDriver(graphDriver: EngineJson): EngineJson {
   if (!graphDriver || typeof graphDriver !== 'object' || !graphDriver.Data || typeof graphDriver.Data !== 'object') {
     return graphDriver;
   }
-  /** @type {{ [key: string]: string }} */
-  const data = {};
+  const data: { [key: string]: string } = {};
   for (const key of Object.keys(graphDriver.Data)) data[key] = REDACTED;
   return { ...graphDriver, Data: data };
 }
 
-/**
- * Works on container and image inspect objects alike.
- * @param {any} inspected
- */
-function redactInspect(inspected) {
+/** Works on container and image inspect objects alike. */
+export function redactInspect(inspected: EngineJson): EngineJson {
   if (!inspected || typeof inspected !== 'object' || Array.isArray(inspected)) return inspected;
   const result = { ...inspected };
   for (const key of ['Config', 'ContainerConfig']) {
@@ -47,19 +42,12 @@ function redactInspect(inspected) {
   return result;
 }
 
-/**
- * A network's inspect lists every attached container; keep only those in scope.
- * @param {any} network
- * @param {Set<string>} containerIdsInScope
- */
-function filterNetworkContainers(network, containerIdsInScope) {
+/** A network's inspect lists every attached container; keep only those in scope. */
+export function filterNetworkContainers(network: EngineJson, containerIdsInScope: Set<string>): EngineJson {
   if (!network || typeof network !== 'object' || !network.Containers || typeof network.Containers !== 'object') return network;
-  /** @type {{ [id: string]: unknown }} */
-  const containers = {};
+  const containers: { [id: string]: unknown } = {};
   for (const [id, entry] of Object.entries(network.Containers)) {
     if (containerIdsInScope.has(id)) containers[id] = entry;
   }
   return { ...network, Containers: containers };
 }
-
-module.exports = { REDACTED, filterNetworkContainers, redactEnv, redactInspect };

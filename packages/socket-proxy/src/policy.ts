@@ -1,12 +1,13 @@
-// @ts-check
-'use strict';
-
 /**
  * The whole access policy: one table of allowed endpoints and one pure function,
- * `isAllowedRequest(method, target, switches)`. Nothing is normalised: a request target
- * that is not already in canonical form is refused, so what we check is exactly what
- * dockerd would route.
+ * `decide({ method, target, headers }, switches)`, that reads a request's method, target,
+ * query and headers. Nothing is normalised: a request target that is not already in canonical
+ * form is refused, so what we check is exactly what dockerd would route.
  */
+
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Switches } from './config';
+import { FilterError, parseFilters, QueryParams } from './scope';
 
 /** A container id, id prefix or name; a network or volume id or name. */
 const OBJECT_REF = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/;
@@ -17,8 +18,30 @@ const QUERY_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
 /** RFC 3986 query characters, without `#` and with `%` only as a valid escape. */
 const QUERY_TEXT = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*$/;
 
-const OBJECT = { match: 'object' };
-const IMAGE = { match: 'image' };
+type Placeholder = { readonly match: 'object' | 'image' };
+const OBJECT: Placeholder = { match: 'object' };
+const IMAGE: Placeholder = { match: 'image' };
+
+/** What the server does for a row besides forwarding; `handlers.ts` has one handler for each. */
+export type Handle =
+  | 'forward'
+  | 'ping'
+  | 'container-list'
+  | 'events'
+  | 'container-inspect'
+  | 'container-logs'
+  | 'image-inspect'
+  | 'network-inspect';
+
+export interface Rule {
+  rule: string;
+  section: string;
+  path: ReadonlyArray<string | Placeholder>;
+  handle: Handle;
+  whenOff?: 'not-found';
+  /** The server adds the scope label to the client's `filters`, which must therefore parse. */
+  scopesFilters?: true;
+}
 
 /**
  * Allowed endpoints. `section` is the Tecnativa switch that enables the row; `handle` tells
@@ -26,14 +49,13 @@ const IMAGE = { match: 'image' };
  * `whenOff: 'not-found'` answers 404 instead of 403 while the section is off, so that
  * `docker inspect NAME`'s fall-through (container, image, network, volume, plugin) still ends
  * in a clean "No such object".
- * @type {ReadonlyArray<{ rule: string, section: string, path: ReadonlyArray<string | { match: string }>, handle: string, whenOff?: 'not-found' }>}
  */
-const RULES = Object.freeze([
+export const RULES: readonly Rule[] = Object.freeze([
   { rule: 'ping', section: 'PING', path: ['_ping'], handle: 'ping' },
   { rule: 'version', section: 'VERSION', path: ['version'], handle: 'forward' },
   { rule: 'info', section: 'INFO', path: ['info'], handle: 'forward' },
-  { rule: 'events', section: 'EVENTS', path: ['events'], handle: 'events' },
-  { rule: 'container-list', section: 'CONTAINERS', path: ['containers', 'json'], handle: 'container-list' },
+  { rule: 'events', section: 'EVENTS', path: ['events'], handle: 'events', scopesFilters: true },
+  { rule: 'container-list', section: 'CONTAINERS', path: ['containers', 'json'], handle: 'container-list', scopesFilters: true },
   { rule: 'container-inspect', section: 'CONTAINERS', path: ['containers', OBJECT, 'json'], handle: 'container-inspect', whenOff: 'not-found' },
   { rule: 'container-logs', section: 'CONTAINERS', path: ['containers', OBJECT, 'logs'], handle: 'container-logs' },
   { rule: 'image-list', section: 'IMAGES', path: ['images', 'json'], handle: 'forward' },
@@ -46,11 +68,8 @@ const RULES = Object.freeze([
   { rule: 'plugin-inspect', section: 'PLUGINS', path: ['plugins', OBJECT, 'json'], handle: 'forward', whenOff: 'not-found' },
 ]);
 
-/**
- * What the docker CLI user typed, for a readable refusal. Only used to word messages.
- * @type {ReadonlyArray<[RegExp, string]>}
- */
-const COMMAND_NAMES = Object.freeze([
+/** What the docker CLI user typed, for a readable refusal. Only used to word messages. */
+const COMMAND_NAMES: ReadonlyArray<readonly [RegExp, string]> = Object.freeze([
   [/^containers\/create$/, 'docker run / docker create'],
   [/^containers\/[^/]+\/exec$|^exec\//, 'docker exec'],
   [/^containers\/[^/]+\/(archive)$/, 'docker cp'],
@@ -78,36 +97,30 @@ const COMMAND_NAMES = Object.freeze([
 const READ_ONLY_SUMMARY =
   'this sandbox can only read: docker ps, logs, inspect, images, info, version, events, network ls, volume ls';
 
-/**
- * @typedef {{ allowed: false, status: number, rule: string, message: string }} Refusal
- * @typedef {{
- *   allowed: true,
- *   rule: string,
- *   handle: string,
- *   method: 'GET' | 'HEAD',
- *   version: string | undefined,
- *   segments: string[],
- *   params: { [name: string]: string },
- *   ref: string | undefined,
- * }} Allowance
- * @typedef {Refusal | Allowance} Decision
- */
+export interface Refusal {
+  allowed: false;
+  status: number;
+  rule: string;
+  message: string;
+}
+export interface Allowance {
+  allowed: true;
+  rule: string;
+  handle: Handle;
+  method: 'GET' | 'HEAD';
+  version: string | undefined;
+  segments: string[];
+  params: QueryParams;
+  ref: string | undefined;
+}
+export type Decision = Refusal | Allowance;
 
-/**
- * @param {string} rule
- * @param {string} message
- * @param {number} [status]
- * @returns {Refusal}
- */
-function refuse(rule, message, status = 403) {
+function refuse(rule: string, message: string, status = 403): Refusal {
   return { allowed: false, status, rule, message: `devsec sandbox policy: ${message}` };
 }
 
-/**
- * @param {string} method
- * @param {string} apiPath the path without its version prefix, e.g. `containers/abc/exec`
- */
-function describeBlocked(method, apiPath) {
+/** @param apiPath the path without its version prefix, e.g. `containers/abc/exec` */
+function describeBlocked(method: string, apiPath: string): string {
   const found = COMMAND_NAMES.find(([pattern]) => pattern.test(apiPath));
   const what = found ? `\`${found[1]}\` is blocked (${method} /${apiPath})` : `${method} /${apiPath} is blocked`;
   return `${what}; ${READ_ONLY_SUMMARY}.`;
@@ -116,12 +129,9 @@ function describeBlocked(method, apiPath) {
 /**
  * Splits and checks a raw query string. Duplicate names are refused: dockerd reads the
  * first value and we would otherwise rewrite a different one than it uses.
- * @param {string} query
- * @returns {{ params: { [name: string]: string } } | { error: string }}
  */
-function parseQuery(query) {
-  /** @type {{ [name: string]: string }} */
-  const params = Object.create(null);
+export function parseQuery(query: string): { params: QueryParams } | { error: string } {
+  const params: QueryParams = Object.create(null);
   if (query === '') return { params };
   if (!QUERY_TEXT.test(query)) return { error: 'the query string holds characters that must be percent-encoded' };
   for (const pair of query.split('&')) {
@@ -144,12 +154,10 @@ function parseQuery(query) {
 }
 
 /**
- * @param {ReadonlyArray<string | { match: string }>} pattern
- * @param {string[]} segments
- * @returns {string | undefined | false} the object/image reference matched, undefined when the
- *   pattern has none, false when it does not match
+ * @returns the object/image reference matched, undefined when the pattern has none, false when
+ *   it does not match
  */
-function matchPath(pattern, segments) {
+function matchPath(pattern: ReadonlyArray<string | Placeholder>, segments: string[]): string | undefined | false {
   const imageAt = pattern.indexOf(IMAGE);
   if (imageAt !== -1) {
     // An image reference may span several segments (`docker.io/library/node:24`).
@@ -161,7 +169,7 @@ function matchPath(pattern, segments) {
     return refParts.every((part) => IMAGE_REF_PART.test(part)) ? refParts.join('/') : false;
   }
   if (pattern.length !== segments.length) return false;
-  let ref;
+  let ref: string | undefined;
   for (let i = 0; i < pattern.length; i++) {
     const expected = pattern[i];
     if (typeof expected === 'string') {
@@ -174,14 +182,17 @@ function matchPath(pattern, segments) {
   return ref;
 }
 
-/**
- * Decides one request. Pure: same input, same answer; no I/O.
- * @param {string} method HTTP method exactly as received
- * @param {string} target the raw request target (path and query) exactly as received
- * @param {{ [section: string]: boolean }} switches
- * @returns {Decision}
- */
-function isAllowedRequest(method, target, switches) {
+/** What the policy sees of a request: the method, target and headers exactly as received. */
+export interface RequestHead {
+  method: string;
+  target: string;
+  headers: IncomingHttpHeaders;
+}
+
+type Target = { version: string | undefined; segments: string[]; apiPath: string; query: string };
+
+/** Only a canonical origin-form target passes; nothing is normalised. */
+function parseTarget(target: string): Target | Refusal {
   if (target === '*') return refuse('asterisk-form', 'the request target "*" is not accepted.', 400);
   if (!target.startsWith('/')) {
     return refuse('absolute-form', 'only origin-form request targets ("/path?query") are accepted.', 400);
@@ -208,42 +219,72 @@ function isAllowedRequest(method, target, switches) {
     return refuse('non-canonical-target', 'a trailing "/" is not accepted.', 400);
   }
 
-  let version;
+  let version: string | undefined;
   if (API_VERSION.test(segments[0])) {
     version = segments.shift();
     if (segments.length > 0 && /^v[0-9]/i.test(segments[0])) {
       return refuse('non-canonical-target', 'the API version prefix may appear once.', 400);
     }
   }
-  const apiPath = segments.join('/');
-
-  if (method !== 'GET' && method !== 'HEAD') {
-    return refuse('read-only', describeBlocked(method, apiPath));
-  }
-
-  for (const row of RULES) {
-    const ref = matchPath(row.path, segments);
-    if (ref === false) continue;
-    if (!switches[row.section]) {
-      if (row.whenOff === 'not-found') {
-        return refuse(`${row.rule}:section-off`, `No such object: ${ref} (${row.section.toLowerCase()} are not visible in this sandbox).`, 404);
-      }
-      return refuse(`${row.rule}:section-off`, `${method} /${apiPath} needs ${row.section}=1, which this proxy was not given.`);
-    }
-    const parsed = parseQuery(query);
-    if ('error' in parsed) return refuse('bad-query', `${parsed.error}.`, 400);
-    return {
-      allowed: true,
-      rule: row.rule,
-      handle: row.handle,
-      method,
-      version,
-      segments,
-      params: parsed.params,
-      ref,
-    };
-  }
-  return refuse('no-rule', describeBlocked(method, apiPath));
+  return { version, segments, apiPath: segments.join('/'), query };
 }
 
-module.exports = { RULES, isAllowedRequest, parseQuery };
+/** The first row whose path matches, with the object or image reference it names. */
+function findRule(segments: string[]): { row: Rule; ref: string | undefined } | undefined {
+  for (const row of RULES) {
+    const ref = matchPath(row.path, segments);
+    if (ref !== false) return { row, ref };
+  }
+  return undefined;
+}
+
+function refuseSectionOff(row: Rule, ref: string | undefined, method: string, apiPath: string): Refusal {
+  if (row.whenOff === 'not-found') {
+    return refuse(`${row.rule}:section-off`, `No such object: ${ref} (${row.section.toLowerCase()} are not visible in this sandbox).`, 404);
+  }
+  return refuse(`${row.rule}:section-off`, `${method} /${apiPath} needs ${row.section}=1, which this proxy was not given.`);
+}
+
+/** An Upgrade header, or `upgrade` among the Connection options: a request to leave HTTP. */
+function asksForUpgrade(headers: IncomingHttpHeaders): boolean {
+  const connection = String(headers.connection ?? '');
+  return headers.upgrade !== undefined || /(^|[\s,])upgrade($|[\s,])/i.test(connection);
+}
+
+function declaresBody(headers: IncomingHttpHeaders): boolean {
+  return headers['transfer-encoding'] !== undefined || (headers['content-length'] ?? '0') !== '0';
+}
+
+/** Why the client's `filters` cannot take the scope label, or undefined when they can. */
+function filtersProblem(raw: string | undefined): string | undefined {
+  try {
+    parseFilters(raw);
+    return undefined;
+  } catch (error) {
+    if (error instanceof FilterError) return error.message;
+    throw error;
+  }
+}
+
+/**
+ * Decides one request. Pure: same input, same answer; no I/O. The path speaks first, so
+ * `docker run` hears that it is blocked, not why its body is.
+ */
+export function decide(request: RequestHead, switches: Switches): Decision {
+  const { method, headers } = request;
+  const target = parseTarget(request.target);
+  if ('allowed' in target) return target;
+  const { version, segments, apiPath } = target;
+  if (method !== 'GET' && method !== 'HEAD') return refuse('read-only', describeBlocked(method, apiPath));
+  const found = findRule(segments);
+  if (!found) return refuse('no-rule', describeBlocked(method, apiPath));
+  const { row, ref } = found;
+  if (!switches[row.section]) return refuseSectionOff(row, ref, method, apiPath);
+  const query = parseQuery(target.query);
+  if ('error' in query) return refuse('bad-query', `${query.error}.`, 400);
+  if (asksForUpgrade(headers)) return refuse('upgrade', 'protocol upgrades (attach, exec or websockets) are not proxied.');
+  if (declaresBody(headers)) return refuse('request-body', 'requests with a body are not accepted by this read-only proxy.', 400);
+  const problem = row.scopesFilters ? filtersProblem(query.params.filters) : undefined;
+  if (problem) return refuse('bad-query', `${problem}.`, 400);
+  return { allowed: true, rule: row.rule, handle: row.handle, method, version, segments, params: query.params, ref };
+}

@@ -1,61 +1,45 @@
-#!/usr/bin/env node
-// Benchmarks, measured side by side in one run (alternating A/B), on unix sockets only.
-//   npm run bench            all figures;   npm run bench -- ps logs follow up graph   some
-// Writes the table to bench/results.md (and prints it). Needs a Docker engine and the
-// stand-in images (bash scripts/stand-in-images.sh); builds the packages first.
-'use strict';
-const { execFileSync, spawn, spawnSync } = require('node:child_process');
-const { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } = require('node:fs');
-const http = require('node:http');
-const { cpus, tmpdir, totalmem } = require('node:os');
-const { join } = require('node:path');
+/**
+ * Benchmarks, measured side by side in one run (alternating A/B), on unix sockets only.
+ *   npm run bench            all figures;   npm run bench -- ps logs follow up graph   some
+ * Writes the table to bench/results.md (and prints it). Needs a Docker engine and the
+ * stand-in images (bash scripts/stand-in-images.sh); builds the packages first.
+ */
+import { ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import * as http from 'node:http';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { flushChanges, FsTree } from 'nx/src/generators/tree';
+import { buildPackages } from '../scripts/build-packages';
+import { alternate, alternateAsync, median, ms, procStats, rotate, spread } from './measure';
 
 const ROOT = join(__dirname, '..');
 const RUN = Math.random().toString(36).slice(2, 8);
 const SCOPE = `org.devsec.scope=bench-${RUN}`;
 const wanted = process.argv.slice(2);
-const want = (name) => wanted.length === 0 || wanted.includes(name);
-const rows = [];
+const want = (name: string) => wanted.length === 0 || wanted.includes(name);
+const rows: string[][] = [];
 
-const docker = (args, env = {}) => spawnSync('docker', args, { encoding: 'utf-8', env: { ...process.env, ...env }, maxBuffer: 256 * 1024 * 1024 });
-const dockerOk = (args) => {
+const docker = (args: string[], env: Record<string, string> = {}) => spawnSync('docker', args, { encoding: 'utf-8', env: { ...process.env, ...env }, maxBuffer: 256 * 1024 * 1024 });
+const dockerOk = (args: string[]) => {
   const r = docker(args);
   if (r.status !== 0) throw new Error(`docker ${args.join(' ')}: ${r.stderr}`);
   return r.stdout;
 };
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const ms = (x) => `${x.toFixed(1)} ms`;
-const spread = (xs) => `${ms(Math.min(...xs))}–${ms(Math.max(...xs))}`;
 
-/** Times each of `fns` once per round, `rounds` times, rotating who goes first, after one warm-up each. */
-function rotate(rounds, fns) {
-  for (const fn of fns) fn();
-  const times = fns.map(() => []);
-  for (let i = 0; i < rounds; i++) {
-    for (let k = 0; k < fns.length; k++) {
-      const j = (i + k) % fns.length;
-      const start = process.hrtime.bigint();
-      fns[j]();
-      times[j].push(Number(process.hrtime.bigint() - start) / 1e6);
-    }
-  }
-  return times;
+interface BenchProxy {
+  child: ChildProcess;
+  socket: string;
+  host: string;
+  stop: () => void;
 }
 
-/** Times `fn` alternately for A and B, `pairs` times, after one warm-up each. */
-function alternate(pairs, a, b) {
-  const [ta, tb] = rotate(pairs, [a, b]);
-  return { ta, tb, ratio: median(ta) / median(tb) };
-}
-
-function startProxy(env) {
+/** The compiled proxy, as the image runs it. */
+function startProxy(env: Record<string, string>): Promise<BenchProxy> {
   const dir = mkdtempSync(join(tmpdir(), 'devsec-bench-'));
   const socket = join(dir, 'proxy.sock');
-  const child = spawn(process.execPath, [join(ROOT, 'packages/socket-proxy/bin/devsec-socket-proxy.js')], {
-    env: { PATH: process.env.PATH, LISTEN: `unix://${socket}`, CONTAINERS: '1', SCOPE_LABEL: SCOPE, LOG_LEVEL: 'error', ...env },
+  const child = spawn(process.execPath, [join(ROOT, 'dist/packages/socket-proxy/bin/devsec-socket-proxy.js')], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LISTEN: `unix://${socket}`, CONTAINERS: '1', SCOPE_LABEL: SCOPE, LOG_LEVEL: 'error', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
@@ -66,22 +50,26 @@ function startProxy(env) {
   });
 }
 
-const containers = [];
-function run(name, args, command) {
+const containers: string[] = [];
+function run(name: string, args: string[], command: string) {
   containers.push(name);
   dockerOk(['run', '-d', '--name', name, '--label', SCOPE, ...args, 'devsec-rootfs:trixie', 'bash', '-c', command]);
 }
 
-function startPipeProxy() {
+function startPipeProxy(): Promise<{ host: string; stop: () => void }> {
   const dir = mkdtempSync(join(tmpdir(), 'devsec-bench-pipe-'));
   const socket = join(dir, 'pipe.sock');
-  const child = spawn(process.execPath, [join(__dirname, 'pipe-proxy.js'), socket], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // Through ts-node, which costs start-up time only: the requests run plain compiled code.
+  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', join(__dirname, 'pipe-proxy.ts'), socket], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, TS_NODE_PROJECT: join(ROOT, 'tsconfig.base.json') },
+  });
   return new Promise((resolve) => {
     child.stdout.once('data', () => resolve({ host: `unix://${socket}`, stop: () => (child.kill('SIGTERM'), rmSync(dir, { recursive: true, force: true })) }));
   });
 }
 
-async function benchPs(proxy) {
+async function benchPs(proxy: BenchProxy) {
   for (let i = 0; i < 20; i++) run(`devsec-bench-ps-${RUN}-${i}`, [], 'exec sleep infinity');
   const filter = ['--filter', `label=${SCOPE}`];
   // The floor: what any Node proxy costs here, measured in the same rounds.
@@ -101,7 +89,7 @@ async function benchPs(proxy) {
   }
 }
 
-async function benchLogs(proxy) {
+async function benchLogs(proxy: BenchProxy) {
   const name = `devsec-bench-logs-${RUN}`;
   // About 50 MB of log lines, then quiet.
   run(name, [], 'yes "2026-11-28T05:00:00Z INFO request handled path=/api/items status=200 duration=12ms" | head -c 50000000; exec sleep infinity');
@@ -114,17 +102,10 @@ async function benchLogs(proxy) {
   rows.push(['2. `docker logs` of a 50 MB log, proxy / direct (7 pairs)', ms(median(ta)), ms(median(tb)), ratio.toFixed(3), '≤ 1.10', spread(ta) + ' / ' + spread(tb)]);
 }
 
-function procStats(pid) {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf-8');
-  const kb = (key) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)[1]);
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf-8').split(') ')[1].split(' ');
-  return { rssKb: kb('VmRSS'), hwmKb: kb('VmHWM'), cpuTicks: Number(stat[11]) + Number(stat[12]) };
-}
-
-async function benchFollow(proxy) {
+async function benchFollow(proxy: BenchProxy) {
   const name = `devsec-bench-follow-${RUN}`;
   run(name, [], 'while true; do echo "$(date +%s%N) tick from the follow benchmark, a line of ordinary length"; sleep 0.01; done');
-  const requests = [];
+  const requests: http.ClientRequest[] = [];
   let bytes = 0;
   for (let i = 0; i < 50; i++) {
     const req = http.get({ socketPath: proxy.socket, path: `/v1.41/containers/${name}/logs?follow=1&stdout=1&stderr=1&tail=10` }, (res) => {
@@ -134,14 +115,15 @@ async function benchFollow(proxy) {
     requests.push(req);
   }
   await new Promise((r) => setTimeout(r, 2000));
-  const before = procStats(proxy.child.pid);
+  const pid = proxy.child.pid as number;
+  const before = procStats(pid);
   const started = Date.now();
   let peakRss = before.rssKb;
   while (Date.now() - started < 10_000) {
     await new Promise((r) => setTimeout(r, 250));
-    peakRss = Math.max(peakRss, procStats(proxy.child.pid).rssKb);
+    peakRss = Math.max(peakRss, procStats(pid).rssKb);
   }
-  const after = procStats(proxy.child.pid);
+  const after = procStats(pid);
   const seconds = (Date.now() - started) / 1000;
   const cpu = (after.cpuTicks - before.cpuTicks) / 100 / seconds;
   for (const req of requests) req.destroy();
@@ -156,7 +138,7 @@ async function benchFollow(proxy) {
 }
 
 function benchGraph() {
-  execFileSync(process.execPath, [join(ROOT, 'scripts/build-packages.js'), 'devsec'], { stdio: 'ignore' });
+  buildPackages(['socket-proxy', 'devsec']);
   // Outside this repository: its .gitignore and nx.json must not shape the measured workspace.
   const ws = mkdtempSync(join(tmpdir(), 'devsec-bench-graph-'));
   for (let i = 0; i < 1000; i++) {
@@ -167,8 +149,8 @@ function benchGraph() {
     if (i % 10 === 0) writeFileSync(join(dir, '.devcontainer', 'docker-compose.yml'), 'services:\n  app:\n    labels:\n      org.devsec.managed: "true"\n');
   }
   writeFileSync(join(ws, 'package.json'), JSON.stringify({ name: 'bench-graph', private: true }));
-  const nxJson = (plugins) => writeFileSync(join(ws, 'nx.json'), JSON.stringify({ plugins }));
-  let env = { ...process.env, NX_DAEMON: 'false', NX_CACHE_PROJECT_GRAPH: 'false', NX_NO_CLOUD: 'true', NX_SKIP_NX_CACHE: 'true' };
+  const nxJson = (plugins: string[]) => writeFileSync(join(ws, 'nx.json'), JSON.stringify({ plugins }));
+  let env: NodeJS.ProcessEnv = { ...process.env, NX_DAEMON: 'false', NX_CACHE_PROJECT_GRAPH: 'false', NX_NO_CLOUD: 'true', NX_SKIP_NX_CACHE: 'true' };
   const nx = () => {
     const r = spawnSync(process.execPath, [join(ROOT, 'node_modules/nx/dist/bin/nx.js'), 'show', 'projects'], { cwd: ws, env, encoding: 'utf-8' });
     if (r.status !== 0) throw new Error(r.stderr);
@@ -196,26 +178,13 @@ function benchGraph() {
   rmSync(ws, { recursive: true, force: true });
 }
 
-/** Times async `a` and `b` alternately, `pairs` times; `reset` runs untimed before each. */
-async function alternateAsync(pairs, a, b, reset = async () => undefined) {
-  const ta = [];
-  const tb = [];
-  for (let i = 0; i < pairs; i++) {
-    for (const [fn, out] of i % 2 ? [[b, tb], [a, ta]] : [[a, ta], [b, tb]]) {
-      await reset();
-      const start = process.hrtime.bigint();
-      await fn();
-      out.push(Number(process.hrtime.bigint() - start) / 1e6);
-    }
-  }
-  return { ta, tb, ratio: median(ta) / median(tb) };
-}
-
 async function benchUp() {
-  execFileSync(process.execPath, [join(ROOT, 'scripts/build-packages.js'), 'devsec'], { stdio: 'ignore' });
+  buildPackages(['socket-proxy', 'devsec']);
   const dist = join(ROOT, 'dist/packages/devsec/src');
-  const { FsTree, flushChanges } = require('nx/src/generators/tree');
+  // The compiled plugin, as a workspace installs it; its types are not this script's concern.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { secureDevcontainerGenerator } = require(join(dist, 'generators/secure-devcontainer/generator'));
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const upWorktree = require(join(dist, 'executors/up-worktree/executor')).default;
   const dir = mkdtempSync(join(tmpdir(), 'devsec-bench-up-'));
   const network = `devsec-bench-${RUN}`;
@@ -223,9 +192,7 @@ async function benchUp() {
   writeFileSync(join(dir, 'nx.json'), '{}');
   mkdirSync(join(dir, 'apps/app'), { recursive: true });
   writeFileSync(join(dir, 'apps/app/project.json'), JSON.stringify({ name: 'app', root: 'apps/app' }));
-  for (const part of ['package.json', 'Dockerfile', 'bin', 'src']) {
-    cpSync(join(ROOT, 'packages/socket-proxy', part), join(dir, 'node_modules/@org/devsec-socket-proxy', part), { recursive: true });
-  }
+  cpSync(join(ROOT, 'dist/packages/socket-proxy'), join(dir, 'node_modules/@org/devsec-socket-proxy'), { recursive: true });
   const tree = new FsTree(dir, false);
   await secureDevcontainerGenerator(tree, { project: 'app', network, skipFormat: true });
   flushChanges(dir, tree.listChanges());
@@ -233,9 +200,9 @@ async function benchUp() {
   const composeFile = 'apps/app/.devcontainer/docker-compose.yml';
   const context = { root: dir, cwd: dir, projectName: 'app', isVerbose: false };
   // The executor's own output is not what is measured.
-  const quiet = async (fn) => {
+  const quiet = async <T>(fn: () => Promise<T>): Promise<T> => {
     const write = process.stdout.write;
-    process.stdout.write = () => true;
+    process.stdout.write = (() => true) as typeof process.stdout.write;
     try {
       return await fn();
     } finally {
@@ -243,13 +210,13 @@ async function benchUp() {
     }
   };
   const up = async () => {
-    const result = await quiet(() => upWorktree({ composeFile }, context));
+    const result: { success: boolean } = await quiet(() => upWorktree({ composeFile }, context));
     if (!result.success) throw new Error('up-worktree failed');
   };
   await up(); // builds the images once
-  const project = /COMPOSE_PROJECT_NAME=(\S+)/.exec(readFileSync(join(dir, 'apps/app/.devcontainer/.env'), 'utf-8'))[1];
+  const project = (/COMPOSE_PROJECT_NAME=(\S+)/.exec(readFileSync(join(dir, 'apps/app/.devcontainer/.env'), 'utf-8')) as RegExpExecArray)[1];
   const files = ['docker-compose.yml', 'docker-compose.services.yml', 'docker-compose.worktree.yml'].flatMap((f) => ['-f', join(dir, 'apps/app/.devcontainer', f)]);
-  const compose = async (...args) => {
+  const compose = async (...args: string[]) => {
     const r = docker(['compose', '-p', project, ...files, ...args]);
     if (r.status !== 0) throw new Error(r.stderr);
   };
@@ -266,12 +233,15 @@ async function benchUp() {
 }
 
 async function main() {
-  let proxy;
+  let proxy: BenchProxy | undefined;
   try {
-    if (want('ps') || want('logs') || want('follow')) proxy = await startProxy({});
-    if (want('ps')) await benchPs(proxy);
-    if (want('logs')) await benchLogs(proxy);
-    if (want('follow')) await benchFollow(proxy);
+    if (want('ps') || want('logs') || want('follow')) {
+      buildPackages(['socket-proxy']);
+      proxy = await startProxy({});
+    }
+    if (proxy && want('ps')) await benchPs(proxy);
+    if (proxy && want('logs')) await benchLogs(proxy);
+    if (proxy && want('follow')) await benchFollow(proxy);
     if (want('up')) await benchUp();
     if (want('graph')) benchGraph();
   } finally {

@@ -1,9 +1,9 @@
-#!/usr/bin/env node
-// The floor of any Node HTTP proxy, for figure 1: a bare pipe to the Docker socket with no policy,
-// no scope and no logging — an HTTP server, a keep-alive client, and pipe(). Bench only.
-'use strict';
-const http = require('node:http');
-const { rmSync } = require('node:fs');
+/**
+ * The floor of any Node HTTP proxy, for figure 1: a bare pipe to the Docker socket with no
+ * policy, no scope and no logging — an HTTP server, a keep-alive client, and pipe(). Bench only.
+ */
+import * as http from 'node:http';
+import { rmSync } from 'node:fs';
 
 const [listen, upstream = '/var/run/docker.sock'] = process.argv.slice(2);
 rmSync(listen, { force: true });

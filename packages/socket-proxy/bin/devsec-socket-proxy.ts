@@ -1,8 +1,7 @@
 #!/usr/bin/env node
-'use strict';
+import { main } from '../src/main';
 
-require('../src/main')
-  .main()
+main()
   .then((code) => {
     process.exitCode = code;
   })

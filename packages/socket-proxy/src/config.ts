@@ -1,0 +1,149 @@
+/**
+ * Configuration comes from the environment only, with Tecnativa docker-socket-proxy's
+ * switch names so an existing compose file keeps its meaning.
+ */
+import { DEFAULT_SCOPE_LABEL, PROXY_PORT, READ_SWITCHES, WRITE_SWITCHES } from './vocabulary';
+
+export { DEFAULT_SCOPE_LABEL, READ_SWITCHES, WRITE_SWITCHES };
+
+export const LOG_LEVELS = Object.freeze(['debug', 'info', 'warn', 'error', 'silent'] as const);
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const DEFAULT_LISTEN = `tcp://127.0.0.1:${PROXY_PORT}`;
+
+export class ConfigError extends Error {}
+
+const TRUE_VALUES = new Set(['1', 'true', 'yes', 'on']);
+const FALSE_VALUES = new Set(['0', 'false', 'no', 'off', '']);
+
+function parseSwitch(name: string, raw: string): boolean {
+  const value = raw.trim().toLowerCase();
+  if (TRUE_VALUES.has(value)) return true;
+  if (FALSE_VALUES.has(value)) return false;
+  throw new ConfigError(`${name}=${raw} is not a switch value: use ${name}=1 (on) or ${name}=0 (off).`);
+}
+
+/** Edit distance with transpositions (optimal string alignment), for "did you mean". */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
+}
+
+const ALL_SWITCHES: readonly string[] = [...Object.keys(READ_SWITCHES), ...WRITE_SWITCHES];
+const isWriteSwitch = (name: string) => (WRITE_SWITCHES as readonly string[]).includes(name);
+
+/**
+ * A variable that looks like a switch (upper-case name, 0/1-like value) but is not one is most
+ * likely a typo (`CONTAINER=1`): refusing it beats running with less access than intended,
+ * or, worse, believing a write switch is off when it was misspelt.
+ */
+function closestSwitch(name: string, value: string): string | undefined {
+  if (!/^[A-Z][A-Z_]{2,}$/.test(name)) return undefined;
+  if (!TRUE_VALUES.has(value.trim().toLowerCase()) && !FALSE_VALUES.has(value.trim().toLowerCase())) return undefined;
+  if (value.trim() === '') return undefined;
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of ALL_SWITCHES) {
+    const distance = editDistance(name, candidate);
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  // Short names are close to too much; allow one edit for them, two otherwise.
+  return bestDistance <= (name.length <= 4 ? 1 : 2) ? best : undefined;
+}
+
+export type Listen = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
+
+export function parseListen(listen: string): Listen {
+  const tcp = /^tcp:\/\/(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$/.exec(listen);
+  if (tcp) {
+    const port = Number(tcp[2]);
+    if (port < 1 || port > 65535) throw new ConfigError(`LISTEN=${listen}: the port must be between 1 and 65535.`);
+    return { kind: 'tcp', host: tcp[1].replace(/^\[|\]$/g, ''), port };
+  }
+  const unix = /^unix:\/\/(\/.+)$/.exec(listen);
+  if (unix) return { kind: 'unix', path: unix[1] };
+  throw new ConfigError(`LISTEN=${listen} is not understood: use tcp://HOST:PORT (e.g. tcp://127.0.0.1:2375) or unix:///path/to.sock.`);
+}
+
+export interface ScopeLabel {
+  key: string;
+  value: string | undefined;
+  selector: string;
+}
+
+/** @param selector `key` or `key=value` */
+export function parseScopeLabel(selector: string): ScopeLabel {
+  const match = /^([A-Za-z0-9][A-Za-z0-9._/-]*)(?:=([^\s=][^\s]*))?$/.exec(selector);
+  if (!match) {
+    throw new ConfigError(`SCOPE_LABEL=${selector} is not a label selector: use KEY or KEY=VALUE (e.g. org.devsec.scope=dev).`);
+  }
+  return { key: match[1], value: match[2], selector };
+}
+
+export type Switches = { [name: string]: boolean };
+
+export interface ProxyConfig {
+  socketPath: string;
+  listen: Listen;
+  switches: Switches;
+  scope: ScopeLabel;
+  logLevel: string;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv): ProxyConfig {
+  const problems: string[] = [];
+  /** Runs one parse step; its ConfigError becomes one more problem, reported with the others. */
+  const attempt = <T>(step: () => T): T | undefined => {
+    try {
+      return step();
+    } catch (error) {
+      problems.push((error as Error).message);
+      return undefined;
+    }
+  };
+  const switches: Switches = {};
+  for (const [name, fallback] of Object.entries(READ_SWITCHES)) {
+    const raw = env[name];
+    const value = attempt(() => (raw === undefined ? fallback : parseSwitch(name, raw)));
+    if (value !== undefined) switches[name] = value;
+  }
+  for (const name of WRITE_SWITCHES) {
+    const raw = env[name];
+    if (raw === undefined) continue;
+    if (attempt(() => parseSwitch(name, raw))) {
+      problems.push(
+        `${name}=${raw} asks for write access to the Docker API; this proxy is read-only by construction in this version. ` +
+          `Remove ${name} (or set ${name}=0).`,
+      );
+    }
+  }
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined || name in READ_SWITCHES || isWriteSwitch(name)) continue;
+    const suggestion = closestSwitch(name, value);
+    if (suggestion) problems.push(`${name}=${value} is not a switch this proxy knows. Did you mean ${suggestion}?`);
+  }
+
+  const listen = attempt(() => parseListen(env.LISTEN ?? DEFAULT_LISTEN));
+  const scope = attempt(() => parseScopeLabel(env.SCOPE_LABEL ?? DEFAULT_SCOPE_LABEL));
+  const logLevel = (env.LOG_LEVEL ?? 'info').toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    problems.push(`LOG_LEVEL=${env.LOG_LEVEL} is not one of ${LOG_LEVELS.join(', ')}.`);
+  }
+  const socketPath = env.SOCKET_PATH ?? '/var/run/docker.sock';
+  if (!socketPath.startsWith('/')) problems.push(`SOCKET_PATH=${socketPath} must be an absolute path to the Docker socket.`);
+
+  if (problems.length > 0 || !listen || !scope) {
+    throw new ConfigError(`devsec-socket-proxy will not start:\n  - ${problems.join('\n  - ')}`);
+  }
+  return { socketPath, listen, switches, scope, logLevel };
+}

@@ -1,0 +1,76 @@
+/** The command line: argv picks a mode (help, --check, forward, socket proxy); env configures it. */
+import type { AddressInfo } from 'node:net';
+import { check } from './check';
+import { ConfigError, loadConfig } from './config';
+import { runForward } from './forward';
+import { createLogger } from './logger';
+import { createProxyServer, listenOn } from './server';
+
+export const USAGE = `devsec-socket-proxy — a read-only Docker socket proxy
+
+Configured by environment variables only:
+  SOCKET_PATH   upstream Docker socket (default /var/run/docker.sock)
+  LISTEN        tcp://HOST:PORT or unix:///path (default tcp://127.0.0.1:2375;
+                tcp://0.0.0.0:2375 in the image)
+  SCOPE_LABEL   only containers with this label are visible: KEY or KEY=VALUE
+                (default org.devsec.scope)
+  LOG_LEVEL     debug | info | warn | error | silent (default info)
+  PING VERSION EVENTS (on by default), CONTAINERS IMAGES INFO NETWORKS VOLUMES
+  (off by default): Tecnativa-compatible read switches, 1 = on, 0 = off.
+  Write switches (POST, EXEC, BUILD, ...) are refused in this version.
+
+  --check       exit 0 when the proxy on LISTEN answers /_ping (for healthchecks)
+
+Forward mode (the localhost-proxy sidecar; no Docker access):
+  FORWARD       LISTEN_PORT:HOST:PORT[,...], e.g. 3000:web:3000
+  FORWARD_BIND  addresses to listen on (default 127.0.0.1,::1)
+`;
+
+export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (argv.includes('--check')) return check(env);
+  if (argv.length > 0) {
+    process.stderr.write(`devsec-socket-proxy takes no arguments (got ${argv.join(' ')}); it is configured by environment.\n\n${USAGE}`);
+    return 2;
+  }
+  if (env.FORWARD !== undefined) return runForward(env);
+  return runProxy(env);
+}
+
+/** The socket proxy, until SIGTERM or SIGINT. */
+async function runProxy(env: NodeJS.ProcessEnv): Promise<number> {
+  let config;
+  try {
+    config = loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  const log = createLogger(config.logLevel);
+  const server = createProxyServer(config, log);
+  const listen = config.listen;
+  await listenOn(server, listen);
+  const enabled = Object.entries(config.switches).filter(([, on]) => on).map(([name]) => name);
+  log.startup({
+    msg: 'listening',
+    listen: listen.kind === 'unix' ? `unix://${listen.path}` : `tcp://${listen.host}:${(server.address() as AddressInfo).port}`,
+    upstream: config.socketPath,
+    sections: enabled,
+    scope: config.scope.selector,
+  });
+
+  const stop = () => {
+    server.close();
+    server.closeAllConnections();
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  await new Promise((resolve) => server.once('close', resolve));
+  return 0;
+}

@@ -1,0 +1,48 @@
+/**
+ * The names the devsec plugin shares with the proxy, defined once. The plugin loads this module
+ * at graph time (`@org/devsec-socket-proxy/vocabulary`), so it imports nothing.
+ *
+ * The switch names are Tecnativa docker-socket-proxy's, so an existing compose file keeps its
+ * meaning.
+ */
+
+/** Read switches and the proxy's own defaults (Tecnativa's: PING, VERSION, EVENTS on; the rest off). */
+export const READ_SWITCHES = Object.freeze({
+  PING: true,
+  VERSION: true,
+  EVENTS: true,
+  CONTAINERS: false,
+  IMAGES: false,
+  INFO: false,
+  NETWORKS: false,
+  VOLUMES: false,
+});
+export type ReadSwitch = keyof typeof READ_SWITCHES;
+
+/**
+ * Write switches are recognised so that a compose file written for Tecnativa fails loudly
+ * instead of silently doing less: this version grants no write access at all.
+ */
+export const WRITE_SWITCHES = Object.freeze([
+  'POST', 'BUILD', 'COMMIT', 'EXEC', 'SWARM', 'AUTH', 'SECRETS', 'CONFIGS', 'PLUGINS',
+  'NODES', 'SERVICES', 'TASKS', 'SESSION', 'GRPC', 'DISTRIBUTION', 'SYSTEM',
+  'ALLOW_START', 'ALLOW_STOP', 'ALLOW_RESTARTS',
+] as const);
+export type WriteSwitch = (typeof WRITE_SWITCHES)[number];
+
+/** The label key the proxy scopes by when SCOPE_LABEL is not set. */
+export const DEFAULT_SCOPE_LABEL = 'org.devsec.scope';
+
+/** The port the proxy listens on (Docker's plain-TCP port). */
+export const PROXY_PORT = 2375;
+
+/** The environment variables that configure the proxy (it takes no arguments). */
+export const PROXY_ENV = Object.freeze({
+  SOCKET_PATH: 'SOCKET_PATH',
+  LISTEN: 'LISTEN',
+  SCOPE_LABEL: 'SCOPE_LABEL',
+  LOG_LEVEL: 'LOG_LEVEL',
+  FORWARD: 'FORWARD',
+  FORWARD_BIND: 'FORWARD_BIND',
+} as const);
+export type ProxyEnvName = keyof typeof PROXY_ENV;
