@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, lchownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 /**
  * A throw-away workspace for real-engine suites that call the generators and executors in
@@ -11,6 +11,19 @@ import { join } from 'node:path';
 export interface SandboxWorkspace {
   dir: string;
   git: (...args: string[]) => Buffer;
+  /** Hands the checkout (and its git data) to the ordinary user, as on a developer's machine. */
+  chownToCheckoutUser: () => void;
+}
+
+/** A real checkout belongs to an ordinary user; the dev container's user is uid 1000 too. */
+export const CHECKOUT_UID = 1000;
+
+/**
+ * Root (this process) runs git on a checkout of uid 1000: git refuses such a repository unless
+ * told it is safe. Set in the environment, so the executors' and hooks' git children see it.
+ */
+export function trustCheckoutsAsRoot(): void {
+  Object.assign(process.env, { GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'safe.directory', GIT_CONFIG_VALUE_0: '*' });
 }
 
 /**
@@ -34,5 +47,22 @@ export function createSandboxWorkspace(prefix: string, packageName: string): San
   cpSync(compiledProxyPackage(), join(dir, 'node_modules/@org/devsec-socket-proxy'), { recursive: true });
   const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd: dir });
   git('init', '-q');
-  return { dir, git };
+  return { dir, git, chownToCheckoutUser: () => chownTree(dir) };
+}
+
+function chownTree(path: string): void {
+  const stat = lstatSync(path);
+  lchownSync(path, CHECKOUT_UID, CHECKOUT_UID);
+  if (stat.isDirectory()) for (const entry of readdirSync(path)) chownTree(join(path, entry));
+}
+
+/**
+ * The compiled plugin where `nx add` would install it, with the one package its host entry
+ * (`devsec`) loads, so devcontainer.json's initializeCommand runs it as in a real workspace.
+ */
+export function installPlugin(dir: string): void {
+  const dist = join(__dirname, '..', '..', 'dist', 'packages', 'devsec');
+  if (!existsSync(join(dist, 'src', 'bin', 'devsec.js'))) throw new Error(`${dist} holds no built plugin: run \`npm run build:packages\` (npm test does).`);
+  cpSync(dist, join(dir, 'node_modules/@org/devsec'), { recursive: true });
+  cpSync(dirname(require.resolve('yaml/package.json')), join(dir, 'node_modules/yaml'), { recursive: true });
 }

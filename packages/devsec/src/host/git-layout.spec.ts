@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WorktreeError } from '../sandbox/errors';
 import { readGitLayout } from './git-layout';
-import { COMMON_DIR_INSIDE, gitMounts, PRIVATE_GIT_DIR_INSIDE } from './git-mounts';
+import { gitMounts, PRIVATE_GIT_DIR_INSIDE } from './git-mounts';
 import { findNestedGit } from './nested-git';
 
 describe('git layout, read without running git (real repositories)', () => {
@@ -87,36 +87,50 @@ describe('git layout, read without running git (real repositories)', () => {
     expect(() => readGitLayout(plain)).toThrow(/not inside a git repository.*git init/);
   });
 
-  it('mounts a linked worktree: common dir read-only, objects/refs/logs and its own folder writable, its pointers read-only', () => {
+  it('mounts a linked worktree: a private git dir inside, seeded from its own HEAD and index; objects, refs and their reflogs shared', () => {
     const layout = readGitLayout(join(base, 'linked'));
-    const mounts = gitMounts(layout, join(base, 'state/git'));
+    const privateDir = join(base, 'state/linked-git');
     const common = join(base, 'main/.git');
-    const gitDir = join(common, 'worktrees/linked');
-    expect(mounts).toEqual([
-      { source: join(common, 'objects'), target: join(common, 'objects'), readOnly: false },
-      { source: join(common, 'refs'), target: join(common, 'refs'), readOnly: false },
-      { source: join(common, 'logs'), target: join(common, 'logs'), readOnly: false },
-      { source: gitDir, target: gitDir, readOnly: false },
-      { source: join(gitDir, 'commondir'), target: join(gitDir, 'commondir'), readOnly: true },
-      { source: join(gitDir, 'gitdir'), target: join(gitDir, 'gitdir'), readOnly: true },
-      { source: join(gitDir, 'config.worktree'), target: join(gitDir, 'config.worktree'), readOnly: true },
-      { source: join(gitDir, 'modules'), target: join(gitDir, 'modules'), readOnly: true },
-      { source: join(base, 'linked/.git'), target: join(base, 'linked/.git'), readOnly: true },
+    expect(gitMounts(layout, privateDir)).toEqual([
+      { source: `${privateDir}.gitfile`, target: join(base, 'linked/.git'), readOnly: true },
+      { source: privateDir, target: PRIVATE_GIT_DIR_INSIDE, readOnly: false },
+      { source: join(common, 'objects'), target: `${PRIVATE_GIT_DIR_INSIDE}/objects`, readOnly: false },
+      { source: join(common, 'refs'), target: `${PRIVATE_GIT_DIR_INSIDE}/refs`, readOnly: false },
+      { source: join(common, 'logs/refs'), target: `${PRIVATE_GIT_DIR_INSIDE}/logs/refs`, readOnly: false },
+      { source: join(common, 'hooks'), target: `${PRIVATE_GIT_DIR_INSIDE}/hooks`, readOnly: true },
+      { source: join(common, 'info'), target: `${PRIVATE_GIT_DIR_INSIDE}/info`, readOnly: true },
     ]);
+    expect(readFileSync(`${privateDir}.gitfile`, 'utf-8')).toBe(`gitdir: ${PRIVATE_GIT_DIR_INSIDE}\n`);
+    expect(readFileSync(join(privateDir, 'HEAD'), 'utf-8')).toBe('ref: refs/heads/two\n');
+    // A standalone git dir: no commondir to follow, no other worktree to clash with.
+    expect(existsSync(join(privateDir, 'commondir'))).toBe(false);
   });
 
-  it('gives a main worktree a private git dir (seeded from its HEAD) over its .git, and the repository at another path', () => {
+  it('gives a main worktree its private git dir at .git itself', () => {
     const layout = readGitLayout(join(base, 'main'));
     const privateDir = join(base, 'state/main-git');
     const mounts = gitMounts(layout, privateDir);
-    expect(mounts[0]).toEqual({ source: privateDir, target: join(base, 'main/.git'), readOnly: false });
-    expect(mounts.slice(1)).toEqual([
-      { source: join(base, 'main/.git'), target: COMMON_DIR_INSIDE, readOnly: true },
-      ...['objects', 'refs', 'logs'].map((folder) => ({ source: join(base, 'main/.git', folder), target: `${COMMON_DIR_INSIDE}/${folder}`, readOnly: false })),
+    const dotGit = join(base, 'main/.git');
+    expect(mounts).toEqual([
+      { source: privateDir, target: dotGit, readOnly: false },
+      ...['objects', 'refs', 'logs/refs'].map((folder) => ({ source: join(dotGit, folder), target: join(dotGit, folder), readOnly: false })),
+      { source: join(dotGit, 'hooks'), target: join(dotGit, 'hooks'), readOnly: true },
+      { source: join(dotGit, 'info'), target: join(dotGit, 'info'), readOnly: true },
     ]);
-    expect(execFileSync('cat', [join(privateDir, 'HEAD'), join(privateDir, 'commondir')], { encoding: 'utf-8' })).toBe(
-      `ref: refs/heads/main\n${COMMON_DIR_INSIDE}\n`,
-    );
+    expect(readFileSync(join(privateDir, 'HEAD'), 'utf-8')).toBe('ref: refs/heads/main\n');
+    expect(readFileSync(join(privateDir, 'index'))).toEqual(readFileSync(join(dotGit, 'index')));
+  });
+
+  it("keeps the agent's staging across starts, and packed-refs following the repository", () => {
+    const layout = readGitLayout(join(base, 'main'));
+    const privateDir = join(base, 'state/kept-git');
+    gitMounts(layout, privateDir);
+    writeFileSync(join(privateDir, 'index'), 'the agent staged something');
+    writeFileSync(join(base, 'main/.git/packed-refs'), '# pack-refs with: peeled fully-peeled sorted\n');
+    gitMounts(layout, privateDir);
+    expect(readFileSync(join(privateDir, 'index'), 'utf-8')).toBe('the agent staged something');
+    expect(readFileSync(join(privateDir, 'packed-refs'), 'utf-8')).toContain('pack-refs');
+    rmSync(join(base, 'main/.git/packed-refs'));
   });
 
   it('gives a --separate-git-dir worktree a gitfile of its own naming the private git dir', () => {

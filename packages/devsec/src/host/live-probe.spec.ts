@@ -78,8 +78,8 @@ describe('gatherProbeInput', () => {
       '172.18.0.1:2376 the gateway of network dev',
     ]);
     expect(input.calls).toBe(FORBIDDEN_CALLS);
-    // A main worktree's repository appears inside at /devsec/git: its top (where a commondir would go) must be read-only too.
-    expect(input.writable).toEqual(['/nonexistent-ws/docker-compose.shared.yml', '/nonexistent-ws/.git/hooks', '/nonexistent-ws/.git/config', '/devsec/git']);
+    // A main worktree's .git inside is the sandbox's own git dir: its hooks, info and modules (when the repository has them) are the repository's, read-only.
+    expect(input.writable).toEqual(['/nonexistent-ws/docker-compose.shared.yml']);
   });
 
   it('refuses when the stack is not running, and says how to start it', () => {

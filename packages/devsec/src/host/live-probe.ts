@@ -25,7 +25,7 @@ import {
 } from '../sandbox/vocabulary';
 import { runCommand, Runner } from './run';
 import type { GitLayout } from './git-layout';
-import { COMMON_DIR_INSIDE } from './git-mounts';
+import { PRIVATE_GIT_DIR_INSIDE } from './git-mounts';
 import type { SandboxStack } from './sandbox-stack';
 import { findOurDevcontainers } from './worktree';
 
@@ -121,15 +121,13 @@ export function gatherProbeInput(stack: SandboxStack, run: Runner = runCommand):
     if (settings.Gateway) for (const port of ENGINE_PORTS) targets.push({ host: settings.Gateway, port, label: `the gateway of network ${network}` });
   }
 
-  const { workspaceRoot, gitCommonDir } = stack.identity;
+  const { workspaceRoot } = stack.identity;
   const writable = [
     ...findOurDevcontainers(workspaceRoot).flatMap((dir) => [
       join(workspaceRoot, dir),
       ...[COMPOSE_FILE, DEVCONTAINER_JSON, DOCKERFILE].map((file) => join(workspaceRoot, dir, file)),
     ]),
     join(workspaceRoot, SHARED_COMPOSE_FILE),
-    join(gitCommonDir, 'hooks'),
-    join(gitCommonDir, 'config'),
     ...gitPathsSeenInside(stack.identity.git),
   ];
   return {
@@ -147,16 +145,15 @@ export function gatherProbeInput(stack: SandboxStack, run: Runner = runCommand):
 }
 
 /**
- * What of git the host later follows or runs, where the dev container sees it: the top of the
- * common dir (where a `commondir` would be planted) and its config, hooks, info, modules and
- * worktrees; a linked worktree's pointers and `.git` file. Each must be read-only inside.
+ * What of the repository the dev container sees and must not write (git-mounts.ts): hooks, info
+ * and modules in its private git dir; for a worktree whose `.git` is a gitfile, that gitfile and
+ * the repository itself, mounted read-only at its host path, with its config and hooks.
  */
 function gitPathsSeenInside(git: GitLayout): string[] {
-  const common = git.kind === 'main' ? COMMON_DIR_INSIDE : git.commonDir;
-  const present = (name: string) => existsSync(join(git.commonDir, name));
-  const paths = [common, ...['config', 'hooks', 'info', 'modules', 'worktrees'].filter(present).map((name) => join(common, name))];
-  if (git.kind === 'linked') paths.push(join(git.gitDir, 'commondir'), join(git.gitDir, 'gitdir'), join(git.workspaceRoot, '.git'));
-  return [...new Set(paths)];
+  const inside = git.kind === 'main' && git.dotGitIsDirectory ? join(git.workspaceRoot, '.git') : PRIVATE_GIT_DIR_INSIDE;
+  const present = ['hooks', 'info', 'modules'].filter((name) => existsSync(join(git.commonDir, name))).map((name) => join(inside, name));
+  if (inside !== PRIVATE_GIT_DIR_INSIDE) return present;
+  return [join(git.workspaceRoot, '.git'), git.commonDir, join(git.commonDir, 'config'), join(git.commonDir, 'hooks'), ...present];
 }
 
 /**

@@ -19,7 +19,7 @@ import {
 import type { ComposeModel } from '../sandbox/compose-model';
 import { sharedComposeSkeleton } from '../sandbox/shared-compose';
 import { DEFAULT_NETWORK, SHARED_NETWORK } from '../sandbox/vocabulary';
-import { ensureOwnedFolder } from './checkout-owner';
+import { chownLike, ensureOwnedFolder } from './checkout-owner';
 import { ComposeProject, PsEntry } from './compose-project';
 import { gitMounts, Mount } from './git-mounts';
 import { findNestedGit, NestedGit } from './nested-git';
@@ -92,6 +92,7 @@ function ensureSharedComposeFile(stack: SandboxStack, say: (line: string) => voi
   if (existsSync(path)) return readFileSync(path, 'utf-8');
   const text = sharedComposeSkeleton(workspaceName(stack.identity.workspaceRoot), stack.network);
   writeFileSync(path, text);
+  chownLike(path, stack.identity.workspaceRoot);
   say(`Wrote ${SHARED_COMPOSE_FILE} with no service yet: it is read-only inside every sandbox, so no agent can be the one to create it. Commit it.`);
   return text;
 }

@@ -52,7 +52,12 @@ export const RULES = {
     "The sandbox's own definition (.devcontainer) writable from inside.",
     'Mount ./ at the .devcontainer path with :ro (the generator does).',
   ),
-  'git-hooks-writable': rule('high', false, '.git/hooks writable from inside.', 'Mount <git common dir>/hooks (and /config) read-only (the generator does).'),
+  'git-hooks-writable': rule(
+    'high',
+    false,
+    '.git (hooks, config) writable from inside.',
+    'Mount the git common dir read-only (the generator does; up-worktree then gives the sandbox a git dir of its own).',
+  ),
   'node-modules-shared': rule('high', false, 'node_modules shared with the host.', 'Mount a named volume at <workspace>/node_modules.'),
   'runs-as-root': rule('high', false, 'The dev container or its image runs as root.', 'Use user: node.'),
   'credential-mount': rule(

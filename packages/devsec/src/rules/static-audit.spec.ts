@@ -79,7 +79,12 @@ describe('audit', () => {
       'docker-compose.yml',
       /definition/,
     ],
-    ['git-hooks-writable', (t) => edit(t, `${DIR}/docker-compose.yml`, (s) => s.replace('/hooks:ro', '/hooks')), 'docker-compose.yml', /hooks/],
+    [
+      'git-hooks-writable',
+      (t) => edit(t, `${DIR}/docker-compose.yml`, (s) => s.replace('/workspace/.git}:ro', '/workspace/.git}')),
+      'docker-compose.yml',
+      /\.git is writable from inside: a planted hook or config/,
+    ],
     [
       'node-modules-shared',
       (t) => edit(t, `${DIR}/docker-compose.yml`, (s) => s.replace(/\n\s+- node_modules:\$\{DEVSEC_WORKSPACE:-\/workspace\}\/node_modules/, '')),

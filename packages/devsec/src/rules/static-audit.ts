@@ -123,8 +123,9 @@ function auditCompose(files: Parsed[], composePath: string): Finding[] {
         message: "The sandbox's own definition (.devcontainer) is writable from inside: the agent can weaken the next start.",
       });
     }
-    if (!volumes.some((v) => /hooks(:[^:]+)?:ro$/.test(v))) {
-      addMissing('git-hooks-writable', { ...appKey, message: ".git/hooks is writable from inside: a planted hook runs on the host's next git command." });
+    // The repository read-only (up-worktree then lays the sandbox's own git dir over it), or at least its hooks.
+    if (!volumes.some((v) => /(\.git\}?|hooks)(:[^:]+)?:ro$/.test(v))) {
+      addMissing('git-hooks-writable', { ...appKey, message: ".git is writable from inside: a planted hook or config runs on the host's next git command." });
     }
     if (!volumes.some((v) => /^[A-Za-z0-9_.-]+:.*\/node_modules$/.test(v))) {
       addMissing('node-modules-shared', {

@@ -1,8 +1,11 @@
 /**
  * The stack's vocabulary, defined once: package names, labels, file names, service and network
  * names, ports, reserved names and credential paths. No other module spells these as literals.
- * Imports nothing: the plugin loads it on every graph computation.
+ * What the proxy must agree on (switch names, scope label, port) comes from the proxy package's
+ * own vocabulary, so the two cannot drift. Imports nothing else: the plugin loads it on every
+ * graph computation.
  */
+import { DEFAULT_SCOPE_LABEL, PROXY_PORT, READ_SWITCHES, ReadSwitch, WRITE_SWITCHES, WriteSwitch } from '@org/devsec-socket-proxy/vocabulary';
 
 /** npm names. */
 export const PLUGIN_PACKAGE = '@org/devsec';
@@ -13,7 +16,7 @@ export const MANAGED_LABEL = 'org.devsec.managed';
 /** The Nx project a stack belongs to. */
 export const PROJECT_LABEL = 'org.devsec.project';
 /** The proxy shows only containers with this label (value: the shared network's name). */
-export const SCOPE_LABEL = 'org.devsec.scope';
+export const SCOPE_LABEL = DEFAULT_SCOPE_LABEL;
 /** Compose's own labels, which the executors filter on. */
 export const COMPOSE_PROJECT_LABEL = 'com.docker.compose.project';
 export const COMPOSE_SERVICE_LABEL = 'com.docker.compose.service';
@@ -42,7 +45,7 @@ export const SHARED_NETWORK = 'shared';
 export const RESERVED_NAMES: readonly string[] = [APP_SERVICE, PROXY_SERVICE, LOCALHOST_PROXY_SERVICE, SANDBOX_NETWORK, SHARED_NETWORK];
 
 /** Where the proxy listens, inside its stack. */
-export const PROXY_PORT = 2375;
+export { PROXY_PORT };
 /** Where a Docker engine listens on TCP: plain, and TLS. */
 export const ENGINE_PORTS: readonly number[] = [2375, 2376];
 
@@ -82,8 +85,12 @@ export const HOME_CREDENTIALS: readonly string[] = [
   '.npmrc',
 ];
 
-/** Tecnativa's read switches we expose, and their defaults in a generated stack. */
-export const READ_SWITCH_DEFAULTS = {
+/**
+ * The generated stack's read switches: all on (the proxy's own defaults, Tecnativa's, leave most
+ * off). Typed by the proxy's switch names: a switch added there does not compile here until it
+ * is listed.
+ */
+export const READ_SWITCH_DEFAULTS: Record<ReadSwitch, boolean> = {
   CONTAINERS: true,
   IMAGES: true,
   INFO: true,
@@ -92,32 +99,9 @@ export const READ_SWITCH_DEFAULTS = {
   EVENTS: true,
   PING: true,
   VERSION: true,
-} as const;
-export type ReadSwitch = keyof typeof READ_SWITCH_DEFAULTS;
-
-/** Tecnativa's write switches: recognised, and refused in this version. */
-export const WRITE_SWITCHES = [
-  'POST',
-  'BUILD',
-  'COMMIT',
-  'EXEC',
-  'SWARM',
-  'AUTH',
-  'SECRETS',
-  'CONFIGS',
-  'PLUGINS',
-  'NODES',
-  'SERVICES',
-  'TASKS',
-  'SESSION',
-  'GRPC',
-  'DISTRIBUTION',
-  'SYSTEM',
-  'ALLOW_START',
-  'ALLOW_STOP',
-  'ALLOW_RESTARTS',
-] as const;
-export type WriteSwitch = (typeof WRITE_SWITCHES)[number];
+} satisfies Record<keyof typeof READ_SWITCHES, true>;
+export { WRITE_SWITCHES };
+export type { ReadSwitch, WriteSwitch };
 
 /**
  * Each agent gets its own config directory on a named volume of the stack — never the host's

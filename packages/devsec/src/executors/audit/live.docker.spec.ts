@@ -107,8 +107,10 @@ describeWithDocker('audit --live on a real engine', () => {
       expect.arrayContaining([
         ['/apps/app/.devcontainer', 'EROFS'],
         ['/apps/app/.devcontainer/docker-compose.yml', 'EROFS'],
+        ['/docker-compose.shared.yml', 'EROFS'],
+        // .git inside is the sandbox's own git dir; the repository's hooks and info in it are read-only.
         ['/.git/hooks', 'EROFS'],
-        ['/.git/config', 'EROFS'],
+        ['/.git/info', 'EROFS'],
       ]),
     );
     expect(seen.network.some((target) => /gateway/.test(target.label))).toBe(true);

@@ -109,8 +109,6 @@ describe('secure-devcontainer generator', () => {
         '${DEVSEC_WORKSPACE:-../../..}:${DEVSEC_WORKSPACE:-/workspace}',
         // Read-only as a whole: docker-compose.worktree.yml makes writable only what a commit needs.
         '${DEVSEC_GIT_COMMON_DIR:-../../../.git}:${DEVSEC_GIT_COMMON_DIR:-/workspace/.git}:ro',
-        '${DEVSEC_GIT_COMMON_DIR:-../../../.git}/hooks:${DEVSEC_GIT_COMMON_DIR:-/workspace/.git}/hooks:ro',
-        '${DEVSEC_GIT_COMMON_DIR:-../../../.git}/config:${DEVSEC_GIT_COMMON_DIR:-/workspace/.git}/config:ro',
         './:${DEVSEC_WORKSPACE:-/workspace}/apps/app/.devcontainer:ro',
         'node_modules:${DEVSEC_WORKSPACE:-/workspace}/node_modules',
         'nx-state:${DEVSEC_WORKSPACE:-/workspace}/.nx',
@@ -206,7 +204,7 @@ describe('secure-devcontainer generator', () => {
     it('mounts no agent config with --agent=none', () => {
       run(tree, { agent: 'none' });
       const { compose } = generated(tree);
-      expect(compose.services.app.volumes).toHaveLength(7);
+      expect(compose.services.app.volumes).toHaveLength(5);
       expect(compose.services.app.build.args).toEqual({ DEVSEC_WORKSPACE: '${DEVSEC_WORKSPACE:-/workspace}' });
     });
 
@@ -219,7 +217,7 @@ describe('secure-devcontainer generator', () => {
       run(tree, { project: 'frontend' });
       const { compose } = generated(tree, 'apps/web/frontend');
       expect(compose.services.app.volumes[0]).toBe('${DEVSEC_WORKSPACE:-../../../..}:${DEVSEC_WORKSPACE:-/workspace}');
-      expect(compose.services.app.volumes[4]).toBe('./:${DEVSEC_WORKSPACE:-/workspace}/apps/web/frontend/.devcontainer:ro');
+      expect(compose.services.app.volumes[2]).toBe('./:${DEVSEC_WORKSPACE:-/workspace}/apps/web/frontend/.devcontainer:ro');
       expect(compose.services['docker-proxy'].build.context).toBe('../../../../node_modules/@org/devsec-socket-proxy');
       expectValid(tree, 'apps/web/frontend');
     });

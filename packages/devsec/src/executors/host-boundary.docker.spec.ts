@@ -1,0 +1,219 @@
+/**
+ * The host boundary, tried as an attacker would, on the real engine: the agent plants from
+ * inside a running sandbox (docker exec as the container's user), then the host does what a
+ * user does next — git status at the root and in the project folder, up-worktree, up-shared,
+ * the devcontainer.json initializeCommand as VS Code runs it. Pass: nothing planted ran, was
+ * mounted or started, or the start was refused naming the planted file.
+ */
+import { ExecutorContext, logger } from '@nx/devkit';
+import { spawnSync } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FsTree, flushChanges } from 'nx/src/generators/tree';
+import { describeWithDocker, docker } from '../../../../tools/testing/docker';
+import { CHECKOUT_UID, createSandboxWorkspace, installPlugin, SandboxWorkspace, trustCheckoutsAsRoot } from '../../../../tools/testing/sandbox-workspace';
+import { secureDevcontainerGenerator } from '../generators/secure-devcontainer/generator';
+import { sharedServiceGenerator } from '../generators/shared-service/generator';
+import { parseJsonc } from '../sandbox/jsonc';
+import downShared from './down-shared/executor';
+import downWorktree from './down-worktree/executor';
+import upShared from './up-shared/executor';
+import upWorktree from './up-worktree/executor';
+
+jest.setTimeout(600_000);
+
+const run = Math.random().toString(36).slice(2, 8);
+const network = `devsec-boundary-${run}`;
+const composeFile = 'apps/app/.devcontainer/docker-compose.yml';
+
+describeWithDocker('the host boundary: what the agent writes is never run or trusted by the host', () => {
+  let ws: SandboxWorkspace;
+  let dir: string;
+  let app: string;
+  let stateHome: string;
+  let markers: string;
+  const context = () => ({ root: dir, cwd: dir, projectName: 'app', targetName: 'up-worktree', isVerbose: false }) as ExecutorContext;
+  const inside = (script: string) => docker(['exec', '-u', 'node', app, 'bash', '-c', script]);
+  /** What the agent would make the host run: a file created on the host, if it ever runs. */
+  const payload = (name: string) => `touch ${join(markers, name)}`;
+  const ran = () => readdirSync(markers);
+  /** git on the host, as the checkout's owner runs it. */
+  const hostGit = (cwd: string, ...args: string[]) =>
+    spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], {
+      cwd,
+      encoding: 'utf-8',
+      uid: CHECKOUT_UID,
+      gid: CHECKOUT_UID,
+      env: { ...process.env, HOME: markers },
+    });
+  const up = async () => {
+    const result = await upWorktree({ composeFile }, context());
+    app = `${readFileSync(join(dir, 'apps/app/.devcontainer/.env'), 'utf-8').match(/COMPOSE_PROJECT_NAME=(\S+)/)![1]}-app-1`;
+    return result;
+  };
+
+  beforeAll(async () => {
+    stateHome = mkdtempSync(join(tmpdir(), 'devsec-boundary-state-'));
+    markers = mkdtempSync(join(tmpdir(), 'devsec-boundary-ran-'));
+    chownSync(markers, CHECKOUT_UID, CHECKOUT_UID);
+    process.env.XDG_STATE_HOME = stateHome;
+    trustCheckoutsAsRoot();
+    ws = createSandboxWorkspace('devsec-boundary-', `boundary-${run}`);
+    dir = ws.dir;
+    installPlugin(dir);
+    const tree = new FsTree(dir, false);
+    await secureDevcontainerGenerator(tree, { project: 'app', network, aptPackages: ['postgresql-client'], skipFormat: true });
+    flushChanges(dir, tree.listChanges());
+    ws.git('add', '-A');
+    ws.git('commit', '-q', '-m', 'sandbox, no shared service yet');
+    ws.chownToCheckoutUser();
+  });
+
+  afterAll(async () => {
+    if (!dir) return;
+    await downWorktree({ composeFile, volumes: true, images: true }, context());
+    await downShared({ volumes: true }, context());
+    docker(['network', 'rm', network]);
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(stateHome, { recursive: true, force: true });
+    rmSync(markers, { recursive: true, force: true });
+    delete process.env.XDG_STATE_HOME;
+  });
+
+  it('writes the shared services file at the first start, read-only inside from then on', async () => {
+    expect(existsSync(join(dir, 'docker-compose.shared.yml'))).toBe(false);
+    expect(await up()).toEqual({ success: true });
+    expect(readFileSync(join(dir, 'docker-compose.shared.yml'), 'utf-8')).toMatch(/^# @org\/devsec managed file, fingerprint [0-9a-f]{12}/);
+    const planted = inside(
+      `printf 'services:\\n  root:\\n    image: node:24-trixie-slim\\n    user: root\\n    volumes: ["/:/host"]\\n' > ${dir}/docker-compose.shared.yml`,
+    );
+    expect(planted.stderr).toMatch(/Read-only file system/);
+    expect(readFileSync(join(dir, 'docker-compose.shared.yml'), 'utf-8')).not.toContain('/:/host');
+  });
+
+  /** The agent's own repository, with a config whose fsmonitor git would run. */
+  const plantRepository = () =>
+    inside(`mkdir -p /tmp/evil/objects /tmp/evil/refs && printf '[core]\\n\\tfsmonitor = "${payload('fsmonitor')}"\\n' > /tmp/evil/config`);
+  const expectReadOnly = (path: string) => {
+    const write = inside(`mkdir -p $(dirname ${path}) && echo /tmp/evil > ${path}`);
+    expect([path, write.status, write.stderr]).toEqual([path, 1, expect.stringMatching(/Read-only file system/)]);
+  };
+
+  it('keeps every file git on the host follows or runs out of reach, and git status on the host runs nothing planted', () => {
+    plantRepository();
+    for (const path of [`${dir}/.git/hooks/post-checkout`, `${dir}/.git/info/attributes`]) expectReadOnly(path);
+    // The repository's top (HEAD, index, config, a commondir's place) is not in the sandbox at all;
+    // .git inside is the sandbox's own git dir, which only the sandbox's git reads.
+    expect(inside('ls /devsec 2>&1').stdout).toMatch(/No such file or directory/);
+    const ownConfig = `${dir}/.git/config`;
+    expect(
+      inside(`cp ${ownConfig} /tmp/config && echo /tmp/evil > ${dir}/.git/commondir && printf '\\tfsmonitor = "${payload('own-config')}"\\n' >> ${ownConfig}`)
+        .status,
+    ).toBe(0);
+    for (const cwd of [dir, join(dir, 'apps/app')]) expect(hostGit(cwd, 'status', '--short').status).toBe(0);
+    expect(ran()).toEqual([]);
+    expect(existsSync(join(dir, '.git/commondir'))).toBe(false);
+    expect(readFileSync(join(dir, '.git/config'), 'utf-8')).not.toContain('fsmonitor');
+    inside(`rm ${dir}/.git/commondir && cp /tmp/config ${ownConfig}`);
+  });
+
+  it('lets git work for the agent inside: status, add, commit, branch, switch, log; commits and branches land in the repository', () => {
+    const work = inside(
+      [
+        `cd ${dir} && echo hello > apps/app/hello.txt && git status --short && git add apps/app/hello.txt && git commit -q -m "from the sandbox"`,
+        'b=$(git branch --show-current) && git branch agent/feature && git switch -q agent/feature && git switch -q "$b" && git branch -q scratch && git branch -q -d scratch',
+        'git log -1 --format=%s',
+      ].join(' && '),
+    );
+    expect(work.stderr).toBe('');
+    expect(work.stdout).toContain('?? apps/app/hello.txt');
+    expect(work.stdout.trim().split('\n').pop()).toBe('from the sandbox');
+    expect(hostGit(dir, 'log', '-1', '--format=%s', 'HEAD').stdout.trim()).toBe('from the sandbox');
+    expect(hostGit(dir, 'branch', '--list', 'agent/feature').stdout).toContain('agent/feature');
+  });
+
+  it("keeps Nx's state on a volume of the stack: what the agent writes in .nx never reaches the host's", () => {
+    expect(inside(`mkdir -p ${dir}/.nx/cache && echo planted > ${dir}/.nx/cache/evil && ls ${dir}/.nx/cache`).stdout.trim()).toBe('evil');
+    expect(existsSync(join(dir, '.nx/cache/evil'))).toBe(false);
+    expect(inside('echo $NX_CACHE_DIRECTORY').stdout.trim()).toBe(`${dir}/.nx/cache`);
+  });
+
+  it('keeps the secrets out of every mount: the state directory is not there, the old place is read-only', () => {
+    expect(inside(`ls ${stateHome} 2>&1`).stdout).toMatch(/No such file or directory/);
+  });
+
+  it('refuses the next start when a .env file Nx loads sets what steers the sandbox, naming it', async () => {
+    expect(inside(`echo DEVSEC_WORKSPACE=/ >> ${dir}/.env`).status).toBe(0);
+    try {
+      const errors: string[] = [];
+      const spy = jest.spyOn(logger, 'error').mockImplementation((message) => void errors.push(String(message)));
+      expect(await upWorktree({ composeFile }, context())).toEqual({ success: false });
+      spy.mockRestore();
+      expect(errors.join('\n')).toMatch(/\.env:1 sets DEVSEC_WORKSPACE/);
+    } finally {
+      rmSync(join(dir, '.env'));
+    }
+  });
+
+  it('runs the initializeCommand as VS Code does, from the root and the project folder: never the planted plugin, and refuses the planted .git', () => {
+    const initialize = parseJsonc<{ initializeCommand: string[] }>(
+      readFileSync(join(dir, 'apps/app/.devcontainer/devcontainer.json'), 'utf-8'),
+    ).initializeCommand;
+    const plant = [
+      `cd ${dir}/apps/app && git init -q . 2>/dev/null; printf '[core]\\n\\tfsmonitor = "${payload('nested-fsmonitor')}"\\n' >> .git/config`,
+      `mkdir -p node_modules/@org/devsec/src/bin && echo "require('fs').writeFileSync('${join(markers, 'planted-plugin')}', '')" > node_modules/@org/devsec/src/bin/devsec.js`,
+    ].join(' && ');
+    expect(inside(plant).stderr).toBe('');
+    try {
+      for (const cwd of [dir, join(dir, 'apps/app')]) {
+        const result = spawnSync(initialize[0], initialize.slice(1), { cwd, encoding: 'utf-8', env: process.env });
+        expect(result.status).toBe(1);
+        expect(result.stderr).toMatch(/Refusing to start: a \.git below the workspace root is not a registered submodule[\s\S]*apps\/app\/\.git/);
+      }
+      expect(ran()).toEqual([]);
+    } finally {
+      rmSync(join(dir, 'apps/app/.git'), { recursive: true, force: true });
+      rmSync(join(dir, 'apps/app/node_modules'), { recursive: true, force: true });
+    }
+  });
+
+  it('starts the shared services through the gate, and a second clone of the repository logs in to the same Postgres', async () => {
+    expect(await downWorktree({ composeFile }, context())).toEqual({ success: true });
+    const tree = new FsTree(dir, false);
+    await sharedServiceGenerator(tree, { preset: 'postgres', skipFormat: true });
+    flushChanges(dir, tree.listChanges());
+    ws.chownToCheckoutUser();
+    hostGit(dir, 'add', '-A');
+    hostGit(dir, 'commit', '-q', '-m', 'postgres');
+    expect(await upShared({}, { ...context(), targetName: 'up-shared' })).toEqual({ success: true });
+    expect(await up()).toEqual({ success: true });
+    expect(inside('psql "$DATABASE_URL" -tAc "select 1"').stdout.trim()).toBe('1');
+    // Another clone: another git common dir, the same shared stack — and the same password.
+    const clone = mkdtempSync(join(tmpdir(), 'devsec-boundary-clone-'));
+    chownSync(clone, CHECKOUT_UID, CHECKOUT_UID);
+    try {
+      expect(hostGit(clone, 'clone', '-q', dir, join(clone, 'ws')).status).toBe(0);
+      const cloneContext = { ...context(), root: join(clone, 'ws'), targetName: 'up-shared' } as ExecutorContext;
+      expect(await upShared({}, cloneContext)).toEqual({ success: true });
+    } finally {
+      rmSync(clone, { recursive: true, force: true });
+    }
+  });
+
+  it('names the volume and the fix when the shared Postgres was initialised with another password', async () => {
+    const secrets = readdirSync(join(stateHome, 'devsec/shared')).map((file) => join(stateHome, 'devsec/shared', file));
+    const saved = readFileSync(secrets[0], 'utf-8');
+    writeFileSync(secrets[0], saved.replace(/DEVSEC_POSTGRES_PASSWORD=\S+/, 'DEVSEC_POSTGRES_PASSWORD=another-password-1'));
+    const errors: string[] = [];
+    const spy = jest.spyOn(logger, 'error').mockImplementation((message) => void errors.push(String(message)));
+    try {
+      expect(await upShared({}, { ...context(), targetName: 'up-shared' })).toEqual({ success: false });
+      expect(errors.join('\n')).toMatch(/postgres refuses the password it was started with: its data \(\S+_postgres-data\) was initialised with another one/);
+    } finally {
+      spy.mockRestore();
+      writeFileSync(secrets[0], saved);
+      await upShared({}, { ...context(), targetName: 'up-shared' });
+    }
+  });
+});
