@@ -56,10 +56,15 @@ export const ENGINE_PORTS: readonly number[] = [2375, 2376];
 export const TARGETS = {
   up: 'up-worktree',
   down: 'down-worktree',
+  /** The static audit: cacheable. */
   audit: 'audit',
+  /** The audit with --live: never cached, since it looks at running containers. */
+  auditLive: 'audit-live',
   upShared: 'up-shared',
   downShared: 'down-shared',
 } as const;
+/** The group our targets are shown in (`nx show project`, Nx Console). */
+export const TARGET_GROUP = 'devsec';
 export const DEFAULT_INFRA_PROJECT = 'shared-infra';
 
 /** Node LTS on Debian 13 (trixie), whose apt has `docker-cli` (Debian 12's has not). */
