@@ -121,8 +121,18 @@ function templateValues(tree: Tree, target: SandboxTarget, spec: SandboxSpec) {
   };
 }
 
-/** Writes the sandbox's files from its spec; a file whose meaning did not change keeps its bytes. */
-export function renderSandbox(tree: Tree, target: SandboxTarget, spec: SandboxSpec): void {
+export interface RenderOptions {
+  /** Leave files edited by hand as they are (the sync generator); otherwise they are replaced (checkSandboxFiles refused them first, or --force). */
+  keepEdited?: boolean;
+  /** Say nothing about files kept (the sync generator reports them itself). */
+  quiet?: boolean;
+}
+
+/**
+ * Writes the sandbox's files from its spec; a file whose meaning did not change keeps its bytes.
+ * Returns the generated files left alone because they were edited by hand (with `keepEdited`).
+ */
+export function renderSandbox(tree: Tree, target: SandboxTarget, spec: SandboxSpec, how: RenderOptions = {}): { edited: string[] } {
   const dir = devcontainerDir(target);
   const legacy = planLegacyDockerfile(tree, target.projectRoot);
   if (legacy.action === 'keep') throw new GeneratorError(legacy.note);
@@ -135,12 +145,14 @@ export function renderSandbox(tree: Tree, target: SandboxTarget, spec: SandboxSp
   );
   generateFiles(tree, join(__dirname, 'files'), dir, templateValues(tree, target, spec));
 
+  const edited: string[] = [];
   for (const [path, previous] of before) {
     const state = managedState(path, previous);
-    if (state === 'user-owned') {
-      // The user took ownership by deleting the marker: theirs to keep.
+    if (state === 'user-owned' || (state === 'edited' && how.keepEdited)) {
+      // The user took ownership by deleting the marker: theirs to keep. An edited file: the caller reports it.
       tree.write(path, previous as string);
-      logger.info(`@org/devsec: kept ${path} (no managed-file marker: it is yours).`);
+      if (state === 'edited') edited.push(path);
+      else if (!how.quiet) logger.info(`@org/devsec: kept ${path} (no managed-file marker: it is yours).`);
       continue;
     }
     const fresh = stampManaged(path, tree.read(path, 'utf-8') as string);
@@ -155,4 +167,5 @@ export function renderSandbox(tree: Tree, target: SandboxTarget, spec: SandboxSp
   // Per machine and worktree, written by up-worktree: never committed.
   ensureGitignored(tree, joinPathFragments(dir, ENV_FILE));
   ensureGitignored(tree, joinPathFragments(dir, WORKTREE_COMPOSE_FILE));
+  return { edited };
 }
