@@ -1,4 +1,4 @@
-import { AggregateCreateNodesError } from '@nx/devkit';
+import { AggregateCreateNodesError, getOutputsForTargetAndConfiguration, ProjectGraphProjectNode } from '@nx/devkit';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,11 +56,17 @@ describe('createNodes', () => {
         '{workspaceRoot}/docker-compose.shared.yml',
         { runtime: expect.stringMatching(/^echo @org\/devsec@\d+\.\d+\.\d+/) },
       ],
-      outputs: ['{workspaceRoot}/{options.outputFile}'],
+      outputs: ['{options.outputFile}'],
     });
     expect(targets['audit-live']).toMatchObject({ executor: '@org/devsec:audit', options: { composeFile: COMPOSE, live: true }, cache: false });
     expect(targets['audit-live'].inputs).toBeUndefined();
     expect(targets['down-worktree'].cache).toBe(false);
+    // Nx accepts the outputs, and caches the report only when there is one.
+    const node = { name: 'app', type: 'app', data: { root: 'apps/app', targets } } as ProjectGraphProjectNode;
+    expect(getOutputsForTargetAndConfiguration({ project: 'app', target: 'audit' }, {}, node)).toEqual([]);
+    expect(getOutputsForTargetAndConfiguration({ project: 'app', target: 'audit' }, { outputFile: 'reports/audit.sarif' }, node)).toEqual([
+      'reports/audit.sarif',
+    ]);
   });
 
   it('takes target names and the group from the options, normalised', async () => {

@@ -56,7 +56,7 @@ export function sandboxTargets(composeFile: string, options: NormalizedOptions, 
       cache: true,
       // What the static audit reads, and the rules it applies (they come with the plugin's version).
       inputs: [`{projectRoot}/${DEVCONTAINER_DIR}/*`, `{workspaceRoot}/${SHARED_COMPOSE_FILE}`, { runtime: `echo ${PLUGIN_PACKAGE}@${PLUGIN_VERSION}` }],
-      outputs: ['{workspaceRoot}/{options.outputFile}'],
+      outputs: ['{options.outputFile}'],
       metadata: docker(
         `Review this sandbox’s files the way a security reviewer would (no engine needed; cached). To look inside the running stack: nx run <project>:${options.auditLiveTargetName}`,
       ),
