@@ -30,11 +30,25 @@ export function alternate(pairs: number, a: () => unknown, b: () => unknown) {
 }
 
 /** Times async `a` and `b` alternately, `pairs` times; `reset` runs untimed before each. */
-export async function alternateAsync(pairs: number, a: () => Promise<unknown>, b: () => Promise<unknown>, reset: () => Promise<unknown> = async () => undefined) {
+export async function alternateAsync(
+  pairs: number,
+  a: () => Promise<unknown>,
+  b: () => Promise<unknown>,
+  reset: () => Promise<unknown> = async () => undefined,
+) {
   const ta: number[] = [];
   const tb: number[] = [];
   for (let i = 0; i < pairs; i++) {
-    const order: Array<[() => Promise<unknown>, number[]]> = i % 2 ? [[b, tb], [a, ta]] : [[a, ta], [b, tb]];
+    const order: Array<[() => Promise<unknown>, number[]]> =
+      i % 2
+        ? [
+            [b, tb],
+            [a, ta],
+          ]
+        : [
+            [a, ta],
+            [b, tb],
+          ];
     for (const [fn, out] of order) {
       await reset();
       const start = process.hrtime.bigint();

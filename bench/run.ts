@@ -20,7 +20,8 @@ const wanted = process.argv.slice(2);
 const want = (name: string) => wanted.length === 0 || wanted.includes(name);
 const rows: string[][] = [];
 
-const docker = (args: string[], env: Record<string, string> = {}) => spawnSync('docker', args, { encoding: 'utf-8', env: { ...process.env, ...env }, maxBuffer: 256 * 1024 * 1024 });
+const docker = (args: string[], env: Record<string, string> = {}) =>
+  spawnSync('docker', args, { encoding: 'utf-8', env: { ...process.env, ...env }, maxBuffer: 256 * 1024 * 1024 });
 const dockerOk = (args: string[]) => {
   const r = docker(args);
   if (r.status !== 0) throw new Error(`docker ${args.join(' ')}: ${r.stderr}`);
@@ -44,7 +45,8 @@ function startProxy(env: Record<string, string>): Promise<BenchProxy> {
   });
   return new Promise((resolve, reject) => {
     child.stdout.on('data', (chunk) => {
-      if (String(chunk).includes('"msg":"listening"')) resolve({ child, socket, host: `unix://${socket}`, stop: () => (child.kill('SIGTERM'), rmSync(dir, { recursive: true, force: true })) });
+      if (String(chunk).includes('"msg":"listening"'))
+        resolve({ child, socket, host: `unix://${socket}`, stop: () => (child.kill('SIGTERM'), rmSync(dir, { recursive: true, force: true })) });
     });
     child.once('exit', (code) => reject(new Error(`proxy exited ${code}`)));
   });
@@ -81,9 +83,30 @@ async function benchPs(proxy: BenchProxy) {
       () => docker(['ps', '-a', ...filter], { DOCKER_HOST: pipe.host }),
     ]);
     const listed = docker(['ps', '-aq'], { DOCKER_HOST: proxy.host }).stdout.trim().split('\n').length;
-    rows.push(['1. `docker ps -a`, ' + listed + ' containers, proxy / direct (41 rounds)', ms(median(ta)), ms(median(tb)), (median(ta) / median(tb)).toFixed(3), '≤ 1.05', spread(ta) + ' / ' + spread(tb)]);
-    rows.push(['1′. the same, a bare Node pipe proxy (no policy) / direct: the floor of a Node hop', ms(median(tc)), ms(median(tb)), (median(tc) / median(tb)).toFixed(3), '–', spread(tc) + ' / ' + spread(tb)]);
-    rows.push(['1″. our proxy / the bare pipe proxy: what the policy, scope and logging cost', ms(median(ta)), ms(median(tc)), (median(ta) / median(tc)).toFixed(3), '–', spread(ta) + ' / ' + spread(tc)]);
+    rows.push([
+      '1. `docker ps -a`, ' + listed + ' containers, proxy / direct (41 rounds)',
+      ms(median(ta)),
+      ms(median(tb)),
+      (median(ta) / median(tb)).toFixed(3),
+      '≤ 1.05',
+      spread(ta) + ' / ' + spread(tb),
+    ]);
+    rows.push([
+      '1′. the same, a bare Node pipe proxy (no policy) / direct: the floor of a Node hop',
+      ms(median(tc)),
+      ms(median(tb)),
+      (median(tc) / median(tb)).toFixed(3),
+      '–',
+      spread(tc) + ' / ' + spread(tb),
+    ]);
+    rows.push([
+      '1″. our proxy / the bare pipe proxy: what the policy, scope and logging cost',
+      ms(median(ta)),
+      ms(median(tc)),
+      (median(ta) / median(tc)).toFixed(3),
+      '–',
+      spread(ta) + ' / ' + spread(tc),
+    ]);
   } finally {
     pipe.stop();
   }
@@ -98,8 +121,19 @@ async function benchLogs(proxy: BenchProxy) {
     if (size >= 49_000_000) break;
     await new Promise((r) => setTimeout(r, 500));
   }
-  const { ta, tb, ratio } = alternate(7, () => docker(['logs', name], { DOCKER_HOST: proxy.host }), () => docker(['logs', name]));
-  rows.push(['2. `docker logs` of a 50 MB log, proxy / direct (7 pairs)', ms(median(ta)), ms(median(tb)), ratio.toFixed(3), '≤ 1.10', spread(ta) + ' / ' + spread(tb)]);
+  const { ta, tb, ratio } = alternate(
+    7,
+    () => docker(['logs', name], { DOCKER_HOST: proxy.host }),
+    () => docker(['logs', name]),
+  );
+  rows.push([
+    '2. `docker logs` of a 50 MB log, proxy / direct (7 pairs)',
+    ms(median(ta)),
+    ms(median(tb)),
+    ratio.toFixed(3),
+    '≤ 1.10',
+    spread(ta) + ' / ' + spread(tb),
+  ]);
 }
 
 async function benchFollow(proxy: BenchProxy) {
@@ -162,7 +196,10 @@ function benchGraph() {
   // The floor: an installed plugin with the same glob that infers nothing (Nx starts a worker for any plugin).
   mkdirSync(join(ws, 'node_modules', 'noop-plugin'), { recursive: true });
   writeFileSync(join(ws, 'node_modules', 'noop-plugin', 'package.json'), JSON.stringify({ name: 'noop-plugin', version: '0.0.0', main: 'index.js' }));
-  writeFileSync(join(ws, 'node_modules', 'noop-plugin', 'index.js'), "exports.createNodesV2 = ['{**/.devcontainer/docker-compose.yml,docker-compose.shared.yml}', () => []];\n");
+  writeFileSync(
+    join(ws, 'node_modules', 'noop-plugin', 'index.js'),
+    "exports.createNodesV2 = ['{**/.devcontainer/docker-compose.yml,docker-compose.shared.yml}', () => []];\n",
+  );
   const withPlugin = () => (nxJson([join(ROOT, 'dist/packages/devsec')]), nx());
   const without = () => (nxJson([]), nx());
   const noop = () => (nxJson(['noop-plugin']), nx());
@@ -172,8 +209,22 @@ function benchGraph() {
     env = { ...env, ...(isolate === 'false' ? { NX_ISOLATE_PLUGINS: 'false' } : {}) };
     const how = isolate === 'false' ? ', NX_ISOLATE_PLUGINS=false' : ', plugins isolated (Nx default)';
     const [ta, tb, tc] = rotate(7, [withPlugin, without, noop]);
-    rows.push([`5. Project graph, ${projects} projects (daemon off${how}), with plugin / without (7 rounds)`, ms(median(ta)), ms(median(tb)), (median(ta) / median(tb)).toFixed(3), '≤ 1.05', spread(ta) + ' / ' + spread(tb)]);
-    rows.push([`5′. the same${how}, a no-op plugin with our glob / without: the floor of any plugin`, ms(median(tc)), ms(median(tb)), (median(tc) / median(tb)).toFixed(3), '–', spread(tc) + ' / ' + spread(tb)]);
+    rows.push([
+      `5. Project graph, ${projects} projects (daemon off${how}), with plugin / without (7 rounds)`,
+      ms(median(ta)),
+      ms(median(tb)),
+      (median(ta) / median(tb)).toFixed(3),
+      '≤ 1.05',
+      spread(ta) + ' / ' + spread(tb),
+    ]);
+    rows.push([
+      `5′. the same${how}, a no-op plugin with our glob / without: the floor of any plugin`,
+      ms(median(tc)),
+      ms(median(tb)),
+      (median(tc) / median(tb)).toFixed(3),
+      '–',
+      spread(tc) + ' / ' + spread(tb),
+    ]);
   }
   rmSync(ws, { recursive: true, force: true });
 }
@@ -215,16 +266,38 @@ async function benchUp() {
   };
   await up(); // builds the images once
   const project = (/COMPOSE_PROJECT_NAME=(\S+)/.exec(readFileSync(join(dir, 'apps/app/.devcontainer/.env'), 'utf-8')) as RegExpExecArray)[1];
-  const files = ['docker-compose.yml', 'docker-compose.services.yml', 'docker-compose.worktree.yml'].flatMap((f) => ['-f', join(dir, 'apps/app/.devcontainer', f)]);
+  const files = ['docker-compose.yml', 'docker-compose.services.yml', 'docker-compose.worktree.yml'].flatMap((f) => [
+    '-f',
+    join(dir, 'apps/app/.devcontainer', f),
+  ]);
   const compose = async (...args: string[]) => {
     const r = docker(['compose', '-p', project, ...files, ...args]);
     if (r.status !== 0) throw new Error(r.stderr);
   };
   try {
     const rerun = await alternateAsync(5, up, () => compose('up', '-d'));
-    rows.push(['4a. Re-run with nothing changed: `up-worktree` / `docker compose up -d` (5 pairs)', ms(median(rerun.ta)), ms(median(rerun.tb)), rerun.ratio.toFixed(3), '≤ 1.2', spread(rerun.ta) + ' / ' + spread(rerun.tb)]);
-    const cold = await alternateAsync(3, up, () => compose('up', '-d'), () => compose('down'));
-    rows.push(['4b. Cold start (images built, stack down): `up-worktree` / `docker compose up -d` (3 pairs)', ms(median(cold.ta)), ms(median(cold.tb)), cold.ratio.toFixed(3), '≤ 1.1', spread(cold.ta) + ' / ' + spread(cold.tb)]);
+    rows.push([
+      '4a. Re-run with nothing changed: `up-worktree` / `docker compose up -d` (5 pairs)',
+      ms(median(rerun.ta)),
+      ms(median(rerun.tb)),
+      rerun.ratio.toFixed(3),
+      '≤ 1.2',
+      spread(rerun.ta) + ' / ' + spread(rerun.tb),
+    ]);
+    const cold = await alternateAsync(
+      3,
+      up,
+      () => compose('up', '-d'),
+      () => compose('down'),
+    );
+    rows.push([
+      '4b. Cold start (images built, stack down): `up-worktree` / `docker compose up -d` (3 pairs)',
+      ms(median(cold.ta)),
+      ms(median(cold.tb)),
+      cold.ratio.toFixed(3),
+      '≤ 1.1',
+      spread(cold.ta) + ' / ' + spread(cold.tb),
+    ]);
   } finally {
     await compose('down', '--volumes').catch(() => undefined);
     docker(['network', 'rm', network]);

@@ -40,8 +40,12 @@ const BUILDERS: Record<PackageName, (out: string) => void> = {
   devsec: (out) => {
     const pkg = join(ROOT, 'packages/devsec');
     tsc(join(pkg, 'tsconfig.lib.json'));
-    for (const file of ['package.json', 'generators.json', 'executors.json', 'README.md']) cpSync(join(pkg, file), join(out, file));
-    copyTree(join(pkg, 'src'), join(out, 'src'), (file) => file.endsWith('schema.json') || file.endsWith('live-probe.js') || file.split(/[\\/]/).includes('files'));
+    for (const file of ['package.json', 'generators.json', 'executors.json', 'migrations.json', 'README.md']) cpSync(join(pkg, file), join(out, file));
+    copyTree(
+      join(pkg, 'src'),
+      join(out, 'src'),
+      (file) => file.endsWith('schema.json') || file.endsWith('live-probe.js') || file.split(/[\\/]/).includes('files'),
+    );
   },
 };
 
@@ -55,7 +59,10 @@ export function buildPackages(names: readonly string[] = PACKAGES, { pack = fals
     mkdirSync(out, { recursive: true });
     BUILDERS[name](out);
     if (pack) {
-      const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', join(ROOT, 'dist')], { cwd: out, encoding: 'utf-8' }).trim().split('\n').pop() as string;
+      const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', join(ROOT, 'dist')], { cwd: out, encoding: 'utf-8' })
+        .trim()
+        .split('\n')
+        .pop() as string;
       console.log(`packed ${relative(ROOT, join(ROOT, 'dist', tarball))}`);
     } else {
       console.log(`built ${relative(ROOT, out)}`);

@@ -24,7 +24,8 @@ function engineProblem(): string | undefined {
   if (info.error) return 'the docker CLI is not installed. Get it: apt-get install docker.io (or Docker Desktop).';
   if (info.status !== 0) return 'the Docker engine is not running. Start it: dockerd & (or `bash .ci/setup-engine.sh` on Debian 12).';
   const compose = spawnSync('docker', ['compose', 'version', '--short'], { encoding: 'utf-8' });
-  if (compose.status !== 0 || !/^v?2\./.test(compose.stdout.trim())) return 'Compose v2 is missing. Get it: `bash .ci/setup-engine.sh` (takes docker-compose v2 from Debian 13).';
+  if (compose.status !== 0 || !/^v?2\./.test(compose.stdout.trim()))
+    return 'Compose v2 is missing. Get it: `bash .ci/setup-engine.sh` (takes docker-compose v2 from Debian 13).';
   for (const name of ['node:24-trixie-slim', 'postgres:17', 'redis:7']) {
     if (spawnSync('docker', ['image', 'inspect', name], { encoding: 'utf-8' }).status === 0) continue;
     const pull = spawnSync('docker', ['pull', name], { encoding: 'utf-8' });
@@ -61,7 +62,12 @@ function main() {
     step('nx run app:up-worktree (starts shared-infra:up-shared first)');
     if (process.getuid?.() === 0) chownToCheckoutUser(ws);
     const up = ws.run('npx', ['nx', 'run', 'app:up-worktree']);
-    console.log(up.stdout.split('\n').filter((line) => /Sandbox|SERVICE|running|Get in|docker exec|Reopen/.test(line)).join('\n'));
+    console.log(
+      up.stdout
+        .split('\n')
+        .filter((line) => /Sandbox|SERVICE|running|Get in|docker exec|Reopen/.test(line))
+        .join('\n'),
+    );
     project = /COMPOSE_PROJECT_NAME=(\S+)/.exec(readFileSync(join(ws.dir, 'apps/app/.devcontainer/.env'), 'utf-8'))?.[1] ?? '';
     const app = `${project}-app-1`;
     const inside = (script: string) => spawnSync('docker', ['exec', '-u', 'node', app, 'bash', '-lc', script], { encoding: 'utf-8' });
@@ -77,7 +83,10 @@ function main() {
       ['docker cp', `docker cp ${project}-docker-proxy-1:/etc/passwd /tmp/p`],
     ]) {
       const result = inside(script);
-      expectThat(result.status !== 0 && result.stderr.includes('devsec sandbox policy'), `${what} is refused: ${result.stderr.trim().split('\n')[0].slice(0, 110)}`);
+      expectThat(
+        result.status !== 0 && result.stderr.includes('devsec sandbox policy'),
+        `${what} is refused: ${result.stderr.trim().split('\n')[0].slice(0, 110)}`,
+      );
     }
     expectThat(inside('id -u').stdout.trim() !== '0', `runs as uid ${inside('id -u').stdout.trim()}`);
     expectThat(inside('command -v sudo').status !== 0, 'sudo is absent');
@@ -87,7 +96,10 @@ function main() {
     const commit = inside('git commit -q --allow-empty -m "work from the sandbox" && git log -1 --format=%s');
     expectThat(commit.stdout.trim() === 'work from the sandbox', 'git commit works inside');
     const pg = inside('psql "$DATABASE_URL" -tAc "select 42"');
-    expectThat(pg.stdout.trim() === '42', `postgres answers at postgres:5432 with the generated password (psql "$DATABASE_URL" → ${pg.stdout.trim() || pg.stderr.trim()})`);
+    expectThat(
+      pg.stdout.trim() === '42',
+      `postgres answers at postgres:5432 with the generated password (psql "$DATABASE_URL" → ${pg.stdout.trim() || pg.stderr.trim()})`,
+    );
     const redis = inside('redis-cli -u "$REDIS_URL" ping');
     expectThat(redis.stdout.trim() === 'PONG', `redis answers at redis:6379 (${redis.stdout.trim() || redis.stderr.trim()})`);
     const web = inside('curl -s -m 5 http://localhost:3000');

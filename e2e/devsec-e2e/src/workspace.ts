@@ -1,11 +1,13 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const REPO_ROOT = join(__dirname, '..', '..', '..');
-export const PLUGIN_TARBALL = join(REPO_ROOT, 'dist', 'org-devsec-0.1.0.tgz');
-export const PROXY_TARBALL = join(REPO_ROOT, 'dist', 'org-devsec-socket-proxy-0.1.0.tgz');
+/** The packages are released as one fixed group: one version names both tarballs. */
+const VERSION = (JSON.parse(readFileSync(join(REPO_ROOT, 'packages/devsec/package.json'), 'utf-8')) as { version: string }).version;
+export const PLUGIN_TARBALL = join(REPO_ROOT, 'dist', `org-devsec-${VERSION}.tgz`);
+export const PROXY_TARBALL = join(REPO_ROOT, 'dist', `org-devsec-socket-proxy-${VERSION}.tgz`);
 /** A real checkout belongs to an ordinary user; the dev container's user is uid 1000 too. */
 export const CHECKOUT_UID = 1000;
 

@@ -3,9 +3,10 @@
  * executors (`nx run <project>:up-worktree`, …) and the `devsec` command, which are thin
  * wrappers that only differ in how they were invoked.
  */
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { SandboxError } from '../sandbox/errors';
+import { sharedFileTrust } from '../sandbox/shared-trust';
 import { ENV_FILE } from '../sandbox/vocabulary';
 import { composeArgs, diagnoseComposeFailure, lastLogLines, runCompose, streamCompose, waitUntilHealthy } from './compose-project';
 import { preflight } from './engine';
@@ -65,6 +66,8 @@ export async function startSandbox(workspaceRoot: string, composeFile: string, o
   const previous: WorktreeState = stack.state ?? {};
   const unsafeAllow = ruleList(options.unsafeAllow);
   gateNestedGit(stack, unsafeAllow, say);
+  // Its services are not started with this sandbox until the file is reviewed: say why.
+  if (stack.sharedTrust && !stack.sharedTrust.trusted) say.warn(stack.sharedTrust.message);
 
   // The gate: skipped only when everything it would read is what it passed last time.
   const gateInputs =
@@ -133,6 +136,8 @@ export async function stopSandbox(workspaceRoot: string, composeFile: string, op
 export async function startShared(workspaceRoot: string, composeFile: string, say: Say): Promise<boolean> {
   preflight();
   const stack = sharedStack(workspaceRoot, composeFile, say.info);
+  const trust = sharedFileTrust(readFileSync(stack.compose.files[0], 'utf-8'));
+  if (!trust.trusted) say.warn(`${trust.message} Starting it because you asked for it by name; the policy gate still applies.`);
   if (stack.network) ensureSharedNetwork(stack.network, runCommand, say.info);
   const model = gateSharedStack(stack);
   if (Object.keys(model.services ?? {}).length === 0) {

@@ -18,6 +18,7 @@ import {
 } from '../sandbox/vocabulary';
 import type { ComposeModel } from '../sandbox/compose-model';
 import { sharedComposeSkeleton } from '../sandbox/shared-compose';
+import { sharedFileTrust, SharedFileTrust } from '../sandbox/shared-trust';
 import { DEFAULT_NETWORK, SHARED_NETWORK } from '../sandbox/vocabulary';
 import { chownLike, ensureOwnedFolder } from './checkout-owner';
 import { ComposeProject, PsEntry } from './compose-project';
@@ -50,6 +51,8 @@ export interface SandboxStack {
   state?: WorktreeState;
   /** The `.git`s below the root, as prepareWorktree found them. */
   nestedGit?: NestedGit;
+  /** Whether the shared services file is one @org/devsec wrote, as prepareWorktree found it. */
+  sharedTrust?: SharedFileTrust;
 }
 
 /**
@@ -141,7 +144,7 @@ export function prepareWorktree(
   const overridePath = join(devcontainerDir, WORKTREE_COMPOSE_FILE);
   const state = readState(existsSync(overridePath) ? readFileSync(overridePath, 'utf-8') : undefined);
   writeFileSync(overridePath, withState(worktreeOverrideFile(mounts), state));
-  return { ...stack, state, nestedGit: nested };
+  return { ...stack, state, nestedGit: nested, sharedTrust: sharedFileTrust(sharedText) };
 }
 
 /** Records what this start should remember, on the state line of the override file prepareWorktree wrote. */

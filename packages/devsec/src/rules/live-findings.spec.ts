@@ -1,5 +1,6 @@
 import { FORBIDDEN_CALLS } from '../host/live-probe';
 import { liveFindings, liveSummary, Observations } from './live-findings';
+import { DOCKERFILE } from '../sandbox/vocabulary';
 
 const where = { composeFile: 'apps/app/.devcontainer/docker-compose.yml', container: 'app-ws-1234abcd-app-1' };
 
@@ -101,7 +102,7 @@ describe('liveFindings', () => {
     const seen = clean();
     seen.privilegeTools.push({ name: 'sudo', path: '/usr/bin/sudo', setuidRoot: true, works: true });
     expect(liveFindings(seen, where)[0]).toMatchObject({
-      file: 'apps/app/.devcontainer/Dockerfile',
+      file: `apps/app/.devcontainer/${DOCKERFILE}`,
       message: expect.stringContaining('works without a password'),
     });
   });

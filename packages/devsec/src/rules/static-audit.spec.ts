@@ -4,6 +4,7 @@ import { secureDevcontainerGenerator } from '../generators/secure-devcontainer/g
 import { sharedServiceGenerator } from '../generators/shared-service/generator';
 import { formatSarif, formatTable } from './report';
 import { auditSandbox } from './static-audit';
+import { DOCKERFILE } from '../sandbox/vocabulary';
 
 const DIR = 'apps/app/.devcontainer';
 const edit = (tree: Tree, path: string, change: (text: string) => string) => tree.write(path, change(tree.read(path, 'utf-8') as string));
@@ -59,8 +60,8 @@ describe('audit', () => {
       'docker-compose.services.yml',
       /credentials/,
     ],
-    ['sudo', (t) => edit(t, `${DIR}/Dockerfile`, (s) => s.replace('ripgrep docker-cli', 'ripgrep docker-cli sudo')), 'Dockerfile', /sudo/],
-    ['runs-as-root', (t) => edit(t, `${DIR}/Dockerfile`, (s) => `${s}USER root\n`), 'Dockerfile', /root/],
+    ['sudo', (t) => edit(t, `${DIR}/${DOCKERFILE}`, (s) => s.replace('ripgrep docker-cli', 'ripgrep docker-cli sudo')), 'Dockerfile', /sudo/],
+    ['runs-as-root', (t) => edit(t, `${DIR}/${DOCKERFILE}`, (s) => `${s}USER root\n`), 'Dockerfile', /root/],
     [
       'unpinned-image',
       (t) => edit(t, `${DIR}/docker-compose.services.yml`, () => 'services:\n  web:\n    image: nginx\n    networks: [sandbox]\n'),
@@ -122,9 +123,9 @@ describe('audit', () => {
   });
 
   it('prints a table and SARIF', () => {
-    edit(tree, `${DIR}/Dockerfile`, (s) => s.replace('ripgrep docker-cli', 'ripgrep docker-cli sudo'));
+    edit(tree, `${DIR}/${DOCKERFILE}`, (s) => s.replace('ripgrep docker-cli', 'ripgrep docker-cli sudo'));
     const findings = audit(tree);
-    expect(formatTable(findings)).toMatch(/^SEVERITY\s+FILE:LINE\s+WHAT \/ FIX\nHIGH\s+apps\/app\/\.devcontainer\/Dockerfile:\d+\s+sudo: /);
+    expect(formatTable(findings)).toMatch(/^SEVERITY\s+FILE:LINE\s+WHAT \/ FIX\nHIGH\s+apps\/app\/\.devcontainer\/sandbox\.Dockerfile:\d+\s+sudo: /);
     const sarif = JSON.parse(formatSarif(findings));
     expect(sarif.runs[0].results[0]).toMatchObject({ ruleId: 'sudo', level: 'error' });
   });

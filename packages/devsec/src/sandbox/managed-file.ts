@@ -48,12 +48,14 @@ export function fingerprint(path: string, content: string): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 12);
 }
 
-/** Puts the marker (with the content's fingerprint) on the first line. */
-export function stampManaged(path: string, content: string): string {
+const DEFAULT_NOTE = 'Edit freely: re-runs stop before replacing an edited file; delete this line to own the file.';
+
+/** Puts the marker (with the content's fingerprint, and a note on what edits do) on the first line. */
+export function stampManaged(path: string, content: string, note = DEFAULT_NOTE): string {
   const comment = /\.jsonc?$/.test(path) ? '//' : '#';
   const body = content.replace(MARKER_LINE, '').replace(/^\n+/, '');
   const print = fingerprint(path, body);
-  return `${comment} ${MARKER}, fingerprint ${print}. Edit freely: re-runs stop before replacing an edited file; delete this line to own the file.\n${body}`;
+  return `${comment} ${MARKER}, fingerprint ${print}. ${note}\n${body}`;
 }
 
 export function managedState(path: string, existing: string | null): ManagedState {

@@ -25,7 +25,13 @@ export const COMPOSE_SERVICE_LABEL = 'com.docker.compose.service';
 export const DEVCONTAINER_DIR = '.devcontainer';
 export const COMPOSE_FILE = 'docker-compose.yml';
 export const DEVCONTAINER_JSON = 'devcontainer.json';
-export const DOCKERFILE = 'Dockerfile';
+/**
+ * The dev container's image. Not `Dockerfile`: @nx/docker infers a project from every file of
+ * that name, and one inside `.devcontainer` has no name, which fails every nx command.
+ */
+export const DOCKERFILE = 'sandbox.Dockerfile';
+/** What DOCKERFILE was called before 0.2.0; the rename-sandbox-image migration moves it. */
+export const LEGACY_DOCKERFILE = 'Dockerfile';
 /** The stack's services that the user owns (written once). */
 export const SERVICES_COMPOSE_FILE = 'docker-compose.services.yml';
 /** Per machine and worktree, written by up-worktree and initializeCommand; git-ignored. */
@@ -53,10 +59,15 @@ export const ENGINE_PORTS: readonly number[] = [2375, 2376];
 export const TARGETS = {
   up: 'up-worktree',
   down: 'down-worktree',
+  /** The static audit: cacheable. */
   audit: 'audit',
+  /** The audit with --live: never cached, since it looks at running containers. */
+  auditLive: 'audit-live',
   upShared: 'up-shared',
   downShared: 'down-shared',
 } as const;
+/** The group our targets are shown in (`nx show project`, Nx Console). */
+export const TARGET_GROUP = 'devsec';
 export const DEFAULT_INFRA_PROJECT = 'shared-infra';
 
 /** Node LTS on Debian 13 (trixie), whose apt has `docker-cli` (Debian 12's has not). */

@@ -15,6 +15,7 @@ import type { AuditFinding } from '../../rules/report';
 import upWorktree from '../up-worktree/executor';
 import downWorktree from '../down-worktree/executor';
 import audit from './executor';
+import { DOCKERFILE } from '../../sandbox/vocabulary';
 
 jest.setTimeout(300_000);
 
@@ -74,7 +75,7 @@ describeWithDocker('audit --live on a real engine', () => {
     Object.assign(process.env, { GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'safe.directory', GIT_CONFIG_VALUE_0: '*' });
     context = { root: dir, cwd: dir, projectName: 'app', isVerbose: false } as ExecutorContext;
     servicesFile = join(dir, 'apps/app/.devcontainer/docker-compose.services.yml');
-    dockerfile = join(dir, 'apps/app/.devcontainer/Dockerfile');
+    dockerfile = join(dir, 'apps/app/.devcontainer', DOCKERFILE);
     cleanServices = readFileSync(servicesFile, 'utf-8');
     cleanDockerfile = readFileSync(dockerfile, 'utf-8');
   });

@@ -1,5 +1,6 @@
 import { addDependenciesToPackageJson, formatFiles, GeneratorCallback, readJson, readNxJson, Tree, updateNxJson } from '@nx/devkit';
 import { PLUGIN_PACKAGE, PROXY_PACKAGE } from '../../sandbox/vocabulary';
+import { SYNC_GENERATOR } from '../sync/sync';
 import type { InitGeneratorSchema } from './schema';
 
 /** The plugin's own version: the proxy package is released in lockstep with it. */
@@ -11,10 +12,12 @@ export async function initGenerator(tree: Tree, options: InitGeneratorSchema = {
   const nxJson = readNxJson(tree) ?? {};
   const plugins = nxJson.plugins ?? [];
   const registered = plugins.some((entry) => (typeof entry === 'string' ? entry : entry.plugin) === PLUGIN_PACKAGE);
-  if (!registered) {
-    nxJson.plugins = [...plugins, { plugin: PLUGIN_PACKAGE, options: {} }];
-    updateNxJson(tree, nxJson);
-  }
+  // nx sync re-renders every sandbox from its stored spec; nx sync:check fails CI when one drifted.
+  const globalGenerators = nxJson.sync?.globalGenerators ?? [];
+  const syncRegistered = globalGenerators.includes(SYNC_GENERATOR);
+  if (!registered) nxJson.plugins = [...plugins, { plugin: PLUGIN_PACKAGE, options: {} }];
+  if (!syncRegistered) nxJson.sync = { ...nxJson.sync, globalGenerators: [...globalGenerators, SYNC_GENERATOR] };
+  if (!registered || !syncRegistered) updateNxJson(tree, nxJson);
 
   let install: GeneratorCallback = () => undefined;
   if (!options.skipPackageJson && tree.exists('package.json')) {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { checkSandbox, ComposeModel } from '../../rules/compose-rules';
 import { parseJsonc } from '../../sandbox/jsonc';
+import { DOCKERFILE } from '../../sandbox/vocabulary';
 import { validateCompose, validateDevcontainer } from '../../testing/schemas';
 import { snapshot, workspaceWithProjects } from '../../testing/workspace';
 import { secureDevcontainerGenerator } from './generator';
@@ -23,7 +24,7 @@ function generated(tree: Tree, root = 'apps/app') {
     composeText,
     compose: parse(composeText) as ComposeModel & { services: Record<string, any>; networks: Record<string, any>; volumes: Record<string, any> },
     devcontainer: parseJsonc<Record<string, any>>(devcontainerText),
-    dockerfile: tree.read(`${dir}/Dockerfile`, 'utf-8') as string,
+    dockerfile: tree.read(`${dir}/${DOCKERFILE}`, 'utf-8') as string,
   };
 }
 
@@ -52,7 +53,9 @@ describe('secure-devcontainer generator', () => {
     beforeEach(() => run(tree));
 
     it('writes three managed files that pass the Compose and Dev Container schemas and our own rules, and one file for your services', () => {
-      expect(tree.children('apps/app/.devcontainer').sort()).toEqual(['Dockerfile', 'devcontainer.json', 'docker-compose.services.yml', 'docker-compose.yml']);
+      expect(tree.children('apps/app/.devcontainer').sort()).toEqual(
+        ['devcontainer.json', 'docker-compose.services.yml', 'docker-compose.yml', DOCKERFILE].sort(),
+      );
       expectValid(tree);
       const services = tree.read('apps/app/.devcontainer/docker-compose.services.yml', 'utf-8') as string;
       expect(parse(services)).toEqual({ services: {} });
@@ -285,7 +288,7 @@ describe('secure-devcontainer generator', () => {
 
     it('leaves a file alone once the user deletes its marker', async () => {
       await run(tree);
-      const path = 'apps/app/.devcontainer/Dockerfile';
+      const path = `apps/app/.devcontainer/${DOCKERFILE}`;
       const owned = (tree.read(path, 'utf-8') as string).split('\n').slice(1).join('\n') + 'RUN echo mine\n';
       tree.write(path, owned);
       await run(tree, { aptPackages: ['jq'] });

@@ -26,6 +26,7 @@ import {
   SERVICES_COMPOSE_FILE,
   WORKTREE_COMPOSE_FILE,
 } from '../../sandbox/vocabulary';
+import { planLegacyDockerfile, renameLegacyDockerfile } from './legacy-files';
 
 const GENERATED_FILES = [COMPOSE_FILE, DOCKERFILE, DEVCONTAINER_JSON];
 
@@ -82,14 +83,15 @@ export function checkSandboxFiles(tree: Tree, target: SandboxTarget, force = fal
         `Move it away (e.g. git mv ${dir} ${dir}.old) and run the generator again; then carry over what you need.`,
     );
   }
+  const legacy = planLegacyDockerfile(tree, target.projectRoot);
+  if (legacy.action === 'keep') throw new GeneratorError(`${legacy.note} Then run the generator again.`);
   if (force) return;
-  const edited = GENERATED_FILES.filter((name) => {
-    const path = joinPathFragments(dir, name);
-    return managedState(path, tree.read(path, 'utf-8')) === 'edited';
-  });
+  // A Dockerfile still under its old name is checked there (renderSandbox moves it first).
+  const pathOf = (name: string) => (name === DOCKERFILE && legacy.action === 'rename' ? legacy.from : joinPathFragments(dir, name));
+  const edited = GENERATED_FILES.map(pathOf).filter((path) => managedState(path, tree.read(path, 'utf-8')) === 'edited');
   if (edited.length > 0) {
     throw new GeneratorError(
-      `These generated files were edited by hand: ${edited.map((name) => joinPathFragments(dir, name)).join(', ')}. ` +
+      `These generated files were edited by hand: ${edited.join(', ')}. ` +
         'To keep your version, delete its "@org/devsec managed file" line (the file is then yours and is left alone); ' +
         'to replace it with a fresh one, run again with --force.',
     );
@@ -102,6 +104,11 @@ function templateValues(tree: Tree, target: SandboxTarget, spec: SandboxSpec) {
   const agent = AGENTS[spec.agent];
   return {
     tmpl: '',
+    // File names, in the templates' own names too (files/__dockerfile____tmpl__, …).
+    composeFile: COMPOSE_FILE,
+    devcontainerJson: DEVCONTAINER_JSON,
+    dockerfile: DOCKERFILE,
+    composeFiles: [COMPOSE_FILE, SERVICES_COMPOSE_FILE, WORKTREE_COMPOSE_FILE],
     // YAML-safe scalar: JSON strings are valid YAML (names like @acme/web need quotes).
     q: (value: string) => JSON.stringify(value),
     project: target.project,
@@ -133,9 +140,22 @@ function templateValues(tree: Tree, target: SandboxTarget, spec: SandboxSpec) {
   };
 }
 
-/** Writes the sandbox's files from its spec; a file whose meaning did not change keeps its bytes. */
-export function renderSandbox(tree: Tree, target: SandboxTarget, spec: SandboxSpec): void {
+export interface RenderOptions {
+  /** Leave files edited by hand as they are (the sync generator); otherwise they are replaced (checkSandboxFiles refused them first, or --force). */
+  keepEdited?: boolean;
+  /** Say nothing about files kept (the sync generator reports them itself). */
+  quiet?: boolean;
+}
+
+/**
+ * Writes the sandbox's files from its spec; a file whose meaning did not change keeps its bytes.
+ * Returns the generated files left alone because they were edited by hand (with `keepEdited`).
+ */
+export function renderSandbox(tree: Tree, target: SandboxTarget, spec: SandboxSpec, how: RenderOptions = {}): { edited: string[] } {
   const dir = devcontainerDir(target);
+  const legacy = planLegacyDockerfile(tree, target.projectRoot);
+  if (legacy.action === 'keep') throw new GeneratorError(legacy.note);
+  if (legacy.action === 'rename') renameLegacyDockerfile(tree, legacy);
   const before = new Map(
     GENERATED_FILES.map((name) => {
       const path = joinPathFragments(dir, name);
@@ -144,12 +164,14 @@ export function renderSandbox(tree: Tree, target: SandboxTarget, spec: SandboxSp
   );
   generateFiles(tree, join(__dirname, 'files'), dir, templateValues(tree, target, spec));
 
+  const edited: string[] = [];
   for (const [path, previous] of before) {
     const state = managedState(path, previous);
-    if (state === 'user-owned') {
-      // The user took ownership by deleting the marker: theirs to keep.
+    if (state === 'user-owned' || (state === 'edited' && how.keepEdited)) {
+      // The user took ownership by deleting the marker: theirs to keep. An edited file: the caller reports it.
       tree.write(path, previous as string);
-      logger.info(`@org/devsec: kept ${path} (no managed-file marker: it is yours).`);
+      if (state === 'edited') edited.push(path);
+      else if (!how.quiet) logger.info(`@org/devsec: kept ${path} (no managed-file marker: it is yours).`);
       continue;
     }
     const fresh = stampManaged(path, tree.read(path, 'utf-8') as string);
@@ -164,4 +186,5 @@ export function renderSandbox(tree: Tree, target: SandboxTarget, spec: SandboxSp
   // Per machine and worktree, written by up-worktree: never committed.
   ensureGitignored(tree, joinPathFragments(dir, ENV_FILE));
   ensureGitignored(tree, joinPathFragments(dir, WORKTREE_COMPOSE_FILE));
+  return { edited };
 }

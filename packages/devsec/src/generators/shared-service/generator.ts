@@ -12,7 +12,9 @@ import {
 } from '../../sandbox/vocabulary';
 import { GeneratorError } from '../../sandbox/errors';
 import { IMAGE_REFERENCE, NETWORK_NAME, composeSafeName } from '../../sandbox/names';
+import { managedState, stampManaged } from '../../sandbox/managed-file';
 import { readSharedCompose } from '../../sandbox/shared-compose';
+import { SHARED_MARKER_NOTE } from '../../sandbox/shared-trust';
 import { projectsWithSandbox, readSpec } from '../../sandbox/spec';
 import { checkSandboxFiles, renderSandbox } from '../secure-devcontainer/render';
 import { needsPassword, PRESETS, PresetName } from './presets';
@@ -40,6 +42,8 @@ interface Normalized {
   infraProject: string;
   overwrite: boolean;
   skipFormat: boolean;
+  /** The apt package of the service's client, unless --noClient or there is none. */
+  client: string | undefined;
 }
 
 function normalize(tree: Tree, options: SharedServiceGeneratorSchema): Normalized {
@@ -135,7 +139,8 @@ function normalize(tree: Tree, options: SharedServiceGeneratorSchema): Normalize
       projects,
     },
   };
-  return { name, preset, service, projects, network, infraProject, overwrite: options.overwrite ?? false, skipFormat: options.skipFormat ?? false };
+  const client = options.noClient ? undefined : definition.client;
+  return { name, preset, service, projects, network, infraProject, overwrite: options.overwrite ?? false, skipFormat: options.skipFormat ?? false, client };
 }
 
 function newSharedDocument(tree: Tree, options: Normalized): Document {
@@ -171,24 +176,62 @@ export async function sharedServiceGenerator(tree: Tree, schema: SharedServiceGe
   const targets = [...new Set([...options.projects, ...wiredElsewhere(currentJson)])];
   for (const project of targets) checkSandboxFiles(tree, { project, projectRoot: projects.get(project)!.root });
 
-  if (!isDeepStrictEqual(currentJson, options.service)) {
+  const restamped = writeSharedFile(tree, text, doc, options);
+
+  // Re-render the wired dev containers with the options they were generated with, plus the service's client.
+  const withClient: string[] = [];
+  for (const project of targets) {
+    const target = { project, projectRoot: projects.get(project)!.root };
+    const spec = readSpec(tree, target.projectRoot);
+    if (!spec) continue;
+    const addClient = options.client !== undefined && options.projects.includes(project) && !spec.aptPackages.includes(options.client);
+    if (addClient) withClient.push(project);
+    renderSandbox(tree, target, addClient ? { ...spec, aptPackages: [...spec.aptPackages, options.client!] } : spec);
+  }
+
+  if (!options.skipFormat) await formatFiles(tree);
+  return () => {
+    const lines = [`@org/devsec: ${options.name} is in ${SHARED_COMPOSE_FILE}. Start the shared services: nx run ${options.infraProject}:up-shared`];
+    if (restamped) lines.push(`  ${restamped}`);
+    if (withClient.length > 0) lines.push(`  ${options.client} added to the dev container of ${withClient.join(', ')} (up-worktree rebuilds it).`);
+    const missing = PRESETS[options.preset].noClient;
+    if (missing && !schema.noClient) lines.push(`  ${missing}`);
+    logger.info(lines.join('\n'));
+  };
+}
+
+/**
+ * Writes docker-compose.shared.yml when its meaning changed or its stamp is not intact, always
+ * stamped: only a stamped, unedited file gets inferred up-shared/down-shared targets. Says so
+ * when the stamp now covers edits made by hand.
+ */
+function writeSharedFile(tree: Tree, text: string | null, doc: Document, options: Normalized): string | undefined {
+  const before = managedState(SHARED_COMPOSE_FILE, text);
+  let meaningChanged = false;
+  const current = doc.getIn(['services', options.name]);
+  if (!isDeepStrictEqual(current && isMap(current) ? current.toJSON() : undefined, options.service)) {
     doc.setIn(['services', options.name], doc.createNode(options.service));
     if (options.service.volumes && !doc.hasIn(['volumes', `${options.name}-data`])) {
       if (!doc.has('volumes') || !isMap(doc.get('volumes'))) doc.set('volumes', doc.createNode({}));
       doc.setIn(['volumes', `${options.name}-data`], null);
     }
-    tree.write(SHARED_COMPOSE_FILE, doc.toString());
+    meaningChanged = true;
   }
-
-  // Re-render the wired dev containers with the options they were generated with.
-  for (const project of targets) {
-    const target = { project, projectRoot: projects.get(project)!.root };
-    const spec = readSpec(tree, target.projectRoot);
-    if (spec) renderSandbox(tree, target, spec);
+  if (!doc.hasIn(['x-devsec', 'project'])) {
+    doc.setIn(['x-devsec', 'project'], options.infraProject);
+    meaningChanged = true;
   }
-
-  if (!options.skipFormat) await formatFiles(tree);
-  return () => logger.info(`@org/devsec: ${options.name} is in ${SHARED_COMPOSE_FILE}. Start the shared services: nx run ${options.infraProject}:up-shared`);
+  // Unchanged meaning: the user's bytes stay, only the stamp is renewed.
+  const stamped = stampManaged(SHARED_COMPOSE_FILE, meaningChanged || text === null ? doc.toString() : text, SHARED_MARKER_NOTE);
+  if (stamped === text) return undefined;
+  tree.write(SHARED_COMPOSE_FILE, stamped);
+  if (before === 'edited' || before === 'user-owned') {
+    return (
+      `${SHARED_COMPOSE_FILE} ${before === 'edited' ? 'had been edited by hand' : 'had no @org/devsec marker'}: it is kept, and stamped now, ` +
+      `so up-shared/down-shared are inferred from it. Review it if you have not: git diff ${SHARED_COMPOSE_FILE}`
+    );
+  }
+  return undefined;
 }
 
 /** Projects the previous definition wired: with --overwrite they must lose the old variables too. */

@@ -20,6 +20,10 @@ export interface Preset {
   healthcheck?: (input: PresetInput) => string[];
   connectionVariable?: string;
   connection?: (input: PresetInput, port: number) => string;
+  /** The Debian 13 package of its command-line client, added to the wired dev containers. */
+  client?: string;
+  /** Why there is no client package, for the generator's output. */
+  noClient?: string;
 }
 
 export const PRESETS: Record<'postgres' | 'redis' | 'mysql' | 'mongodb' | 'custom', Preset> = {
@@ -31,6 +35,7 @@ export const PRESETS: Record<'postgres' | 'redis' | 'mysql' | 'mongodb' | 'custo
     healthcheck: ({ database }) => ['CMD', 'pg_isready', '-U', 'postgres', '-d', database],
     connectionVariable: 'DATABASE_URL',
     connection: ({ name, urlPassword, database }, port) => `postgresql://postgres:${urlPassword}@${name}:${port}/${database}`,
+    client: 'postgresql-client',
   },
   redis: {
     image: 'redis:7',
@@ -39,6 +44,7 @@ export const PRESETS: Record<'postgres' | 'redis' | 'mysql' | 'mongodb' | 'custo
     healthcheck: () => ['CMD', 'redis-cli', 'ping'],
     connectionVariable: 'REDIS_URL',
     connection: ({ name }, port) => `redis://${name}:${port}`,
+    client: 'redis-tools',
   },
   mysql: {
     image: 'mysql:8.4',
@@ -48,6 +54,7 @@ export const PRESETS: Record<'postgres' | 'redis' | 'mysql' | 'mongodb' | 'custo
     healthcheck: () => ['CMD-SHELL', 'mysqladmin ping -h 127.0.0.1 -uroot -p"$$MYSQL_ROOT_PASSWORD" --silent'],
     connectionVariable: 'MYSQL_URL',
     connection: ({ name, urlPassword, database }, port) => `mysql://root:${urlPassword}@${name}:${port}/${database}`,
+    client: 'default-mysql-client',
   },
   mongodb: {
     image: 'mongo:8',
@@ -57,6 +64,9 @@ export const PRESETS: Record<'postgres' | 'redis' | 'mysql' | 'mongodb' | 'custo
     healthcheck: () => ['CMD', 'mongosh', '--quiet', '--eval', "db.adminCommand('ping').ok"],
     connectionVariable: 'MONGODB_URL',
     connection: ({ name, urlPassword, database }, port) => `mongodb://root:${urlPassword}@${name}:${port}/${database}?authSource=admin`,
+    noClient:
+      'Debian 13 has no package for mongosh, so no client was added to the dev containers. ' +
+      'Use your driver from the app, or add mongosh to the workspace (npm install -D mongosh, then npx mongosh "$MONGODB_URL").',
   },
   custom: { image: '', port: 0 },
 };

@@ -11,6 +11,7 @@ export interface SharedServiceGeneratorSchema {
   database?: string;
   password?: string;
   infraProject?: string;
+  noClient?: boolean;
   overwrite?: boolean;
   skipFormat?: boolean;
 }
