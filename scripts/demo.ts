@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { chownToCheckoutUser, createTestWorkspace, generateSandbox, REPO_ROOT } from '../e2e/devsec-e2e/src/workspace';
+import { chownToCheckoutUser, createTestWorkspace, generateSandbox } from '../e2e/devsec-e2e/src/workspace';
 import { buildPackages } from './build-packages';
 
 const keep = process.argv.includes('--keep');

@@ -1,7 +1,8 @@
 /**
- * The test command: builds and packs the packages (the e2e suite installs the tarballs, the
- * proxy's process-level tests run its compiled bin), then runs every jest project once and
- * prints one closing line `N passed, N failed`.
+ * The test command: lints and checks the formatting (two checks), builds and packs the packages
+ * (the e2e suite installs the tarballs, the proxy's process-level tests run its compiled bin),
+ * then runs every jest project once and prints one closing line `N passed, N failed`, the two
+ * checks counted among them.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
@@ -10,6 +11,20 @@ import { buildPackages } from './build-packages';
 
 const ROOT = join(__dirname, '..');
 const extra = process.argv.slice(2);
+
+/** The code base passes ESLint (with the layer rule) and Prettier, or the run fails. */
+const checks = [
+  ['eslint', [require.resolve('eslint/bin/eslint.js'), '.']],
+  ['prettier', [require.resolve('prettier/bin/prettier.cjs'), '--check', '--log-level=warn', '**/*.{ts,js,mjs}']],
+] as const;
+let checksFailed = 0;
+for (const [name, args] of checks) {
+  const result = spawnSync(process.execPath, args, { stdio: 'inherit', cwd: ROOT });
+  if (result.status !== 0) {
+    checksFailed++;
+    console.error(`${name} failed: run \`npx ${name === 'eslint' ? 'eslint .' : 'prettier --write "**/*.{ts,js,mjs}"'}\` and fix what it reports.`);
+  }
+}
 
 try {
   buildPackages(undefined, { pack: true });
@@ -33,6 +48,7 @@ try {
   summary.numFailedTests = 1;
 }
 // A suite that failed to load counts as a failure, so a broken file is never silent.
-const failed = summary.numFailedTests + summary.numRuntimeErrorTestSuites;
-console.log(`${summary.numPassedTests} passed, ${failed} failed${summary.numPendingTests ? `, ${summary.numPendingTests} skipped` : ''}`);
+const failed = summary.numFailedTests + summary.numRuntimeErrorTestSuites + checksFailed;
+const passed = summary.numPassedTests + checks.length - checksFailed;
+console.log(`${passed} passed, ${failed} failed${summary.numPendingTests ? `, ${summary.numPendingTests} skipped` : ''}`);
 process.exit(jest.status === 0 && failed === 0 && summary.numPassedTests > 0 ? 0 : 1);

@@ -11,8 +11,16 @@ describe('loadConfig', () => {
 
   it('reads the read switches, LISTEN, SOCKET_PATH, SCOPE_LABEL and LOG_LEVEL', () => {
     const config = loadConfig({
-      CONTAINERS: '1', IMAGES: 'true', INFO: '0', EVENTS: '0', NETWORKS: 'yes', VOLUMES: '1',
-      LISTEN: 'unix:///run/devsec/docker.sock', SOCKET_PATH: '/run/docker.sock', SCOPE_LABEL: 'org.devsec.scope=dev', LOG_LEVEL: 'WARN',
+      CONTAINERS: '1',
+      IMAGES: 'true',
+      INFO: '0',
+      EVENTS: '0',
+      NETWORKS: 'yes',
+      VOLUMES: '1',
+      LISTEN: 'unix:///run/devsec/docker.sock',
+      SOCKET_PATH: '/run/docker.sock',
+      SCOPE_LABEL: 'org.devsec.scope=dev',
+      LOG_LEVEL: 'WARN',
     });
     expect(config.switches).toMatchObject({ CONTAINERS: true, IMAGES: true, INFO: false, EVENTS: false, NETWORKS: true, VOLUMES: true });
     expect(config.listen).toEqual({ kind: 'unix', path: '/run/devsec/docker.sock' });

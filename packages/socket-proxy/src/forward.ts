@@ -34,7 +34,10 @@ export function parseForward(spec: string): ForwardRule[] {
 }
 
 export function parseBind(spec: string | undefined): string[] {
-  const addresses = (spec ?? '127.0.0.1,::1').split(',').map((part) => part.trim()).filter(Boolean);
+  const addresses = (spec ?? '127.0.0.1,::1')
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean);
   for (const address of addresses) {
     if (net.isIP(address) === 0) throw new ForwardConfigError(`FORWARD_BIND=${spec}: "${address}" is not an IP address.`);
   }

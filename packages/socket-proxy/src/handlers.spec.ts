@@ -32,11 +32,12 @@ describe('handlers against a stand-in engine', () => {
         res.end(JSON.stringify(value));
       };
       const path = (req.url ?? '').split('?')[0].replace(/^\/v1\.[0-9]+/, '');
-      if (path === '/containers/mine/json') return json({ Id: 'id-mine', Config: { Env: ['TOKEN=secret'], Labels: { 'org.devsec.scope': 'unit' } } }), true;
-      if (path === '/containers/theirs/json') return json({ Id: 'id-theirs', Config: { Env: [], Labels: { 'org.devsec.scope': 'other' } } }), true;
-      if (path === '/containers/json') return json([{ Id: 'id-mine' }]), true;
-      if (path === '/networks/dev') return json({ Name: 'dev', Containers: { 'id-mine': { Name: 'mine' }, 'id-theirs': { Name: 'theirs' } } }), true;
-      if (path === '/images/app/json') return json({ Id: 'sha256:1', Config: { Env: ['KEY=value'] }, GraphDriver: { Data: { UpperDir: '/var/lib/x' } } }), true;
+      if (path === '/containers/mine/json') return (json({ Id: 'id-mine', Config: { Env: ['TOKEN=secret'], Labels: { 'org.devsec.scope': 'unit' } } }), true);
+      if (path === '/containers/theirs/json') return (json({ Id: 'id-theirs', Config: { Env: [], Labels: { 'org.devsec.scope': 'other' } } }), true);
+      if (path === '/containers/json') return (json([{ Id: 'id-mine' }]), true);
+      if (path === '/networks/dev') return (json({ Name: 'dev', Containers: { 'id-mine': { Name: 'mine' }, 'id-theirs': { Name: 'theirs' } } }), true);
+      if (path === '/images/app/json')
+        return (json({ Id: 'sha256:1', Config: { Env: ['KEY=value'] }, GraphDriver: { Data: { UpperDir: '/var/lib/x' } } }), true);
       return false;
     });
     upstream = createUpstream(fake.socketPath);

@@ -56,7 +56,9 @@ async function runProxy(env: NodeJS.ProcessEnv): Promise<number> {
   const server = createProxyServer(config, log);
   const listen = config.listen;
   await listenOn(server, listen);
-  const enabled = Object.entries(config.switches).filter(([, on]) => on).map(([name]) => name);
+  const enabled = Object.entries(config.switches)
+    .filter(([, on]) => on)
+    .map(([name]) => name);
   log.startup({
     msg: 'listening',
     listen: listen.kind === 'unix' ? `unix://${listen.path}` : `tcp://${listen.host}:${(server.address() as AddressInfo).port}`,

@@ -207,17 +207,25 @@ describe('parseQuery', () => {
 
 describe('decide: headers and filters', () => {
   const head = (target: string, headers: Record<string, string>, method = 'GET') => decide({ method, target, headers }, READ_SECTIONS);
-  const upgrade = { allowed: false, status: 403, rule: 'upgrade', message: 'devsec sandbox policy: protocol upgrades (attach, exec or websockets) are not proxied.' };
-  const body = { allowed: false, status: 400, rule: 'request-body', message: 'devsec sandbox policy: requests with a body are not accepted by this read-only proxy.' };
+  const upgrade = {
+    allowed: false,
+    status: 403,
+    rule: 'upgrade',
+    message: 'devsec sandbox policy: protocol upgrades (attach, exec or websockets) are not proxied.',
+  };
+  const body = {
+    allowed: false,
+    status: 400,
+    rule: 'request-body',
+    message: 'devsec sandbox policy: requests with a body are not accepted by this read-only proxy.',
+  };
 
-  it.each([
-    [{ upgrade: 'websocket', connection: 'Upgrade' }],
-    [{ upgrade: 'tcp' }],
-    [{ connection: 'keep-alive, Upgrade' }],
-    [{ connection: 'upgrade' }],
-  ])('refuses an upgrade on an allowed endpoint: %p', (headers) => {
-    expect(head('/containers/abc/logs?stdout=1', headers)).toEqual(upgrade);
-  });
+  it.each([[{ upgrade: 'websocket', connection: 'Upgrade' }], [{ upgrade: 'tcp' }], [{ connection: 'keep-alive, Upgrade' }], [{ connection: 'upgrade' }]])(
+    'refuses an upgrade on an allowed endpoint: %p',
+    (headers) => {
+      expect(head('/containers/abc/logs?stdout=1', headers)).toEqual(upgrade);
+    },
+  );
 
   it.each([[{ 'transfer-encoding': 'chunked' }], [{ 'content-length': '4' }], [{ 'transfer-encoding': 'chunked', 'content-length': '4' }]])(
     'refuses a request body on an allowed endpoint: %p',
@@ -249,6 +257,10 @@ describe('decide: headers and filters', () => {
 
   it('leaves the filters of rows that do not scope them to the engine, as before', () => {
     expect(head('/networks?filters=nope', {})).toMatchObject({ allowed: true, rule: 'network-list' });
-    expect(RULES.filter((row) => row.scopesFilters).map((row) => row.handle).sort()).toEqual(['container-list', 'events']);
+    expect(
+      RULES.filter((row) => row.scopesFilters)
+        .map((row) => row.handle)
+        .sort(),
+    ).toEqual(['container-list', 'events']);
   });
 });

@@ -23,15 +23,7 @@ const OBJECT: Placeholder = { match: 'object' };
 const IMAGE: Placeholder = { match: 'image' };
 
 /** What the server does for a row besides forwarding; `handlers.ts` has one handler for each. */
-export type Handle =
-  | 'forward'
-  | 'ping'
-  | 'container-list'
-  | 'events'
-  | 'container-inspect'
-  | 'container-logs'
-  | 'image-inspect'
-  | 'network-inspect';
+export type Handle = 'forward' | 'ping' | 'container-list' | 'events' | 'container-inspect' | 'container-logs' | 'image-inspect' | 'network-inspect';
 
 export interface Rule {
   rule: string;
@@ -94,8 +86,7 @@ const COMMAND_NAMES: ReadonlyArray<readonly [RegExp, string]> = Object.freeze([
   [/^system\/df$/, 'docker system df'],
 ]);
 
-const READ_ONLY_SUMMARY =
-  'this sandbox can only read: docker ps, logs, inspect, images, info, version, events, network ls, volume ls';
+const READ_ONLY_SUMMARY = 'this sandbox can only read: docker ps, logs, inspect, images, info, version, events, network ls, volume ls';
 
 export interface Refusal {
   allowed: false;
@@ -147,6 +138,7 @@ export function parseQuery(query: string): { params: QueryParams } | { error: st
     } catch {
       return { error: `query parameter "${name}" is not valid percent-encoding` };
     }
+    // eslint-disable-next-line no-control-regex -- refusing control characters is the point
     if (/[\u0000-\u001f\u007f]/.test(value)) return { error: `query parameter "${name}" holds control characters` };
     params[name] = value;
   }

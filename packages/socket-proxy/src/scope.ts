@@ -54,12 +54,7 @@ export function hasScopeLabel(labels: { [key: string]: string } | null | undefin
 
 /** Whether one event from `/events` concerns a container in scope. */
 export function isEventInScope(event: EngineJson, scope: Pick<ScopeLabel, 'key' | 'value'>): boolean {
-  return (
-    event !== null &&
-    typeof event === 'object' &&
-    event.Type === 'container' &&
-    hasScopeLabel(event.Actor && event.Actor.Attributes, scope)
-  );
+  return event !== null && typeof event === 'object' && event.Type === 'container' && hasScopeLabel(event.Actor && event.Actor.Attributes, scope);
 }
 
 export function encodeQuery(params: QueryParams): string {

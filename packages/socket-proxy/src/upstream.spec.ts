@@ -115,8 +115,7 @@ describe('createUpstream against a stand-in engine', () => {
 
     afterAll(() => new Promise<void>((resolve) => front.close(() => resolve())));
 
-    const open = (path: string) =>
-      new Promise<IncomingMessage>((resolve, reject) => get({ socketPath: frontSocket, path }, resolve).on('error', reject));
+    const open = (path: string) => new Promise<IncomingMessage>((resolve, reject) => get({ socketPath: frontSocket, path }, resolve).on('error', reject));
     const read = (response: IncomingMessage) =>
       new Promise<string>((resolve) => {
         let text = '';

@@ -24,9 +24,25 @@ export type ReadSwitch = keyof typeof READ_SWITCHES;
  * instead of silently doing less: this version grants no write access at all.
  */
 export const WRITE_SWITCHES = Object.freeze([
-  'POST', 'BUILD', 'COMMIT', 'EXEC', 'SWARM', 'AUTH', 'SECRETS', 'CONFIGS', 'PLUGINS',
-  'NODES', 'SERVICES', 'TASKS', 'SESSION', 'GRPC', 'DISTRIBUTION', 'SYSTEM',
-  'ALLOW_START', 'ALLOW_STOP', 'ALLOW_RESTARTS',
+  'POST',
+  'BUILD',
+  'COMMIT',
+  'EXEC',
+  'SWARM',
+  'AUTH',
+  'SECRETS',
+  'CONFIGS',
+  'PLUGINS',
+  'NODES',
+  'SERVICES',
+  'TASKS',
+  'SESSION',
+  'GRPC',
+  'DISTRIBUTION',
+  'SYSTEM',
+  'ALLOW_START',
+  'ALLOW_STOP',
+  'ALLOW_RESTARTS',
 ] as const);
 export type WriteSwitch = (typeof WRITE_SWITCHES)[number];
 

@@ -38,7 +38,12 @@ function corpus(): Attack[] {
     get(`archive HEAD ${path}`, (id) => `/containers/${id}/archive?${q}`, 'HEAD');
   }
   get('export', (id) => `/containers/${id}/export`);
-  get('attach/ws', (id) => `/containers/${id}/attach/ws?stream=1&stdin=1&stdout=1`, 'GET', ['Upgrade: websocket', 'Connection: Upgrade', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version: 13']);
+  get('attach/ws', (id) => `/containers/${id}/attach/ws?stream=1&stdin=1&stdout=1`, 'GET', [
+    'Upgrade: websocket',
+    'Connection: Upgrade',
+    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+    'Sec-WebSocket-Version: 13',
+  ]);
   get('attach/ws without upgrade headers', (id) => `/containers/${id}/attach/ws?stream=1`);
   get('attach (hijack)', (id) => `/containers/${id}/attach?stream=1&stdin=1&stdout=1`, 'POST', ['Upgrade: tcp', 'Connection: Upgrade']);
   get('image save by name', () => `/images/${ROOTFS_IMAGE}/get`);
@@ -52,8 +57,18 @@ function corpus(): Attack[] {
   get('distribution', () => `/distribution/${ROOTFS_IMAGE}/json`);
 
   // Writes.
-  const createBody = JSON.stringify({ Image: ROOTFS_IMAGE, Cmd: ['cat', '/host/etc/shadow'], HostConfig: { Privileged: true, PidMode: 'host', Binds: ['/:/host'] } });
-  get('create privileged', () => '/containers/create?name=devsec-escape', 'POST', ['Content-Type: application/json', `Content-Length: ${createBody.length}`], createBody);
+  const createBody = JSON.stringify({
+    Image: ROOTFS_IMAGE,
+    Cmd: ['cat', '/host/etc/shadow'],
+    HostConfig: { Privileged: true, PidMode: 'host', Binds: ['/:/host'] },
+  });
+  get(
+    'create privileged',
+    () => '/containers/create?name=devsec-escape',
+    'POST',
+    ['Content-Type: application/json', `Content-Length: ${createBody.length}`],
+    createBody,
+  );
   const execBody = JSON.stringify({ Cmd: ['cat', '/secret.txt'], AttachStdout: true });
   get('exec create', (id) => `/containers/${id}/exec`, 'POST', ['Content-Type: application/json', `Content-Length: ${execBody.length}`], execBody);
   get('exec start', () => '/exec/abc/start', 'POST', ['Content-Type: application/json', 'Content-Length: 2'], '{}');
@@ -131,19 +146,51 @@ function corpus(): Attack[] {
       return request('GET', `${prefix}/_ping`, ['Transfer-Encoding: chunked'], `${inner.length.toString(16)}\r\n${inner}\r\n0\r\n\r\n`);
     },
   });
-  attacks.push({ name: 'obfuscated TE', raw: (prefix, id) => request('GET', `${prefix}/_ping`, ['Transfer-Encoding: xchunked'], `0\r\n\r\n${hidden(prefix, id)}`) });
-  attacks.push({ name: 'TE with space before colon', raw: (prefix, id) => request('GET', `${prefix}/_ping`, ['Transfer-Encoding : chunked'], `0\r\n\r\n${hidden(prefix, id)}`) });
-  attacks.push({ name: 'Content-Length body on GET', raw: (prefix, id) => { const inner = hidden(prefix, id); return request('GET', `${prefix}/_ping`, [`Content-Length: ${inner.length}`], inner); } });
+  attacks.push({
+    name: 'obfuscated TE',
+    raw: (prefix, id) => request('GET', `${prefix}/_ping`, ['Transfer-Encoding: xchunked'], `0\r\n\r\n${hidden(prefix, id)}`),
+  });
+  attacks.push({
+    name: 'TE with space before colon',
+    raw: (prefix, id) => request('GET', `${prefix}/_ping`, ['Transfer-Encoding : chunked'], `0\r\n\r\n${hidden(prefix, id)}`),
+  });
+  attacks.push({
+    name: 'Content-Length body on GET',
+    raw: (prefix, id) => {
+      const inner = hidden(prefix, id);
+      return request('GET', `${prefix}/_ping`, [`Content-Length: ${inner.length}`], inner);
+    },
+  });
   attacks.push({ name: 'pipelined behind an allowed request', legitimate: 1, raw: (prefix, id) => request('GET', `${prefix}/_ping`) + hidden(prefix, id) });
-  attacks.push({ name: 'pipelined behind two allowed requests', legitimate: 2, raw: (prefix, id) => request('GET', `${prefix}/_ping`) + request('GET', `${prefix}/version`) + hidden(prefix, id) });
-  attacks.push({ name: 'upgrade on an allowed endpoint', raw: (prefix, id) => request('GET', `${prefix}/containers/${id}/logs?stdout=1`, ['Upgrade: tcp', 'Connection: Upgrade']) });
-  attacks.push({ name: 'Upgrade header without Connection', raw: (prefix, id) => request('GET', `${prefix}/containers/${id}/logs?stdout=1`, ['Upgrade: websocket']) });
-  attacks.push({ name: 'h2c upgrade', raw: (prefix) => request('GET', `${prefix}/_ping`, ['Upgrade: h2c', 'Connection: Upgrade, HTTP2-Settings', 'HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA']) });
+  attacks.push({
+    name: 'pipelined behind two allowed requests',
+    legitimate: 2,
+    raw: (prefix, id) => request('GET', `${prefix}/_ping`) + request('GET', `${prefix}/version`) + hidden(prefix, id),
+  });
+  attacks.push({
+    name: 'upgrade on an allowed endpoint',
+    raw: (prefix, id) => request('GET', `${prefix}/containers/${id}/logs?stdout=1`, ['Upgrade: tcp', 'Connection: Upgrade']),
+  });
+  attacks.push({
+    name: 'Upgrade header without Connection',
+    raw: (prefix, id) => request('GET', `${prefix}/containers/${id}/logs?stdout=1`, ['Upgrade: websocket']),
+  });
+  attacks.push({
+    name: 'h2c upgrade',
+    raw: (prefix) => request('GET', `${prefix}/_ping`, ['Upgrade: h2c', 'Connection: Upgrade, HTTP2-Settings', 'HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA']),
+  });
   attacks.push({ name: 'bare LF line endings', raw: (prefix, id) => `GET ${prefix}${archive(id)} HTTP/1.1\nHost: docker\n\n` });
-  attacks.push({ name: 'obs-fold header', raw: (prefix, id) => `GET ${prefix}/_ping HTTP/1.1\r\nHost: docker\r\nX: a\r\n Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n${hidden(prefix, id)}` });
+  attacks.push({
+    name: 'obs-fold header',
+    raw: (prefix, id) => `GET ${prefix}/_ping HTTP/1.1\r\nHost: docker\r\nX: a\r\n Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n${hidden(prefix, id)}`,
+  });
   attacks.push({ name: 'lower-case method', raw: (prefix, id) => request('get', `${prefix}${archive(id)}`) });
   attacks.push({ name: 'tab in target', raw: (prefix, id) => request('GET', `${prefix}/containers/${id}/archive\t?path=%2Fsecret.txt`) });
-  attacks.push({ name: 'inspect of canary env (redaction)', legitimate: 1, raw: (prefix, id) => request('GET', `${prefix}/containers/${id}/json`, ['Connection: close']) });
+  attacks.push({
+    name: 'inspect of canary env (redaction)',
+    legitimate: 1,
+    raw: (prefix, id) => request('GET', `${prefix}/containers/${id}/json`, ['Connection: close']),
+  });
   return attacks;
 }
 
@@ -155,14 +202,31 @@ describeWithDocker('proxy against a corpus of dangerous raw requests', () => {
   beforeAll(async () => {
     requireImage(ROOTFS_IMAGE);
     canaryId = dockerOk([
-      'run', '-d', '--name', canary, '--label', scopeLabel, '-e', `SECRET=${envSecret}`, '-e', `FILE_SECRET=${fileSecret}`, ROOTFS_IMAGE,
+      'run',
+      '-d',
+      '--name',
+      canary,
+      '--label',
+      scopeLabel,
+      '-e',
+      `SECRET=${envSecret}`,
+      '-e',
+      `FILE_SECRET=${fileSecret}`,
+      ROOTFS_IMAGE,
       // The file's secret comes from the (redacted) env, so the command line does not carry it.
-      'bash', '-c', 'printenv FILE_SECRET > /secret.txt; printenv FILE_SECRET > /etc/shadow; exec sleep infinity',
+      'bash',
+      '-c',
+      'printenv FILE_SECRET > /secret.txt; printenv FILE_SECRET > /etc/shadow; exec sleep infinity',
     ]).trim();
     proxy = await startProxy({
       SOCKET_PATH: '/var/run/docker.sock',
-      CONTAINERS: '1', IMAGES: '1', INFO: '1', NETWORKS: '1', VOLUMES: '1',
-      SCOPE_LABEL: scopeLabel, LOG_LEVEL: 'warn',
+      CONTAINERS: '1',
+      IMAGES: '1',
+      INFO: '1',
+      NETWORKS: '1',
+      VOLUMES: '1',
+      SCOPE_LABEL: scopeLabel,
+      LOG_LEVEL: 'warn',
     });
   });
 
@@ -182,10 +246,7 @@ describeWithDocker('proxy against a corpus of dangerous raw requests', () => {
     expect(inspect).toContain(envSecret);
   });
 
-  const cases = corpus().flatMap((attack) => [
-    [attack.name, '', attack] as const,
-    [attack.name, '/v1.41', attack] as const,
-  ]);
+  const cases = corpus().flatMap((attack) => [[attack.name, '', attack] as const, [attack.name, '/v1.41', attack] as const]);
   it.each(cases)('%s (prefix "%s") gets nothing through', async (_name, prefix, attack) => {
     for (const id of [canary, canaryId]) {
       const answer = await rawExchange(proxy.socketPath, attack.raw(prefix, id));

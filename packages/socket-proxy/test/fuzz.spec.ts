@@ -27,10 +27,29 @@ function random(seed: number) {
 }
 
 const SEEDS = [
-  '/_ping', '/version', '/info', '/events?since=0&until=1', '/containers/json?all=1', '/containers/abc/json',
-  '/containers/abc/logs?stdout=1', '/images/json', '/images/node:24/json', '/networks', '/networks/dev', '/volumes', '/volumes/v',
-  '/containers/abc/archive?path=/etc', '/containers/abc/export', '/containers/abc/attach/ws', '/images/get?names=x',
-  '/containers/create', '/containers/abc/exec', '/build', '/exec/abc/start', '/containers/abc/top', '/plugins/p/json',
+  '/_ping',
+  '/version',
+  '/info',
+  '/events?since=0&until=1',
+  '/containers/json?all=1',
+  '/containers/abc/json',
+  '/containers/abc/logs?stdout=1',
+  '/images/json',
+  '/images/node:24/json',
+  '/networks',
+  '/networks/dev',
+  '/volumes',
+  '/volumes/v',
+  '/containers/abc/archive?path=/etc',
+  '/containers/abc/export',
+  '/containers/abc/attach/ws',
+  '/images/get?names=x',
+  '/containers/create',
+  '/containers/abc/exec',
+  '/build',
+  '/exec/abc/start',
+  '/containers/abc/top',
+  '/plugins/p/json',
 ];
 const METHODS = ['GET', 'GET', 'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE', 'CONNECT', 'get', 'PRI'];
 const WORDS = ['archive', 'export', 'attach', 'ws', 'get', 'exec', 'json', 'logs', 'create', '..', '.', '', 'v1.41', 'containers', 'JSON'];
@@ -46,7 +65,13 @@ interface FuzzCase {
 
 function mutate(next: () => number, seedIndex: number): FuzzCase {
   const pick = <T>(items: T[]) => items[Math.floor(next() * items.length)];
-  const c: FuzzCase = { method: next() < 0.7 ? 'GET' : pick(METHODS), target: (next() < 0.5 ? '/v1.41' : '') + SEEDS[seedIndex % SEEDS.length], headers: [], body: '', declaresBody: false };
+  const c: FuzzCase = {
+    method: next() < 0.7 ? 'GET' : pick(METHODS),
+    target: (next() < 0.5 ? '/v1.41' : '') + SEEDS[seedIndex % SEEDS.length],
+    headers: [],
+    body: '',
+    declaresBody: false,
+  };
   // A quarter go unmutated (bar method and prefix), so allowed traffic is well represented.
   const rounds = next() < 0.25 ? 0 : 1 + Math.floor(next() * 3);
   for (let round = 0; round < rounds; round++) {
@@ -65,7 +90,9 @@ function mutate(next: () => number, seedIndex: number): FuzzCase {
         c.target = pick(['/v1.41', '/v1.41/v1.41', '/V1.41', '/v1.41.0', '/v1']) + c.target.replace(/^\/v1\.41/, '');
         break;
       case 4: // query noise
-        c.target += (c.target.includes('?') ? '&' : '?') + pick(['a=/containers/json', 'filters=%7B%22label%22%3A%5B%22x%22%5D%7D', 'filters=[', 'x=%zz', 'all=1&all=0', 'p=%00', '#frag']);
+        c.target +=
+          (c.target.includes('?') ? '&' : '?') +
+          pick(['a=/containers/json', 'filters=%7B%22label%22%3A%5B%22x%22%5D%7D', 'filters=[', 'x=%zz', 'all=1&all=0', 'p=%00', '#frag']);
         break;
       case 5: // swap a segment for a dangerous word
         {
@@ -81,7 +108,14 @@ function mutate(next: () => number, seedIndex: number): FuzzCase {
         c.target = pick([`http://docker${c.target}`, '*', c.target.slice(1)]);
         break;
       case 8: // upgrades
-        c.headers.push(...pick([['Upgrade: websocket', 'Connection: Upgrade'], ['Upgrade: tcp'], ['Connection: keep-alive, Upgrade'], ['Upgrade: h2c', 'Connection: Upgrade']]));
+        c.headers.push(
+          ...pick([
+            ['Upgrade: websocket', 'Connection: Upgrade'],
+            ['Upgrade: tcp'],
+            ['Connection: keep-alive, Upgrade'],
+            ['Upgrade: h2c', 'Connection: Upgrade'],
+          ]),
+        );
         break;
       case 9: // bodies that smuggle a request
         {
@@ -114,8 +148,13 @@ describe('mutation fuzz against the proxy binary', () => {
     upstream = await startFakeUpstream(scope);
     proxy = await startProxy({
       SOCKET_PATH: upstream.socketPath,
-      CONTAINERS: '1', IMAGES: '1', INFO: '1', NETWORKS: '1', VOLUMES: '1',
-      SCOPE_LABEL: 'org.devsec.scope=fuzz', LOG_LEVEL: 'error',
+      CONTAINERS: '1',
+      IMAGES: '1',
+      INFO: '1',
+      NETWORKS: '1',
+      VOLUMES: '1',
+      SCOPE_LABEL: 'org.devsec.scope=fuzz',
+      LOG_LEVEL: 'error',
     });
   });
 
@@ -153,8 +192,10 @@ describe('mutation fuzz against the proxy binary', () => {
       const hasBodyOrUpgrade = c.declaresBody || c.headers.some((h) => /upgrade/i.test(h));
       if (!decision.allowed || hasBodyOrUpgrade) refusedReached.push(`${c.method} ${JSON.stringify(c.target)} ${c.headers.join('|')}`);
       // What reached the engine is itself canonical and allowed.
-      if (!decide({ method: request.method, target: request.url, headers: request.headers }, SWITCHES).allowed) refusedReached.push(`non-canonical upstream ${request.url}`);
-      if (request.headers['content-length'] || request.headers['transfer-encoding'] || request.headers.upgrade) refusedReached.push(`body/upgrade upstream ${request.url}`);
+      if (!decide({ method: request.method, target: request.url, headers: request.headers }, SWITCHES).allowed)
+        refusedReached.push(`non-canonical upstream ${request.url}`);
+      if (request.headers['content-length'] || request.headers['transfer-encoding'] || request.headers.upgrade)
+        refusedReached.push(`body/upgrade upstream ${request.url}`);
       allowedCount++;
     }
     expect(refusedReached).toEqual([]);

@@ -39,8 +39,20 @@ describeWithDocker('socket proxy with the real docker CLI', () => {
   beforeAll(async () => {
     requireImage(ROOTFS_IMAGE);
     dockerOk([
-      'run', '-d', '--name', canary, '--label', scopeLabel, '--label', 'org.devsec.test=proxy', '-e', `SECRET=${envSecret}`, ROOTFS_IMAGE,
-      'bash', '-c', `echo ${fileSecret} > /secret.txt; echo hello-from-canary; exec sleep infinity`,
+      'run',
+      '-d',
+      '--name',
+      canary,
+      '--label',
+      scopeLabel,
+      '--label',
+      'org.devsec.test=proxy',
+      '-e',
+      `SECRET=${envSecret}`,
+      ROOTFS_IMAGE,
+      'bash',
+      '-c',
+      `echo ${fileSecret} > /secret.txt; echo hello-from-canary; exec sleep infinity`,
     ]);
     dockerOk(['run', '-d', '--name', outsider, '--label', 'org.devsec.test=proxy', ROOTFS_IMAGE, 'sleep', 'infinity']);
     composeDir = mkdtempSync(join(tmpdir(), 'devsec-compose-'));
@@ -59,7 +71,11 @@ describeWithDocker('socket proxy with the real docker CLI', () => {
     dockerOk(['compose', '-p', composeProject, 'up', '-d'], { cwd: composeDir });
     proxy = await startProxy({
       SOCKET_PATH: '/var/run/docker.sock',
-      CONTAINERS: '1', IMAGES: '1', INFO: '1', NETWORKS: '1', VOLUMES: '1',
+      CONTAINERS: '1',
+      IMAGES: '1',
+      INFO: '1',
+      NETWORKS: '1',
+      VOLUMES: '1',
       SCOPE_LABEL: scopeLabel,
       LOG_LEVEL: 'info',
     });

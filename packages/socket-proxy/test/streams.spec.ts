@@ -72,8 +72,7 @@ describe('streams through the proxy', () => {
     await upstream?.close();
   });
 
-  const open = (path: string) =>
-    new Promise<IncomingMessage>((resolve, reject) => get({ socketPath: proxy.socketPath, path }, resolve).on('error', reject));
+  const open = (path: string) => new Promise<IncomingMessage>((resolve, reject) => get({ socketPath: proxy.socketPath, path }, resolve).on('error', reject));
 
   it('keeps a quiet logs -f open past every server timeout, and closes upstream when the client goes', async () => {
     const response = await open('/v1.41/containers/abc/logs?follow=1&stdout=1');
@@ -112,7 +111,10 @@ describe('streams through the proxy', () => {
     response.setEncoding('utf8');
     response.on('data', (chunk) => (text += chunk));
     await new Promise((resolve) => response.on('end', resolve));
-    const events = text.trim().split('\n').map((line) => JSON.parse(line));
+    const events = text
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     expect(events.map((event) => `${event.Actor.Attributes.name} ${event.Action}`)).toEqual(['mine start', 'mine-é die']);
     // The scope filter was also asked of the engine.
     const asked = upstream.received.filter((request) => request.url.startsWith('/v1.41/events'));
