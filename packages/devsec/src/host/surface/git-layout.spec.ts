@@ -1,0 +1,129 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { hooksPathInWorkspace, readGitConfig, readGitLayout, repositoryKey } from './git-layout';
+
+const git = (cwd: string, ...args: string[]) =>
+  execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', '-c', 'init.defaultBranch=main', ...args], {
+    cwd,
+    env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' },
+    encoding: 'utf-8',
+    stdio: 'pipe',
+  });
+
+describe('the repository of a workspace, read without git', () => {
+  let dir: string;
+  let main: string;
+  let linked: string;
+  beforeAll(() => {
+    dir = realpathSync(mkdtempSync(join(tmpdir(), 'devsec-layout-')));
+    main = join(dir, 'main');
+    linked = join(dir, 'linked');
+    mkdirSync(main);
+    git(main, 'init', '-q');
+    git(main, 'commit', '-q', '--allow-empty', '-m', 'first');
+    git(main, 'worktree', 'add', '-q', linked);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('gives every worktree of one repository the same common dir and key', () => {
+    const fromMain = readGitLayout(main);
+    const fromLinked = readGitLayout(linked);
+    expect(fromMain.commonDir).toBe(join(main, '.git'));
+    expect(fromLinked.commonDir).toBe(join(main, '.git'));
+    expect(fromLinked.gitDir).toBe(join(main, '.git', 'worktrees', 'linked'));
+    expect(repositoryKey(fromLinked)).toBe(repositoryKey(fromMain));
+    expect(repositoryKey(fromMain)).toMatch(/^repo-[0-9a-f]{40}$/);
+  });
+
+  it('gives another repository another key', () => {
+    const other = join(dir, 'other');
+    mkdirSync(other);
+    git(other, 'init', '-q');
+    expect(repositoryKey(readGitLayout(other))).not.toBe(repositoryKey(readGitLayout(main)));
+  });
+
+  describe('refuses a .git that is not what git wrote', () => {
+    let root: string;
+    beforeEach(() => {
+      root = join(dir, 'forged');
+      mkdirSync(root);
+    });
+    afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+    it('no .git at all, or a .git file without "gitdir:"', () => {
+      expect(() => readGitLayout(root)).toThrow(/\.git: is missing/);
+      writeFileSync(join(root, '.git'), 'hello\n');
+      expect(() => readGitLayout(root)).toThrow(/is a file but not "gitdir: <path>"/);
+    });
+
+    it('a .git file pointing inside the workspace, where the agent could have made a git dir', () => {
+      mkdirSync(join(root, 'fake', 'objects'), { recursive: true });
+      mkdirSync(join(root, 'fake', 'refs'));
+      writeFileSync(join(root, 'fake', 'HEAD'), 'ref: refs/heads/main\n');
+      writeFileSync(join(root, '.git'), 'gitdir: fake\n');
+      expect(() => readGitLayout(root)).toThrow(/points inside the workspace/);
+    });
+
+    it("another worktree's git dir: its gitdir file does not name this one back", () => {
+      writeFileSync(join(root, '.git'), `gitdir: ${join(main, '.git', 'worktrees', 'linked')}\n`);
+      expect(() => readGitLayout(root)).toThrow(/does not name this worktree back/);
+    });
+
+    it('a git dir made inside a writable part of another one (a fresh key: a silent new baseline)', () => {
+      const fake = join(main, '.git', 'objects', 'fake');
+      mkdirSync(join(fake, 'objects'), { recursive: true });
+      mkdirSync(join(fake, 'refs'));
+      writeFileSync(join(fake, 'HEAD'), 'ref: refs/heads/main\n');
+      writeFileSync(join(fake, 'commondir'), '.\n');
+      writeFileSync(join(fake, 'gitdir'), `${join(root, '.git')}\n`);
+      writeFileSync(join(root, '.git'), `gitdir: ${fake}\n`);
+      try {
+        expect(() => readGitLayout(root)).toThrow(/lies inside the git directory/);
+      } finally {
+        rmSync(fake, { recursive: true, force: true });
+      }
+    });
+
+    it('a pointer to a plain git dir (a submodule, --separate-git-dir): no way to tell it is ours', () => {
+      writeFileSync(join(root, '.git'), `gitdir: ${join(main, '.git')}\n`);
+      expect(() => readGitLayout(root)).toThrow(/not a linked worktree's git dir/);
+    });
+  });
+
+  it('reads core.hooksPath from the repository config, the worktree config winning', () => {
+    git(main, 'config', 'core.hooksPath', '.githooks');
+    try {
+      expect(readGitLayout(main).hooksPath).toBe('.githooks');
+      expect(readGitLayout(linked).hooksPath).toBe('.githooks');
+      git(main, 'config', 'extensions.worktreeConfig', 'true');
+      git(linked, 'config', '--worktree', 'core.hooksPath', 'tools/hooks');
+      expect(readGitLayout(linked).hooksPath).toBe('tools/hooks');
+      expect(readGitLayout(main).hooksPath).toBe('.githooks');
+    } finally {
+      git(main, 'config', '--unset', 'core.hooksPath');
+      git(linked, 'config', '--worktree', '--unset', 'core.hooksPath');
+      git(main, 'config', '--unset', 'extensions.worktreeConfig');
+    }
+  });
+});
+
+describe('git config, as far as hooks go', () => {
+  it('reads core.hooksPath in any case, quoted, with a comment after it', () => {
+    expect(readGitConfig('[core]\n\tbare = false\n[CORE]\n\thooksPATH = "my hooks" # why\n').hooksPath).toBe('my hooks');
+    expect(readGitConfig('[core "x"]\n\thooksPath = no\n[other]\nhooksPath = no\n').hooksPath).toBeUndefined();
+  });
+
+  it('notices includes, whose files it does not read', () => {
+    expect(readGitConfig('[include]\n\tpath = more.conf\n').includes).toBe(true);
+    expect(readGitConfig('[includeIf "gitdir:~/x/"]\n\tpath = more.conf\n').includes).toBe(true);
+    expect(readGitConfig('[core]\n').includes).toBe(false);
+  });
+
+  it('places a hooks path relative to the worktree, or outside it', () => {
+    expect(hooksPathInWorkspace('/ws', '.githooks', {})).toEqual({ relative: '.githooks', absolute: '/ws/.githooks' });
+    expect(hooksPathInWorkspace('/ws', '~/hooks', { HOME: '/home/u' })).toEqual({ absolute: '/home/u/hooks' });
+    expect(hooksPathInWorkspace('/ws', '../elsewhere', {})).toEqual({ absolute: '/elsewhere' });
+  });
+});

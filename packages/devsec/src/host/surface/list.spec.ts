@@ -1,0 +1,174 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { readGitLayout } from './git-layout';
+import { HOST_EXECUTED_SURFACE, scanSurface, SurfaceRuleId } from './list';
+
+const SECRET = 'TOP-SECRET-OUTSIDE-THE-WORKSPACE';
+
+const write = (root: string, rel: string, content = `${rel}\n`) => {
+  mkdirSync(dirname(join(root, rel)), { recursive: true });
+  writeFileSync(join(root, rel), content);
+};
+
+/** One workspace holding at least one file of every rule, and files that are not on the surface. */
+const FIXTURES: Record<SurfaceRuleId, string[]> = {
+  'nx-json': ['nx.json'],
+  'project-json': ['apps/app/project.json'],
+  'package-json': ['package.json', 'libs/lib/package.json'],
+  dotenv: ['.env', '.local.env', '.env.local', 'apps/app/.env', 'apps/app/.env.build.production', 'apps/app/.build.local.env', 'apps/app/.env.deploy/eu'],
+  envrc: ['.envrc', 'apps/app/.envrc'],
+  npmrc: ['.npmrc', 'libs/lib/.npmrc'],
+  nxignore: ['.nxignore'],
+  'nx-plugin': ['tools/my-plugin/src/index.ts', 'tools/aliased/src/index.ts', 'dist/built-plugin/index.js'],
+  vscode: [
+    '.vscode/tasks.json',
+    '.vscode/launch.json',
+    '.vscode/settings.json',
+    '.vscode/extensions.json',
+    'apps/app/.vscode/tasks.json',
+    'repo.code-workspace',
+  ],
+  husky: ['.husky/pre-commit', '.husky/_/h'],
+  'hooks-path': ['.githooks/pre-push'],
+  gitattributes: ['.gitattributes'],
+  gitmodules: ['.gitmodules'],
+  'nested-git': ['vendor/cloned/.git', 'vendor/cloned/.git/config', 'vendor/cloned/.git/hooks/post-checkout', 'vendor/worktree/.git'],
+  'nested-node-modules': ['libs/lib/node_modules'],
+  'shared-compose': ['docker-compose.shared.yml'],
+  devcontainer: ['apps/app/.devcontainer/devcontainer.json', 'apps/app/.devcontainer/Dockerfile', '.devcontainer.json'],
+  symlink: ['src/link-out'],
+};
+const NOT_ON_SURFACE = [
+  'src/main.ts',
+  'README.md',
+  'dist/package.json',
+  'tmp/.env',
+  '.nx/cache/project.json',
+  'node_modules/pkg/package.json',
+  'apps/app/src/app.ts',
+];
+
+describe('the host-executed surface', () => {
+  let dir: string;
+  let root: string;
+  beforeAll(() => {
+    dir = realpathSync(mkdtempSync(join(tmpdir(), 'devsec-surface-')));
+    root = join(dir, 'ws');
+    mkdirSync(root);
+    execFileSync('git', ['init', '-q'], { cwd: root, env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' } });
+    execFileSync('git', ['config', 'core.hooksPath', '.githooks'], { cwd: root });
+    for (const [rule, paths] of Object.entries(FIXTURES)) {
+      if (rule === 'nested-git' || rule === 'nested-node-modules' || rule === 'symlink') continue;
+      for (const path of paths) write(root, path);
+    }
+    write(
+      root,
+      'nx.json',
+      JSON.stringify({ plugins: ['./tools/my-plugin', { plugin: '@org/aliased' }, '@nx/js'], tasksRunnerOptions: { x: { runner: './dist/built-plugin' } } }),
+    );
+    write(root, 'tools/my-plugin/package.json', '{}');
+    write(root, 'dist/built-plugin/package.json', '{}');
+    write(root, 'tools/aliased/project.json', '{}');
+    write(root, 'tsconfig.base.json', '// comments are fine\n{ "compilerOptions": { "paths": { "@org/aliased": ["tools/aliased/src/index.ts"] } } }');
+    write(root, 'vendor/cloned/.git/config', '[core]\n\tfsmonitor = ./evil\n');
+    write(root, 'vendor/cloned/.git/hooks/post-checkout', '#!/bin/sh\n');
+    write(root, 'vendor/cloned/.git/objects/ab/cdef', 'not read');
+    write(root, 'vendor/worktree/.git', 'gitdir: /somewhere\n');
+    write(root, 'libs/lib/node_modules/pkg/package.json', '{"scripts":{"postinstall":"evil"}}');
+    write(root, 'libs/lib/node_modules/@scope/inner/index.js');
+    mkdirSync(join(root, 'libs/lib/node_modules/.bin'));
+    symlinkSync('../pkg/cli.js', join(root, 'libs/lib/node_modules/.bin/pkg'));
+    write(dir, 'outside/secret.txt', `${SECRET}\n`);
+    write(dir, 'outside/tasks.json', `${SECRET}\n`);
+    mkdirSync(join(root, 'src'), { recursive: true });
+    symlinkSync(join(dir, 'outside/secret.txt'), join(root, 'src/link-out'));
+    symlinkSync(join(dir, 'outside/secret.txt'), join(root, 'apps/app/package.json.link'));
+    symlinkSync(join(dir, 'outside'), join(root, 'libs/lib/.vscode'));
+    symlinkSync(join(dir, 'outside/secret.txt'), join(root, '__proto__'));
+    for (const path of NOT_ON_SURFACE) write(root, path);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const scan = () => scanSurface(root, readGitLayout(root), { env: {} });
+
+  it('has a fixture for every rule of the list, so a new rule comes with its test', () => {
+    expect(Object.keys(FIXTURES).sort()).toEqual(HOST_EXECUTED_SURFACE.map((rule) => rule.id).sort());
+  });
+
+  it.each(Object.entries(FIXTURES))('detects each %s file', (rule, paths) => {
+    const { entries } = scan();
+    for (const path of paths) expect([path, entries[path]?.rule]).toEqual([path, rule]);
+  });
+
+  it('leaves out ordinary files and the root folders that are not the agent’s', () => {
+    const { entries } = scan();
+    for (const path of NOT_ON_SURFACE) expect(entries[path]).toBeUndefined();
+    expect(Object.keys(entries).filter((path) => path.startsWith('vendor/cloned/.git/objects'))).toEqual([]);
+  });
+
+  it('reports symlinks with their target text and never follows them', () => {
+    const result = scan();
+    expect(result.entries['src/link-out']).toEqual({ kind: 'symlink', rule: 'symlink', target: join(dir, 'outside/secret.txt') });
+    expect(result.entries['libs/lib/.vscode']).toEqual({ kind: 'symlink', rule: 'vscode', target: join(dir, 'outside') });
+    expect(result.entries['__proto__']).toMatchObject({ kind: 'symlink' });
+    expect(result.entries['libs/lib/.vscode/tasks.json']).toBeUndefined();
+    expect(JSON.stringify(result)).not.toContain(SECRET);
+  });
+
+  it('keeps a nested node_modules as a listing of its packages and .bin links, not their contents', () => {
+    const entry = scan().entries['libs/lib/node_modules'];
+    expect(entry).toMatchObject({ kind: 'directory', text: '.bin/pkg -> ../pkg/cli.js\n@scope/inner/\npkg/\n' });
+    expect(JSON.stringify(entry)).not.toContain('postinstall');
+  });
+
+  it('keeps text files whole and hashes every file', () => {
+    const entry = scan().entries['vendor/cloned/.git/config'];
+    expect(entry).toMatchObject({ kind: 'file', text: '[core]\n\tfsmonitor = ./evil\n', binary: false, size: 27 });
+    expect(entry.kind === 'file' && entry.sha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('records binary and oversized files as a hash only', () => {
+    write(root, 'apps/app/.env.bin', Buffer.from([0x41, 0x00, 0x42]) as unknown as string);
+    write(root, 'apps/app/.env.big', 'x'.repeat(100));
+    try {
+      const { entries } = scanSurface(root, readGitLayout(root), { env: {}, textCap: 50 });
+      expect(entries['apps/app/.env.bin']).toMatchObject({ kind: 'file', binary: true, text: undefined, size: 3 });
+      expect(entries['apps/app/.env.big']).toMatchObject({ kind: 'file', binary: false, text: undefined, size: 100 });
+    } finally {
+      rmSync(join(root, 'apps/app/.env.bin'));
+      rmSync(join(root, 'apps/app/.env.big'));
+    }
+  });
+
+  it('records a FIFO without opening it', () => {
+    execFileSync('mkfifo', [join(root, 'apps/app/.env.pipe')]);
+    try {
+      expect(scan().entries['apps/app/.env.pipe']).toEqual({ kind: 'other', rule: 'dotenv', type: 'FIFO' });
+    } finally {
+      rmSync(join(root, 'apps/app/.env.pipe'));
+    }
+  });
+
+  it('says so when a cap stops the walk', () => {
+    const capped = scanSurface(root, readGitLayout(root), { env: {}, maxEntries: 5 });
+    expect(capped.incomplete).toEqual([expect.stringContaining('stopped after 5 entries: pass --max-entries=<n>')]);
+    const shallow = scanSurface(root, readGitLayout(root), { env: {}, maxDepth: 1 });
+    expect(shallow.incomplete).toContainEqual(expect.stringContaining('apps/app/ is deeper than 1 folders'));
+    expect(scan().incomplete).toEqual([]);
+  });
+
+  it('notes plugins and hooks outside the workspace, which it does not check', () => {
+    write(root, 'nx.json', JSON.stringify({ plugins: ['../elsewhere/plugin'] }));
+    execFileSync('git', ['config', 'core.hooksPath', '/etc/hooks'], { cwd: root });
+    try {
+      expect(scan().notes).toEqual([
+        expect.stringMatching(/names \.\.\/elsewhere\/plugin, at .*, outside the workspace/),
+        expect.stringMatching(/core\.hooksPath is \/etc\/hooks, outside/),
+      ]);
+    } finally {
+      execFileSync('git', ['config', 'core.hooksPath', '.githooks'], { cwd: root });
+    }
+  });
+});

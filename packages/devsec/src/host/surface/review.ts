@@ -1,0 +1,54 @@
+/**
+ * One review of a workspace's host-executed surface: its repository, the walk, the approved
+ * snapshot and what changed since. `devsec check` and `devsec trust` print it; the executors'
+ * summary asks `changedSinceReview` for a count only.
+ */
+import { realpathSync } from 'node:fs';
+import { readGitLayout, GitLayout, repositoryKey } from './git-layout';
+import { scanSurface, ScanOptions, SurfaceScan } from './list';
+import { compareSurface, loadSnapshot, makeSnapshot, saveSnapshot, Snapshot, snapshotFile, SurfaceChange } from './snapshot';
+
+export interface SurfaceReview {
+  root: string;
+  layout: GitLayout;
+  /** The snapshot's file in the host user's state directory. */
+  file: string;
+  scan: SurfaceScan;
+  /** Undefined when nothing was approved yet for this repository. */
+  approved?: Snapshot;
+  changes: SurfaceChange[];
+}
+
+/** The command that shows what changed (README, "devsec check"). */
+export const REVIEW_COMMAND = 'devsec check';
+
+export function reviewSurface(workspaceRoot: string, options: ScanOptions = {}): SurfaceReview {
+  const env = options.env ?? process.env;
+  const root = realpathSync(workspaceRoot);
+  const layout = readGitLayout(root);
+  const file = snapshotFile(repositoryKey(layout), env);
+  const approved = loadSnapshot(file);
+  const scan = scanSurface(root, layout, { ...options, env });
+  const changes = approved ? compareSurface(approved.entries, scan.entries) : [];
+  return { root, layout, file, scan, approved, changes };
+}
+
+/** Records what this review saw (not a new walk: the user approves exactly what was shown). */
+export function approveSurface(review: SurfaceReview, now = new Date()): Snapshot {
+  const snapshot = makeSnapshot(review.scan, review.layout, review.root, now);
+  saveSnapshot(review.file, snapshot);
+  return snapshot;
+}
+
+/**
+ * For the executors' summary: how many files of the surface changed since the last approval,
+ * and the command that shows them; undefined when none did. No diff is made and no snapshot
+ * is written. With no approval yet, every file counts (the first `devsec check` records them as the
+ * baseline). Throws the DevsecError `devsec check` would print (a `.git` that is not git's layout,
+ * an unreadable snapshot): a tampered layout must be shown, not read as "nothing changed".
+ */
+export function changedSinceReview(workspaceRoot: string, env: NodeJS.ProcessEnv = process.env): { count: number; command: string } | undefined {
+  const review = reviewSurface(workspaceRoot, { env });
+  const count = review.approved ? review.changes.length : Object.keys(review.scan.entries).length;
+  return count > 0 ? { count, command: REVIEW_COMMAND } : undefined;
+}
