@@ -5,7 +5,7 @@
 import { lstatSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DevsecError } from '../sandbox/errors';
-import { visible } from '../host/surface/escape';
+import { visible } from '../sandbox/visible';
 import { DEFAULT_MAX_ENTRIES } from '../host/surface/list';
 import { paint, renderChange, RenderOptions } from '../host/surface/report';
 import { reviewSurface, SurfaceReview } from '../host/surface/review';

@@ -1,5 +1,5 @@
 /** `devsec trust`: shows what changed, as `devsec check` does, and records it as approved after an explicit yes. */
-import { visible } from '../host/surface/escape';
+import { visible } from '../sandbox/visible';
 import { DEFAULT_MAX_ENTRIES } from '../host/surface/list';
 import { approveSurface } from '../host/surface/review';
 import { renderEntries } from '../host/surface/report';

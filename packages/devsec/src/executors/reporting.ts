@@ -1,5 +1,5 @@
 import { ExecutorContext, joinPathFragments, logger } from '@nx/devkit';
-import { visible } from '../sandbox/visible';
+import { visibleText } from '../sandbox/visible';
 import { COMPOSE_FILE, DEVCONTAINER_DIR } from '../sandbox/vocabulary';
 import { DevsecError } from '../sandbox/errors';
 
@@ -10,7 +10,7 @@ export async function reportingErrors(work: () => Promise<boolean>): Promise<{ s
   } catch (error) {
     if (error instanceof DevsecError) {
       // Messages name files and services of the workspace: shown as text.
-      logger.error(visible(error.message, true));
+      logger.error(visibleText(error.message));
       return { success: false };
     }
     throw error;

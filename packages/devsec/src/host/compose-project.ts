@@ -5,7 +5,7 @@
  */
 import { COMPOSE_PROJECT_LABEL, COMPOSE_SERVICE_LABEL } from '../sandbox/vocabulary';
 import { SandboxError } from '../sandbox/errors';
-import { visible } from '../sandbox/visible';
+import { visibleText } from '../sandbox/visible';
 import { CommandResult, runCommand, Runner, streamCommand, StreamResult } from './run';
 
 export interface ComposeProject {
@@ -100,7 +100,7 @@ function logLinesAfter(project: ComposeProject, service: string | undefined, run
 /** The project's last 30 log lines (of one service, or of all), for a failure message. */
 export function lastLogLines(project: ComposeProject, service?: string, run: Runner = runCommand): string {
   // What the containers printed: shown as text, control characters made visible.
-  return visible(runCompose(project, ['logs', '--no-color', '--tail', '30', ...(service ? [service] : [])], run).stdout.trimEnd(), true);
+  return visibleText(runCompose(project, ['logs', '--no-color', '--tail', '30', ...(service ? [service] : [])], run).stdout.trimEnd());
 }
 
 /**

@@ -6,7 +6,7 @@
  * pointers must agree with each other.
  */
 import { existsSync, lstatSync, readFileSync, realpathSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { WorktreeError } from '../sandbox/errors';
 
 export interface GitLayout {
@@ -83,11 +83,28 @@ function real(path: string): string | undefined {
   }
 }
 
-/** Looks like a repository: objects and refs (or packed-refs) in the common dir. */
+const isInside = (parent: string, child: string) => {
+  const rel = relative(parent, child);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+};
+
+/** Looks like a repository: HEAD, objects and refs (or packed-refs). */
+const looksLikeRepository = (dir: string) =>
+  existsSync(join(dir, 'HEAD')) && existsSync(join(dir, 'objects')) && (existsSync(join(dir, 'refs')) || existsSync(join(dir, 'packed-refs')));
+
+/**
+ * A repository: objects and refs (or packed-refs) in the common dir — and not one made inside a
+ * writable part of another (an objects/ folder the sandbox writes), which would pass for a
+ * repository of its own.
+ */
 function checkRepository(commonDir: string): void {
   checkReal(commonDir, 'directory');
   checkReal(join(commonDir, 'objects'), 'directory');
   if (!existsSync(join(commonDir, 'refs')) && !existsSync(join(commonDir, 'packed-refs'))) refuse(commonDir, 'has no refs');
+  const realCommon = real(commonDir) ?? commonDir;
+  for (let up = dirname(realCommon); up !== dirname(up); up = dirname(up)) {
+    if (looksLikeRepository(up)) refuse(commonDir, `lies inside the git directory ${up}`);
+  }
 }
 
 export function readGitLayout(root: string): GitLayout {
@@ -114,9 +131,14 @@ export function readGitLayout(root: string): GitLayout {
 
   const gitDir = readPointer(dotGit, 'gitdir: ', workspaceRoot);
   checkReal(gitDir, 'directory');
+  // Inside the workspace, the agent could have made it.
+  if (isInside(workspaceRoot, real(gitDir) ?? gitDir)) refuse(dotGit, `points inside the workspace (${gitDir})`);
   const commondirFile = join(gitDir, 'commondir');
   if (!existsSync(commondirFile)) {
-    // --separate-git-dir: the gitfile names the repository itself.
+    // --separate-git-dir: the gitfile names the repository itself — but not another worktree's own .git directory.
+    if (basename(gitDir) === '.git' && existsSync(join(dirname(gitDir), '.git')) && real(dirname(gitDir)) !== real(workspaceRoot)) {
+      refuse(dotGit, `names ${gitDir}, the .git directory of another worktree`);
+    }
     checkRepository(gitDir);
     return { workspaceRoot, kind: 'main', dotGitIsDirectory: false, gitDir, commonDir: gitDir, branch: readBranch(gitDir) };
   }

@@ -50,7 +50,7 @@ export function streamCommand(
   const write = (line: string) => {
     lines.push(line.slice(options.prefix.length));
     // Compose prints service names, build steps and container output: data, never terminal control.
-    print(visible(line));
+    print(visible(line, { keepTabs: true }));
   };
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });

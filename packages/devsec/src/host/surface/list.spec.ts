@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { readGitLayout } from './git-layout';
+import { readRepository } from './repository';
 import { HOST_EXECUTED_SURFACE, scanSurface, SurfaceRuleId } from './list';
 
 const SECRET = 'TOP-SECRET-OUTSIDE-THE-WORKSPACE';
@@ -91,7 +91,7 @@ describe('the host-executed surface', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  const scan = () => scanSurface(root, readGitLayout(root), { env: {} });
+  const scan = () => scanSurface(root, readRepository(root), { env: {} });
 
   it('has a fixture for every rule of the list, so a new rule comes with its test', () => {
     expect(Object.keys(FIXTURES).sort()).toEqual(HOST_EXECUTED_SURFACE.map((rule) => rule.id).sort());
@@ -133,7 +133,7 @@ describe('the host-executed surface', () => {
     write(root, 'apps/app/.env.bin', Buffer.from([0x41, 0x00, 0x42]) as unknown as string);
     write(root, 'apps/app/.env.big', 'x'.repeat(100));
     try {
-      const { entries } = scanSurface(root, readGitLayout(root), { env: {}, textCap: 50 });
+      const { entries } = scanSurface(root, readRepository(root), { env: {}, textCap: 50 });
       expect(entries['apps/app/.env.bin']).toMatchObject({ kind: 'file', binary: true, text: undefined, size: 3 });
       expect(entries['apps/app/.env.big']).toMatchObject({ kind: 'file', binary: false, text: undefined, size: 100 });
     } finally {
@@ -152,9 +152,9 @@ describe('the host-executed surface', () => {
   });
 
   it('says so when a cap stops the walk', () => {
-    const capped = scanSurface(root, readGitLayout(root), { env: {}, maxEntries: 5 });
+    const capped = scanSurface(root, readRepository(root), { env: {}, maxEntries: 5 });
     expect(capped.incomplete).toEqual([expect.stringContaining('stopped after 5 entries: pass --max-entries=<n>')]);
-    const shallow = scanSurface(root, readGitLayout(root), { env: {}, maxDepth: 1 });
+    const shallow = scanSurface(root, readRepository(root), { env: {}, maxDepth: 1 });
     expect(shallow.incomplete).toContainEqual(expect.stringContaining('apps/app/ is deeper than 1 folders'));
     expect(scan().incomplete).toEqual([]);
   });

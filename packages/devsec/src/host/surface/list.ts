@@ -9,8 +9,8 @@
 import { Dirent, lstatSync, readdirSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEVCONTAINER_DIR, SHARED_COMPOSE_FILE } from '../../sandbox/vocabulary';
-import { visible } from './escape';
-import { GitLayout } from './git-layout';
+import { visible } from '../../sandbox/visible';
+import { Repository } from './repository';
 import { inNamedFolder, NamedFolder, namedFolders } from './named-folders';
 import { readLink, readWorkspaceFile, sha256, TEXT_CAP_BYTES } from './read';
 
@@ -259,7 +259,7 @@ function folderRuleFor(name: string, rel: string, named: readonly NamedFolder[])
 }
 
 /** Walks the workspace and records every file of the surface. */
-export function scanSurface(workspaceRoot: string, layout: GitLayout, options: ScanOptions = {}): SurfaceScan {
+export function scanSurface(workspaceRoot: string, layout: Repository, options: ScanOptions = {}): SurfaceScan {
   // The real path: a file read in place is checked against it.
   const root = realpathSync(workspaceRoot);
   const { folders, notes } = namedFolders(root, layout, options.env ?? process.env);

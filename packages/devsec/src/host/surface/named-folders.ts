@@ -6,8 +6,8 @@
 import { lstatSync, readlinkSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { parseJsonc } from '../../sandbox/jsonc';
-import { visible } from './escape';
-import { GitLayout, hooksPathInWorkspace } from './git-layout';
+import { visible } from '../../sandbox/visible';
+import { Repository, hooksPathInWorkspace } from './repository';
 import { readSmallText } from './read';
 
 export interface NamedFolder {
@@ -91,7 +91,7 @@ function nxJsonModules(nxJson: Json): string[] {
 }
 
 /** The named folders of this workspace, and notes on what lies outside it. */
-export function namedFolders(root: string, layout: GitLayout, env: NodeJS.ProcessEnv): { folders: NamedFolder[]; notes: string[] } {
+export function namedFolders(root: string, layout: Repository, env: NodeJS.ProcessEnv): { folders: NamedFolder[]; notes: string[] } {
   const notes: string[] = [];
   const folders: NamedFolder[] = [];
   if (lkind(join(root, 'nx.json')) === 'symlink') notes.push('nx.json is a symlink: the plugins it names were not read (it is reported as a symlink).');

@@ -4,7 +4,7 @@
  * are ours, added after, and only when asked for.
  */
 import { unifiedHunks } from './diff';
-import { visible } from './escape';
+import { visible } from '../../sandbox/visible';
 import { HOST_EXECUTED_SURFACE, SurfaceEntry } from './list';
 import { SurfaceChange } from './snapshot';
 

@@ -40,6 +40,6 @@ describe('a review of the surface', () => {
   it('throws what devsec check would print when .git is not git’s', () => {
     rmSync(join(root, '.git'), { recursive: true });
     writeFileSync(join(root, '.git'), 'nonsense\n');
-    expect(() => changedSinceReview(root, env)).toThrow(/is a file but not "gitdir: <path>"/);
+    expect(() => changedSinceReview(root, env)).toThrow(/\.git does not hold "gitdir: <path>"/);
   });
 });

@@ -4,13 +4,13 @@
  * summary asks `changedSinceReview` for a count only.
  */
 import { realpathSync } from 'node:fs';
-import { readGitLayout, GitLayout, repositoryKey } from './git-layout';
+import { readRepository, Repository, repositoryKey } from './repository';
 import { scanSurface, ScanOptions, SurfaceScan } from './list';
 import { compareSurface, loadSnapshot, makeSnapshot, saveSnapshot, Snapshot, snapshotFile, SurfaceChange } from './snapshot';
 
 export interface SurfaceReview {
   root: string;
-  layout: GitLayout;
+  layout: Repository;
   /** The snapshot's file in the host user's state directory. */
   file: string;
   scan: SurfaceScan;
@@ -25,7 +25,7 @@ export const REVIEW_COMMAND = 'devsec check';
 export function reviewSurface(workspaceRoot: string, options: ScanOptions = {}): SurfaceReview {
   const env = options.env ?? process.env;
   const root = realpathSync(workspaceRoot);
-  const layout = readGitLayout(root);
+  const layout = readRepository(root);
   const file = snapshotFile(repositoryKey(layout), env);
   const approved = loadSnapshot(file);
   const scan = scanSurface(root, layout, { ...options, env });

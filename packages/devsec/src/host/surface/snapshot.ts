@@ -8,8 +8,8 @@
 import { join } from 'node:path';
 import { SandboxError } from '../../sandbox/errors';
 import { readStateFile, stateDir, writeStateFile } from '../state-dir';
-import { visible } from './escape';
-import { GitLayout } from './git-layout';
+import { visible } from '../../sandbox/visible';
+import { Repository } from './repository';
 import { HOST_EXECUTED_SURFACE, SurfaceEntry, SurfaceScan } from './list';
 
 export const SNAPSHOT_FILE = 'snapshot.json';
@@ -55,7 +55,7 @@ export function loadSnapshot(file: string): Snapshot | undefined {
 }
 
 /** The snapshot of a scan, its text kept within SNAPSHOT_TEXT_BUDGET. */
-export function makeSnapshot(scan: SurfaceScan, layout: GitLayout, root: string, now = new Date()): Snapshot {
+export function makeSnapshot(scan: SurfaceScan, layout: Repository, root: string, now = new Date()): Snapshot {
   let budget = SNAPSHOT_TEXT_BUDGET;
   // No prototype: a symlink named __proto__ must be recorded, not set the object's prototype.
   const entries: Record<string, SurfaceEntry> = Object.create(null);

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hooksPathInWorkspace, readGitConfig, readGitLayout, repositoryKey } from './git-layout';
+import { hooksPathInWorkspace, readGitConfig, readRepository, repositoryKey } from './repository';
 
 const git = (cwd: string, ...args: string[]) =>
   execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', '-c', 'init.defaultBranch=main', ...args], {
@@ -28,8 +28,8 @@ describe('the repository of a workspace, read without git', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('gives every worktree of one repository the same common dir and key', () => {
-    const fromMain = readGitLayout(main);
-    const fromLinked = readGitLayout(linked);
+    const fromMain = readRepository(main);
+    const fromLinked = readRepository(linked);
     expect(fromMain.commonDir).toBe(join(main, '.git'));
     expect(fromLinked.commonDir).toBe(join(main, '.git'));
     expect(fromLinked.gitDir).toBe(join(main, '.git', 'worktrees', 'linked'));
@@ -41,7 +41,7 @@ describe('the repository of a workspace, read without git', () => {
     const other = join(dir, 'other');
     mkdirSync(other);
     git(other, 'init', '-q');
-    expect(repositoryKey(readGitLayout(other))).not.toBe(repositoryKey(readGitLayout(main)));
+    expect(repositoryKey(readRepository(other))).not.toBe(repositoryKey(readRepository(main)));
   });
 
   describe('refuses a .git that is not what git wrote', () => {
@@ -53,9 +53,9 @@ describe('the repository of a workspace, read without git', () => {
     afterEach(() => rmSync(root, { recursive: true, force: true }));
 
     it('no .git at all, or a .git file without "gitdir:"', () => {
-      expect(() => readGitLayout(root)).toThrow(/\.git: is missing/);
+      expect(() => readRepository(root)).toThrow(/is not inside a git repository/);
       writeFileSync(join(root, '.git'), 'hello\n');
-      expect(() => readGitLayout(root)).toThrow(/is a file but not "gitdir: <path>"/);
+      expect(() => readRepository(root)).toThrow(/\.git does not hold "gitdir: <path>"/);
     });
 
     it('a .git file pointing inside the workspace, where the agent could have made a git dir', () => {
@@ -63,12 +63,12 @@ describe('the repository of a workspace, read without git', () => {
       mkdirSync(join(root, 'fake', 'refs'));
       writeFileSync(join(root, 'fake', 'HEAD'), 'ref: refs/heads/main\n');
       writeFileSync(join(root, '.git'), 'gitdir: fake\n');
-      expect(() => readGitLayout(root)).toThrow(/points inside the workspace/);
+      expect(() => readRepository(root)).toThrow(/points inside the workspace/);
     });
 
     it("another worktree's git dir: its gitdir file does not name this one back", () => {
       writeFileSync(join(root, '.git'), `gitdir: ${join(main, '.git', 'worktrees', 'linked')}\n`);
-      expect(() => readGitLayout(root)).toThrow(/does not name this worktree back/);
+      expect(() => readRepository(root)).toThrow(/gitdir points to .*, not to this worktree's \.git/);
     });
 
     it('a git dir made inside a writable part of another one (a fresh key: a silent new baseline)', () => {
@@ -80,27 +80,27 @@ describe('the repository of a workspace, read without git', () => {
       writeFileSync(join(fake, 'gitdir'), `${join(root, '.git')}\n`);
       writeFileSync(join(root, '.git'), `gitdir: ${fake}\n`);
       try {
-        expect(() => readGitLayout(root)).toThrow(/lies inside the git directory/);
+        expect(() => readRepository(root)).toThrow(/lies inside the git directory/);
       } finally {
         rmSync(fake, { recursive: true, force: true });
       }
     });
 
-    it('a pointer to a plain git dir (a submodule, --separate-git-dir): no way to tell it is ours', () => {
+    it("a pointer to another worktree's own .git directory", () => {
       writeFileSync(join(root, '.git'), `gitdir: ${join(main, '.git')}\n`);
-      expect(() => readGitLayout(root)).toThrow(/not a linked worktree's git dir/);
+      expect(() => readRepository(root)).toThrow(/the \.git directory of another worktree/);
     });
   });
 
   it('reads core.hooksPath from the repository config, the worktree config winning', () => {
     git(main, 'config', 'core.hooksPath', '.githooks');
     try {
-      expect(readGitLayout(main).hooksPath).toBe('.githooks');
-      expect(readGitLayout(linked).hooksPath).toBe('.githooks');
+      expect(readRepository(main).hooksPath).toBe('.githooks');
+      expect(readRepository(linked).hooksPath).toBe('.githooks');
       git(main, 'config', 'extensions.worktreeConfig', 'true');
       git(linked, 'config', '--worktree', 'core.hooksPath', 'tools/hooks');
-      expect(readGitLayout(linked).hooksPath).toBe('tools/hooks');
-      expect(readGitLayout(main).hooksPath).toBe('.githooks');
+      expect(readRepository(linked).hooksPath).toBe('tools/hooks');
+      expect(readRepository(main).hooksPath).toBe('.githooks');
     } finally {
       git(main, 'config', '--unset', 'core.hooksPath');
       git(linked, 'config', '--worktree', '--unset', 'core.hooksPath');
