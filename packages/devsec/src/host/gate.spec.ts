@@ -19,7 +19,7 @@ describe('policyGate', () => {
     JSON.stringify({
       services: {
         'docker-proxy': { networks: { sandbox: {} }, volumes: [{ type: 'bind', source: '/var/run/docker.sock', target: '/var/run/docker.sock' }] },
-        app,
+        app: { user: 'node', ...app },
       },
       networks: { sandbox: { name: 'x_sandbox' }, shared: { name: 'dev', external: true } },
     });

@@ -4,7 +4,7 @@
  * file and line of each finding. Pure over a `read` function, so tests feed it a Tree.
  */
 import { Document, isMap, isSeq, LineCounter, parseDocument } from 'yaml';
-import { ComposeModel, ComposeService, ComposeVolume, volumeSource } from '../sandbox/compose-model';
+import { ComposeModel, ComposeService, ComposeVolume } from '../sandbox/compose-model';
 import { parseJsonc } from '../sandbox/jsonc';
 import {
   APP_SERVICE,
@@ -12,7 +12,6 @@ import {
   DEVCONTAINER_DIR,
   DEVCONTAINER_JSON,
   DOCKERFILE,
-  HOME_CREDENTIALS,
   PROXY_SERVICE,
   SERVICES_COMPOSE_FILE,
   SHARED_COMPOSE_FILE,
@@ -23,14 +22,6 @@ import { finding, Finding, RuleId } from './registry';
 import { sortFindings } from './report';
 
 export type { AuditFinding } from './report';
-
-/** Credentials other than SSH (which ssh-mount covers), as mount sources. */
-const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-const CREDENTIAL_PATH = new RegExp(
-  `(^|/)(${HOME_CREDENTIALS.filter((path) => path !== '.ssh')
-    .map(escape)
-    .join('|')})(/|$)`,
-);
 
 interface Parsed {
   path: string;
@@ -111,7 +102,7 @@ function auditCompose(files: Parsed[], composePath: string): Finding[] {
   const addMissing = (rule: RuleId, fields: Fields) =>
     findings.push(finding(rule, { ...fields, file: files[0].path, line: lineOf(files[0], fields.key.split('.')) }));
 
-  for (const found of checkSandbox({ composeFile: composePath, compose: model })) findings.push({ ...found, ...at(found.key) });
+  for (const { at: _at, ...found } of checkSandbox({ composeFile: composePath, compose: model })) findings.push({ ...found, ...at(found.key) });
 
   const app = model.services[APP_SERVICE];
   if (app) {
@@ -132,16 +123,8 @@ function auditCompose(files: Parsed[], composePath: string): Finding[] {
         message: "node_modules is shared with the host: a package's install script or a patched binary runs on the host later.",
       });
     }
-    if (app.user === 'root' || app.user === '0') {
-      add('runs-as-root', { service: APP_SERVICE, key: `services.${APP_SERVICE}.user`, message: 'The dev container runs as root.' });
-    }
   }
   for (const [name, service] of Object.entries(model.services)) {
-    for (const volume of service.volumes ?? []) {
-      const source = volumeSource(volume) || volumeText(volume).split(':')[0];
-      if (CREDENTIAL_PATH.test(source))
-        add('credential-mount', { service: name, key: `services.${name}.volumes`, message: `${name} mounts credentials (${source}).` });
-    }
     if (typeof service.image === 'string' && !isPinned(service.image)) {
       add('unpinned-image', { service: name, key: `services.${name}.image`, message: `${name} runs ${service.image} without a pinned tag.` });
     }
