@@ -10,7 +10,7 @@ import { sharedFileTrust } from '../sandbox/shared-trust';
 import { ENV_FILE } from '../sandbox/vocabulary';
 import { composeArgs, diagnoseComposeFailure, lastLogLines, runCompose, streamCompose, waitUntilHealthy } from './compose-project';
 import { preflight } from './engine';
-import { GATE_RULES, gateSharedStack, policyGate } from './gate';
+import { GATE_RULES, policyGate, sharedGate } from './gate';
 import { runCommand } from './run';
 import { prepareWorktree, rememberState, SandboxStack, stackStateDir, summary } from './sandbox-stack';
 import { secretsPath } from './secrets';
@@ -139,7 +139,7 @@ export async function startShared(workspaceRoot: string, composeFile: string, sa
   const trust = sharedFileTrust(readFileSync(stack.compose.files[0], 'utf-8'));
   if (!trust.trusted) say.warn(`${trust.message} Starting it because you asked for it by name; the policy gate still applies.`);
   if (stack.network) ensureSharedNetwork(stack.network, runCommand, say.info);
-  const model = gateSharedStack(stack);
+  const { model } = sharedGate(stack, workspaceRoot, []);
   if (Object.keys(model.services ?? {}).length === 0) {
     say.info(`No shared service yet in ${composeFile} (add one: nx g @org/devsec:shared-service postgres).`);
     return true;

@@ -4,7 +4,7 @@ import { validateCompose, validateDevcontainer } from '../testing/schemas';
 const safeStack = (): ComposeModel & { services: Record<string, ComposeService> } => ({
   services: {
     'docker-proxy': { volumes: ['/var/run/docker.sock:/var/run/docker.sock:ro'], networks: ['sandbox'], cap_drop: ['ALL'] },
-    app: { volumes: ['../..:/workspace', 'node_modules:/workspace/node_modules'], networks: ['sandbox', 'shared'], depends_on: ['docker-proxy'] },
+    app: { user: 'node', volumes: ['../..:/workspace', 'node_modules:/workspace/node_modules'], networks: ['sandbox', 'shared'], depends_on: ['docker-proxy'] },
   },
   networks: { sandbox: { internal: true } as never, shared: { name: 'dev', external: true } },
 });
@@ -53,10 +53,16 @@ describe('checkSandbox', () => {
     expect(check(stack).map((f) => f.rule)).toEqual(['host-namespace']);
   });
 
-  it('allows harmless capabilities', () => {
+  it('refuses every added capability, harmless-looking ones too (issue #15: any cap_add widens a way out)', () => {
     const stack = safeStack();
     stack.services.app.cap_add = ['CHOWN', 'NET_BIND_SERVICE'];
-    expect(check(stack)).toEqual([]);
+    expect(check(stack).map((f) => [f.rule, f.message])).toEqual([['dangerous-capability', expect.stringContaining('CHOWN, NET_BIND_SERVICE')]]);
+  });
+
+  it('judges paths that are never allowed without a context, and leaves the rest to the gate', () => {
+    const stack = safeStack();
+    stack.services.app.volumes!.push('/etc:/host-etc', '${DATA_DIR}:/data', '/srv/data:/data2');
+    expect(check(stack).map((f) => f.rule)).toEqual(['system-path-mount']);
   });
 
   it.each(['runArgs', 'appPort', 'workspaceMount'])('flags %s beside dockerComposeFile in devcontainer.json', (field) => {

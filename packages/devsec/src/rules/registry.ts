@@ -17,20 +17,35 @@ interface Rule {
 const rule = (severity: Severity, gate: boolean, what: string, fix: string): Rule => ({ severity, gate, what, fix });
 
 export const RULES = {
-  // The gate: each of these is a way out of the sandbox.
+  // The gate: each of these is a way out of the sandbox, or onto the host's network.
   'socket-mount': rule(
     'high',
     true,
-    'The Docker socket mounted into a service other than the proxy.',
-    'Remove the mount; reach Docker through the read-only proxy.',
+    "A container runtime's socket (Docker, containerd, Podman, CRI-O), a directory that holds one, or the Docker socket's group, given to a service other than the proxy.",
+    'Remove it; reach Docker through the read-only proxy.',
   ),
-  privileged: rule('high', true, 'A privileged service.', 'Remove privileged: true.'),
-  'host-namespace': rule('high', true, "A service in the host's pid, ipc, network, user or uts namespace.", 'Remove the `host` namespace setting.'),
-  'dangerous-capability': rule('high', true, 'A capability that opens a way out of the container.', 'Remove it from cap_add.'),
+  'system-path-mount': rule(
+    'high',
+    true,
+    'A system directory (/, /etc, /proc, /sys, /dev, /usr, …) or a home directory of the host mounted, bound through a named volume, or read by Compose for a service.',
+    'Remove it; mount only paths inside the workspace, or use a named volume.',
+  ),
+  'host-path-mount': rule(
+    'high',
+    true,
+    'A host path outside what the stack may reach (the workspace, the git paths it mounts, its own state directory): a bind, a bind-driver volume, a secret, config or env file.',
+    'Move what the service needs into the workspace, or use a named volume.',
+  ),
+  'build-outside-workspace': rule(
+    'high',
+    true,
+    'A build context, extra context, Dockerfile or local build cache outside the workspace: its files end up in an image the stack runs.',
+    'Build from inside the workspace (copy what the image needs there), or pull a published image.',
+  ),
   'ssh-mount': rule(
     'high',
     true,
-    'SSH keys or an SSH agent mounted or forwarded.',
+    'SSH keys or an SSH agent mounted or forwarded (to a service or a build).',
     'Remove the mount; git commit works without keys, and pushing stays on the host.',
   ),
   'nested-git': rule(
@@ -39,11 +54,53 @@ export const RULES = {
     "A .git below the workspace root that is not a registered submodule: the host's git and VS Code would run git there, on the agent's terms.",
     'Remove it (or, for a repository of your own, make it a submodule: git submodule add), then start again.',
   ),
+  'credential-mount': rule(
+    'high',
+    true,
+    'Credentials of yours (cloud, registry, gh, netrc) mounted.',
+    'Remove the mount: the sandbox holds no credentials of yours.',
+  ),
+  privileged: rule('high', true, 'A privileged service, or a privileged build.', 'Remove privileged: true (and the build entitlements).'),
+  'host-namespace': rule(
+    'high',
+    true,
+    "A service (or a build) in the host's pid, ipc, network, user, uts or cgroup namespace.",
+    'Remove the `host` namespace setting.',
+  ),
+  'joined-namespace': rule(
+    'high',
+    true,
+    "A service in another container's or service's namespace (network_mode, pid or ipc: container:… or service:…), other than the localhost forwarder in app's network.",
+    'Remove the setting; services of a stack talk over its networks.',
+  ),
+  'dangerous-capability': rule('high', true, 'A capability added (cap_add): each one widens what a way out can do.', 'Remove cap_add.'),
+  unconfined: rule(
+    'high',
+    true,
+    'security_opt that turns off seccomp, AppArmor, SELinux labelling or the masked system paths, or swaps in a seccomp profile the gate cannot read.',
+    'Remove it; keep no-new-privileges:true.',
+  ),
+  'host-device': rule('high', true, 'A host device given to a service (devices, device_cgroup_rules, gpus, device reservations).', 'Remove it.'),
+  'cgroup-parent': rule('high', true, "A service placed in a cgroup of the host's choosing (cgroup_parent).", 'Remove cgroup_parent.'),
+  'volumes-from': rule(
+    'high',
+    true,
+    "A service that takes another container's or service's mounts (volumes_from).",
+    'Remove volumes_from; mount what it needs itself.',
+  ),
+  sysctl: rule('high', true, "A kernel setting (sysctls) other than the localhost forwarder's net.ipv6.conf.lo.disable_ipv6=0 on app.", 'Remove the sysctl.'),
+  'runs-as-root': rule('high', true, 'The dev container (app) runs as root, or sets no user; or its image ends as root.', 'Use user: node.'),
   'proxy-on-shared-network': rule(
     'high',
     true,
     "The proxy reachable from the shared network, where other worktrees' containers are.",
     "Keep the proxy on its stack's private network only.",
+  ),
+  'published-on-all-interfaces': rule(
+    'high',
+    true,
+    'A port published on every interface of the host (no host IP, 0.0.0.0 or ::): anyone on your network reaches the service.',
+    'Publish on 127.0.0.1 only (e.g. 127.0.0.1:5432:5432).',
   ),
   // Static audit.
   'sandbox-writable': rule(
@@ -59,17 +116,9 @@ export const RULES = {
     'Mount the git common dir read-only (the generator does; up-worktree then gives the sandbox a git dir of its own).',
   ),
   'node-modules-shared': rule('high', false, 'node_modules shared with the host.', 'Mount a named volume at <workspace>/node_modules.'),
-  'runs-as-root': rule('high', false, 'The dev container or its image runs as root.', 'Use user: node.'),
-  'credential-mount': rule(
-    'high',
-    false,
-    'Credentials of yours (cloud, registry, gh, netrc) mounted.',
-    'Remove the mount: the sandbox holds no credentials of yours.',
-  ),
   'proxy-write-switch': rule('high', false, 'The proxy asked for write access.', 'Remove the write switch.'),
   sudo: rule('high', false, 'sudo in the image.', 'Remove sudo; install the tools the agent needs at build time.'),
   'devcontainer-escape': rule('high', false, 'devcontainer.json runArgs that ask for a way out.', 'Remove those runArgs.'),
-  'published-on-all-interfaces': rule('high', false, 'A shared service published on every interface.', 'Publish on 127.0.0.1 only (e.g. 127.0.0.1:5432:5432).'),
   'no-sandbox': rule('high', false, 'The project has no sandbox of ours.', 'Run nx g @org/devsec:secure-devcontainer --project=<project>.'),
   'unpinned-image': rule('medium', false, 'An image without a pinned tag.', 'Pin a tag (or a digest), e.g. postgres:17.'),
   'network-mode-with-networks': rule(
@@ -144,8 +193,12 @@ export const RULES = {
 
 export type RuleId = keyof typeof RULES;
 
-/** The rules the policy gate enforces, in the table's order. */
+/** The rules the policy gate enforces, in the table's order (each can be allowed by name with --unsafe-allow). */
 export const GATE_RULES = (Object.keys(RULES) as RuleId[]).filter((id) => RULES[id].gate);
+/** Gate rules judged on the host's files rather than on the compose model (lifecycle.ts, gateNestedGit). */
+export const HOST_GATE_RULES: readonly RuleId[] = ['nested-git'];
+/** Gate rules judged on the compose model (rules/stack-rules.ts). */
+export const MODEL_GATE_RULES = GATE_RULES.filter((id) => !HOST_GATE_RULES.includes(id));
 
 export interface Finding {
   rule: RuleId;
@@ -155,6 +208,8 @@ export interface Finding {
   line?: number;
   service?: string;
   key: string;
+  /** Where in the compose model the offending value sits (list indexes too), to find its line; not reported. */
+  at?: Array<string | number>;
   message: string;
   fix: string;
 }

@@ -2,6 +2,7 @@ import { Tree } from '@nx/devkit';
 import { workspaceWithProjects } from '../testing/workspace';
 import { secureDevcontainerGenerator } from '../generators/secure-devcontainer/generator';
 import { sharedServiceGenerator } from '../generators/shared-service/generator';
+import { localhostProxyGenerator } from '../generators/localhost-proxy/generator';
 import { formatSarif, formatTable } from './report';
 import { auditSandbox } from './static-audit';
 import { DOCKERFILE } from '../sandbox/vocabulary';
@@ -143,5 +144,77 @@ describe('audit of a stack with an override file', () => {
     const findings = audit(tree);
     expect(findings.map((f) => f.rule)).toEqual(['ssh-mount']);
     expect(findings[0]).toMatchObject({ file: `${DIR}/docker-compose.services.yml`, line: 4 }); // the mount itself
+  });
+});
+
+describe('audit: the gate rules on files as written, one change, one finding at its line', () => {
+  const SERVICES = `${DIR}/docker-compose.services.yml`;
+  let tree: Tree;
+  beforeEach(async () => {
+    tree = workspaceWithProjects();
+    await secureDevcontainerGenerator(tree, { project: 'app', agent: 'claude', skipFormat: true });
+    await sharedServiceGenerator(tree, { preset: 'postgres', publish: true, skipFormat: true });
+  });
+
+  it("finds nothing in a generated stack with the localhost forwarder (its sysctl, app's network) and a user service", async () => {
+    tree.write(SERVICES, 'services:\n  web:\n    image: node:24-trixie-slim\n    networks: [sandbox]\n    volumes:\n      - ../web:/srv/web:ro\n');
+    await localhostProxyGenerator(tree, { project: 'app', skipFormat: true });
+    expect(audit(tree)).toEqual([]);
+  });
+
+  const services = (text: string) => (t: Tree) => t.write(SERVICES, `services:\n${text}`);
+  it.each<[string, (t: Tree) => void, string, string]>([
+    ['system-path-mount', services('  app:\n    volumes:\n      - /etc:/host-etc\n'), SERVICES, '/etc:/host-etc'],
+    ['socket-mount', services('  app:\n    volumes:\n      - /run/containerd/containerd.sock:/c.sock\n'), SERVICES, 'containerd.sock'],
+    ['host-path-mount', services('  app:\n    volumes:\n      - ../../../..:/parent\n'), SERVICES, '../../../..'],
+    ['host-path-mount', services('  app:\n    volumes:\n      - ${DEVSEC_WORKSPACE:-../../..}/../outside:/x\n'), SERVICES, '/../outside'],
+    ['host-path-mount', services('  app:\n    volumes:\n      - /srv/data:/data\n'), SERVICES, '/srv/data'],
+    ['host-path-mount', services('  app:\n    volumes:\n      - type: bind\n        source: ${DATA_DIR}\n        target: /data\n'), SERVICES, 'type: bind'],
+    ['host-path-mount', services('  app:\n    env_file: ~/.env\n'), SERVICES, 'env_file'],
+    [
+      'system-path-mount',
+      (t) => t.write(SERVICES, 'services: {}\nvolumes:\n  data:\n    driver_opts:\n      type: none\n      o: bind\n      device: /etc\n'),
+      SERVICES,
+      'device: /etc',
+    ],
+    ['ssh-mount', (t) => t.write(SERVICES, 'services: {}\nsecrets:\n  key:\n    file: ~/.ssh/id_ed25519\n'), SERVICES, 'file: ~/.ssh'],
+    ['build-outside-workspace', services('  web:\n    image: web:1\n    build:\n      context: ~/src/other\n'), SERVICES, 'context: ~/src/other'],
+    ['build-outside-workspace', services('  web:\n    image: web:1\n    build: ../../../../other\n'), SERVICES, 'build: ../../../../other'],
+    ['privileged', services('  web:\n    image: web:1\n    build:\n      context: ../web\n      privileged: true\n'), SERVICES, 'privileged: true'],
+    ['runs-as-root', services('  app:\n    user: root\n'), SERVICES, 'user: root'],
+    ['runs-as-root', (t) => edit(t, `${DIR}/docker-compose.yml`, (s) => s.replace('    user: node\n', '')), `${DIR}/docker-compose.yml`, '  app:'],
+    ['host-device', services('  app:\n    devices:\n      - /dev/sda:/dev/sda\n'), SERVICES, '/dev/sda'],
+    ['unconfined', services('  app:\n    security_opt:\n      - seccomp:unconfined\n'), SERVICES, 'seccomp:unconfined'],
+    ['dangerous-capability', services('  app:\n    cap_add: [CHOWN]\n'), SERVICES, 'cap_add'],
+    ['host-namespace', services('  app:\n    pid: host\n'), SERVICES, 'pid: host'],
+    ['joined-namespace', services('  web:\n    image: nginx:1.27\n    network_mode: service:app\n'), SERVICES, 'network_mode: service:app'],
+    ['cgroup-parent', services('  app:\n    cgroup_parent: /system.slice\n'), SERVICES, 'cgroup_parent'],
+    ['volumes-from', services('  web:\n    image: nginx:1.27\n    volumes_from: [app]\n'), SERVICES, 'volumes_from'],
+    ['sysctl', services('  app:\n    sysctls:\n      net.core.somaxconn: 1024\n'), SERVICES, 'net.core.somaxconn'],
+    ['socket-mount', services('  app:\n    group_add:\n      - "${DEVSEC_DOCKER_GID:-0}"\n'), SERVICES, 'DEVSEC_DOCKER_GID'],
+    ['published-on-all-interfaces', services('  web:\n    image: nginx:1.27\n    networks: [sandbox]\n    ports:\n      - "8080:80"\n'), SERVICES, '8080:80'],
+    [
+      'system-path-mount',
+      (t) =>
+        edit(t, 'docker-compose.shared.yml', (s) =>
+          s
+            .replace('      - postgres-data:', '      - /var/lib/postgresql:/old\n      - postgres-data:')
+            .replace('/var/lib/postgresql:/old', '/etc/postgresql:/old'),
+        ),
+      'docker-compose.shared.yml',
+      '/etc/postgresql',
+    ],
+  ])('%s (%#)', (rule, weaken, file, lineText) => {
+    weaken(tree);
+    const findings = audit(tree);
+    expect(findings.map((f) => [f.rule, f.file])).toEqual([[rule, file]]);
+    const line = (tree.read(file, 'utf-8') as string).split('\n')[findings[0].line! - 1];
+    expect(line).toContain(lineText);
+    expect(findings[0]).not.toHaveProperty('at');
+  });
+
+  it('lets the shared services run as root inside their own containers', () => {
+    edit(tree, 'docker-compose.shared.yml', (s) => s.replace('    image: postgres:17', '    image: postgres:17\n    user: root'));
+    expect(audit(tree)).toEqual([]);
   });
 });

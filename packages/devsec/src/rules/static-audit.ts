@@ -3,8 +3,8 @@
  * would read it — every policy-gate rule plus what only a file-by-file read shows — with the
  * file and line of each finding. Pure over a `read` function, so tests feed it a Tree.
  */
-import { Document, isMap, isSeq, LineCounter, parseDocument } from 'yaml';
-import { ComposeModel, ComposeService, ComposeVolume, volumeSource } from '../sandbox/compose-model';
+import { posix } from 'node:path';
+import { ComposeVolume } from '../sandbox/compose-model';
 import { parseJsonc } from '../sandbox/jsonc';
 import {
   APP_SERVICE,
@@ -12,44 +12,28 @@ import {
   DEVCONTAINER_DIR,
   DEVCONTAINER_JSON,
   DOCKERFILE,
-  HOME_CREDENTIALS,
   PROXY_SERVICE,
   SERVICES_COMPOSE_FILE,
   SHARED_COMPOSE_FILE,
   WRITE_SWITCHES,
 } from '../sandbox/vocabulary';
 import { checkSandbox } from './compose-rules';
+import { interpolateModel } from './interpolate';
 import { finding, Finding, RuleId } from './registry';
 import { sortFindings } from './report';
+import { checkStack, StackContext } from './stack-rules';
+import { mergeFiles, MergedFiles, parseYamlFile, YamlFile } from './yaml-files';
 
 export type { AuditFinding } from './report';
 
-/** Credentials other than SSH (which ssh-mount covers), as mount sources. */
-const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-const CREDENTIAL_PATH = new RegExp(
-  `(^|/)(${HOME_CREDENTIALS.filter((path) => path !== '.ssh')
-    .map(escape)
-    .join('|')})(/|$)`,
-);
+/** Where the audit places the workspace and your home when the caller does not say: names, not real paths. */
+const PLACEHOLDER_ROOT = '/<workspace>';
+const PLACEHOLDER_HOME = '/<home>';
 
-interface Parsed {
-  path: string;
-  doc: Document;
-  lines: LineCounter;
-}
-
-function parseYamlFile(path: string, text: string): Parsed {
-  const lines = new LineCounter();
-  return { path, doc: parseDocument(text, { lineCounter: lines }), lines };
-}
-
-/** The 1-based line of a key path in a parsed YAML file, or of the nearest parent found. */
-function lineOf(file: Parsed, path: Array<string | number>): number | undefined {
-  for (let length = path.length; length > 0; length--) {
-    const node = file.doc.getIn(path.slice(0, length), true) as { range?: [number, number, number] } | undefined;
-    if (node?.range) return file.lines.linePos(node.range[0]).line;
-  }
-  return undefined;
+/** What the caller knows of the host; without it, absolute paths are judged against placeholders (so any is outside). */
+export interface AuditHost {
+  workspaceRoot?: string;
+  homeDir?: string;
 }
 
 const volumeText = (volume: ComposeVolume) => (typeof volume === 'string' ? volume : `${volume.source ?? ''}:${volume.target ?? ''}`);
@@ -60,58 +44,58 @@ function isPinned(image: string): boolean {
   return tag !== undefined && tag !== 'latest' && !tag.includes('${');
 }
 
-/** Compose's merge, close enough for auditing: lists add up, maps merge, scalars override. */
-function mergeService(base: ComposeService | undefined, override: ComposeService): ComposeService {
-  const merged: ComposeService = { ...base };
-  for (const [key, value] of Object.entries(override)) {
-    const current = merged[key];
-    if (Array.isArray(current) && Array.isArray(value)) merged[key] = [...current, ...value];
-    else if (current && value && typeof current === 'object' && typeof value === 'object' && !Array.isArray(value)) merged[key] = { ...current, ...value };
-    else merged[key] = value;
-  }
-  return merged;
-}
-
-type Fields = { key: string; message: string; service?: string; fix?: string };
-
-export function auditSandbox(projectRoot: string, read: (path: string) => string | null): Finding[] {
+export function auditSandbox(projectRoot: string, read: (path: string) => string | null, host: AuditHost = {}): Finding[] {
   const dir = `${projectRoot}/${DEVCONTAINER_DIR}`;
   const composePath = `${dir}/${COMPOSE_FILE}`;
   const composeText = read(composePath);
   if (composeText === null) return [finding('no-sandbox', { file: composePath, key: '', message: 'This project has no sandbox of ours.' })];
-  const files: Parsed[] = [parseYamlFile(composePath, composeText)];
+  const files: YamlFile[] = [parseYamlFile(composePath, composeText)];
   const servicesText = read(`${dir}/${SERVICES_COMPOSE_FILE}`);
   if (servicesText !== null) files.push(parseYamlFile(`${dir}/${SERVICES_COMPOSE_FILE}`, servicesText));
+  const sharedText = read(SHARED_COMPOSE_FILE);
   const findings = [
-    ...auditCompose(files, composePath),
+    ...auditCompose(files, projectRoot, host),
     ...auditDockerfile(`${dir}/${DOCKERFILE}`, read(`${dir}/${DOCKERFILE}`)),
     ...auditDevcontainer(`${dir}/${DEVCONTAINER_JSON}`, read(`${dir}/${DEVCONTAINER_JSON}`), composePath),
-    ...auditSharedFile(read(SHARED_COMPOSE_FILE)),
+    ...(sharedText === null ? [] : auditStack([parseYamlFile(SHARED_COMPOSE_FILE, sharedText)], 'shared', posix.dirname(SHARED_COMPOSE_FILE), host)),
   ];
   return sortFindings(findings);
 }
 
-/** The stack's compose files, merged the way the stack runs. */
-function auditCompose(files: Parsed[], composePath: string): Finding[] {
-  const model: ComposeModel & { services: Record<string, ComposeService> } = { services: {}, networks: {} };
-  for (const file of files) {
-    const json = (file.doc.toJSON() ?? {}) as ComposeModel;
-    for (const [name, service] of Object.entries(json.services ?? {})) model.services[name] = mergeService(model.services[name], service ?? {});
-    Object.assign(model.networks!, json.networks ?? {});
-  }
-  const findings: Finding[] = [];
-  // A finding points at the last file that sets its key (an override wins), else the main file.
-  const at = (key: string) => {
-    const path = key.split('.');
-    const file = [...files].reverse().find((candidate) => candidate.doc.hasIn(path)) ?? files[0];
-    return { file: file.path, line: lineOf(file, path) };
+/**
+ * The stack rules over compose files as written: merged, interpolated the way up-worktree's
+ * `.env` would (the workspace and git dir as relative paths from the files' folder, so that a
+ * path that climbs out of the workspace says so), each finding at its file and line.
+ */
+function auditStack(files: YamlFile[], kind: StackContext['kind'], folder: string, host: AuditHost, merged = mergeFiles(files)): Finding[] {
+  const root = host.workspaceRoot ?? PLACEHOLDER_ROOT;
+  const baseDir = posix.join(root, folder);
+  const toRoot = posix.relative(baseDir, root) || '.';
+  const variables = { DEVSEC_WORKSPACE: toRoot, DEVSEC_GIT_COMMON_DIR: `${toRoot}/.git`, HOME: '~', DEVSEC_DOCKER_GID: '${DEVSEC_DOCKER_GID}' };
+  const context: StackContext = {
+    kind,
+    composeFile: files[0].path,
+    workspaceRoot: root,
+    gitCommonDir: posix.join(root, '.git'),
+    devcontainerDir: kind === 'worktree' ? baseDir : undefined,
+    homeDir: host.homeDir ?? PLACEHOLDER_HOME,
+    baseDir,
+    workspacePlaceholder: host.workspaceRoot === undefined,
   };
-  const add = (rule: RuleId, fields: Fields) => findings.push(finding(rule, { ...fields, ...at(fields.key) }));
+  return checkStack(interpolateModel(merged.model, variables), context).map(({ at, ...found }) => ({ ...found, ...merged.locate(at ?? found.key.split('.')) }));
+}
+
+type Fields = { key: string; message: string; service?: string; fix?: string };
+
+/** The worktree stack: the stack rules, and what only a reading of our generated files shows. */
+function auditCompose(files: YamlFile[], projectRoot: string, host: AuditHost): Finding[] {
+  const merged: MergedFiles = mergeFiles(files);
+  const { model, locate } = merged;
+  const findings: Finding[] = auditStack(files, 'worktree', `${projectRoot}/${DEVCONTAINER_DIR}`, host, merged);
+  const add = (rule: RuleId, fields: Fields) => findings.push(finding(rule, { ...fields, ...locate(fields.key.split('.')) }));
   // What is missing is missing from the main file, which the generator writes.
   const addMissing = (rule: RuleId, fields: Fields) =>
-    findings.push(finding(rule, { ...fields, file: files[0].path, line: lineOf(files[0], fields.key.split('.')) }));
-
-  for (const found of checkSandbox({ composeFile: composePath, compose: model })) findings.push({ ...found, ...at(found.key) });
+    findings.push(finding(rule, { ...fields, file: files[0].path, line: mergeFiles([files[0]]).locate(fields.key.split('.')).line }));
 
   const app = model.services[APP_SERVICE];
   if (app) {
@@ -133,16 +117,8 @@ function auditCompose(files: Parsed[], composePath: string): Finding[] {
         message: "node_modules is shared with the host: a package's install script or a patched binary runs on the host later.",
       });
     }
-    if (app.user === 'root' || app.user === '0') {
-      add('runs-as-root', { service: APP_SERVICE, key: `services.${APP_SERVICE}.user`, message: 'The dev container runs as root.' });
-    }
   }
   for (const [name, service] of Object.entries(model.services)) {
-    for (const volume of service.volumes ?? []) {
-      const source = volumeSource(volume) || volumeText(volume).split(':')[0];
-      if (CREDENTIAL_PATH.test(source))
-        add('credential-mount', { service: name, key: `services.${name}.volumes`, message: `${name} mounts credentials (${source}).` });
-    }
     if (typeof service.image === 'string' && !isPinned(service.image)) {
       add('unpinned-image', { service: name, key: `services.${name}.image`, message: `${name} runs ${service.image} without a pinned tag.` });
     }
@@ -209,34 +185,5 @@ function auditDevcontainer(path: string, text: string | null, composePath: strin
   if (Array.isArray(config.capAdd) && config.capAdd.length > 0) add('dangerous-capability', 'capAdd', `capAdd: ${config.capAdd.join(', ')}`, 'Remove capAdd.');
   if (JSON.stringify(config.mounts ?? []).includes('docker.sock'))
     add('socket-mount', 'mounts', 'devcontainer.json mounts the Docker socket.', 'Remove the mount; use the proxy.');
-  return findings;
-}
-
-/** The shared services: published ports. */
-function auditSharedFile(text: string | null): Finding[] {
-  if (text === null) return [];
-  const shared = parseYamlFile(SHARED_COMPOSE_FILE, text);
-  const services = shared.doc.get('services');
-  if (!isMap(services)) return [];
-  const findings: Finding[] = [];
-  for (const item of services.items) {
-    const name = String((item.key as { value?: unknown })?.value ?? item.key);
-    const ports = shared.doc.getIn(['services', name, 'ports']);
-    if (!isSeq(ports)) continue;
-    for (const port of ports.toJSON() as unknown[]) {
-      const text = typeof port === 'string' ? port : `${(port as { host_ip?: string }).host_ip ?? ''}:${(port as { published?: string }).published ?? ''}`;
-      if (!/^(127\.0\.0\.1|\[::1\]|::1):/.test(text)) {
-        findings.push(
-          finding('published-on-all-interfaces', {
-            file: SHARED_COMPOSE_FILE,
-            line: lineOf(shared, ['services', name, 'ports']),
-            service: name,
-            key: `services.${name}.ports`,
-            message: `${name} publishes ${text} on every interface: anyone on your network reaches the database.`,
-          }),
-        );
-      }
-    }
-  }
   return findings;
 }

@@ -1,0 +1,250 @@
+import { RULES } from './registry';
+import { checkStack, StackContext } from './stack-rules';
+import { effectiveShared, effectiveWorktree, sharedContext, WORKSPACE, worktreeContext } from './testing/effective-models';
+
+type Model = any;
+const bind = (source: string, target = '/mnt/x') => ({ type: 'bind', source, target, bind: { create_host_path: true } });
+const mount = (service: string, source: string) => (m: Model) => (m.services[service].volumes ??= []).push(bind(source));
+const set = (service: string, key: string, value: unknown) => (m: Model) => (m.services[service][key] = value);
+const build = (service: string, key: string, value: unknown) => (m: Model) => ((m.services[service].build ??= {})[key] = value);
+
+/** Exactly one finding, of this rule at this key, in the stack's file; a message that names the service and a fix. */
+function expectOnly(findings: ReturnType<typeof checkStack>, rule: string, key: string, context: StackContext) {
+  expect(findings.map((f) => [f.rule, f.key])).toEqual([[rule, key]]);
+  const [found] = findings;
+  expect(found.file).toBe(context.composeFile);
+  expect(found.severity).toBe(RULES[found.rule].severity);
+  expect(found.fix.length).toBeGreaterThan(5);
+  if (found.service) expect(found.message).toContain(found.service);
+}
+
+describe('checkStack on the effective model of a generated worktree stack', () => {
+  it('passes it: workspace, git dir and .devcontainer binds, the socket on the proxy only, our sysctl, the forwarder in app’s network', () => {
+    expect(checkStack(effectiveWorktree(), worktreeContext())).toEqual([]);
+  });
+
+  it.each<[string, (m: Model) => void, string]>([
+    // Binds: every way out named by its path.
+    ['system-path-mount', mount('app', '/etc'), 'services.app.volumes'],
+    ['socket-mount', mount('app', '/var'), 'services.app.volumes'],
+    ['system-path-mount', mount('app', '/proc/1/root'), 'services.app.volumes'],
+    ['system-path-mount', mount('app', '/sys'), 'services.app.volumes'],
+    ['system-path-mount', mount('app', '/dev'), 'services.app.volumes'],
+    ['system-path-mount', mount('app', '/usr'), 'services.app.volumes'],
+    ['host-path-mount', mount('app', '/usr/local/bin'), 'services.app.volumes'],
+    ['socket-mount', mount('app', '/'), 'services.app.volumes'],
+    ['system-path-mount', mount('app', '/root'), 'services.app.volumes'],
+    ['system-path-mount', mount('app', '/home/dev'), 'services.app.volumes'],
+    ['system-path-mount', mount('app', '/home/other'), 'services.app.volumes'],
+    ['system-path-mount', mount('app', '/home'), 'services.app.volumes'],
+    ['system-path-mount', mount('app', '/tmp'), 'services.app.volumes'],
+    ['socket-mount', mount('app', '/run/containerd/containerd.sock'), 'services.app.volumes'],
+    ['socket-mount', mount('app', '/var/run/docker.sock'), 'services.app.volumes'],
+    ['socket-mount', mount('app', '/run/podman/podman.sock'), 'services.app.volumes'],
+    ['socket-mount', mount('app', '/var/run/crio/crio.sock'), 'services.app.volumes'],
+    ['socket-mount', mount('app', '/run/user/1000'), 'services.app.volumes'],
+    ['socket-mount', mount('app', '/run/user/1000/podman/podman.sock'), 'services.app.volumes'],
+    ['socket-mount', mount('app', '/home/dev/.docker/run/docker.sock'), 'services.app.volumes'],
+    ['socket-mount', mount('app', '/var/lib/docker'), 'services.app.volumes'],
+    ['ssh-mount', mount('app', '/home/dev/.ssh'), 'services.app.volumes'],
+    ['credential-mount', mount('app', '/home/dev/.aws'), 'services.app.volumes'],
+    ['host-path-mount', mount('app', '/home/dev/src/other-project'), 'services.app.volumes'],
+    ['host-path-mount', mount('app', '/home/dev/.local/state/devsec/shared/shop'), 'services.app.volumes'],
+    ['host-path-mount', mount('web', '/srv/data/fixtures'), 'services.web.volumes'],
+    ['system-path-mount', mount('docker-proxy', '/etc'), 'services.docker-proxy.volumes'],
+    ['socket-mount', mount('docker-proxy', '/run/containerd/containerd.sock'), 'services.docker-proxy.volumes'],
+    ['socket-mount', mount('web', '/var/run/docker.sock'), 'services.web.volumes'],
+    // Named volumes that are binds or devices, secrets, configs and env files.
+    [
+      'system-path-mount',
+      (m) => (m.volumes.node_modules = { name: 'x', driver: 'local', driver_opts: { type: 'none', o: 'bind', device: '/etc' } }),
+      'volumes.node_modules.driver_opts.device',
+    ],
+    [
+      'host-path-mount',
+      (m) => (m.volumes.node_modules = { name: 'x', driver_opts: { type: 'none', o: 'bind', device: './cache' } }),
+      'volumes.node_modules.driver_opts.device',
+    ],
+    [
+      'system-path-mount',
+      (m) => (m.volumes.node_modules = { name: 'x', driver_opts: { type: 'ext4', device: '/dev/sda1' } }),
+      'volumes.node_modules.driver_opts.device',
+    ],
+    ['system-path-mount', (m) => (m.secrets = { s1: { name: 'x_s1', file: '/etc/shadow' } }), 'secrets.s1.file'],
+    ['credential-mount', (m) => (m.configs = { c1: { name: 'x_c1', file: '/home/dev/.aws/credentials' } }), 'configs.c1.file'],
+    ['host-path-mount', set('app', 'env_file', [{ path: '/home/dev/.env', required: true }]), 'services.app.env_file'],
+    // Builds: what they read ends up in an image the stack runs.
+    ['ssh-mount', build('app', 'context', '/home/dev/.ssh'), 'services.app.build.context'],
+    ['build-outside-workspace', build('web', 'context', '/home/dev/src/other-project'), 'services.web.build.context'],
+    ['build-outside-workspace', build('app', 'dockerfile', '/opt/images/Dockerfile'), 'services.app.build.dockerfile'],
+    ['system-path-mount', build('app', 'additional_contexts', { etc: '/etc' }), 'services.app.build.additional_contexts.etc'],
+    ['build-outside-workspace', build('app', 'cache_to', ['type=local,dest=/var/cache/build']), 'services.app.build.cache_to'],
+    ['ssh-mount', build('app', 'ssh', ['default']), 'services.app.build.ssh'],
+    ['privileged', build('app', 'privileged', true), 'services.app.build.privileged'],
+    ['host-namespace', build('app', 'network', 'host'), 'services.app.build.network'],
+    // The dev container's user, devices, confinement and capabilities.
+    ['runs-as-root', set('app', 'user', 'root'), 'services.app.user'],
+    ['runs-as-root', set('app', 'user', '0'), 'services.app.user'],
+    ['runs-as-root', set('app', 'user', '0:0'), 'services.app.user'],
+    ['runs-as-root', (m) => delete m.services.app.user, 'services.app.user'],
+    ['host-device', set('app', 'devices', [{ source: '/dev/sda', target: '/dev/sda', permissions: 'rwm' }]), 'services.app.devices'],
+    ['host-device', set('web', 'device_cgroup_rules', ['c 1:3 mr']), 'services.web.device_cgroup_rules'],
+    ['host-device', set('web', 'gpus', [{ count: -1 }]), 'services.web.gpus'],
+    ['unconfined', set('app', 'security_opt', ['no-new-privileges:true', 'seccomp:unconfined']), 'services.app.security_opt'],
+    ['unconfined', set('app', 'security_opt', ['no-new-privileges:true', 'seccomp=unconfined']), 'services.app.security_opt'],
+    ['unconfined', set('app', 'security_opt', ['no-new-privileges:true', 'apparmor:unconfined']), 'services.app.security_opt'],
+    ['unconfined', set('app', 'security_opt', ['no-new-privileges:true', 'apparmor=unconfined']), 'services.app.security_opt'],
+    ['unconfined', set('app', 'security_opt', ['no-new-privileges:true', 'label:disable']), 'services.app.security_opt'],
+    ['unconfined', set('app', 'security_opt', ['no-new-privileges:true', 'label=disable']), 'services.app.security_opt'],
+    ['unconfined', set('app', 'security_opt', ['no-new-privileges:true', 'systempaths=unconfined']), 'services.app.security_opt'],
+    ['unconfined', set('web', 'security_opt', ['seccomp:./profile.json']), 'services.web.security_opt'],
+    ['unconfined', set('web', 'security_opt', ['no-new-privileges:false']), 'services.web.security_opt'],
+    ['dangerous-capability', set('app', 'cap_add', ['CHOWN']), 'services.app.cap_add'],
+    ['dangerous-capability', set('web', 'cap_add', ['SYS_ADMIN']), 'services.web.cap_add'],
+    ['privileged', set('web', 'privileged', true), 'services.web.privileged'],
+    // Namespaces: the host's, or another container's.
+    ['host-namespace', set('app', 'pid', 'host'), 'services.app.pid'],
+    ['host-namespace', set('app', 'ipc', 'host'), 'services.app.ipc'],
+    ['host-namespace', set('app', 'uts', 'host'), 'services.app.uts'],
+    ['host-namespace', set('app', 'userns_mode', 'host'), 'services.app.userns_mode'],
+    ['host-namespace', set('app', 'cgroup', 'host'), 'services.app.cgroup'],
+    ['host-namespace', (m) => (delete m.services.web.networks, (m.services.web.network_mode = 'host')), 'services.web.network_mode'],
+    [
+      'host-namespace',
+      (m) => ((m.networks.hostnet = { name: 'host', ipam: {}, external: true }), (m.services.web.networks = { hostnet: null })),
+      'services.web.networks',
+    ],
+    ['joined-namespace', (m) => (delete m.services.web.networks, (m.services.web.network_mode = 'container:abc')), 'services.web.network_mode'],
+    ['joined-namespace', (m) => (delete m.services.web.networks, (m.services.web.network_mode = 'service:app')), 'services.web.network_mode'],
+    ['joined-namespace', set('web', 'pid', 'container:abc'), 'services.web.pid'],
+    ['joined-namespace', set('web', 'pid', 'service:app'), 'services.web.pid'],
+    ['joined-namespace', set('app', 'ipc', 'container:abc'), 'services.app.ipc'],
+    ['cgroup-parent', set('app', 'cgroup_parent', '/system.slice'), 'services.app.cgroup_parent'],
+    ['volumes-from', set('web', 'volumes_from', ['container:abc']), 'services.web.volumes_from'],
+    ['volumes-from', set('web', 'volumes_from', ['app']), 'services.web.volumes_from'],
+    ['sysctl', (m) => (m.services.app.sysctls['net.core.somaxconn'] = '1024'), 'services.app.sysctls.net.core.somaxconn'],
+    ['sysctl', set('web', 'sysctls', { 'net.ipv6.conf.lo.disable_ipv6': '0' }), 'services.web.sysctls.net.ipv6.conf.lo.disable_ipv6'],
+    // The engine's group, its API, the proxy's network, published ports, SSH agent.
+    ['socket-mount', set('app', 'group_add', ['998']), 'services.app.group_add'],
+    ['socket-mount', set('app', 'group_add', ['docker']), 'services.app.group_add'],
+    ['socket-mount', set('web', 'use_api_socket', true), 'services.web.use_api_socket'],
+    ['proxy-on-shared-network', (m) => (m.services['docker-proxy'].networks.shared = null), 'services.docker-proxy.networks'],
+    ['published-on-all-interfaces', set('web', 'ports', [{ mode: 'ingress', target: 3000, published: '3000', protocol: 'tcp' }]), 'services.web.ports'],
+    [
+      'published-on-all-interfaces',
+      set('web', 'ports', [{ mode: 'ingress', host_ip: '0.0.0.0', target: 3000, published: '3000', protocol: 'tcp' }]),
+      'services.web.ports',
+    ],
+    [
+      'published-on-all-interfaces',
+      set('app', 'ports', [{ mode: 'ingress', host_ip: '::', target: 9000, published: '9000', protocol: 'tcp' }]),
+      'services.app.ports',
+    ],
+    ['published-on-all-interfaces', set('web', 'ports', [{ mode: 'ingress', target: 8080, protocol: 'tcp' }]), 'services.web.ports'],
+    ['ssh-mount', (m) => (m.services.app.environment = { SSH_AUTH_SOCK: '/ssh-agent' }), 'services.app.environment.SSH_AUTH_SOCK'],
+  ])('%s: one change (%#), one finding at its key', (rule, weaken, key) => {
+    const model = effectiveWorktree();
+    weaken(model);
+    expectOnly(checkStack(model, worktreeContext()), rule, key, worktreeContext());
+  });
+
+  it.each<[string, (m: Model) => void]>([
+    ['a bind inside the workspace', mount('web', `${WORKSPACE}/apps/web/fixtures`)],
+    ['the git common dir of a linked worktree, outside it', (m) => m.services.app.volumes.push(bind('/home/dev/src/shop.git/hooks'))],
+    ["the stack's own state directory", mount('app', '/home/dev/.local/state/devsec/stacks/app-shop-12345678/history')],
+    ['an env file in the workspace', set('app', 'env_file', [{ path: `${WORKSPACE}/apps/app/.env.local`, required: false }])],
+    [
+      'a named volume without driver options, a tmpfs',
+      (m) =>
+        (m.services.web.volumes = [
+          { type: 'volume', source: 'node_modules', target: '/n', volume: {} },
+          { type: 'tmpfs', target: '/t' },
+        ]),
+    ],
+    ['no-new-privileges and the default seccomp profile', set('web', 'security_opt', ['no-new-privileges:true', 'seccomp=default'])],
+    [
+      'ports on loopback only',
+      set('web', 'ports', [
+        { host_ip: '127.0.0.1', target: 3000, published: '3000' },
+        { host_ip: '::1', target: 3001 },
+      ]),
+    ],
+    [
+      'a remote build context and an image context',
+      (m) => (m.services.web.build = { context: 'https://github.com/org/repo.git#main', additional_contexts: { base: 'docker-image://node:24' } }),
+    ],
+    ['group_add of another group on app', set('app', 'group_add', ['audio'])],
+  ])('allows %s', (_name, change) => {
+    const context = { ...worktreeContext(), gitCommonDir: '/home/dev/src/shop.git' };
+    const model = effectiveWorktree();
+    change(model);
+    expect(checkStack(model, context)).toEqual([]);
+  });
+
+  it('lets a workspace live under /usr/src, /opt or /root and still refuses those directories whole', () => {
+    for (const root of ['/usr/src/shop', '/opt/work/shop', '/root/shop']) {
+      const text = JSON.stringify(effectiveWorktree()).replaceAll(WORKSPACE, root);
+      const context = { ...worktreeContext(), workspaceRoot: root, gitCommonDir: `${root}/.git`, devcontainerDir: `${root}/apps/app/.devcontainer` };
+      expect(checkStack(JSON.parse(text), context)).toEqual([]);
+      const model = JSON.parse(text);
+      model.services.app.volumes.push(bind(root.split('/').slice(0, 2).join('/')));
+      expect(checkStack(model, context).map((f) => f.rule)).toEqual(['system-path-mount']);
+    }
+  });
+
+  it('sees through symlinks with the realpath the host passes', () => {
+    const model = effectiveWorktree();
+    model.services.web.volumes = [bind(`${WORKSPACE}/tmp/root-link`)];
+    const realPath = (path: string) => (path.startsWith(`${WORKSPACE}/tmp/root-link`) ? path.replace(`${WORKSPACE}/tmp/root-link`, '/etc') : path);
+    expectOnly(checkStack(model, { ...worktreeContext(), realPath }), 'system-path-mount', 'services.web.volumes', worktreeContext());
+    expect(checkStack(model, { ...worktreeContext(), realPath })[0].message).toBe(`web mounts ${WORKSPACE}/tmp/root-link: /etc is the host's own system.`);
+  });
+
+  it('names the service, the path and why in each message', () => {
+    const model = effectiveWorktree();
+    model.services.app.volumes.push(bind('/etc'));
+    expect(checkStack(model, worktreeContext())[0]).toMatchObject({
+      service: 'app',
+      at: ['services', 'app', 'volumes', 8],
+      message: "app mounts /etc: /etc is the host's own system.",
+      fix: RULES['system-path-mount'].fix,
+    });
+  });
+});
+
+describe('checkStack on the effective model of the shared services', () => {
+  it('passes it: named volumes, ports on 127.0.0.1, root inside its own container', () => {
+    const model = effectiveShared();
+    model.services.postgres.user = 'root';
+    expect(checkStack(model, sharedContext())).toEqual([]);
+  });
+
+  it.each<[string, (m: Model) => void, string]>([
+    ['system-path-mount', mount('postgres', '/etc'), 'services.postgres.volumes'],
+    ['host-path-mount', mount('postgres', '/srv/pgdata'), 'services.postgres.volumes'],
+    ['host-path-mount', mount('redis', `${WORKSPACE}/.git`.replace('/shop/', '/other/')), 'services.redis.volumes'],
+    ['socket-mount', (m) => (m.services['docker-proxy'] = { image: 'x:1', volumes: [bind('/var/run/docker.sock')] }), 'services.docker-proxy.volumes'],
+    ['joined-namespace', (m) => (delete m.services.redis.networks, (m.services.redis.network_mode = 'service:postgres')), 'services.redis.network_mode'],
+    ['host-namespace', set('postgres', 'pid', 'host'), 'services.postgres.pid'],
+    ['privileged', set('postgres', 'privileged', true), 'services.postgres.privileged'],
+    ['dangerous-capability', set('redis', 'cap_add', ['SYS_RESOURCE']), 'services.redis.cap_add'],
+    ['sysctl', set('redis', 'sysctls', { 'net.core.somaxconn': '1024' }), 'services.redis.sysctls.net.core.somaxconn'],
+    ['published-on-all-interfaces', (m) => delete m.services.postgres.ports[0].host_ip, 'services.postgres.ports'],
+    [
+      'system-path-mount',
+      (m) => (m.volumes['postgres-data'].driver_opts = { type: 'none', o: 'bind', device: '/home/dev' }),
+      'volumes.postgres-data.driver_opts.device',
+    ],
+  ])('%s: one change (%#), one finding at its key', (rule, weaken, key) => {
+    const model = effectiveShared();
+    weaken(model);
+    expectOnly(checkStack(model, sharedContext()), rule, key, sharedContext());
+  });
+
+  it('allows binds inside the workspace and its own state directory', () => {
+    const model = effectiveShared();
+    model.services.postgres.volumes.push(bind(`${WORKSPACE}/db/init.sql`, '/docker-entrypoint-initdb.d/init.sql'));
+    model.services.postgres.volumes.push(bind('/home/dev/.local/state/devsec/shared/shop/pg.conf'));
+    expect(checkStack(model, sharedContext())).toEqual([]);
+  });
+});
