@@ -14,8 +14,8 @@ const extra = process.argv.slice(2);
 
 /** The code base passes ESLint (with the layer rule) and Prettier, or the run fails. */
 const checks = [
-  ['eslint', [require.resolve('eslint/bin/eslint.js'), '.']],
-  ['prettier', [require.resolve('prettier/bin/prettier.cjs'), '--check', '--log-level=warn', '**/*.{ts,js,mjs}']],
+  ['eslint', [join(ROOT, 'node_modules/eslint/bin/eslint.js'), '.']],
+  ['prettier', [join(ROOT, 'node_modules/prettier/bin/prettier.cjs'), '--check', '--log-level=warn', '**/*.{ts,js,mjs}']],
 ] as const;
 let checksFailed = 0;
 for (const [name, args] of checks) {
