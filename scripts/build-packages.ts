@@ -5,7 +5,7 @@
  * The proxy is built first: the plugin types against its declarations.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 
 const ROOT = join(__dirname, '..');
@@ -18,6 +18,8 @@ function copyTree(from: string, to: string, keep: (file: string) => boolean): vo
     const source = join(from, String(entry));
     if (statSync(source).isDirectory() || !keep(String(entry))) continue;
     const target = join(to, String(entry));
+    // An asset must not replace what tsc compiled (a `x.js` beside an `x.ts` would).
+    if (existsSync(target)) throw new Error(`${target} exists already: the asset ${source} would replace a compiled file; rename one of them`);
     mkdirSync(join(target, '..'), { recursive: true });
     cpSync(source, target);
   }

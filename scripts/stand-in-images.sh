@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds local stand-ins for the upstream images the generated files name, because this
 # machine cannot pull from a registry. Each stand-in keeps the upstream contract we rely on:
-#   node:24-trixie-slim  Debian 13, `node` on PATH, user `node` with uid/gid 1000, home /home/node
+#   node:24-trixie-slim  Debian 13, `node`, `npm` and `npx` on PATH, user `node` with uid/gid 1000,
+#                        home /home/node
 #   postgres:17          POSTGRES_PASSWORD / POSTGRES_DB on first start, data in
 #                        /var/lib/postgresql/data, `pg_isready` on PATH, listens on 5432
 #   redis:7              redis-server on 6379 for the network, `redis-cli` on PATH
@@ -40,9 +41,15 @@ if ! have_image "$rootfs_image"; then
   docker import --change 'CMD ["/bin/bash"]' "$tarball" "$rootfs_image" >/dev/null
 fi
 
+# A stand-in built by an older version of this script may lack part of the contract: check it.
+honours_contract() {
+  local tag=$1 check=${2:-}
+  [ -z "$check" ] || docker run --rm --network none --entrypoint sh "$tag" -c "$check" >/dev/null 2>&1
+}
+
 build_stand_in() {
-  local tag=$1 dockerfile=$2 entrypoint=${3:-}
-  if have_image "$tag"; then return 0; fi
+  local tag=$1 dockerfile=$2 entrypoint=${3:-} check=${4:-}
+  if have_image "$tag" && honours_contract "$tag" "$check"; then return 0; fi
   log "building stand-in $tag"
   local context
   context=$(mktemp -d)
@@ -53,10 +60,10 @@ build_stand_in() {
 }
 
 build_stand_in node:24-trixie-slim "FROM $rootfs_image
-RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs ca-certificates \\
+RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs npm ca-certificates \\
  && rm -rf /var/lib/apt/lists/* \\
  && groupadd --gid 1000 node && useradd --uid 1000 --gid node --shell /bin/bash --create-home node
-CMD [\"node\"]"
+CMD [\"node\"]" "" 'command -v node && command -v npm && command -v npx'
 
 # Postgres: the official image's first-start contract, on Debian's postgresql-17.
 build_stand_in postgres:17 "FROM $rootfs_image

@@ -34,7 +34,15 @@ export function createTestWorkspace(): TestWorkspace {
   // git as root on a checkout owned by uid 1000 needs safe.directory; keep it out of the real global config.
   const gitConfig = join(parent, 'gitconfig');
   writeFileSync(gitConfig, '[safe]\n\tdirectory = *\n[user]\n\tname = devsec e2e\n\temail = e2e@devsec.invalid\n[init]\n\tdefaultBranch = main\n');
-  const env: NodeJS.ProcessEnv = { ...process.env, GIT_CONFIG_GLOBAL: gitConfig, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_INTERACTIVE: 'false' };
+  // The host user's state directory of this run: the shared services' passwords, the sandboxes' private git dirs.
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    GIT_CONFIG_GLOBAL: gitConfig,
+    XDG_STATE_HOME: join(parent, 'state'),
+    NX_DAEMON: 'false',
+    NX_NO_CLOUD: 'true',
+    NX_INTERACTIVE: 'false',
+  };
   delete env.DOCKER_HOST;
   const run: TestWorkspace['run'] = (command, args, options = {}) => {
     const result = spawnSync(command, args, {
@@ -53,7 +61,10 @@ export function createTestWorkspace(): TestWorkspace {
 
   run('npx', ['-y', 'create-nx-workspace@23.2.1', 'ws', '--preset=apps', '--nxCloud=skip', '--no-interactive', '--skipGit=false'], { cwd: parent });
   mkdirSync(join(dir, 'apps/app'), { recursive: true });
-  writeFileSync(join(dir, 'apps/app/project.json'), JSON.stringify({ name: 'app', root: 'apps/app', projectType: 'application', targets: {} }, null, 2));
+  // A test of its own, so the agent can run the workspace's Nx inside (`nx test app`).
+  const test = { executor: 'nx:run-commands', options: { command: 'node --test apps/app/smoke.test.js' } };
+  writeFileSync(join(dir, 'apps/app/project.json'), JSON.stringify({ name: 'app', root: 'apps/app', projectType: 'application', targets: { test } }, null, 2));
+  writeFileSync(join(dir, 'apps/app/smoke.test.js'), "require('node:test')('runs', () => require('node:assert').ok(true));\n");
   run('npm', ['install', '-D', '--no-audit', '--no-fund', PROXY_TARBALL]);
   run('npx', ['nx', 'add', `@org/devsec@file:${PLUGIN_TARBALL}`]);
   run('git', ['add', '-A']);

@@ -7,7 +7,9 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { SandboxError } from '../sandbox/errors';
 import { sharedFileTrust } from '../sandbox/shared-trust';
-import { ENV_FILE } from '../sandbox/vocabulary';
+import { FILL_NODE_MODULES_SCRIPT } from '../sandbox/node-modules';
+import { visibleText } from '../sandbox/visible';
+import { APP_SERVICE, CONTAINER_USER, ENV_FILE } from '../sandbox/vocabulary';
 import { composeArgs, diagnoseComposeFailure, lastLogLines, runCompose, streamCompose, waitUntilHealthy } from './compose-project';
 import { preflight } from './engine';
 import { GATE_RULES, policyGate, sharedGate } from './gate';
@@ -29,6 +31,8 @@ export interface StartOptions {
   unsafeAllow?: string[] | string;
   build?: boolean;
   wait?: boolean;
+  /** Empty the stack's node_modules and fill it again from the host's install (after the lockfile changed). */
+  refillNodeModules?: boolean;
   /** How the user stops it again, for failure messages (e.g. `nx run app:down-worktree`). */
   downCommand: string;
 }
@@ -110,11 +114,25 @@ export async function startSandbox(workspaceRoot: string, composeFile: string, o
   try {
     const entries = options.wait === false ? undefined : await waitUntilHealthy(stack.compose);
     say.info(summary(stack, entries ?? []));
+    const app = entries?.find((entry) => entry.Service === APP_SERVICE);
+    if (app) fillNodeModules(app.Name, options.refillNodeModules === true, say);
   } catch (error) {
     say.error(`To remove what did start: ${options.downCommand}`);
     throw error;
   }
   return true;
+}
+
+/**
+ * Fills the dev container's node_modules on its first start (sandbox/node-modules.ts), inside,
+ * as its user; says what it did. A failure leaves the stack up and says how to install by hand.
+ */
+function fillNodeModules(container: string, refill: boolean, say: Say): void {
+  const args = ['exec', '-u', CONTAINER_USER, ...(refill ? ['-e', 'DEVSEC_REFILL=1'] : []), container, 'sh', '-c', FILL_NODE_MODULES_SCRIPT];
+  const result = runCommand('docker', args);
+  const output = visibleText(`${result.stdout}${result.stderr}`.trim());
+  if (result.status === 0) say.info(output.split('\n').pop() ?? '');
+  else say.warn(`node_modules inside could not be filled (${output.split('\n').slice(-3).join(' ')}). Inside the container: npm ci`);
 }
 
 export async function stopSandbox(workspaceRoot: string, composeFile: string, options: { volumes?: boolean; images?: boolean }, say: Say): Promise<boolean> {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { WorktreeError } from '../sandbox/errors';
-import { composeProjectName, findOurDevcontainers, sandboxEnvFile, worktreeIdentity, worktreeOverrideFile } from './worktree';
+import { composeProjectName, findOurDevcontainers, hostPlatform, sandboxEnvFile, worktreeIdentity, worktreeOverrideFile } from './worktree';
 
 describe('worktree identity (real git)', () => {
   let base: string;
@@ -93,6 +93,7 @@ describe('worktree identity (real git)', () => {
       `DEVSEC_WORKSPACE=${join(base, 'two/repo')}`,
       `DEVSEC_GIT_COMMON_DIR=${join(base, 'one/repo/.git')}`,
       'DEVSEC_DOCKER_GID=105',
+      `DEVSEC_HOST_PLATFORM=${hostPlatform()}`,
       "DEVSEC_GIT_NAME='Ada Lovelace'",
       'DEVSEC_GIT_EMAIL=ada@example.com',
       '',

@@ -57,6 +57,13 @@ export function worktreeIdentity(workspaceRoot: string, project: string, run: Ru
   };
 }
 
+/** This host as the node_modules fill compares it with the container (sandbox/node-modules.ts). */
+export function hostPlatform(): string {
+  if (process.platform !== 'linux') return `${process.platform}-${process.arch}`;
+  const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
+  return `linux-${process.arch}-${report?.header?.glibcVersionRuntime ? 'glibc' : 'musl'}`;
+}
+
 /** The group that owns the Docker socket here, for the proxy's group_add. */
 export function dockerSocketGid(socketPath = '/var/run/docker.sock'): number {
   try {
@@ -74,6 +81,7 @@ export function sandboxEnvFile(identity: WorktreeIdentity, dockerGid: number, se
     `DEVSEC_WORKSPACE=${identity.workspaceRoot}`,
     `DEVSEC_GIT_COMMON_DIR=${identity.gitCommonDir}`,
     `DEVSEC_DOCKER_GID=${dockerGid}`,
+    `DEVSEC_HOST_PLATFORM=${hostPlatform()}`,
     ...(identity.gitName ? [`DEVSEC_GIT_NAME=${envValue(identity.gitName)}`] : []),
     ...(identity.gitEmail ? [`DEVSEC_GIT_EMAIL=${envValue(identity.gitEmail)}`] : []),
     // The shared services' passwords, so the dev container's connection variables resolve.

@@ -1,5 +1,5 @@
 import { checkSandbox, ComposeModel, ComposeService } from './compose-rules';
-import { validateCompose, validateDevcontainer } from '../testing/schemas';
+import { describeWithSchemas, validateCompose, validateDevcontainer } from '../testing/schemas';
 
 const safeStack = (): ComposeModel & { services: Record<string, ComposeService> } => ({
   services: {
@@ -77,7 +77,7 @@ describe('checkSandbox', () => {
   });
 });
 
-describe('schema checks (../shared/schemas) catch what they should', () => {
+describeWithSchemas('schema checks (../shared/schemas) catch what they should', () => {
   it('rejects a malformed compose model', () => {
     expect(validateCompose({ services: { app: { networks: 5 } } })).not.toEqual([]);
     expect(validateCompose({ services: { app: { image: 'x', unknown_key: 1 } } })).not.toEqual([]);

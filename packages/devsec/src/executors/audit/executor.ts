@@ -2,7 +2,7 @@ import { ExecutorContext } from '@nx/devkit';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { preflight } from '../../host/engine';
-import { gatherProbeInput, placeHostMarkers, runLiveProbe } from '../../host/live-probe';
+import { gatherProbeInput, placeHostMarkers, runLiveProbe } from '../../host/live-audit';
 import { readGitLayout } from '../../host/git-layout';
 import { findNestedGit } from '../../host/nested-git';
 import { finding, Finding } from '../../rules/registry';

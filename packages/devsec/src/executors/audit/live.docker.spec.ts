@@ -9,7 +9,7 @@ import { FsTree, flushChanges } from 'nx/src/generators/tree';
 import { describeWithDocker, docker } from '../../../../../tools/testing/docker';
 import { createSandboxWorkspace } from '../../../../../tools/testing/sandbox-workspace';
 import { secureDevcontainerGenerator } from '../../generators/secure-devcontainer/generator';
-import { FORBIDDEN_CALLS, gatherProbeInput, runLiveProbe } from '../../host/live-probe';
+import { FORBIDDEN_CALLS, gatherProbeInput, runLiveProbe } from '../../host/live-audit';
 import { locateStack } from '../../host/sandbox-stack';
 import type { AuditFinding } from '../../rules/report';
 import upWorktree from '../up-worktree/executor';

@@ -3,4 +3,5 @@ export interface UpWorktreeExecutorSchema {
   build?: boolean;
   unsafeAllow?: string[] | string;
   wait?: boolean;
+  refillNodeModules?: boolean;
 }

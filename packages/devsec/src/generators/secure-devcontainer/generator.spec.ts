@@ -11,6 +11,7 @@ import { validateCompose, validateDevcontainer } from '../../testing/schemas';
 import { snapshot, workspaceWithProjects } from '../../testing/workspace';
 import { secureDevcontainerGenerator } from './generator';
 import { INITIALIZE_SCRIPT } from './render';
+import { FILL_NODE_MODULES_SCRIPT } from '../../sandbox/node-modules';
 import type { SecureDevcontainerGeneratorSchema } from './schema';
 
 const run = (tree: Tree, options: Partial<SecureDevcontainerGeneratorSchema> = {}) =>
@@ -107,6 +108,8 @@ describe('secure-devcontainer generator', () => {
         GIT_COMMITTER_EMAIL: '${DEVSEC_GIT_EMAIL:-sandbox@devsec.invalid}',
         NX_CACHE_DIRECTORY: '${DEVSEC_WORKSPACE:-/workspace}/.nx/cache',
         NX_WORKSPACE_DATA_DIRECTORY: '${DEVSEC_WORKSPACE:-/workspace}/.nx/workspace-data',
+        DEVSEC_WORKSPACE: '${DEVSEC_WORKSPACE:-/workspace}',
+        DEVSEC_HOST_PLATFORM: '${DEVSEC_HOST_PLATFORM:-unknown}',
       });
       expect(app.volumes).toEqual([
         '${DEVSEC_WORKSPACE:-../../..}:${DEVSEC_WORKSPACE:-/workspace}',
@@ -115,6 +118,8 @@ describe('secure-devcontainer generator', () => {
         './:${DEVSEC_WORKSPACE:-/workspace}/apps/app/.devcontainer:ro',
         'node_modules:${DEVSEC_WORKSPACE:-/workspace}/node_modules',
         'nx-state:${DEVSEC_WORKSPACE:-/workspace}/.nx',
+        // The host's install, read-only: what the volume is filled from on the first start.
+        '${DEVSEC_WORKSPACE:-../../..}/node_modules:/devsec/host-node_modules:ro',
       ]);
       // The volumes take their owner from the image, built for the workspace's path.
       expect(app.build.args).toEqual({ DEVSEC_WORKSPACE: '${DEVSEC_WORKSPACE:-/workspace}' });
@@ -141,6 +146,7 @@ describe('secure-devcontainer generator', () => {
         service: 'app',
         runServices: ['docker-proxy', 'app'],
         initializeCommand: ['node', '-e', INITIALIZE_SCRIPT, 'apps/app'],
+        postStartCommand: ['sh', '-c', FILL_NODE_MODULES_SCRIPT],
         workspaceFolder: '${localWorkspaceFolder}',
         shutdownAction: 'none',
         remoteUser: 'node',
@@ -207,7 +213,7 @@ describe('secure-devcontainer generator', () => {
     it('mounts no agent config with --agent=none', () => {
       run(tree, { agent: 'none' });
       const { compose } = generated(tree);
-      expect(compose.services.app.volumes).toHaveLength(5);
+      expect(compose.services.app.volumes).toHaveLength(6);
       expect(compose.services.app.build.args).toEqual({ DEVSEC_WORKSPACE: '${DEVSEC_WORKSPACE:-/workspace}' });
     });
 

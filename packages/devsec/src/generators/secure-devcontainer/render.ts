@@ -10,6 +10,7 @@ import { GeneratorError } from '../../sandbox/errors';
 import { ensureGitignored } from '../../sandbox/gitignore';
 import { hasMarker, managedState, markerFingerprint, stampManaged } from '../../sandbox/managed-file';
 import { connectionEnvFor } from '../../sandbox/shared-compose';
+import { FILL_NODE_MODULES_SCRIPT, HOST_NODE_MODULES_INSIDE } from '../../sandbox/node-modules';
 import { SandboxSpec, SPEC_GENERATOR } from '../../sandbox/spec';
 import {
   AGENTS,
@@ -134,6 +135,9 @@ function templateValues(tree: Tree, target: SandboxTarget, spec: SandboxSpec) {
     projectRoot: target.projectRoot,
     // Writes this worktree's .env and override file on the host, and gates the stack, as up-worktree does.
     initializeCommand: ['node', '-e', INITIALIZE_SCRIPT, target.projectRoot],
+    // Inside, as the container's user: node_modules filled on the first start, as up-worktree does.
+    postStartCommand: ['sh', '-c', FILL_NODE_MODULES_SCRIPT],
+    hostNodeModules: HOST_NODE_MODULES_INSIDE,
     managedLabel: MANAGED_LABEL,
     projectLabel: PROJECT_LABEL,
     scopeLabel: SCOPE_LABEL,

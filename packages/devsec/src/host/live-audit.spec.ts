@@ -1,4 +1,4 @@
-import { FORBIDDEN_CALLS, gatherProbeInput } from './live-probe';
+import { FORBIDDEN_CALLS, gatherProbeInput } from './live-audit';
 import type { Runner } from './run';
 import type { SandboxStack } from './sandbox-stack';
 

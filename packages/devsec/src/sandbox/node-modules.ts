@@ -1,0 +1,33 @@
+/**
+ * The dev container's node_modules is a volume of its stack: what the agent installs never
+ * reaches the host's, whose packages the host later runs. On the first start it is filled — from
+ * the host's installed tree (mounted read-only beside it) when host and container are the same
+ * platform (OS, architecture, C library: native packages such as Nx's own binaries must match),
+ * otherwise by `npm ci` from the lockfile — never copied back. It is kept afterwards, so the
+ * agent's own installs survive a restart; refilling after the host's lockfile changed is asked
+ * for by name (`--refill-node-modules`), and throws away what the agent installed.
+ */
+
+/** Where the host's node_modules appears inside, read-only. */
+export const HOST_NODE_MODULES_INSIDE = '/devsec/host-node_modules';
+
+/** `linux-x64-glibc`: what must match for a copied tree's native packages to load. */
+export const PLATFORM_EXPRESSION = 'process.platform+"-"+process.arch+"-"+(process.report.getReport().header.glibcVersionRuntime?"glibc":"musl")';
+
+/**
+ * Run inside as the container's user (by up-worktree, and by VS Code's postStartCommand): prints
+ * one line saying what it did. DEVSEC_REFILL=1 empties the volume first.
+ */
+export const FILL_NODE_MODULES_SCRIPT = [
+  'set -eu',
+  'nm="$DEVSEC_WORKSPACE/node_modules"',
+  `from=${HOST_NODE_MODULES_INSIDE}`,
+  'if [ "${DEVSEC_REFILL:-}" = 1 ]; then find "$nm" -mindepth 1 -maxdepth 1 -exec rm -rf {} +; fi',
+  'if [ -n "$(ls -A "$nm")" ]; then echo "node_modules: kept as it is (refill it from the host with --refill-node-modules)"; exit 0; fi',
+  `here=$(node -p '${PLATFORM_EXPRESSION}')`,
+  'if [ "$here" = "$DEVSEC_HOST_PLATFORM" ] && [ -n "$(ls -A "$from" 2>/dev/null)" ]; then',
+  '  cp -a "$from/." "$nm/" && echo "node_modules: copied from the host\'s install ($here)"',
+  'else',
+  '  cd "$DEVSEC_WORKSPACE" && npm ci --no-audit --no-fund --loglevel=error && echo "node_modules: installed with npm ci inside (the host is $DEVSEC_HOST_PLATFORM, this container $here)"',
+  'fi',
+].join('\n');
