@@ -14,6 +14,7 @@ import { validateCompose, validateDevcontainer } from '../../../packages/devsec/
 import { describeAgentView } from './journey/agent-view';
 import { journey, nx } from './journey/context';
 import { describeDevcontainerCli } from './journey/devcontainer-cli';
+import { describeDevsecCli } from './journey/devsec-cli';
 import { describeGitAndTools } from './journey/git-and-tools';
 import { describeHostBoundary } from './journey/host-boundary';
 import { describeSecondWorktree } from './journey/second-worktree';
@@ -120,6 +121,7 @@ describeWithDocker('secure-devcontainer in a fresh Nx workspace, on a real engin
 
     describe('with a second git worktree up at the same time', describeSecondWorktree);
     describe('with the devcontainer CLI as the client', describeDevcontainerCli);
+    describe('through devsec, which runs nothing of the workspace', describeDevsecCli);
     describe('teardown', describeTeardown);
   });
 });

@@ -5,7 +5,7 @@
  * `nx sync`) to get the new initializeCommand, which finds the workspace root without git.
  */
 import { dirname } from 'node:path';
-import { main } from './devsec';
+import { main } from '../cli/main';
 
 const [composeFile] = process.argv.slice(2);
 if (!composeFile) {
@@ -13,4 +13,11 @@ if (!composeFile) {
   process.exit(2);
 }
 process.stderr.write('@org/devsec: this devcontainer.json predates `devsec prepare`; run nx g @org/devsec:secure-devcontainer again to update it.\n');
-process.exitCode = main(['prepare', dirname(dirname(composeFile))]);
+void main(['prepare', dirname(dirname(composeFile))], {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  stdin: process.stdin,
+  isTTY: false,
+  env: process.env,
+  cwd: process.cwd(),
+}).then((code) => (process.exitCode = code));

@@ -246,6 +246,41 @@ function credentials() {
   return { files, helpers, env, sshAgent };
 }
 
+/**
+ * What VS Code's Dev Containers extension forwards to the host, as an agent would find it: the
+ * environment of this user's other processes (VS Code's server and its terminals), and a copied
+ * ~/.gitconfig whose credential helper asks VS Code on the host. (Its sockets are in `sockets`.)
+ */
+function vscodeChannels() {
+  const CHANNEL =
+    /^(SSH_AUTH_SOCK|VSCODE_IPC_HOOK_CLI|VSCODE_GIT_IPC_HANDLE|VSCODE_GIT_ASKPASS_MAIN|GIT_ASKPASS|REMOTE_CONTAINERS_IPC|REMOTE_CONTAINERS_SOCKETS|BROWSER)=(.*)$/;
+  /** @type {Array<{ pid: number, names: string[] }>} */
+  const processes = [];
+  for (const pid of fs.readdirSync('/proc').filter((entry) => /^[0-9]+$/.test(entry) && Number(entry) !== process.pid)) {
+    let environ;
+    try {
+      environ = fs.readFileSync(`/proc/${pid}/environ`, 'utf-8');
+    } catch {
+      continue; // another user's process, or gone
+    }
+    const names = environ
+      .split('\0')
+      .map((entry) => CHANNEL.exec(entry))
+      .filter((match) => match && match[2] !== '')
+      .map((match) => /** @type {RegExpExecArray} */ (match)[1]);
+    if (names.length > 0) processes.push({ pid: Number(pid), names: [...new Set(names)] });
+  }
+  /** @type {string[]} */
+  const gitconfigHelpers = [];
+  try {
+    const text = fs.readFileSync(path.join(home, '.gitconfig'), 'utf-8');
+    for (const line of text.split('\n')) if (/^\s*helper\s*=/.test(line)) gitconfigHelpers.push(line.trim());
+  } catch {
+    // no ~/.gitconfig
+  }
+  return { processes, gitconfigHelpers };
+}
+
 /** Can this user change the path? A directory gets a real file (removed at once); a file gets access(W_OK). */
 function writability() {
   return input.writable.map((target) => {
@@ -295,6 +330,7 @@ async function main() {
     writable: writability(),
     // The host placed these in its own node_modules and .nx; seeing one means the folder is the host's.
     hostMarkersSeen: (input.hostMarkers ?? []).filter((marker) => fs.existsSync(marker)),
+    vscode: vscodeChannels(),
     endpoints,
     sockets,
     network: await network(),

@@ -76,8 +76,23 @@ describe('liveFindings', () => {
     ],
     [
       'some other socket',
-      (seen) => seen.sockets.push({ path: '/tmp/vscode-ipc-1.sock', docker: false, error: 'ECONNREFUSED' }),
+      (seen) => seen.sockets.push({ path: '/run/something/else.sock', docker: false, error: 'ECONNREFUSED' }),
       ['medium live-unknown-socket'],
+    ],
+    [
+      "VS Code's IPC socket",
+      (seen) => seen.sockets.push({ path: '/tmp/vscode-ipc-1.sock', docker: false, error: 'ECONNREFUSED' }),
+      ['high live-vscode-channel'],
+    ],
+    [
+      "a process with VS Code's channels in its environment",
+      (seen) => (seen.vscode = { processes: [{ pid: 42, names: ['SSH_AUTH_SOCK', 'VSCODE_IPC_HOOK_CLI'] }], gitconfigHelpers: [] }),
+      ['high live-vscode-channel'],
+    ],
+    [
+      'a copied ~/.gitconfig with a credential helper',
+      (seen) => (seen.vscode = { processes: [], gitconfigHelpers: ['helper = "/home/node/.vscode-server/bin/x/node /tmp/vscode-remote-containers-1.js"'] }),
+      ['high live-vscode-channel'],
     ],
     [
       "another sandbox's proxy that answers",

@@ -61,7 +61,12 @@ export interface Observations {
   network: Array<ProbeTarget & { answer: Answer }>;
   /** The host's marker files the probe could see (absent in older probes). */
   hostMarkersSeen?: string[];
+  /** VS Code's forwarded channels: in other processes' environment, and a copied ~/.gitconfig's helpers. */
+  vscode?: { processes: Array<{ pid: number; names: string[] }>; gitconfigHelpers: string[] };
 }
+
+/** The sockets VS Code's Dev Containers extension puts in /tmp: SSH agent, git askpass, IPC. */
+const VSCODE_SOCKET = /vscode|remote-containers/i;
 
 /** A refusal is a 403/405 (ours, or any proxy's) or no answer at all; anything else came from an engine. */
 export const refused = (answer: Answer) => answer.error !== undefined || answer.status === 403 || answer.status === 405;
@@ -132,6 +137,12 @@ export function liveFindings(observations: Observations, where: { composeFile: s
     );
   }
 
+  for (const { pid, names } of observations.vscode?.processes ?? []) {
+    add('live-vscode-channel', 'environment', `process ${pid} has ${names.join(', ')} set: a way from inside to VS Code on the host.`);
+  }
+  for (const helper of observations.vscode?.gitconfigHelpers ?? []) {
+    add('live-vscode-channel', 'git config', `~/.gitconfig (copied in by VS Code) sets a credential helper: ${helper}.`);
+  }
   for (const marker of observations.hostMarkersSeen ?? []) {
     add('live-host-folder', 'volumes', `${dirname(marker)} is the host's own folder: what the agent installs or caches there, the host later runs or replays.`);
   }
@@ -172,6 +183,8 @@ export function liveFindings(observations: Observations, where: { composeFile: s
       add('live-docker-socket', 'volumes', `${socket.path} is a Docker socket that answers.`);
     } else if (socket.error === 'EACCES' && /docker|podman/.test(socket.path)) {
       add('live-docker-socket', 'volumes', `${socket.path} is a Docker socket; this user cannot open it now, root or a group change would.`);
+    } else if (VSCODE_SOCKET.test(socket.path)) {
+      add('live-vscode-channel', 'volumes', `${socket.path} is a socket of VS Code's that reaches the host (SSH agent, git askpass or IPC).`);
     } else {
       add('live-unknown-socket', 'volumes', `${socket.path} is a socket (not Docker): check what answers on it.`);
     }

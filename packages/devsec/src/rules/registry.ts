@@ -155,6 +155,12 @@ export const RULES = {
   'live-credential-helper': rule('high', false, 'A git credential helper configured inside.', 'Remove it.'),
   'live-credential-env': rule('high', false, 'A token, or a way to ask for one, in the environment.', "Remove it from the dev container's environment."),
   'live-writable': rule('high', false, 'A path the host later reads or runs is writable from inside.', 'Mount it read-only (up-worktree does).'),
+  'live-vscode-channel': rule(
+    'high',
+    false,
+    "A channel of VS Code's to the host inside: its SSH agent, git askpass or IPC socket, a process environment naming one, a copied credential helper.",
+    'Set the VS Code user settings in the README (dev.containers.copyGitConfig false, gitCredentialHelperConfigLocation none, dockerCredentialHelper false), start VS Code without SSH_AUTH_SOCK, and start the agent with devsec agent.',
+  ),
   'live-host-folder': rule(
     'high',
     false,

@@ -4,7 +4,8 @@
  * sandbox again from it without asking the user — and whatever they read back is validated as
  * if the user had typed it.
  */
-import { getProjects, joinPathFragments, Tree } from '@nx/devkit';
+import type { Tree } from '@nx/devkit';
+import { posix } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { GeneratorError } from './errors';
 import { APT_PACKAGE, IMAGE_REFERENCE, NETWORK_NAME } from './names';
@@ -99,11 +100,8 @@ export function specFromOptions(options: SpecOptions): SandboxSpec {
   return { network, baseImage, aptPackages, agent, switches, ...(options.localhostProxy ? { localhostProxy: options.localhostProxy } : {}) };
 }
 
-/** The spec a project's dev container was generated with, read back from its compose file and checked. */
-export function readSpec(tree: Tree, projectRoot: string): SandboxSpec | undefined {
-  const path = joinPathFragments(projectRoot, DEVCONTAINER_DIR, COMPOSE_FILE);
-  const text = tree.read(path, 'utf-8');
-  if (!text) return undefined;
+/** The spec a compose file stores (`x-devsec`), checked; undefined when it stores none. `path` names it in errors. */
+export function specFromComposeText(text: string, path: string): SandboxSpec | undefined {
   let stored: { generator?: string; options?: SpecOptions } | undefined;
   try {
     stored = (parseYaml(text) as { 'x-devsec'?: typeof stored })?.['x-devsec'];
@@ -120,10 +118,9 @@ export function readSpec(tree: Tree, projectRoot: string): SandboxSpec | undefin
   }
 }
 
-/** Projects with a dev container of ours, by name. */
-export function projectsWithSandbox(tree: Tree): string[] {
-  return [...getProjects(tree)]
-    .filter(([, config]) => readSpec(tree, config.root) !== undefined)
-    .map(([name]) => name)
-    .sort();
+/** The spec a project's dev container was generated with, read back from its compose file and checked. */
+export function readSpec(tree: Tree, projectRoot: string): SandboxSpec | undefined {
+  const path = posix.join(projectRoot, DEVCONTAINER_DIR, COMPOSE_FILE);
+  const text = tree.read(path, 'utf-8');
+  return text ? specFromComposeText(text, path) : undefined;
 }

@@ -79,6 +79,31 @@ export const CONTAINER_HOME = '/home/node';
 export const CONTAINER_WORKSPACE = '/workspace';
 
 /**
+ * VS Code's Dev Containers extension forwards channels to the host into the container: the SSH
+ * agent, git's askpass and credential helper (they ask VS Code on the host), its IPC sockets.
+ * The generated devcontainer.json blanks what it can (remoteEnv) and turns off the git
+ * extension's askpass; git and docker inside read config files of ours (CONTAINER_GIT_CONFIG, CONTAINER_DOCKER_CONFIG).
+ */
+export const VSCODE_CHANNEL_ENV: readonly string[] = [
+  'SSH_AUTH_SOCK',
+  'GIT_ASKPASS',
+  'VSCODE_GIT_ASKPASS_MAIN',
+  'VSCODE_GIT_ASKPASS_NODE',
+  'VSCODE_GIT_ASKPASS_EXTRA_ARGS',
+  'VSCODE_GIT_IPC_HANDLE',
+];
+export const VSCODE_SETTINGS = { 'git.terminalAuthentication': false, 'github.gitAuthentication': false, 'git.useIntegratedAskPass': false } as const;
+/** What the user sets in their own VS Code settings (devcontainer.json cannot). */
+export const VSCODE_USER_SETTINGS = {
+  'dev.containers.copyGitConfig': false,
+  'dev.containers.gitCredentialHelperConfigLocation': 'none',
+  'dev.containers.dockerCredentialHelper': false,
+  'dev.containers.githubCLILoginWithToken': false,
+} as const;
+export const CONTAINER_GIT_CONFIG = `${CONTAINER_HOME}/.config/devsec/gitconfig`;
+export const CONTAINER_DOCKER_CONFIG = `${CONTAINER_HOME}/.config/devsec/docker`;
+
+/**
  * Credentials under a home directory: never mounted into a sandbox (audit), and looked for
  * from inside by the live probe.
  */

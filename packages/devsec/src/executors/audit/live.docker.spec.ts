@@ -123,6 +123,37 @@ describeWithDocker('audit --live on a real engine', () => {
     expect(success).toBe(true);
   });
 
+  it("VS Code's channels, as the extension makes them inside, are each reported; a session started as devsec agent does sees none of them", async () => {
+    await up();
+    const app = `${locateStack(dir, composeFile).identity.composeProjectName}-app-1`;
+    const inside = (script: string, detach = false) => docker(['exec', ...(detach ? ['-d'] : []), '-u', 'node', app, 'sh', '-c', script]);
+    // A stand-in for VS Code's server: its sockets in /tmp, its channels in its environment; a copied .gitconfig and docker config.
+    const server =
+      "const net=require('net');for(const n of ['vscode-ssh-auth-1','vscode-git-2','vscode-ipc-3'])net.createServer().listen('/tmp/'+n+'.sock');setInterval(()=>{},1e6)";
+    inside(`SSH_AUTH_SOCK=/tmp/vscode-ssh-auth-1.sock VSCODE_IPC_HOOK_CLI=/tmp/vscode-ipc-3.sock GIT_ASKPASS=/tmp/askpass.sh node -e "${server}"`, true);
+    inside('printf \'[credential]\\n\\thelper = "/home/node/.vscode-server/bin/x/node /tmp/vscode-remote-containers-1.js"\\n\' > ~/.gitconfig');
+    inside('mkdir -p ~/.docker && echo \'{"credsStore":"dev-containers-1"}\' > ~/.docker/config.json');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    try {
+      const { live } = await liveAudit();
+      const channels = live.filter((finding) => finding.rule === 'live-vscode-channel').map((finding) => finding.message);
+      for (const socket of ['vscode-ssh-auth-1', 'vscode-git-2', 'vscode-ipc-3'])
+        expect(channels).toContainEqual(expect.stringContaining(`/tmp/${socket}.sock`));
+      expect(channels).toContainEqual(expect.stringMatching(/has SSH_AUTH_SOCK, GIT_ASKPASS, VSCODE_IPC_HOOK_CLI set|has .*SSH_AUTH_SOCK/));
+      expect(channels).toContainEqual(expect.stringContaining('~/.gitconfig (copied in by VS Code) sets a credential helper'));
+      expect(live.map((finding) => finding.message)).toContainEqual(expect.stringContaining('/home/node/.docker/config.json holds credentials'));
+      // The agent's own session (devsec agent: docker exec as the user, the container's environment): none of it.
+      const session = inside(
+        'env | grep -cE "^(SSH_AUTH_SOCK|VSCODE_|GIT_ASKPASS)" ; git config --get credential.helper ; echo "[$(docker config 2>/dev/null)]" ; echo "docker config dir: $DOCKER_CONFIG"',
+      );
+      expect(session.stdout.split('\n').slice(0, 1)).toEqual(['0']);
+      expect(session.stdout).not.toContain('vscode-remote-containers');
+      expect(session.stdout).toContain('docker config dir: /home/node/.config/devsec/docker');
+    } finally {
+      inside('pkill -f vscode-ssh-auth; rm -f /tmp/vscode-*.sock ~/.gitconfig ~/.docker/config.json');
+    }
+  });
+
   it('a re-run with nothing changed skips the build; the remembered gate still refuses a weakened copy', async () => {
     const info: string[] = [];
     const spy = jest.spyOn(logger, 'info').mockImplementation((message) => void info.push(String(message)));

@@ -108,6 +108,9 @@ describe('secure-devcontainer generator', () => {
         GIT_COMMITTER_EMAIL: '${DEVSEC_GIT_EMAIL:-sandbox@devsec.invalid}',
         NX_CACHE_DIRECTORY: '${DEVSEC_WORKSPACE:-/workspace}/.nx/cache',
         NX_WORKSPACE_DATA_DIRECTORY: '${DEVSEC_WORKSPACE:-/workspace}/.nx/workspace-data',
+        GIT_CONFIG_GLOBAL: '/home/node/.config/devsec/gitconfig',
+        GIT_CONFIG_NOSYSTEM: '1',
+        DOCKER_CONFIG: '/home/node/.config/devsec/docker',
         DEVSEC_WORKSPACE: '${DEVSEC_WORKSPACE:-/workspace}',
         DEVSEC_HOST_PLATFORM: '${DEVSEC_HOST_PLATFORM:-unknown}',
       });
@@ -150,6 +153,16 @@ describe('secure-devcontainer generator', () => {
         workspaceFolder: '${localWorkspaceFolder}',
         shutdownAction: 'none',
         remoteUser: 'node',
+        // VS Code's channels to the host blanked where devcontainer.json can (README: the user settings close the rest).
+        remoteEnv: {
+          SSH_AUTH_SOCK: '',
+          GIT_ASKPASS: '',
+          VSCODE_GIT_ASKPASS_MAIN: '',
+          VSCODE_GIT_ASKPASS_NODE: '',
+          VSCODE_GIT_ASKPASS_EXTRA_ARGS: '',
+          VSCODE_GIT_IPC_HANDLE: '',
+        },
+        customizations: { vscode: { settings: { 'git.terminalAuthentication': false, 'github.gitAuthentication': false, 'git.useIntegratedAskPass': false } } },
       });
       expect(devcontainer).not.toHaveProperty('features');
     });

@@ -14,6 +14,10 @@ import { FILL_NODE_MODULES_SCRIPT, HOST_NODE_MODULES_INSIDE } from '../../sandbo
 import { SandboxSpec, SPEC_GENERATOR } from '../../sandbox/spec';
 import {
   AGENTS,
+  CONTAINER_DOCKER_CONFIG,
+  CONTAINER_GIT_CONFIG,
+  VSCODE_CHANNEL_ENV,
+  VSCODE_SETTINGS,
   COMPOSE_FILE,
   DEVCONTAINER_DIR,
   DEVCONTAINER_JSON,
@@ -138,6 +142,10 @@ function templateValues(tree: Tree, target: SandboxTarget, spec: SandboxSpec) {
     // Inside, as the container's user: node_modules filled on the first start, as up-worktree does.
     postStartCommand: ['sh', '-c', FILL_NODE_MODULES_SCRIPT],
     hostNodeModules: HOST_NODE_MODULES_INSIDE,
+    containerGitConfig: CONTAINER_GIT_CONFIG,
+    containerDockerConfig: CONTAINER_DOCKER_CONFIG,
+    vscodeRemoteEnv: Object.fromEntries(VSCODE_CHANNEL_ENV.map((name) => [name, ''])),
+    vscodeSettings: VSCODE_SETTINGS,
     managedLabel: MANAGED_LABEL,
     projectLabel: PROJECT_LABEL,
     scopeLabel: SCOPE_LABEL,

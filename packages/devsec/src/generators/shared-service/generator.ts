@@ -15,7 +15,7 @@ import { IMAGE_REFERENCE, NETWORK_NAME, composeSafeName } from '../../sandbox/na
 import { managedState, stampManaged } from '../../sandbox/managed-file';
 import { readSharedCompose } from '../../sandbox/shared-compose';
 import { SHARED_MARKER_NOTE } from '../../sandbox/shared-trust';
-import { projectsWithSandbox, readSpec } from '../../sandbox/spec';
+import { readSpec } from '../../sandbox/spec';
 import { checkSandboxFiles, renderSandbox } from '../secure-devcontainer/render';
 import { needsPassword, PRESETS, PresetName } from './presets';
 import type { SharedServiceGeneratorSchema } from './schema';
@@ -156,6 +156,14 @@ function newSharedDocument(tree: Tree, options: Normalized): Document {
     " Shared services for every worktree's sandbox, started once: nx run " +
     `${options.infraProject}:up-shared\n Managed with nx g @org/devsec:shared-service; your own services and comments are kept.`;
   return doc;
+}
+
+/** Projects with a dev container of ours, by name. */
+function projectsWithSandbox(tree: Tree): string[] {
+  return [...getProjects(tree)]
+    .filter(([, config]) => readSpec(tree, config.root) !== undefined)
+    .map(([name]) => name)
+    .sort();
 }
 
 export async function sharedServiceGenerator(tree: Tree, schema: SharedServiceGeneratorSchema) {
