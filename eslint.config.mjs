@@ -75,6 +75,7 @@ export default tseslint.config(
         'generators',
         'executors',
         'plugins',
+        'cli',
         'bin',
       ),
       hostOnlyModules('sandbox/ works on the Tree only; filesystem and processes belong in host/.'),
@@ -84,23 +85,44 @@ export default tseslint.config(
     files: SOURCES('rules'),
     ignores: TESTS,
     rules: restrict(
-      layer('rules/ are pure judgements: they import only sandbox/ (README, Layout).', 'host', 'generators', 'executors', 'plugins', 'bin'),
+      layer('rules/ are pure judgements: they import only sandbox/ (README, Layout).', 'host', 'generators', 'executors', 'plugins', 'cli', 'bin'),
       hostOnlyModules('rules/ are pure judgements; filesystem and processes belong in host/.'),
     ),
   },
   {
     files: SOURCES('generators'),
     ignores: TESTS,
-    rules: layer('Generators work on the Tree: they never import host/ (README, Layout).', 'host', 'executors'),
+    rules: layer('Generators work on the Tree: they never import host/ (README, Layout).', 'host', 'executors', 'cli', 'bin'),
   },
   {
     files: SOURCES('plugins'),
     ignores: TESTS,
-    rules: layer('The plugin runs on every graph computation: it imports sandbox/ only (README, Layout).', 'rules', 'host', 'generators', 'executors'),
+    rules: layer(
+      'The plugin runs on every graph computation: it imports sandbox/ only (README, Layout).',
+      'rules',
+      'host',
+      'generators',
+      'executors',
+      'cli',
+      'bin',
+    ),
   },
   {
     files: SOURCES('host'),
     ignores: TESTS,
-    rules: layer('host/ is used by executors and the CLI, never the other way round (README, Layout).', 'generators', 'executors', 'plugins', 'bin'),
+    rules: layer('host/ is used by executors and the CLI, never the other way round (README, Layout).', 'generators', 'executors', 'plugins', 'cli', 'bin'),
+  },
+  {
+    files: [...SOURCES('cli'), ...SOURCES('bin')],
+    ignores: TESTS,
+    rules: restrict(
+      layer(
+        'devsec runs nothing of the workspace: no Nx, no generators or executors (README, The host workflow).',
+        'generators',
+        'executors',
+        'plugins',
+        '@nx',
+      ),
+    ),
   },
 );

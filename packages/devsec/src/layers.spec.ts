@@ -67,6 +67,24 @@ describe('the layer rule', () => {
       "import up from '../executors/up-worktree/executor';\nexport const r = up;\n",
       /never the other way round/,
     ],
+    [
+      'host/ importing the CLI',
+      'packages/devsec/src/host/example.ts',
+      "import { main } from '../cli/main';\nexport const r = main;\n",
+      /never the other way round/,
+    ],
+    [
+      'the CLI importing Nx',
+      'packages/devsec/src/cli/example.ts',
+      "import { logger } from '@nx/devkit';\nexport const r = logger;\n",
+      /devsec runs nothing of the workspace/,
+    ],
+    [
+      'the CLI importing an executor',
+      'packages/devsec/src/cli/example.ts',
+      "import up from '../executors/up-worktree/executor';\nexport const r = up;\n",
+      /devsec runs nothing of the workspace/,
+    ],
   ])('fails on %s', (_name, file, source, message) => {
     const { status, output } = lint(file, source);
     expect(output).toMatch(message);
@@ -89,6 +107,7 @@ describe('the layer rule', () => {
       'packages/devsec/src/generators/x/generator.ts',
       "import { RULES } from '../../rules/registry';\nimport { APP_SERVICE } from '../../sandbox/vocabulary';\nexport const r = [RULES, APP_SERVICE];\n",
     ],
+    ['the CLI importing host/', 'packages/devsec/src/cli/example.ts', "import { runAudit } from '../host/audit';\nexport const r = runAudit;\n"],
   ])('lets %s through', (_name, file, source) => {
     const { status, output } = lint(file, source);
     expect(output).toBe('');

@@ -105,7 +105,7 @@ describeWithDocker('the host boundary: what the agent writes is never run or tru
     for (const path of [`${dir}/.git/hooks/post-checkout`, `${dir}/.git/info/attributes`]) expectReadOnly(path);
     // The repository's top (HEAD, index, config, a commondir's place) is not in the sandbox at all;
     // .git inside is the sandbox's own git dir, which only the sandbox's git reads.
-    expect(inside('ls /devsec 2>&1').stdout).toMatch(/No such file or directory/);
+    expect(inside('ls /devsec/git 2>&1').stdout).toMatch(/No such file or directory/);
     const ownConfig = `${dir}/.git/config`;
     expect(
       inside(`cp ${ownConfig} /tmp/config && echo /tmp/evil > ${dir}/.git/commondir && printf '\\tfsmonitor = "${payload('own-config')}"\\n' >> ${ownConfig}`)
@@ -139,8 +139,11 @@ describeWithDocker('the host boundary: what the agent writes is never run or tru
     expect(inside('echo $NX_CACHE_DIRECTORY').stdout.trim()).toBe(`${dir}/.nx/cache`);
   });
 
-  it('keeps the secrets out of every mount: the state directory is not there, the old place is read-only', () => {
+  it("keeps the secrets out of every mount: the state directory is not there, and the old place inside is the sandbox's own", () => {
     expect(inside(`ls ${stateHome} 2>&1`).stdout).toMatch(/No such file or directory/);
+    // An older version read <git common dir>/devsec/shared.env; inside, .git is the sandbox's private git dir.
+    expect(inside(`mkdir -p ${dir}/.git/devsec && echo DEVSEC_POSTGRES_PASSWORD=planted-by-agent > ${dir}/.git/devsec/shared.env`).status).toBe(0);
+    expect(existsSync(join(dir, '.git/devsec/shared.env'))).toBe(false);
   });
 
   it('refuses the next start when a .env file Nx loads sets what steers the sandbox, naming it', async () => {

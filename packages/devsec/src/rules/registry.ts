@@ -224,3 +224,13 @@ export interface Finding {
 export function finding(rule: RuleId, fields: Omit<Finding, 'rule' | 'severity' | 'fix'> & { fix?: string }): Finding {
   return { rule, severity: RULES[rule].severity, ...fields, fix: fields.fix ?? RULES[rule].fix };
 }
+
+/** Every rule as a Markdown table (id, severity, gate, what, fix): README's rule list is this, kept equal by a test. */
+export function rulesTable(): string {
+  const cell = (text: string) => text.replace(/\|/g, '\\|');
+  const rows = (Object.keys(RULES) as RuleId[]).map((id) => {
+    const { severity, gate, what, fix } = RULES[id];
+    return `| \`${id}\` | ${severity} | ${gate ? 'gate' : ''} | ${cell(what)} | ${cell(fix)} |`;
+  });
+  return ['| rule | severity | gate | what | usual fix |', '|---|---|---|---|---|', ...rows].join('\n');
+}
