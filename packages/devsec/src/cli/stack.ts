@@ -121,7 +121,7 @@ export const STACK_COMMANDS: Record<string, StackCommand> = {
       }
       const stack = prepareWorktree(root, join(projectRoot, DEVCONTAINER_DIR, COMPOSE_FILE), undefined, say.info);
       gateNestedGit(stack, ruleList(undefined), say);
-      policyGate(stack, []);
+      policyGate(stack, [], undefined, undefined, say.info);
       say.info(`${stack.identity.composeProjectName} prepared for ${stack.identity.workspaceRoot}`);
       return true;
     },

@@ -10,6 +10,9 @@ import type { SandboxStack } from './sandbox-stack';
 import type { SharedStack } from './shared-stack';
 import { stubRunner } from '../testing/stub-runner';
 
+/** The shared network as up-worktree creates it: bridge, internal, no gateway, ours, in use. */
+const SHARED_NETWORK_HELD: [RegExp, { stdout: string }] = [/network inspect dev/, { stdout: 'bridge|true|true|true|2\n' }];
+
 const facts: HostFacts = { homeDir: '/home/dev', dockerSocket: '/var/run/docker.sock', dockerGid: 998, realPath: (path) => path };
 
 describe('policyGate', () => {
@@ -39,16 +42,20 @@ describe('policyGate', () => {
         'docker-proxy': { networks: { sandbox: {} }, volumes: [{ type: 'bind', source: '/var/run/docker.sock', target: '/var/run/docker.sock' }] },
         app: { user: 'node', ...app },
       },
-      networks: { sandbox: { name: 'x_sandbox' }, shared: { name: 'dev', external: true } },
+      networks: {
+        sandbox: { name: 'x_sandbox', internal: true, driver_opts: { 'com.docker.network.bridge.inhibit_ipv4': 'true' } },
+        shared: { name: 'dev', external: true },
+      },
     });
 
   it('reads the effective model and lets a clean stack through', () => {
-    const run = stubRunner([[/config --format json/, { stdout: model({ networks: { sandbox: {}, shared: {} } }) }]]);
+    const run = stubRunner([[/config --format json/, { stdout: model({ networks: { sandbox: {}, shared: {} } }) }], SHARED_NETWORK_HELD]);
     expect(policyGate(stack, [], run, facts).allowed).toEqual([]);
     expect(run.calls[0]).toBe(
       'docker compose -p app-w-12345678 -f /w/apps/app/.devcontainer/docker-compose.yml -f /w/apps/app/.devcontainer/docker-compose.worktree.yml config --format json',
     );
-    expect(run.calls).toHaveLength(1);
+    // The shared network, as the engine has it: the egress rule judges it.
+    expect(run.calls.slice(1)).toEqual([expect.stringMatching(/^docker network inspect dev --format /)]);
   });
 
   it('refuses a weakened stack, naming the file, the service and the key', () => {
@@ -57,6 +64,7 @@ describe('policyGate', () => {
         /config --format json/,
         { stdout: model({ privileged: true, volumes: [{ type: 'bind', source: '/var/run/docker.sock', target: '/var/run/docker.sock' }] }) },
       ],
+      SHARED_NETWORK_HELD,
     ]);
     expect(() => policyGate(stack, [], run, facts)).toThrow(SandboxError);
     expect(() => policyGate(stack, [], run, facts)).toThrow(
@@ -65,7 +73,7 @@ describe('policyGate', () => {
   });
 
   it('lets one rule through when allowed explicitly, and only that one', () => {
-    const run = stubRunner([[/config --format json/, { stdout: model({ privileged: true }) }]]);
+    const run = stubRunner([[/config --format json/, { stdout: model({ privileged: true }) }], SHARED_NETWORK_HELD]);
     expect(policyGate(stack, ['privileged'], run, facts).allowed.map((f) => f.rule)).toEqual(['privileged']);
     expect(() => policyGate(stack, ['socket-mount'], run, facts)).toThrow(/privileged/);
     expect(() => policyGate(stack, ['everything'], run, facts)).toThrow(/--unsafe-allow=everything: unknown rule/);
@@ -100,6 +108,7 @@ const WEAKEN: Partial<Record<RuleId, (m: any) => void>> = {
   'runs-as-root': (m) => (m.services.app.user = 'root'),
   'proxy-on-shared-network': (m) => (m.services['docker-proxy'].networks.shared = null),
   'published-on-all-interfaces': (m) => (m.services.app.ports = [{ mode: 'ingress', target: 3000, published: '3000', protocol: 'tcp' }]),
+  'egress-unfiltered': (m) => (m.services.app.networks.egress = null),
 };
 
 describe('the gate on the effective model of a generated worktree stack', () => {
@@ -109,7 +118,7 @@ describe('the gate on the effective model of a generated worktree stack', () => 
     project: 'app',
     compose: { name: 'app-shop-12345678', files: [`${WORKSPACE}/apps/app/.devcontainer/docker-compose.yml`], prefix: '' },
   } as SandboxStack;
-  const answering = (model: unknown) => stubRunner([[/config --format json/, { stdout: JSON.stringify(model) }]]);
+  const answering = (model: unknown) => stubRunner([[/config --format json/, { stdout: JSON.stringify(model) }], SHARED_NETWORK_HELD]);
 
   it('lets it through', () => {
     expect(policyGate(stack, [], answering(effectiveWorktree()), facts).allowed).toEqual([]);
@@ -130,7 +139,7 @@ describe('the gate on the effective model of a generated worktree stack', () => 
 
 describe('sharedGate', () => {
   const stack: SharedStack = { compose: { name: 'shop-shared', files: [`${WORKSPACE}/docker-compose.shared.yml`], prefix: '[shared] ' }, network: 'dev' };
-  const answering = (model: unknown) => stubRunner([[/config --format json/, { stdout: JSON.stringify(model) }]]);
+  const answering = (model: unknown) => stubRunner([[/config --format json/, { stdout: JSON.stringify(model) }], SHARED_NETWORK_HELD]);
 
   it('lets the generated shared services through', () => {
     expect(sharedGate(stack, WORKSPACE, [], answering(effectiveShared()), facts).allowed).toEqual([]);

@@ -10,12 +10,14 @@ import { parse } from 'yaml';
 import { ComposeModel } from '../rules/compose-rules';
 import { interpolate } from '../rules/interpolate';
 import { Finding, GATE_RULES, RuleId } from '../rules/registry';
+import type { NetworkFacts } from '../rules/host-paths';
 import { checkStack, StackContext } from '../rules/stack-rules';
 import { SandboxError } from '../sandbox/errors';
 import { ComposeProject, runCompose } from './compose-project';
 import { preflight } from './engine';
 import { runCommand, Runner } from './run';
 import { SandboxStack, stackStateDir } from './sandbox-stack';
+import { ensureSharedNetwork } from './shared-network';
 import type { SharedStack } from './shared-stack';
 
 export { GATE_RULES };
@@ -137,6 +139,7 @@ export function gateStack(
   context: StackContext,
   unsafeAllow: string[],
   run: Runner = runCommand,
+  networkFacts?: (name: string) => NetworkFacts,
 ): { model: ComposeModel; allowed: Finding[] } {
   const unknown = unsafeAllow.filter((rule) => !isGateRule(rule));
   if (unknown.length > 0) {
@@ -147,7 +150,12 @@ export function gateStack(
   const services = Object.fromEntries(
     Object.entries(model.services ?? {}).map(([name, service]) => [name, envFiles[name] && service ? { ...service, env_file: envFiles[name] } : service]),
   );
-  const findings = checkStack({ ...model, services }, context)
+  // External networks (the shared one) as the engine has them: created, or made internal, here if they are ours.
+  const external = Object.entries(model.networks ?? {}).filter(([, network]) => network?.external);
+  const externalNetworks = networkFacts
+    ? Object.fromEntries(external.map(([key, network]) => [network?.name ?? key, networkFacts(network?.name ?? key)]))
+    : undefined;
+  const findings = checkStack({ ...model, services }, { ...context, externalNetworks })
     .filter((finding) => isGateRule(finding.rule))
     .map(({ at: _at, ...finding }) => finding);
   const blocking = findings.filter((finding) => !unsafeAllow.includes(finding.rule));
@@ -166,8 +174,9 @@ export function policyGate(
   unsafeAllow: string[],
   run: Runner = runCommand,
   facts: HostFacts = { ...hostFacts(), stateDir: stackStateDir(stack) },
+  say: (line: string) => void = console.log,
 ) {
-  return gateStack(stack.compose, worktreeContext(stack, facts), unsafeAllow, run);
+  return gateStack(stack.compose, worktreeContext(stack, facts), unsafeAllow, run, (name) => ensureSharedNetwork(name, run, say));
 }
 
 /** The gate of the shared services (up-shared), started from the worktree at `workspaceRoot`. */

@@ -79,7 +79,7 @@ export async function startSandbox(workspaceRoot: string, composeFile: string, o
   let network = previous.network;
   let builds = previous.builds ?? [];
   if (!gateInputs || gateInputs !== previous.gateInputs) {
-    const { model, allowed } = policyGate(stack, unsafeAllow);
+    const { model, allowed } = policyGate(stack, unsafeAllow, runCommand, undefined, say.info);
     for (const finding of allowed) say.warn(`UNSAFE: ${finding.rule} allowed by --unsafe-allow: ${finding.message}`);
     network = sharedNetworkName(model);
     builds = buildSpecs(model);

@@ -16,6 +16,7 @@ import {
   COMPOSE_SERVICE_LABEL,
   DEVCONTAINER_JSON,
   DOCKERFILE,
+  EGRESS_SERVICE,
   ENGINE_PORTS,
   HOME_CREDENTIALS,
   MANAGED_LABEL,
@@ -26,6 +27,7 @@ import {
 import { runCommand, Runner } from './run';
 import type { GitLayout } from './git-layout';
 import { PRIVATE_GIT_DIR_INSIDE } from './git-mounts';
+import { egressProbeInput } from './live-egress-input';
 import type { SandboxStack } from './sandbox-stack';
 import { findOurDevcontainers } from './worktree';
 
@@ -56,8 +58,8 @@ export const FORBIDDEN_CALLS: ProbeCall[] = [
 interface Inspected {
   Id: string;
   Name: string;
-  Config: { Labels?: Record<string, string> };
-  NetworkSettings: { Networks?: Record<string, { IPAddress?: string; Gateway?: string }> };
+  Config: { Labels?: Record<string, string>; Env?: string[] };
+  NetworkSettings: { Networks?: Record<string, { IPAddress?: string; Gateway?: string; IPv6Gateway?: string }> };
 }
 
 function inspect(ids: string[], run: Runner): Inspected[] {
@@ -140,8 +142,15 @@ export function gatherProbeInput(stack: SandboxStack, run: Runner = runCommand):
       credentialPaths: [...HOME_CREDENTIALS],
       enginePorts: [...ENGINE_PORTS],
       hostMarkers: [],
+      egress: egressProbeInput(app, egressAllowOf(project, run)),
     },
   };
+}
+
+/** EGRESS_ALLOW as this stack's running egress proxy has it (the host reads it; the proxy redacts env for the agent). */
+function egressAllowOf(project: string, run: Runner): string | undefined {
+  const [proxy] = inspect(runningIds([`label=${COMPOSE_PROJECT_LABEL}=${project}`, `label=${COMPOSE_SERVICE_LABEL}=${EGRESS_SERVICE}`], run), run);
+  return proxy?.Config.Env?.find((entry) => entry.startsWith('EGRESS_ALLOW='))?.slice('EGRESS_ALLOW='.length);
 }
 
 /**

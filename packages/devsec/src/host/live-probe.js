@@ -15,6 +15,8 @@
 
 const fs = require('node:fs');
 const http = require('node:http');
+const net = require('node:net');
+const { URL } = require('node:url');
 const dns = require('node:dns');
 const os = require('node:os');
 const path = require('node:path');
@@ -27,7 +29,10 @@ const { spawnSync } = require('node:child_process');
  * @typedef {{ status?: number, apiVersion?: string, body?: string, error?: string }} Answer
  */
 
-/** @type {{ calls: ProbeCall[], targets: ProbeTarget[], writable: string[], workspaceRoot: string, credentialPaths: string[], enginePorts: number[], hostMarkers?: string[], timeoutMs?: number }} */
+/**
+ * @typedef {{ direct: ProbeTarget[], refusedName: string, allowedName?: string, lookupName: string }} EgressInput
+ * @type {{ calls: ProbeCall[], targets: ProbeTarget[], writable: string[], workspaceRoot: string, credentialPaths: string[], enginePorts: number[], hostMarkers?: string[], timeoutMs?: number, egress?: EgressInput }}
+ */
 const input = JSON.parse(process.argv[2] || '{}');
 const timeoutMs = input.timeoutMs ?? 2000;
 const home = os.homedir();
@@ -310,6 +315,76 @@ async function network() {
   );
 }
 
+/**
+ * A direct TCP connection: connected or refused means a route (something answered); unreachable
+ * or silent means none.
+ * @param {ProbeTarget} target
+ * @returns {Promise<ProbeTarget & { outcome: string, error?: string }>}
+ */
+function connectDirect(target) {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: target.host, port: target.port });
+    const done = (/** @type {string} */ outcome, /** @type {string=} */ error) => {
+      socket.destroy();
+      resolve({ ...target, outcome, ...(error ? { error } : {}) });
+    };
+    socket.setTimeout(1500, () => done('silent', 'timeout'));
+    socket.once('connect', () => done('connected'));
+    socket.once('error', (error) => {
+      const code = /** @type {NodeJS.ErrnoException} */ (error).code ?? String(error);
+      done(code === 'ECONNREFUSED' || code === 'ECONNRESET' ? 'refused' : 'unreachable', code);
+    });
+  });
+}
+
+/**
+ * An HTTP CONNECT through the egress proxy: its status line, or why there was none.
+ * @param {string} proxy
+ * @param {string} name host[:port]
+ */
+function connectThrough(proxy, name) {
+  return new Promise((resolve) => {
+    let url;
+    try {
+      url = new URL(proxy);
+    } catch {
+      return resolve({ name, error: `HTTPS_PROXY is not a URL` });
+    }
+    const target = /:\d+$/.test(name) ? name : `${name}:443`;
+    const request = http.request({ host: url.hostname, port: Number(url.port) || 80, method: 'CONNECT', path: target, headers: { Host: target } });
+    const done = (/** @type {{ status?: number, error?: string }} */ answer) => {
+      request.destroy();
+      resolve({ name, ...answer });
+    };
+    request.setTimeout(12000, () => done({ error: 'timeout' }));
+    request.once('connect', (response, socket) => {
+      socket.destroy();
+      done({ status: response.statusCode });
+    });
+    request.once('response', (response) => done({ status: response.statusCode }));
+    request.once('error', (error) => done({ error: /** @type {NodeJS.ErrnoException} */ (error).code ?? String(error) }));
+    request.end();
+  });
+}
+
+/** The ways out: direct connections, an outside name, the egress proxy for an unlisted and a listed name. */
+async function egress() {
+  const spec = input.egress;
+  if (!spec) return undefined;
+  const proxy = process.env.HTTPS_PROXY || process.env.https_proxy || undefined;
+  const lookup = await dns.promises
+    .lookup(spec.lookupName, { all: true })
+    .then((found) => ({ name: spec.lookupName, addresses: found.map((entry) => entry.address) }))
+    .catch((error) => ({ name: spec.lookupName, error: error.code ?? String(error) }));
+  return {
+    direct: await Promise.all(spec.direct.map(connectDirect)),
+    lookup,
+    proxy,
+    refused: proxy ? await connectThrough(proxy, spec.refusedName) : undefined,
+    allowed: proxy && spec.allowedName ? await connectThrough(proxy, spec.allowedName) : undefined,
+  };
+}
+
 async function main() {
   const endpoints = [];
   const dockerHost = dockerHostEndpoint();
@@ -334,6 +409,7 @@ async function main() {
     endpoints,
     sockets,
     network: await network(),
+    egress: await egress(),
   };
   process.stdout.write(`${JSON.stringify(observations)}\n`);
 }

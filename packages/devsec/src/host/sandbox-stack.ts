@@ -25,6 +25,7 @@ import { ComposeProject, PsEntry } from './compose-project';
 import { gitMounts, Mount } from './git-mounts';
 import { findNestedGit, NestedGit } from './nested-git';
 import { runCommand, Runner } from './run';
+import { egressOverride, parseComposeFiles } from './egress-override';
 import { ensureSharedSecrets } from './secrets';
 import { stateDir } from './state-dir';
 import { composeEnvironment } from './workspace-env';
@@ -143,7 +144,13 @@ export function prepareWorktree(
   ];
   const overridePath = join(devcontainerDir, WORKTREE_COMPOSE_FILE);
   const state = readState(existsSync(overridePath) ? readFileSync(overridePath, 'utf-8') : undefined);
-  writeFileSync(overridePath, withState(worktreeOverrideFile(mounts), state));
+  const egress = egressOverride({
+    models: parseComposeFiles(stack.compose.files.filter((file) => !file.endsWith(WORKTREE_COMPOSE_FILE))),
+    shared: parse(sharedText),
+    composeProject: identity.composeProjectName,
+    gitCommonDir: identity.gitCommonDir,
+  });
+  writeFileSync(overridePath, withState(worktreeOverrideFile(mounts, egress), state));
   return { ...stack, state, nestedGit: nested, sharedTrust: sharedFileTrust(sharedText) };
 }
 

@@ -2,22 +2,49 @@ import { ensureSharedNetwork, removeSharedNetworkIfUnused } from './shared-netwo
 import { stubRunner } from '../testing/stub-runner';
 
 describe('ensureSharedNetwork', () => {
-  it('creates a missing network, labelled as ours', () => {
+  const inspectAnswer = (driver: string, internal: boolean, noGateway: boolean, ours: boolean, attached: number) => ({
+    stdout: `${driver}|${internal}|${noGateway ? 'true' : '<no value>'}|${ours ? 'true' : '<no value>'}|${attached}\n`,
+  });
+  const CREATE = 'docker network create --driver bridge --internal --opt com.docker.network.bridge.inhibit_ipv4=true --label org.devsec.managed=true dev';
+
+  it('creates a missing network, labelled as ours: internal, and no address on its bridge', () => {
     const run = stubRunner([[/network inspect/, { status: 1, stderr: 'Error: No such network: dev' }]]);
     const said: string[] = [];
-    ensureSharedNetwork('dev', run, (line) => said.push(line));
-    expect(run.calls[1]).toBe('docker network create --driver bridge --label org.devsec.managed=true dev');
+    expect(ensureSharedNetwork('dev', run, (line) => said.push(line))).toEqual({ internal: true, noGateway: true });
+    expect(run.calls[1]).toBe(CREATE);
     expect(said).toEqual(['Created the shared network "dev".']);
   });
 
-  it('uses an unlabelled bridge network and says so', () => {
+  it('uses one of ours that holds, as it is', () => {
+    const run = stubRunner([[/network inspect/, inspectAnswer('bridge', true, true, true, 3)]]);
+    expect(ensureSharedNetwork('dev', run, () => undefined)).toEqual({ internal: true, noGateway: true });
+    expect(run.calls).toHaveLength(1);
+  });
+
+  it('creates one of ours from an older version again while nothing uses it, and says why', () => {
+    const run = stubRunner([[/network inspect/, inspectAnswer('bridge', false, false, true, 0)]]);
     const said: string[] = [];
-    ensureSharedNetwork('dev', stubRunner([[/network inspect/, { stdout: 'bridge <no value>\n' }]]), (line) => said.push(line));
+    expect(ensureSharedNetwork('dev', run, (line) => said.push(line))).toEqual({ internal: true, noGateway: true });
+    expect(run.calls.slice(1)).toEqual(['docker network rm dev', CREATE]);
+    expect(said).toEqual([expect.stringMatching(/^Created the shared network "dev" again, internal: no route out, and no gateway/)]);
+  });
+
+  it('leaves one in use as it is, and returns what the gate refuses', () => {
+    const run = stubRunner([[/network inspect/, inspectAnswer('bridge', false, false, true, 2)]]);
+    expect(ensureSharedNetwork('dev', run, () => undefined)).toEqual({ internal: false, noGateway: false });
+    expect(run.calls).toHaveLength(1);
+  });
+
+  it('uses an unlabelled bridge network as it is, says so, and returns what the gate judges', () => {
+    const said: string[] = [];
+    const run = stubRunner([[/network inspect/, inspectAnswer('bridge', true, false, false, 0)]]);
+    expect(ensureSharedNetwork('dev', run, (line) => said.push(line))).toEqual({ internal: true, noGateway: false });
     expect(said).toEqual(['Using the existing network "dev" (not created by @org/devsec).']);
+    expect(run.calls).toHaveLength(1);
   });
 
   it('refuses a network of another driver, naming the fix', () => {
-    expect(() => ensureSharedNetwork('dev', stubRunner([[/network inspect/, { stdout: 'macvlan <no value>\n' }]]))).toThrow(
+    expect(() => ensureSharedNetwork('dev', stubRunner([[/network inspect/, inspectAnswer('macvlan', false, false, false, 0)]]))).toThrow(
       /"dev" exists with driver "macvlan", not bridge. Remove it \(docker network rm dev\) or pick another name/,
     );
   });

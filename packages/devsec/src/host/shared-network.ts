@@ -1,7 +1,8 @@
-/** The shared network that every worktree's dev container and the shared services join. */
+/** The shared network that every worktree's dev container and the shared services join: internal, with no gateway to the host. */
+import type { NetworkFacts } from '../rules/host-paths';
 import type { ComposeModel } from '../sandbox/compose-model';
 import { SandboxError } from '../sandbox/errors';
-import { MANAGED_LABEL, SHARED_NETWORK } from '../sandbox/vocabulary';
+import { MANAGED_LABEL, NO_GATEWAY_OPTION, SHARED_NETWORK } from '../sandbox/vocabulary';
 import { lastLine } from './engine';
 import { runCommand, Runner } from './run';
 
@@ -10,28 +11,70 @@ export function sharedNetworkName(model: ComposeModel): string | undefined {
   return model.networks?.[SHARED_NETWORK]?.name;
 }
 
-/**
- * Creates the shared network when missing (labelled as ours); uses an unlabelled bridge network
- * and says so; refuses a network of another driver.
- */
-export function ensureSharedNetwork(name: string, run: Runner = runCommand, say: (line: string) => void = console.log): void {
-  const inspect = run('docker', ['network', 'inspect', name, '--format', '{{.Driver}} {{index .Labels "' + MANAGED_LABEL + '"}}']);
-  if (inspect.status === 0) {
-    const [driver, label] = inspect.stdout.trim().split(' ');
-    if (driver !== 'bridge') {
-      throw new SandboxError(
-        `The shared network "${name}" exists with driver "${driver}", not bridge. Remove it (docker network rm ${name}) or pick another name with the generator's --network.`,
-      );
-    }
-    if (label !== 'true') say(`Using the existing network "${name}" (not created by @org/devsec).`);
-    return;
-  }
-  const create = run('docker', ['network', 'create', '--driver', 'bridge', '--label', `${MANAGED_LABEL}=true`, name]);
+interface Inspected extends NetworkFacts {
+  driver: string;
+  ours: boolean;
+  attached: number;
+}
+
+function inspectNetwork(name: string, run: Runner): Inspected | undefined {
+  // `|`-separated: a missing option or label prints as "<no value>".
+  const format = `{{.Driver}}|{{.Internal}}|{{index .Options "${NO_GATEWAY_OPTION}"}}|{{index .Labels "${MANAGED_LABEL}"}}|{{len .Containers}}`;
+  const inspect = run('docker', ['network', 'inspect', name, '--format', format]);
+  if (inspect.status !== 0) return undefined;
+  const [driver, internal, noGateway, label, attached] = inspect.stdout.trim().split('|');
+  return { driver, internal: internal === 'true', noGateway: noGateway === 'true', ours: label === 'true', attached: Number(attached) || 0 };
+}
+
+function createNetwork(name: string, run: Runner): void {
+  const create = run('docker', [
+    'network',
+    'create',
+    '--driver',
+    'bridge',
+    '--internal',
+    '--opt',
+    `${NO_GATEWAY_OPTION}=true`,
+    '--label',
+    `${MANAGED_LABEL}=true`,
+    name,
+  ]);
   // Another worktree may have created it in the meantime.
   if (create.status !== 0 && !/already exists/.test(create.stderr)) {
     throw new SandboxError(`Could not create the shared network "${name}": ${lastLine(create)}`);
   }
-  say(`Created the shared network "${name}".`);
+}
+
+/**
+ * Creates the shared network when missing — internal, and with no address on its bridge, so that
+ * a dev container on it reaches neither the outside nor the host — labelled as ours. One of ours
+ * from an older version, with a route out, is created again while nothing uses it. Refuses a
+ * network of another driver. Returns what the gate judges (an unlabelled bridge network is used,
+ * and the gate says whether it holds).
+ */
+export function ensureSharedNetwork(name: string, run: Runner = runCommand, say: (line: string) => void = console.log): NetworkFacts {
+  const found = inspectNetwork(name, run);
+  if (found && found.driver !== 'bridge') {
+    throw new SandboxError(
+      `The shared network "${name}" exists with driver "${found.driver}", not bridge. Remove it (docker network rm ${name}) or pick another name with the generator's --network.`,
+    );
+  }
+  const holds = (facts: NetworkFacts) => facts.internal && facts.noGateway;
+  if (found && (holds(found) || !found.ours || found.attached > 0)) {
+    if (!found.ours) say(`Using the existing network "${name}" (not created by @org/devsec).`);
+    return { internal: found.internal, noGateway: found.noGateway };
+  }
+  if (found) {
+    const removed = run('docker', ['network', 'rm', name]);
+    if (removed.status !== 0) throw new SandboxError(`Could not remove the shared network "${name}" to create it internal: ${lastLine(removed)}`);
+  }
+  createNetwork(name, run);
+  say(
+    found
+      ? `Created the shared network "${name}" again, internal: no route out, and no gateway that is the host (an older version made it with one).`
+      : `Created the shared network "${name}".`,
+  );
+  return { internal: true, noGateway: true };
 }
 
 /**

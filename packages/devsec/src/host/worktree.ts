@@ -127,10 +127,12 @@ export function findOurDevcontainers(workspaceRoot: string): string[] {
  * `.devcontainer/docker-compose.worktree.yml`: what depends on this checkout and this machine,
  * as mounts over the compose file's own (Compose merges them by target): every sandbox
  * definition of ours and the shared services' file read-only, so that nothing the host later
- * runs can be changed from inside, and git's data as git-mounts.ts lays it out.
+ * runs can be changed from inside, and git's data as git-mounts.ts lays it out; and the egress
+ * allowlist and NO_PROXY of this checkout (egress-override.ts).
  */
-export function worktreeOverrideFile(mounts: Mount[]): string {
+export function worktreeOverrideFile(mounts: Mount[], egress?: Record<string, { environment: Record<string, string> }>): string {
   const volumes = mounts.map(({ source, target, readOnly }) => ({ type: 'bind', source, target, ...(readOnly ? { read_only: true } : {}) }));
   const header = '# Written by @org/devsec for this worktree on this machine (git-ignored; rewritten on every start).\n';
-  return header + stringify({ services: { [APP_SERVICE]: { volumes } } });
+  const services: Record<string, object> = { ...egress, [APP_SERVICE]: { ...egress?.[APP_SERVICE], volumes } };
+  return header + stringify({ services });
 }

@@ -6,7 +6,10 @@ const safeStack = (): ComposeModel & { services: Record<string, ComposeService> 
     'docker-proxy': { volumes: ['/var/run/docker.sock:/var/run/docker.sock:ro'], networks: ['sandbox'], cap_drop: ['ALL'] },
     app: { user: 'node', volumes: ['../..:/workspace', 'node_modules:/workspace/node_modules'], networks: ['sandbox', 'shared'], depends_on: ['docker-proxy'] },
   },
-  networks: { sandbox: { internal: true } as never, shared: { name: 'dev', external: true } },
+  networks: {
+    sandbox: { internal: true, driver_opts: { 'com.docker.network.bridge.inhibit_ipv4': 'true' } } as never,
+    shared: { name: 'dev', external: true },
+  },
 });
 
 const check = (compose: ComposeModel, devcontainer?: Record<string, unknown>) =>

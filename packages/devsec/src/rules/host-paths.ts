@@ -11,6 +11,14 @@ import type { RuleId } from './registry';
 export type StackKind = 'worktree' | 'shared';
 
 /** What the rules need to know about a stack and its host; every path absolute. */
+/** What the engine says of an external network (the shared one): the egress rule judges it. */
+export interface NetworkFacts {
+  /** No route out of it. */
+  internal: boolean;
+  /** Its bridge has no IPv4 address: the gateway address is not the host. */
+  noGateway: boolean;
+}
+
 export interface StackContext {
   /** A worktree's sandbox (docker-proxy, app, localhost-proxy, the user's services) or the shared services. */
   kind: StackKind;
@@ -34,6 +42,8 @@ export interface StackContext {
   baseDir?: string;
   /** The workspace root is a stand-in name, not a real path (the static audit): a relative path that climbs out of it cannot be placed. */
   workspacePlaceholder?: boolean;
+  /** External networks as the engine has them, by name (the gate); unknown in the static audit. */
+  externalNetworks?: Record<string, NetworkFacts>;
   /** Sees through symlinks on the host (the gate passes a realpath); identity when absent. */
   realPath?: (path: string) => string;
 }

@@ -31,6 +31,17 @@ function clean(): Observations {
       { host: '172.18.0.1', port: 2375, label: 'the gateway of network dev', answer: { error: 'ECONNREFUSED' } },
       { host: '172.20.0.2', port: 2375, label: "another sandbox's proxy (app-b-1-docker-proxy-1) on network app-b_sandbox", answer: { error: 'timeout' } },
     ],
+    egress: {
+      direct: [
+        { host: '172.18.0.1', port: 9, label: 'the gateway of network dev', outcome: 'unreachable', error: 'EHOSTUNREACH' },
+        { host: '10.0.0.5', port: 9, label: 'an address of this host', outcome: 'unreachable', error: 'ENETUNREACH' },
+        { host: '1.1.1.1', port: 443, label: 'a public address', outcome: 'silent', error: 'timeout' },
+      ],
+      lookup: { name: 'example.com', error: 'EAI_AGAIN' },
+      proxy: 'http://egress-proxy:3128',
+      refused: { name: 'devsec-audit.invalid', status: 403 },
+      allowed: { name: 'registry.npmjs.org', status: 502 },
+    },
   };
 }
 
@@ -56,6 +67,12 @@ describe('liveFindings', () => {
       ['high live-credential-helper'],
     ],
     ['a token in the environment', (seen) => seen.credentials.env.push('GITHUB_TOKEN'), ['high live-credential-env']],
+    ['a gateway that answers', (seen) => (seen.egress!.direct[0].outcome = 'refused'), ['high live-egress-route']],
+    ['a public address that answers', (seen) => (seen.egress!.direct[2].outcome = 'connected'), ['high live-egress-route']],
+    ['an outside name that resolves', (seen) => (seen.egress!.lookup = { name: 'example.com', addresses: ['93.184.215.14'] }), ['medium live-egress-dns']],
+    ['an egress proxy that lets an unlisted name through', (seen) => (seen.egress!.refused!.status = 200), ['high live-egress-proxy']],
+    ['an egress proxy that refuses a listed name', (seen) => (seen.egress!.allowed!.status = 403), ['high live-egress-proxy']],
+    ['no egress proxy', (seen) => (seen.egress!.proxy = undefined), ['high live-egress-proxy']],
     ['writable git hooks', (seen) => (seen.writable[1] = { path: '/ws/.git/hooks', writable: true }), ['high live-writable']],
     [
       'a forbidden call that reached an engine',
@@ -133,7 +150,8 @@ describe('liveFindings', () => {
   it('says what it looked at', () => {
     expect(liveSummary(clean(), where.container)).toBe(
       `Live probe in ${where.container} as node (uid 1000): ${FORBIDDEN_CALLS.length} of ${FORBIDDEN_CALLS.length} forbidden Docker calls refused; ` +
-        "0 socket file(s) found; 2 of 2 addresses without any HTTP answer (1 of them other sandboxes' proxies); 2 of 2 sandbox paths read-only.",
+        "0 socket file(s) found; 2 of 2 addresses without any HTTP answer (1 of them other sandboxes' proxies); 2 of 2 sandbox paths read-only; " +
+        '3 of 3 direct routes out closed; no outside name resolves; the egress proxy refused an unlisted name; registry.npmjs.org allowed (502).',
     );
   });
 });

@@ -5,6 +5,7 @@
  */
 import { dirname, join } from 'node:path';
 import { APP_SERVICE, DOCKERFILE, PROXY_PORT, PROXY_SERVICE } from '../sandbox/vocabulary';
+import { EgressObservations, EgressProbeInput, egressLiveFindings, egressSummary } from './live-egress';
 import { finding, Finding, RuleId } from './registry';
 
 export interface ProbeCall {
@@ -32,6 +33,8 @@ export interface ProbeInput {
   enginePorts: number[];
   /** Files the host placed in its own node_modules and .nx: the probe must not see them. */
   hostMarkers: string[];
+  /** The ways out to try (absent with --egress=open). */
+  egress?: EgressProbeInput;
 }
 
 export interface Answer {
@@ -63,6 +66,8 @@ export interface Observations {
   hostMarkersSeen?: string[];
   /** VS Code's forwarded channels: in other processes' environment, and a copied ~/.gitconfig's helpers. */
   vscode?: { processes: Array<{ pid: number; names: string[] }>; gitconfigHelpers: string[] };
+  /** The ways out it tried (absent with --egress=open). */
+  egress?: EgressObservations;
 }
 
 /** The sockets VS Code's Dev Containers extension puts in /tmp: SSH agent, git askpass, IPC. */
@@ -205,6 +210,7 @@ export function liveFindings(observations: Observations, where: { composeFile: s
       add('live-tls-endpoint', 'networks', `a TLS endpoint answers at ${target.host}:${target.port}, ${target.label} (a Docker engine with TLS?).`);
     }
   }
+  if (observations.egress) egressLiveFindings(observations.egress, add);
   return findings;
 }
 
@@ -221,6 +227,6 @@ export function liveSummary(observations: Observations, container: string): stri
     `${refusedCalls} of ${calls.length} forbidden Docker calls refused; ` +
     `${observations.sockets.length} socket file(s) found; ` +
     `${silent} of ${observations.network.length} addresses without any HTTP answer (${otherProxies} of them other sandboxes' proxies); ` +
-    `${readOnly} of ${present.length} sandbox paths read-only.`
+    `${readOnly} of ${present.length} sandbox paths read-only; ${egressSummary(observations.egress)}.`
   );
 }

@@ -93,7 +93,7 @@ export const RULES = {
   'proxy-on-shared-network': rule(
     'high',
     true,
-    "The proxy reachable from the shared network, where other worktrees' containers are.",
+    "The socket proxy or the egress proxy reachable from the shared network, where other worktrees' containers are.",
     "Keep the proxy on its stack's private network only.",
   ),
   'published-on-all-interfaces': rule(
@@ -102,7 +102,19 @@ export const RULES = {
     'A port published on every interface of the host (no host IP, 0.0.0.0 or ::): anyone on your network reaches the service.',
     'Publish on 127.0.0.1 only (e.g. 127.0.0.1:5432:5432).',
   ),
+  'egress-unfiltered': rule(
+    'high',
+    true,
+    "The dev container has a way out the egress proxy does not filter: a network with a route out, or an internal one whose gateway address is the host's.",
+    'Keep the dev container on internal networks without a gateway (as generated); to reach a host, add it to EGRESS_ALLOW in the compose file.',
+  ),
   // Static audit.
+  'egress-open': rule(
+    'medium',
+    false,
+    'The dev container reaches any host, unfiltered (--egress=open): the agent can send what it reads anywhere, and fetch anything.',
+    'Generate the sandbox without --egress=open: the egress proxy then lets out only the hosts listed in the compose file.',
+  ),
   'sandbox-writable': rule(
     'high',
     false,
@@ -189,6 +201,24 @@ export const RULES = {
     "Keep every proxy on its own stack's private network only.",
   ),
   'live-engine-reachable': rule('high', false, 'A Docker engine answers on the network.', 'Do not expose an engine on TCP.'),
+  'live-egress-route': rule(
+    'high',
+    false,
+    'A direct connection out of the dev container was answered: a gateway, an address of the host, or a public address.',
+    'Keep the dev container on internal networks without a gateway (as generated; a shared network of an older version: down-worktree everywhere, down-shared, then up-worktree).',
+  ),
+  'live-egress-dns': rule(
+    'medium',
+    false,
+    'A name outside the stack resolves inside: DNS reaches the outside, a slow channel out.',
+    'Keep the dev container on internal networks only (as generated).',
+  ),
+  'live-egress-proxy': rule(
+    'high',
+    false,
+    'The egress proxy let a host through that no list allows, refused a listed one, or is not what HTTPS_PROXY names.',
+    'Check the egress-proxy service (docker compose ps) and its EGRESS_ALLOW; run up-worktree again.',
+  ),
   'live-tls-endpoint': rule(
     'medium',
     false,

@@ -5,9 +5,10 @@
  * and key; what each rule means and how severe it is lives in registry.ts.
  */
 import { ComposeModel, ComposeService, envNames, namesOf, volumeTarget } from '../sandbox/compose-model';
-import { APP_SERVICE, LOCALHOST_PROXY_SERVICE, PROXY_PORT, PROXY_SERVICE } from '../sandbox/vocabulary';
+import { APP_SERVICE, EGRESS_SERVICE, LOCALHOST_PROXY_SERVICE, PROXY_PORT, PROXY_SERVICE } from '../sandbox/vocabulary';
 import type { StackContext } from './host-paths';
 import { finding, Finding, RuleId } from './registry';
+import { egressFindings } from './egress-rules';
 import { hostPathFindings } from './stack-paths';
 
 export type { StackContext, StackKind } from './host-paths';
@@ -259,8 +260,14 @@ function socketTargetFindings(model: ComposeModel, context: StackContext, found:
 
 /** The proxy must sit on private networks only: on the shared one, every worktree's agent reaches it. */
 function proxyNetworkFindings(model: ComposeModel, context: StackContext): Finding[] {
-  const proxy = model.services?.[PROXY_SERVICE];
-  if (context.kind !== 'worktree' || !proxy) return [];
+  if (context.kind !== 'worktree') return [];
+  return [PROXY_SERVICE, EGRESS_SERVICE].flatMap((service) => proxyOnSharedNetwork(model, context, service));
+}
+
+/** The socket proxy and the egress proxy answer whoever reaches them: their stack's dev container only. */
+function proxyOnSharedNetwork(model: ComposeModel, context: StackContext, proxyService: string): Finding[] {
+  const proxy = model.services?.[proxyService];
+  if (!proxy) return [];
   return namesOf(proxy.networks as string[] | Record<string, unknown>).flatMap((network) => {
     const definition = model.networks?.[network];
     const external = definition?.external;
@@ -268,10 +275,10 @@ function proxyNetworkFindings(model: ComposeModel, context: StackContext): Findi
     return [
       finding('proxy-on-shared-network', {
         file: context.composeFile,
-        service: PROXY_SERVICE,
-        key: `services.${PROXY_SERVICE}.networks`,
-        message: `${PROXY_SERVICE} is on the shared network "${definition?.name ?? network}", where other worktrees' containers can reach it.`,
-        fix: `Keep ${PROXY_SERVICE} on this stack's private network only.`,
+        service: proxyService,
+        key: `services.${proxyService}.networks`,
+        message: `${proxyService} is on the shared network "${definition?.name ?? network}", where other worktrees' containers can reach it.`,
+        fix: `Keep ${proxyService} on this stack's private network (and the egress proxy on its outside network) only.`,
       }),
     ];
   });
@@ -286,5 +293,5 @@ export function checkStack(model: ComposeModel, context: StackContext): Finding[
   const services = Object.entries(model.services ?? {}).filter((entry): entry is [string, ComposeService] => isRecord(entry[1]));
   // Paths first: a service's mounts, then its other keys, in the order a reviewer reads a service.
   const findings = [...hostPathFindings(model, context), ...services.flatMap(([name, service]) => serviceFindings(name, service, model, context))];
-  return [...findings, ...socketTargetFindings(model, context, findings), ...proxyNetworkFindings(model, context)];
+  return [...findings, ...socketTargetFindings(model, context, findings), ...proxyNetworkFindings(model, context), ...egressFindings(model, context)];
 }

@@ -6,7 +6,7 @@
 export interface ComposeModel {
   name?: string;
   services?: Record<string, ComposeService | null>;
-  networks?: Record<string, { external?: boolean | { name?: string }; name?: string; internal?: boolean } | null>;
+  networks?: Record<string, { external?: boolean | { name?: string }; name?: string; internal?: boolean; driver_opts?: Record<string, unknown> } | null>;
   volumes?: Record<string, unknown>;
 }
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
+import { withoutEgressAllow } from './egress';
 import { parseJsonc } from './jsonc';
 
 /**
@@ -8,7 +9,8 @@ import { parseJsonc } from './jsonc';
  * - marker and matching fingerprint: ours and untouched; safe to replace;
  * - marker and another fingerprint: the user edited it; we stop rather than lose the edit.
  * The fingerprint is taken over the file's meaning (parsed YAML/JSON, or non-comment lines),
- * so a formatter pass or comment edits do not count as edits.
+ * so a formatter pass or comment edits do not count as edits. The egress allowlist of a compose
+ * file is the user's to edit (egress.ts): it is left out.
  */
 
 const MARKER = '@org/devsec managed file';
@@ -28,7 +30,7 @@ function stableStringify(value: unknown): string {
 }
 
 function meaning(path: string, content: string): string {
-  if (/\.ya?ml$/.test(path)) return stableStringify(parseYaml(content));
+  if (/\.ya?ml$/.test(path)) return stableStringify(withoutEgressAllow(parseYaml(content)));
   if (/\.jsonc?$/.test(path)) return stableStringify(parseJsonc(content));
   return content
     .split('\n')

@@ -36,6 +36,11 @@ export function connectionEnvFor(tree: Tree, project: string): Record<string, st
   return Object.fromEntries(Object.entries(env).sort(([a], [b]) => a.localeCompare(b)));
 }
 
+/** The hostnames of the shared services (their service names in docker-compose.shared.yml). */
+export function sharedServiceNames(tree: Tree): string[] {
+  return Object.keys(readSharedCompose(tree)?.services ?? {}).sort();
+}
+
 /**
  * The shared services file with no service yet: the start writes it when it is missing, so that
  * it exists — and is mounted read-only — from the first start on; an agent cannot then be the

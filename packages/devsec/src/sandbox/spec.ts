@@ -7,6 +7,7 @@
 import type { Tree } from '@nx/devkit';
 import { posix } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { checkHosts, egressAllowIn, splitHosts, userHosts } from './egress';
 import { GeneratorError } from './errors';
 import { APT_PACKAGE, IMAGE_REFERENCE, NETWORK_NAME } from './names';
 import {
@@ -16,6 +17,9 @@ import {
   DEFAULT_BASE_IMAGE,
   DEFAULT_NETWORK,
   DEVCONTAINER_DIR,
+  EGRESS_MODES,
+  EGRESS_SERVICE,
+  EgressMode,
   READ_SWITCH_DEFAULTS,
   ReadSwitch,
   WRITE_SWITCHES,
@@ -34,6 +38,10 @@ export interface SandboxSpec {
   aptPackages: string[];
   agent: Agent;
   switches: Record<ReadSwitch, boolean>;
+  /** allowlist: the egress proxy is the only way out; open: a route out, unfiltered. */
+  egress: EgressMode;
+  /** Hosts the egress proxy allows beyond the defaults (egress.ts). */
+  allowHosts: string[];
   /** Set by the localhost-proxy generator; kept across re-runs of secure-devcontainer. */
   localhostProxy?: LocalhostProxyOptions;
 }
@@ -45,6 +53,8 @@ export type SpecOptions = {
   aptPackages?: string[] | string;
   agent?: Agent;
   switches?: Partial<Record<ReadSwitch, boolean>>;
+  egress?: EgressMode;
+  allowHosts?: string[] | string;
   localhostProxy?: LocalhostProxyOptions;
 } & Partial<Record<ReadSwitch, boolean>> &
   Partial<Record<WriteSwitch, boolean>>;
@@ -53,7 +63,7 @@ export type SpecOptions = {
 export const SPEC_GENERATOR = 'secure-devcontainer';
 
 /** `--aptPackages=a,b` arrives as ['a,b'] from the CLI and as ['a', 'b'] from code. */
-function normalizeList(values: string[] | string | undefined): string[] {
+export function normalizeList(values: string[] | string | undefined): string[] {
   const list = Array.isArray(values) ? values : values === undefined ? [] : [values];
   return [...new Set(list.flatMap((value) => String(value).split(/[\s,]+/)).filter(Boolean))];
 }
@@ -97,25 +107,53 @@ export function specFromOptions(options: SpecOptions): SandboxSpec {
   if (!switches.PING) {
     throw new GeneratorError('--PING=false: the docker CLI pings the engine before every command; without it nothing works. Leave PING on.');
   }
-  return { network, baseImage, aptPackages, agent, switches, ...(options.localhostProxy ? { localhostProxy: options.localhostProxy } : {}) };
+  const egress = options.egress ?? 'allowlist';
+  if (!EGRESS_MODES.includes(egress)) {
+    throw new GeneratorError(`--egress: "${egress}" is not a mode. Use allowlist (the default: listed hosts only) or open (any host, unfiltered).`);
+  }
+  const allowHosts = checkHosts(normalizeList(options.allowHosts).flatMap(splitHosts), '--allowHosts');
+  return {
+    network,
+    baseImage,
+    aptPackages,
+    agent,
+    switches,
+    egress,
+    allowHosts,
+    ...(options.localhostProxy ? { localhostProxy: options.localhostProxy } : {}),
+  };
 }
 
 /** The spec a compose file stores (`x-devsec`), checked; undefined when it stores none. `path` names it in errors. */
 export function specFromComposeText(text: string, path: string): SandboxSpec | undefined {
   let stored: { generator?: string; options?: SpecOptions } | undefined;
+  let model: unknown;
   try {
-    stored = (parseYaml(text) as { 'x-devsec'?: typeof stored })?.['x-devsec'];
+    model = parseYaml(text);
+    stored = (model as { 'x-devsec'?: typeof stored })?.['x-devsec'];
   } catch {
     return undefined;
   }
   if (stored?.generator !== SPEC_GENERATOR || !stored.options) return undefined;
+  let spec: SandboxSpec;
   try {
-    return specFromOptions(stored.options);
+    spec = specFromOptions(stored.options);
   } catch (error) {
     throw new GeneratorError(
       `${path}: x-devsec.options ${(error as Error).message} Fix it there, or run nx g @org/devsec:secure-devcontainer again with --force.`,
     );
   }
+  const allowHosts = allowHostsIn(model, path, spec.agent);
+  return allowHosts ? { ...spec, allowHosts } : spec;
+}
+
+/**
+ * The allowlist in a compose file is the user's to edit: what it lists beyond the defaults is
+ * theirs, kept by a re-run. Strict: a host the egress proxy cannot allow is an error naming the file.
+ */
+export function allowHostsIn(model: unknown, path: string, agent: Agent): string[] | undefined {
+  const allow = egressAllowIn(model);
+  return allow === undefined ? undefined : userHosts(agent, checkHosts(splitHosts(allow), `${path}, EGRESS_ALLOW of ${EGRESS_SERVICE}`));
 }
 
 /** The spec a project's dev container was generated with, read back from its compose file and checked. */

@@ -5,7 +5,7 @@
  * own vocabulary, so the two cannot drift. Imports nothing else: the plugin loads it on every
  * graph computation.
  */
-import { DEFAULT_SCOPE_LABEL, PROXY_PORT, READ_SWITCHES, ReadSwitch, WRITE_SWITCHES, WriteSwitch } from '@org/devsec-socket-proxy/vocabulary';
+import { DEFAULT_SCOPE_LABEL, EGRESS_PORT, PROXY_PORT, READ_SWITCHES, ReadSwitch, WRITE_SWITCHES, WriteSwitch } from '@org/devsec-socket-proxy/vocabulary';
 
 /** npm names. */
 export const PLUGIN_PACKAGE = '@org/devsec';
@@ -47,11 +47,44 @@ export const LOCALHOST_PROXY_SERVICE = 'localhost-proxy';
 /** The stack's networks, as its compose file names them. */
 export const SANDBOX_NETWORK = 'sandbox';
 export const SHARED_NETWORK = 'shared';
+/** The dev container's only way out: the egress proxy, on the stack's private network and on this one. */
+export const EGRESS_SERVICE = 'egress-proxy';
+export const EGRESS_NETWORK = 'egress';
+/** The shared services that publish a port on 127.0.0.1 (Docker publishes nothing from an internal network). */
+export const PUBLISHED_NETWORK = 'published';
 /** Names the dev container stacks use themselves: a user's service may not take them. */
-export const RESERVED_NAMES: readonly string[] = [APP_SERVICE, PROXY_SERVICE, LOCALHOST_PROXY_SERVICE, SANDBOX_NETWORK, SHARED_NETWORK];
+export const RESERVED_NAMES: readonly string[] = [
+  APP_SERVICE,
+  PROXY_SERVICE,
+  LOCALHOST_PROXY_SERVICE,
+  EGRESS_SERVICE,
+  SANDBOX_NETWORK,
+  SHARED_NETWORK,
+  EGRESS_NETWORK,
+  PUBLISHED_NETWORK,
+];
 
-/** Where the proxy listens, inside its stack. */
-export { PROXY_PORT };
+/**
+ * Networks the dev container joins are internal (no route out) and leave the bridge without an
+ * IPv4 address, so that the gateway address is not the host (Docker 20.10 and later; an internal
+ * network's bridge otherwise has one, and a host service listening on all addresses answers there).
+ */
+export const NO_GATEWAY_OPTION = 'com.docker.network.bridge.inhibit_ipv4';
+/** How the dev container reaches the outside (secure-devcontainer --egress). */
+export const EGRESS_MODES = ['allowlist', 'open'] as const;
+export type EgressMode = (typeof EGRESS_MODES)[number];
+/** On the dev container: its egress mode, which the gate and the audit read from the effective model. */
+export const EGRESS_LABEL = 'org.devsec.egress';
+/** Every sandbox may reach these (npm install); --allowHosts adds to them, and so does the repository's https remote. */
+export const DEFAULT_EGRESS_HOSTS: readonly string[] = ['registry.npmjs.org'];
+/** The variables that send a client through a proxy (curl and git read the lower-case ones), and that exempt names from it. */
+export const PROXY_ENV_NAMES: readonly string[] = ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy'];
+export const NO_PROXY_ENV_NAMES: readonly string[] = ['NO_PROXY', 'no_proxy'];
+/** Names a sandbox reaches directly, never through the egress proxy. */
+export const NO_PROXY_ALWAYS: readonly string[] = ['localhost', '127.0.0.1', '::1', PROXY_SERVICE];
+
+/** Where the socket proxy and the egress proxy listen, inside their stack. */
+export { EGRESS_PORT, PROXY_PORT };
 /** Where a Docker engine listens on TCP: plain, and TLS. */
 export const ENGINE_PORTS: readonly number[] = [2375, 2376];
 
@@ -144,8 +177,19 @@ export type { ReadSwitch, WriteSwitch };
  * `~/.claude` or `~/.codex`, whose hooks and settings the host's own agent would later run.
  */
 export const AGENTS = {
-  claude: { configDir: `${CONTAINER_HOME}/.claude`, env: { CLAUDE_CONFIG_DIR: `${CONTAINER_HOME}/.claude` }, npmPackage: '@anthropic-ai/claude-code' },
-  codex: { configDir: `${CONTAINER_HOME}/.codex`, env: { CODEX_HOME: `${CONTAINER_HOME}/.codex` }, npmPackage: '@openai/codex' },
+  claude: {
+    configDir: `${CONTAINER_HOME}/.claude`,
+    env: { CLAUDE_CONFIG_DIR: `${CONTAINER_HOME}/.claude` },
+    npmPackage: '@anthropic-ai/claude-code',
+    // The API, and the telemetry and error reports the CLI sends (as Anthropic's own dev container allows).
+    apiHosts: ['api.anthropic.com', 'statsig.anthropic.com', 'statsig.com', 'sentry.io'],
+  },
+  codex: {
+    configDir: `${CONTAINER_HOME}/.codex`,
+    env: { CODEX_HOME: `${CONTAINER_HOME}/.codex` },
+    npmPackage: '@openai/codex',
+    apiHosts: ['api.openai.com', 'auth.openai.com', 'chatgpt.com'],
+  },
   none: undefined,
 } as const;
 export type Agent = keyof typeof AGENTS;

@@ -1,7 +1,8 @@
-import { formatFiles, getProjects, logger, Tree } from '@nx/devkit';
+import { formatFiles, getProjects, joinPathFragments, logger, Tree } from '@nx/devkit';
+import { parse as parseYaml } from 'yaml';
 import { GeneratorError } from '../../sandbox/errors';
-import { readSpec, SandboxSpec, specFromOptions } from '../../sandbox/spec';
-import { TARGETS } from '../../sandbox/vocabulary';
+import { allowHostsIn, normalizeList, readSpec, SandboxSpec, specFromOptions } from '../../sandbox/spec';
+import { COMPOSE_FILE, DEVCONTAINER_DIR, TARGETS } from '../../sandbox/vocabulary';
 import { checkSandboxFiles, renderSandbox, SandboxTarget } from './render';
 import type { SecureDevcontainerGeneratorSchema } from './schema';
 
@@ -19,19 +20,39 @@ export function sandboxTarget(tree: Tree, projectName: string | undefined, optio
   return { project: projectName, projectRoot: project.root };
 }
 
-/** The forwards localhost-proxy added, kept across re-runs; a stored spec this run replaces may be broken. */
-function storedLocalhostProxy(tree: Tree, target: SandboxTarget) {
+/**
+ * The stored spec, if it reads (one this run replaces may be broken); the hosts the user listed
+ * in the file are read strictly, since the run keeps them.
+ */
+function storedSpec(tree: Tree, target: SandboxTarget): Pick<SandboxSpec, 'localhostProxy' | 'allowHosts'> | undefined {
+  let stored: SandboxSpec | undefined;
   try {
-    return readSpec(tree, target.projectRoot)?.localhostProxy;
+    stored = readSpec(tree, target.projectRoot);
   } catch {
-    return undefined;
+    stored = undefined;
   }
+  const path = joinPathFragments(target.projectRoot, DEVCONTAINER_DIR, COMPOSE_FILE);
+  const text = tree.read(path, 'utf-8');
+  let model: unknown;
+  try {
+    model = text === null ? undefined : parseYaml(text);
+  } catch {
+    model = undefined; // not YAML: checkSandboxFiles names it as edited
+  }
+  const listed = allowHostsIn(model, path, stored?.agent ?? 'none');
+  return { localhostProxy: stored?.localhostProxy, allowHosts: listed ?? stored?.allowHosts ?? [] };
 }
 
 export async function secureDevcontainerGenerator(tree: Tree, options: SecureDevcontainerGeneratorSchema) {
   // Every check that can refuse comes before the tree is touched: a refusal leaves it unchanged.
   const target = sandboxTarget(tree, options.project);
-  const spec: SandboxSpec = specFromOptions({ ...options, localhostProxy: options.localhostProxy ?? storedLocalhostProxy(tree, target) });
+  const stored = storedSpec(tree, target);
+  // Kept across re-runs: the forwards localhost-proxy added, and the hosts added to the allowlist (here or in the file).
+  const spec: SandboxSpec = specFromOptions({
+    ...options,
+    localhostProxy: options.localhostProxy ?? stored?.localhostProxy,
+    allowHosts: [...(stored?.allowHosts ?? []), ...normalizeList(options.allowHosts)],
+  });
   checkSandboxFiles(tree, target, options.force ?? false);
   renderSandbox(tree, target, spec);
   if (!options.skipFormat) await formatFiles(tree);
@@ -42,6 +63,11 @@ export async function secureDevcontainerGenerator(tree: Tree, options: SecureDev
         `  Start it: nx run ${target.project}:${TARGETS.up}   (or "Reopen in Container" in VS Code)`,
       ].join('\n'),
     );
+    if (spec.egress === 'open') {
+      logger.warn(
+        `@org/devsec: --egress=open: the agent in ${target.project}'s sandbox can reach any host, and send it what it reads. Leave it out for the allowlist.`,
+      );
+    }
   };
 }
 

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { GeneratorError } from '../../sandbox/errors';
 import { ensureGitignored } from '../../sandbox/gitignore';
 import { hasMarker, managedState, markerFingerprint, stampManaged } from '../../sandbox/managed-file';
-import { connectionEnvFor } from '../../sandbox/shared-compose';
+import { connectionEnvFor, sharedServiceNames } from '../../sandbox/shared-compose';
+import { egressAllowList } from '../../sandbox/egress';
 import { FILL_NODE_MODULES_SCRIPT, HOST_NODE_MODULES_INSIDE } from '../../sandbox/node-modules';
 import { SandboxSpec, SPEC_GENERATOR } from '../../sandbox/spec';
 import {
@@ -22,7 +23,15 @@ import {
   DEVCONTAINER_DIR,
   DEVCONTAINER_JSON,
   DOCKERFILE,
+  EGRESS_LABEL,
+  EGRESS_NETWORK,
+  EGRESS_PORT,
+  EGRESS_SERVICE,
   ENV_FILE,
+  NO_GATEWAY_OPTION,
+  NO_PROXY_ALWAYS,
+  NO_PROXY_ENV_NAMES,
+  PROXY_ENV_NAMES,
   MANAGED_LABEL,
   PLUGIN_PACKAGE,
   PROJECT_LABEL,
@@ -149,6 +158,17 @@ function templateValues(tree: Tree, target: SandboxTarget, spec: SandboxSpec) {
     managedLabel: MANAGED_LABEL,
     projectLabel: PROJECT_LABEL,
     scopeLabel: SCOPE_LABEL,
+    egress: spec.egress,
+    egressLabel: EGRESS_LABEL,
+    egressService: EGRESS_SERVICE,
+    egressNetwork: EGRESS_NETWORK,
+    egressPort: EGRESS_PORT,
+    egressAllow: egressAllowList(spec.agent, spec.allowHosts),
+    egressProxyUrl: `http://${EGRESS_SERVICE}:${EGRESS_PORT}`,
+    proxyEnvNames: PROXY_ENV_NAMES,
+    noProxyEnvNames: NO_PROXY_ENV_NAMES,
+    noProxy: [...NO_PROXY_ALWAYS, ...sharedServiceNames(tree)].join(','),
+    noGatewayOption: NO_GATEWAY_OPTION,
   };
 }
 

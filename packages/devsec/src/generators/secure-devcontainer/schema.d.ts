@@ -1,4 +1,4 @@
-import type { Agent, ReadSwitch, WriteSwitch } from '../../sandbox/vocabulary';
+import type { Agent, EgressMode, ReadSwitch, WriteSwitch } from '../../sandbox/vocabulary';
 import type { LocalhostProxyOptions } from '../../sandbox/spec';
 
 export type SecureDevcontainerGeneratorSchema = {
@@ -7,6 +7,10 @@ export type SecureDevcontainerGeneratorSchema = {
   baseImage?: string;
   aptPackages?: string[];
   agent?: Agent;
+  /** allowlist (default): the egress proxy is the only way out; open: any host, unfiltered. */
+  egress?: EgressMode;
+  /** Hosts the egress proxy allows beyond the defaults (added to what the compose file lists). */
+  allowHosts?: string[];
   /** Replace generated files even when they were edited. */
   force?: boolean;
   skipFormat?: boolean;

@@ -55,7 +55,9 @@ describe('shared-service generator', () => {
     const env = appCompose(tree).services.app.environment;
     expect(env.DATABASE_URL).toBe('postgresql://postgres:${DEVSEC_POSTGRES_PASSWORD:-}@postgres:5432/app');
     expect(env.REDIS_URL).toBe('redis://redis:6379');
-    expect(JSON.stringify(env)).not.toContain('localhost');
+    // By hostname, never localhost (NO_PROXY lists localhost: it is not a connection).
+    expect(JSON.stringify([env.DATABASE_URL, env.REDIS_URL])).not.toContain('localhost');
+    expect(env.NO_PROXY).toBe('localhost,127.0.0.1,::1,docker-proxy,postgres,redis');
     const frontend = parse(tree.read('apps/web/frontend/.devcontainer/docker-compose.yml', 'utf-8') as string);
     expect(frontend.services.app.environment.REDIS_URL).toBe('redis://redis:6379');
   });

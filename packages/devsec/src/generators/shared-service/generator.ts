@@ -5,6 +5,7 @@ import {
   DEFAULT_INFRA_PROJECT,
   DEFAULT_NETWORK,
   MANAGED_LABEL,
+  PUBLISHED_NETWORK,
   RESERVED_NAMES,
   SCOPE_LABEL,
   SHARED_COMPOSE_FILE,
@@ -130,7 +131,8 @@ function normalize(tree: Tree, options: SharedServiceGeneratorSchema): Normalize
     ...(definition.dataPath ? { volumes: [`${name}-data:${definition.dataPath}`] } : {}),
     ...(options.publish ? { ports: [`127.0.0.1:${port}:${port}`] } : {}),
     ...(definition.healthcheck ? { healthcheck: { test: definition.healthcheck(input), interval: '2s', timeout: '5s', retries: 30, start_period: '5s' } } : {}),
-    networks: [SHARED_NETWORK],
+    // The shared network is internal: Docker publishes no port from it, so a published service joins one more, of its own stack.
+    networks: options.publish ? [SHARED_NETWORK, PUBLISHED_NETWORK] : [SHARED_NETWORK],
     labels: { [MANAGED_LABEL]: 'true', [SCOPE_LABEL]: network },
     'x-devsec': {
       connection: definition.connection
@@ -223,6 +225,11 @@ function writeSharedFile(tree: Tree, text: string | null, doc: Document, options
       if (!doc.has('volumes') || !isMap(doc.get('volumes'))) doc.set('volumes', doc.createNode({}));
       doc.setIn(['volumes', `${options.name}-data`], null);
     }
+    meaningChanged = true;
+  }
+  const networks = options.service.networks as string[];
+  if (networks.includes(PUBLISHED_NETWORK) && !doc.hasIn(['networks', PUBLISHED_NETWORK])) {
+    doc.setIn(['networks', PUBLISHED_NETWORK], doc.createNode({ labels: { [MANAGED_LABEL]: 'true' } }));
     meaningChanged = true;
   }
   if (!doc.hasIn(['x-devsec', 'project'])) {

@@ -38,11 +38,18 @@ export const effectiveWorktree = (): any => ({
       name: 'app-shop-12345678_sandbox',
       ipam: {},
       internal: true,
+      driver_opts: {
+        'com.docker.network.bridge.inhibit_ipv4': 'true',
+      },
     },
     shared: {
       name: 'dev',
       ipam: {},
       external: true,
+    },
+    egress: {
+      name: 'app-shop-12345678_egress',
+      ipam: {},
     },
   },
   services: {
@@ -137,6 +144,23 @@ export const effectiveWorktree = (): any => ({
         },
       ],
       working_dir: '/home/dev/src/shop',
+    },
+    'egress-proxy': {
+      build: {
+        context: '/home/dev/src/shop/node_modules/@org/devsec-socket-proxy',
+        dockerfile: 'Dockerfile',
+        args: {
+          BASE_IMAGE: 'node:24-trixie-slim',
+        },
+      },
+      cap_drop: ['ALL'],
+      networks: {
+        sandbox: null,
+        egress: null,
+      },
+      read_only: true,
+      restart: 'unless-stopped',
+      security_opt: ['no-new-privileges:true'],
     },
     'docker-proxy': {
       build: {

@@ -1,0 +1,84 @@
+/**
+ * What `audit --live` saw of the dev container's ways out, and what it means. The probe tries a
+ * direct connection to every gateway of its networks, the host's own addresses and a public
+ * address (an answer, or a refusal, means a route: only "unreachable" or silence holds), looks up
+ * an outside name, and asks the egress proxy for a name that is never listed and for one that is.
+ */
+import type { ProbeTarget } from './live-findings';
+
+/** What the host hands the probe for egress (absent with --egress=open). */
+export interface EgressProbeInput {
+  /** Addresses that must not answer a direct connection. */
+  direct: ProbeTarget[];
+  /** A name no allowlist lists: the egress proxy must answer 403. */
+  refusedName: string;
+  /** A name of the allowlist (host[:port]): the proxy must let it through (its upstream may still be unreachable). */
+  allowedName?: string;
+  /** An outside name that must not resolve inside. */
+  lookupName: string;
+}
+
+export interface ProxyAnswer {
+  name: string;
+  status?: number;
+  error?: string;
+}
+
+/** What live-probe.js prints for egress. */
+export interface EgressObservations {
+  direct: Array<ProbeTarget & { outcome: 'connected' | 'refused' | 'unreachable' | 'silent'; error?: string }>;
+  lookup: { name: string; addresses?: string[]; error?: string };
+  /** HTTPS_PROXY as the dev container has it. */
+  proxy?: string;
+  refused?: ProxyAnswer;
+  allowed?: ProxyAnswer;
+}
+
+/** A connection that was answered, even by a refusal, went somewhere: a route. */
+export const routed = (entry: EgressObservations['direct'][number]) => entry.outcome === 'connected' || entry.outcome === 'refused';
+
+type Add = (rule: 'live-egress-route' | 'live-egress-dns' | 'live-egress-proxy', key: string, message: string) => void;
+
+export function egressLiveFindings(observations: EgressObservations, add: Add): void {
+  for (const entry of observations.direct.filter(routed)) {
+    const how = entry.outcome === 'connected' ? 'accepted' : 'refused (so the host answered)';
+    add('live-egress-route', 'networks', `a direct connection to ${entry.host}:${entry.port}, ${entry.label}, was ${how}: a way out without the egress proxy.`);
+  }
+  if (observations.lookup.addresses?.length) {
+    add(
+      'live-egress-dns',
+      'networks',
+      `${observations.lookup.name} resolves (${observations.lookup.addresses.join(', ')}): DNS answers names outside the stack.`,
+    );
+  }
+  if (!observations.proxy) {
+    add('live-egress-proxy', 'environment.HTTPS_PROXY', 'HTTPS_PROXY is not set: tools have no way out, and nothing filters one.');
+    return;
+  }
+  const { refused, allowed } = observations;
+  if (refused && refused.status !== 403) {
+    const what = refused.status !== undefined ? `answered ${refused.status}` : `did not answer (${refused.error})`;
+    add(
+      'live-egress-proxy',
+      'environment.HTTPS_PROXY',
+      `the egress proxy (${observations.proxy}) ${what} for ${refused.name}, which no list allows: it must refuse with 403.`,
+    );
+  }
+  if (allowed && allowed.status === 403) {
+    add(
+      'live-egress-proxy',
+      'environment.HTTPS_PROXY',
+      `the egress proxy refused ${allowed.name}, which its list allows: the list it runs with is not the compose file's.`,
+    );
+  }
+}
+
+/** The egress part of the live summary line. */
+export function egressSummary(observations: EgressObservations | undefined): string {
+  if (!observations) return 'egress open (--egress=open): not probed';
+  const direct = observations.direct.filter((entry) => !routed(entry)).length;
+  const refused = observations.refused?.status === 403 ? 'refused an unlisted name' : 'did NOT refuse an unlisted name';
+  const allowed = observations.allowed ? `; ${observations.allowed.name} allowed (${observations.allowed.status ?? observations.allowed.error})` : '';
+  const dns = observations.lookup.addresses?.length ? `${observations.lookup.name} resolves` : 'no outside name resolves';
+  return `${direct} of ${observations.direct.length} direct routes out closed; ${dns}; the egress proxy ${observations.proxy ? refused : 'is not set'}${allowed}`;
+}
