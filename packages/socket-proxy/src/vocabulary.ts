@@ -62,3 +62,27 @@ export const PROXY_ENV = Object.freeze({
   FORWARD_BIND: 'FORWARD_BIND',
 } as const);
 export type ProxyEnvName = keyof typeof PROXY_ENV;
+
+/** The egress proxy's port: Squid's, which proxy-aware tools and people expect. */
+export const EGRESS_PORT = 3128;
+
+/** Ports an EGRESS_ALLOW entry without its own `:port` may be reached on. */
+export const EGRESS_DEFAULT_PORTS = Object.freeze([443, 80] as const);
+
+/**
+ * The environment of the egress mode (EGRESS=1): the dev container's only way out. The plugin
+ * writes EGRESS_ALLOW (and EGRESS_ALLOW_PRIVATE for stand-ins on a private address) from the
+ * generator's --allowHosts.
+ */
+export const EGRESS_ENV = Object.freeze({
+  EGRESS: 'EGRESS',
+  EGRESS_LISTEN: 'EGRESS_LISTEN',
+  EGRESS_ALLOW: 'EGRESS_ALLOW',
+  EGRESS_ALLOW_PRIVATE: 'EGRESS_ALLOW_PRIVATE',
+  EGRESS_PORTS: 'EGRESS_PORTS',
+  EGRESS_MAX_CONNECTIONS: 'EGRESS_MAX_CONNECTIONS',
+  EGRESS_HEADER_TIMEOUT: 'EGRESS_HEADER_TIMEOUT',
+  EGRESS_IDLE_TIMEOUT: 'EGRESS_IDLE_TIMEOUT',
+  EGRESS_CONNECT_TIMEOUT: 'EGRESS_CONNECT_TIMEOUT',
+} as const);
+export type EgressEnvName = keyof typeof EGRESS_ENV;
