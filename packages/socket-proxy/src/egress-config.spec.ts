@@ -1,4 +1,5 @@
 import { formatDuration, isEgressMode, loadEgressConfig, parseDuration, parseEgressListen } from './egress-config';
+import { USAGE } from './main';
 import { EGRESS_DEFAULT_PORTS, EGRESS_ENV, EGRESS_PORT } from './vocabulary';
 
 describe('egress configuration', () => {
@@ -110,6 +111,10 @@ describe('egress configuration', () => {
     expect(parseEgressListen('tcp://[::]:3128')).toEqual({ host: '::', port: 3128 });
     expect(parseEgressListen('tcp://127.0.0.1:0')).toEqual({ host: '127.0.0.1', port: 0 });
     expect(() => parseEgressListen('unix:///tmp/egress.sock')).toThrow(/EGRESS_LISTEN=unix/);
+  });
+
+  it('documents every variable in the usage text', () => {
+    for (const name of Object.values(EGRESS_ENV)) expect(USAGE).toMatch(new RegExp(`^  ${name} `, 'm'));
   });
 
   it('names in the vocabulary exactly the variables it reads', () => {

@@ -58,9 +58,9 @@ function connectTo(network: Network, address: string, port: number, timeoutMs: n
 }
 
 /**
- * Resolves, judges and connects within `timeoutMs` per step. Every address the name resolves
- * to must be public unless the name may reach private ones: a name with one private address
- * among public ones is refused, not half-served.
+ * Resolves within `timeoutMs`, judges, then connects within `timeoutMs` more. Every address
+ * the name resolves to must be public unless the name may reach private ones: a name with one
+ * private address among public ones is refused, not half-served.
  */
 export async function dial(target: Target, privateAllowed: boolean, network: Network, timeoutMs: number): Promise<Dialed | Refusal> {
   const shown = hostText(target.host);
@@ -91,10 +91,14 @@ export async function dial(target: Target, privateAllowed: boolean, network: Net
     }
   }
   let lastError: NodeJS.ErrnoException | undefined;
-  // In the resolver's order, one after the other: an unreachable IPv6 falls back to IPv4.
+  // In the resolver's order, one after the other (an unreachable IPv6 falls back to IPv4), all
+  // within one connect timeout.
+  const deadline = Date.now() + timeoutMs;
   for (const address of addresses) {
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) break;
     try {
-      return { socket: await connectTo(network, address, target.port, timeoutMs), address };
+      return { socket: await connectTo(network, address, target.port, remaining), address };
     } catch (error) {
       lastError = error as NodeJS.ErrnoException;
     }
