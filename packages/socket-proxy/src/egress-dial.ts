@@ -45,14 +45,18 @@ function connectTo(network: Network, address: string, port: number, timeoutMs: n
   return new Promise((resolve, reject) => {
     const socket = network.connect(address, port);
     const timer = setTimeout(() => socket.destroy(Object.assign(new Error(`connecting took longer than ${timeoutMs} ms`), { code: 'ETIMEDOUT' })), timeoutMs);
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      socket.removeListener('error', reject);
-      resolve(socket);
-    });
-    socket.once('error', (error) => {
+    const failed = (error: Error) => {
       clearTimeout(timer);
       reject(error);
+    };
+    socket.once('error', failed);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.removeListener('error', failed);
+      // Later errors are the tunnel's or the request's; this keeps one that arrives before
+      // they listen from crashing the proxy.
+      socket.on('error', () => undefined);
+      resolve(socket);
     });
   });
 }

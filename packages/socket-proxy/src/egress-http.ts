@@ -68,7 +68,12 @@ export async function handleHttp(context: EgressContext, req: http.IncomingMessa
     headers: ['Host', target.authority, ...forwardedHeaders(req.rawHeaders), ...framing.header, 'Connection', 'close'],
   });
   upstream.on('response', (answer) => {
-    res.writeHead(answer.statusCode ?? 502, forwardedHeaders(answer.rawHeaders));
+    try {
+      res.writeHead(answer.statusCode ?? 502, forwardedHeaders(answer.rawHeaders));
+    } catch (error) {
+      // A header Node's parser read but will not write: refused here rather than crashing the proxy.
+      return void upstream.destroy(Object.assign(new Error('unwritable response header'), { code: (error as NodeJS.ErrnoException).code }));
+    }
     answer.on('data', (chunk: Buffer) => (entry.down += chunk.length));
     answer.on('error', () => res.destroy());
     answer.pipe(res);
