@@ -1,7 +1,8 @@
-/** The command line: argv picks a mode (help, --check, forward, socket proxy); env configures it. */
+/** The command line: argv picks help or --check; env picks the mode (egress, forward, socket proxy) and configures it. */
 import type { AddressInfo } from 'node:net';
 import { check } from './check';
 import { ConfigError, loadConfig } from './config';
+import { checkEgress, isEgressMode, runEgress } from './egress';
 import { runForward } from './forward';
 import { createLogger } from './logger';
 import { createProxyServer, listenOn } from './server';
@@ -24,6 +25,21 @@ Configured by environment variables only:
 Forward mode (the localhost-proxy sidecar; no Docker access):
   FORWARD       LISTEN_PORT:HOST:PORT[,...], e.g. 3000:web:3000
   FORWARD_BIND  addresses to listen on (default 127.0.0.1,::1)
+
+Egress mode (the sandbox's only way out: CONNECT and plain HTTP to listed hosts; no Docker access):
+  EGRESS        1 selects this mode (any EGRESS_* variable without it is an error)
+  EGRESS_LISTEN tcp://ADDRESS:PORT (default tcp://127.0.0.1:3128; tcp://0.0.0.0:3128 in compose)
+  EGRESS_ALLOW  hosts, separated by commas or spaces: name, *.domain (subdomains at any depth,
+                not domain itself), 192.0.2.1 or [2001:db8::1] (addresses only when listed
+                exactly), each with an optional :PORT (default: EGRESS_PORTS). Case-insensitive.
+  EGRESS_ALLOW_PRIVATE  exact names (or addresses) of EGRESS_ALLOW that may resolve to a private,
+                loopback or link-local address (default none: such names are refused)
+  EGRESS_PORTS  ports of entries without their own (default 443,80)
+  EGRESS_MAX_CONNECTIONS  client connections at once, and upstream ones (default 256)
+  EGRESS_HEADER_TIMEOUT   to receive a request's headers (default 10s)
+  EGRESS_IDLE_TIMEOUT     a tunnel or request with no byte moving is closed (default 5m)
+  EGRESS_CONNECT_TIMEOUT  to resolve a name and to connect upstream (default 10s)
+  --check       exit 0 when the egress proxy on EGRESS_LISTEN answers
 `;
 
 export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -31,11 +47,12 @@ export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.P
     process.stdout.write(USAGE);
     return 0;
   }
-  if (argv.includes('--check')) return check(env);
+  if (argv.includes('--check')) return isEgressMode(env) ? checkEgress(env) : check(env);
   if (argv.length > 0) {
     process.stderr.write(`devsec-socket-proxy takes no arguments (got ${argv.join(' ')}); it is configured by environment.\n\n${USAGE}`);
     return 2;
   }
+  if (isEgressMode(env)) return runEgress(env);
   if (env.FORWARD !== undefined) return runForward(env);
   return runProxy(env);
 }
