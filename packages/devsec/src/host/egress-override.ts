@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { checkHosts, egressAllowIn, noProxyList, splitHosts } from '../sandbox/egress';
-import { APP_SERVICE, EGRESS_SERVICE, NO_PROXY_ENV_NAMES } from '../sandbox/vocabulary';
+import { APP_SERVICE, EGRESS_LABEL, EGRESS_SERVICE, EgressMode, NO_PROXY_ENV_NAMES } from '../sandbox/vocabulary';
 
 /** The hosts (with a port when the URL names one) of the repository's http(s) remotes. */
 export function remoteHosts(gitCommonDir: string): string[] {
@@ -76,4 +76,15 @@ export function parseComposeFiles(paths: string[]): unknown[] {
       return undefined;
     }
   });
+}
+
+/** The dev container's egress mode, as the last compose file that labels it says. */
+export function egressModeOf(models: unknown[]): EgressMode | undefined {
+  let mode: EgressMode | undefined;
+  for (const model of models) {
+    const labels = (model as { services?: Record<string, { labels?: unknown } | null> } | null)?.services?.[APP_SERVICE]?.labels;
+    const value = labels && typeof labels === 'object' && !Array.isArray(labels) ? (labels as Record<string, unknown>)[EGRESS_LABEL] : undefined;
+    if (value === 'open' || value === 'allowlist') mode = value;
+  }
+  return mode;
 }

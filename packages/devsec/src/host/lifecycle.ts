@@ -9,7 +9,8 @@ import { SandboxError } from '../sandbox/errors';
 import { sharedFileTrust } from '../sandbox/shared-trust';
 import { FILL_NODE_MODULES_SCRIPT } from '../sandbox/node-modules';
 import { visibleText } from '../sandbox/visible';
-import { APP_SERVICE, CONTAINER_USER, ENV_FILE } from '../sandbox/vocabulary';
+import { APP_SERVICE, CONTAINER_USER, ENV_FILE, PUBLISHED_NETWORK, SHARED_NETWORK } from '../sandbox/vocabulary';
+import { namesOf } from '../sandbox/compose-model';
 import { composeArgs, diagnoseComposeFailure, lastLogLines, runCompose, streamCompose, waitUntilHealthy } from './compose-project';
 import { preflight } from './engine';
 import { GATE_RULES, policyGate, sharedGate } from './gate';
@@ -72,6 +73,12 @@ export async function startSandbox(workspaceRoot: string, composeFile: string, o
   gateNestedGit(stack, unsafeAllow, say);
   // Its services are not started with this sandbox until the file is reviewed: say why.
   if (stack.sharedTrust && !stack.sharedTrust.trusted) say.warn(stack.sharedTrust.message);
+  if (stack.egress === 'open') {
+    say.warn(
+      `EGRESS OPEN: ${stack.project}'s sandbox was generated with --egress=open: the agent reaches any host, and can send it what it reads. ` +
+        'Generate it again without --egress=open for the allowlist.',
+    );
+  }
 
   // The gate: skipped only when everything it would read is what it passed last time.
   const gateInputs =
@@ -161,6 +168,15 @@ export async function startShared(workspaceRoot: string, composeFile: string, sa
   if (Object.keys(model.services ?? {}).length === 0) {
     say.info(`No shared service yet in ${composeFile} (add one: nx g @org/devsec:shared-service postgres).`);
     return true;
+  }
+  for (const [name, service] of Object.entries(model.services ?? {})) {
+    const networks = namesOf(service?.networks as string[] | Record<string, unknown> | undefined);
+    if ((service?.ports as unknown[] | undefined)?.length && networks.every((network) => network === SHARED_NETWORK)) {
+      say.warn(
+        `${name} publishes a port, but is only on the shared network, which is internal: Docker publishes nothing from it. ` +
+          `Put it on a network of its own too (networks: [${SHARED_NETWORK}, ${PUBLISHED_NETWORK}], as shared-service --publish writes it).`,
+      );
+    }
   }
   const { code, lines } = await streamCompose(stack.compose, ['up', '--detach', '--wait', '--remove-orphans']);
   if (code !== 0) {

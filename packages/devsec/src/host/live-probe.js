@@ -352,16 +352,18 @@ function connectThrough(proxy, name) {
     }
     const target = /:\d+$/.test(name) ? name : `${name}:443`;
     const request = http.request({ host: url.hostname, port: Number(url.port) || 80, method: 'CONNECT', path: target, headers: { Host: target } });
-    const done = (/** @type {{ status?: number, error?: string }} */ answer) => {
+    const done = (/** @type {{ status?: number, error?: string, proxyStatus?: string }} */ answer) => {
       request.destroy();
       resolve({ name, ...answer });
     };
+    /** @param {import('node:http').IncomingMessage} response */
+    const answered = (response) => ({ status: response.statusCode, proxyStatus: String(response.headers['proxy-status'] ?? '').slice(0, 300) || undefined });
     request.setTimeout(12000, () => done({ error: 'timeout' }));
     request.once('connect', (response, socket) => {
       socket.destroy();
-      done({ status: response.statusCode });
+      done(answered(response));
     });
-    request.once('response', (response) => done({ status: response.statusCode }));
+    request.once('response', (response) => done(answered(response)));
     request.once('error', (error) => done({ error: /** @type {NodeJS.ErrnoException} */ (error).code ?? String(error) }));
     request.end();
   });
@@ -372,10 +374,14 @@ async function egress() {
   const spec = input.egress;
   if (!spec) return undefined;
   const proxy = process.env.HTTPS_PROXY || process.env.https_proxy || undefined;
-  const lookup = await dns.promises
-    .lookup(spec.lookupName, { all: true })
-    .then((found) => ({ name: spec.lookupName, addresses: found.map((entry) => entry.address) }))
-    .catch((error) => ({ name: spec.lookupName, error: error.code ?? String(error) }));
+  // An internal network's resolver may wait long for an outside name: no answer in 3 s is no answer.
+  const lookup = await Promise.race([
+    dns.promises
+      .lookup(spec.lookupName, { all: true })
+      .then((found) => ({ name: spec.lookupName, addresses: found.map((entry) => entry.address) }))
+      .catch((error) => ({ name: spec.lookupName, error: error.code ?? String(error) })),
+    new Promise((resolve) => setTimeout(() => resolve({ name: spec.lookupName, error: 'timeout' }), 3000).unref()),
+  ]);
   return {
     direct: await Promise.all(spec.direct.map(connectDirect)),
     lookup,
@@ -411,7 +417,8 @@ async function main() {
     network: await network(),
     egress: await egress(),
   };
-  process.stdout.write(`${JSON.stringify(observations)}\n`);
+  // Exit once written: a lookup still waiting on a silent resolver must not hold the audit.
+  process.stdout.write(`${JSON.stringify(observations)}\n`, () => process.exit(0));
 }
 
 main().catch((error) => {

@@ -19,13 +19,13 @@ import {
 import type { ComposeModel } from '../sandbox/compose-model';
 import { sharedComposeSkeleton } from '../sandbox/shared-compose';
 import { sharedFileTrust, SharedFileTrust } from '../sandbox/shared-trust';
-import { DEFAULT_NETWORK, SHARED_NETWORK } from '../sandbox/vocabulary';
+import { DEFAULT_NETWORK, EgressMode, SHARED_NETWORK } from '../sandbox/vocabulary';
 import { chownLike, ensureOwnedFolder } from './checkout-owner';
 import { ComposeProject, PsEntry } from './compose-project';
 import { gitMounts, Mount } from './git-mounts';
 import { findNestedGit, NestedGit } from './nested-git';
 import { runCommand, Runner } from './run';
-import { egressOverride, parseComposeFiles } from './egress-override';
+import { egressModeOf, egressOverride, parseComposeFiles } from './egress-override';
 import { ensureSharedSecrets } from './secrets';
 import { stateDir } from './state-dir';
 import { composeEnvironment } from './workspace-env';
@@ -54,6 +54,8 @@ export interface SandboxStack {
   nestedGit?: NestedGit;
   /** Whether the shared services file is one @org/devsec wrote, as prepareWorktree found it. */
   sharedTrust?: SharedFileTrust;
+  /** How the dev container reaches the outside, as its compose file says (prepareWorktree). */
+  egress?: EgressMode;
 }
 
 /**
@@ -144,14 +146,15 @@ export function prepareWorktree(
   ];
   const overridePath = join(devcontainerDir, WORKTREE_COMPOSE_FILE);
   const state = readState(existsSync(overridePath) ? readFileSync(overridePath, 'utf-8') : undefined);
+  const models = parseComposeFiles(stack.compose.files.filter((file) => !file.endsWith(WORKTREE_COMPOSE_FILE)));
   const egress = egressOverride({
-    models: parseComposeFiles(stack.compose.files.filter((file) => !file.endsWith(WORKTREE_COMPOSE_FILE))),
+    models,
     shared: parse(sharedText),
     composeProject: identity.composeProjectName,
     gitCommonDir: identity.gitCommonDir,
   });
   writeFileSync(overridePath, withState(worktreeOverrideFile(mounts, egress), state));
-  return { ...stack, state, nestedGit: nested, sharedTrust: sharedFileTrust(sharedText) };
+  return { ...stack, state, nestedGit: nested, sharedTrust: sharedFileTrust(sharedText), egress: egressModeOf(models) };
 }
 
 /** Records what this start should remember, on the state line of the override file prepareWorktree wrote. */

@@ -22,7 +22,12 @@ export interface ProxyAnswer {
   name: string;
   status?: number;
   error?: string;
+  /** The proxy's Proxy-Status header (RFC 9209): why it refused, or what failed upstream. */
+  proxyStatus?: string;
 }
+
+/** The RFC 9209 error type a Proxy-Status names (`http_request_denied` is the allowlist's refusal). */
+export const proxyError = (answer: ProxyAnswer | undefined) => /\berror=([a-z_]+)/.exec(answer?.proxyStatus ?? '')?.[1];
 
 /** What live-probe.js prints for egress. */
 export interface EgressObservations {
@@ -64,7 +69,8 @@ export function egressLiveFindings(observations: EgressObservations, add: Add): 
       `the egress proxy (${observations.proxy}) ${what} for ${refused.name}, which no list allows: it must refuse with 403.`,
     );
   }
-  if (allowed && allowed.status === 403) {
+  // Refused by the list itself (not for a private address or a failed lookup, which this machine may cause).
+  if (allowed && allowed.status === 403 && proxyError(allowed) === 'http_request_denied') {
     add(
       'live-egress-proxy',
       'environment.HTTPS_PROXY',
@@ -78,7 +84,8 @@ export function egressSummary(observations: EgressObservations | undefined): str
   if (!observations) return 'egress open (--egress=open): not probed';
   const direct = observations.direct.filter((entry) => !routed(entry)).length;
   const refused = observations.refused?.status === 403 ? 'refused an unlisted name' : 'did NOT refuse an unlisted name';
-  const allowed = observations.allowed ? `; ${observations.allowed.name} allowed (${observations.allowed.status ?? observations.allowed.error})` : '';
+  const { allowed: listed } = observations;
+  const allowed = listed ? `; ${listed.name} let through by the list (${[listed.status ?? listed.error, proxyError(listed)].filter(Boolean).join(' ')})` : '';
   const dns = observations.lookup.addresses?.length ? `${observations.lookup.name} resolves` : 'no outside name resolves';
   return `${direct} of ${observations.direct.length} direct routes out closed; ${dns}; the egress proxy ${observations.proxy ? refused : 'is not set'}${allowed}`;
 }

@@ -40,7 +40,8 @@ function clean(): Observations {
       lookup: { name: 'example.com', error: 'EAI_AGAIN' },
       proxy: 'http://egress-proxy:3128',
       refused: { name: 'devsec-audit.invalid', status: 403 },
-      allowed: { name: 'registry.npmjs.org', status: 502 },
+      // This machine resolves it to nothing: the list let it through, the lookup failed.
+      allowed: { name: 'registry.npmjs.org', status: 502, proxyStatus: 'devsec-egress; error=dns_error; details="…"' },
     },
   };
 }
@@ -71,7 +72,11 @@ describe('liveFindings', () => {
     ['a public address that answers', (seen) => (seen.egress!.direct[2].outcome = 'connected'), ['high live-egress-route']],
     ['an outside name that resolves', (seen) => (seen.egress!.lookup = { name: 'example.com', addresses: ['93.184.215.14'] }), ['medium live-egress-dns']],
     ['an egress proxy that lets an unlisted name through', (seen) => (seen.egress!.refused!.status = 200), ['high live-egress-proxy']],
-    ['an egress proxy that refuses a listed name', (seen) => (seen.egress!.allowed!.status = 403), ['high live-egress-proxy']],
+    [
+      'an egress proxy that refuses a listed name by its list',
+      (seen) => (seen.egress!.allowed = { name: 'registry.npmjs.org', status: 403, proxyStatus: 'devsec-egress; error=http_request_denied; details="…"' }),
+      ['high live-egress-proxy'],
+    ],
     ['no egress proxy', (seen) => (seen.egress!.proxy = undefined), ['high live-egress-proxy']],
     ['writable git hooks', (seen) => (seen.writable[1] = { path: '/ws/.git/hooks', writable: true }), ['high live-writable']],
     [
@@ -151,7 +156,7 @@ describe('liveFindings', () => {
     expect(liveSummary(clean(), where.container)).toBe(
       `Live probe in ${where.container} as node (uid 1000): ${FORBIDDEN_CALLS.length} of ${FORBIDDEN_CALLS.length} forbidden Docker calls refused; ` +
         "0 socket file(s) found; 2 of 2 addresses without any HTTP answer (1 of them other sandboxes' proxies); 2 of 2 sandbox paths read-only; " +
-        '3 of 3 direct routes out closed; no outside name resolves; the egress proxy refused an unlisted name; registry.npmjs.org allowed (502).',
+        '3 of 3 direct routes out closed; no outside name resolves; the egress proxy refused an unlisted name; registry.npmjs.org let through by the list (502 dns_error).',
     );
   });
 });

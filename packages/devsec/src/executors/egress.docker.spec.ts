@@ -1,0 +1,230 @@
+/**
+ * Egress on the real engine, tried from inside as the agent would: a server on the host listens
+ * on every address, and the dev container's user tries it on every gateway and address of the
+ * host, tries an outside name, and goes through the egress proxy to a stand-in "outside" server
+ * (on the stack's outside network, known by a listed name and by an unlisted one). Pass: no
+ * direct route answers, only the listed name gets through, and what the sandbox needs inside
+ * (the shared Postgres, docker through the socket proxy) still works. --egress=open restores a
+ * route out, and says so.
+ */
+import { ExecutorContext, logger } from '@nx/devkit';
+import { createServer, Server } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { networkInterfaces, tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FsTree, flushChanges } from 'nx/src/generators/tree';
+import { describeWithDocker, docker, dockerOk } from '../../../../tools/testing/docker';
+import { createSandboxWorkspace, installPlugin, SandboxWorkspace, trustCheckoutsAsRoot } from '../../../../tools/testing/sandbox-workspace';
+import { secureDevcontainerGenerator } from '../generators/secure-devcontainer/generator';
+import { sharedServiceGenerator } from '../generators/shared-service/generator';
+import type { SecureDevcontainerGeneratorSchema } from '../generators/secure-devcontainer/schema';
+import audit from './audit/executor';
+import downShared from './down-shared/executor';
+import downWorktree from './down-worktree/executor';
+import upShared from './up-shared/executor';
+import upWorktree from './up-worktree/executor';
+
+jest.setTimeout(600_000);
+
+const run = Math.random().toString(36).slice(2, 8);
+const network = `devsec-egress-${run}`;
+const composeFile = 'apps/app/.devcontainer/docker-compose.yml';
+const LISTED = 'allowed.devsec.test';
+const UNLISTED = 'denied.devsec.test';
+const REMOTE_HOST = 'git.devsec.test';
+
+describeWithDocker('egress: the agent reaches only the listed hosts, through the egress proxy', () => {
+  let ws: SandboxWorkspace;
+  let dir: string;
+  let project: string;
+  let stateHome: string;
+  let hostServer: Server;
+  let hostPort: number;
+  const outside = `devsec-egress-outside-${run}`;
+  const context = (targetName = 'up-worktree') => ({ root: dir, cwd: dir, projectName: 'app', targetName, isVerbose: false }) as ExecutorContext;
+  const app = () => `${project}-app-1`;
+  const inside = (script: string) => docker(['exec', '-u', 'node', app(), 'bash', '-c', script]);
+  /** A direct TCP connection from inside: connected, refused (both: a route), or why not. */
+  const connectInside = (host: string, port: number) =>
+    inside(
+      `node -e "const s=require('net').connect(${port},'${host}');s.setTimeout(2000,()=>{console.log('silent');process.exit()});` +
+        `s.on('connect',()=>{console.log('connected');process.exit()});s.on('error',e=>{console.log(e.code);process.exit()})"`,
+    ).stdout.trim();
+  const generate = async (options: Partial<SecureDevcontainerGeneratorSchema>) => {
+    const tree = new FsTree(dir, false);
+    await secureDevcontainerGenerator(tree, { project: 'app', network, aptPackages: ['postgresql-client'], skipFormat: true, ...options } as never);
+    flushChanges(dir, tree.listChanges());
+  };
+  const up = async () => {
+    const said: string[] = [];
+    const spies = (['info', 'warn', 'error'] as const).map((level) =>
+      jest.spyOn(logger, level).mockImplementation((...args: unknown[]) => void said.push(String(args[0]))),
+    );
+    try {
+      const result = await upWorktree({ composeFile }, context());
+      project = readFileSync(join(dir, 'apps/app/.devcontainer/.env'), 'utf-8').match(/COMPOSE_PROJECT_NAME=(\S+)/)![1];
+      if (!result.success) throw new Error(`up-worktree failed:\n${said.join('\n')}`);
+      return said;
+    } finally {
+      spies.forEach((spy) => spy.mockRestore());
+    }
+  };
+  /** Every gateway of the dev container's networks and of the engine's default bridge, and this host's own addresses. */
+  const hostSideAddresses = () => {
+    const networks = JSON.parse(dockerOk(['inspect', app(), '--format', '{{json .NetworkSettings.Networks}}'])) as Record<string, { Gateway: string }>;
+    const gateways = Object.values(networks).map((settings) => settings.Gateway);
+    const bridge = dockerOk(['network', 'inspect', 'bridge', '--format', '{{range .IPAM.Config}}{{.Gateway}}{{end}}']).trim();
+    const own = Object.values(networkInterfaces())
+      .flat()
+      .filter((entry) => entry && entry.family === 'IPv4' && !entry.internal)
+      .map((entry) => entry!.address);
+    return [...new Set([...gateways, bridge, ...own].filter(Boolean))];
+  };
+
+  beforeAll(async () => {
+    stateHome = mkdtempSync(join(tmpdir(), 'devsec-egress-state-'));
+    process.env.XDG_STATE_HOME = stateHome;
+    trustCheckoutsAsRoot();
+    // A host service listening on every address: what a sandbox must not reach.
+    hostServer = createServer((_request, response) => response.end('host service'));
+    await new Promise<void>((resolve) => hostServer.listen(0, '0.0.0.0', resolve));
+    hostPort = (hostServer.address() as AddressInfo).port;
+
+    ws = createSandboxWorkspace('devsec-egress-', `egress-${run}`);
+    dir = ws.dir;
+    installPlugin(dir);
+    ws.git('remote', 'add', 'origin', `https://${REMOTE_HOST}/acme/shop.git`);
+    await generate({ allowHosts: [LISTED] });
+    const tree = new FsTree(dir, false);
+    await sharedServiceGenerator(tree, { preset: 'postgres', skipFormat: true });
+    flushChanges(dir, tree.listChanges());
+    // The stand-in outside server has a private address: the user lets the proxy reach it by name.
+    writeFileSync(
+      join(dir, 'apps/app/.devcontainer/docker-compose.services.yml'),
+      `services:\n  egress-proxy:\n    environment:\n      EGRESS_ALLOW_PRIVATE: ${LISTED}\n`,
+    );
+    ws.git('add', '-A');
+    ws.git('commit', '-q', '-m', 'sandbox with postgres');
+    ws.chownToCheckoutUser();
+    expect(await upShared({}, context('up-shared'))).toEqual({ success: true });
+    await up();
+    dockerOk([
+      'run',
+      '-d',
+      '--name',
+      outside,
+      '--network',
+      `${project}_egress`,
+      '--network-alias',
+      LISTED,
+      '--network-alias',
+      UNLISTED,
+      'node:24-trixie-slim',
+      'node',
+      '-e',
+      "require('http').createServer((q,s)=>s.end('outside '+q.url)).listen(80)",
+    ]);
+  });
+
+  afterAll(async () => {
+    hostServer?.close();
+    if (!dir) return;
+    docker(['rm', '-f', outside]);
+    await downWorktree({ composeFile, volumes: true, images: true }, context('down-worktree'));
+    await downShared({ volumes: true }, context('down-shared'));
+    docker(['network', 'rm', network]);
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(stateHome, { recursive: true, force: true });
+    delete process.env.XDG_STATE_HOME;
+  });
+
+  it('puts the dev container on internal networks only, the shared one created internal and without a gateway', () => {
+    const networks = Object.keys(JSON.parse(dockerOk(['inspect', app(), '--format', '{{json .NetworkSettings.Networks}}'])));
+    expect(networks.sort()).toEqual([network, `${project}_sandbox`].sort());
+    for (const name of networks) {
+      const [internal, noGateway] = dockerOk([
+        'network',
+        'inspect',
+        name,
+        '--format',
+        '{{.Internal}} {{index .Options "com.docker.network.bridge.inhibit_ipv4"}}',
+      ])
+        .trim()
+        .split(' ');
+      expect([name, internal, noGateway]).toEqual([name, 'true', 'true']);
+    }
+  });
+
+  it('reaches no host service directly: no gateway, no address of this host, no public address answers', () => {
+    const addresses = hostSideAddresses();
+    // The control: from a container with a route (the egress proxy's outside network), the host service answers.
+    const control = docker([
+      'exec',
+      outside,
+      'node',
+      '-e',
+      `require('net').connect(${hostPort},'${addresses[addresses.length - 1]}').on('connect',()=>{console.log('connected');process.exit()}).on('error',e=>{console.log(e.code);process.exit()})`,
+    ]);
+    expect(control.stdout.trim()).toBe('connected');
+    for (const address of [...addresses, '1.1.1.1']) {
+      const outcome = connectInside(address, address === '1.1.1.1' ? 443 : hostPort);
+      expect([address, outcome]).toEqual([address, expect.stringMatching(/^(EHOSTUNREACH|ENETUNREACH|silent)$/)]);
+    }
+  });
+
+  it('lets the listed host through the egress proxy, over plain HTTP and CONNECT, and refuses the unlisted one naming it', () => {
+    expect(inside(`curl -sS http://${LISTED}/plain`).stdout).toBe('outside /plain');
+    expect(inside(`curl -sS -p http://${LISTED}/tunnel`).stdout).toBe('outside /tunnel');
+    const plain = inside(`curl -sS -w '\\n%{http_code}' http://${UNLISTED}/`);
+    expect(plain.stdout).toMatch(new RegExp(`${UNLISTED.replace(/\./g, '\\.')}[\\s\\S]*\\n403$`));
+    const tunnel = inside(`curl -sS -p -o /dev/null -w '%{http_connect}' http://${UNLISTED}/`);
+    expect(tunnel.stdout).toBe('403');
+    // Without the proxy there is no way: the name does not even resolve inside.
+    expect(inside(`curl -sS --noproxy '*' --max-time 5 http://${LISTED}/`).status).not.toBe(0);
+  });
+
+  it('resolves no outside name, not even a listed one (only the proxy resolves)', () => {
+    for (const name of ['example.com', LISTED]) expect([name, inside(`timeout 5 getent hosts ${name}`).status === 0]).toEqual([name, false]);
+  });
+
+  it("keeps what the sandbox needs: the shared Postgres, docker through the socket proxy; the repository's https remote is listed", () => {
+    expect(inside('psql "$DATABASE_URL" -tAc "select 1"').stdout.trim()).toBe('1');
+    expect(inside('docker ps --format "{{.Names}}"').stdout).toContain(`${project}-egress-proxy-1`);
+    const env = JSON.parse(dockerOk(['inspect', `${project}-egress-proxy-1`, '--format', '{{json .Config.Env}}'])) as string[];
+    expect(
+      env
+        .find((entry) => entry.startsWith('EGRESS_ALLOW='))
+        ?.split('=')[1]
+        .split(' '),
+    ).toEqual(['registry.npmjs.org', LISTED, REMOTE_HOST]);
+    expect(inside('echo $NO_PROXY').stdout.trim().split(',')).toEqual(expect.arrayContaining(['docker-proxy', 'postgres', `${project}-docker-proxy-1`]));
+  });
+
+  it('audit --live holds: no finding, and its summary says the ways out are closed', async () => {
+    const out: string[] = [];
+    const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => Boolean(out.push(String(chunk))));
+    let result;
+    try {
+      result = await audit({ composeFile, live: true }, context('audit'));
+    } finally {
+      write.mockRestore();
+    }
+    const report = out.join('');
+    expect(report).toMatch(
+      /(\d+) of \1 direct routes out closed; no outside name resolves; the egress proxy refused an unlisted name; registry\.npmjs\.org let through by the list/,
+    );
+    expect(report).toContain('No findings');
+    expect(result).toEqual({ success: true });
+  });
+
+  it('with --egress=open: a route out again, said loudly at every start', async () => {
+    await generate({ egress: 'open', force: true });
+    // No egress proxy to configure any more.
+    writeFileSync(join(dir, 'apps/app/.devcontainer/docker-compose.services.yml'), 'services: {}\n');
+    const said = await up();
+    expect(said.join('\n')).toMatch(/EGRESS OPEN: app's sandbox was generated with --egress=open/);
+    const gateway = JSON.parse(dockerOk(['inspect', app(), '--format', '{{json .NetworkSettings.Networks}}']))[`${project}_egress`].Gateway;
+    expect(connectInside(gateway, hostPort)).toBe('connected');
+  });
+});
