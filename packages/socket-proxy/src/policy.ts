@@ -10,7 +10,7 @@ import type { Switches } from './config';
 import { FilterError, parseFilters, QueryParams } from './scope';
 
 /** A container id, id prefix or name; a network or volume id or name. */
-const OBJECT_REF = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/;
+export const OBJECT_REF = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/;
 /** One `/`-separated part of an image reference: `docker.io`, `library`, `node:24-trixie-slim`, `sha256:…`, `app@sha256:…`. */
 const IMAGE_REF_PART = /^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,254}$/;
 const API_VERSION = /^v[0-9]{1,2}\.[0-9]{1,3}$/;
@@ -23,7 +23,8 @@ const OBJECT: Placeholder = { match: 'object' };
 const IMAGE: Placeholder = { match: 'image' };
 
 /** What the server does for a row besides forwarding; `handlers.ts` has one handler for each. */
-export type Handle = 'forward' | 'ping' | 'container-list' | 'events' | 'container-inspect' | 'container-logs' | 'image-inspect' | 'network-inspect';
+export type Handle =
+  'forward' | 'ping' | 'container-list' | 'events' | 'container-inspect' | 'container-logs' | 'image-inspect' | 'network-list' | 'network-inspect';
 
 export interface Rule {
   rule: string;
@@ -31,7 +32,7 @@ export interface Rule {
   path: ReadonlyArray<string | Placeholder>;
   handle: Handle;
   whenOff?: 'not-found';
-  /** The server adds the scope label to the client's `filters`, which must therefore parse. */
+  /** The server adds to the client's `filters` (a scope selector, an event type), which must therefore parse. */
   scopesFilters?: true;
 }
 
@@ -52,7 +53,7 @@ export const RULES: readonly Rule[] = Object.freeze([
   { rule: 'container-logs', section: 'CONTAINERS', path: ['containers', OBJECT, 'logs'], handle: 'container-logs' },
   { rule: 'image-list', section: 'IMAGES', path: ['images', 'json'], handle: 'forward' },
   { rule: 'image-inspect', section: 'IMAGES', path: ['images', IMAGE, 'json'], handle: 'image-inspect', whenOff: 'not-found' },
-  { rule: 'network-list', section: 'NETWORKS', path: ['networks'], handle: 'forward' },
+  { rule: 'network-list', section: 'NETWORKS', path: ['networks'], handle: 'network-list' },
   { rule: 'network-inspect', section: 'NETWORKS', path: ['networks', OBJECT], handle: 'network-inspect', whenOff: 'not-found' },
   { rule: 'volume-list', section: 'VOLUMES', path: ['volumes'], handle: 'forward' },
   { rule: 'volume-inspect', section: 'VOLUMES', path: ['volumes', OBJECT], handle: 'forward', whenOff: 'not-found' },

@@ -42,12 +42,26 @@ export function redactInspect(inspected: EngineJson): EngineJson {
   return result;
 }
 
-/** A network's inspect lists every attached container; keep only those in scope. */
+const isObject = (value: unknown): value is { [key: string]: EngineJson } => value !== null && typeof value === 'object' && !Array.isArray(value);
+
+/**
+ * A network's inspect lists every attached container; keep only those in scope. `Services`
+ * (swarm, with `verbose`) lists tasks' containers, never a stack's: dropped.
+ */
 export function filterNetworkContainers(network: EngineJson, containerIdsInScope: Set<string>): EngineJson {
-  if (!network || typeof network !== 'object' || !network.Containers || typeof network.Containers !== 'object') return network;
+  if (!isObject(network)) return network;
+  const result = { ...network };
+  delete result.Services;
+  if (network.Containers === undefined || network.Containers === null) return result;
+  if (!isObject(network.Containers)) return { ...result, Containers: {} };
   const containers: { [id: string]: unknown } = {};
   for (const [id, entry] of Object.entries(network.Containers)) {
     if (containerIdsInScope.has(id)) containers[id] = entry;
   }
-  return { ...network, Containers: containers };
+  return { ...result, Containers: containers };
+}
+
+/** Whether any network of a list names containers (API versions before 1.28 list them all). */
+export function networkListNamesContainers(networks: EngineJson[]): boolean {
+  return networks.some((network) => isObject(network) && isObject(network.Containers) && Object.keys(network.Containers).length > 0);
 }
