@@ -27,22 +27,31 @@ describe('eventScopeFilter', () => {
     expect(await run(single, events)).toBe(`${JSON.stringify(events[0])}\n`);
   });
 
-  it("keeps events of any selector's containers", async () => {
-    const event = (name: string, labels: Record<string, string>) => ({
+  it("keeps events of any selector's containers, and hides the command line of exec events", async () => {
+    const event = (name: string, labels: Record<string, string>, action = 'start') => ({
+      status: action,
+      id: name,
       Type: 'container',
-      Action: 'start',
+      Action: action,
       Actor: { ID: name, Attributes: { name, ...labels } },
     });
     const out = await run(stackScope, [
       event('a1', { 'com.docker.compose.project': 'stack-a' }),
-      event('s1', { 'org.devsec.scope': 'dev' }),
+      event('s1', { 'org.devsec.scope': 'dev' }, "exec_create: sh -c 'echo hunter2'"),
+      event('s1', { 'org.devsec.scope': 'dev' }, 'exec_start: sh -c echo hunter2'),
+      event('s1', { 'org.devsec.scope': 'dev' }, 'health_status: healthy'),
       event('b1', { 'com.docker.compose.project': 'stack-b' }),
     ]);
-    expect(
-      out
-        .trim()
-        .split('\n')
-        .map((line) => JSON.parse(line).Actor.ID),
-    ).toEqual(['a1', 's1']);
+    const kept = out
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(kept.map((e) => `${e.Actor.ID} ${e.Action} | ${e.status}`)).toEqual([
+      'a1 start | start',
+      's1 exec_create: <redacted> | exec_create: <redacted>',
+      's1 exec_start: <redacted> | exec_start: <redacted>',
+      's1 health_status: healthy | health_status: healthy',
+    ]);
+    expect(out).not.toContain('hunter2');
   });
 });

@@ -1,13 +1,17 @@
-/** The /events stream, filtered line by line: events of containers in scope only. */
+/** The /events stream, filtered line by line: events of containers in scope only, redacted. */
 import { Transform } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type { Scope } from './config';
+import { redactEvent } from './redact';
 import { isEventInScope } from './scope';
 
 /** One event line from /events larger than this is not an event. */
 const MAX_EVENT_LINE = 1024 * 1024;
 
-/** Keeps the whole lines of events of containers in scope; a line that is not JSON is dropped, not judged. */
+/**
+ * Keeps the whole lines of events of containers in scope, redacted. A line is re-serialised
+ * only when redaction changed it; a line that is not JSON is dropped, not judged.
+ */
 export function eventScopeFilter(scope: Pick<Scope, 'anyOf'>): Transform {
   const decoder = new StringDecoder('utf8');
   let pending = '';
@@ -16,7 +20,10 @@ export function eventScopeFilter(scope: Pick<Scope, 'anyOf'>): Transform {
     for (const line of lines) {
       if (line.trim() === '') continue;
       try {
-        if (isEventInScope(JSON.parse(line), scope)) out += `${line}\n`;
+        const event = JSON.parse(line);
+        if (!isEventInScope(event, scope)) continue;
+        const redacted = redactEvent(event);
+        out += `${redacted === event ? line : JSON.stringify(redacted)}\n`;
       } catch {
         // Not an event: drop it rather than pass through something we cannot judge.
       }

@@ -238,6 +238,17 @@ describe('handlers against a stand-in engine', () => {
     });
   });
 
+  it('volume-list and volume-inspect redact driver options and status', async () => {
+    const list = await fetchJson('/volumes');
+    expect(list.body.Volumes[0]).toEqual({ Name: 'v', Driver: 'local', Options: { type: '<redacted>', o: '<redacted>' } });
+    const inspected = await fetchJson('/volumes/v');
+    expect(inspected.body).toEqual({ Name: 'v', Options: { o: '<redacted>' }, Status: { token: '<redacted>' } });
+  });
+
+  it("info hides the credentials of the engine's proxies", async () => {
+    expect((await fetchJson('/info')).body).toEqual({ Name: 'host', HttpProxy: 'http://<redacted>@proxy:3128', NoProxy: 'localhost' });
+  });
+
   it('an answer that is not JSON is never passed on', async () => {
     const answer = await fetchJson('/images/broken/json');
     expect(answer.status).toBe(502);

@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Scope } from './config';
 import { eventScopeFilter } from './events';
 import type { Allowance, Handle } from './policy';
-import { EngineJson, filterNetworkContainers, networkListNamesContainers, redactInspect } from './redact';
+import { EngineJson, filterNetworkContainers, networkListNamesContainers, redactInfo, redactInspect, redactVolume, redactVolumeList } from './redact';
 import { sendAnswer, sendJson } from './respond';
 import { encodeQuery, eventQuery } from './scope';
 import { anchorOutsideScope, EngineReader, idsInScope, inspectInScope, listInScope, parseAnswer, unexpectedAnswer } from './scoped-reads';
@@ -90,6 +90,9 @@ export const HANDLERS: Readonly<Record<Handle, Handler>> = Object.freeze({
     return upstream.stream(res, decision.method, logsPath, readerOf(context).userAgent);
   },
   'image-inspect': redacting(redactInspect),
+  info: redacting(redactInfo),
+  'volume-list': redacting(redactVolumeList),
+  'volume-inspect': redacting(redactVolume),
   'network-list': async (context) => {
     const { decision, res } = context;
     const reader = readerOf(context);

@@ -24,7 +24,18 @@ const IMAGE: Placeholder = { match: 'image' };
 
 /** What the server does for a row besides forwarding; `handlers.ts` has one handler for each. */
 export type Handle =
-  'forward' | 'ping' | 'container-list' | 'events' | 'container-inspect' | 'container-logs' | 'image-inspect' | 'network-list' | 'network-inspect';
+  | 'forward'
+  | 'ping'
+  | 'info'
+  | 'container-list'
+  | 'events'
+  | 'container-inspect'
+  | 'container-logs'
+  | 'image-inspect'
+  | 'network-list'
+  | 'network-inspect'
+  | 'volume-list'
+  | 'volume-inspect';
 
 export interface Rule {
   rule: string;
@@ -46,7 +57,7 @@ export interface Rule {
 export const RULES: readonly Rule[] = Object.freeze([
   { rule: 'ping', section: 'PING', path: ['_ping'], handle: 'ping' },
   { rule: 'version', section: 'VERSION', path: ['version'], handle: 'forward' },
-  { rule: 'info', section: 'INFO', path: ['info'], handle: 'forward' },
+  { rule: 'info', section: 'INFO', path: ['info'], handle: 'info' },
   { rule: 'events', section: 'EVENTS', path: ['events'], handle: 'events', scopesFilters: true },
   { rule: 'container-list', section: 'CONTAINERS', path: ['containers', 'json'], handle: 'container-list', scopesFilters: true },
   { rule: 'container-inspect', section: 'CONTAINERS', path: ['containers', OBJECT, 'json'], handle: 'container-inspect', whenOff: 'not-found' },
@@ -55,8 +66,8 @@ export const RULES: readonly Rule[] = Object.freeze([
   { rule: 'image-inspect', section: 'IMAGES', path: ['images', IMAGE, 'json'], handle: 'image-inspect', whenOff: 'not-found' },
   { rule: 'network-list', section: 'NETWORKS', path: ['networks'], handle: 'network-list' },
   { rule: 'network-inspect', section: 'NETWORKS', path: ['networks', OBJECT], handle: 'network-inspect', whenOff: 'not-found' },
-  { rule: 'volume-list', section: 'VOLUMES', path: ['volumes'], handle: 'forward' },
-  { rule: 'volume-inspect', section: 'VOLUMES', path: ['volumes', OBJECT], handle: 'forward', whenOff: 'not-found' },
+  { rule: 'volume-list', section: 'VOLUMES', path: ['volumes'], handle: 'volume-list' },
+  { rule: 'volume-inspect', section: 'VOLUMES', path: ['volumes', OBJECT], handle: 'volume-inspect', whenOff: 'not-found' },
   // Plugins are never readable here; 404 keeps `docker inspect`'s fall-through clean.
   { rule: 'plugin-inspect', section: 'PLUGINS', path: ['plugins', OBJECT, 'json'], handle: 'forward', whenOff: 'not-found' },
 ]);
