@@ -54,11 +54,29 @@ describe('handlers against a stand-in engine', () => {
       const version = /^\/v1\.([0-9]+)/.exec(url.pathname)?.[1];
       const path = url.pathname.replace(/^\/v1\.[0-9]+/, '');
       const labels: string[] = JSON.parse(url.searchParams.get('filters') ?? '{}').label ?? [];
+      const missing = /^\/containers\/(devsec-missing-[0-9a-f]+)\//.exec(path);
+      if (missing) {
+        // dockerd's words for a container that does not exist (plain text before API 1.24).
+        res.writeHead(404, { 'Content-Type': version !== undefined && Number(version) < 24 ? 'text/plain' : 'application/json', 'Api-Version': '1.41' });
+        res.end(
+          version !== undefined && Number(version) < 24
+            ? `No such container: ${missing[1]}\n`
+            : JSON.stringify({ message: `No such container: ${missing[1]}` }),
+        );
+        return true;
+      }
       if (path === '/containers/mine/json') return (json({ Id: 'id-mine', Config: { Env: ['TOKEN=secret'], Labels: { 'org.devsec.scope': 'unit' } } }), true);
       if (path === '/containers/theirs/json') return (json({ Id: 'id-theirs', Config: { Env: [], Labels: { 'org.devsec.scope': 'other' } } }), true);
       const known = CONTAINERS.find((container) => path === `/containers/${container.Id}/json`);
       if (known) return (json({ Id: known.Id, Created: known.at, Config: { Labels: known.labels } }), true);
       if (path === '/containers/json') {
+        const filters = JSON.parse(url.searchParams.get('filters') ?? '{}');
+        const anchor = [...(filters.since ?? []), ...(filters.before ?? [])].find((ref: string) => !CONTAINERS.some((container) => container.Id === ref));
+        if (anchor !== undefined) {
+          res.writeHead(500, { 'Content-Type': 'application/json' });
+          res.end(JSON.stringify({ message: `no such container ${anchor}` }));
+          return true;
+        }
         if (labels.includes('org.devsec.scope=unit')) return (json([{ Id: 'id-mine', Created: 1 }]), true);
         const matching = CONTAINERS.filter((container) =>
           labels.every((label) => {
@@ -141,8 +159,19 @@ describe('handlers against a stand-in engine', () => {
     for (const path of ['/containers/theirs/json', '/containers/theirs/logs?stdout=1']) {
       expect(await fetchJson(path)).toMatchObject({ status: 404, body: { message: 'No such container: theirs' } });
     }
-    // The logs were never asked for.
-    expect(asked().some((url) => url.includes('/logs'))).toBe(false);
+    // The logs were never asked for, only the engine's answer for a container nobody created.
+    expect(asked().filter((url) => url.includes('/logs'))).toEqual([expect.stringMatching(/^\/containers\/devsec-missing-[0-9a-f]{24}\/logs\?stdout=1$/)]);
+  });
+
+  it('answers for a container outside the scope in the shape the API version answers for a missing one', async () => {
+    const old = await new Promise<{ status: number; type: unknown; text: string }>((resolve) =>
+      get({ socketPath: frontSocket, path: '/v1.23/containers/theirs/json' }, (response) => {
+        let text = '';
+        response.on('data', (chunk) => (text += chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, type: response.headers['content-type'], text }));
+      }),
+    );
+    expect(old).toEqual({ status: 404, type: 'text/plain', text: 'No such container: theirs\n' });
   });
 
   it('container-logs reads the logs by the id it checked, not by the name', async () => {
@@ -202,11 +231,14 @@ describe('handlers against a stand-in engine', () => {
     });
 
     it('container-list answers for a since/before anchor outside the scope as dockerd does for a missing one', async () => {
-      for (const anchor of ['b1', 'nothing-here', '../x']) {
+      for (const anchor of ['b1', '/b1', 'nothing-here', '../x']) {
         const filters = encodeURIComponent(JSON.stringify({ since: [anchor] }));
         expect(await fetchJson(`/containers/json?filters=${filters}`)).toMatchObject({ status: 500, body: { message: `no such container ${anchor}` } });
       }
-      expect(asked().some((url) => url.startsWith('/containers/json'))).toBe(false);
+      // The engine was asked about a name nobody created in their place, never about them.
+      const lists = asked().filter((url) => url.startsWith('/containers/json'));
+      expect(lists.length).toBeGreaterThan(0);
+      for (const url of lists) expect(url).toMatch(/"since":\["(devsec-missing-[0-9a-f]{24}|\.\.\/x)"\]/);
       const before = encodeURIComponent(JSON.stringify({ before: ['s1'] }));
       expect((await fetchJson(`/containers/json?filters=${before}`)).status).toBe(200);
     });

@@ -9,7 +9,7 @@ import type { Allowance, Handle } from './policy';
 import { EngineJson, filterNetworkContainers, networkListNamesContainers, redactInfo, redactInspect, redactVolume, redactVolumeList } from './redact';
 import { sendAnswer, sendJson } from './respond';
 import { encodeQuery, eventQuery } from './scope';
-import { anchorOutsideScope, EngineReader, idsInScope, inspectInScope, listInScope, parseAnswer, unexpectedAnswer } from './scoped-reads';
+import { EngineReader, idsInScope, inspectInScope, listInScopeAnchored, missingContainerAnswer, parseAnswer, unexpectedAnswer } from './scoped-reads';
 import type { Upstream } from './upstream';
 
 /** Everything a handler works from: the allowed request, the scope, and the engine. */
@@ -33,8 +33,6 @@ const readerOf = (context: RequestContext): EngineReader => ({
   scope: context.scope,
 });
 
-const noSuchContainer = (ref: string) => ({ message: `No such container: ${ref}` });
-
 /** Reads the answer whole and sends it redacted; an answer that is not JSON is not passed on. */
 const redacting =
   (redact: (value: EngineJson) => EngineJson): Handler =>
@@ -57,14 +55,9 @@ export const HANDLERS: Readonly<Record<Handle, Handler>> = Object.freeze({
     sendAnswer(context.res, await context.upstream.ping(pathOf(context), readerOf(context).userAgent));
   },
   'container-list': async (context) => {
-    const { decision, res } = context;
-    const reader = readerOf(context);
-    const anchor = await anchorOutsideScope(reader, decision.params);
-    // dockerd's own words (and status) for an anchor it cannot find.
-    if (anchor !== undefined) return sendJson(res, 500, { message: `no such container ${anchor}` });
-    const listed = await listInScope(reader, decision.params);
-    if ('failed' in listed) return sendAnswer(res, listed.failed);
-    sendJson(res, 200, listed.containers, listed.answer.headers);
+    const listed = await listInScopeAnchored(readerOf(context), context.decision.params);
+    if ('failed' in listed) return sendAnswer(context.res, listed.failed);
+    sendJson(context.res, 200, listed.containers, listed.answer.headers);
   },
   events: (context) => {
     const { decision, upstream, res, scope } = context;
@@ -74,20 +67,23 @@ export const HANDLERS: Readonly<Record<Handle, Handler>> = Object.freeze({
   'container-inspect': async (context) => {
     const { decision, res } = context;
     const ref = decision.ref as string;
-    const found = await inspectInScope(readerOf(context), ref, decision.params);
-    if (found.hidden) return sendJson(res, 404, noSuchContainer(ref));
+    const reader = readerOf(context);
+    const found = await inspectInScope(reader, ref, decision.params);
+    if (found.hidden) return sendAnswer(res, await missingContainerAnswer(reader, ref, 'json', decision.params));
     if (!found.container) return sendAnswer(res, found.answer);
     sendJson(res, 200, redactInspect(found.container), found.answer.headers);
   },
   'container-logs': async (context) => {
     const { decision, res, upstream } = context;
     const ref = decision.ref as string;
-    const found = await inspectInScope(readerOf(context), ref);
-    if (found.hidden) return sendJson(res, 404, noSuchContainer(ref));
+    const reader = readerOf(context);
+    const found = await inspectInScope(reader, ref);
+    // Hidden or missing: the logs endpoint's own answer for a missing container (its parameter checks come first).
+    if (found.hidden || found.answer.status === 404) return sendAnswer(res, await missingContainerAnswer(reader, ref, 'logs', decision.params));
     if (!found.container) return sendAnswer(res, found.answer);
     // Use the resolved id so a name re-pointed after the check cannot be read.
     const logsPath = `${prefixOf(context)}/containers/${found.container.Id}/logs${encodeQuery(decision.params)}`;
-    return upstream.stream(res, decision.method, logsPath, readerOf(context).userAgent);
+    return upstream.stream(res, decision.method, logsPath, reader.userAgent);
   },
   'image-inspect': redacting(redactInspect),
   info: redacting(redactInfo),

@@ -3,6 +3,7 @@
  * container list is one query per selector, merged here in the engine's order; a single
  * container is read and then judged by its labels.
  */
+import { randomBytes } from 'node:crypto';
 import type { Scope } from './config';
 import { OBJECT_REF } from './policy';
 import type { EngineJson } from './redact';
@@ -17,6 +18,7 @@ import {
   ListedContainer,
   matchesScope,
   mergeNewestFirst,
+  parseFilters,
   QueryParams,
   withoutForeignLinkNames,
   withScopeFilter,
@@ -98,16 +100,55 @@ export async function inspectInScope(
   return { answer, container };
 }
 
+/** A container name nobody created: what the engine says about it is what it says about a missing one. */
+const missingName = () => `devsec-missing-${randomBytes(12).toString('hex')}`;
+
+/** The engine's answer about `missing`, reworded to name `ref`: status, headers and shape as that API version has them. */
+function naming(answer: Answer, missing: Map<string, string>): Answer {
+  let body = answer.body.toString('utf8');
+  for (const [name, ref] of missing) body = body.split(name).join(ref);
+  return { ...answer, body: Buffer.from(body) };
+}
+
 /**
- * The first `since`/`before` anchor of a list query that is not a container in scope. The
- * engine resolves anchors and fails on one it cannot find: passed through, that failure would
- * tell an out-of-scope container from a missing one.
+ * What the engine answers for `/containers/{ref}/{tail}` when no such container exists, asked
+ * of it with a name nobody created: a container outside the scope reads exactly like a
+ * missing one, in every API version (older ones answer in plain text) and on every endpoint
+ * (the logs' own parameter checks included).
  */
-export async function anchorOutsideScope(reader: EngineReader, params: QueryParams): Promise<string | undefined> {
-  for (const anchor of listAnchors(params)) {
-    if (!OBJECT_REF.test(anchor)) return anchor;
-    const found = await inspectInScope(reader, anchor);
-    if (found.hidden || !found.container) return anchor;
+export async function missingContainerAnswer(reader: EngineReader, ref: string, tail: string, params: QueryParams): Promise<Answer> {
+  const missing = missingName();
+  const answer = await reader.upstream.fetch(`${reader.prefix}/containers/${missing}/${tail}${encodeQuery(params)}`, reader.userAgent);
+  // Someone did create it: say so in the modern words rather than read it.
+  if (answer.status === 200) {
+    const body = Buffer.from(JSON.stringify({ message: `No such container: ${ref}` }));
+    return { status: 404, headers: { 'content-type': 'application/json' }, body };
   }
-  return undefined;
+  return naming(answer, new Map([[missing, ref]]));
+}
+
+/**
+ * A container list within the scope, its `since`/`before` anchors judged first: the engine
+ * resolves them, and one outside the scope must read as a missing one. Such an anchor is
+ * replaced by a name nobody created, and what the engine then answers is reworded to name it.
+ * An anchor that is no container reference (nor `/` and one) cannot name a container: it
+ * goes to the engine as it is.
+ */
+export async function listInScopeAnchored(reader: EngineReader, params: QueryParams): Promise<Listed> {
+  const missing = new Map<string, string>();
+  const replaced = new Map<string, string>();
+  for (const anchor of listAnchors(params)) {
+    const ref = anchor.replace(/^\//, '');
+    if (!OBJECT_REF.test(ref) || replaced.has(anchor)) continue;
+    const found = await inspectInScope(reader, ref);
+    if (!found.hidden) continue;
+    const name = missingName();
+    replaced.set(anchor, name);
+    missing.set(name, anchor);
+  }
+  if (replaced.size === 0) return listInScope(reader, params);
+  const filters = parseFilters(params.filters);
+  for (const key of ['since', 'before']) if (filters[key]) filters[key] = filters[key].map((anchor) => replaced.get(anchor) ?? anchor);
+  const listed = await listInScope(reader, { ...params, filters: JSON.stringify(filters) });
+  return 'failed' in listed ? { failed: naming(listed.failed, missing) } : listed;
 }
