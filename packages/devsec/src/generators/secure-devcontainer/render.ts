@@ -14,6 +14,7 @@ import { SandboxSpec, SPEC_GENERATOR } from '../../sandbox/spec';
 import {
   AGENTS,
   COMPOSE_FILE,
+  COMPOSE_PROJECT_LABEL,
   DEVCONTAINER_DIR,
   DEVCONTAINER_JSON,
   DOCKERFILE,
@@ -136,6 +137,8 @@ function templateValues(tree: Tree, target: SandboxTarget, spec: SandboxSpec) {
     initializeCommand: ['node', '-e', INITIALIZE_SCRIPT, target.projectRoot],
     managedLabel: MANAGED_LABEL,
     projectLabel: PROJECT_LABEL,
+    // The proxy's scope: this stack's compose project, and the shared services of its network.
+    composeProjectLabel: COMPOSE_PROJECT_LABEL,
     scopeLabel: SCOPE_LABEL,
   };
 }
