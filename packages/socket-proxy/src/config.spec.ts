@@ -1,4 +1,4 @@
-import { loadConfig, parseListen, READ_SWITCHES, WRITE_SWITCHES } from './config';
+import { loadConfig, MAX_SCOPE_SELECTORS, parseListen, parseScope, READ_SWITCHES, WRITE_SWITCHES } from './config';
 
 describe('loadConfig', () => {
   it("uses Tecnativa's defaults: PING, VERSION, EVENTS on; every other section off", () => {
@@ -6,7 +6,7 @@ describe('loadConfig', () => {
     expect(config.switches).toEqual(READ_SWITCHES);
     expect(config.socketPath).toBe('/var/run/docker.sock');
     expect(config.listen).toEqual({ kind: 'tcp', host: '127.0.0.1', port: 2375 });
-    expect(config.scope).toEqual({ key: 'org.devsec.scope', value: undefined, selector: 'org.devsec.scope' });
+    expect(config.scope).toEqual({ selector: 'org.devsec.scope', anyOf: [{ key: 'org.devsec.scope', value: undefined, selector: 'org.devsec.scope' }] });
   });
 
   it('reads the read switches, LISTEN, SOCKET_PATH, SCOPE_LABEL and LOG_LEVEL', () => {
@@ -24,7 +24,7 @@ describe('loadConfig', () => {
     });
     expect(config.switches).toMatchObject({ CONTAINERS: true, IMAGES: true, INFO: false, EVENTS: false, NETWORKS: true, VOLUMES: true });
     expect(config.listen).toEqual({ kind: 'unix', path: '/run/devsec/docker.sock' });
-    expect(config.scope).toEqual({ key: 'org.devsec.scope', value: 'dev', selector: 'org.devsec.scope=dev' });
+    expect(config.scope).toEqual({ selector: 'org.devsec.scope=dev', anyOf: [{ key: 'org.devsec.scope', value: 'dev', selector: 'org.devsec.scope=dev' }] });
     expect(config.logLevel).toBe('warn');
   });
 
@@ -66,6 +66,40 @@ describe('loadConfig', () => {
 
   it('reports every problem at once', () => {
     expect(() => loadConfig({ POST: '1', CONTAINER: '1' })).toThrow(/POST=1[\s\S]*CONTAINER=1/);
+  });
+});
+
+describe('SCOPE_LABEL', () => {
+  it('takes a list of selectors, any of which puts a container in scope', () => {
+    expect(loadConfig({ SCOPE_LABEL: 'com.docker.compose.project=app-ws-1a2b3c4d,org.devsec.scope=dev' }).scope).toEqual({
+      selector: 'com.docker.compose.project=app-ws-1a2b3c4d,org.devsec.scope=dev',
+      anyOf: [
+        { key: 'com.docker.compose.project', value: 'app-ws-1a2b3c4d', selector: 'com.docker.compose.project=app-ws-1a2b3c4d' },
+        { key: 'org.devsec.scope', value: 'dev', selector: 'org.devsec.scope=dev' },
+      ],
+    });
+    expect(parseScope('a,b=c').anyOf.map((selector) => [selector.key, selector.value])).toEqual([
+      ['a', undefined],
+      ['b', 'c'],
+    ]);
+  });
+
+  it.each([
+    // What an unset variable leaves behind, in each place.
+    [
+      'com.docker.compose.project=,org.devsec.scope=dev',
+      /SCOPE_LABEL=com.docker.compose.project=,org.devsec.scope=dev holds "com.docker.compose.project=", which is not a label selector/,
+    ],
+    ['org.devsec.scope=dev,', /holds an empty selector/],
+    [',org.devsec.scope=dev', /holds an empty selector/],
+    ['a=b,,c=d', /holds an empty selector/],
+    ['a=b, c=d', /holds " c=d", which is not a label selector: use KEY or KEY=VALUE selectors separated by commas, without spaces/],
+    ['a=b,a=b', /repeats the selector a=b/],
+    ['a=b,c==d', /holds "c==d"/],
+    [Array.from({ length: MAX_SCOPE_SELECTORS + 1 }, (_, i) => `k${i}=v`).join(','), /holds 9 selectors, more than 8/],
+    ['', /SCOPE_LABEL= is not a label selector/],
+  ])('refuses %p', (SCOPE_LABEL, message) => {
+    expect(() => loadConfig({ SCOPE_LABEL })).toThrow(message);
   });
 });
 

@@ -75,19 +75,62 @@ export function parseListen(listen: string): Listen {
   throw new ConfigError(`LISTEN=${listen} is not understood: use tcp://HOST:PORT (e.g. tcp://127.0.0.1:2375) or unix:///path/to.sock.`);
 }
 
+/** One label selector: `KEY` (the label is present, any value) or `KEY=VALUE` (it has that value). */
 export interface ScopeLabel {
   key: string;
   value: string | undefined;
   selector: string;
 }
 
-/** @param selector `key` or `key=value` */
+/**
+ * What the proxy shows: containers that match ANY of the selectors of SCOPE_LABEL, e.g. a
+ * stack's own compose project and the shared services on its network:
+ * `com.docker.compose.project=app-ws-1a2b3c4d,org.devsec.scope=dev`.
+ * The selectors come from the environment at start; nothing a client sends changes them. A
+ * selector must never be satisfiable by a container the agent could create: it can create
+ * none (this proxy refuses every write), so the labels that match are only those the host's
+ * own `docker compose` set (a stack's project label, the shared file's scope label).
+ */
+export interface Scope {
+  /** SCOPE_LABEL as given, for the start-up log. */
+  selector: string;
+  anyOf: readonly ScopeLabel[];
+}
+
+/** Each selector costs one engine query per container list: a handful is plenty. */
+export const MAX_SCOPE_SELECTORS = 8;
+
+const SELECTOR = /^([A-Za-z0-9][A-Za-z0-9._/-]*)(?:=([^\s=,][^\s,]*))?$/;
+
+/** @param selector `KEY` or `KEY=VALUE` */
 export function parseScopeLabel(selector: string): ScopeLabel {
-  const match = /^([A-Za-z0-9][A-Za-z0-9._/-]*)(?:=([^\s=][^\s]*))?$/.exec(selector);
+  const match = SELECTOR.exec(selector);
   if (!match) {
     throw new ConfigError(`SCOPE_LABEL=${selector} is not a label selector: use KEY or KEY=VALUE (e.g. org.devsec.scope=dev).`);
   }
   return { key: match[1], value: match[2], selector };
+}
+
+/**
+ * `SELECTOR[,SELECTOR...]`, each `KEY` or `KEY=VALUE`, no spaces; a container is in scope when
+ * any selector matches its labels. An empty selector is refused rather than skipped: it is
+ * what an unset variable leaves behind (`project=${UNSET},…`), and skipping it would start a
+ * proxy that shows other than its compose file says.
+ */
+export function parseScope(text: string): Scope {
+  const parts = text.split(',');
+  if (parts.length === 1) return { selector: text, anyOf: [parseScopeLabel(text)] };
+  const problem = (what: string) =>
+    new ConfigError(
+      `SCOPE_LABEL=${text} ${what}: use KEY or KEY=VALUE selectors separated by commas, without spaces (e.g. com.docker.compose.project=app-ws-1a2b3c4d,org.devsec.scope=dev).`,
+    );
+  if (parts.some((part) => part === '')) throw problem('holds an empty selector');
+  if (parts.length > MAX_SCOPE_SELECTORS) throw problem(`holds ${parts.length} selectors, more than ${MAX_SCOPE_SELECTORS}`);
+  const bad = parts.find((part) => !SELECTOR.test(part));
+  if (bad !== undefined) throw problem(`holds "${bad}", which is not a label selector`);
+  const repeated = parts.find((part, index) => parts.indexOf(part) !== index);
+  if (repeated !== undefined) throw problem(`repeats the selector ${repeated}`);
+  return { selector: text, anyOf: parts.map(parseScopeLabel) };
 }
 
 export type Switches = { [name: string]: boolean };
@@ -96,7 +139,7 @@ export interface ProxyConfig {
   socketPath: string;
   listen: Listen;
   switches: Switches;
-  scope: ScopeLabel;
+  scope: Scope;
   logLevel: string;
 }
 
@@ -134,7 +177,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ProxyConfig {
   }
 
   const listen = attempt(() => parseListen(env.LISTEN ?? DEFAULT_LISTEN));
-  const scope = attempt(() => parseScopeLabel(env.SCOPE_LABEL ?? DEFAULT_SCOPE_LABEL));
+  const scope = attempt(() => parseScope(env.SCOPE_LABEL ?? DEFAULT_SCOPE_LABEL));
   const logLevel = (env.LOG_LEVEL ?? 'info').toLowerCase();
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     problems.push(`LOG_LEVEL=${env.LOG_LEVEL} is not one of ${LOG_LEVELS.join(', ')}.`);

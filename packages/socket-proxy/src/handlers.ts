@@ -3,135 +3,122 @@
  * forwarding, and the scope checks, redaction and event filtering some rules need.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Transform } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
-import type { ScopeLabel } from './config';
+import type { Scope } from './config';
+import { eventScopeFilter } from './events';
 import type { Allowance, Handle } from './policy';
-import { EngineJson, filterNetworkContainers, redactInspect } from './redact';
-import { sendAnswer, sendJson, Answer } from './respond';
-import { encodeQuery, hasScopeLabel, isEventInScope, QueryParams, withScopeFilter } from './scope';
+import { EngineJson, filterNetworkContainers, networkListNamesContainers, redactInfo, redactInspect, redactVolume, redactVolumeList } from './redact';
+import { sendAnswer, sendJson } from './respond';
+import { encodeQuery, eventQuery } from './scope';
+import { EngineReader, idsInScope, inspectInScope, listInScopeAnchored, missingContainerAnswer, parseAnswer, unexpectedAnswer } from './scoped-reads';
 import type { Upstream } from './upstream';
-
-/** One event line from /events larger than this is not an event. */
-const MAX_EVENT_LINE = 1024 * 1024;
 
 /** Everything a handler works from: the allowed request, the scope, and the engine. */
 export interface RequestContext {
   req: IncomingMessage;
   res: ServerResponse;
   decision: Allowance;
-  scope: ScopeLabel;
+  scope: Scope;
   upstream: Upstream;
 }
 
 export type Handler = (context: RequestContext) => Promise<void>;
 
-/** Filters the newline-delimited JSON of /events down to events of containers in scope. */
-export function eventScopeFilter(scope: Pick<ScopeLabel, 'key' | 'value'>): Transform {
-  const decoder = new StringDecoder('utf8');
-  let pending = '';
-  const keep = (lines: string[]) => {
-    let out = '';
-    for (const line of lines) {
-      if (line.trim() === '') continue;
-      try {
-        if (isEventInScope(JSON.parse(line), scope)) out += `${line}\n`;
-      } catch {
-        // Not an event: drop it rather than pass through something we cannot judge.
-      }
-    }
-    return out;
-  };
-  return new Transform({
-    transform(chunk, _encoding, callback) {
-      pending += decoder.write(chunk);
-      const lines = pending.split('\n');
-      pending = lines.pop() as string;
-      if (pending.length > MAX_EVENT_LINE) {
-        callback(new Error('event line too long'));
-        return;
-      }
-      const out = keep(lines);
-      callback(null, out === '' ? undefined : out);
-    },
-    flush(callback) {
-      const out = keep([pending + decoder.end()]);
-      callback(null, out === '' ? undefined : out);
-    },
-  });
-}
-
 /** `/v1.41` or nothing, as the client sent it. */
 const prefixOf = ({ decision }: RequestContext) => (decision.version ? `/${decision.version}` : '');
 const pathOf = (context: RequestContext) => `${prefixOf(context)}/${context.decision.segments.join('/')}`;
-const userAgentOf = ({ req }: RequestContext) => req.headers['user-agent'];
+const readerOf = (context: RequestContext): EngineReader => ({
+  upstream: context.upstream,
+  prefix: prefixOf(context),
+  userAgent: context.req.headers['user-agent'],
+  scope: context.scope,
+});
 
-const noSuchContainer = (ref: string) => ({ message: `No such container: ${ref}` });
-
-/**
- * Resolves a container reference to its inspect object, or hidden when it is outside the
- * scope (which the client cannot tell from a container that does not exist).
- */
-async function inspectInScope(
-  context: RequestContext,
-  ref: string,
-  params: QueryParams = {},
-): Promise<{ hidden: true } | { answer: Answer; container?: EngineJson; hidden?: undefined }> {
-  const answer = await context.upstream.fetch(`${prefixOf(context)}/containers/${ref}/json${encodeQuery(params)}`, userAgentOf(context));
-  if (answer.status !== 200) return { answer };
-  const container = JSON.parse(answer.body.toString('utf8'));
-  if (!hasScopeLabel(container && container.Config && container.Config.Labels, context.scope)) return { hidden: true };
-  return { answer, container };
-}
+/** Reads the answer whole and sends it redacted; an answer that is not JSON is not passed on. */
+const redacting =
+  (redact: (value: EngineJson) => EngineJson): Handler =>
+  async (context) => {
+    const { decision, res } = context;
+    const reader = readerOf(context);
+    const answer = await reader.upstream.fetch(`${pathOf(context)}${encodeQuery(decision.params)}`, reader.userAgent);
+    if (answer.status !== 200) return sendAnswer(res, answer);
+    const value = parseAnswer(answer);
+    if (value === undefined) return sendAnswer(res, unexpectedAnswer(`/${decision.segments.join('/')}`));
+    sendJson(res, 200, redact(value), answer.headers);
+  };
 
 export const HANDLERS: Readonly<Record<Handle, Handler>> = Object.freeze({
   forward: (context) => {
     const { decision, upstream, res } = context;
-    return upstream.stream(res, decision.method, `${pathOf(context)}${encodeQuery(decision.params)}`, userAgentOf(context));
+    return upstream.stream(res, decision.method, `${pathOf(context)}${encodeQuery(decision.params)}`, readerOf(context).userAgent);
   },
   ping: async (context) => {
-    sendAnswer(context.res, await context.upstream.ping(pathOf(context), userAgentOf(context)));
+    sendAnswer(context.res, await context.upstream.ping(pathOf(context), readerOf(context).userAgent));
   },
-  'container-list': (context) => {
-    const { decision, upstream, res, scope } = context;
-    return upstream.stream(res, decision.method, `${pathOf(context)}${encodeQuery(withScopeFilter(decision.params, scope))}`, userAgentOf(context));
+  'container-list': async (context) => {
+    const listed = await listInScopeAnchored(readerOf(context), context.decision.params);
+    if ('failed' in listed) return sendAnswer(context.res, listed.failed);
+    sendJson(context.res, 200, listed.containers, listed.answer.headers);
   },
   events: (context) => {
     const { decision, upstream, res, scope } = context;
-    const path = `${pathOf(context)}${encodeQuery(withScopeFilter(decision.params, scope))}`;
-    return upstream.stream(res, decision.method, path, userAgentOf(context), eventScopeFilter(scope));
+    const path = `${pathOf(context)}${encodeQuery(eventQuery(decision.params))}`;
+    return upstream.stream(res, decision.method, path, readerOf(context).userAgent, eventScopeFilter(scope));
   },
   'container-inspect': async (context) => {
     const { decision, res } = context;
     const ref = decision.ref as string;
-    const found = await inspectInScope(context, ref, decision.params);
-    if (found.hidden) return sendJson(res, 404, noSuchContainer(ref));
+    const reader = readerOf(context);
+    const found = await inspectInScope(reader, ref, decision.params);
+    if (found.hidden) return sendAnswer(res, await missingContainerAnswer(reader, ref, 'json', decision.params));
     if (!found.container) return sendAnswer(res, found.answer);
     sendJson(res, 200, redactInspect(found.container), found.answer.headers);
   },
   'container-logs': async (context) => {
     const { decision, res, upstream } = context;
     const ref = decision.ref as string;
-    const found = await inspectInScope(context, ref);
-    if (found.hidden) return sendJson(res, 404, noSuchContainer(ref));
+    const reader = readerOf(context);
+    const found = await inspectInScope(reader, ref);
+    // Hidden or missing: the logs endpoint's own answer for a missing container (its parameter checks come first).
+    if (found.hidden || found.answer.status === 404) return sendAnswer(res, await missingContainerAnswer(reader, ref, 'logs', decision.params));
     if (!found.container) return sendAnswer(res, found.answer);
     // Use the resolved id so a name re-pointed after the check cannot be read.
     const logsPath = `${prefixOf(context)}/containers/${found.container.Id}/logs${encodeQuery(decision.params)}`;
-    return upstream.stream(res, decision.method, logsPath, userAgentOf(context));
+    return upstream.stream(res, decision.method, logsPath, reader.userAgent);
   },
-  'image-inspect': async (context) => {
-    const { decision, res, upstream } = context;
-    const answer = await upstream.fetch(`${pathOf(context)}${encodeQuery(decision.params)}`, userAgentOf(context));
+  'image-inspect': redacting(redactInspect),
+  info: redacting(redactInfo),
+  'volume-list': redacting(redactVolumeList),
+  'volume-inspect': redacting(redactVolume),
+  'network-list': async (context) => {
+    const { decision, res } = context;
+    const reader = readerOf(context);
+    const answer = await reader.upstream.fetch(`${pathOf(context)}${encodeQuery(decision.params)}`, reader.userAgent);
     if (answer.status !== 200) return sendAnswer(res, answer);
-    sendJson(res, 200, redactInspect(JSON.parse(answer.body.toString('utf8'))), answer.headers);
+    const networks = parseAnswer(answer);
+    if (!Array.isArray(networks)) return sendAnswer(res, unexpectedAnswer('a network list'));
+    // API versions before 1.28 list every network's containers, as inspect does.
+    let ids = new Set<string>();
+    if (networkListNamesContainers(networks)) {
+      const scoped = await idsInScope(reader);
+      if ('failed' in scoped) return sendAnswer(res, scoped.failed);
+      ids = scoped.ids;
+    }
+    sendJson(
+      res,
+      200,
+      networks.map((network) => filterNetworkContainers(network, ids)),
+      answer.headers,
+    );
   },
   'network-inspect': async (context) => {
-    const { decision, res, upstream, scope } = context;
-    const answer = await upstream.fetch(`${pathOf(context)}${encodeQuery(decision.params)}`, userAgentOf(context));
+    const { decision, res } = context;
+    const reader = readerOf(context);
+    const answer = await reader.upstream.fetch(`${pathOf(context)}${encodeQuery(decision.params)}`, reader.userAgent);
     if (answer.status !== 200) return sendAnswer(res, answer);
-    const listed = await upstream.fetch(`${prefixOf(context)}/containers/json${encodeQuery(withScopeFilter({ all: '1' }, scope))}`, userAgentOf(context));
-    if (listed.status !== 200) return sendAnswer(res, listed);
-    const ids = new Set<string>(JSON.parse(listed.body.toString('utf8')).map((c: { Id: string }) => c.Id));
-    sendJson(res, 200, filterNetworkContainers(JSON.parse(answer.body.toString('utf8')), ids), answer.headers);
+    const network = parseAnswer(answer);
+    if (network === null || typeof network !== 'object' || Array.isArray(network)) return sendAnswer(res, unexpectedAnswer('a network inspect'));
+    const scoped = await idsInScope(reader);
+    if ('failed' in scoped) return sendAnswer(res, scoped.failed);
+    sendJson(res, 200, filterNetworkContainers(network, scoped.ids), answer.headers);
   },
 });

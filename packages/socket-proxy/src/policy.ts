@@ -10,7 +10,7 @@ import type { Switches } from './config';
 import { FilterError, parseFilters, QueryParams } from './scope';
 
 /** A container id, id prefix or name; a network or volume id or name. */
-const OBJECT_REF = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/;
+export const OBJECT_REF = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/;
 /** One `/`-separated part of an image reference: `docker.io`, `library`, `node:24-trixie-slim`, `sha256:…`, `app@sha256:…`. */
 const IMAGE_REF_PART = /^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,254}$/;
 const API_VERSION = /^v[0-9]{1,2}\.[0-9]{1,3}$/;
@@ -23,7 +23,19 @@ const OBJECT: Placeholder = { match: 'object' };
 const IMAGE: Placeholder = { match: 'image' };
 
 /** What the server does for a row besides forwarding; `handlers.ts` has one handler for each. */
-export type Handle = 'forward' | 'ping' | 'container-list' | 'events' | 'container-inspect' | 'container-logs' | 'image-inspect' | 'network-inspect';
+export type Handle =
+  | 'forward'
+  | 'ping'
+  | 'info'
+  | 'container-list'
+  | 'events'
+  | 'container-inspect'
+  | 'container-logs'
+  | 'image-inspect'
+  | 'network-list'
+  | 'network-inspect'
+  | 'volume-list'
+  | 'volume-inspect';
 
 export interface Rule {
   rule: string;
@@ -31,7 +43,7 @@ export interface Rule {
   path: ReadonlyArray<string | Placeholder>;
   handle: Handle;
   whenOff?: 'not-found';
-  /** The server adds the scope label to the client's `filters`, which must therefore parse. */
+  /** The server adds to the client's `filters` (a scope selector, an event type), which must therefore parse. */
   scopesFilters?: true;
 }
 
@@ -45,17 +57,17 @@ export interface Rule {
 export const RULES: readonly Rule[] = Object.freeze([
   { rule: 'ping', section: 'PING', path: ['_ping'], handle: 'ping' },
   { rule: 'version', section: 'VERSION', path: ['version'], handle: 'forward' },
-  { rule: 'info', section: 'INFO', path: ['info'], handle: 'forward' },
+  { rule: 'info', section: 'INFO', path: ['info'], handle: 'info' },
   { rule: 'events', section: 'EVENTS', path: ['events'], handle: 'events', scopesFilters: true },
   { rule: 'container-list', section: 'CONTAINERS', path: ['containers', 'json'], handle: 'container-list', scopesFilters: true },
   { rule: 'container-inspect', section: 'CONTAINERS', path: ['containers', OBJECT, 'json'], handle: 'container-inspect', whenOff: 'not-found' },
   { rule: 'container-logs', section: 'CONTAINERS', path: ['containers', OBJECT, 'logs'], handle: 'container-logs' },
   { rule: 'image-list', section: 'IMAGES', path: ['images', 'json'], handle: 'forward' },
   { rule: 'image-inspect', section: 'IMAGES', path: ['images', IMAGE, 'json'], handle: 'image-inspect', whenOff: 'not-found' },
-  { rule: 'network-list', section: 'NETWORKS', path: ['networks'], handle: 'forward' },
+  { rule: 'network-list', section: 'NETWORKS', path: ['networks'], handle: 'network-list' },
   { rule: 'network-inspect', section: 'NETWORKS', path: ['networks', OBJECT], handle: 'network-inspect', whenOff: 'not-found' },
-  { rule: 'volume-list', section: 'VOLUMES', path: ['volumes'], handle: 'forward' },
-  { rule: 'volume-inspect', section: 'VOLUMES', path: ['volumes', OBJECT], handle: 'forward', whenOff: 'not-found' },
+  { rule: 'volume-list', section: 'VOLUMES', path: ['volumes'], handle: 'volume-list' },
+  { rule: 'volume-inspect', section: 'VOLUMES', path: ['volumes', OBJECT], handle: 'volume-inspect', whenOff: 'not-found' },
   // Plugins are never readable here; 404 keeps `docker inspect`'s fall-through clean.
   { rule: 'plugin-inspect', section: 'PLUGINS', path: ['plugins', OBJECT, 'json'], handle: 'forward', whenOff: 'not-found' },
 ]);

@@ -31,6 +31,8 @@ export async function startFakeUpstream(
     if (/\/containers\/[^/]+\/json$/.test(path)) return json({ Id: 'abc', Config: { Env: ['A=b'], Labels: scope } });
     if (/\/containers\/json$/.test(path)) return json([]);
     if (/\/networks\/[^/]+$/.test(path)) return json({ Name: 'n', Containers: {} });
+    if (/\/networks$/.test(path)) return json([{ Name: 'n', Containers: {} }]);
+    if (/\/volumes$/.test(path)) return json({ Volumes: [], Warnings: null });
     if (/\/images\/.+\/json$/.test(path)) return json({ Id: 'i', Config: { Env: [] } });
     if (/\/_ping$/.test(path)) {
       res.writeHead(200, { 'Content-Type': 'text/plain', 'Api-Version': '1.41' });

@@ -1,7 +1,9 @@
 /**
- * Seeded mutation fuzz: 10,000 requests derived from allowed and refused examples, sent raw
- * to the real proxy binary in front of a recording stand-in for dockerd. The proxy must never
- * crash and nothing its policy refuses may reach the upstream.
+ * Seeded mutation fuzz: 10,000 requests derived from allowed and refused examples, in every
+ * API version and with header variants, sent raw to the real proxy binary in front of a
+ * recording stand-in for dockerd. The proxy must never crash, nothing its policy refuses may
+ * reach the upstream, and what does reach it carries the client's API version and no header of
+ * the client's but a User-Agent.
  */
 import { decide } from '../src/policy';
 import { startFakeUpstream } from './fake-upstream';
@@ -51,6 +53,62 @@ const SEEDS = [
   '/containers/abc/top',
   '/plugins/p/json',
 ];
+/** Every version the engine accepts (1.12–1.41), and prefixes around and beside them. */
+const VERSIONS = [
+  ...Array.from({ length: 30 }, (_, i) => `/v1.${12 + i}`),
+  ...[
+    '/v1.11',
+    '/v1.42',
+    '/v1.024',
+    '/v01.41',
+    '/v1.4',
+    '/v2.0',
+    '/v0.0',
+    '/v99.999',
+    '/v1.41.1',
+    '/v1',
+    '/V1.41',
+    '/v1.41/v1.24',
+    '/v1.-1',
+    '/v1.1e1',
+    '/v1.41%2F',
+  ],
+];
+/** Header lines, and whether they declare a body or ask for an upgrade (then nothing may reach the engine). */
+const HEADER_VARIANTS: Array<[string[], boolean]> = [
+  [['Accept: */*'], false],
+  [['Accept-Encoding: gzip, deflate'], false],
+  [['X-Registry-Auth: eyJ1c2VybmFtZSI6InN0b2xlbiJ9'], false],
+  [['Authorization: Bearer stolen-token'], false],
+  [['Cookie: session=stolen'], false],
+  [['X-Forwarded-For: 10.0.0.1', 'Forwarded: for=10.0.0.1'], false],
+  [['Via: 1.1 evil'], false],
+  [['Content-Type: application/json'], false],
+  [['Content-Length: 0'], false],
+  [['Expect: 100-continue'], false],
+  [['Connection: keep-alive'], false],
+  [['TE: trailers'], false],
+  [['Trailer: X-Late'], false],
+  [['Host: evil.example'], false],
+  [['Host: docker', 'Host: evil.example'], false],
+  [[`X-Long: ${'a'.repeat(8000)}`], false],
+  [['X-Nul: a\u0000b'], false],
+  [['X-Fold: a', ' folded'], false],
+  [['Transfer-Encoding: identity'], true],
+  [['Transfer-Encoding: chunked, identity'], true],
+  [['Transfer-Encoding : chunked'], true],
+  [[' Transfer-Encoding: chunked'], true],
+  [['Content-Length: +0'], true],
+  [['Content-Length: 00'], true],
+  [['Content-Length: 0x0'], true],
+  [['Content-Length: -1'], true],
+  [['content-length: 5'], true],
+  [['CONTENT-LENGTH: 1'], true],
+  [['Upgrade:'], true],
+  [['Connection: close, Upgrade'], true],
+];
+/** The only headers the proxy sends the engine: its own Host, the client's printable User-Agent, the agent's Connection. */
+const UPSTREAM_HEADERS = new Set(['host', 'user-agent', 'connection']);
 const METHODS = ['GET', 'GET', 'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE', 'CONNECT', 'get', 'PRI'];
 const WORDS = ['archive', 'export', 'attach', 'ws', 'get', 'exec', 'json', 'logs', 'create', '..', '.', '', 'v1.41', 'containers', 'JSON'];
 
@@ -67,7 +125,7 @@ function mutate(next: () => number, seedIndex: number): FuzzCase {
   const pick = <T>(items: T[]) => items[Math.floor(next() * items.length)];
   const c: FuzzCase = {
     method: next() < 0.7 ? 'GET' : pick(METHODS),
-    target: (next() < 0.5 ? '/v1.41' : '') + SEEDS[seedIndex % SEEDS.length],
+    target: (next() < 0.5 ? '' : next() < 0.5 ? '/v1.41' : pick(VERSIONS)) + SEEDS[seedIndex % SEEDS.length],
     headers: [],
     body: '',
     declaresBody: false,
@@ -76,7 +134,7 @@ function mutate(next: () => number, seedIndex: number): FuzzCase {
   const rounds = next() < 0.25 ? 0 : 1 + Math.floor(next() * 3);
   for (let round = 0; round < rounds; round++) {
     const at = Math.floor(next() * c.target.length);
-    switch (Math.floor(next() * 12)) {
+    switch (Math.floor(next() * 13)) {
       case 0: // percent-encode one character
         c.target = c.target.slice(0, at) + '%' + c.target.charCodeAt(at).toString(16).padStart(2, '0') + c.target.slice(at + 1);
         break;
@@ -87,7 +145,7 @@ function mutate(next: () => number, seedIndex: number): FuzzCase {
         c.target = c.target.slice(0, at) + (c.target[at] ?? '').toUpperCase() + c.target.slice(at + 1);
         break;
       case 3: // version prefixes
-        c.target = pick(['/v1.41', '/v1.41/v1.41', '/V1.41', '/v1.41.0', '/v1']) + c.target.replace(/^\/v1\.41/, '');
+        c.target = pick([...VERSIONS, '/v1.41/v1.41', '/v1.41.0']) + c.target.replace(/^\/[vV][0-9.]+(?=\/)/, '');
         break;
       case 4: // query noise
         c.target +=
@@ -132,6 +190,13 @@ function mutate(next: () => number, seedIndex: number): FuzzCase {
       case 10: // pipelined request behind this one
         c.body += `GET /containers/abc/archive?path=/ HTTP/1.1\r\nHost: x\r\nUser-Agent: smuggled\r\n\r\n`;
         break;
+      case 11: // header variants
+        {
+          const [lines, declares] = pick(HEADER_VARIANTS);
+          c.headers.push(...lines);
+          c.declaresBody = c.declaresBody || declares;
+        }
+        break;
       default: // method change
         c.method = pick(METHODS);
     }
@@ -153,7 +218,7 @@ describe('mutation fuzz against the proxy binary', () => {
       INFO: '1',
       NETWORKS: '1',
       VOLUMES: '1',
-      SCOPE_LABEL: 'org.devsec.scope=fuzz',
+      SCOPE_LABEL: 'com.docker.compose.project=fuzz,org.devsec.scope=fuzz',
       LOG_LEVEL: 'error',
     });
   });
@@ -180,6 +245,8 @@ describe('mutation fuzz against the proxy binary', () => {
     expect(proxy.child.exitCode).toBeNull();
     const refusedReached: string[] = [];
     let allowedCount = 0;
+    const versionsReached = new Set<string | undefined>();
+    const variantsReached = new Set<string>();
     for (const request of upstream.received) {
       const match = /^fuzz-(\d+)$/.exec(request.userAgent ?? '');
       if (!match) {
@@ -196,11 +263,22 @@ describe('mutation fuzz against the proxy binary', () => {
         refusedReached.push(`non-canonical upstream ${request.url}`);
       if (request.headers['content-length'] || request.headers['transfer-encoding'] || request.headers.upgrade)
         refusedReached.push(`body/upgrade upstream ${request.url}`);
+      // Nothing of the client's but its User-Agent, and its own API version.
+      const foreign = Object.keys(request.headers).filter((name) => !UPSTREAM_HEADERS.has(name));
+      if (foreign.length > 0 || request.headers.host !== 'docker')
+        refusedReached.push(`client headers upstream ${request.url}: ${foreign.join(',')} host=${request.headers.host}`);
+      const upstreamVersion = /^\/(v[0-9]+\.[0-9]+)\//.exec(request.url)?.[1];
+      if (decision.allowed && upstreamVersion !== decision.version) refusedReached.push(`version changed upstream: ${c.target} → ${request.url}`);
       allowedCount++;
+      versionsReached.add(upstreamVersion);
+      for (const line of c.headers) variantsReached.add(line.split(':')[0]);
     }
     expect(refusedReached).toEqual([]);
     // The corpus is not all refusals: a fair share of allowed requests did reach the upstream.
     expect(allowedCount).toBeGreaterThan(TOTAL / 20);
+    // … in most API versions, and with most of the harmless header variants.
+    expect(versionsReached.size).toBeGreaterThan(25);
+    expect(variantsReached.size).toBeGreaterThan(10);
     const stillServing = await rawExchange(proxy.socketPath, 'GET /_ping HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n');
     expect(stillServing).toMatch(/^HTTP\/1\.1 200/);
   });

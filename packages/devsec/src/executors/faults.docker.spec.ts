@@ -162,13 +162,15 @@ describeWithDocker('executor faults on a real engine', () => {
     expect(await started).toEqual({ success: false });
     expect(errors.join('\n')).toMatch(/Interrupted\. Run the same command again to finish/);
     expect(await upWorktree({ composeFile }, context)).toEqual({ success: true });
+    // The stack's containers, by the compose project up-worktree named in .env.
+    const stack = /COMPOSE_PROJECT_NAME=(\S+)/.exec(readFileSync(join(dir, 'apps/app/.devcontainer/.env'), 'utf-8'))?.[1];
     const states = dockerOk([
       'ps',
       '-a',
       '--filter',
       'label=org.devsec.project=app',
       '--filter',
-      `label=org.devsec.scope=${network}`,
+      `label=com.docker.compose.project=${stack}`,
       '--format',
       '{{.State}}',
     ]);

@@ -15,7 +15,11 @@ export const PROXY_PACKAGE = '@org/devsec-socket-proxy';
 export const MANAGED_LABEL = 'org.devsec.managed';
 /** The Nx project a stack belongs to. */
 export const PROJECT_LABEL = 'org.devsec.project';
-/** The proxy shows only containers with this label (value: the shared network's name). */
+/**
+ * Carried by the shared services (value: the shared network's name). A stack's proxy shows the
+ * containers with this label and those of its own compose project, never a stack container:
+ * one labelled with it would be in every other stack's scope.
+ */
 export const SCOPE_LABEL = DEFAULT_SCOPE_LABEL;
 /** Compose's own labels, which the executors filter on. */
 export const COMPOSE_PROJECT_LABEL = 'com.docker.compose.project';

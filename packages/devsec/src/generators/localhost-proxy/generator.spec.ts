@@ -31,6 +31,8 @@ describe('localhost-proxy generator', () => {
     expect(forwarder.build).toEqual(file.services['docker-proxy'].build);
     expect(forwarder.cap_drop).toEqual(['ALL']);
     expect(forwarder).not.toHaveProperty('volumes');
+    // In its stack's scope by its compose project label, which Compose sets; in no other stack's.
+    expect(forwarder.labels).toEqual({ 'org.devsec.managed': 'true', 'org.devsec.project': 'app' });
     expect(file.services.app.sysctls).toEqual({ 'net.ipv6.conf.lo.disable_ipv6': 0 });
     expect(validateCompose(file)).toEqual([]);
     expect(checkSandbox({ composeFile: 'x', compose: file })).toEqual([]);

@@ -63,5 +63,9 @@ describeWithDocker('generated compose files under docker compose config (Compose
     expect(workspaceMount.source).toBe(workspace);
     expect(model.services['docker-proxy'].build.context).toBe(join(workspace, 'node_modules/@org/devsec-socket-proxy'));
     expect(model.networks.shared).toMatchObject({ name: options.network ?? 'dev', external: true });
+    // The proxy's scope names this very stack, as Compose labels its containers, and the shared services.
+    expect(model.services['docker-proxy'].environment.SCOPE_LABEL).toBe(
+      `com.docker.compose.project=${model.name},org.devsec.scope=${options.network ?? 'dev'}`,
+    );
   });
 });

@@ -54,7 +54,7 @@ describe('secure-devcontainer generator', () => {
         EVENTS: '1',
         PING: '1',
         VERSION: '1',
-        SCOPE_LABEL: 'org.devsec.scope=dev',
+        SCOPE_LABEL: 'com.docker.compose.project=${COMPOSE_PROJECT_NAME},org.devsec.scope=dev',
       });
       for (const name of ['POST', 'EXEC', 'BUILD']) expect(proxy.environment).not.toHaveProperty(name);
     });
@@ -104,18 +104,14 @@ describe('secure-devcontainer generator', () => {
       expect(Object.keys(compose.volumes)).toEqual(['node_modules', 'nx-state']);
     });
 
-    it('labels every service as ours, in the proxy scope', () => {
+    it("labels every service as ours; the proxy's scope is this stack's compose project and the shared services, not a label of the stack", () => {
       const { compose } = generated(tree);
       for (const service of ['docker-proxy', 'egress-proxy']) {
-        expect(compose.services[service].labels).toEqual({ 'org.devsec.managed': 'true', 'org.devsec.project': 'app', 'org.devsec.scope': 'dev' });
+        // org.devsec.scope on a stack container would put it in every other stack's scope.
+        expect(compose.services[service].labels).toEqual({ 'org.devsec.managed': 'true', 'org.devsec.project': 'app' });
       }
       // The dev container also says how it reaches the outside: the gate and the audit read it.
-      expect(compose.services.app.labels).toEqual({
-        'org.devsec.managed': 'true',
-        'org.devsec.project': 'app',
-        'org.devsec.scope': 'dev',
-        'org.devsec.egress': 'allowlist',
-      });
+      expect(compose.services.app.labels).toEqual({ 'org.devsec.managed': 'true', 'org.devsec.project': 'app', 'org.devsec.egress': 'allowlist' });
     });
 
     it('points devcontainer.json at the compose service, non-root, left running', () => {
@@ -168,8 +164,8 @@ describe('secure-devcontainer generator', () => {
       run(tree, { network: 'team_net.1' });
       const { compose } = generated(tree);
       expect(compose.networks.shared).toEqual({ name: 'team_net.1', external: true });
-      expect(compose.services['docker-proxy'].environment.SCOPE_LABEL).toBe('org.devsec.scope=team_net.1');
-      expect(compose.services.app.labels['org.devsec.scope']).toBe('team_net.1');
+      expect(compose.services['docker-proxy'].environment.SCOPE_LABEL).toBe('com.docker.compose.project=${COMPOSE_PROJECT_NAME},org.devsec.scope=team_net.1');
+      expect(compose.services.app.labels).not.toHaveProperty('org.devsec.scope');
       expectValid(tree);
     });
 

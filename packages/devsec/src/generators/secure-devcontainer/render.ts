@@ -20,6 +20,7 @@ import {
   VSCODE_CHANNEL_ENV,
   VSCODE_SETTINGS,
   COMPOSE_FILE,
+  COMPOSE_PROJECT_LABEL,
   DEVCONTAINER_DIR,
   DEVCONTAINER_JSON,
   DOCKERFILE,
@@ -157,6 +158,8 @@ function templateValues(tree: Tree, target: SandboxTarget, spec: SandboxSpec) {
     vscodeSettings: VSCODE_SETTINGS,
     managedLabel: MANAGED_LABEL,
     projectLabel: PROJECT_LABEL,
+    // The proxy's scope: this stack's compose project, and the shared services of its network.
+    composeProjectLabel: COMPOSE_PROJECT_LABEL,
     scopeLabel: SCOPE_LABEL,
     egress: spec.egress,
     egressLabel: EGRESS_LABEL,
