@@ -85,13 +85,20 @@ export function describeAgentView(): void {
       .split(/\s+/)
       .filter(Boolean);
     expect(gateways.length).toBeGreaterThan(0);
-    for (const gateway of gateways) for (const port of [2375, 2376]) expect(inside(`curl -s -m 2 http://${gateway}:${port}/_ping`).status).not.toBe(0);
+    for (const gateway of gateways)
+      for (const port of [2375, 2376]) expect(inside(`curl -s -m 2 --noproxy '*' http://${gateway}:${port}/_ping`).status).not.toBe(0);
     const push = inside('git push git@github.com:devsec/never.git HEAD');
     expect(push.status).not.toBe(0);
     expect(push.stderr).toMatch(/ssh|Could not read from remote repository/);
     const credentials =
       'git config --get credential.helper; ls ~/.git-credentials ~/.config/gh 2>/dev/null; env | grep -iE "^(GH_|GITHUB_|GIT_ASKPASS|SSH_)" || true';
     expect(inside(credentials).stdout.trim()).toBe('');
+  });
+
+  it('goes out through the egress proxy only: an unlisted host is refused, and without the proxy nothing resolves or routes', () => {
+    expect(inside(`curl -sS -o /dev/null -w '%{http_connect}' -m 10 https://example.com/`).stdout).toBe('403');
+    expect(inside('timeout 5 getent hosts example.com').status).not.toBe(0);
+    expect(inside(`curl -sS --noproxy '*' -m 5 https://1.1.1.1/`).status).not.toBe(0);
   });
 
   it('runs as a non-root user without sudo, SSH agent or keys, and without the Docker socket', () => {

@@ -36,10 +36,13 @@ export function describeSecondWorktree(): void {
     expect(insideSecond('psql "$DATABASE_URL" -tAc "select t from notes"').stdout.trim()).toBe('from one');
   });
 
-  it('runs as a stack of its own', () => {
+  it("runs as a stack of its own, and sees none of the other worktree's containers", () => {
     expect(second.project).toMatch(/^app-agent-2-[0-9a-f]{8}$/);
     expect(second.project).not.toBe(journey.project);
-    expect(insideSecond('docker ps --format "{{.Names}}"').stdout).toContain(`${second.project}-docker-proxy-1`);
+    const names = insideSecond('docker ps --format "{{.Names}}"').stdout.trim().split('\n');
+    expect(names).toContain(`${second.project}-docker-proxy-1`);
+    expect(names.filter((name) => name.startsWith(journey.project))).toEqual([]);
+    expect(insideSecond(`docker inspect ${journey.project}-app-1`).stderr).toMatch(/No such object/);
   });
 
   it("reaches its own proxy and not the other worktree's", () => {
@@ -47,9 +50,10 @@ export function describeSecondWorktree(): void {
     const ownProxy = ip(`${second.project}-docker-proxy-1`);
     const otherProxy = ip(`${journey.project}-docker-proxy-1`);
     expect(insideSecond('getent hosts docker-proxy').stdout.trim().split(/\s+/)[0]).toBe(ownProxy);
-    expect(insideSecond(`curl -s -m 3 http://${ownProxy}:2375/_ping`).stdout).toBe('OK');
-    expect(insideSecond(`curl -s -m 3 http://${otherProxy}:2375/_ping`).status).not.toBe(0);
-    expect(inside(`curl -s -m 3 http://${ownProxy}:2375/_ping`).status).not.toBe(0);
+    // Directly (--noproxy): these are routes, not requests the egress proxy would refuse.
+    expect(insideSecond(`curl -s -m 3 --noproxy '*' http://${ownProxy}:2375/_ping`).stdout).toBe('OK');
+    expect(insideSecond(`curl -s -m 3 --noproxy '*' http://${otherProxy}:2375/_ping`).status).not.toBe(0);
+    expect(inside(`curl -s -m 3 --noproxy '*' http://${ownProxy}:2375/_ping`).status).not.toBe(0);
   });
 
   it("audit --live holds in both worktrees: every forbidden call refused, the other's proxy silent, no finding", () => {
