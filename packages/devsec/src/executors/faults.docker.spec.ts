@@ -174,6 +174,7 @@ describeWithDocker('executor faults on a real engine', () => {
       '--format',
       '{{.State}}',
     ]);
-    expect(states.trim().split('\n').sort()).toEqual(['running', 'running']);
+    // The dev container, its socket proxy and its egress proxy.
+    expect(states.trim().split('\n').sort()).toEqual(['running', 'running', 'running']);
   });
 });

@@ -11,7 +11,8 @@ describe('ensureSharedNetwork', () => {
     const run = stubRunner([[/network inspect/, { status: 1, stderr: 'Error: No such network: dev' }]]);
     const said: string[] = [];
     expect(ensureSharedNetwork('dev', run, (line) => said.push(line))).toEqual({ internal: true, noGateway: true });
-    expect(run.calls[1]).toBe(CREATE);
+    // Missing, or no engine? `docker version` tells, before the create.
+    expect(run.calls.slice(1)).toEqual(['docker version --format {{.Server.Version}}', CREATE]);
     expect(said).toEqual(['Created the shared network "dev".']);
   });
 
@@ -41,6 +42,12 @@ describe('ensureSharedNetwork', () => {
     expect(ensureSharedNetwork('dev', run, (line) => said.push(line))).toEqual({ internal: true, noGateway: false });
     expect(said).toEqual(['Using the existing network "dev" (not created by @org/devsec).']);
     expect(run.calls).toHaveLength(1);
+  });
+
+  it('says the daemon does not answer, rather than that it could not create the network', () => {
+    const run = stubRunner([[/network inspect|version/, { status: 1, stderr: 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock.' }]]);
+    expect(() => ensureSharedNetwork('dev', run, () => undefined)).toThrow(/^The Docker daemon does not answer: .*Start it/);
+    expect(run.calls.some((call) => call.includes('network create'))).toBe(false);
   });
 
   it('refuses a network of another driver, naming the fix', () => {

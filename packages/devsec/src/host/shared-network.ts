@@ -3,7 +3,7 @@ import type { NetworkFacts } from '../rules/host-paths';
 import type { ComposeModel } from '../sandbox/compose-model';
 import { SandboxError } from '../sandbox/errors';
 import { MANAGED_LABEL, NO_GATEWAY_OPTION, SHARED_NETWORK } from '../sandbox/vocabulary';
-import { lastLine } from './engine';
+import { lastLine, preflightEngine } from './engine';
 import { runCommand, Runner } from './run';
 
 /** The shared network of a stack (its `shared` network's name). */
@@ -54,6 +54,8 @@ function createNetwork(name: string, run: Runner): void {
  */
 export function ensureSharedNetwork(name: string, run: Runner = runCommand, say: (line: string) => void = console.log): NetworkFacts {
   const found = inspectNetwork(name, run);
+  // Not found, or no engine to ask: the engine check says which, and what to do.
+  if (!found) preflightEngine(run);
   if (found && found.driver !== 'bridge') {
     throw new SandboxError(
       `The shared network "${name}" exists with driver "${found.driver}", not bridge. Remove it (docker network rm ${name}) or pick another name with the generator's --network.`,
