@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { check } from './check';
 import { ConfigError, loadConfig } from './config';
 import { runForward } from './forward';
+import { LIMITS_USAGE } from './limits';
 import { createLogger } from './logger';
 import { createProxyServer, listenOn } from './server';
 
@@ -19,6 +20,7 @@ Configured by environment variables only:
   (off by default): Tecnativa-compatible read switches, 1 = on, 0 = off.
   Write switches (POST, EXEC, BUILD, ...) are refused in this version.
 
+${LIMITS_USAGE}
   --check       exit 0 when the proxy on LISTEN answers /_ping (for healthchecks)
 
 Forward mode (the localhost-proxy sidecar; no Docker access):
