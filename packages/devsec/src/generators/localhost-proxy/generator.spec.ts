@@ -30,6 +30,7 @@ describe('localhost-proxy generator', () => {
     expect(forwarder.environment).toEqual({ FORWARD: '3000:${COMPOSE_PROJECT_NAME:-devsec}-web-1:3000', FORWARD_BIND: '127.0.0.1,::1' });
     expect(forwarder.build).toEqual(file.services['docker-proxy'].build);
     expect(forwarder.cap_drop).toEqual(['ALL']);
+    expect(forwarder).toMatchObject({ mem_limit: '128m', pids_limit: 64, cpus: 1 });
     expect(forwarder).not.toHaveProperty('volumes');
     expect(file.services.app.sysctls).toEqual({ 'net.ipv6.conf.lo.disable_ipv6': 0 });
     expect(validateCompose(file)).toEqual([]);
