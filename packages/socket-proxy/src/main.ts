@@ -1,11 +1,6 @@
 /** The command line: argv picks a mode (help, --check, forward, socket proxy); env configures it. */
 import type { AddressInfo } from 'node:net';
-import { check } from './check';
-import { ConfigError, loadConfig } from './config';
-import { runForward } from './forward';
 import { LIMITS_USAGE } from './limits';
-import { createLogger } from './logger';
-import { createProxyServer, listenOn } from './server';
 
 export const USAGE = `devsec-socket-proxy — a read-only Docker socket proxy
 
@@ -33,17 +28,22 @@ export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.P
     process.stdout.write(USAGE);
     return 0;
   }
-  if (argv.includes('--check')) return check(env);
+  // Each mode loads its own modules only: the forwarder never loads the proxy's HTTP side
+  // (bench/README.md, figure 6).
+  if (argv.includes('--check')) return (await import('./check')).check(env);
   if (argv.length > 0) {
     process.stderr.write(`devsec-socket-proxy takes no arguments (got ${argv.join(' ')}); it is configured by environment.\n\n${USAGE}`);
     return 2;
   }
-  if (env.FORWARD !== undefined) return runForward(env);
+  if (env.FORWARD !== undefined) return (await import('./forward')).runForward(env);
   return runProxy(env);
 }
 
 /** The socket proxy, until SIGTERM or SIGINT. */
 async function runProxy(env: NodeJS.ProcessEnv): Promise<number> {
+  const { ConfigError, loadConfig } = await import('./config');
+  const { createLogger } = await import('./logger');
+  const { createProxyServer, listenOn } = await import('./server');
   let config;
   try {
     config = loadConfig(env);
