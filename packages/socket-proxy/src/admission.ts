@@ -12,10 +12,6 @@ export class ConnectionCap {
 
   constructor(readonly max: number) {}
 
-  get count(): number {
-    return this.open;
-  }
-
   /** Counts `socket` until it closes, or returns false when the cap is reached. */
   admit(socket: Socket): boolean {
     if (this.open >= this.max) return false;
