@@ -1,32 +1,23 @@
 /**
  * Benchmarks, measured side by side in one run (alternating A/B), on unix sockets only.
- *   npm run bench            all figures;   npm run bench -- ps logs follow up graph   some
+ *   npm run bench            all figures;   npm run bench -- ps logs follow up graph memory   some
  * Writes the table to bench/results.md (and prints it). Needs a Docker engine and the
  * stand-in images (bash scripts/stand-in-images.sh); builds the packages first.
  */
-import { ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { flushChanges, FsTree } from 'nx/src/generators/tree';
 import { buildPackages } from '../scripts/build-packages';
-import { alternate, alternateAsync, median, ms, procStats, rotate, spread } from './measure';
+import { docker, dockerOk, ROOT, rows, RUN, SCOPE } from './common';
+import { alternate, median, ms, procStats, rotate, spread } from './measure';
+import { ALL_FLAGS, benchMemory, mb } from './memory-figure';
+import { benchGraph, benchUp } from './nx-figures';
+import { BASE_IMAGE, buildImages, Helper, memoryOf, removeImages, socketFolder, stackRunFlags, startHaproxy, startOurProxy } from './stack-helpers';
 
-const ROOT = join(__dirname, '..');
-const RUN = Math.random().toString(36).slice(2, 8);
-const SCOPE = `org.devsec.scope=bench-${RUN}`;
 const wanted = process.argv.slice(2);
 const want = (name: string) => wanted.length === 0 || wanted.includes(name);
-const rows: string[][] = [];
-
-const docker = (args: string[], env: Record<string, string> = {}) =>
-  spawnSync('docker', args, { encoding: 'utf-8', env: { ...process.env, ...env }, maxBuffer: 256 * 1024 * 1024 });
-const dockerOk = (args: string[]) => {
-  const r = docker(args);
-  if (r.status !== 0) throw new Error(`docker ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-};
 
 interface BenchProxy {
   child: ChildProcess;
@@ -71,42 +62,51 @@ function startPipeProxy(): Promise<{ host: string; stop: () => void }> {
   });
 }
 
-async function benchPs(proxy: BenchProxy) {
+/** A row comparing two series of times by their medians. */
+const ratioRow = (label: string, ta: number[], tb: number[], target = '–') => [
+  label,
+  ms(median(ta)),
+  ms(median(tb)),
+  (median(ta) / median(tb)).toFixed(3),
+  target,
+  spread(ta) + ' / ' + spread(tb),
+];
+
+/** Our proxy (as shipped, and with every Node flag of figure 6) and the recipe's HAProxy in their containers, as a stack runs them. */
+interface ContainerProxies {
+  ours: Helper;
+  oursFlagged: Helper;
+  haproxy: Helper;
+}
+
+async function benchPs(proxy: BenchProxy, inContainers: ContainerProxies | undefined) {
   for (let i = 0; i < 20; i++) run(`devsec-bench-ps-${RUN}-${i}`, [], 'exec sleep infinity');
   const filter = ['--filter', `label=${SCOPE}`];
   // The floor: what any Node proxy costs here, measured in the same rounds.
   const pipe = await startPipeProxy();
   try {
-    const [ta, tb, tc] = rotate(41, [
+    const viaContainer =
+      (helper: Helper, ...args: string[]) =>
+      () =>
+        docker(['ps', '-a', ...args], { DOCKER_HOST: helper.host as string });
+    const [ta, tb, tc, td, te, tf] = rotate(41, [
       () => docker(['ps', '-a'], { DOCKER_HOST: proxy.host }),
       () => docker(['ps', '-a', ...filter]),
       () => docker(['ps', '-a', ...filter], { DOCKER_HOST: pipe.host }),
+      // HAProxy has no scope: it is asked for the same label filter, so the engine does the same work.
+      ...(inContainers ? [viaContainer(inContainers.ours), viaContainer(inContainers.haproxy, ...filter), viaContainer(inContainers.oursFlagged)] : []),
     ]);
     const listed = docker(['ps', '-aq'], { DOCKER_HOST: proxy.host }).stdout.trim().split('\n').length;
-    rows.push([
-      '1. `docker ps -a`, ' + listed + ' containers, proxy / direct (41 rounds)',
-      ms(median(ta)),
-      ms(median(tb)),
-      (median(ta) / median(tb)).toFixed(3),
-      '≤ 1.05',
-      spread(ta) + ' / ' + spread(tb),
-    ]);
-    rows.push([
-      '1′. the same, a bare Node pipe proxy (no policy) / direct: the floor of a Node hop',
-      ms(median(tc)),
-      ms(median(tb)),
-      (median(tc) / median(tb)).toFixed(3),
-      '–',
-      spread(tc) + ' / ' + spread(tb),
-    ]);
-    rows.push([
-      '1″. our proxy / the bare pipe proxy: what the policy, scope and logging cost',
-      ms(median(ta)),
-      ms(median(tc)),
-      (median(ta) / median(tc)).toFixed(3),
-      '–',
-      spread(ta) + ' / ' + spread(tc),
-    ]);
+    rows.push(ratioRow('1. `docker ps -a`, ' + listed + ' containers, proxy / direct (41 rounds)', ta, tb, '≤ 1.05'));
+    rows.push(ratioRow('1′. the same, a bare Node pipe proxy (no policy) / direct: the floor of a Node hop', tc, tb));
+    rows.push(ratioRow('1″. our proxy / the bare pipe proxy: what the policy, scope and logging cost', ta, tc));
+    if (inContainers) {
+      rows.push(
+        ratioRow('1‴. the same rounds, each in its container as a stack runs it: our proxy / HAProxy (the recipe configuration)', td, te, '– (1.05 before)'),
+      );
+      rows.push(ratioRow('1‴a. our proxy in its container / direct', td, tb));
+      rows.push(ratioRow('1‴b. our proxy in its container with every Node flag of figure 6 / as shipped', tf, td));
+    }
   } finally {
     pipe.stop();
   }
@@ -171,164 +171,79 @@ async function benchFollow(proxy: BenchProxy) {
   ]);
 }
 
-function benchGraph() {
-  buildPackages(['socket-proxy', 'devsec']);
-  // Outside this repository: its .gitignore and nx.json must not shape the measured workspace.
-  const ws = mkdtempSync(join(tmpdir(), 'devsec-bench-graph-'));
-  for (let i = 0; i < 1000; i++) {
-    const dir = join(ws, 'apps', `p${i}`);
-    mkdirSync(join(dir, '.devcontainer'), { recursive: true });
-    writeFileSync(join(dir, 'project.json'), JSON.stringify({ name: `p${i}`, root: `apps/p${i}`, targets: {} }));
-    // A tenth of the projects have a sandbox, as in a real monorepo.
-    if (i % 10 === 0) writeFileSync(join(dir, '.devcontainer', 'docker-compose.yml'), 'services:\n  app:\n    labels:\n      org.devsec.managed: "true"\n');
-  }
-  writeFileSync(join(ws, 'package.json'), JSON.stringify({ name: 'bench-graph', private: true }));
-  const nxJson = (plugins: string[]) => writeFileSync(join(ws, 'nx.json'), JSON.stringify({ plugins }));
-  let env: NodeJS.ProcessEnv = { ...process.env, NX_DAEMON: 'false', NX_CACHE_PROJECT_GRAPH: 'false', NX_NO_CLOUD: 'true', NX_SKIP_NX_CACHE: 'true' };
-  const nx = () => {
-    const r = spawnSync(process.execPath, [join(ROOT, 'node_modules/nx/dist/bin/nx.js'), 'show', 'projects'], { cwd: ws, env, encoding: 'utf-8' });
-    if (r.status !== 0) throw new Error(r.stderr);
-    return r.stdout;
-  };
-  // Nx itself, as installed in this repository.
-  mkdirSync(join(ws, 'node_modules'), { recursive: true });
-  for (const name of ['nx', '@nx']) symlinkSync(join(ROOT, 'node_modules', name), join(ws, 'node_modules', name));
-  // The floor: an installed plugin with the same glob that infers nothing (Nx starts a worker for any plugin).
-  mkdirSync(join(ws, 'node_modules', 'noop-plugin'), { recursive: true });
-  writeFileSync(join(ws, 'node_modules', 'noop-plugin', 'package.json'), JSON.stringify({ name: 'noop-plugin', version: '0.0.0', main: 'index.js' }));
-  writeFileSync(
-    join(ws, 'node_modules', 'noop-plugin', 'index.js'),
-    "exports.createNodesV2 = ['{**/.devcontainer/docker-compose.yml,docker-compose.shared.yml}', () => []];\n",
-  );
-  const withPlugin = () => (nxJson([join(ROOT, 'dist/packages/devsec')]), nx());
-  const without = () => (nxJson([]), nx());
-  const noop = () => (nxJson(['noop-plugin']), nx());
-  const projects = withPlugin().trim().split('\n').length;
-  // Nx runs plugins in worker processes by default; NX_ISOLATE_PLUGINS=false runs them in process.
-  for (const isolate of ['default', 'false']) {
-    env = { ...env, ...(isolate === 'false' ? { NX_ISOLATE_PLUGINS: 'false' } : {}) };
-    const how = isolate === 'false' ? ', NX_ISOLATE_PLUGINS=false' : ', plugins isolated (Nx default)';
-    const [ta, tb, tc] = rotate(7, [withPlugin, without, noop]);
-    rows.push([
-      `5. Project graph, ${projects} projects (daemon off${how}), with plugin / without (7 rounds)`,
-      ms(median(ta)),
-      ms(median(tb)),
-      (median(ta) / median(tb)).toFixed(3),
-      '≤ 1.05',
-      spread(ta) + ' / ' + spread(tb),
-    ]);
-    rows.push([
-      `5′. the same${how}, a no-op plugin with our glob / without: the floor of any plugin`,
-      ms(median(tc)),
-      ms(median(tb)),
-      (median(tc) / median(tb)).toFixed(3),
-      '–',
-      spread(tc) + ' / ' + spread(tb),
-    ]);
-  }
-  rmSync(ws, { recursive: true, force: true });
-}
-
-async function benchUp() {
-  buildPackages(['socket-proxy', 'devsec']);
-  const dist = join(ROOT, 'dist/packages/devsec/src');
-  // The compiled plugin, as a workspace installs it; its types are not this script's concern.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { secureDevcontainerGenerator } = require(join(dist, 'generators/secure-devcontainer/generator'));
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const upWorktree = require(join(dist, 'executors/up-worktree/executor')).default;
-  const dir = mkdtempSync(join(tmpdir(), 'devsec-bench-up-'));
-  const network = `devsec-bench-${RUN}`;
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: `bench-up-${RUN}` }));
-  writeFileSync(join(dir, 'nx.json'), '{}');
-  mkdirSync(join(dir, 'apps/app'), { recursive: true });
-  writeFileSync(join(dir, 'apps/app/project.json'), JSON.stringify({ name: 'app', root: 'apps/app' }));
-  cpSync(join(ROOT, 'dist/packages/socket-proxy'), join(dir, 'node_modules/@org/devsec-socket-proxy'), { recursive: true });
-  const tree = new FsTree(dir, false);
-  await secureDevcontainerGenerator(tree, { project: 'app', network, skipFormat: true });
-  flushChanges(dir, tree.listChanges());
-  execFileSync('git', ['init', '-q'], { cwd: dir });
-  const composeFile = 'apps/app/.devcontainer/docker-compose.yml';
-  const context = { root: dir, cwd: dir, projectName: 'app', isVerbose: false };
-  // The executor's own output is not what is measured.
-  const quiet = async <T>(fn: () => Promise<T>): Promise<T> => {
-    const write = process.stdout.write;
-    process.stdout.write = (() => true) as typeof process.stdout.write;
-    try {
-      return await fn();
-    } finally {
-      process.stdout.write = write;
-    }
-  };
-  const up = async () => {
-    const result: { success: boolean } = await quiet(() => upWorktree({ composeFile }, context));
-    if (!result.success) throw new Error('up-worktree failed');
-  };
-  await up(); // builds the images once
-  const project = (/COMPOSE_PROJECT_NAME=(\S+)/.exec(readFileSync(join(dir, 'apps/app/.devcontainer/.env'), 'utf-8')) as RegExpExecArray)[1];
-  const files = ['docker-compose.yml', 'docker-compose.services.yml', 'docker-compose.worktree.yml'].flatMap((f) => [
-    '-f',
-    join(dir, 'apps/app/.devcontainer', f),
-  ]);
-  const compose = async (...args: string[]) => {
-    const r = docker(['compose', '-p', project, ...files, ...args]);
-    if (r.status !== 0) throw new Error(r.stderr);
-  };
-  try {
-    const rerun = await alternateAsync(5, up, () => compose('up', '-d'));
-    rows.push([
-      '4a. Re-run with nothing changed: `up-worktree` / `docker compose up -d` (5 pairs)',
-      ms(median(rerun.ta)),
-      ms(median(rerun.tb)),
-      rerun.ratio.toFixed(3),
-      '≤ 1.2',
-      spread(rerun.ta) + ' / ' + spread(rerun.tb),
-    ]);
-    const cold = await alternateAsync(
-      3,
-      up,
-      () => compose('up', '-d'),
-      () => compose('down'),
-    );
-    rows.push([
-      '4b. Cold start (images built, stack down): `up-worktree` / `docker compose up -d` (3 pairs)',
-      ms(median(cold.ta)),
-      ms(median(cold.tb)),
-      cold.ratio.toFixed(3),
-      '≤ 1.1',
-      spread(cold.ta) + ' / ' + spread(cold.tb),
-    ]);
-  } finally {
-    await compose('down', '--volumes').catch(() => undefined);
-    docker(['network', 'rm', network]);
-    rmSync(dir, { recursive: true, force: true });
-  }
+/** The stand-in images the figures build on (scripts/stand-in-images.sh); no registry is reachable here. */
+function preflight() {
+  const missing = [BASE_IMAGE, 'devsec-rootfs:trixie'].filter((image) => docker(['image', 'inspect', image]).status !== 0);
+  if (missing.length > 0) throw new Error(`bench: missing image ${missing.join(', ')}: run bash scripts/stand-in-images.sh first.`);
 }
 
 async function main() {
   let proxy: BenchProxy | undefined;
+  let sockets: ReturnType<typeof socketFolder> | undefined;
+  let inContainers: ContainerProxies | undefined;
+  const notes: string[] = [];
+  let detail: string[] = [];
   try {
+    preflight();
+    if (want('ps') || want('memory')) {
+      buildPackages(['socket-proxy', 'devsec']);
+      const versions = buildImages();
+      notes.push(
+        `Helpers in containers from ${BASE_IMAGE} (Node ${versions.node}); HAProxy ${versions.haproxy} and socat ${versions.socat} from its Debian packages.`,
+      );
+      const flags = await stackRunFlags();
+      sockets = socketFolder();
+      // Figure 6 first, with nothing else of ours running.
+      if (want('memory')) detail = await benchMemory(flags, sockets.dir);
+      if (want('ps')) {
+        inContainers = {
+          ours: await startOurProxy(flags.proxy, sockets.dir),
+          oursFlagged: await startOurProxy(flags.proxy, sockets.dir, ALL_FLAGS),
+          haproxy: await startHaproxy(flags.proxy, sockets.dir),
+        };
+      }
+    }
     if (want('ps') || want('logs') || want('follow')) {
       buildPackages(['socket-proxy']);
       proxy = await startProxy({});
     }
-    if (proxy && want('ps')) await benchPs(proxy);
+    if (proxy && want('ps')) await benchPs(proxy, inContainers);
+    if (inContainers) {
+      const [ours, haproxy] = [memoryOf(inContainers.ours.name), memoryOf(inContainers.haproxy.name)];
+      rows.push([
+        "6″. the proxies after figure 1's rounds: ours / HAProxy",
+        `RSS ${mb(ours.rss)} MB · PSS ${mb(ours.pss)} · anon ${mb(ours.anon)}`,
+        `RSS ${mb(haproxy.rss)} MB · PSS ${mb(haproxy.pss)} · anon ${mb(haproxy.anon)}`,
+        (ours.rss / haproxy.rss).toFixed(3),
+        '–',
+        '–',
+      ]);
+    }
     if (proxy && want('logs')) await benchLogs(proxy);
     if (proxy && want('follow')) await benchFollow(proxy);
     if (want('up')) await benchUp();
     if (want('graph')) benchGraph();
   } finally {
     proxy?.stop();
+    for (const helper of Object.values(inContainers ?? {})) helper.stop();
     if (containers.length) docker(['rm', '-f', ...containers]);
+    const left = docker(['ps', '-aq', '--filter', `label=org.devsec.bench=${RUN}`]).stdout.trim();
+    if (left) docker(['rm', '-f', ...left.split('\n')]);
+    if (sockets) {
+      sockets.remove();
+      removeImages();
+    }
   }
   const machine = `${cpus().length} × ${cpus()[0].model.trim()}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, engine ${dockerOk(['version', '--format', '{{.Server.Version}}']).trim()}`;
   const table = [
     `Measured ${new Date().toISOString().slice(0, 16)}Z on ${machine}.`,
+    ...notes,
     '',
     '| figure | A | B | A/B (medians) | target | spread A / B |',
     '|---|---|---|---|---|---|',
     ...rows.map((row) => `| ${row.join(' | ')} |`),
     '',
+    ...detail,
   ].join('\n');
   writeFileSync(join(__dirname, 'results.md'), table);
   console.log(table);

@@ -2,6 +2,7 @@
  * Configuration comes from the environment only, with Tecnativa docker-socket-proxy's
  * switch names so an existing compose file keeps its meaning.
  */
+import { isLimitVariable, Limits, parseLimits } from './limits';
 import { DEFAULT_SCOPE_LABEL, PROXY_PORT, READ_SWITCHES, WRITE_SWITCHES } from './vocabulary';
 
 export { DEFAULT_SCOPE_LABEL, READ_SWITCHES, WRITE_SWITCHES };
@@ -141,6 +142,7 @@ export interface ProxyConfig {
   switches: Switches;
   scope: Scope;
   logLevel: string;
+  limits: Limits;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv): ProxyConfig {
@@ -171,7 +173,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ProxyConfig {
     }
   }
   for (const [name, value] of Object.entries(env)) {
-    if (value === undefined || name in READ_SWITCHES || isWriteSwitch(name)) continue;
+    if (value === undefined || name in READ_SWITCHES || isWriteSwitch(name) || isLimitVariable(name)) continue;
     const suggestion = closestSwitch(name, value);
     if (suggestion) problems.push(`${name}=${value} is not a switch this proxy knows. Did you mean ${suggestion}?`);
   }
@@ -182,11 +184,13 @@ export function loadConfig(env: NodeJS.ProcessEnv): ProxyConfig {
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     problems.push(`LOG_LEVEL=${env.LOG_LEVEL} is not one of ${LOG_LEVELS.join(', ')}.`);
   }
+  const { limits, problems: limitProblems } = parseLimits(env);
+  problems.push(...limitProblems);
   const socketPath = env.SOCKET_PATH ?? '/var/run/docker.sock';
   if (!socketPath.startsWith('/')) problems.push(`SOCKET_PATH=${socketPath} must be an absolute path to the Docker socket.`);
 
   if (problems.length > 0 || !listen || !scope) {
     throw new ConfigError(`devsec-socket-proxy will not start:\n  - ${problems.join('\n  - ')}`);
   }
-  return { socketPath, listen, switches, scope, logLevel };
+  return { socketPath, listen, switches, scope, logLevel, limits };
 }

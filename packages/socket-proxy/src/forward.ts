@@ -5,6 +5,8 @@
  */
 import * as net from 'node:net';
 import { pipeline } from 'node:stream';
+import { ConnectionCap } from './admission';
+import { DEFAULT_LIMITS, parseLimits } from './limits';
 
 export class ForwardConfigError extends Error {}
 
@@ -44,12 +46,27 @@ export function parseBind(spec: string | undefined): string[] {
   return addresses;
 }
 
-/** Starts one listener per rule and address. Resolves when all listen. */
-export async function startForwarding(rules: ForwardRule[], addresses: string[], log: (entry: object) => void): Promise<net.Server[]> {
+/**
+ * Starts one listener per rule and address. Resolves when all listen. Connections over
+ * `maxConnections` (all listeners together) are closed at once: the bytes forwarded are not
+ * ours to answer in.
+ */
+export async function startForwarding(
+  rules: ForwardRule[],
+  addresses: string[],
+  log: (entry: object) => void,
+  maxConnections = DEFAULT_LIMITS.maxConnections,
+): Promise<net.Server[]> {
   const servers: net.Server[] = [];
+  const cap = new ConnectionCap(maxConnections);
   for (const rule of rules) {
     for (const address of addresses) {
       const server = net.createServer((client) => {
+        if (!cap.admit(client)) {
+          log({ level: 'warn', msg: 'refused: too many connections', listen: `${address}:${rule.listenPort}`, limit: `MAX_CONNECTIONS=${maxConnections}` });
+          client.destroy();
+          return;
+        }
         const upstream = net.connect(rule.port, rule.host);
         const done = (error: Error | null | undefined) => {
           if (error) log({ msg: 'forward failed', listen: `${address}:${rule.listenPort}`, target: `${rule.host}:${rule.port}`, error: error.message });
@@ -74,9 +91,11 @@ export async function startForwarding(rules: ForwardRule[], addresses: string[],
 export async function runForward(env: NodeJS.ProcessEnv): Promise<number> {
   let rules;
   let addresses;
+  const { limits, problems } = parseLimits(env, ['MAX_CONNECTIONS']);
   try {
     rules = parseForward(env.FORWARD as string);
     addresses = parseBind(env.FORWARD_BIND);
+    if (problems.length > 0) throw new ForwardConfigError(problems.join('\n  - '));
   } catch (error) {
     if (error instanceof ForwardConfigError) {
       process.stderr.write(`devsec-socket-proxy will not start:\n  - ${error.message}\n`);
@@ -87,7 +106,7 @@ export async function runForward(env: NodeJS.ProcessEnv): Promise<number> {
   const log = (entry: object) => process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'info', ...entry })}\n`);
   let servers;
   try {
-    servers = await startForwarding(rules, addresses, log);
+    servers = await startForwarding(rules, addresses, log, limits.maxConnections);
   } catch (error) {
     process.stderr.write(`devsec-socket-proxy: cannot listen: ${(error as Error).message}\n`);
     return 1;

@@ -1,6 +1,7 @@
 export * from './config';
 export * from './forward';
 export * from './handlers';
+export * from './limits';
 export * from './logger';
 export * from './policy';
 export * from './redact';

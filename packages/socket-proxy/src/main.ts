@@ -1,11 +1,7 @@
 /** The command line: argv picks help or --check; env picks the mode (egress, forward, socket proxy) and configures it. */
 import type { AddressInfo } from 'node:net';
-import { check } from './check';
-import { ConfigError, loadConfig } from './config';
-import { checkEgress, isEgressMode, runEgress } from './egress';
-import { runForward } from './forward';
-import { createLogger } from './logger';
-import { createProxyServer, listenOn } from './server';
+import { isEgressMode } from './egress-config';
+import { LIMITS_USAGE } from './limits';
 
 export const USAGE = `devsec-socket-proxy — a read-only Docker socket proxy
 
@@ -13,13 +9,14 @@ Configured by environment variables only:
   SOCKET_PATH   upstream Docker socket (default /var/run/docker.sock)
   LISTEN        tcp://HOST:PORT or unix:///path (default tcp://127.0.0.1:2375;
                 tcp://0.0.0.0:2375 in the image)
-  SCOPE_LABEL   only containers with this label are visible: KEY or KEY=VALUE
-                (default org.devsec.scope)
+  SCOPE_LABEL   only containers matching one of these selectors are visible:
+                KEY or KEY=VALUE, several separated by commas (default org.devsec.scope)
   LOG_LEVEL     debug | info | warn | error | silent (default info)
   PING VERSION EVENTS (on by default), CONTAINERS IMAGES INFO NETWORKS VOLUMES
   (off by default): Tecnativa-compatible read switches, 1 = on, 0 = off.
   Write switches (POST, EXEC, BUILD, ...) are refused in this version.
 
+${LIMITS_USAGE}
   --check       exit 0 when the proxy on LISTEN answers /_ping (for healthchecks)
 
 Forward mode (the localhost-proxy sidecar; no Docker access):
@@ -47,18 +44,23 @@ export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.P
     process.stdout.write(USAGE);
     return 0;
   }
-  if (argv.includes('--check')) return isEgressMode(env) ? checkEgress(env) : check(env);
+  // Each mode loads its own modules only: the forwarder never loads the proxy's HTTP side
+  // (bench/README.md, figure 6).
+  if (argv.includes('--check')) return isEgressMode(env) ? (await import('./egress')).checkEgress(env) : (await import('./check')).check(env);
   if (argv.length > 0) {
     process.stderr.write(`devsec-socket-proxy takes no arguments (got ${argv.join(' ')}); it is configured by environment.\n\n${USAGE}`);
     return 2;
   }
-  if (isEgressMode(env)) return runEgress(env);
-  if (env.FORWARD !== undefined) return runForward(env);
+  if (isEgressMode(env)) return (await import('./egress')).runEgress(env);
+  if (env.FORWARD !== undefined) return (await import('./forward')).runForward(env);
   return runProxy(env);
 }
 
 /** The socket proxy, until SIGTERM or SIGINT. */
 async function runProxy(env: NodeJS.ProcessEnv): Promise<number> {
+  const { ConfigError, loadConfig } = await import('./config');
+  const { createLogger } = await import('./logger');
+  const { createProxyServer, listenOn } = await import('./server');
   let config;
   try {
     config = loadConfig(env);

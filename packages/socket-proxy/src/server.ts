@@ -4,22 +4,67 @@
  */
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { answerAndClose, ConnectionCap } from './admission';
 import type { Listen, ProxyConfig } from './config';
 import { HANDLERS } from './handlers';
+import type { Limits } from './limits';
 import type { Logger } from './logger';
-import { decide } from './policy';
+import { Allowance, decide } from './policy';
 import { rawResponse, sendJson } from './respond';
 import { createUpstream } from './upstream';
 
 /** A refused request body is read and discarded up to this size, then the connection is cut. */
 const MAX_DISCARDED_BODY = 256 * 1024 * 1024;
+/** How often Node looks for requests past their headers or body timeout. */
+const TIMEOUT_CHECK_MS = 1000;
 
 export type ProxyLog = Pick<Logger, 'access' | 'error'>;
 
+/** dockerd's reading of a boolean query parameter (httputils.BoolValue). */
+const engineTrue = (value: string | undefined) => value !== undefined && !['', '0', 'no', 'false', 'none'].includes(value.trim().toLowerCase());
+
+/** Requests whose engine answer stays open while the client reads: they count against MAX_STREAMS. */
+export function isLongLived(decision: Allowance): boolean {
+  return decision.handle === 'events' || (decision.handle === 'container-logs' && engineTrue(decision.params.follow));
+}
+
+/**
+ * Puts MAX_CONNECTIONS in front of the HTTP server: http.Server attaches its parser in its own
+ * 'connection' listener, so ours runs instead and hands it only the connections under the cap.
+ */
+function capConnections(server: http.Server, limits: Limits, log: ProxyLog): void {
+  const cap = new ConnectionCap(limits.maxConnections);
+  const httpListeners = server.listeners('connection') as Array<(socket: Socket) => void>;
+  server.removeAllListeners('connection');
+  const message = `devsec proxy: ${limits.maxConnections} connections are open, the limit (MAX_CONNECTIONS=${limits.maxConnections}); close some, or raise MAX_CONNECTIONS.`;
+  const answer = rawResponse(503, message);
+  server.on('connection', (socket: Socket) => {
+    if (cap.admit(socket)) {
+      for (const listener of httpListeners) listener.call(server, socket);
+      return;
+    }
+    log.access({ decision: 'deny', rule: 'max-connections', status: 503 });
+    answerAndClose(socket, answer, limits.headersTimeoutMs);
+  });
+}
+
+function serverOptions(limits: Limits): http.ServerOptions {
+  return {
+    insecureHTTPParser: false,
+    joinDuplicateHeaders: false,
+    headersTimeout: limits.headersTimeoutMs,
+    // A backstop: a request with a body is refused, and answered after BODY_TIMEOUT below.
+    requestTimeout: limits.headersTimeoutMs + limits.bodyTimeoutMs + TIMEOUT_CHECK_MS,
+    connectionsCheckingInterval: TIMEOUT_CHECK_MS,
+  };
+}
+
 export function createProxyServer(config: ProxyConfig, log: ProxyLog): http.Server {
-  const { switches, scope, socketPath } = config;
+  const { switches, scope, socketPath, limits } = config;
   const upstream = createUpstream(socketPath);
+  let openStreams = 0;
 
   function upstreamFailed(res: http.ServerResponse, error: Error & { code?: string }) {
     log.error({ msg: 'upstream error', error: error.message, socketPath });
@@ -31,7 +76,7 @@ export function createProxyServer(config: ProxyConfig, log: ProxyLog): http.Serv
     sendJson(res, 502, { message });
   }
 
-  const server = http.createServer({ insecureHTTPParser: false, joinDuplicateHeaders: false }, (req, res) => {
+  const server = http.createServer(serverOptions(limits), (req, res) => {
     const started = process.hrtime.bigint();
     const outcome: { decision: 'allow' | 'deny'; rule: string } = { decision: 'allow', rule: '' };
     let logged = false;
@@ -51,10 +96,15 @@ export function createProxyServer(config: ProxyConfig, log: ProxyLog): http.Serv
       outcome.decision = 'deny';
       outcome.rule = decision.rule;
       res.setHeader('Connection', 'close');
-      const answer = () => sendJson(res, decision.status, { message: decision.message });
+      const answer = () => {
+        if (!res.headersSent) sendJson(res, decision.status, { message: decision.message });
+      };
       if (req.complete) return answer();
       // Read a refused body to its end (and throw it away) before answering: a client still
-      // writing when the socket closes sees "broken pipe" instead of our message.
+      // writing when the socket closes sees "broken pipe" instead of our message. A body slower
+      // than BODY_TIMEOUT is answered anyway, and the connection closed behind the answer.
+      const bodyTimer = setTimeout(answer, limits.bodyTimeoutMs);
+      res.once('close', () => clearTimeout(bodyTimer));
       let discarded = 0;
       req.on('data', (chunk: Buffer) => {
         discarded += chunk.length;
@@ -65,12 +115,25 @@ export function createProxyServer(config: ProxyConfig, log: ProxyLog): http.Serv
       return;
     }
     outcome.rule = decision.rule;
+    if (isLongLived(decision)) {
+      if (openStreams >= limits.maxStreams) {
+        outcome.decision = 'deny';
+        outcome.rule = 'max-streams';
+        res.setHeader('Connection', 'close');
+        const message = `devsec proxy: ${openStreams} streams (logs -f, events) are open, the limit (MAX_STREAMS=${limits.maxStreams}); close one, or raise MAX_STREAMS.`;
+        return sendJson(res, 503, { message });
+      }
+      openStreams++;
+      res.once('close', () => openStreams--);
+    }
     HANDLERS[decision.handle]({ req, res, decision, scope, upstream }).catch((error) => upstreamFailed(res, error));
   });
 
-  // No idle timeout: `logs -f` and `events` stay open as long as the client does.
+  // No inactivity timeout while a request is served: `logs -f` and `events` stay open as long as
+  // the client does. Between requests, IDLE_TIMEOUT closes a keep-alive connection.
   server.timeout = 0;
-  server.requestTimeout = 0;
+  server.keepAliveTimeout = limits.idleTimeoutMs;
+  capConnections(server, limits, log);
 
   const refuseSocket = (rule: string, message: string, status: number) => (req: http.IncomingMessage, socket: Duplex) => {
     log.access({ method: req.method, path: req.url, decision: 'deny', rule, status });
@@ -79,8 +142,14 @@ export function createProxyServer(config: ProxyConfig, log: ProxyLog): http.Serv
   server.on('upgrade', refuseSocket('upgrade', 'protocol upgrades (attach, exec or websockets) are not proxied.', 403));
   server.on('connect', refuseSocket('connect', 'CONNECT tunnels are not proxied.', 405));
   server.on('clientError', (error: Error & { code?: string }, socket) => {
-    log.access({ decision: 'deny', rule: 'malformed-request', status: 400, error: error.code ?? error.message });
-    if (socket.writable) socket.end(rawResponse(400, 'devsec sandbox policy: malformed HTTP request.'));
+    if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      log.access({ decision: 'deny', rule: 'request-timeout', status: 408 });
+      const message = `devsec proxy: the request's headers did not arrive within ${limits.headersTimeoutMs / 1000} s (HEADERS_TIMEOUT).`;
+      if (socket.writable) socket.end(rawResponse(408, message));
+    } else {
+      log.access({ decision: 'deny', rule: 'malformed-request', status: 400, error: error.code ?? error.message });
+      if (socket.writable) socket.end(rawResponse(400, 'devsec sandbox policy: malformed HTTP request.'));
+    }
     socket.destroy();
   });
   server.on('close', () => upstream.close());

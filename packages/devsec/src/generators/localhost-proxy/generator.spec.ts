@@ -30,6 +30,7 @@ describe('localhost-proxy generator', () => {
     expect(forwarder.environment).toEqual({ FORWARD: '3000:${COMPOSE_PROJECT_NAME:-devsec}-web-1:3000', FORWARD_BIND: '127.0.0.1,::1' });
     expect(forwarder.build).toEqual(file.services['docker-proxy'].build);
     expect(forwarder.cap_drop).toEqual(['ALL']);
+    expect(forwarder).toMatchObject({ mem_limit: '128m', pids_limit: 64, cpus: 1 });
     expect(forwarder).not.toHaveProperty('volumes');
     // In its stack's scope by its compose project label, which Compose sets; in no other stack's.
     expect(forwarder.labels).toEqual({ 'org.devsec.managed': 'true', 'org.devsec.project': 'app' });

@@ -24,6 +24,7 @@ describe('secure-devcontainer generator: egress', () => {
     expect(egress.networks).toEqual(['sandbox', 'egress']);
     expect(egress.build.context).toBe(compose.services['docker-proxy'].build.context);
     expect(egress).toMatchObject({ read_only: true, cap_drop: ['ALL'], security_opt: ['no-new-privileges:true'] });
+    expect(egress).toMatchObject({ mem_limit: '128m', pids_limit: 64, cpus: 1 });
     expect(egress.volumes).toBeUndefined();
     expect(egress.environment).toMatchObject({ EGRESS: '1', EGRESS_LISTEN: 'tcp://0.0.0.0:3128', EGRESS_ALLOW: 'registry.npmjs.org' });
     expectValid(tree);

@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { describeWithDocker, docker } from '../../../../../tools/testing/docker';
 import { checkSandbox } from '../../rules/compose-rules';
 import { snapshot, workspaceWithProjects } from '../../testing/workspace';
+import { localhostProxyGenerator } from '../localhost-proxy/generator';
 import { secureDevcontainerGenerator } from './generator';
 import type { SecureDevcontainerGeneratorSchema } from './schema';
 
@@ -62,10 +63,27 @@ describeWithDocker('generated compose files under docker compose config (Compose
     expect(definition).toMatchObject({ source: join(workspace, root, '.devcontainer'), read_only: true });
     expect(workspaceMount.source).toBe(workspace);
     expect(model.services['docker-proxy'].build.context).toBe(join(workspace, 'node_modules/@org/devsec-socket-proxy'));
+    // Compose's reading of the proxy's bounds: 128 MiB, 64 tasks, one CPU.
+    expect(model.services['docker-proxy']).toMatchObject({ mem_limit: '134217728', pids_limit: 64, cpus: 1 });
+    expect(model.services['egress-proxy']).toMatchObject({ mem_limit: '134217728', pids_limit: 64, cpus: 1 });
     expect(model.networks.shared).toMatchObject({ name: options.network ?? 'dev', external: true });
     // The proxy's scope names this very stack, as Compose labels its containers, and the shared services.
     expect(model.services['docker-proxy'].environment.SCOPE_LABEL).toBe(
       `com.docker.compose.project=${model.name},org.devsec.scope=${options.network ?? 'dev'}`,
     );
+  });
+
+  it('gives the localhost-proxy forwarder its bounds too', async () => {
+    const tree = workspaceWithProjects();
+    await secureDevcontainerGenerator(tree, { project: 'app', skipFormat: true });
+    tree.write('apps/app/.devcontainer/docker-compose.services.yml', 'services:\n  web:\n    image: node:24-trixie-slim\n    networks: [sandbox]\n');
+    await localhostProxyGenerator(tree, { project: 'app', skipFormat: true });
+    const workspace = join(dir, 'forwarder');
+    writeToDisk(tree, workspace);
+    const files = ['docker-compose.yml', 'docker-compose.services.yml'].flatMap((file) => ['-f', join(workspace, 'apps/app/.devcontainer', file)]);
+    const config = docker(['compose', ...files, 'config', '--format', 'json']);
+    expect(config.stderr).toBe('');
+    const model = JSON.parse(config.stdout);
+    expect(model.services['localhost-proxy']).toMatchObject({ mem_limit: '134217728', pids_limit: 64, cpus: 1 });
   });
 });

@@ -57,6 +57,9 @@ describe('secure-devcontainer generator', () => {
         SCOPE_LABEL: 'com.docker.compose.project=${COMPOSE_PROJECT_NAME},org.devsec.scope=dev',
       });
       for (const name of ['POST', 'EXEC', 'BUILD']) expect(proxy.environment).not.toHaveProperty(name);
+      // Bounds that hold 3,000 concurrent GET /events (bench/README.md); the app has none of ours.
+      expect(proxy).toMatchObject({ mem_limit: '128m', pids_limit: 64, cpus: 1 });
+      expect(compose.services.app).not.toHaveProperty('mem_limit');
     });
 
     it('runs the dev container as a non-root user, through the proxy, on both networks, with its own node_modules', () => {
