@@ -14,6 +14,32 @@ export const DEFAULT_LISTEN = `tcp://127.0.0.1:${PROXY_PORT}`;
 
 export class ConfigError extends Error {}
 
+/** Collects every configuration problem, so that one failed start names them all. */
+export function collectProblems(): { problems: string[]; attempt: <T>(step: () => T) => T | undefined } {
+  const problems: string[] = [];
+  /** Runs one parse step; its error becomes one more problem, reported with the others. */
+  const attempt = <T>(step: () => T): T | undefined => {
+    try {
+      return step();
+    } catch (error) {
+      problems.push((error as Error).message);
+      return undefined;
+    }
+  };
+  return { problems, attempt };
+}
+
+/** A mode's configuration, or undefined once its problems are on stderr (the mode then exits 2). */
+export function loadOrReport<T>(load: () => T): T | undefined {
+  try {
+    return load();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    return undefined;
+  }
+}
+
 const TRUE_VALUES = new Set(['1', 'true', 'yes', 'on']);
 const FALSE_VALUES = new Set(['0', 'false', 'no', 'off', '']);
 
@@ -146,16 +172,7 @@ export interface ProxyConfig {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv): ProxyConfig {
-  const problems: string[] = [];
-  /** Runs one parse step; its ConfigError becomes one more problem, reported with the others. */
-  const attempt = <T>(step: () => T): T | undefined => {
-    try {
-      return step();
-    } catch (error) {
-      problems.push((error as Error).message);
-      return undefined;
-    }
-  };
+  const { problems, attempt } = collectProblems();
   const switches: Switches = {};
   for (const [name, fallback] of Object.entries(READ_SWITCHES)) {
     const raw = env[name];

@@ -2,9 +2,10 @@
  * The egress allowlist: which host names (and, listed exactly, IP addresses) the sandbox may
  * reach, on which ports. Parsed once at start; matching is a pure function.
  */
+import { ConfigError } from './config';
 import { canonicalAddress } from './egress-address';
 
-export class EgressConfigError extends Error {}
+export class EgressConfigError extends ConfigError {}
 
 /** A host as the proxy compares it: a lower-case DNS name, or a canonical IP address. */
 export type Host = { kind: 'name'; name: string } | { kind: 'ip'; address: string };

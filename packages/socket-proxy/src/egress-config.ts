@@ -3,7 +3,7 @@
  * in one message, each naming its variable and entry).
  */
 import { isIP } from 'node:net';
-import { LOG_LEVELS } from './config';
+import { collectProblems, LOG_LEVELS } from './config';
 import { Allowlist, EgressConfigError, parseAllowlist, parsePorts } from './egress-allowlist';
 import { EGRESS_DEFAULT_PORTS, EGRESS_ENV, EGRESS_PORT } from './vocabulary';
 
@@ -33,13 +33,7 @@ export interface EgressConfig {
   logLevel: string;
 }
 
-/**
- * The egress mode is EGRESS=1; any EGRESS_* variable also selects it, so that an egress
- * configuration missing its switch fails loudly instead of starting a Docker socket proxy.
- */
-export function isEgressMode(env: NodeJS.ProcessEnv): boolean {
-  return Object.keys(env).some((name) => name === EGRESS_ENV.EGRESS || name.startsWith(`${EGRESS_ENV.EGRESS}_`));
-}
+export { isEgressMode } from './vocabulary';
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
@@ -70,15 +64,7 @@ export function parseEgressListen(raw: string): { host: string; port: number } {
 }
 
 export function loadEgressConfig(env: NodeJS.ProcessEnv): EgressConfig {
-  const problems: string[] = [];
-  const attempt = <T>(step: () => T): T | undefined => {
-    try {
-      return step();
-    } catch (error) {
-      problems.push((error as Error).message);
-      return undefined;
-    }
-  };
+  const { problems, attempt } = collectProblems();
   if (env.EGRESS !== '1') {
     problems.push(
       env.EGRESS === undefined

@@ -5,7 +5,8 @@
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { EgressConfigError, formatDuration, loadEgressConfig } from './egress-config';
+import { loadOrReport } from './config';
+import { formatDuration, loadEgressConfig } from './egress-config';
 import { createEgressServer, EGRESS_HEALTH_PATH } from './egress-server';
 import { createLogger } from './logger';
 
@@ -15,16 +16,8 @@ const urlHost = (host: string) => (host.includes(':') ? `[${host}]` : host);
 
 /** The egress proxy, until SIGTERM or SIGINT. */
 export async function runEgress(env: NodeJS.ProcessEnv): Promise<number> {
-  let config;
-  try {
-    config = loadEgressConfig(env);
-  } catch (error) {
-    if (error instanceof EgressConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      return 2;
-    }
-    throw error;
-  }
+  const config = loadOrReport(() => loadEgressConfig(env));
+  if (!config) return 2;
   const log = createLogger(config.logLevel);
   const { server, stop } = createEgressServer(config, log);
   try {

@@ -1,6 +1,6 @@
 /** The command line: argv picks help or --check; env picks the mode (egress, forward, socket proxy) and configures it. */
 import type { AddressInfo } from 'node:net';
-import { isEgressMode } from './egress-config';
+import { isEgressMode } from './vocabulary';
 import { LIMITS_USAGE } from './limits';
 
 export const USAGE = `devsec-socket-proxy — a read-only Docker socket proxy
@@ -58,19 +58,11 @@ export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.P
 
 /** The socket proxy, until SIGTERM or SIGINT. */
 async function runProxy(env: NodeJS.ProcessEnv): Promise<number> {
-  const { ConfigError, loadConfig } = await import('./config');
+  const { loadConfig, loadOrReport } = await import('./config');
   const { createLogger } = await import('./logger');
   const { createProxyServer, listenOn } = await import('./server');
-  let config;
-  try {
-    config = loadConfig(env);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      return 2;
-    }
-    throw error;
-  }
+  const config = loadOrReport(() => loadConfig(env));
+  if (!config) return 2;
   const log = createLogger(config.logLevel);
   const server = createProxyServer(config, log);
   const listen = config.listen;

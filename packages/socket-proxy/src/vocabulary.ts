@@ -86,3 +86,11 @@ export const EGRESS_ENV = Object.freeze({
   EGRESS_CONNECT_TIMEOUT: 'EGRESS_CONNECT_TIMEOUT',
 } as const);
 export type EgressEnvName = keyof typeof EGRESS_ENV;
+
+/**
+ * The egress mode is EGRESS=1; any EGRESS_* variable also selects it, so that an egress
+ * configuration missing its switch fails loudly instead of starting a Docker socket proxy.
+ */
+export function isEgressMode(env: NodeJS.ProcessEnv): boolean {
+  return Object.keys(env).some((name) => name === EGRESS_ENV.EGRESS || name.startsWith(`${EGRESS_ENV.EGRESS}_`));
+}

@@ -1,23 +1,9 @@
 /** A proxy client of raw sockets: Node 20's fetch has no proxy support without undici's ProxyAgent. */
 import { connect, Socket } from 'node:net';
+import { rawExchange } from './raw-http';
 
 /** Sends raw bytes and returns everything that comes back before the proxy closes (or `timeoutMs`). */
-export function rawTcp(port: number, payload: string | Buffer, timeoutMs = 3000): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    const chunks: Buffer[] = [];
-    const finish = () => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(Buffer.concat(chunks).toString('latin1'));
-    };
-    const timer = setTimeout(finish, timeoutMs);
-    socket.on('data', (chunk) => chunks.push(chunk));
-    socket.on('close', finish);
-    socket.on('error', finish);
-    socket.write(payload);
-  });
-}
+export const rawTcp = (port: number, payload: string | Buffer, timeoutMs = 3000): Promise<string> => rawExchange(port, payload, timeoutMs);
 
 /** Sends CONNECT and resolves once the proxy's answer head has arrived, with the socket still open. */
 export function connectThrough(port: number, authority: string): Promise<{ status: number; head: string; socket: Socket }> {

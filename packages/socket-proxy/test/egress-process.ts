@@ -1,8 +1,8 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compiledProxyBin } from './proxy-process';
+import { compiledProxyBin, stopProcess } from './proxy-process';
 
 export interface RunningEgress {
   port: number;
@@ -46,13 +46,6 @@ export async function startEgress(env: Record<string, string>): Promise<RunningE
     child,
     lines,
     waitForLine,
-    stop: async () => {
-      if (child.exitCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGTERM');
-        await exited;
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
+    stop: () => stopProcess(child, dir),
   };
 }

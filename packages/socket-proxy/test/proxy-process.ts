@@ -70,13 +70,16 @@ export async function startProxy(env: Record<string, string>): Promise<RunningPr
     host: `unix://${socketPath}`,
     child,
     output: readLog,
-    stop: async () => {
-      if (child.exitCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGTERM');
-        await exited;
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
+    stop: () => stopProcess(child, dir),
   };
+}
+
+/** SIGTERM, wait for the exit, then remove the process's folder (socket, log). */
+export async function stopProcess(child: ChildProcess, dir: string): Promise<void> {
+  if (child.exitCode === null) {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  }
+  rmSync(dir, { recursive: true, force: true });
 }

@@ -1,9 +1,12 @@
 import { connect } from 'node:net';
 
-/** Sends raw bytes to a unix socket and returns everything that comes back before it closes. */
-export function rawExchange(socketPath: string, payload: string | Buffer, timeoutMs = 3000): Promise<string> {
+/**
+ * Sends raw bytes to a unix socket (a path) or a local TCP port (a number) and returns everything
+ * that comes back before it closes (or `timeoutMs`).
+ */
+export function rawExchange(target: string | number, payload: string | Buffer, timeoutMs = 3000): Promise<string> {
   return new Promise((resolve) => {
-    const socket = connect(socketPath);
+    const socket = typeof target === 'number' ? connect(target, '127.0.0.1') : connect(target);
     const chunks: Buffer[] = [];
     const finish = () => {
       clearTimeout(timer);
