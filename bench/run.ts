@@ -1,6 +1,6 @@
 /**
  * Benchmarks, measured side by side in one run (alternating A/B), on unix sockets only.
- *   npm run bench            all figures;   npm run bench -- ps logs follow up graph memory   some
+ *   npm run bench            all figures;   npm run bench -- ps logs follow up graph memory egress   some
  * Writes the table to bench/results.md (and prints it). Needs a Docker engine and the
  * stand-in images (bash scripts/stand-in-images.sh); builds the packages first.
  */
@@ -13,6 +13,7 @@ import { buildPackages } from '../scripts/build-packages';
 import { docker, dockerOk, ROOT, rows, RUN, SCOPE } from './common';
 import { alternate, median, ms, procStats, rotate, spread } from './measure';
 import { ALL_FLAGS, benchMemory, mb } from './memory-figure';
+import { benchEgress } from './egress-figure';
 import { benchGraph, benchUp } from './nx-figures';
 import { BASE_IMAGE, buildImages, Helper, memoryOf, removeImages, socketFolder, stackRunFlags, startHaproxy, startOurProxy } from './stack-helpers';
 
@@ -185,7 +186,7 @@ async function main() {
   let detail: string[] = [];
   try {
     preflight();
-    if (want('ps') || want('memory')) {
+    if (want('ps') || want('memory') || want('egress')) {
       buildPackages(['socket-proxy', 'devsec']);
       const versions = buildImages();
       notes.push(
@@ -195,6 +196,7 @@ async function main() {
       sockets = socketFolder();
       // Figure 6 first, with nothing else of ours running.
       if (want('memory')) detail = await benchMemory(flags, sockets.dir);
+      if (want('egress')) await benchEgress(flags.egress);
       if (want('ps')) {
         inContainers = {
           ours: await startOurProxy(flags.proxy, sockets.dir),

@@ -47,10 +47,10 @@ export function removeImages(): void {
 }
 
 /** `docker run` flags for what the generated compose file sets on a helper service. */
-type RunFlags = string[];
+export type RunFlags = string[];
 
-/** The proxy's and the forwarder's settings, from the compose file the generators write. */
-export async function stackRunFlags(): Promise<{ proxy: RunFlags; forwarder: RunFlags }> {
+/** The proxy's, the forwarder's and the egress proxy's settings, from the compose file the generators write. */
+export async function stackRunFlags(): Promise<{ proxy: RunFlags; forwarder: RunFlags; egress: RunFlags }> {
   const dist = join(ROOT, 'dist/packages/devsec/src/generators');
   // The compiled plugin, as a workspace installs it; its types are not this script's concern.
   /* eslint-disable @typescript-eslint/no-require-imports */
@@ -76,7 +76,7 @@ export async function stackRunFlags(): Promise<{ proxy: RunFlags; forwarder: Run
       ...(service.pids_limit ? ['--pids-limit', String(service.pids_limit)] : []),
       ...(service.cpus ? ['--cpus', String(service.cpus)] : []),
     ];
-    return { proxy: flags(services['docker-proxy']), forwarder: flags(services['localhost-proxy']) };
+    return { proxy: flags(services['docker-proxy']), forwarder: flags(services['localhost-proxy']), egress: flags(services['egress-proxy']) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -99,7 +99,7 @@ export function socketFolder(): { dir: string; remove: () => void } {
 let started = 0;
 
 /** `entrypoint` and `command` replace the image's; without them the image runs as built. */
-function startContainer(kind: string, flags: string[], image: string, entrypoint?: string, command: string[] = []): Helper {
+export function startContainer(kind: string, flags: string[], image: string, entrypoint?: string, command: string[] = []): Helper {
   const name = `devsec-bench-${kind}-${RUN}-${started++}`;
   const override = entrypoint ? ['--entrypoint', entrypoint] : [];
   // No healthcheck: its second process every 5 s is not the helper's idle memory.
@@ -112,7 +112,7 @@ const nodeCommand = (nodeArgs: string[] | undefined): [string | undefined, strin
 
 const dockerGid = () => String(statSync('/var/run/docker.sock').gid);
 
-async function waitFor(what: string, ready: () => boolean, timeoutMs = 15_000): Promise<void> {
+export async function waitFor(what: string, ready: () => boolean, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!ready()) {
     if (Date.now() > deadline) throw new Error(`bench: ${what} did not start`);
