@@ -85,7 +85,10 @@ export function egressSummary(observations: EgressObservations | undefined): str
   const direct = observations.direct.filter((entry) => !routed(entry)).length;
   const refused = observations.refused?.status === 403 ? 'refused an unlisted name' : 'did NOT refuse an unlisted name';
   const { allowed: listed } = observations;
-  const allowed = listed ? `; ${listed.name} let through by the list (${[listed.status ?? listed.error, proxyError(listed)].filter(Boolean).join(' ')})` : '';
+  // Past the list, this machine's network decides (a failed lookup, a private address): said as such.
+  const answer = listed && [listed.status ?? listed.error, proxyError(listed)].filter(Boolean).join(' ');
+  const through = listed && listed.status !== undefined && listed.status < 400;
+  const allowed = listed ? `; ${listed.name} ${through ? `let through by the list (${answer})` : `passed the list, then the proxy answered ${answer}`}` : '';
   const dns = observations.lookup.addresses?.length ? `${observations.lookup.name} resolves` : 'no outside name resolves';
   return `${direct} of ${observations.direct.length} direct routes out closed; ${dns}; the egress proxy ${observations.proxy ? refused : 'is not set'}${allowed}`;
 }

@@ -156,7 +156,13 @@ describe('liveFindings', () => {
     expect(liveSummary(clean(), where.container)).toBe(
       `Live probe in ${where.container} as node (uid 1000): ${FORBIDDEN_CALLS.length} of ${FORBIDDEN_CALLS.length} forbidden Docker calls refused; ` +
         "0 socket file(s) found; 2 of 2 addresses without any HTTP answer (1 of them other sandboxes' proxies); 2 of 2 sandbox paths read-only; " +
-        '3 of 3 direct routes out closed; no outside name resolves; the egress proxy refused an unlisted name; registry.npmjs.org let through by the list (502 dns_error).',
+        '3 of 3 direct routes out closed; no outside name resolves; the egress proxy refused an unlisted name; registry.npmjs.org passed the list, then the proxy answered 502 dns_error.',
     );
+  });
+
+  it('says a listed host was let through only when the proxy answered it so', () => {
+    const seen = clean();
+    seen.egress!.allowed = { name: 'registry.npmjs.org', status: 200 };
+    expect(liveSummary(seen, where.container)).toMatch(/; registry\.npmjs\.org let through by the list \(200\)\.$/);
   });
 });
