@@ -184,6 +184,23 @@ describeWithDocker('egress: the agent reaches only the listed hosts, through the
     expect(inside(`curl -sS --noproxy '*' --max-time 5 http://${LISTED}/`).status).not.toBe(0);
   });
 
+  it("sends git's and npm's requests through the egress proxy: they reach the listed host, which no name inside resolves", () => {
+    const allowedLines = () =>
+      docker(['logs', `${project}-egress-proxy-1`])
+        .stdout.split('\n')
+        .filter((line) => line.includes(`"host":"${LISTED}"`) && line.includes('"decision":"allow"')).length;
+    for (const command of [
+      // The stand-in answers text, so each client then fails on what it got back: the request went out.
+      `git ls-remote http://${LISTED}/acme/shop.git`,
+      `npm view left-pad --registry=http://${LISTED}/ --fetch-retries=0 --cache=/tmp/npm-cache`,
+    ]) {
+      const before = allowedLines();
+      const result = inside(command);
+      expect([command, `${result.stdout}${result.stderr}`]).not.toEqual([command, expect.stringMatching(/resolve host|ENOTFOUND|EAI_AGAIN/)]);
+      expect([command, allowedLines() > before]).toEqual([command, true]);
+    }
+  });
+
   it('resolves no outside name, not even a listed one (only the proxy resolves)', () => {
     for (const name of ['example.com', LISTED]) expect([name, inside(`timeout 5 getent hosts ${name}`).status === 0]).toEqual([name, false]);
   });
