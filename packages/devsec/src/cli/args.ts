@@ -34,8 +34,8 @@ export function parseArgs(argv: string[], spec: FlagSpec): Parsed | string {
       continue;
     }
     const [, negated, name, value] = flag;
-    const kind = spec[name];
-    if (kind === undefined) return `unknown option --${visible(name)}.`;
+    const kind = Object.hasOwn(spec, name) ? spec[name] : undefined;
+    if (kind === undefined) return `unknown option ${visible(arg.split('=')[0])}.`;
     if (kind === 'boolean') {
       if (value !== undefined && !/^(true|false)$/.test(value)) return `--${name} takes no value (or =true, =false).`;
       parsed.flags[name] = negated ? false : value !== 'false';
