@@ -133,6 +133,42 @@ describeWithDocker('the host boundary: what the agent writes is never run or tru
     expect(hostGit(dir, 'branch', '--list', 'agent/feature').stdout).toContain('agent/feature');
   });
 
+  it("never lets the host's git or the next start write through a symlink the agent planted, nor see one commit for another", async () => {
+    // The user's files, beside the markers (which must stay empty: nothing planted ran).
+    const home = mkdtempSync(join(tmpdir(), 'devsec-boundary-home-'));
+    chownSync(home, CHECKOUT_UID, CHECKOUT_UID);
+    const victim = join(home, '.bashrc');
+    writeFileSync(victim, "the user's own file\n");
+    chownSync(victim, CHECKOUT_UID, CHECKOUT_UID);
+    const branch = hostGit(dir, 'branch', '--show-current').stdout.trim();
+    // A reflog aimed at a file of the user's (git appends a reflog line through a symlink), and a
+    // packed-refs aimed at the same file (the start copies the repository's packed-refs in).
+    expect(
+      inside(
+        `cd ${dir} && mkdir -p .git/logs/refs/heads && rm -f .git/logs/refs/heads/${branch} .git/packed-refs && ` +
+          `ln -s ${join(home, 'reflog-written')} .git/logs/refs/heads/${branch} && ln -s ${victim} .git/packed-refs`,
+      ).status,
+    ).toBe(0);
+    // One commit shown for another, and objects read from the agent's folder.
+    const replace = inside(
+      `cd ${dir} && a=$(git commit-tree HEAD^{tree} -m shown) && b=$(git commit-tree HEAD^{tree} -m pushed) && git replace $a $b 2>&1; ` +
+        'echo /tmp/evil/objects > .git/objects/info/alternates',
+    );
+    expect(replace.stdout).toMatch(/Read-only file system|unable to create/);
+    expect(replace.stderr).toMatch(/Read-only file system/);
+    // The host goes on as usual: a commit on the branch, refs packed (git gc does it), the next start.
+    expect(hostGit(dir, 'commit', '-q', '--allow-empty', '-m', 'on the host').status).toBe(0);
+    expect(hostGit(dir, 'pack-refs', '--all').status).toBe(0);
+    expect(await up()).toEqual({ success: true });
+    expect(readFileSync(victim, 'utf-8')).toBe("the user's own file\n");
+    expect(readdirSync(home)).toEqual(['.bashrc']);
+    expect(hostGit(dir, 'replace', '-l').stdout).toBe('');
+    expect(existsSync(join(dir, '.git/objects/info/alternates'))).toBe(false);
+    // Inside, git still works on what the host packed.
+    expect(inside(`cd ${dir} && git log -1 --format=%s`).stdout.trim()).toBe('on the host');
+    rmSync(home, { recursive: true, force: true });
+  });
+
   it("keeps Nx's state on a volume of the stack: what the agent writes in .nx never reaches the host's", () => {
     expect(inside(`mkdir -p ${dir}/.nx/cache && echo planted > ${dir}/.nx/cache/evil && ls ${dir}/.nx/cache`).stdout.trim()).toBe('evil');
     expect(existsSync(join(dir, '.nx/cache/evil'))).toBe(false);

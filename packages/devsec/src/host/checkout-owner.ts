@@ -3,7 +3,7 @@
  * dir — belongs to the checkout's owner, as if they had made it: the dev container runs as that
  * user (uid 1000 in the Node images). Only matters when root runs the executors (CI does).
  */
-import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Gives `path` (and what is below it, symlinks not followed) the owner of `reference`, when we are root. */
@@ -13,7 +13,8 @@ export function chownLike(path: string, reference: string): void {
   const visit = (entry: string) => {
     const stat = lstatSync(entry);
     if (stat.isSymbolicLink()) return;
-    chownSync(entry, uid, gid);
+    // lchown: what is a file now may be a symlink by the time it is changed (the agent writes here).
+    lchownSync(entry, uid, gid);
     if (stat.isDirectory()) for (const child of readdirSync(entry)) visit(join(entry, child));
   };
   visit(path);

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WorktreeError } from '../sandbox/errors';
@@ -87,7 +87,7 @@ describe('git layout, read without running git (real repositories)', () => {
     expect(() => readGitLayout(plain)).toThrow(/not inside a git repository.*git init/);
   });
 
-  it('mounts a linked worktree: a private git dir inside, seeded from its own HEAD and index; objects, refs and their reflogs shared', () => {
+  it('mounts a linked worktree: a private git dir inside, seeded from its own HEAD and index; objects and refs shared, replace refs and objects/info read-only', () => {
     const layout = readGitLayout(join(base, 'linked'));
     const privateDir = join(base, 'state/linked-git');
     const common = join(base, 'main/.git');
@@ -96,7 +96,8 @@ describe('git layout, read without running git (real repositories)', () => {
       { source: privateDir, target: PRIVATE_GIT_DIR_INSIDE, readOnly: false },
       { source: join(common, 'objects'), target: `${PRIVATE_GIT_DIR_INSIDE}/objects`, readOnly: false },
       { source: join(common, 'refs'), target: `${PRIVATE_GIT_DIR_INSIDE}/refs`, readOnly: false },
-      { source: join(common, 'logs/refs'), target: `${PRIVATE_GIT_DIR_INSIDE}/logs/refs`, readOnly: false },
+      { source: join(common, 'refs/replace'), target: `${PRIVATE_GIT_DIR_INSIDE}/refs/replace`, readOnly: true },
+      { source: join(common, 'objects/info'), target: `${PRIVATE_GIT_DIR_INSIDE}/objects/info`, readOnly: true },
       { source: join(common, 'hooks'), target: `${PRIVATE_GIT_DIR_INSIDE}/hooks`, readOnly: true },
       { source: join(common, 'info'), target: `${PRIVATE_GIT_DIR_INSIDE}/info`, readOnly: true },
     ]);
@@ -113,7 +114,8 @@ describe('git layout, read without running git (real repositories)', () => {
     const dotGit = join(base, 'main/.git');
     expect(mounts).toEqual([
       { source: privateDir, target: dotGit, readOnly: false },
-      ...['objects', 'refs', 'logs/refs'].map((folder) => ({ source: join(dotGit, folder), target: join(dotGit, folder), readOnly: false })),
+      ...['objects', 'refs'].map((folder) => ({ source: join(dotGit, folder), target: join(dotGit, folder), readOnly: false })),
+      ...['refs/replace', 'objects/info'].map((folder) => ({ source: join(dotGit, folder), target: join(dotGit, folder), readOnly: true })),
       { source: join(dotGit, 'hooks'), target: join(dotGit, 'hooks'), readOnly: true },
       { source: join(dotGit, 'info'), target: join(dotGit, 'info'), readOnly: true },
     ]);
@@ -130,6 +132,26 @@ describe('git layout, read without running git (real repositories)', () => {
     gitMounts(layout, privateDir);
     expect(readFileSync(join(privateDir, 'index'), 'utf-8')).toBe('the agent staged something');
     expect(readFileSync(join(privateDir, 'packed-refs'), 'utf-8')).toContain('pack-refs');
+    rmSync(join(base, 'main/.git/packed-refs'));
+  });
+
+  it('never writes through what the agent left in the private git dir: a symlinked packed-refs, a symlinked mount point', () => {
+    const layout = readGitLayout(join(base, 'main'));
+    const privateDir = join(base, 'state/planted-git');
+    gitMounts(layout, privateDir);
+    const victim = join(base, 'victim-bashrc');
+    writeFileSync(victim, "the user's own file\n");
+    writeFileSync(join(base, 'main/.git/packed-refs'), '# pack-refs with: peeled fully-peeled sorted\n');
+    rmSync(join(privateDir, 'packed-refs'), { force: true });
+    symlinkSync(victim, join(privateDir, 'packed-refs'));
+    rmSync(join(privateDir, 'hooks'), { recursive: true, force: true });
+    symlinkSync(join(base, 'elsewhere'), join(privateDir, 'hooks'));
+    gitMounts(layout, privateDir);
+    expect(readFileSync(victim, 'utf-8')).toBe("the user's own file\n");
+    expect(lstatSync(join(privateDir, 'packed-refs')).isFile()).toBe(true);
+    expect(readFileSync(join(privateDir, 'packed-refs'), 'utf-8')).toContain('pack-refs');
+    expect(lstatSync(join(privateDir, 'hooks')).isDirectory()).toBe(true);
+    expect(existsSync(join(base, 'elsewhere'))).toBe(false);
     rmSync(join(base, 'main/.git/packed-refs'));
   });
 

@@ -7,13 +7,19 @@
  * the top of the repository is not mounted at all.
  *
  * Instead the sandbox gets a git dir of its own, in the host's state directory, that the host's
- * git never reads: HEAD, index, packed-refs, shallow and config seeded from this worktree, and
- * mounted into it, writable, only what a commit and a branch produce — the object store, `refs`
- * and their reflogs — plus hooks, `info` and `modules` read-only. The worktree's `.git` inside points
- * to it. Commits and branches made inside are the repository's; the sandbox's HEAD and index
- * are its own.
+ * git never reads: HEAD, index, packed-refs, shallow, config and reflogs of its own, and mounted
+ * into it, writable, only what a commit and a branch produce — the object store and `refs` (git
+ * replaces a ref or an object by renaming a new file into place, never writing through what is
+ * there) — plus hooks, `info`, `modules`, `refs/replace` (which would make the host's git show
+ * one commit for another) and `objects/info` (alternates, commit-graph) read-only. Reflogs stay
+ * inside: git appends to a reflog through a symlink, so a shared `logs/` would let the agent aim
+ * the host's next commit at any file. Commits and branches made inside are the repository's; the
+ * sandbox's HEAD, index and reflogs are its own.
+ *
+ * The private git dir is the agent's to write: the host only ever replaces files in it (a new
+ * file renamed into place), never writes through one, and follows no symlink there.
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { constants, copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chownLike, ensureOwnedFolder } from './checkout-owner';
 import type { GitLayout } from './git-layout';
@@ -29,14 +35,29 @@ export interface Mount {
 export const PRIVATE_GIT_DIR_INSIDE = '/devsec/git';
 
 /** What a commit and a branch write, shared with the repository. */
-const SHARED_WRITABLE = ['objects', 'refs', 'logs/refs'];
+const SHARED_WRITABLE = ['objects', 'refs'];
 /** What git reads from the repository and must see, never write. */
 const SHARED_READ_ONLY = ['hooks', 'info', 'modules'];
+/** Below the writable folders, what git would trust from the agent: mounted read-only, created empty when missing. */
+const GUARDED = ['refs/replace', 'objects/info'];
+/** Every folder of the repository the dev container sees read-only (those that exist). */
+export const GIT_READ_ONLY_INSIDE: readonly string[] = [...GUARDED, ...SHARED_READ_ONLY];
 
-/** A copy of one of the worktree's own git files into the private git dir, when it has one. */
+/**
+ * A copy of one of the worktree's own git files into the private git dir, when it has one. What
+ * the agent left at `to` (a symlink to a file of yours, a folder) is removed, never written
+ * through; the copy refuses to open anything that appears there meanwhile.
+ */
 function seed(from: string, to: string): void {
-  if (existsSync(from)) copyFileSync(from, to);
-  else rmSync(to, { force: true });
+  rmSync(to, { recursive: true, force: true });
+  if (existsSync(from)) copyFileSync(from, to, constants.COPYFILE_EXCL);
+}
+
+/** A folder (a mount point): whatever else the agent left there, a symlink above all, goes first. */
+function ensureRealFolder(path: string): void {
+  const found = lstatSync(path, { throwIfNoEntry: false });
+  if (found && !found.isDirectory()) rmSync(path, { force: true });
+  mkdirSync(path, { recursive: true });
 }
 
 /**
@@ -57,7 +78,7 @@ export function ensurePrivateGitDir(layout: GitLayout, privateDir: string): void
   }
   seed(join(commonDir, 'packed-refs'), join(privateDir, 'packed-refs'));
   seed(join(commonDir, 'shallow'), join(privateDir, 'shallow'));
-  for (const folder of [...SHARED_WRITABLE, ...SHARED_READ_ONLY]) mkdirSync(join(privateDir, folder), { recursive: true });
+  for (const folder of [...SHARED_WRITABLE, ...SHARED_READ_ONLY]) ensureRealFolder(join(privateDir, folder));
   chownLike(privateDir, layout.workspaceRoot);
 }
 
@@ -76,7 +97,7 @@ function privateGitfile(privateDir: string, owner: string): string {
  */
 export function gitMounts(layout: GitLayout, privateDir: string): Mount[] {
   const { commonDir, workspaceRoot } = layout;
-  for (const folder of SHARED_WRITABLE) ensureOwnedFolder(join(commonDir, folder), commonDir);
+  for (const folder of [...SHARED_WRITABLE, ...GUARDED]) ensureOwnedFolder(join(commonDir, folder), commonDir);
   ensurePrivateGitDir(layout, privateDir);
   const inside = layout.kind === 'main' && layout.dotGitIsDirectory ? join(workspaceRoot, '.git') : PRIVATE_GIT_DIR_INSIDE;
   const dotGit: Mount[] =
@@ -89,6 +110,7 @@ export function gitMounts(layout: GitLayout, privateDir: string): Mount[] {
   return [
     ...dotGit,
     ...SHARED_WRITABLE.map((folder) => ({ source: join(commonDir, folder), target: join(inside, folder), readOnly: false })),
+    ...GUARDED.map((folder) => ({ source: join(commonDir, folder), target: join(inside, folder), readOnly: true })),
     ...SHARED_READ_ONLY.filter((folder) => existsSync(join(commonDir, folder))).map((folder) => ({
       source: join(commonDir, folder),
       target: join(inside, folder),

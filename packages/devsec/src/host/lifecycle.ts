@@ -51,11 +51,18 @@ export function ruleList(value: string[] | string | undefined): string[] {
 /** Refuses `.git`s below the root that are not registered submodules (unless allowed by name). */
 export function gateNestedGit(stack: SandboxStack, unsafeAllow: string[], say: Say): void {
   const strays = stack.nestedGit?.strays ?? [];
-  if (stack.nestedGit?.truncated) say.warn(`Looked for nested .git folders and ${stack.nestedGit.truncated}.`);
-  if (strays.length === 0) return;
+  const truncated = stack.nestedGit?.truncated;
+  if (strays.length === 0 && !truncated) return;
   if (unsafeAllow.includes('nested-git')) {
-    say.warn(`UNSAFE: nested-git allowed by --unsafe-allow: ${strays.join(', ')}`);
+    say.warn(`UNSAFE: nested-git allowed by --unsafe-allow: ${[...strays, ...(truncated ? [`the search ${truncated}`] : [])].join(', ')}`);
     return;
+  }
+  // A search cut short proves nothing: a .git may sit just past where it stopped (an agent can nest one that deep).
+  if (strays.length === 0) {
+    throw new SandboxError(
+      `Refusing to start: looking for nested .git folders, the search ${truncated}, so one may sit beyond it, where the host's git or VS Code would run git on its terms. ` +
+        'Find out what made the workspace that deep or that large (devsec check lists nested .git folders), or start anyway with --unsafe-allow=nested-git.',
+    );
   }
   throw new SandboxError(
     `Refusing to start: a .git below the workspace root is not a registered submodule, and the host's git or VS Code would run git there on its terms:\n` +

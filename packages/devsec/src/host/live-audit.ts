@@ -26,7 +26,7 @@ import {
 } from '../sandbox/vocabulary';
 import { runCommand, Runner } from './run';
 import type { GitLayout } from './git-layout';
-import { PRIVATE_GIT_DIR_INSIDE } from './git-mounts';
+import { GIT_READ_ONLY_INSIDE, PRIVATE_GIT_DIR_INSIDE } from './git-mounts';
 import { egressProbeInput } from './live-egress-input';
 import type { SandboxStack } from './sandbox-stack';
 import { findOurDevcontainers } from './worktree';
@@ -154,13 +154,13 @@ function egressAllowOf(project: string, run: Runner): string | undefined {
 }
 
 /**
- * What of the repository the dev container sees and must not write (git-mounts.ts): hooks, info
- * and modules in its private git dir; for a worktree whose `.git` is a gitfile, that gitfile and
+ * What of the repository the dev container sees and must not write (git-mounts.ts): hooks, info,
+ * modules, refs/replace and objects/info in its private git dir; for a worktree whose `.git` is a gitfile, that gitfile and
  * the repository itself, mounted read-only at its host path, with its config and hooks.
  */
 function gitPathsSeenInside(git: GitLayout): string[] {
   const inside = git.kind === 'main' && git.dotGitIsDirectory ? join(git.workspaceRoot, '.git') : PRIVATE_GIT_DIR_INSIDE;
-  const present = ['hooks', 'info', 'modules'].filter((name) => existsSync(join(git.commonDir, name))).map((name) => join(inside, name));
+  const present = GIT_READ_ONLY_INSIDE.filter((name) => existsSync(join(git.commonDir, name))).map((name) => join(inside, name));
   if (inside !== PRIVATE_GIT_DIR_INSIDE) return present;
   return [join(git.workspaceRoot, '.git'), git.commonDir, join(git.commonDir, 'config'), join(git.commonDir, 'hooks'), ...present];
 }

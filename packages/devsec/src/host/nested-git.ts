@@ -22,7 +22,7 @@ export interface NestedGit {
 /** Folders the sandbox does not write at the root: its node_modules and .nx are volumes of its own, .git is the repository. */
 const ROOT_SKIPS = new Set(['node_modules', '.git', '.nx']);
 const MAX_ENTRIES = 200_000;
-const MAX_DEPTH = 24;
+const MAX_DEPTH = 32;
 
 /** Where this worktree's submodules keep their git dirs. */
 export function modulesDir(layout: GitLayout): string {
