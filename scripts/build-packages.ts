@@ -46,7 +46,7 @@ const BUILDERS: Record<PackageName, (out: string) => void> = {
     copyTree(
       join(pkg, 'src'),
       join(out, 'src'),
-      (file) => file.endsWith('schema.json') || file.endsWith('live-probe.js') || file.split(/[\\/]/).includes('files'),
+      (file) => file.endsWith('schema.json') || file.split(/[\\/]/).includes('live-probe') || file.split(/[\\/]/).includes('files'),
     );
   },
 };

@@ -1,4 +1,7 @@
-import { FORBIDDEN_CALLS, gatherProbeInput } from './live-audit';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Script } from 'node:vm';
+import { FORBIDDEN_CALLS, gatherProbeInput, PROBE_PARTS, probeScript } from './live-audit';
 import type { Runner } from './run';
 import type { SandboxStack } from './sandbox-stack';
 
@@ -93,5 +96,15 @@ describe('FORBIDDEN_CALLS', () => {
       const harmless = /devsec-audit-no-such|not a valid name/.test(`${call.path} ${call.body ?? ''}`);
       expect([call.method, call.path, harmless]).toEqual([call.method, call.path, true]);
     }
+  });
+});
+
+describe('the live probe', () => {
+  it('is every part of live-probe/, joined into one script that parses', () => {
+    expect(readdirSync(join(__dirname, 'live-probe')).sort()).toEqual([...PROBE_PARTS].sort());
+    expect(() => new Script(probeScript(), { filename: 'live-probe' })).not.toThrow();
+    // One strict script: the first part opens it, the last one runs it.
+    expect(probeScript()).toMatch(/^\/\/ @ts-check\n'use strict';/);
+    expect(probeScript().trimEnd()).toMatch(/^main\(\)\.catch\([\s\S]*\}\);$/m);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * `nx run <project>:audit --live`, the host's side: finds the running dev container, gathers
  * what the probe cannot know (which addresses are other worktrees' proxies, which are gateways,
- * which paths must be read-only) and runs live-probe.js inside it as the container's own user.
+ * which paths must be read-only) and runs the live probe (live-probe/, its parts joined) inside
+ * it as the container's own user.
  * What the observations mean is decided in rules/live-findings.ts.
  */
 import { randomBytes } from 'node:crypto';
@@ -184,9 +185,15 @@ export function placeHostMarkers(workspaceRoot: string): { markers: string[]; re
   return { markers, remove: () => markers.forEach((marker) => rmSync(marker, { force: true })) };
 }
 
-/** Runs live-probe.js inside the dev container, as the container's own user. */
+/** The live probe's parts (host/live-probe/), in the order they make one script. */
+export const PROBE_PARTS = ['base.js', 'docker.js', 'inside.js', 'egress.js', 'main.js'] as const;
+
+/** The live probe as the container's Node runs it: its parts, joined. */
+export const probeScript = () => PROBE_PARTS.map((part) => readFileSync(join(__dirname, 'live-probe', part), 'utf-8')).join('\n');
+
+/** Runs the live probe inside the dev container, as the container's own user. */
 export function runLiveProbe(container: string, input: ProbeInput, run: Runner = runCommand): Observations {
-  const script = readFileSync(join(__dirname, 'live-probe.js'), 'utf-8');
+  const script = probeScript();
   const result = run('docker', ['exec', '-i', container, 'node', '-', JSON.stringify(input)], { input: script });
   if (result.status !== 0) {
     const reason = (result.stderr || result.stdout).trim().split('\n').slice(-3).join(' ');

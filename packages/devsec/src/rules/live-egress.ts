@@ -29,7 +29,7 @@ export interface ProxyAnswer {
 /** The RFC 9209 error type a Proxy-Status names (`http_request_denied` is the allowlist's refusal). */
 export const proxyError = (answer: ProxyAnswer | undefined) => /\berror=([a-z_]+)/.exec(answer?.proxyStatus ?? '')?.[1];
 
-/** What live-probe.js prints for egress. */
+/** What the live probe prints for egress (host/live-probe/egress.js). */
 export interface EgressObservations {
   direct: Array<ProbeTarget & { outcome: 'connected' | 'refused' | 'unreachable' | 'silent'; error?: string }>;
   lookup: { name: string; addresses?: string[]; error?: string };

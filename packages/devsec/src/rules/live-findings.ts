@@ -1,6 +1,6 @@
 /**
  * What `audit --live` saw from inside a running dev container, and what it means: the probe
- * (host/live-probe.js) observes, these pure functions decide. Every finding points at the file
+ * (host/live-probe/) observes, these pure functions decide. Every finding points at the file
  * where its fix goes: the Dockerfile for what the image holds, else the stack's compose file.
  */
 import { dirname, join } from 'node:path';
@@ -44,7 +44,7 @@ export interface Answer {
   error?: string;
 }
 
-/** What live-probe.js prints. */
+/** What the live probe (host/live-probe/) prints. */
 export interface Observations {
   uid?: number;
   gid?: number;

@@ -1,0 +1,132 @@
+// Part of the live probe (see base.js): Docker APIs — through DOCKER_HOST, every socket file, the network. Uses base.js's modules and helpers.
+
+/* global fs, path, dns, home, input, timeoutMs, request, isDockerPing */
+/* exported probeDockerEndpoint, dockerHostEndpoint, findSockets, network */
+
+/**
+ * A Docker endpoint: does it answer, and what does it do with each forbidden call, with and
+ * without a version prefix?
+ * @param {string} name
+ * @param {Endpoint} endpoint
+ */
+async function probeDockerEndpoint(name, endpoint) {
+  const ping = await request(endpoint, { method: 'GET', path: '/_ping' });
+  if (!isDockerPing(ping)) return { name, docker: false, ping };
+  const version = ping.apiVersion ? `/v${ping.apiVersion}` : '/v1.41';
+  const calls = [];
+  for (const call of input.calls) {
+    for (const prefix of ['', version]) {
+      const sent = { ...call, path: prefix + call.path };
+      calls.push({ method: sent.method, path: sent.path, answer: await request(endpoint, sent) });
+    }
+  }
+  return { name, docker: true, ping, calls, env: await readableEnv(endpoint) };
+}
+
+/**
+ * Which containers' env values an inspect shows in clear (names only: the report must not
+ * carry the secrets it found).
+ * @param {Endpoint} endpoint
+ */
+async function readableEnv(endpoint) {
+  /** @type {Array<{ container: string, names: string[] }>} */
+  const found = [];
+  const ids = await fullJson(endpoint, '/containers/json');
+  for (const { Id } of Array.isArray(ids) ? ids.slice(0, 20) : []) {
+    const inspected = await fullJson(endpoint, `/containers/${Id}/json`);
+    const env = inspected?.Config?.Env;
+    if (!Array.isArray(env)) continue;
+    const names = env
+      .map((entry) => String(entry).split('='))
+      .filter(
+        ([name, ...value]) =>
+          value.length > 0 &&
+          value.join('=') !== '' &&
+          value.join('=') !== '<redacted>' &&
+          !/^(PATH|HOME|HOSTNAME|TERM|LANG|NODE_VERSION|YARN_VERSION)$/.test(name),
+      )
+      .map(([name]) => name);
+    if (names.length > 0) found.push({ container: String(inspected.Name ?? Id).replace(/^\//, ''), names });
+  }
+  return found;
+}
+
+/** A whole JSON answer, or undefined. @param {Endpoint} endpoint @param {string} target @returns {Promise<any>} */
+async function fullJson(endpoint, target) {
+  const answer = await request(endpoint, { method: 'GET', path: target }, timeoutMs, Infinity);
+  try {
+    return JSON.parse(answer.body ?? '');
+  } catch {
+    return undefined;
+  }
+}
+
+/** @returns {Endpoint | undefined} */
+function dockerHostEndpoint() {
+  const value = process.env.DOCKER_HOST;
+  if (!value) return undefined;
+  const tcp = /^tcp:\/\/([^:/]+|\[[^\]]+\]):(\d+)/.exec(value);
+  if (tcp) return { host: tcp[1].replace(/^\[|\]$/g, ''), port: Number(tcp[2]) };
+  const unix = /^unix:\/\/(\/.+)$/.exec(value);
+  return unix ? { socketPath: unix[1] } : undefined;
+}
+
+/** Every unix socket an agent could find: the usual places, then a bounded walk of the filesystem. */
+function findSockets() {
+  const skip = new Set(['/proc', '/sys', '/dev', '/usr', '/lib', '/lib64', '/bin', '/sbin', '/boot', '/etc']);
+  // One entry per socket, under the first name found (/var/run is often a link to /run).
+  /** @type {Map<string, string>} */
+  const found = new Map();
+  const add = (/** @type {string} */ file) => {
+    let real = file;
+    try {
+      real = fs.realpathSync(file);
+    } catch {
+      // keep the name as found
+    }
+    if (!found.has(real)) found.set(real, file);
+  };
+  const known = [
+    '/var/run/docker.sock',
+    '/run/docker.sock',
+    '/run/podman/podman.sock',
+    `${home}/.docker/run/docker.sock`,
+    `/run/user/${process.getuid?.()}/docker.sock`,
+  ];
+  for (const candidate of known) {
+    try {
+      if (fs.statSync(candidate).isSocket()) add(candidate);
+    } catch {
+      // not there
+    }
+  }
+  let budget = 50_000;
+  /** @param {string} dir @param {number} depth */
+  const walk = (dir, depth) => {
+    if (depth > 6 || budget <= 0) return;
+    let entries;
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      if (--budget <= 0) return;
+      const full = path.join(dir, entry.name);
+      if (entry.isSocket()) add(full);
+      else if (entry.isDirectory() && !skip.has(full) && entry.name !== 'node_modules' && entry.name !== '.git') walk(full, depth + 1);
+    }
+  };
+  walk('/', 0);
+  return [...found.values()].sort();
+}
+
+/** Other Docker APIs on the network: another worktree's proxy, an engine on a gateway. */
+async function network() {
+  const targets = [...input.targets];
+  const hostInternal = await dns.promises.lookup('host.docker.internal').catch(() => undefined);
+  if (hostInternal) for (const port of input.enginePorts) targets.push({ host: hostInternal.address, port, label: 'host.docker.internal' });
+  return Promise.all(
+    targets.map(async (target) => ({ ...target, answer: await request({ host: target.host, port: target.port }, { method: 'GET', path: '/_ping' }, 1500) })),
+  );
+}
