@@ -1,6 +1,6 @@
 /**
  * Benchmarks, measured side by side in one run (alternating A/B), on unix sockets only.
- *   npm run bench            all figures;   npm run bench -- ps logs follow up graph memory egress   some
+ *   npm run bench            all figures;   npm run bench -- ps logs follow up graph memory egress cli   some
  * Writes the table to bench/results.md (and prints it). Needs a Docker engine and the
  * stand-in images (bash scripts/stand-in-images.sh); builds the packages first.
  */
@@ -13,6 +13,7 @@ import { buildPackages } from '../scripts/build-packages';
 import { docker, dockerOk, ROOT, rows, RUN, SCOPE } from './common';
 import { alternate, median, ms, procStats, rotate, spread } from './measure';
 import { ALL_FLAGS, benchMemory, mb } from './memory-figure';
+import { benchCli } from './cli-figure';
 import { benchEgress } from './egress-figure';
 import { benchGraph, benchUp } from './nx-figures';
 import { BASE_IMAGE, buildImages, Helper, memoryOf, removeImages, socketFolder, stackRunFlags, startHaproxy, startOurProxy } from './stack-helpers';
@@ -225,6 +226,10 @@ async function main() {
     if (proxy && want('follow')) await benchFollow(proxy);
     if (want('up')) await benchUp();
     if (want('graph')) benchGraph();
+    if (want('cli')) {
+      buildPackages(['devsec']);
+      benchCli();
+    }
   } finally {
     proxy?.stop();
     for (const helper of Object.values(inContainers ?? {})) helper.stop();
