@@ -152,6 +152,15 @@ describe('git layout, read without running git (real repositories)', () => {
     expect(readFileSync(join(privateDir, 'packed-refs'), 'utf-8')).toContain('pack-refs');
     expect(lstatSync(join(privateDir, 'hooks')).isDirectory()).toBe(true);
     expect(existsSync(join(base, 'elsewhere'))).toBe(false);
+    // A replace-refs folder swapped for a symlink to a folder of the user's: never the mount source.
+    const secrets = join(base, 'user-secrets');
+    mkdirSync(secrets);
+    rmSync(join(base, 'main/.git/refs/replace'), { recursive: true, force: true });
+    symlinkSync(secrets, join(base, 'main/.git/refs/replace'));
+    const replace = gitMounts(layout, privateDir).find((mount) => mount.target.endsWith('refs/replace'));
+    expect(lstatSync(replace!.source).isDirectory()).toBe(true);
+    expect(realpathSync(replace!.source)).toBe(realpathSync(join(base, 'main/.git/refs/replace')));
+    expect(existsSync(secrets)).toBe(true);
     rmSync(join(base, 'main/.git/packed-refs'));
   });
 

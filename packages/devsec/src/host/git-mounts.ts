@@ -16,8 +16,9 @@
  * the host's next commit at any file. Commits and branches made inside are the repository's; the
  * sandbox's HEAD, index and reflogs are its own.
  *
- * The private git dir is the agent's to write: the host only ever replaces files in it (a new
- * file renamed into place), never writes through one, and follows no symlink there.
+ * The private git dir is the agent's to write, and so are `objects` and `refs`: the host removes
+ * what it replaces there and creates it anew, never writes through a file, and never mounts what
+ * a symlink there points at.
  */
 import { constants, copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -97,7 +98,13 @@ function privateGitfile(privateDir: string, owner: string): string {
  */
 export function gitMounts(layout: GitLayout, privateDir: string): Mount[] {
   const { commonDir, workspaceRoot } = layout;
-  for (const folder of [...SHARED_WRITABLE, ...GUARDED]) ensureOwnedFolder(join(commonDir, folder), commonDir);
+  for (const folder of SHARED_WRITABLE) ensureOwnedFolder(join(commonDir, folder), commonDir);
+  // Inside folders the agent writes: a symlink left there would make Docker mount what it names.
+  for (const folder of GUARDED) {
+    const path = join(commonDir, folder);
+    if (lstatSync(path, { throwIfNoEntry: false })?.isDirectory() === false) rmSync(path, { force: true });
+    ensureOwnedFolder(path, commonDir);
+  }
   ensurePrivateGitDir(layout, privateDir);
   const inside = layout.kind === 'main' && layout.dotGitIsDirectory ? join(workspaceRoot, '.git') : PRIVATE_GIT_DIR_INSIDE;
   const dotGit: Mount[] =
