@@ -54,11 +54,13 @@ function seed(from: string, to: string): void {
   if (existsSync(from)) copyFileSync(from, to, constants.COPYFILE_EXCL);
 }
 
-/** A folder (a mount point): whatever else the agent left there, a symlink above all, goes first. */
-function ensureRealFolder(path: string): void {
-  const found = lstatSync(path, { throwIfNoEntry: false });
-  if (found && !found.isDirectory()) rmSync(path, { force: true });
-  mkdirSync(path, { recursive: true });
+/**
+ * A folder where the agent writes (a mount source or point): whatever else it left there, a
+ * symlink above all, goes first — Docker would mount what a symlink names.
+ */
+function ensureRealFolder(path: string, reference: string): void {
+  if (lstatSync(path, { throwIfNoEntry: false })?.isDirectory() === false) rmSync(path, { force: true });
+  ensureOwnedFolder(path, reference);
 }
 
 /**
@@ -79,7 +81,7 @@ export function ensurePrivateGitDir(layout: GitLayout, privateDir: string): void
   }
   seed(join(commonDir, 'packed-refs'), join(privateDir, 'packed-refs'));
   seed(join(commonDir, 'shallow'), join(privateDir, 'shallow'));
-  for (const folder of [...SHARED_WRITABLE, ...SHARED_READ_ONLY]) ensureRealFolder(join(privateDir, folder));
+  for (const folder of [...SHARED_WRITABLE, ...SHARED_READ_ONLY]) ensureRealFolder(join(privateDir, folder), layout.workspaceRoot);
   chownLike(privateDir, layout.workspaceRoot);
 }
 
@@ -99,12 +101,7 @@ function privateGitfile(privateDir: string, owner: string): string {
 export function gitMounts(layout: GitLayout, privateDir: string): Mount[] {
   const { commonDir, workspaceRoot } = layout;
   for (const folder of SHARED_WRITABLE) ensureOwnedFolder(join(commonDir, folder), commonDir);
-  // Inside folders the agent writes: a symlink left there would make Docker mount what it names.
-  for (const folder of GUARDED) {
-    const path = join(commonDir, folder);
-    if (lstatSync(path, { throwIfNoEntry: false })?.isDirectory() === false) rmSync(path, { force: true });
-    ensureOwnedFolder(path, commonDir);
-  }
+  for (const folder of GUARDED) ensureRealFolder(join(commonDir, folder), commonDir);
   ensurePrivateGitDir(layout, privateDir);
   const inside = layout.kind === 'main' && layout.dotGitIsDirectory ? join(workspaceRoot, '.git') : PRIVATE_GIT_DIR_INSIDE;
   const dotGit: Mount[] =
