@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, rows } from './common';
-import { median, ms, rotate, spread } from './measure';
+import { ratioRow, rotate } from './measure';
 
 const BIN = join(ROOT, 'dist/packages/devsec/src/bin/devsec.js');
 const ROUNDS = 21;
@@ -30,14 +30,7 @@ export function benchCli(): void {
       () => devsec('check'),
       () => spawnSync(process.execPath, ['-e', 'console.log(1)']),
     ]);
-    const row = (label: string, times: number[], target = '–') => [
-      label,
-      ms(median(times)),
-      ms(median(floor)),
-      (median(times) / median(floor)).toFixed(3),
-      target,
-      `${spread(times)} / ${spread(floor)}`,
-    ];
+    const row = (label: string, times: number[], target = '–') => ratioRow(label, times, floor, target);
     rows.push(row(`8. \`devsec --help\`, spawn to exit / \`node -e 'console.log(1)'\` (${ROUNDS} rounds)`, help, `A ≤ ${TARGET_MS} ms`));
     rows.push(row('8′. `devsec up --help` / the same floor', upHelp, `A ≤ ${TARGET_MS} ms`));
     rows.push(row('8″. `devsec check` on this repository, nothing changed / the same floor', check));

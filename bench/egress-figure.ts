@@ -6,7 +6,7 @@
  * the same bytes to both.
  */
 import { docker, dockerOk, rows, RUN } from './common';
-import { median, ms, spread } from './measure';
+import { median, ratioRow } from './measure';
 import { BASE_IMAGE, Helper, memoryOf, PROXY_IMAGE, RunFlags, startContainer, waitFor } from './stack-helpers';
 import { mb } from './memory-figure';
 
@@ -136,14 +136,11 @@ export async function benchEgress(egressFlags: RunFlags): Promise<void> {
     const paced = measure('/paced', ['tunnel', 'direct']);
     const fast = measure('/blob', ['tunnel', 'plain', 'direct']);
     const rate = (times: number[]) => `${((SIZE_MB / median(times)) * 1000).toFixed(0)} MiB/s`;
-    const row = (label: string, a: number[], b: number[], target: string, note = '') => [
-      label,
-      `${ms(median(a))} (${rate(a)})`,
-      `${ms(median(b))} (${rate(b)})`,
-      (median(a) / median(b)).toFixed(3),
-      target,
-      `${spread(a)} / ${spread(b)}${note}`,
-    ];
+    /** ratioRow, with each side's rate beside its time and a note after the spreads. */
+    const row = (label: string, a: number[], b: number[], target: string, note = '') => {
+      const [, timeA, timeB, ratio, , spreads] = ratioRow(label, a, b, target);
+      return [label, `${timeA} (${rate(a)})`, `${timeB} (${rate(b)})`, ratio, target, `${spreads}${note}`];
+    };
     rows.push(
       row(
         `7. A ${SIZE_MB} MiB download from an origin sending at ${PACED_MIB_S} MiB/s, through the egress proxy (CONNECT, as HTTPS goes) from the internal network / direct from a bridge network (${PAIRS} rounds)`,

@@ -8,6 +8,16 @@ export const median = (xs: number[]) => {
 export const ms = (x: number) => `${x.toFixed(1)} ms`;
 export const spread = (xs: number[]) => `${ms(Math.min(...xs))}–${ms(Math.max(...xs))}`;
 
+/** A row of the table comparing two series of times by their medians: label, A, B, A/B, target, spreads. */
+export const ratioRow = (label: string, ta: number[], tb: number[], target = '–') => [
+  label,
+  ms(median(ta)),
+  ms(median(tb)),
+  (median(ta) / median(tb)).toFixed(3),
+  target,
+  spread(ta) + ' / ' + spread(tb),
+];
+
 /** Times each of `fns` once per round, `rounds` times, rotating who goes first, after one warm-up each. */
 export function rotate(rounds: number, fns: Array<() => unknown>): number[][] {
   for (const fn of fns) fn();

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { flushChanges, FsTree } from 'nx/src/generators/tree';
 import { buildPackages } from '../scripts/build-packages';
 import { docker, ROOT, rows, RUN } from './common';
-import { alternateAsync, median, ms, rotate, spread } from './measure';
+import { alternateAsync, ratioRow, rotate } from './measure';
 
 export function benchGraph() {
   buildPackages(['socket-proxy', 'devsec']);
@@ -46,22 +46,8 @@ export function benchGraph() {
     env = { ...env, ...(isolate === 'false' ? { NX_ISOLATE_PLUGINS: 'false' } : {}) };
     const how = isolate === 'false' ? ', NX_ISOLATE_PLUGINS=false' : ', plugins isolated (Nx default)';
     const [ta, tb, tc] = rotate(7, [withPlugin, without, noop]);
-    rows.push([
-      `5. Project graph, ${projects} projects (daemon off${how}), with plugin / without (7 rounds)`,
-      ms(median(ta)),
-      ms(median(tb)),
-      (median(ta) / median(tb)).toFixed(3),
-      '≤ 1.05',
-      spread(ta) + ' / ' + spread(tb),
-    ]);
-    rows.push([
-      `5′. the same${how}, a no-op plugin with our glob / without: the floor of any plugin`,
-      ms(median(tc)),
-      ms(median(tb)),
-      (median(tc) / median(tb)).toFixed(3),
-      '–',
-      spread(tc) + ' / ' + spread(tb),
-    ]);
+    rows.push(ratioRow(`5. Project graph, ${projects} projects (daemon off${how}), with plugin / without (7 rounds)`, ta, tb, '≤ 1.05'));
+    rows.push(ratioRow(`5′. the same${how}, a no-op plugin with our glob / without: the floor of any plugin`, tc, tb));
   }
   rmSync(ws, { recursive: true, force: true });
 }
@@ -113,28 +99,14 @@ export async function benchUp() {
   };
   try {
     const rerun = await alternateAsync(5, up, () => compose('up', '-d'));
-    rows.push([
-      '4a. Re-run with nothing changed: `up-worktree` / `docker compose up -d` (5 pairs)',
-      ms(median(rerun.ta)),
-      ms(median(rerun.tb)),
-      rerun.ratio.toFixed(3),
-      '≤ 1.2',
-      spread(rerun.ta) + ' / ' + spread(rerun.tb),
-    ]);
+    rows.push(ratioRow('4a. Re-run with nothing changed: `up-worktree` / `docker compose up -d` (5 pairs)', rerun.ta, rerun.tb, '≤ 1.2'));
     const cold = await alternateAsync(
       3,
       up,
       () => compose('up', '-d'),
       () => compose('down'),
     );
-    rows.push([
-      '4b. Cold start (images built, stack down): `up-worktree` / `docker compose up -d` (3 pairs)',
-      ms(median(cold.ta)),
-      ms(median(cold.tb)),
-      cold.ratio.toFixed(3),
-      '≤ 1.1',
-      spread(cold.ta) + ' / ' + spread(cold.tb),
-    ]);
+    rows.push(ratioRow('4b. Cold start (images built, stack down): `up-worktree` / `docker compose up -d` (3 pairs)', cold.ta, cold.tb, '≤ 1.1'));
   } finally {
     // The images the stack built go too: the bench leaves nothing behind.
     await compose('down', '--volumes', '--rmi', 'local').catch(() => undefined);

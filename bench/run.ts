@@ -11,7 +11,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { buildPackages } from '../scripts/build-packages';
 import { docker, dockerOk, ROOT, rows, RUN, SCOPE } from './common';
-import { alternate, median, ms, procStats, rotate, spread } from './measure';
+import { alternate, procStats, ratioRow, rotate } from './measure';
 import { ALL_FLAGS, benchMemory, mb } from './memory-figure';
 import { benchCli } from './cli-figure';
 import { benchEgress } from './egress-figure';
@@ -64,16 +64,6 @@ function startPipeProxy(): Promise<{ host: string; stop: () => void }> {
   });
 }
 
-/** A row comparing two series of times by their medians. */
-const ratioRow = (label: string, ta: number[], tb: number[], target = '–') => [
-  label,
-  ms(median(ta)),
-  ms(median(tb)),
-  (median(ta) / median(tb)).toFixed(3),
-  target,
-  spread(ta) + ' / ' + spread(tb),
-];
-
 /** Our proxy (as shipped, and with every Node flag of figure 6) and the recipe's HAProxy in their containers, as a stack runs them. */
 interface ContainerProxies {
   ours: Helper;
@@ -123,19 +113,12 @@ async function benchLogs(proxy: BenchProxy) {
     if (size >= 49_000_000) break;
     await new Promise((r) => setTimeout(r, 500));
   }
-  const { ta, tb, ratio } = alternate(
+  const { ta, tb } = alternate(
     7,
     () => docker(['logs', name], { DOCKER_HOST: proxy.host }),
     () => docker(['logs', name]),
   );
-  rows.push([
-    '2. `docker logs` of a 50 MB log, proxy / direct (7 pairs)',
-    ms(median(ta)),
-    ms(median(tb)),
-    ratio.toFixed(3),
-    '≤ 1.10',
-    spread(ta) + ' / ' + spread(tb),
-  ]);
+  rows.push(ratioRow('2. `docker logs` of a 50 MB log, proxy / direct (7 pairs)', ta, tb, '≤ 1.10'));
 }
 
 async function benchFollow(proxy: BenchProxy) {
