@@ -120,19 +120,24 @@ export async function waitFor(what: string, ready: () => boolean, timeoutMs = 15
   }
 }
 
+/** What both proxies get: no network, the engine's socket read-only with its group, the socket folder. */
+const socketProxyFlags = (runFlags: RunFlags, sockets: string): RunFlags => [
+  ...runFlags,
+  '--network',
+  'none',
+  '--group-add',
+  dockerGid(),
+  '-v',
+  '/var/run/docker.sock:/var/run/docker.sock:ro',
+  '-v',
+  `${sockets}:/run/bench`,
+];
+
 /** Our proxy in its container; `nodeArgs` are Node or V8 flags put before the bin (none: the image's own entrypoint). */
 export async function startOurProxy(runFlags: RunFlags, sockets: string, nodeArgs?: string[]): Promise<Helper> {
   const socket = `proxy-${started}.sock`;
   const flags = [
-    ...runFlags,
-    '--network',
-    'none',
-    '--group-add',
-    dockerGid(),
-    '-v',
-    '/var/run/docker.sock:/var/run/docker.sock:ro',
-    '-v',
-    `${sockets}:/run/bench`,
+    ...socketProxyFlags(runFlags, sockets),
     ...[
       'CONTAINERS=1',
       'IMAGES=1',
@@ -168,21 +173,7 @@ export async function startBareNode(runFlags: RunFlags): Promise<Helper> {
 /** HAProxy with the recipe's section switches, as the haproxy user, in the proxy's settings. */
 export async function startHaproxy(runFlags: RunFlags, sockets: string): Promise<Helper> {
   const socket = `haproxy-${started}.sock`;
-  const flags = [
-    ...runFlags,
-    '--network',
-    'none',
-    '--user',
-    'haproxy',
-    '--group-add',
-    dockerGid(),
-    '-v',
-    '/var/run/docker.sock:/var/run/docker.sock:ro',
-    '-v',
-    `${sockets}:/run/bench`,
-    '-e',
-    `BIND_SOCKET=/run/bench/${socket}`,
-  ];
+  const flags = [...socketProxyFlags(runFlags, sockets), '--user', 'haproxy', '-e', `BIND_SOCKET=/run/bench/${socket}`];
   const helper = startContainer('haproxy', flags, RECIPE_IMAGE, 'haproxy', ['-f', '/etc/haproxy/bench.cfg', '-db']);
   const host = `unix://${join(sockets, socket)}`;
   await waitFor(helper.name, () => existsSync(join(sockets, socket)) && docker(['version'], { DOCKER_HOST: host }).status === 0);
