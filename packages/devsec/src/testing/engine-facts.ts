@@ -1,0 +1,168 @@
+/**
+ * What each engine's docker CLI endpoint, `docker version`, `docker info` and a container's
+ * stat of the bound socket say, for the discovery's unit tests. `recorded` rows were read off
+ * engines on this repository's CI machine (the real-engine suites run them too); the others are
+ * put together from the engines' documentation and published `docker info` output, and say so.
+ */
+import type { EngineKind } from '../sandbox/engines';
+import type { Endpoint, EngineReport, SocketStat } from '../host/engine-discovery';
+
+export interface EngineFactSet {
+  kind: EngineKind;
+  recorded: boolean;
+  endpoint: Endpoint;
+  report: EngineReport;
+  /** The bind source the discovery must choose. */
+  socket: string;
+  /** The socket as a container on that engine sees it. */
+  stat: SocketStat;
+  /** What the proxy must run as. */
+  access: { user: string; group: number };
+}
+
+const engine = (name = 'Engine') => ({ Components: [{ Name: name }, { Name: 'containerd' }, { Name: 'runc' }, { Name: 'docker-init' }] });
+
+export const ENGINE_FACTS: Record<string, EngineFactSet> = {
+  'Linux, rootful Docker (Debian docker.io 20.10)': {
+    kind: 'docker',
+    recorded: true,
+    endpoint: { host: 'unix:///var/run/docker.sock', from: 'the default context' },
+    report: {
+      version: { Server: { Platform: { Name: '' }, ...engine(), Os: 'linux', KernelVersion: '6.18.44-fc-v669' } },
+      info: {
+        ID: 'LKK6:ZU43:ZOO3:7DLR:A53B:3ZKV:COSE:DFON:6VSD:MTFU:XLHP:KEXX',
+        Name: 'vm',
+        OperatingSystem: 'Debian GNU/Linux 12 (bookworm)',
+        SecurityOptions: ['name=seccomp,profile=default'],
+      },
+    },
+    socket: '/var/run/docker.sock',
+    stat: { uid: 0, gid: 105, mode: 0o660 },
+    access: { user: 'node', group: 105 },
+  },
+  'Linux, rootless Docker': {
+    kind: 'docker-rootless',
+    recorded: false,
+    endpoint: { host: 'unix:///run/user/1000/docker.sock', from: 'the docker context "rootless"' },
+    report: {
+      version: { Server: { Platform: { Name: '' }, Components: [...engine().Components, { Name: 'rootlesskit' }], Os: 'linux' } },
+      info: {
+        ID: 'b1a2',
+        Name: 'dev',
+        OperatingSystem: 'Debian GNU/Linux 12 (bookworm)',
+        SecurityOptions: ['name=seccomp,profile=default', 'name=rootless', 'name=cgroupns'],
+      },
+    },
+    socket: '/run/user/1000/docker.sock',
+    // Your uid and gid are root inside the user namespace.
+    stat: { uid: 0, gid: 0, mode: 0o660 },
+    access: { user: 'node', group: 0 },
+  },
+  'Linux, rootful Podman (Docker API service)': {
+    kind: 'podman',
+    recorded: false,
+    endpoint: { host: 'unix:///run/podman/podman.sock', from: 'DOCKER_HOST=unix:///run/podman/podman.sock' },
+    report: {
+      version: {
+        Server: {
+          Platform: { Name: 'linux/amd64/debian-12' },
+          Components: [{ Name: 'Podman Engine' }, { Name: 'Conmon' }, { Name: 'OCI Runtime (crun)' }],
+          Os: 'linux',
+        },
+      },
+      info: { ID: '', Name: 'dev', OperatingSystem: 'debian', SecurityOptions: ['name=seccomp,profile=default'] },
+    },
+    socket: '/run/podman/podman.sock',
+    stat: { uid: 0, gid: 0, mode: 0o660 },
+    access: { user: 'node', group: 0 },
+  },
+  'Linux, rootless Podman (Docker API service)': {
+    kind: 'podman-rootless',
+    recorded: false,
+    endpoint: { host: 'unix:///run/user/1000/podman/podman.sock', from: 'DOCKER_HOST=unix:///run/user/1000/podman/podman.sock' },
+    report: {
+      version: { Server: { Platform: { Name: 'linux/amd64/debian-12' }, Components: [{ Name: 'Podman Engine' }], Os: 'linux' } },
+      info: { ID: '', Name: 'dev', OperatingSystem: 'debian', SecurityOptions: ['name=seccomp,profile=default', 'name=rootless'] },
+    },
+    socket: '/run/user/1000/podman/podman.sock',
+    // Owner-only, and the owner is you, root inside the user namespace: the proxy runs as it, capabilities dropped.
+    stat: { uid: 0, gid: 0, mode: 0o600 },
+    access: { user: '0:0', group: 0 },
+  },
+  'macOS, Docker Desktop (documented)': {
+    kind: 'docker-desktop',
+    recorded: false,
+    endpoint: { host: 'unix:///Users/ada/.docker/run/docker.sock', from: 'the docker context "desktop-linux"' },
+    report: {
+      version: { Server: { Platform: { Name: 'Docker Desktop 4.37.1 (178610)' }, ...engine(), Os: 'linux', KernelVersion: '6.10.14-linuxkit' } },
+      info: {
+        ID: 'a6f4c1e2-docker-desktop',
+        Name: 'docker-desktop',
+        OperatingSystem: 'Docker Desktop',
+        KernelVersion: '6.10.14-linuxkit',
+        SecurityOptions: ['name=seccomp,profile=unconfined', 'name=cgroupns'],
+      },
+    },
+    socket: '/var/run/docker.sock',
+    // The VM's socket, root-owned and not group-writable as containers see it.
+    stat: { uid: 0, gid: 0, mode: 0o755 },
+    access: { user: '0:0', group: 0 },
+  },
+  'Windows, Docker Desktop from WSL 2 (documented)': {
+    kind: 'docker-desktop',
+    recorded: false,
+    endpoint: { host: 'unix:///var/run/docker.sock', from: 'the default context' },
+    report: {
+      version: {
+        Server: { Platform: { Name: 'Docker Desktop 4.37.1 (178610)' }, ...engine(), Os: 'linux', KernelVersion: '5.15.167.4-microsoft-standard-WSL2' },
+      },
+      info: { ID: 'c0ffee-docker-desktop', Name: 'docker-desktop', OperatingSystem: 'Docker Desktop', KernelVersion: '5.15.167.4-microsoft-standard-WSL2' },
+    },
+    socket: '/var/run/docker.sock',
+    stat: { uid: 0, gid: 0, mode: 0o660 },
+    access: { user: 'node', group: 0 },
+  },
+  'macOS, Colima (documented)': {
+    kind: 'colima',
+    recorded: false,
+    endpoint: { host: 'unix:///Users/ada/.colima/default/docker.sock', from: 'the docker context "colima"' },
+    report: {
+      version: { Server: { Platform: { Name: 'Docker Engine - Community' }, ...engine(), Os: 'linux', KernelVersion: '6.8.0-50-generic' } },
+      info: {
+        ID: 'colima-id',
+        Name: 'colima',
+        OperatingSystem: 'Ubuntu 24.04.1 LTS',
+        KernelVersion: '6.8.0-50-generic',
+        SecurityOptions: ['name=apparmor', 'name=seccomp,profile=builtin', 'name=cgroupns'],
+      },
+    },
+    socket: '/var/run/docker.sock',
+    // The VM's docker group, which the Mac does not have (there the socket is yours, group staff).
+    stat: { uid: 0, gid: 988, mode: 0o660 },
+    access: { user: 'node', group: 988 },
+  },
+  'macOS, OrbStack (documented)': {
+    kind: 'orbstack',
+    recorded: false,
+    endpoint: { host: 'unix:///Users/ada/.orbstack/run/docker.sock', from: 'the docker context "orbstack"' },
+    report: {
+      version: { Server: { Platform: { Name: 'Docker Engine - Community' }, ...engine(), Os: 'linux', KernelVersion: '6.12.5-orbstack-00287-gf8da5d508983' } },
+      info: { ID: 'orb-id', Name: 'orbstack', OperatingSystem: 'OrbStack', KernelVersion: '6.12.5-orbstack-00287-gf8da5d508983' },
+    },
+    socket: '/var/run/docker.sock',
+    stat: { uid: 0, gid: 0, mode: 0o660 },
+    access: { user: 'node', group: 0 },
+  },
+  'macOS, Rancher Desktop with dockerd (documented)': {
+    kind: 'rancher-desktop',
+    recorded: false,
+    endpoint: { host: 'unix:///Users/ada/.rd/docker.sock', from: 'the docker context "rancher-desktop"' },
+    report: {
+      version: { Server: { Platform: { Name: '' }, ...engine(), Os: 'linux', KernelVersion: '6.6.14-0-virt' } },
+      info: { ID: 'rd-id', Name: 'lima-rancher-desktop', OperatingSystem: 'Alpine Linux v3.19', KernelVersion: '6.6.14-0-virt' },
+    },
+    socket: '/var/run/docker.sock',
+    stat: { uid: 0, gid: 102, mode: 0o660 },
+    access: { user: 'node', group: 102 },
+  },
+};
