@@ -1,3 +1,4 @@
+import type { EngineProfile } from './engine-discovery';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -212,12 +213,22 @@ describe('env files, which the effective model folds into environment', () => {
 });
 
 describe('host facts', () => {
-  it('take the Docker socket from a unix DOCKER_HOST, and your home', () => {
-    expect(hostFacts({ DOCKER_HOST: 'unix:///run/user/1000/docker.sock', HOME: '/home/dev' })).toMatchObject({
+  it("take the engine's socket and group from what the engine showed its containers, never from this filesystem", () => {
+    const engine: EngineProfile = {
+      kind: 'docker-rootless',
+      endpoint: { host: 'unix:///run/user/1000/docker.sock', from: 'DOCKER_HOST' },
+      id: '',
+      socket: '/run/user/1000/docker.sock',
+      stat: { uid: 0, gid: 0, mode: 0o660 },
+      access: { user: 'node', group: 0 },
+    };
+    expect(hostFacts({ DOCKER_HOST: 'unix:///var/run/docker.sock', HOME: '/home/dev' }, engine)).toMatchObject({
       dockerSocket: '/run/user/1000/docker.sock',
+      dockerGid: 0,
       homeDir: '/home/dev',
     });
-    expect(hostFacts({ DOCKER_HOST: 'tcp://127.0.0.1:2375', HOME: '/home/dev' }).dockerSocket).toBe('/var/run/docker.sock');
+    // Without an engine (the shared stack), nothing is guessed from the host.
+    expect(hostFacts({ DOCKER_HOST: 'unix:///run/user/1000/docker.sock', HOME: '/home/dev' })).toMatchObject({ dockerSocket: undefined, dockerGid: undefined });
   });
 
   it('resolve symlinks as far as the path exists', () => {

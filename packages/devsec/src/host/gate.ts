@@ -3,7 +3,7 @@
  * refuses a stack that breaks a gate rule, unless that rule is explicitly allowed. One gate for
  * both stacks: `policyGate` for a worktree's sandbox, `sharedGate` for the shared services.
  */
-import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse } from 'yaml';
@@ -13,6 +13,7 @@ import { Finding, GATE_RULES, RuleId } from '../rules/registry';
 import type { NetworkFacts } from '../rules/host-paths';
 import { checkStack, StackContext } from '../rules/stack-rules';
 import { SandboxError } from '../sandbox/errors';
+import type { EngineProfile } from './engine-discovery';
 import { ComposeProject, runCompose } from './compose-project';
 import { preflight } from './engine';
 import { runCommand, Runner } from './run';
@@ -37,18 +38,10 @@ export function realPath(path: string): string {
   }
 }
 
-/** This machine: your home, the Docker socket (from DOCKER_HOST when it is a unix socket) and its group. */
-export function hostFacts(env: NodeJS.ProcessEnv = process.env): HostFacts {
-  const fromHost = /^unix:\/\/(\/.+)$/.exec(env.DOCKER_HOST ?? '')?.[1];
-  const dockerSocket = fromHost ?? '/var/run/docker.sock';
-  let dockerGid: number | undefined;
-  try {
-    dockerGid = statSync(dockerSocket).gid;
-  } catch {
-    dockerGid = undefined;
-  }
+/** This machine: your home, and the engine's socket and its group as the engine's containers see them (never this filesystem's). */
+export function hostFacts(env: NodeJS.ProcessEnv = process.env, engine?: EngineProfile): HostFacts {
   const home = env.HOME && isAbsolute(env.HOME) ? env.HOME : homedir();
-  return { homeDir: home, dockerSocket, dockerGid, realPath };
+  return { homeDir: home, dockerSocket: engine?.socket, dockerGid: engine?.stat.gid, realPath };
 }
 
 /** A worktree's sandbox: its workspace, git common dir and `.devcontainer`, plus this machine's facts. */
@@ -173,7 +166,7 @@ export function policyGate(
   stack: SandboxStack,
   unsafeAllow: string[],
   run: Runner = runCommand,
-  facts: HostFacts = { ...hostFacts(), stateDir: stackStateDir(stack) },
+  facts: HostFacts = { ...hostFacts(process.env, stack.engine), stateDir: stackStateDir(stack) },
   say: (line: string) => void = console.log,
 ) {
   return gateStack(stack.compose, worktreeContext(stack, facts), unsafeAllow, run, (name) => ensureSharedNetwork(name, run, say));

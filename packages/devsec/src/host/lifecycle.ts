@@ -13,6 +13,7 @@ import { APP_SERVICE, CONTAINER_USER, ENV_FILE, PUBLISHED_NETWORK, SHARED_NETWOR
 import { namesOf } from '../sandbox/compose-model';
 import { composeArgs, diagnoseComposeFailure, lastLogLines, runCompose, streamCompose, waitUntilHealthy } from './compose-project';
 import { preflight } from './engine';
+import { describeEngine, forgetEngine, localSocketPath, resolveEndpoint } from './engine-discovery';
 import { GATE_RULES, policyGate, sharedGate } from './gate';
 import { runCommand } from './run';
 import { prepareWorktree, rememberState, SandboxStack, stackStateDir, summary } from './sandbox-stack';
@@ -103,6 +104,7 @@ export async function startSandbox(workspaceRoot: string, composeFile: string, o
   const buildInputs = buildInputsHash(builds);
   const build = options.build ?? buildInputs !== previous.buildInputs;
   const args = ['up', '--detach', '--remove-orphans', ...(build ? ['--build'] : [])];
+  if (stack.engine) say.info(`Engine: ${describeEngine(stack.engine)}.`);
   say.info(`Starting ${stack.identity.composeProjectName}: docker ${composeArgs(stack.compose, ...args).join(' ')}`);
   const start = () =>
     streamCompose(stack.compose, args).catch((error) => {
@@ -117,6 +119,8 @@ export async function startSandbox(workspaceRoot: string, composeFile: string, o
   }
   if (code !== 0) {
     preflight();
+    // What was learned of the engine may be what failed (a socket re-created with another group): the next start looks again.
+    forgetEngine();
     const logs = lastLogLines(stack.compose);
     say.error(diagnoseComposeFailure(code, lines));
     if (logs.trim()) say.error(`Last log lines:\n${logs}`);
@@ -131,6 +135,7 @@ export async function startSandbox(workspaceRoot: string, composeFile: string, o
     const app = entries?.find((entry) => entry.Service === APP_SERVICE);
     if (app) fillNodeModules(app.Name, options.refillNodeModules === true, say);
   } catch (error) {
+    forgetEngine();
     say.error(`To remove what did start: ${options.downCommand}`);
     throw error;
   }
@@ -167,6 +172,8 @@ export async function stopSandbox(workspaceRoot: string, composeFile: string, op
 
 export async function startShared(workspaceRoot: string, composeFile: string, say: Say): Promise<boolean> {
   preflight();
+  // A remote engine cannot bind this machine's files: refused before anything is created there.
+  localSocketPath(resolveEndpoint());
   const stack = sharedStack(workspaceRoot, composeFile, say.info);
   const trust = sharedFileTrust(readFileSync(stack.compose.files[0], 'utf-8'));
   if (!trust.trusted) say.warn(`${trust.message} Starting it because you asked for it by name; the policy gate still applies.`);

@@ -5,6 +5,7 @@
  * it as the container's own user.
  * What the observations mean is decided in rules/live-findings.ts.
  */
+import { ENGINE_SOCKET_PATHS, HOST_GATEWAY_NAMES } from '../sandbox/engines';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -142,6 +143,8 @@ export function gatherProbeInput(stack: SandboxStack, run: Runner = runCommand):
       workspaceRoot,
       credentialPaths: [...HOME_CREDENTIALS],
       enginePorts: [...ENGINE_PORTS],
+      socketPaths: [...ENGINE_SOCKET_PATHS],
+      hostNames: [...HOST_GATEWAY_NAMES],
       hostMarkers: [],
       egress: egressProbeInput(app, egressAllowOf(project, run)),
     },

@@ -19,25 +19,18 @@ import {
 import type { ComposeModel } from '../sandbox/compose-model';
 import { sharedComposeSkeleton } from '../sandbox/shared-compose';
 import { sharedFileTrust, SharedFileTrust } from '../sandbox/shared-trust';
-import { DEFAULT_NETWORK, EgressMode, SHARED_NETWORK } from '../sandbox/vocabulary';
+import { DEFAULT_BASE_IMAGE, DEFAULT_NETWORK, EgressMode, PROXY_SERVICE, SHARED_NETWORK } from '../sandbox/vocabulary';
 import { chownLike, ensureOwnedFolder } from './checkout-owner';
 import { ComposeProject, PsEntry } from './compose-project';
 import { gitMounts, Mount } from './git-mounts';
 import { findNestedGit, NestedGit } from './nested-git';
 import { runCommand, Runner } from './run';
 import { egressModeOf, egressOverride, parseComposeFiles } from './egress-override';
+import { discoverEngine, EngineProfile } from './engine-discovery';
 import { ensureSharedSecrets } from './secrets';
 import { stateDir } from './state-dir';
 import { composeEnvironment } from './workspace-env';
-import {
-  composeProjectName,
-  dockerSocketGid,
-  findOurDevcontainers,
-  sandboxEnvFile,
-  worktreeIdentity,
-  WorktreeIdentity,
-  worktreeOverrideFile,
-} from './worktree';
+import { composeProjectName, findOurDevcontainers, sandboxEnvFile, worktreeIdentity, WorktreeIdentity, worktreeOverrideFile } from './worktree';
 import { readState, withState, WorktreeState } from './worktree-state';
 
 export interface SandboxStack {
@@ -56,6 +49,8 @@ export interface SandboxStack {
   sharedTrust?: SharedFileTrust;
   /** How the dev container reaches the outside, as its compose file says (prepareWorktree). */
   egress?: EgressMode;
+  /** The engine and how its proxy reaches the socket (prepareWorktree). */
+  engine?: EngineProfile;
 }
 
 /**
@@ -130,7 +125,9 @@ export function prepareWorktree(
   const sharedText = ensureSharedComposeFile(stack, say);
   const sharedName = (parse(sharedText) as ComposeModel | null)?.name;
   const secrets = sharedName ? ensureSharedSecrets(sharedName, sharedText, identity.gitCommonDir, say) : {};
-  writeFileSync(join(devcontainerDir, ENV_FILE), sandboxEnvFile(identity, dockerSocketGid(), secrets), { mode: 0o600 });
+  const models = parseComposeFiles(stack.compose.files.filter((file) => !file.endsWith(WORKTREE_COMPOSE_FILE)));
+  const engine = discoverEngine(proxyBaseImage(models), run);
+  writeFileSync(join(devcontainerDir, ENV_FILE), sandboxEnvFile(identity, engine, secrets), { mode: 0o600 });
 
   // Its node_modules and .nx are volumes of the stack: their mount points must exist as the user's folders, not Docker's.
   for (const folder of ['node_modules', '.nx']) ensureOwnedFolder(join(identity.workspaceRoot, folder), identity.workspaceRoot);
@@ -146,7 +143,6 @@ export function prepareWorktree(
   ];
   const overridePath = join(devcontainerDir, WORKTREE_COMPOSE_FILE);
   const state = readState(existsSync(overridePath) ? readFileSync(overridePath, 'utf-8') : undefined);
-  const models = parseComposeFiles(stack.compose.files.filter((file) => !file.endsWith(WORKTREE_COMPOSE_FILE)));
   const egress = egressOverride({
     models,
     shared: parse(sharedText),
@@ -154,7 +150,18 @@ export function prepareWorktree(
     gitCommonDir: identity.gitCommonDir,
   });
   writeFileSync(overridePath, withState(worktreeOverrideFile(mounts, egress), state));
-  return { ...stack, state, nestedGit: nested, sharedTrust: sharedFileTrust(sharedText), egress: egressModeOf(models) };
+  return { ...stack, state, nestedGit: nested, sharedTrust: sharedFileTrust(sharedText), egress: egressModeOf(models), engine };
+}
+
+/** The proxy's base image as the compose files build it (the look at the engine's socket runs it, so no other image is pulled). */
+function proxyBaseImage(models: unknown[]): string {
+  let image = DEFAULT_BASE_IMAGE;
+  for (const model of models) {
+    const arg = (model as ComposeModel | undefined)?.services?.[PROXY_SERVICE]?.build;
+    const value = typeof arg === 'object' && arg !== null ? (arg as { args?: Record<string, unknown> }).args?.BASE_IMAGE : undefined;
+    if (typeof value === 'string' && /^[\w./:@-]+$/.test(value)) image = value;
+  }
+  return image;
 }
 
 /** Records what this start should remember, on the state line of the override file prepareWorktree wrote. */

@@ -1,3 +1,4 @@
+import type { EngineProfile } from './engine-discovery';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -81,17 +82,31 @@ describe('worktree identity (real git)', () => {
     }
   });
 
+  const engine: EngineProfile = {
+    kind: 'docker-rootless',
+    endpoint: { host: 'unix:///run/user/1000/docker.sock', from: 'DOCKER_HOST' },
+    id: 'x',
+    socket: '/run/user/1000/docker.sock',
+    stat: { uid: 0, gid: 105, mode: 0o660 },
+    access: { user: 'node', group: 105 },
+  };
+
   it("adds the shared services' passwords to the .env, after the identity", () => {
     const identity = worktreeIdentity(join(base, 'two/repo'), 'app');
-    expect(sandboxEnvFile(identity, 105, { DEVSEC_POSTGRES_PASSWORD: 'abc_DEF-1' }).split('\n').slice(-2)).toEqual(['DEVSEC_POSTGRES_PASSWORD=abc_DEF-1', '']);
+    expect(sandboxEnvFile(identity, engine, { DEVSEC_POSTGRES_PASSWORD: 'abc_DEF-1' }).split('\n').slice(-2)).toEqual([
+      'DEVSEC_POSTGRES_PASSWORD=abc_DEF-1',
+      '',
+    ]);
   });
 
   it('writes the .env that the compose file interpolates', () => {
     const identity = worktreeIdentity(join(base, 'two/repo'), 'app');
-    expect(sandboxEnvFile(identity, 105).split('\n').slice(1)).toEqual([
+    expect(sandboxEnvFile(identity, engine).split('\n').slice(1)).toEqual([
       `COMPOSE_PROJECT_NAME=${identity.composeProjectName}`,
       `DEVSEC_WORKSPACE=${join(base, 'two/repo')}`,
       `DEVSEC_GIT_COMMON_DIR=${join(base, 'one/repo/.git')}`,
+      'DEVSEC_DOCKER_SOCKET=/run/user/1000/docker.sock',
+      'DEVSEC_DOCKER_PROXY_USER=node',
       'DEVSEC_DOCKER_GID=105',
       `DEVSEC_HOST_PLATFORM=${hostPlatform()}`,
       "DEVSEC_GIT_NAME='Ada Lovelace'",

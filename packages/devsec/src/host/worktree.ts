@@ -1,5 +1,6 @@
+import type { EngineProfile } from './engine-discovery';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { WorktreeError } from '../sandbox/errors';
@@ -64,23 +65,17 @@ export function hostPlatform(): string {
   return `linux-${process.arch}-${report?.header?.glibcVersionRuntime ? 'glibc' : 'musl'}`;
 }
 
-/** The group that owns the Docker socket here, for the proxy's group_add. */
-export function dockerSocketGid(socketPath = '/var/run/docker.sock'): number {
-  try {
-    return statSync(socketPath).gid;
-  } catch {
-    return 0;
-  }
-}
-
 /** `.devcontainer/.env`: read by `docker compose` for interpolation, whoever starts the stack. */
-export function sandboxEnvFile(identity: WorktreeIdentity, dockerGid: number, secrets: Record<string, string> = {}): string {
+export function sandboxEnvFile(identity: WorktreeIdentity, engine: EngineProfile, secrets: Record<string, string> = {}): string {
   return [
     '# Written by @org/devsec for this worktree on this machine (git-ignored; rewritten on every start).',
     `COMPOSE_PROJECT_NAME=${identity.composeProjectName}`,
     `DEVSEC_WORKSPACE=${identity.workspaceRoot}`,
     `DEVSEC_GIT_COMMON_DIR=${identity.gitCommonDir}`,
-    `DEVSEC_DOCKER_GID=${dockerGid}`,
+    // The engine's socket as its containers see it, and who may use it there (host/engine-discovery.ts).
+    `DEVSEC_DOCKER_SOCKET=${envValue(engine.socket)}`,
+    `DEVSEC_DOCKER_PROXY_USER=${engine.access.user}`,
+    `DEVSEC_DOCKER_GID=${engine.access.group}`,
     `DEVSEC_HOST_PLATFORM=${hostPlatform()}`,
     ...(identity.gitName ? [`DEVSEC_GIT_NAME=${envValue(identity.gitName)}`] : []),
     ...(identity.gitEmail ? [`DEVSEC_GIT_EMAIL=${envValue(identity.gitEmail)}`] : []),
@@ -92,7 +87,7 @@ export function sandboxEnvFile(identity: WorktreeIdentity, dockerGid: number, se
 
 /** A value for a .env line: Compose reads single-quoted values literally. */
 function envValue(value: string): string {
-  return /^[A-Za-z0-9@._+-]*$/.test(value) ? value : `'${value.replace(/'/g, '')}'`;
+  return /^[A-Za-z0-9@._+/-]*$/.test(value) ? value : `'${value.replace(/'/g, '')}'`;
 }
 
 const SKIP_DIRS = new Set(['node_modules', '.git', 'dist', 'tmp', '.nx', 'coverage']);

@@ -5,6 +5,7 @@
  * Pure: the host passes what it knows — absolute paths, and a realpath — in a StackContext.
  */
 import { posix } from 'node:path';
+import { DOCKER_SOCKET } from '../sandbox/engines';
 import { HOME_CREDENTIALS } from '../sandbox/vocabulary';
 import type { RuleId } from './registry';
 
@@ -34,7 +35,7 @@ export interface StackContext {
   stateDir?: string;
   /** The host user's home directory, never mounted. */
   homeDir?: string;
-  /** Worktree: the Docker socket the proxy may mount (besides /var/run/docker.sock and /run/docker.sock). */
+  /** Worktree: the engine's socket as its containers see it, which the proxy alone may mount; unknown (the static audit): /var/run/docker.sock. */
   dockerSocket?: string;
   /** The Docker socket's group: only the proxy may join it. */
   dockerGid?: number | string;
@@ -157,9 +158,9 @@ function allowedRoots(use: 'bind' | 'build', context: StackContext): string[] {
   ];
 }
 
-/** May the proxy mount this path: the Docker socket only, in a worktree stack. */
+/** May the proxy mount this path: the engine's socket only, in a worktree stack. */
 export function isDockerSocket(path: string, context: StackContext): boolean {
-  const sockets = ['/run/docker.sock', ...(context.dockerSocket ? [canonical(context.dockerSocket)] : [])];
+  const sockets = [context.dockerSocket ? canonical(context.dockerSocket) : canonical(DOCKER_SOCKET)];
   const real = context.realPath ?? ((p: string) => p);
   return sockets.some((socket) => canonical(path) === socket || canonical(real(path)) === canonical(real(socket)));
 }

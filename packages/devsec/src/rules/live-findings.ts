@@ -29,8 +29,12 @@ export interface ProbeInput {
   workspaceRoot: string;
   /** Paths under the home directory that hold credentials. */
   credentialPaths: string[];
-  /** Ports where an engine would listen on host.docker.internal. */
+  /** Ports where an engine would listen on a host name (hostNames). */
   enginePorts: number[];
+  /** Where engines keep their sockets (sandbox/engines.ts; `~` and `$XDG_RUNTIME_DIR` resolved inside). */
+  socketPaths: string[];
+  /** The names engines give the host inside containers. */
+  hostNames: string[];
   /** Files the host placed in its own node_modules and .nx: the probe must not see them. */
   hostMarkers: string[];
   /** The ways out to try (absent with --egress=open). */

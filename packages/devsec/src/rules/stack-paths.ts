@@ -6,7 +6,7 @@
  */
 import { posix } from 'node:path';
 import type { ComposeModel, ComposeService } from '../sandbox/compose-model';
-import { PROXY_SERVICE } from '../sandbox/vocabulary';
+import { PLUGIN_PACKAGE, PROXY_SERVICE } from '../sandbox/vocabulary';
 import { isDockerSocket, judgeHostPath, placeHostPath, StackContext } from './host-paths';
 import { finding, Finding } from './registry';
 
@@ -134,6 +134,19 @@ export function hostPathFindings(model: ComposeModel, context: StackContext, pro
     if (!verdict) return [];
     const shown = placed.path && placed.path !== use.written ? `${use.written} (${placed.path})` : use.written;
     const key = use.at.filter((part) => typeof part === 'string').join('.');
+    // A compose file written before the engine's socket became a variable, on an engine whose socket is elsewhere.
+    const staleProxy = context.kind === 'worktree' && use.service === proxy && verdict.rule === 'socket-mount' && context.dockerSocket;
+    if (staleProxy)
+      return [
+        finding(verdict.rule, {
+          file: context.composeFile,
+          service: proxy,
+          key,
+          at: use.at,
+          message: `${proxy} mounts ${shown}, but this engine gives its containers its API at ${context.dockerSocket}.`,
+          fix: `Render the sandbox again with this version of ${PLUGIN_PACKAGE} (nx sync): its compose file then takes the socket from DEVSEC_DOCKER_SOCKET, which up-worktree writes.`,
+        }),
+      ];
     return [
       finding(verdict.rule, {
         file: context.composeFile,

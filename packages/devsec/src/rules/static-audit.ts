@@ -180,10 +180,11 @@ function auditDevcontainer(path: string, text: string | null, composePath: strin
   const add = (rule: RuleId, key: string, message: string, fix?: string) =>
     findings.push(finding(rule, { file: path, line: lineOfKey(key), key, message, fix }));
   const runArgs = Array.isArray(config.runArgs) ? config.runArgs.join(' ') : '';
-  if (/--privileged|--cap-add|docker\.sock|--pid[= ]host|--network[= ]host/.test(runArgs))
+  if (/--privileged|--cap-add|(docker|podman)\.sock|--pid[= ]host|--network[= ]host/.test(runArgs))
     add('devcontainer-escape', 'runArgs', `runArgs asks for a way out: ${runArgs}`);
   if (Array.isArray(config.capAdd) && config.capAdd.length > 0) add('dangerous-capability', 'capAdd', `capAdd: ${config.capAdd.join(', ')}`, 'Remove capAdd.');
-  if (JSON.stringify(config.mounts ?? []).includes('docker.sock'))
-    add('socket-mount', 'mounts', 'devcontainer.json mounts the Docker socket.', 'Remove the mount; use the proxy.');
+  // Any engine's socket (sandbox/engines.ts), by the name every one of them ends in.
+  if (/(docker|podman)\.sock/.test(JSON.stringify(config.mounts ?? [])))
+    add('socket-mount', 'mounts', "devcontainer.json mounts a container engine's socket.", 'Remove the mount; use the proxy.');
   return findings;
 }

@@ -37,7 +37,10 @@ describe('secure-devcontainer generator', () => {
     it('gives the socket to the proxy only, read-only, with every capability dropped, on a private network', () => {
       const { compose } = generated(tree);
       const proxy = compose.services['docker-proxy'];
-      expect(proxy.volumes).toEqual(['/var/run/docker.sock:/var/run/docker.sock:ro']);
+      // The engine's socket and who may use it come from .env (up-worktree learns them from inside the engine).
+      expect(proxy.volumes).toEqual(['${DEVSEC_DOCKER_SOCKET:-/var/run/docker.sock}:/var/run/docker.sock:ro']);
+      expect(proxy.user).toBe('${DEVSEC_DOCKER_PROXY_USER:-node}');
+      expect(proxy.group_add).toEqual(['${DEVSEC_DOCKER_GID:-0}']);
       expect(proxy.cap_drop).toEqual(['ALL']);
       expect(proxy.security_opt).toEqual(['no-new-privileges:true']);
       expect(proxy.read_only).toBe(true);

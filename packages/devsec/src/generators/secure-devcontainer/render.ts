@@ -11,11 +11,13 @@ import { ensureGitignored } from '../../sandbox/gitignore';
 import { hasMarker, managedState, markerFingerprint, stampManaged } from '../../sandbox/managed-file';
 import { connectionEnvFor, sharedServiceNames } from '../../sandbox/shared-compose';
 import { egressAllowList } from '../../sandbox/egress';
+import { DOCKER_SOCKET, PROXY_SOCKET_TARGET } from '../../sandbox/engines';
 import { FILL_NODE_MODULES_SCRIPT, HOST_NODE_MODULES_INSIDE } from '../../sandbox/node-modules';
 import { SandboxSpec, SPEC_GENERATOR } from '../../sandbox/spec';
 import {
   AGENTS,
   CONTAINER_DOCKER_CONFIG,
+  CONTAINER_USER,
   CONTAINER_GIT_CONFIG,
   VSCODE_CHANNEL_ENV,
   VSCODE_SETTINGS,
@@ -172,6 +174,9 @@ function templateValues(tree: Tree, target: SandboxTarget, spec: SandboxSpec) {
     noProxyEnvNames: NO_PROXY_ENV_NAMES,
     noProxy: [...NO_PROXY_ALWAYS, ...sharedServiceNames(tree)].join(','),
     noGatewayOption: NO_GATEWAY_OPTION,
+    dockerSocket: DOCKER_SOCKET,
+    proxySocketTarget: PROXY_SOCKET_TARGET,
+    containerUser: CONTAINER_USER,
   };
 }
 

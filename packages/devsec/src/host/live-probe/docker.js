@@ -86,13 +86,8 @@ function findSockets() {
     }
     if (!found.has(real)) found.set(real, file);
   };
-  const known = [
-    '/var/run/docker.sock',
-    '/run/docker.sock',
-    '/run/podman/podman.sock',
-    `${home}/.docker/run/docker.sock`,
-    `/run/user/${process.getuid?.()}/docker.sock`,
-  ];
+  const runtimeDir = process.env.XDG_RUNTIME_DIR || `/run/user/${process.getuid?.()}`;
+  const known = input.socketPaths.map((file) => file.replace(/^~(?=\/)/, home).replace(/^\$XDG_RUNTIME_DIR(?=\/)/, runtimeDir));
   for (const candidate of known) {
     try {
       if (fs.statSync(candidate).isSocket()) add(candidate);
@@ -124,8 +119,10 @@ function findSockets() {
 /** Other Docker APIs on the network: another worktree's proxy, an engine on a gateway. */
 async function network() {
   const targets = [...input.targets];
-  const hostInternal = await dns.promises.lookup('host.docker.internal').catch(() => undefined);
-  if (hostInternal) for (const port of input.enginePorts) targets.push({ host: hostInternal.address, port, label: 'host.docker.internal' });
+  for (const name of input.hostNames) {
+    const address = await dns.promises.lookup(name).catch(() => undefined);
+    if (address) for (const port of input.enginePorts) targets.push({ host: address.address, port, label: name });
+  }
   return Promise.all(
     targets.map(async (target) => ({ ...target, answer: await request({ host: target.host, port: target.port }, { method: 'GET', path: '/_ping' }, 1500) })),
   );
