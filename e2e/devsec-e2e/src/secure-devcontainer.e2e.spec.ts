@@ -7,7 +7,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
-import { describeWithDocker, docker, requireImage } from '../../../tools/testing/docker';
+import { describeWithDocker, docker, dockerOk, requireImage, ROOTFS_IMAGE } from '../../../tools/testing/docker';
 import { checkSandbox } from '../../../packages/devsec/src/rules/compose-rules';
 import { parseJsonc } from '../../../packages/devsec/src/sandbox/jsonc';
 import { validateCompose, validateDevcontainer } from '../../../packages/devsec/src/testing/schemas';
@@ -89,6 +89,7 @@ describeWithDocker('secure-devcontainer in a fresh Nx workspace, on a real engin
   });
 
   describe('after nx run app:up-worktree', () => {
+    let engineLine = '';
     beforeAll(() => {
       chownToCheckoutUser(journey.ws);
       const up = nx(['run', 'app:up-worktree']);
@@ -97,6 +98,21 @@ describeWithDocker('secure-devcontainer in a fresh Nx workspace, on a real engin
       const env = readFileSync(join(journey.ws.dir, 'apps/app/.devcontainer/.env'), 'utf-8');
       journey.project = /COMPOSE_PROJECT_NAME=(\S+)/.exec(env)?.[1] as string;
       journey.app = `${journey.project}-app-1`;
+      engineLine = /^.*Engine: .*$/m.exec(up.stdout)?.[0] ?? '';
+    });
+
+    it("gave the proxy the socket's group as a container on this engine sees it", () => {
+      // Another image than the proxy's base looks, independently of up-worktree's own look.
+      const seen = dockerOk(['run', '--rm', '--network', 'none', '-v', '/var/run/docker.sock:/s:ro', ROOTFS_IMAGE, 'stat', '-c', '%g', '/s']).trim();
+      const env = readFileSync(join(journey.ws.dir, 'apps/app/.devcontainer/.env'), 'utf-8');
+      expect(env).toMatch(/^DEVSEC_DOCKER_SOCKET=\/var\/run\/docker\.sock$/m);
+      expect(env).toMatch(/^DEVSEC_DOCKER_PROXY_USER=node$/m);
+      expect(env).toContain(`\nDEVSEC_DOCKER_GID=${seen}\n`);
+      expect(engineLine).toMatch(
+        new RegExp(
+          `Engine: Docker Engine on Linux \\(rootful\\) via the default context; the proxy mounts /var/run/docker\\.sock as /var/run/docker\\.sock \\(user node, group ${seen}\\)`,
+        ),
+      );
     });
 
     it('started the shared services first (up-worktree depends on up-shared), healthy', () => {

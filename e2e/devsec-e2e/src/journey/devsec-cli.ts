@@ -4,7 +4,7 @@
  * script in package.json — each would run in the host's Nx — then the user starts the sandbox
  * with devsec. Nothing planted runs, and devsec check lists all three.
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dockerOk } from '../../../../tools/testing/docker';
@@ -42,6 +42,17 @@ export function describeDevsecCli(): void {
     const check = devsec('check');
     expect(check.status).toBe(1);
     for (const path of ['.env', 'nx.json', 'package.json']) expect(check.stdout).toMatch(new RegExp(`^.*${path.replace('.', '\\.')}`, 'm'));
+  });
+
+  it('devsec up refuses a remote engine, naming what chose it, and writes nothing', () => {
+    const envFile = join(journey.ws.dir, 'apps/app/.devcontainer/.env');
+    const before = readFileSync(envFile, 'utf-8');
+    const up = journey.ws.run('env', ['DOCKER_HOST=tcp://203.0.113.7:2376', join(journey.ws.dir, 'node_modules/.bin/devsec'), 'up', 'app'], {
+      allowFailure: true,
+    });
+    expect(up.status).not.toBe(0);
+    expect(up.stderr).toMatch(/The Docker engine is not on this machine \(DOCKER_HOST=tcp:\/\/203\.0\.113\.7:2376\): a remote engine cannot bind/);
+    expect(readFileSync(envFile, 'utf-8')).toBe(before);
   });
 
   it('devsec down and up run the sandbox again, and nothing planted ran', () => {

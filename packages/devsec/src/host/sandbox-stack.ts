@@ -26,7 +26,7 @@ import { gitMounts, Mount } from './git-mounts';
 import { findNestedGit, NestedGit } from './nested-git';
 import { runCommand, Runner } from './run';
 import { egressModeOf, egressOverride, parseComposeFiles } from './egress-override';
-import { discoverEngine, EngineProfile } from './engine-discovery';
+import { discoverEngine, EngineProfile, localSocketPath, resolveEndpoint } from './engine-discovery';
 import { ensureSharedSecrets } from './secrets';
 import { stateDir } from './state-dir';
 import { composeEnvironment } from './workspace-env';
@@ -120,6 +120,8 @@ export function prepareWorktree(
   run: Runner = runCommand,
   say: (line: string) => void = console.log,
 ): SandboxStack {
+  // A remote engine is refused before anything is written (the rest of the engine is learned below).
+  localSocketPath(resolveEndpoint());
   const stack = locateStack(workspaceRoot, composeFileFromRoot, run);
   const { identity, devcontainerDir } = stack;
   const sharedText = ensureSharedComposeFile(stack, say);

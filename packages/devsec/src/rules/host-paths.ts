@@ -63,7 +63,7 @@ export interface PathVerdict {
 }
 
 /** Runtime sockets by name: Docker, containerd, Podman, CRI-O, BuildKit, balena. */
-const RUNTIME_SOCKET = /^(docker|containerd|podman|crio|cri-dockerd|buildkitd|dockershim|balena-engine|balena)\.sock(\.ttrpc)?$/;
+const RUNTIME_SOCKET = /^(docker|containerd|podman|crio|cri-dockerd|buildkitd|dockershim|balena-engine|balena)\.sock(\.ttrpc|\.raw)?$/;
 /** Where runtimes keep their sockets or their state (state writable is root on the host too). */
 const RUNTIME_DIRS = [
   '/run/docker',

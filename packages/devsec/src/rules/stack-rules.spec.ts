@@ -1,3 +1,4 @@
+import { ENGINE_SOCKET_PATHS } from '../sandbox/engines';
 import { RULES } from './registry';
 import { checkStack, StackContext } from './stack-rules';
 import { effectiveShared, effectiveWorktree, sharedContext, WORKSPACE, worktreeContext } from './testing/effective-models';
@@ -209,6 +210,37 @@ describe('checkStack on the effective model of a generated worktree stack', () =
       message: "app mounts /etc: /etc is the host's own system.",
       fix: RULES['system-path-mount'].fix,
     });
+  });
+});
+
+describe('every engine socket, on every engine', () => {
+  const inHome = (path: string) => path.replace(/^~(?=\/)/, '/home/dev').replace(/^\$XDG_RUNTIME_DIR(?=\/)/, '/run/user/1000');
+  it.each(ENGINE_SOCKET_PATHS.map(inHome))('%s is refused to any service but the proxy', (socket) => {
+    const model = effectiveWorktree();
+    model.services.app.volumes.push(bind(socket, '/var/run/docker.sock'));
+    expect(checkStack(model, worktreeContext()).map((f) => [f.rule, f.service])).toEqual([['socket-mount', 'app']]);
+  });
+
+  it("lets the proxy mount the engine's socket as its containers see it, and only that one", () => {
+    const rootless = { ...worktreeContext(), dockerSocket: '/run/user/1000/docker.sock' };
+    const model = effectiveWorktree();
+    model.services['docker-proxy'].volumes[0].source = '/run/user/1000/docker.sock';
+    expect(checkStack(model, rootless)).toEqual([]);
+    // The same stack with the socket of another engine of this machine.
+    model.services['docker-proxy'].volumes[0].source = '/run/podman/podman.sock';
+    expect(checkStack(model, rootless).map((f) => f.rule)).toEqual(['socket-mount']);
+  });
+
+  it('names a compose file that still mounts /var/run/docker.sock on an engine whose socket is elsewhere, and the fix', () => {
+    const model = effectiveWorktree();
+    expect(model.services['docker-proxy'].volumes[0].source).toBe('/var/run/docker.sock');
+    const [found] = checkStack(model, { ...worktreeContext(), dockerSocket: '/run/user/1000/docker.sock' });
+    expect(found).toMatchObject({
+      rule: 'socket-mount',
+      service: 'docker-proxy',
+      message: 'docker-proxy mounts /var/run/docker.sock, but this engine gives its containers its API at /run/user/1000/docker.sock.',
+    });
+    expect(found.fix).toMatch(/nx sync.*DEVSEC_DOCKER_SOCKET/);
   });
 });
 
