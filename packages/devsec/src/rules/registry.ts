@@ -89,7 +89,12 @@ export const RULES = {
     'Remove volumes_from; mount what it needs itself.',
   ),
   sysctl: rule('high', true, "A kernel setting (sysctls) other than the localhost forwarder's net.ipv6.conf.lo.disable_ipv6=0 on app.", 'Remove the sysctl.'),
-  'runs-as-root': rule('high', true, 'The dev container (app) runs as root, or sets no user; or its image ends as root.', 'Use user: node.'),
+  'runs-as-root': rule(
+    'high',
+    true,
+    'The dev container (app) runs as root, or sets no user; or its image ends as root; or the socket proxy runs as root (an owner-only socket) keeping a capability.',
+    'Use user: node.',
+  ),
   'proxy-on-shared-network': rule(
     'high',
     true,

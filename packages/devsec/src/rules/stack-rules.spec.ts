@@ -88,6 +88,8 @@ describe('checkStack on the effective model of a generated worktree stack', () =
     ['runs-as-root', set('app', 'user', '0'), 'services.app.user'],
     ['runs-as-root', set('app', 'user', '0:0'), 'services.app.user'],
     ['runs-as-root', (m) => delete m.services.app.user, 'services.app.user'],
+    ['runs-as-root', (m) => Object.assign(m.services['docker-proxy'], { user: '0:0', cap_drop: [] }), 'services.docker-proxy.user'],
+    ['runs-as-root', (m) => Object.assign(m.services['docker-proxy'], { user: '0', security_opt: [] }), 'services.docker-proxy.user'],
     ['host-device', set('app', 'devices', [{ source: '/dev/sda', target: '/dev/sda', permissions: 'rwm' }]), 'services.app.devices'],
     ['host-device', set('web', 'device_cgroup_rules', ['c 1:3 mr']), 'services.web.device_cgroup_rules'],
     ['host-device', set('web', 'gpus', [{ count: -1 }]), 'services.web.gpus'],
@@ -219,6 +221,12 @@ describe('every engine socket, on every engine', () => {
     const model = effectiveWorktree();
     model.services.app.volumes.push(bind(socket, '/var/run/docker.sock'));
     expect(checkStack(model, worktreeContext()).map((f) => [f.rule, f.service])).toEqual([['socket-mount', 'app']]);
+  });
+
+  it("lets the proxy run as the socket's owner with every capability dropped, as an owner-only socket needs", () => {
+    const model = effectiveWorktree();
+    model.services['docker-proxy'].user = '0:0';
+    expect(checkStack(model, worktreeContext())).toEqual([]);
   });
 
   it("lets the proxy mount the engine's socket as its containers see it, and only that one", () => {

@@ -223,6 +223,18 @@ function serviceFindings(name: string, service: ComposeService, model: ComposeMo
       );
     }
   }
+  // On an engine whose socket only its owner may use, the proxy runs as that owner, root in the engine's eyes: never with a capability.
+  if (worktree && name === PROXY_SERVICE && /^(root|0)(:|$)/.test(String(service.user ?? ''))) {
+    const dropsAll = list(service.cap_drop).some((cap) => String(cap).toUpperCase() === 'ALL');
+    const noNewPrivileges = list(service.security_opt).some((option) => /^no-new-privileges(:true|=true)?$/.test(String(option)));
+    if (!dropsAll || !noNewPrivileges)
+      add(
+        'runs-as-root',
+        'user',
+        `${name} runs as ${service.user} (the socket's owner) ${dropsAll ? '' : 'keeping its capabilities'}${!dropsAll && !noNewPrivileges ? ' and ' : ''}${noNewPrivileges ? '' : 'without no-new-privileges'}.`,
+        `Give ${name} cap_drop: [ALL] and security_opt: [no-new-privileges:true] (the generator does).`,
+      );
+  }
   list(service.ports).forEach((port, index) => {
     const address = hostAddress(port);
     if (isLoopback(address)) return;
