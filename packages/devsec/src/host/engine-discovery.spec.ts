@@ -165,6 +165,19 @@ describe('discoverEngine', () => {
     expect(discoverEngine('img', forgotten, env).access.group).toBe(8);
   });
 
+  it('knows an engine that accepts limits without enforcing them (no cgroup driver)', () => {
+    expect(discoverEngine('img', engineRunner(), env).enforcesLimits).toBe(true);
+    forgetEngine(env);
+    const rootlessV1 = stubRunner([
+      [/^docker version/, { stdout: JSON.stringify(rootful.report.version) }],
+      [/^docker info/, { stdout: JSON.stringify({ ...rootful.report.info, SecurityOptions: ['name=rootless'], CgroupDriver: 'none' }) }],
+      [/^docker run/, statLine({ uid: 0, gid: 105, mode: 0o660 })],
+    ]);
+    expect(discoverEngine('img', rootlessV1, env)).toMatchObject({ kind: 'docker-rootless', enforcesLimits: false });
+    // And remembers it.
+    expect(discoverEngine('img', engineRunner(), env).enforcesLimits).toBe(false);
+  });
+
   it('refuses a remote engine before running anything', () => {
     const run = engineRunner();
     expect(() => discoverEngine('img', run, { ...env, DOCKER_HOST: 'ssh://ada@build.example.com' })).toThrow(/not on this machine/);

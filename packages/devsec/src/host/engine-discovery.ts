@@ -28,7 +28,7 @@ export interface Endpoint {
 /** `docker version --format '{{json .}}'` and `docker info --format '{{json .}}'`: the fields read here. */
 export interface EngineReport {
   version: { Server?: { Platform?: { Name?: string }; Components?: Array<{ Name?: string }>; Os?: string; KernelVersion?: string } | null };
-  info: { ID?: string; Name?: string; OperatingSystem?: string; SecurityOptions?: string[] | null; KernelVersion?: string };
+  info: { ID?: string; Name?: string; OperatingSystem?: string; SecurityOptions?: string[] | null; KernelVersion?: string; CgroupDriver?: string };
 }
 
 /** The socket as a container on the engine sees it. */
@@ -53,6 +53,8 @@ export interface EngineProfile {
   socket: string;
   stat: SocketStat;
   access: ProxyAccess;
+  /** Does the engine enforce mem_limit, pids_limit and cpus (no cgroup driver, e.g. rootless on cgroup v1: accepted, not enforced). */
+  enforcesLimits: boolean;
 }
 
 const DEFAULT_ENDPOINT = `unix://${DOCKER_SOCKET}`;
@@ -192,7 +194,7 @@ function readCache(path: string, endpoint: Endpoint): EngineProfile | undefined 
     const cached = JSON.parse(readStateFile(path) ?? 'null') as EngineProfile | null;
     const number = (value: unknown) => Number.isInteger(value) && (value as number) >= 0;
     if (!cached || !Object.hasOwn(ENGINES, cached.kind) || typeof cached.socket !== 'string' || !cached.stat) return undefined;
-    if (![cached.stat.uid, cached.stat.gid, cached.stat.mode].every(number)) return undefined;
+    if (![cached.stat.uid, cached.stat.gid, cached.stat.mode].every(number) || typeof cached.enforcesLimits !== 'boolean') return undefined;
     return { ...cached, endpoint, access: proxyAccess(cached.stat, cached.socket) };
   } catch {
     return undefined; // unreadable: learn again
@@ -222,8 +224,9 @@ export function discoverEngine(baseImage: string, run: Runner = runCommand, env:
   const kind = engineKind(endpoint, facts);
   const socket = socketBindSource(kind, endpoint, env);
   const stat = statSocketInside(kind, socket, baseImage, run);
-  const profile: EngineProfile = { kind, endpoint, id: facts.info.ID ?? '', socket, stat, access: proxyAccess(stat, socket) };
-  writeStateFile(path, `${JSON.stringify({ kind, id: profile.id, socket, stat })}\n`);
+  const enforcesLimits = facts.info.CgroupDriver !== 'none';
+  const profile: EngineProfile = { kind, endpoint, id: facts.info.ID ?? '', socket, stat, access: proxyAccess(stat, socket), enforcesLimits };
+  writeStateFile(path, `${JSON.stringify({ kind, id: profile.id, socket, stat, enforcesLimits })}\n`);
   return profile;
 }
 

@@ -221,6 +221,7 @@ describe('host facts', () => {
       socket: '/run/user/1000/docker.sock',
       stat: { uid: 0, gid: 0, mode: 0o660 },
       access: { user: 'node', group: 0 },
+      enforcesLimits: true,
     };
     expect(hostFacts({ DOCKER_HOST: 'unix:///var/run/docker.sock', HOME: '/home/dev' }, engine)).toMatchObject({
       dockerSocket: '/run/user/1000/docker.sock',

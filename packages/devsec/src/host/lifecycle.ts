@@ -105,6 +105,11 @@ export async function startSandbox(workspaceRoot: string, composeFile: string, o
   const build = options.build ?? buildInputs !== previous.buildInputs;
   const args = ['up', '--detach', '--remove-orphans', ...(build ? ['--build'] : [])];
   if (stack.engine) say.info(`Engine: ${describeEngine(stack.engine)}.`);
+  if (stack.engine && !stack.engine.enforcesLimits)
+    say.warn(
+      'This engine accepts mem_limit, pids_limit and cpus without enforcing them (it has no cgroup driver: rootless on cgroup v1). ' +
+        "The proxies' own limits hold; the dev container's memory and processes are bounded only by this machine. Boot with cgroup v2 to have them enforced.",
+    );
   say.info(`Starting ${stack.identity.composeProjectName}: docker ${composeArgs(stack.compose, ...args).join(' ')}`);
   const start = () =>
     streamCompose(stack.compose, args).catch((error) => {

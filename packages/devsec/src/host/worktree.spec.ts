@@ -89,6 +89,7 @@ describe('worktree identity (real git)', () => {
     socket: '/run/user/1000/docker.sock',
     stat: { uid: 0, gid: 105, mode: 0o660 },
     access: { user: 'node', group: 105 },
+    enforcesLimits: true,
   };
 
   it("adds the shared services' passwords to the .env, after the identity", () => {
