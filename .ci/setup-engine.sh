@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs and starts what the real-engine tests need on a fresh Debian 12 machine:
 # the Docker engine (docker.io), Compose v2 (taken from Debian 13's docker-compose package,
-# since Debian 12 only ships Compose v1) and debootstrap (for the stand-in images).
+# since Debian 12 only ships Compose v1), debootstrap (for the stand-in images) and what the
+# engines suite's second engines need (scripts/engines/ starts them).
 # Idempotent: every step checks before it acts.
 set -euo pipefail
 
@@ -60,5 +61,7 @@ start_dockerd() {
 
 command -v dockerd >/dev/null 2>&1 || apt_install docker.io
 apt_install debootstrap iptables git ca-certificates
+# The second engines the engines suite starts (scripts/engines/): rootless Docker's pieces.
+apt_install uidmap rootlesskit slirp4netns curl
 install_compose_v2
 start_dockerd

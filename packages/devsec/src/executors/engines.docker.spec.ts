@@ -1,0 +1,113 @@
+/**
+ * The sandbox on the engines users have besides rootful Docker, as their users run it: the
+ * engine's daemon runs as an ordinary user (rootless Docker), the workspace and the state
+ * directory are that user's, and `devsec up` runs as that user with the DOCKER_HOST the engine
+ * gives. The journey: up, `docker ps` through the proxy inside, down. And the proof that the
+ * socket's group comes from inside the engine: on rootless Docker the host's `stat` of the socket
+ * shows a subordinate group (100104 here) that no container sees.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FsTree, flushChanges } from 'nx/src/generators/tree';
+import { alternateEngineProblem, AlternateEngine, describeOnEngine, startAlternateEngine } from '../../../../tools/testing/alternate-engine';
+import { createSandboxWorkspace, installPlugin } from '../../../../tools/testing/sandbox-workspace';
+import { DEFAULT_BASE_IMAGE } from '../sandbox/vocabulary';
+import { secureDevcontainerGenerator } from '../generators/secure-devcontainer/generator';
+
+jest.setTimeout(900_000);
+
+const run = Math.random().toString(36).slice(2, 8);
+
+interface EngineCase {
+  name: string;
+  script: string;
+  user: string;
+  needs: string[];
+  /** How the engine's name reads on up's Engine line. */
+  engineName: RegExp;
+  /** The host's view of the socket's group differs from the engine's (a user namespace). */
+  hostGroupDiffers: boolean;
+}
+
+const CASES: EngineCase[] = [
+  {
+    name: 'rootless Docker',
+    script: 'rootless-docker.sh',
+    user: 'devsec-rootless',
+    needs: ['/usr/share/docker.io/contrib/dockerd-rootless.sh', '/usr/bin/rootlesskit', '/usr/bin/slirp4netns', '/usr/bin/newuidmap'],
+    engineName: /Engine: Docker Engine, rootless via DOCKER_HOST=unix:\/\/\/run\/user\/\d+\/docker\.sock; the proxy mounts \/run\/user\/\d+\/docker\.sock/,
+    hostGroupDiffers: true,
+  },
+];
+
+for (const engineCase of CASES) {
+  describeOnEngine(
+    `the sandbox on ${engineCase.name}: up, docker ps through the proxy inside, down`,
+    alternateEngineProblem(engineCase.script, engineCase.needs),
+    () => {
+      let engine: AlternateEngine;
+      let dir: string;
+      let stateHome: string;
+      let project = '';
+      let up: { status: number | null; stdout: string; stderr: string };
+      const devsec = (...args: string[]) =>
+        engine.asUser(process.execPath, [join(dir, 'node_modules/@org/devsec/src/bin/devsec.js'), ...args], { cwd: dir, env: { XDG_STATE_HOME: stateHome } });
+      const app = () => `${project}-app-1`;
+
+      beforeAll(async () => {
+        engine = startAlternateEngine(engineCase.script, engineCase.user);
+        const ws = createSandboxWorkspace('devsec-engines-', `engines-${run}`);
+        dir = ws.dir;
+        installPlugin(dir);
+        const tree = new FsTree(dir, false);
+        await secureDevcontainerGenerator(tree, { project: 'app', network: `devsec-engines-${run}`, skipFormat: true } as never);
+        flushChanges(dir, tree.listChanges());
+        ws.git('add', '-A');
+        ws.git('commit', '-q', '-m', 'sandbox');
+        stateHome = mkdtempSync(join(tmpdir(), 'devsec-engines-state-'));
+        // The workspace and the state are the engine's user's, as on that user's machine.
+        execFileSync('chown', ['-R', `${engine.uid}:${engine.uid}`, dir, stateHome]);
+        up = devsec('up', 'app');
+        project = /COMPOSE_PROJECT_NAME=(\S+)/.exec(readFileSync(join(dir, 'apps/app/.devcontainer/.env'), 'utf-8'))?.[1] ?? '';
+      });
+
+      afterAll(() => {
+        if (dir) devsec('down', 'app', '--volumes');
+        rmSync(dir, { recursive: true, force: true });
+        rmSync(stateHome, { recursive: true, force: true });
+        engine?.stop();
+      });
+
+      it('devsec up starts the stack, naming the engine and the socket it found', () => {
+        if (up.status !== 0) throw new Error(`devsec up failed (${up.status}):\n${up.stdout.slice(-3000)}\n${up.stderr.slice(-3000)}`);
+        expect(up.stdout).toMatch(engineCase.engineName);
+        expect(up.stdout).toMatch(/docker exec -it \S+-app-1 bash/);
+      });
+
+      it("gives the proxy the socket's group as the engine's containers see it, not as this machine's file says", () => {
+        const socket = /^DEVSEC_DOCKER_SOCKET=(\S+)$/m.exec(readFileSync(join(dir, 'apps/app/.devcontainer/.env'), 'utf-8'))?.[1] ?? '';
+        const seen = engine.docker(['run', '--rm', '--network', 'none', '-v', `${socket}:/s:ro`, DEFAULT_BASE_IMAGE, 'stat', '-c', '%g', '/s']).stdout.trim();
+        expect(seen).toMatch(/^\d+$/);
+        expect(readFileSync(join(dir, 'apps/app/.devcontainer/.env'), 'utf-8')).toContain(`\nDEVSEC_DOCKER_GID=${seen}\n`);
+        if (engineCase.hostGroupDiffers) expect(String(statSync(socket).gid)).not.toBe(seen);
+      });
+
+      it('the agent watches its stack through the proxy, and cannot exec', () => {
+        const ps = engine.docker(['exec', '-u', 'node', app(), 'docker', 'ps', '--format', '{{.Names}}']);
+        expect(ps.stderr).toBe('');
+        expect(ps.stdout.split('\n')).toEqual(expect.arrayContaining([app(), `${project}-docker-proxy-1`]));
+        const exec = engine.docker(['exec', '-u', 'node', app(), 'docker', 'exec', `${project}-docker-proxy-1`, 'true']);
+        expect(exec.status).not.toBe(0);
+        expect(exec.stderr).toMatch(/devsec/);
+      });
+
+      it('devsec down removes the stack from that engine', () => {
+        const down = devsec('down', 'app', '--volumes');
+        expect(down.status).toBe(0);
+        expect(engine.docker(['ps', '-a', '--filter', `label=com.docker.compose.project=${project}`, '--format', '{{.Names}}']).stdout.trim()).toBe('');
+      });
+    },
+  );
+}
