@@ -40,23 +40,25 @@ export const ENGINE_FACTS: Record<string, EngineFactSet> = {
     stat: { uid: 0, gid: 105, mode: 0o660 },
     access: { user: 'node', group: 105 },
   },
-  'Linux, rootless Docker': {
+  'Linux, rootless Docker (Debian docker.io 20.10, rootlesskit 1.1)': {
     kind: 'docker-rootless',
-    recorded: false,
-    endpoint: { host: 'unix:///run/user/1000/docker.sock', from: 'the docker context "rootless"' },
+    recorded: true,
+    endpoint: { host: 'unix:///run/user/1990/docker.sock', from: 'DOCKER_HOST=unix:///run/user/1990/docker.sock' },
     report: {
-      version: { Server: { Platform: { Name: '' }, Components: [...engine().Components, { Name: 'rootlesskit' }], Os: 'linux' } },
+      version: { Server: { Platform: { Name: '' }, ...engine(), Os: 'linux', KernelVersion: '6.18.44-fc-v669' } },
       info: {
-        ID: 'b1a2',
-        Name: 'dev',
+        ID: 'J5WH:FULF:M432:KFEC:PTHO:KNRP:3ENC:3KGK:PQKN:HO3K:ZXJI:4CVR',
+        Name: 'vm',
         OperatingSystem: 'Debian GNU/Linux 12 (bookworm)',
-        SecurityOptions: ['name=seccomp,profile=default', 'name=rootless', 'name=cgroupns'],
+        SecurityOptions: ['name=seccomp,profile=default', 'name=rootless'],
+        KernelVersion: '6.18.44-fc-v669',
+        CgroupDriver: 'none',
       },
     },
-    socket: '/run/user/1000/docker.sock',
-    // Your uid and gid are root inside the user namespace.
-    stat: { uid: 0, gid: 0, mode: 0o660 },
-    access: { user: 'node', group: 0 },
+    socket: '/run/user/1990/docker.sock',
+    // The host's stat says 1990:100104 (a subordinate group); containers see root and the docker group.
+    stat: { uid: 0, gid: 105, mode: 0o1660 },
+    access: { user: 'node', group: 105 },
   },
   'Linux, rootful Podman (Docker API service)': {
     kind: 'podman',
