@@ -29,6 +29,8 @@ interface EngineCase {
   engineName: RegExp;
   /** The host's view of the socket's group differs from the engine's (a user namespace). */
   hostGroupDiffers: boolean;
+  /** What up must warn of on this engine (its table row says why). */
+  warnings: RegExp[];
 }
 
 const CASES: EngineCase[] = [
@@ -39,6 +41,8 @@ const CASES: EngineCase[] = [
     needs: ['/usr/share/docker.io/contrib/dockerd-rootless.sh', '/usr/bin/rootlesskit', '/usr/bin/slirp4netns', '/usr/bin/newuidmap'],
     engineName: /Engine: Docker Engine, rootless via DOCKER_HOST=unix:\/\/\/run\/user\/\d+\/docker\.sock; the proxy mounts \/run\/user\/\d+\/docker\.sock/,
     hostGroupDiffers: true,
+    // This machine is cgroup v1: the rootless engine has no cgroup driver.
+    warnings: [/your uid is root inside its user namespace/, /accepts mem_limit, pids_limit and cpus without enforcing them/],
   },
 ];
 
@@ -84,6 +88,15 @@ for (const engineCase of CASES) {
         if (up.status !== 0) throw new Error(`devsec up failed (${up.status}):\n${up.stdout.slice(-3000)}\n${up.stderr.slice(-3000)}`);
         expect(up.stdout).toMatch(engineCase.engineName);
         expect(up.stdout).toMatch(/docker exec -it \S+-app-1 bash/);
+      });
+
+      it('warns of what differs on this engine, and the warnings are true', () => {
+        for (const warning of engineCase.warnings) expect(up.stderr).toMatch(warning);
+        if (engineCase.warnings.some((warning) => /user namespace/.test(warning.source))) {
+          const write = engine.docker(['exec', '-u', 'node', app(), 'touch', join(dir, 'written-by-the-agent')]);
+          expect(write.status).not.toBe(0);
+          expect(write.stderr).toMatch(/Permission denied/);
+        }
       });
 
       it("gives the proxy the socket's group as the engine's containers see it, not as this machine's file says", () => {

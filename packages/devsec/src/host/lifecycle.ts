@@ -13,6 +13,7 @@ import { APP_SERVICE, CONTAINER_USER, ENV_FILE, PUBLISHED_NETWORK, SHARED_NETWOR
 import { namesOf } from '../sandbox/compose-model';
 import { composeArgs, diagnoseComposeFailure, lastLogLines, runCompose, streamCompose, waitUntilHealthy } from './compose-project';
 import { preflight } from './engine';
+import { ENGINES } from '../sandbox/engines';
 import { describeEngine, forgetEngine, localSocketPath, resolveEndpoint } from './engine-discovery';
 import { GATE_RULES, policyGate, sharedGate } from './gate';
 import { runCommand } from './run';
@@ -105,6 +106,11 @@ export async function startSandbox(workspaceRoot: string, composeFile: string, o
   const build = options.build ?? buildInputs !== previous.buildInputs;
   const args = ['up', '--detach', '--remove-orphans', ...(build ? ['--build'] : [])];
   if (stack.engine) say.info(`Engine: ${describeEngine(stack.engine)}.`);
+  if (stack.engine && ENGINES[stack.engine.kind].userNamespace)
+    say.warn(
+      `On ${ENGINES[stack.engine.kind].name}, your uid is root inside its user namespace and the dev container's user (${CONTAINER_USER}, uid 1000) is a subordinate uid: ` +
+        'the agent can read only what others may read in the workspace, and write none of it. Not solved yet: use rootful Docker or Docker Desktop for an agent that edits files.',
+    );
   if (stack.engine && !stack.engine.enforcesLimits)
     say.warn(
       'This engine accepts mem_limit, pids_limit and cpus without enforcing them (it has no cgroup driver: rootless on cgroup v1). ' +

@@ -42,6 +42,12 @@ export interface EngineFacts {
   /** IPv6 on a container's loopback (the localhost forwarder needs ::1). */
   ipv6Loopback: string;
   compose: string;
+  /** Are mem_limit, pids_limit and cpus enforced. */
+  limits: string;
+  /** Your uid is root inside a user namespace: the dev container's user (node, uid 1000) is a subordinate uid, a stranger to your files. */
+  userNamespace: boolean;
+  /** What the agent (node, uid 1000) can do with your workspace inside. */
+  yourFiles: string;
   /** Run by this repository's real-engine tests (see the closing line of the README section). */
   proven: boolean;
 }
@@ -56,18 +62,25 @@ export const ENGINES: Readonly<Record<EngineKind, EngineFacts>> = {
     internalNetworks: 'no route out, and no address on the bridge, so no gateway to the host',
     ipv6Loopback: 'off unless the daemon enables IPv6; the dev container sets net.ipv6.conf.lo.disable_ipv6=0',
     compose: 'the docker-compose-plugin (v2)',
+    limits: 'enforced',
+    userNamespace: false,
+    yourFiles: 'as on this machine: node is uid 1000, so it writes them when yours is 1000',
     proven: true,
   },
   'docker-rootless': {
     name: 'Docker Engine, rootless',
     endpoint: 'unix://$XDG_RUNTIME_DIR/docker.sock',
     socketInContainers: 'endpoint',
-    ownership: 'your user, seen as root:root inside its user namespace: the proxy joins group 0 or runs as that uid, every capability dropped',
+    ownership:
+      "your user, root inside its user namespace, with the root engine's docker group mapped in (here the host's stat says 1990:100104, containers see 0:105): learned from inside, the proxy joins that group",
     hostGateway: 'none; the host loopback is closed by default (rootlesskit --disable-host-loopback)',
     internalNetworks: "as rootful: the bridge lives in rootlesskit's namespace",
     ipv6Loopback: 'as rootful',
     compose: 'the docker-compose-plugin (v2)',
-    proven: false,
+    limits: 'enforced with cgroup v2 and delegation; on cgroup v1 accepted and ignored (up warns)',
+    userNamespace: true,
+    yourFiles: 'your uid is root inside and node a subordinate uid: the agent reads only what others may read and writes nothing (not solved yet; up warns)',
+    proven: true,
   },
   podman: {
     name: 'Podman (rootful), Docker API service',
@@ -78,6 +91,9 @@ export const ENGINES: Readonly<Record<EngineKind, EngineFacts>> = {
     internalNetworks: 'netavark: internal networks have no route out',
     ipv6Loopback: 'on',
     compose: 'the docker-compose-plugin (v2) against the Docker API service',
+    limits: 'enforced',
+    userNamespace: false,
+    yourFiles: 'as on this machine, as rootful Docker',
     proven: false,
   },
   'podman-rootless': {
@@ -89,6 +105,9 @@ export const ENGINES: Readonly<Record<EngineKind, EngineFacts>> = {
     internalNetworks: 'netavark in the rootless namespace: internal networks have no route out',
     ipv6Loopback: 'on',
     compose: 'the docker-compose-plugin (v2) against the Docker API service',
+    limits: 'enforced with cgroup v2 and delegation; on cgroup v1 ignored (up warns)',
+    userNamespace: true,
+    yourFiles: 'as rootless Docker, unless the dev container runs with userns keep-id (not generated yet; up warns)',
     proven: false,
   },
   'docker-desktop': {
@@ -100,6 +119,9 @@ export const ENGINES: Readonly<Record<EngineKind, EngineFacts>> = {
     internalNetworks: 'not verified here: audit --live reports a route out or a reachable gateway',
     ipv6Loopback: 'not verified here',
     compose: 'bundled (v2)',
+    limits: "enforced (the VM's cgroup v2)",
+    userNamespace: false,
+    yourFiles: 'the file sharing of the VM decides: not verified here',
     proven: false,
   },
   colima: {
@@ -111,6 +133,9 @@ export const ENGINES: Readonly<Record<EngineKind, EngineFacts>> = {
     internalNetworks: 'the Linux bridge driver in the VM: as rootful Docker, not verified here',
     ipv6Loopback: 'as rootful Docker, not verified here',
     compose: 'the docker-compose plugin you install (v2)',
+    limits: "enforced (the VM's cgroup v2)",
+    userNamespace: false,
+    yourFiles: "the VM's mount (virtiofs or sshfs) decides: not verified here",
     proven: false,
   },
   orbstack: {
@@ -122,6 +147,9 @@ export const ENGINES: Readonly<Record<EngineKind, EngineFacts>> = {
     internalNetworks: 'not verified here: audit --live reports a route out or a reachable gateway',
     ipv6Loopback: 'not verified here',
     compose: 'bundled (v2)',
+    limits: 'enforced',
+    userNamespace: false,
+    yourFiles: "OrbStack's file sharing decides: not verified here",
     proven: false,
   },
   'rancher-desktop': {
@@ -133,6 +161,9 @@ export const ENGINES: Readonly<Record<EngineKind, EngineFacts>> = {
     internalNetworks: 'the Linux bridge driver in the VM, not verified here',
     ipv6Loopback: 'not verified here',
     compose: 'bundled (v2)',
+    limits: "enforced (the VM's cgroups)",
+    userNamespace: false,
+    yourFiles: "the VM's mount decides: not verified here",
     proven: false,
   },
 };
@@ -172,13 +203,15 @@ export function enginesTable(): string {
       engine.internalNetworks,
       engine.ipv6Loopback,
       engine.compose,
+      engine.limits,
+      engine.yourFiles,
     ]
       .map(cell)
       .join(' | '),
   );
   return [
-    '| Engine | Proven by the tests | The CLI reaches it at | The proxy mounts | Socket inside | The host, from a container | Internal networks | IPv6 on loopback | Compose |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| Engine | Proven by the tests | The CLI reaches it at | The proxy mounts | Socket inside | The host, from a container | Internal networks | IPv6 on loopback | Compose | mem, pids, cpus limits | Your files, for the agent |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
     ...rows.map((row) => `| ${row} |`),
   ].join('\n');
 }
