@@ -112,7 +112,9 @@ const componentNames = (report: EngineReport) => (report.version.Server?.Compone
 export function engineKind(endpoint: Endpoint, report: EngineReport): EngineKind {
   const { info } = report;
   const rootless = (info.SecurityOptions ?? []).some((option) => /(^|,)name=rootless(,|$)/.test(option));
-  if (componentNames(report).some((name) => /podman/i.test(name))) return rootless ? 'podman-rootless' : 'podman';
+  // Podman's info never says rootless (seen on 4.3): its rootless socket sits in a user's runtime directory.
+  if (componentNames(report).some((name) => /podman/i.test(name)))
+    return rootless || /^unix:\/\/\/run\/user\/\d+\//.test(endpoint.host) ? 'podman-rootless' : 'podman';
   if (info.OperatingSystem === 'Docker Desktop' || /^Docker Desktop/.test(report.version.Server?.Platform?.Name ?? '')) return 'docker-desktop';
   if (info.OperatingSystem === 'OrbStack' || /orbstack/i.test(info.KernelVersion ?? '') || /\/\.orbstack\//.test(endpoint.host)) return 'orbstack';
   if (/^colima(-|$)/.test(info.Name ?? '') || /\/\.colima\//.test(endpoint.host)) return 'colima';

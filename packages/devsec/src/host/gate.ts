@@ -13,6 +13,7 @@ import { Finding, GATE_RULES, RuleId } from '../rules/registry';
 import type { NetworkFacts } from '../rules/host-paths';
 import { checkStack, StackContext } from '../rules/stack-rules';
 import { SandboxError } from '../sandbox/errors';
+import { ENGINES } from '../sandbox/engines';
 import type { EngineProfile } from './engine-discovery';
 import { ComposeProject, runCompose } from './compose-project';
 import { preflight } from './engine';
@@ -26,7 +27,7 @@ export { GATE_RULES };
 const isGateRule = (rule: string): rule is RuleId => (GATE_RULES as readonly string[]).includes(rule);
 
 /** What the gate knows of this machine, beyond the stack: see StackContext. */
-export type HostFacts = Pick<StackContext, 'homeDir' | 'dockerSocket' | 'dockerGid' | 'stateDir' | 'realPath'>;
+export type HostFacts = Pick<StackContext, 'homeDir' | 'dockerSocket' | 'dockerGid' | 'ignoresNoGateway' | 'stateDir' | 'realPath'>;
 
 /** A path with its symlinks resolved, as far as it exists (a bind source Docker would create has none further down). */
 export function realPath(path: string): string {
@@ -41,7 +42,8 @@ export function realPath(path: string): string {
 /** This machine: your home, and the engine's socket and its group as the engine's containers see them (never this filesystem's). */
 export function hostFacts(env: NodeJS.ProcessEnv = process.env, engine?: EngineProfile): HostFacts {
   const home = env.HOME && isAbsolute(env.HOME) ? env.HOME : homedir();
-  return { homeDir: home, dockerSocket: engine?.socket, dockerGid: engine?.stat.gid, realPath };
+  const ignoresNoGateway = engine && !ENGINES[engine.kind].noGateway ? ENGINES[engine.kind].name : undefined;
+  return { homeDir: home, dockerSocket: engine?.socket, dockerGid: engine?.stat.gid, ignoresNoGateway, realPath };
 }
 
 /** A worktree's sandbox: its workspace, git common dir and `.devcontainer`, plus this machine's facts. */

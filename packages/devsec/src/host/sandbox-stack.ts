@@ -26,6 +26,7 @@ import { gitMounts, Mount } from './git-mounts';
 import { findNestedGit, NestedGit } from './nested-git';
 import { runCommand, Runner } from './run';
 import { egressModeOf, egressOverride, parseComposeFiles } from './egress-override';
+import { ENGINES } from '../sandbox/engines';
 import { discoverEngine, EngineProfile, localSocketPath, resolveEndpoint } from './engine-discovery';
 import { ensureSharedSecrets } from './secrets';
 import { stateDir } from './state-dir';
@@ -152,7 +153,8 @@ export function prepareWorktree(
     gitCommonDir: identity.gitCommonDir,
   });
   writeFileSync(overridePath, withState(worktreeOverrideFile(mounts, egress), state));
-  return { ...stack, state, nestedGit: nested, sharedTrust: sharedFileTrust(sharedText), egress: egressModeOf(models), engine };
+  const compose = { ...stack.compose, env: { ...stack.compose.env, ...ENGINES[engine.kind].composeEnv } };
+  return { ...stack, compose, state, nestedGit: nested, sharedTrust: sharedFileTrust(sharedText), egress: egressModeOf(models), engine };
 }
 
 /** The proxy's base image as the compose files build it (the look at the engine's socket runs it, so no other image is pulled). */

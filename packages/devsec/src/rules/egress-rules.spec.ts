@@ -25,6 +25,19 @@ describe('the egress rules', () => {
     ]);
   });
 
+  it('refuse the generated stack on an engine that ignores the no-gateway option (Podman): both networks answer from the host', () => {
+    const findings = checkStack(effectiveWorktree(), { ...worktreeContext(), externalNetworks: { dev: held }, ignoresNoGateway: 'Podman (rootful)' }).filter(
+      (finding) => finding.rule === 'egress-unfiltered',
+    );
+    expect(findings.map((finding) => finding.message)).toEqual([
+      expect.stringMatching(
+        /"app-shop-12345678_sandbox", whose gateway address is the host's: Podman \(rootful\) ignores com\.docker\.network\.bridge\.inhibit_ipv4/,
+      ),
+      expect.stringMatching(/"dev", whose gateway address is the host's: Podman \(rootful\) ignores/),
+    ]);
+    expect(findings[0].fix).toMatch(/--unsafe-allow=egress-unfiltered after closing the gateway yourself/);
+  });
+
   it('refuse a private network with a route out', () => {
     const model = effectiveWorktree();
     model.networks.sandbox.internal = false;

@@ -18,9 +18,10 @@ function factsOf(model: ComposeModel, network: string, context: StackContext): (
   const name = definition.name ?? network;
   if (isExternal(definition.external)) {
     const facts = context.externalNetworks?.[name];
-    return facts && { ...facts, name, external: true };
+    return facts && { ...facts, noGateway: facts.noGateway && !context.ignoresNoGateway, name, external: true };
   }
-  return { internal: definition.internal === true, noGateway: String(definition.driver_opts?.[NO_GATEWAY_OPTION]) === 'true', name, external: false };
+  const noGateway = String(definition.driver_opts?.[NO_GATEWAY_OPTION]) === 'true' && !context.ignoresNoGateway;
+  return { internal: definition.internal === true, noGateway, name, external: false };
 }
 
 function labelOf(labels: unknown, key: string): string | undefined {
@@ -57,8 +58,14 @@ export function egressFindings(model: ComposeModel, context: StackContext): Find
     return [
       finding('egress-unfiltered', {
         ...where,
-        message: `${APP_SERVICE} is on network "${facts.name}", whose gateway address is the host's: a host service listening on every address answers the agent there.`,
-        fix: facts.external ? recreate(facts.name) : `Set driver_opts ${NO_GATEWAY_OPTION}: "true" on network ${network} (as generated).`,
+        message: context.ignoresNoGateway
+          ? `${APP_SERVICE} is on network "${facts.name}", whose gateway address is the host's: ${context.ignoresNoGateway} ignores ${NO_GATEWAY_OPTION}, so a host service listening on every address answers the agent there.`
+          : `${APP_SERVICE} is on network "${facts.name}", whose gateway address is the host's: a host service listening on every address answers the agent there.`,
+        fix: context.ignoresNoGateway
+          ? `Use an engine whose networks honour it (rootful or rootless Docker, Docker Desktop), or start with --unsafe-allow=egress-unfiltered after closing the gateway yourself (a firewall rule).`
+          : facts.external
+            ? recreate(facts.name)
+            : `Set driver_opts ${NO_GATEWAY_OPTION}: "true" on network ${network} (as generated).`,
       }),
     ];
   });

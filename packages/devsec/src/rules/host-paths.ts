@@ -43,6 +43,8 @@ export interface StackContext {
   baseDir?: string;
   /** The workspace root is a stand-in name, not a real path (the static audit): a relative path that climbs out of it cannot be placed. */
   workspacePlaceholder?: boolean;
+  /** The engine's name when it ignores the no-gateway option (Podman): an internal network's gateway is then the host. */
+  ignoresNoGateway?: string;
   /** External networks as the engine has them, by name (the gate); unknown in the static audit. */
   externalNetworks?: Record<string, NetworkFacts>;
   /** Sees through symlinks on the host (the gate passes a realpath); identity when absent. */

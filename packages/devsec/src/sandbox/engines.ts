@@ -39,9 +39,13 @@ export interface EngineFacts {
   hostGateway: string;
   /** Does an `internal` network created with the no-gateway option leave the host unreachable. */
   internalNetworks: string;
+  /** Its networks honour the no-gateway option (NO_GATEWAY_OPTION): else an internal network's gateway is the host, and the gate refuses it. */
+  noGateway: boolean;
   /** IPv6 on a container's loopback (the localhost forwarder needs ::1). */
   ipv6Loopback: string;
   compose: string;
+  /** What `docker compose` needs in its environment on this engine (up-worktree sets it). */
+  composeEnv?: Readonly<Record<string, string>>;
   /** Are mem_limit, pids_limit and cpus enforced. */
   limits: string;
   /** Your uid is root inside a user namespace: the dev container's user (node, uid 1000) is a subordinate uid, a stranger to your files. */
@@ -60,6 +64,7 @@ export const ENGINES: Readonly<Record<EngineKind, EngineFacts>> = {
     ownership: 'root:docker 0660: the proxy joins that group (group_add)',
     hostGateway: 'none by default; `host-gateway` in extra_hosts (the sandbox adds none)',
     internalNetworks: 'no route out, and no address on the bridge, so no gateway to the host',
+    noGateway: true,
     ipv6Loopback: 'off unless the daemon enables IPv6; the dev container sets net.ipv6.conf.lo.disable_ipv6=0',
     compose: 'the docker-compose-plugin (v2)',
     limits: 'enforced',
@@ -75,6 +80,7 @@ export const ENGINES: Readonly<Record<EngineKind, EngineFacts>> = {
       "your user, root inside its user namespace, with the root engine's docker group mapped in (here the host's stat says 1990:100104, containers see 0:105): learned from inside, the proxy joins that group",
     hostGateway: 'none; the host loopback is closed by default (rootlesskit --disable-host-loopback)',
     internalNetworks: "as rootful: the bridge lives in rootlesskit's namespace",
+    noGateway: true,
     ipv6Loopback: 'as rootful',
     compose: 'the docker-compose-plugin (v2)',
     limits: 'enforced with cgroup v2 and delegation; on cgroup v1 accepted and ignored (up warns)',
@@ -86,25 +92,32 @@ export const ENGINES: Readonly<Record<EngineKind, EngineFacts>> = {
     name: 'Podman (rootful), Docker API service',
     endpoint: `unix://${PODMAN_SOCKET}`,
     socketInContainers: 'endpoint',
-    ownership: 'root:root 0660 (podman.socket): the proxy joins group 0',
+    ownership: "root's, 0600, as `podman system service` makes it (podman.socket units may add a group): the proxy runs as root with every capability dropped",
     hostGateway: 'host.containers.internal',
-    internalNetworks: 'netavark: internal networks have no route out',
+    internalNetworks:
+      'Podman 4.3 ignores the no-gateway option: the gateway of an internal network is the host, so the gate refuses the stack (egress-unfiltered) unless you allow it; netavark with dockerd beside it also needs a FORWARD rule for traffic within a bridge',
+    noGateway: false,
     ipv6Loopback: 'on',
-    compose: 'the docker-compose-plugin (v2) against the Docker API service',
+    compose: 'the docker-compose-plugin (v2) against the Docker API service, building without BuildKit (up sets DOCKER_BUILDKIT=0)',
+    // Its Docker API has no BuildKit: Compose would run moby/buildkit, which no registry here (or offline) serves.
+    composeEnv: { DOCKER_BUILDKIT: '0' },
     limits: 'enforced',
     userNamespace: false,
     yourFiles: 'as on this machine, as rootful Docker',
-    proven: false,
+    proven: true,
   },
   'podman-rootless': {
     name: 'Podman, rootless, Docker API service',
     endpoint: 'unix://$XDG_RUNTIME_DIR/podman/podman.sock',
     socketInContainers: 'endpoint',
-    ownership: 'your user, seen as root inside its user namespace: the proxy runs as that uid, every capability dropped',
+    ownership: 'your user, seen as root inside its user namespace, 0600: the proxy runs as that uid, every capability dropped',
     hostGateway: 'host.containers.internal',
-    internalNetworks: 'netavark in the rootless namespace: internal networks have no route out',
+    internalNetworks: 'as rootful Podman: the no-gateway option is ignored, and the gate refuses the stack',
+    noGateway: false,
     ipv6Loopback: 'on',
-    compose: 'the docker-compose-plugin (v2) against the Docker API service',
+    compose: 'the docker-compose-plugin (v2) against the Docker API service, building without BuildKit (up sets DOCKER_BUILDKIT=0)',
+    // Its Docker API has no BuildKit: Compose would run moby/buildkit, which no registry here (or offline) serves.
+    composeEnv: { DOCKER_BUILDKIT: '0' },
     limits: 'enforced with cgroup v2 and delegation; on cgroup v1 ignored (up warns)',
     userNamespace: true,
     yourFiles: 'as rootless Docker, unless the dev container runs with userns keep-id (not generated yet; up warns)',
@@ -117,6 +130,7 @@ export const ENGINES: Readonly<Record<EngineKind, EngineFacts>> = {
     ownership: "the VM's socket, root-owned: learned from inside; the proxy runs as its owner with every capability dropped when only the owner may use it",
     hostGateway: 'host.docker.internal',
     internalNetworks: 'not verified here: audit --live reports a route out or a reachable gateway',
+    noGateway: true,
     ipv6Loopback: 'not verified here',
     compose: 'bundled (v2)',
     limits: "enforced (the VM's cgroup v2)",
@@ -131,6 +145,7 @@ export const ENGINES: Readonly<Record<EngineKind, EngineFacts>> = {
     ownership: 'root:docker in the VM, a group the host does not have: learned from inside',
     hostGateway: 'host.lima.internal',
     internalNetworks: 'the Linux bridge driver in the VM: as rootful Docker, not verified here',
+    noGateway: true,
     ipv6Loopback: 'as rootful Docker, not verified here',
     compose: 'the docker-compose plugin you install (v2)',
     limits: "enforced (the VM's cgroup v2)",
@@ -145,6 +160,7 @@ export const ENGINES: Readonly<Record<EngineKind, EngineFacts>> = {
     ownership: "the VM's socket: learned from inside",
     hostGateway: 'host.docker.internal, host.orb.internal',
     internalNetworks: 'not verified here: audit --live reports a route out or a reachable gateway',
+    noGateway: true,
     ipv6Loopback: 'not verified here',
     compose: 'bundled (v2)',
     limits: 'enforced',
@@ -159,6 +175,7 @@ export const ENGINES: Readonly<Record<EngineKind, EngineFacts>> = {
     ownership: "the VM's socket: learned from inside",
     hostGateway: 'host.docker.internal, host.lima.internal',
     internalNetworks: 'the Linux bridge driver in the VM, not verified here',
+    noGateway: true,
     ipv6Loopback: 'not verified here',
     compose: 'bundled (v2)',
     limits: "enforced (the VM's cgroups)",

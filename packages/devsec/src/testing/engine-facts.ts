@@ -60,34 +60,31 @@ export const ENGINE_FACTS: Record<string, EngineFactSet> = {
     stat: { uid: 0, gid: 105, mode: 0o1660 },
     access: { user: 'node', group: 105 },
   },
-  'Linux, rootful Podman (Docker API service)': {
+  'Linux, rootful Podman 4.3 (Docker API service)': {
     kind: 'podman',
-    recorded: false,
+    recorded: true,
     endpoint: { host: 'unix:///run/podman/podman.sock', from: 'DOCKER_HOST=unix:///run/podman/podman.sock' },
     report: {
-      version: {
-        Server: {
-          Platform: { Name: 'linux/amd64/debian-12' },
-          Components: [{ Name: 'Podman Engine' }, { Name: 'Conmon' }, { Name: 'OCI Runtime (crun)' }],
-          Os: 'linux',
-        },
-      },
-      info: { ID: '', Name: 'dev', OperatingSystem: 'debian', SecurityOptions: ['name=seccomp,profile=default'] },
+      version: { Server: { Components: [{ Name: 'Podman Engine' }, { Name: 'Conmon' }, { Name: 'OCI Runtime (runc)' }, { Name: 'Engine' }], Os: 'linux' } },
+      // Its ID is a new UUID at every call: nothing is keyed by it.
+      info: { ID: '', Name: 'vm', OperatingSystem: 'debian', SecurityOptions: ['name=seccomp,profile=default'] },
     },
     socket: '/run/podman/podman.sock',
-    stat: { uid: 0, gid: 0, mode: 0o660 },
-    access: { user: 'node', group: 0 },
+    // As `podman system service` makes it: only the owner may use it.
+    stat: { uid: 0, gid: 0, mode: 0o600 },
+    access: { user: '0:0', group: 0 },
   },
-  'Linux, rootless Podman (Docker API service)': {
+  'Linux, rootless Podman 4.3 (Docker API service; seen here by hand, not in a suite)': {
     kind: 'podman-rootless',
     recorded: false,
-    endpoint: { host: 'unix:///run/user/1000/podman/podman.sock', from: 'DOCKER_HOST=unix:///run/user/1000/podman/podman.sock' },
+    endpoint: { host: 'unix:///run/user/1995/podman/podman.sock', from: 'DOCKER_HOST=unix:///run/user/1995/podman/podman.sock' },
     report: {
-      version: { Server: { Platform: { Name: 'linux/amd64/debian-12' }, Components: [{ Name: 'Podman Engine' }], Os: 'linux' } },
-      info: { ID: '', Name: 'dev', OperatingSystem: 'debian', SecurityOptions: ['name=seccomp,profile=default', 'name=rootless'] },
+      version: { Server: { Components: [{ Name: 'Podman Engine' }, { Name: 'Conmon' }, { Name: 'OCI Runtime (runc)' }, { Name: 'Engine' }], Os: 'linux' } },
+      // Not rootless by its info: the runtime directory tells.
+      info: { ID: '', Name: 'vm', OperatingSystem: 'debian', SecurityOptions: ['name=seccomp,profile=default'] },
     },
-    socket: '/run/user/1000/podman/podman.sock',
-    // Owner-only, and the owner is you, root inside the user namespace: the proxy runs as it, capabilities dropped.
+    socket: '/run/user/1995/podman/podman.sock',
+    // The host's stat says 1995:1995 0600; containers see root, 0600: the owner it is (you, in the namespace).
     stat: { uid: 0, gid: 0, mode: 0o600 },
     access: { user: '0:0', group: 0 },
   },
