@@ -61,7 +61,9 @@ start_dockerd() {
 
 command -v dockerd >/dev/null 2>&1 || apt_install docker.io
 apt_install debootstrap iptables git ca-certificates
-# The second engines the engines suite starts (scripts/engines/): rootless Docker's pieces.
+# The second engines the engines suite starts (scripts/engines/): rootless Docker's pieces, and
+# Podman 4.3 with runc (beside docker.io's; crun fails on a hybrid cgroup host) and netavark.
 apt_install uidmap rootlesskit slirp4netns curl
+apt_install podman runc conmon netavark aardvark-dns fuse-overlayfs catatonit
 install_compose_v2
 start_dockerd

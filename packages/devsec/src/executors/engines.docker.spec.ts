@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FsTree, flushChanges } from 'nx/src/generators/tree';
 import { alternateEngineProblem, AlternateEngine, describeOnEngine, startAlternateEngine } from '../../../../tools/testing/alternate-engine';
-import { createSandboxWorkspace, installPlugin } from '../../../../tools/testing/sandbox-workspace';
+import { CHECKOUT_UID, createSandboxWorkspace, installPlugin } from '../../../../tools/testing/sandbox-workspace';
 import { DEFAULT_BASE_IMAGE } from '../sandbox/vocabulary';
 import { secureDevcontainerGenerator } from '../generators/secure-devcontainer/generator';
 
@@ -31,6 +31,12 @@ interface EngineCase {
   hostGroupDiffers: boolean;
   /** What up must warn of on this engine (its table row says why). */
   warnings: RegExp[];
+  /** A gate rule this engine breaks by itself: the start is refused naming it, then allowed with --unsafe-allow. */
+  refused?: { rule: string; message: RegExp };
+  /** Who owns the workspace: the engine's user, or the checkout user the dev container's user matches. */
+  workspaceUid: 'engine' | number;
+  /** The proxy's user on this engine: the image's node with the socket's group, or the socket's owner. */
+  proxyUser: RegExp;
 }
 
 const CASES: EngineCase[] = [
@@ -43,6 +49,23 @@ const CASES: EngineCase[] = [
     hostGroupDiffers: true,
     // This machine is cgroup v1: the rootless engine has no cgroup driver.
     warnings: [/your uid is root inside its user namespace/, /accepts mem_limit, pids_limit and cpus without enforcing them/],
+    workspaceUid: 'engine',
+    proxyUser: /^node$/,
+  },
+  {
+    name: 'rootful Podman (Docker API service)',
+    script: 'podman.sh',
+    user: 'root',
+    needs: ['/usr/bin/podman', '/usr/sbin/runc', '/usr/lib/podman/netavark'],
+    engineName:
+      /Engine: Podman \(rootful\), Docker API service via DOCKER_HOST=unix:\/\/\/run\/podman\/podman\.sock; the proxy mounts \/run\/podman\/podman\.sock as \/var\/run\/docker\.sock \(user 0:0, group 0\)/,
+    hostGroupDiffers: false,
+    warnings: [],
+    // Podman 4.3 ignores the no-gateway option: the sandbox network's gateway is this host.
+    refused: { rule: 'egress-unfiltered', message: /Podman \(rootful\), Docker API service ignores com\.docker\.network\.bridge\.inhibit_ipv4/ },
+    workspaceUid: CHECKOUT_UID,
+    // podman system service makes its socket root's, 0600: only the owner may use it.
+    proxyUser: /^0:0$/,
   },
 ];
 
@@ -56,8 +79,13 @@ for (const engineCase of CASES) {
       let stateHome: string;
       let project = '';
       let up: { status: number | null; stdout: string; stderr: string };
+      let refusedStart: typeof up | undefined;
       const devsec = (...args: string[]) =>
-        engine.asUser(process.execPath, [join(dir, 'node_modules/@org/devsec/src/bin/devsec.js'), ...args], { cwd: dir, env: { XDG_STATE_HOME: stateHome } });
+        engine.asUser(process.execPath, [join(dir, 'node_modules/@org/devsec/src/bin/devsec.js'), ...args], {
+          cwd: dir,
+          // git as root on a checkout of another user needs safe.directory, as on the other suites.
+          env: { XDG_STATE_HOME: stateHome, GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'safe.directory', GIT_CONFIG_VALUE_0: '*' },
+        });
       const app = () => `${project}-app-1`;
 
       beforeAll(async () => {
@@ -72,8 +100,13 @@ for (const engineCase of CASES) {
         ws.git('commit', '-q', '-m', 'sandbox');
         stateHome = mkdtempSync(join(tmpdir(), 'devsec-engines-state-'));
         // The workspace and the state are the engine's user's, as on that user's machine.
-        execFileSync('chown', ['-R', `${engine.uid}:${engine.uid}`, dir, stateHome]);
-        up = devsec('up', 'app');
+        const owner = engineCase.workspaceUid === 'engine' ? engine.uid : engineCase.workspaceUid;
+        execFileSync('chown', ['-R', `${owner}:${owner}`, dir]);
+        execFileSync('chown', ['-R', `${engine.uid}:${engine.uid}`, stateHome]);
+        if (engineCase.refused) {
+          refusedStart = devsec('up', 'app');
+          up = devsec('up', 'app', `--unsafe-allow=${engineCase.refused.rule}`);
+        } else up = devsec('up', 'app');
         project = /COMPOSE_PROJECT_NAME=(\S+)/.exec(readFileSync(join(dir, 'apps/app/.devcontainer/.env'), 'utf-8'))?.[1] ?? '';
       });
 
@@ -90,6 +123,13 @@ for (const engineCase of CASES) {
         expect(up.stdout).toMatch(/docker exec -it \S+-app-1 bash/);
       });
 
+      if (engineCase.refused)
+        it(`refuses the start by itself (${engineCase.refused.rule}), naming the engine, and starts with --unsafe-allow`, () => {
+          expect(refusedStart?.status).not.toBe(0);
+          expect(refusedStart?.stderr).toMatch(engineCase.refused!.message);
+          expect(up.stderr).toMatch(new RegExp(`UNSAFE: ${engineCase.refused!.rule} allowed by --unsafe-allow`));
+        });
+
       it('warns of what differs on this engine, and the warnings are true', () => {
         for (const warning of engineCase.warnings) expect(up.stderr).toMatch(warning);
         if (engineCase.warnings.some((warning) => /user namespace/.test(warning.source))) {
@@ -105,6 +145,7 @@ for (const engineCase of CASES) {
         expect(seen).toMatch(/^\d+$/);
         expect(readFileSync(join(dir, 'apps/app/.devcontainer/.env'), 'utf-8')).toContain(`\nDEVSEC_DOCKER_GID=${seen}\n`);
         if (engineCase.hostGroupDiffers) expect(String(statSync(socket).gid)).not.toBe(seen);
+        expect(/^DEVSEC_DOCKER_PROXY_USER=(\S+)$/m.exec(readFileSync(join(dir, 'apps/app/.devcontainer/.env'), 'utf-8'))?.[1]).toMatch(engineCase.proxyUser);
       });
 
       it('the agent watches its stack through the proxy, and cannot exec', () => {
