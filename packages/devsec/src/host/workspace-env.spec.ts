@@ -36,6 +36,11 @@ describe('what Nx loaded before our executor runs', () => {
     ['.env', 'FOO=1\nexport NODE_OPTIONS=--require=/tmp/x.js\n', /\.env:2 sets NODE_OPTIONS/],
     ['.env.local', 'DOCKER_CONFIG=/tmp/evil\n', /\.env\.local:1 sets DOCKER_CONFIG/],
     ['apps/app/.env.up-worktree', 'COMPOSE_FILE=/tmp/x.yml\n', /apps\/app\/\.env\.up-worktree:1 sets COMPOSE_FILE/],
+    // Our state directory (secrets, private git dirs, the engine cache) moved into the workspace.
+    ['.env', 'XDG_STATE_HOME=./.state\n', /\.env:1 sets XDG_STATE_HOME/],
+    ['.env', 'GIT_CONFIG_COUNT=1\nGIT_CONFIG_KEY_0=core.fsmonitor\n', /\.env:1 sets GIT_CONFIG_COUNT/],
+    ['.env', 'LD_PRELOAD=/workspace/x.so\n', /\.env:1 sets LD_PRELOAD/],
+    ['.env', 'DEVSEC_ENGINE_SOCKET=/\n', /\.env:1 sets DEVSEC_ENGINE_SOCKET/],
   ])('refuses %s setting a steering variable, naming file and line', (file, text, message) => {
     writeFileSync(join(root, file), text);
     expect(() => checkWorkspaceEnvFiles(root, 'apps/app', 'up-worktree')).toThrow(message);
