@@ -103,6 +103,10 @@ describe('the socket as the engine sees it', () => {
       /^docker run --rm --network none --read-only --cap-drop ALL --security-opt no-new-privileges:true --mount type=bind,source=\/var\/run\/docker\.sock,target=\/run\/devsec-engine\.sock,readonly --entrypoint node node:24-trixie-slim -e /,
     );
     expect(run.calls[0]).not.toMatch(/ -v /);
+    // A base image that would read as an option of docker run is refused before anything runs.
+    const none = stubRunner([]);
+    expect(() => statSocketInside('docker', '/var/run/docker.sock', '--privileged', none)).toThrow(/"--privileged" is not an image name/);
+    expect(none.calls).toEqual([]);
   });
 
   it('says what the engine answered when the look fails, and when it finds no socket', () => {

@@ -154,6 +154,8 @@ const PROBED_SOCKET = '/run/devsec-engine.sock';
 
 /** A throwaway container of the proxy's base image stats the bind source, as the proxy will see it. */
 export function statSocketInside(kind: EngineKind, socket: string, baseImage: string, run: Runner = runCommand): SocketStat {
+  // An image name, never an option of docker run.
+  if (!/^\w[\w./:@-]*$/.test(baseImage)) throw new SandboxError(`"${visible(baseImage)}" is not an image name (the proxy's BASE_IMAGE build argument).`);
   const result = run('docker', [
     'run', '--rm', '--network', 'none', '--read-only', '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges:true',
     // --mount, not -v: a missing source is an error, never a folder the engine creates.

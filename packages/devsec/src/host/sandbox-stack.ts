@@ -163,7 +163,7 @@ function proxyBaseImage(models: unknown[]): string {
   for (const model of models) {
     const arg = (model as ComposeModel | undefined)?.services?.[PROXY_SERVICE]?.build;
     const value = typeof arg === 'object' && arg !== null ? (arg as { args?: Record<string, unknown> }).args?.BASE_IMAGE : undefined;
-    if (typeof value === 'string' && /^[\w./:@-]+$/.test(value)) image = value;
+    if (typeof value === 'string' && /^\w[\w./:@-]*$/.test(value)) image = value;
   }
   return image;
 }
