@@ -182,9 +182,9 @@ export async function stopSandbox(workspaceRoot: string, composeFile: string, op
 }
 
 export async function startShared(workspaceRoot: string, composeFile: string, say: Say): Promise<boolean> {
-  preflight();
-  // A remote engine cannot bind this machine's files: refused before anything is created there.
+  // A remote engine cannot bind this machine's files: refused before anything is asked of it or created there.
   localSocketPath(resolveEndpoint());
+  preflight();
   const stack = sharedStack(workspaceRoot, composeFile, say.info);
   const trust = sharedFileTrust(readFileSync(stack.compose.files[0], 'utf-8'));
   if (!trust.trusted) say.warn(`${trust.message} Starting it because you asked for it by name; the policy gate still applies.`);
