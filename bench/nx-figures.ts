@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { flushChanges, FsTree } from 'nx/src/generators/tree';
 import { buildPackages } from '../scripts/build-packages';
 import { docker, ROOT, rows, RUN } from './common';
-import { alternateAsync, ratioRow, rotate } from './measure';
+import { alternate, alternateAsync, ratioRow, rotate } from './measure';
+import { DEFAULT_BASE_IMAGE } from '../packages/devsec/src/sandbox/vocabulary';
 
 export function benchGraph() {
   buildPackages(['socket-proxy', 'devsec']);
@@ -107,6 +108,18 @@ export async function benchUp() {
       () => compose('down'),
     );
     rows.push(ratioRow('4b. Cold start (images built, stack down): `up-worktree` / `docker compose up -d` (3 pairs)', cold.ta, cold.tb, '≤ 1.1'));
+    // What a start pays to learn the engine (docker version, docker info, a container that stats the socket): once per engine.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { discoverEngine, forgetEngine } = require(join(dist, 'host/engine-discovery'));
+    const look = alternate(
+      7,
+      () => {
+        forgetEngine();
+        discoverEngine(DEFAULT_BASE_IMAGE);
+      },
+      () => discoverEngine(DEFAULT_BASE_IMAGE),
+    );
+    rows.push(ratioRow("4c. Learning the engine: the first start's look from inside / a start that finds it cached (7 pairs)", look.ta, look.tb));
   } finally {
     // The images the stack built go too: the bench leaves nothing behind.
     await compose('down', '--volumes', '--rmi', 'local').catch(() => undefined);
