@@ -41,6 +41,10 @@ describe('what Nx loaded before our executor runs', () => {
     ['.env', 'GIT_CONFIG_COUNT=1\nGIT_CONFIG_KEY_0=core.fsmonitor\n', /\.env:1 sets GIT_CONFIG_COUNT/],
     ['.env', 'LD_PRELOAD=/workspace/x.so\n', /\.env:1 sets LD_PRELOAD/],
     ['.env', 'DEVSEC_ENGINE_SOCKET=/\n', /\.env:1 sets DEVSEC_ENGINE_SOCKET/],
+    // Line ends that dotenv honours and a split on \n alone would not see.
+    ['.env', 'FOO=x\rXDG_STATE_HOME=/w/.s\n', /\.env:2 sets XDG_STATE_HOME/],
+    ['.env', 'FOO=x\u2028DOCKER_HOST=unix:///w/fake.sock\n', /\.env:2 sets DOCKER_HOST/],
+    ['.env', 'FOO=x\u2029GIT_CONFIG_COUNT=1\r\n', /\.env:2 sets GIT_CONFIG_COUNT/],
   ])('refuses %s setting a steering variable, naming file and line', (file, text, message) => {
     writeFileSync(join(root, file), text);
     expect(() => checkWorkspaceEnvFiles(root, 'apps/app', 'up-worktree')).toThrow(message);

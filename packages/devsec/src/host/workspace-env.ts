@@ -33,6 +33,9 @@ export function nxDotEnvFiles(projectRoot: string, target: string, configuration
   return [...new Set(files)];
 }
 
+/** Where dotenv's multi-line regular expression sees a line end. */
+const DOTENV_LINE_BREAK = /\r\n|[\r\n\u2028\u2029]/;
+
 /** `KEY=…`, `export KEY=…` or `KEY: …`, as dotenv reads them. */
 const DOTENV_KEY = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*[=:]/;
 
@@ -46,7 +49,8 @@ export function checkWorkspaceEnvFiles(workspaceRoot: string, projectRoot: strin
     } catch {
       continue;
     }
-    text.split('\n').forEach((line, index) => {
+    // dotenv (Nx's parser) ends a line at \r, \n, \u2028 and \u2029 alike: so does this check.
+    text.split(DOTENV_LINE_BREAK).forEach((line, index) => {
       const key = DOTENV_KEY.exec(line)?.[1];
       if (key && STEERING_VARIABLE.test(key)) problems.push(`  - ${file}:${index + 1} sets ${visible(key)}`);
     });
