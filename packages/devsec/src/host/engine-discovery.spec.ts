@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ENGINES } from '../sandbox/engines';
@@ -83,7 +83,7 @@ describe('the socket as the engine sees it', () => {
   it('takes the path of DEVSEC_ENGINE_SOCKET over any guess, and refuses one a volume line cannot carry', () => {
     const desktop = ENGINE_FACTS['macOS, Docker Desktop (documented)'];
     expect(socketBindSource('docker-desktop', desktop.endpoint, { DEVSEC_ENGINE_SOCKET: '/var/run/docker.sock.raw' })).toBe('/var/run/docker.sock.raw');
-    for (const bad of ['relative.sock', '/a:b.sock', "/a b'.sock"])
+    for (const bad of ['relative.sock', '/a:b.sock', "/a b'.sock", '/', '/var/run/../../etc/x.sock', '/var/./run.sock', '//x.sock'])
       expect(() => socketBindSource('docker', desktop.endpoint, { DEVSEC_ENGINE_SOCKET: bad })).toThrow(/DEVSEC_ENGINE_SOCKET=.* must be an absolute path/);
     expect(() => socketBindSource('docker', { host: 'unix:///tmp/a:b.sock', from: 'DOCKER_HOST=unix:///tmp/a:b.sock' }, {})).toThrow(/without ':'/);
   });
@@ -100,7 +100,7 @@ describe('the socket as the engine sees it', () => {
     const run = stubRunner([[/^docker run/, statLine({ uid: 0, gid: 988, mode: 0o660 })]]);
     expect(statSocketInside('colima', '/var/run/docker.sock', 'node:24-trixie-slim', run)).toEqual({ uid: 0, gid: 988, mode: 0o660 });
     expect(run.calls[0]).toMatch(
-      /^docker run --rm --network none --read-only --cap-drop ALL --security-opt no-new-privileges:true --mount type=bind,source=\/var\/run\/docker\.sock,target=\/run\/devsec-engine\.sock,readonly --entrypoint node node:24-trixie-slim -e /,
+      /^docker run --rm --network none --read-only --cap-drop ALL --security-opt no-new-privileges:true --user 65534:65534 --mount type=bind,source=\/var\/run\/docker\.sock,target=\/run\/devsec-engine\.sock,readonly --entrypoint node node:24-trixie-slim -e /,
     );
     expect(run.calls[0]).not.toMatch(/ -v /);
     // A base image that would read as an option of docker run is refused before anything runs.
@@ -180,6 +180,16 @@ describe('discoverEngine', () => {
     expect(discoverEngine('img', rootlessV1, env)).toMatchObject({ kind: 'docker-rootless', enforcesLimits: false });
     // And remembers it.
     expect(discoverEngine('img', engineRunner(), env).enforcesLimits).toBe(false);
+  });
+
+  it('learns again rather than trust a cache entry whose socket a volume line could not carry', () => {
+    discoverEngine('img', engineRunner(), env);
+    const [file] = readdirSync(join(dir, 'state', 'devsec', 'engines'));
+    const path = join(dir, 'state', 'devsec', 'engines', file);
+    writeFileSync(path, JSON.stringify({ kind: 'docker', id: '', socket: '/', stat: { uid: 0, gid: 0, mode: 0o600 }, enforcesLimits: true }), { mode: 0o600 });
+    const again = engineRunner();
+    expect(discoverEngine('img', again, env).socket).toBe(socket);
+    expect(again.calls).toHaveLength(3);
   });
 
   it('refuses a remote engine before running anything', () => {

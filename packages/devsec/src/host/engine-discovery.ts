@@ -58,8 +58,8 @@ export interface EngineProfile {
 }
 
 const DEFAULT_ENDPOINT = `unix://${DOCKER_SOCKET}`;
-/** A socket path that a compose volume line and a .env line carry as it is. */
-const SOCKET_PATH = /^\/[A-Za-z0-9@._+/-]*$/;
+/** A socket path that a compose volume line and a .env line carry as it is: absolute, a file, no `.` or `..` segment. */
+const SOCKET_PATH = /^(?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9@._+-]+)+$/;
 
 /** The docker CLI's own order: DOCKER_HOST, then DOCKER_CONTEXT, then the config's currentContext. */
 export function resolveEndpoint(env: NodeJS.ProcessEnv = process.env, read: (path: string) => string = (path) => readFileSync(path, 'utf-8')): Endpoint {
@@ -157,7 +157,8 @@ export function statSocketInside(kind: EngineKind, socket: string, baseImage: st
   // An image name, never an option of docker run.
   if (!/^\w[\w./:@-]*$/.test(baseImage)) throw new SandboxError(`"${visible(baseImage)}" is not an image name (the proxy's BASE_IMAGE build argument).`);
   const result = run('docker', [
-    'run', '--rm', '--network', 'none', '--read-only', '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges:true',
+    // As nobody: a stat needs no access to the socket itself, and a bound socket answers whoever may open it, read-only or not.
+    'run', '--rm', '--network', 'none', '--read-only', '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges:true', '--user', '65534:65534',
     // --mount, not -v: a missing source is an error, never a folder the engine creates.
     '--mount', `type=bind,source=${socket},target=${PROBED_SOCKET},readonly`,
     '--entrypoint', 'node', baseImage, '-e', STAT_SCRIPT, PROBED_SOCKET,
@@ -197,7 +198,8 @@ function readCache(path: string, endpoint: Endpoint): EngineProfile | undefined 
   try {
     const cached = JSON.parse(readStateFile(path) ?? 'null') as EngineProfile | null;
     const number = (value: unknown) => Number.isInteger(value) && (value as number) >= 0;
-    if (!cached || !Object.hasOwn(ENGINES, cached.kind) || typeof cached.socket !== 'string' || !cached.stat) return undefined;
+    if (!cached || !Object.hasOwn(ENGINES, cached.kind) || typeof cached.socket !== 'string' || !SOCKET_PATH.test(cached.socket) || !cached.stat)
+      return undefined;
     if (![cached.stat.uid, cached.stat.gid, cached.stat.mode].every(number) || typeof cached.enforcesLimits !== 'boolean') return undefined;
     return { ...cached, endpoint, access: proxyAccess(cached.stat, cached.socket) };
   } catch {

@@ -125,6 +125,8 @@ function homeOf(path: string, context: StackContext): string | undefined {
 
 function socketVerdict(path: string, context: StackContext): string | undefined {
   if (RUNTIME_SOCKET.test(posix.basename(path))) return "a container runtime's socket: whoever reaches it is root on the host";
+  // The engine's socket wherever it is (DEVSEC_ENGINE_SOCKET may name any path), and any folder that holds it.
+  if (context.dockerSocket && isUnder(canonical(context.dockerSocket), path)) return "the engine's API socket, or a folder that holds it: root on the host";
   const dir = RUNTIME_DIRS.find((root) => isUnder(path, root) || isUnder(root, path));
   if (dir) return `it holds a container runtime's sockets or state (${dir}): root on the host`;
   const home = homeOf(path, context);

@@ -87,6 +87,7 @@ describe('checkStack on the effective model of a generated worktree stack', () =
     ['runs-as-root', set('app', 'user', 'root'), 'services.app.user'],
     ['runs-as-root', set('app', 'user', '0'), 'services.app.user'],
     ['runs-as-root', set('app', 'user', '0:0'), 'services.app.user'],
+    ['runs-as-root', set('app', 'user', '00'), 'services.app.user'],
     ['runs-as-root', (m) => delete m.services.app.user, 'services.app.user'],
     ['runs-as-root', (m) => Object.assign(m.services['docker-proxy'], { user: '0:0', cap_drop: [] }), 'services.docker-proxy.user'],
     ['runs-as-root', (m) => Object.assign(m.services['docker-proxy'], { user: '0', security_opt: [] }), 'services.docker-proxy.user'],
@@ -221,6 +222,26 @@ describe('every engine socket, on every engine', () => {
     const model = effectiveWorktree();
     model.services.app.volumes.push(bind(socket, '/var/run/docker.sock'));
     expect(checkStack(model, worktreeContext()).map((f) => [f.rule, f.service])).toEqual([['socket-mount', 'app']]);
+  });
+
+  it("refuses the engine's socket, wherever DEVSEC_ENGINE_SOCKET put it, and its folder, to any other service", () => {
+    const context = { ...worktreeContext(), dockerSocket: '/srv/engine/api.sock' };
+    for (const source of ['/srv/engine/api.sock', '/srv/engine']) {
+      const model = effectiveWorktree();
+      model.services['docker-proxy'].volumes[0].source = '/srv/engine/api.sock';
+      model.services.app.volumes.push(bind(source));
+      expect(checkStack(model, context).map((f) => [f.rule, f.service, f.message])).toEqual([
+        ['socket-mount', 'app', `app mounts ${source}: the engine's API socket, or a folder that holds it: root on the host.`],
+      ]);
+    }
+  });
+
+  it("refuses the socket's group however it is written", () => {
+    for (const group of ['998', '0998', '+998']) {
+      const model = effectiveWorktree();
+      model.services.app.group_add = [group];
+      expect(checkStack(model, worktreeContext()).map((f) => [f.rule, f.key])).toEqual([['socket-mount', 'services.app.group_add']]);
+    }
   });
 
   it("lets the proxy run as the socket's owner with every capability dropped, as an owner-only socket needs", () => {

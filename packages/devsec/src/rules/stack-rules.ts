@@ -114,7 +114,10 @@ function serviceFindings(name: string, service: ComposeService, model: ComposeMo
     );
   list(service.group_add).forEach((group, index) => {
     const text = String(group);
-    const engine = text === 'docker' || /\$\{?DEVSEC_DOCKER_GID/.test(text) || (context.dockerGid !== undefined && text === String(context.dockerGid));
+    // As the engine reads it: "0998" and "+998" are group 998.
+    const sameGroup =
+      context.dockerGid !== undefined && (text === String(context.dockerGid) || (/^\+?\d+$/.test(text) && Number(text) === Number(context.dockerGid)));
+    const engine = text === 'docker' || /\$\{?DEVSEC_DOCKER_GID/.test(text) || sameGroup;
     if (engine && !isProxy)
       add(
         'socket-mount',
@@ -214,7 +217,7 @@ function serviceFindings(name: string, service: ComposeService, model: ComposeMo
   });
   if (worktree && name === APP_SERVICE) {
     const user = service.user === undefined || service.user === null ? '' : String(service.user);
-    if (user === '' || /^(root|0)(:|$)/.test(user)) {
+    if (user === '' || /^(root|\+?0+)(:|$)/.test(user)) {
       add(
         'runs-as-root',
         'user',
@@ -224,7 +227,7 @@ function serviceFindings(name: string, service: ComposeService, model: ComposeMo
     }
   }
   // On an engine whose socket only its owner may use, the proxy runs as that owner, root in the engine's eyes: never with a capability.
-  if (worktree && name === PROXY_SERVICE && /^(root|0)(:|$)/.test(String(service.user ?? ''))) {
+  if (worktree && name === PROXY_SERVICE && /^(root|\+?0+)(:|$)/.test(String(service.user ?? ''))) {
     const dropsAll = list(service.cap_drop).some((cap) => String(cap).toUpperCase() === 'ALL');
     const noNewPrivileges = list(service.security_opt).some((option) => /^no-new-privileges(:true|=true)?$/.test(String(option)));
     if (!dropsAll || !noNewPrivileges)
