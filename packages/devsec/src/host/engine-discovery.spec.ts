@@ -192,6 +192,13 @@ describe('discoverEngine', () => {
     expect(again.calls).toHaveLength(3);
   });
 
+  it('says the daemon does not answer, and how to start it, as the preflight does', () => {
+    const down = stubRunner([
+      [/^docker version/, { status: 1, stderr: 'Cannot connect to the Docker daemon at unix:///x.sock. Is the docker daemon running?\n' }],
+    ]);
+    expect(() => discoverEngine('img', down, env)).toThrow(/The Docker daemon does not answer: Cannot connect .*Start it/);
+  });
+
   it('refuses a remote engine before running anything', () => {
     const run = engineRunner();
     expect(() => discoverEngine('img', run, { ...env, DOCKER_HOST: 'ssh://ada@build.example.com' })).toThrow(/not on this machine/);

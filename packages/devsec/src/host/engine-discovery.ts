@@ -15,7 +15,7 @@ import { DOCKER_SOCKET, ENGINE_SOCKET_OVERRIDE, ENGINES, EngineKind, PODMAN_SOCK
 import { SandboxError } from '../sandbox/errors';
 import { CONTAINER_USER } from '../sandbox/vocabulary';
 import { visible } from '../sandbox/visible';
-import { lastLine } from './engine';
+import { lastLine, preflightEngine } from './engine';
 import { runCommand, Runner } from './run';
 import { readStateFile, stateDir, writeStateFile } from './state-dir';
 
@@ -210,7 +210,11 @@ function readCache(path: string, endpoint: Endpoint): EngineProfile | undefined 
 function report(run: Runner): EngineReport {
   const json = (args: string[]) => {
     const result = run('docker', [...args, '--format', '{{json .}}']);
-    if (result.status !== 0) throw new SandboxError(`docker ${args[0]} failed: ${visible(lastLine(result))}. Is the engine running?`);
+    if (result.status !== 0) {
+      // No CLI, or no daemon: the preflight's own words, with how to fix it.
+      preflightEngine(run);
+      throw new SandboxError(`docker ${args[0]} failed: ${visible(lastLine(result))}.`);
+    }
     return JSON.parse(result.stdout);
   };
   return { version: json(['version']), info: json(['info']) };
