@@ -5,11 +5,14 @@
  * (memory, pids and CPU limits, read-only root, no capabilities). Unix sockets only: each proxy
  * listens on a socket in a folder shared with the host.
  */
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FsTree } from 'nx/src/generators/tree';
 import { parse } from 'yaml';
+import { discoverEngine } from '../packages/devsec/src/host/engine-discovery';
+import { PROXY_SOCKET_TARGET } from '../packages/devsec/src/sandbox/engines';
+import { DEFAULT_BASE_IMAGE } from '../packages/devsec/src/sandbox/vocabulary';
 import { docker, dockerOk, ROOT, RUN, SCOPE } from './common';
 
 export const BASE_IMAGE = 'node:24-trixie-slim';
@@ -110,7 +113,8 @@ export function startContainer(kind: string, flags: string[], image: string, ent
 /** Node flags before the bin, or the image's own entrypoint when there are none. */
 const nodeCommand = (nodeArgs: string[] | undefined): [string | undefined, string[]] => (nodeArgs ? ['node', [...nodeArgs, PROXY_BIN]] : [undefined, []]);
 
-const dockerGid = () => String(statSync('/var/run/docker.sock').gid);
+/** The engine's socket and its group as the engine's containers see them (the product's own discovery, never this filesystem). */
+const engine = () => discoverEngine(DEFAULT_BASE_IMAGE);
 
 export async function waitFor(what: string, ready: () => boolean, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -126,9 +130,9 @@ const socketProxyFlags = (runFlags: RunFlags, sockets: string): RunFlags => [
   '--network',
   'none',
   '--group-add',
-  dockerGid(),
+  String(engine().access.group),
   '-v',
-  '/var/run/docker.sock:/var/run/docker.sock:ro',
+  `${engine().socket}:${PROXY_SOCKET_TARGET}:ro`,
   '-v',
   `${sockets}:/run/bench`,
 ];
