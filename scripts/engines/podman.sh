@@ -15,6 +15,12 @@
 # (DOCKER_BUILDKIT=0 is required for `docker compose build`/`up --build`: podman 4.3 has no
 #  BuildKit session API; with BuildKit compose tries to create a moby/buildkit container.)
 set -euo pipefail
+# The daemons started here must not keep what the caller holds open (a flock on a lock file, say):
+# close every inherited descriptor but the standard three and bash's own script descriptor (255).
+for fd_path in /proc/$$/fd/*; do
+  fd=${fd_path##*/}
+  if [ "$fd" -gt 2 ] && [ "$fd" -ne 255 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+done
 
 STATE_DIR="${PODMAN_ENGINE_STATE:-/var/lib/devsec-engines/podman}"
 SOCK=/run/podman/podman.sock

@@ -28,6 +28,12 @@
 #   RL_START_TIMEOUT=60
 #   RL_DOCKERD_EXTRA_ARGS=""  (extra dockerd flags)
 set -euo pipefail
+# The daemons started here must not keep what the caller holds open (a flock on a lock file, say):
+# close every inherited descriptor but the standard three and bash's own script descriptor (255).
+for fd_path in /proc/$$/fd/*; do
+  fd=${fd_path##*/}
+  if [ "$fd" -gt 2 ] && [ "$fd" -ne 255 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+done
 
 RL_USER=${RL_USER:-devsec-rootless}
 RL_UID=${RL_UID:-1990}
