@@ -119,9 +119,27 @@ function findSockets() {
 /** Other Docker APIs on the network: another worktree's proxy, an engine on a gateway. */
 async function network() {
   const targets = [...input.targets];
-  // All at once, each cut at 3 s: on an internal network a name that does not resolve takes 10 s to say so.
-  const lookup = (/** @type {string} */ name) =>
-    Promise.race([dns.promises.lookup(name).catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 3000, undefined))]);
+  // All at once, without holding the thread pool: getaddrinfo takes 10 s to fail on an internal
+  // network and blocks one of libuv's four threads meanwhile (four names starved the probe's own
+  // lookups). So /etc/hosts first (host-gateway entries), then the engine's DNS through c-ares.
+  const resolver = new dns.promises.Resolver({ timeout: 2000, tries: 1 });
+  const lookup = async (/** @type {string} */ name) => {
+    const hosts = (() => {
+      try {
+        return fs.readFileSync('/etc/hosts', 'utf-8');
+      } catch {
+        return '';
+      }
+    })();
+    for (const line of hosts.split('\n')) {
+      const [address, ...names] = line.replace(/#.*/, '').trim().split(/\s+/);
+      if (address && names.includes(name)) return { address };
+    }
+    return resolver.resolve4(name).then(
+      (found) => (found[0] ? { address: found[0] } : undefined),
+      () => undefined,
+    );
+  };
   const addresses = await Promise.all(input.hostNames.map(lookup));
   input.hostNames.forEach((name, index) => {
     const address = /** @type {{ address: string } | undefined} */ (addresses[index]);
