@@ -26,6 +26,12 @@
 #   PR_HC_TICK=2           seconds between healthcheck runs (no systemd timers)
 #   PR_START_TIMEOUT=60
 set -euo pipefail
+# The daemons started here must not keep what the caller holds open (a flock on a lock file, say):
+# close every inherited descriptor but the standard three and bash's own script descriptor (255).
+for fd_path in /proc/$$/fd/*; do
+  fd=${fd_path##*/}
+  if [ "$fd" -gt 2 ] && [ "$fd" -ne 255 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+done
 
 PR_USER=${PR_USER:-devsec-podman}
 PR_UID=${PR_UID:-1991}

@@ -67,6 +67,20 @@ const CASES: EngineCase[] = [
     // podman system service makes its socket root's, 0600: only the owner may use it.
     proxyUser: /^0:0$/,
   },
+  {
+    name: 'rootless Podman 4.3 (Docker API service)',
+    script: 'podman-rootless.sh',
+    user: 'devsec-podman',
+    needs: ['/usr/bin/podman', '/usr/sbin/runc', '/usr/bin/fuse-overlayfs', '/usr/bin/slirp4netns', '/usr/bin/newuidmap'],
+    engineName:
+      /Engine: Podman, rootless, Docker API service via DOCKER_HOST=unix:\/\/\/run\/user\/\d+\/podman\/podman\.sock; the proxy mounts \/run\/user\/\d+\/podman\/podman\.sock as \/var\/run\/docker\.sock \(user 0:0, group 0\)/,
+    // The host's stat says 1991:1991; containers see root, 0600.
+    hostGroupDiffers: true,
+    warnings: [/your uid is root inside its user namespace/, /accepts mem_limit, pids_limit and cpus without enforcing them/],
+    refused: { rule: 'egress-unfiltered', message: /Podman, rootless, Docker API service ignores com\.docker\.network\.bridge\.inhibit_ipv4/ },
+    workspaceUid: 'engine',
+    proxyUser: /^0:0$/,
+  },
 ];
 
 for (const engineCase of CASES) {

@@ -180,6 +180,17 @@ describe('discoverEngine', () => {
     expect(discoverEngine('img', rootlessV1, env)).toMatchObject({ kind: 'docker-rootless', enforcesLimits: false });
     // And remembers it.
     expect(discoverEngine('img', engineRunner(), env).enforcesLimits).toBe(false);
+    // Rootless Podman on cgroup v1 names a driver, and drops the limits all the same.
+    forgetEngine(env);
+    const podmanV1 = stubRunner([
+      [/^docker version/, { stdout: JSON.stringify({ Server: { Components: [{ Name: 'Podman Engine' }] } }) }],
+      [/^docker info/, { stdout: JSON.stringify({ ID: '', CgroupDriver: 'cgroupfs', CgroupVersion: '1' }) }],
+      [/^docker run/, statLine({ uid: 0, gid: 0, mode: 0o600 })],
+    ]);
+    expect(discoverEngine('img', podmanV1, { ...env, DOCKER_HOST: 'unix:///run/user/1991/podman/podman.sock' })).toMatchObject({
+      kind: 'podman-rootless',
+      enforcesLimits: false,
+    });
   });
 
   it('learns again rather than trust a cache entry whose socket a volume line could not carry', () => {

@@ -28,7 +28,15 @@ export interface Endpoint {
 /** `docker version --format '{{json .}}'` and `docker info --format '{{json .}}'`: the fields read here. */
 export interface EngineReport {
   version: { Server?: { Platform?: { Name?: string }; Components?: Array<{ Name?: string }>; Os?: string; KernelVersion?: string } | null };
-  info: { ID?: string; Name?: string; OperatingSystem?: string; SecurityOptions?: string[] | null; KernelVersion?: string; CgroupDriver?: string };
+  info: {
+    ID?: string;
+    Name?: string;
+    OperatingSystem?: string;
+    SecurityOptions?: string[] | null;
+    KernelVersion?: string;
+    CgroupDriver?: string;
+    CgroupVersion?: string;
+  };
 }
 
 /** The socket as a container on the engine sees it. */
@@ -234,7 +242,8 @@ export function discoverEngine(baseImage: string, run: Runner = runCommand, env:
   const kind = engineKind(endpoint, facts);
   const socket = socketBindSource(kind, endpoint, env);
   const stat = statSocketInside(kind, socket, baseImage, run);
-  const enforcesLimits = facts.info.CgroupDriver !== 'none';
+  // No cgroup driver (rootless Docker on cgroup v1), or any user-namespace engine on cgroup v1 (rootless Podman says cgroupfs, and drops them).
+  const enforcesLimits = facts.info.CgroupDriver !== 'none' && !(ENGINES[kind].userNamespace && facts.info.CgroupVersion === '1');
   const profile: EngineProfile = { kind, endpoint, id: facts.info.ID ?? '', socket, stat, access: proxyAccess(stat, socket), enforcesLimits };
   writeStateFile(path, `${JSON.stringify({ kind, id: profile.id, socket, stat, enforcesLimits })}\n`);
   return profile;

@@ -118,10 +118,10 @@ export const ENGINES: Readonly<Record<EngineKind, EngineFacts>> = {
     compose: 'the docker-compose-plugin (v2) against the Docker API service, building without BuildKit (up sets DOCKER_BUILDKIT=0)',
     // Its Docker API has no BuildKit: Compose would run moby/buildkit, which no registry here (or offline) serves.
     composeEnv: { DOCKER_BUILDKIT: '0' },
-    limits: 'enforced with cgroup v2 and delegation; on cgroup v1 ignored (up warns)',
+    limits: 'enforced with cgroup v2 and delegation; on cgroup v1 dropped without a word (its info says cgroupfs; up warns)',
     userNamespace: true,
     yourFiles: 'as rootless Docker, unless the dev container runs with userns keep-id (not generated yet; up warns)',
-    proven: false,
+    proven: true,
   },
   'docker-desktop': {
     name: 'Docker Desktop (macOS, Windows with WSL 2, Linux)',

@@ -74,17 +74,17 @@ export const ENGINE_FACTS: Record<string, EngineFactSet> = {
     stat: { uid: 0, gid: 0, mode: 0o600 },
     access: { user: '0:0', group: 0 },
   },
-  'Linux, rootless Podman 4.3 (Docker API service; seen here by hand, not in a suite)': {
+  'Linux, rootless Podman 4.3 (Docker API service)': {
     kind: 'podman-rootless',
-    recorded: false,
-    endpoint: { host: 'unix:///run/user/1995/podman/podman.sock', from: 'DOCKER_HOST=unix:///run/user/1995/podman/podman.sock' },
+    recorded: true,
+    endpoint: { host: 'unix:///run/user/1991/podman/podman.sock', from: 'DOCKER_HOST=unix:///run/user/1991/podman/podman.sock' },
     report: {
       version: { Server: { Components: [{ Name: 'Podman Engine' }, { Name: 'Conmon' }, { Name: 'OCI Runtime (runc)' }, { Name: 'Engine' }], Os: 'linux' } },
       // Not rootless by its info: the runtime directory tells.
-      info: { ID: '', Name: 'vm', OperatingSystem: 'debian', SecurityOptions: ['name=seccomp,profile=default'] },
+      info: { ID: '', Name: 'vm', OperatingSystem: 'debian', SecurityOptions: ['name=seccomp,profile=default'], CgroupDriver: 'cgroupfs', CgroupVersion: '1' },
     },
-    socket: '/run/user/1995/podman/podman.sock',
-    // The host's stat says 1995:1995 0600; containers see root, 0600: the owner it is (you, in the namespace).
+    socket: '/run/user/1991/podman/podman.sock',
+    // The host's stat says 1991:1991 0600; containers see root, 0600: the owner it is (you, in the namespace).
     stat: { uid: 0, gid: 0, mode: 0o600 },
     access: { user: '0:0', group: 0 },
   },
