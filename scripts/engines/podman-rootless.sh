@@ -26,12 +26,9 @@
 #   PR_HC_TICK=2           seconds between healthcheck runs (no systemd timers)
 #   PR_START_TIMEOUT=60
 set -euo pipefail
-# The daemons started here must not keep what the caller holds open (a flock on a lock file, say):
-# close every inherited descriptor but the standard three and bash's own script descriptor (255).
-for fd_path in /proc/$$/fd/*; do
-  fd=${fd_path##*/}
-  if [ "$fd" -gt 2 ] && [ "$fd" -ne 255 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
-done
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+close_inherited_fds
 
 PR_USER=${PR_USER:-devsec-podman}
 PR_UID=${PR_UID:-1991}
@@ -172,31 +169,8 @@ write_if_changed() { # $1 = path, $2 = content; returns 0 if it changed
 }
 
 write_config() {
-  # Root here lacks CAP_SYS_RESOURCE, so no rlimit can be raised above the current hard limit, and
-  # podman's defaults (nofile=1048576, nproc=4194304) fail in runc ("error setting rlimit type 6");
-  # podman also lowers its own RLIMIT_NPROC to 32768 (= pid_max here) -> pin both (same as podman.sh).
-  local nofile nproc pidmax changed=0 driver probe_out
-  nofile=$(ulimit -Hn); [ "$nofile" = unlimited ] && nofile=1048576
-  nproc=$(ulimit -Hu);  [ "$nproc" = unlimited ] && nproc=4194304
-  pidmax=$(cat /proc/sys/kernel/pid_max)
-  (( nproc > pidmax )) && nproc=$pidmax
-  (( nproc > 32768 )) && nproc=32768
-  write_if_changed "$CONF_DIR/containers.conf" "$(cat <<EOF
-# written by scripts/engines/podman-rootless.sh
-[containers]
-default_ulimits = ["nofile=${nofile}:${nofile}", "nproc=${nproc}:${nproc}"]
-
-[engine]
-# crun 1.8.1 fails on this hybrid cgroup v1 host: "cgroups in hybrid mode not supported, drop all controllers from cgroupv2"
-runtime = "runc"
-# no systemd (user) session
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-
-[network]
-network_backend = "netavark"
-EOF
-)" && changed=1
+  local changed=0 driver probe_out
+  write_if_changed "$CONF_DIR/containers.conf" "$(podman_containers_conf scripts/engines/podman-rootless.sh)" && changed=1
 
   # storage driver: explicit > remembered > probe
   driver=$PR_STORAGE_DRIVER
@@ -314,14 +288,7 @@ kill_pgroup() { # $1 = pgid file
 }
 
 kill_user_pids() {
-  local pids i
-  pids=$(user_pids); [ -z "$pids" ] && return 0
-  log "killing leftover processes of uid $PR_UID: $(ps -o comm= -p "$(echo $pids | tr ' ' ,)" 2>/dev/null | sort | uniq -c | awk '{printf "%s%s×%s", s, $2, $1; s=", "}')"
-  kill -TERM $pids 2>/dev/null || true
-  for i in $(seq 1 20); do [ -z "$(user_pids)" ] && return 0; sleep 0.25; done
-  pids=$(user_pids); [ -n "$pids" ] && { log "SIGKILL $(echo $pids)"; kill -KILL $pids 2>/dev/null || true; }
-  for i in $(seq 1 20); do [ -z "$(user_pids)" ] && return 0; sleep 0.25; done
-  die "processes of uid $PR_UID survive SIGKILL: $(user_pids | tr '\n' ' ')"
+  kill_uid_processes "$PR_UID" || die "processes of uid $PR_UID survive SIGKILL"
 }
 
 # Stop everything of the user; afterwards the runtime state is reset as after a reboot.
@@ -366,11 +333,7 @@ cmd_stop() {
   local z
   z=$(ps -o pid=,stat=,comm= -u "$PR_UID" 2>/dev/null | awk '$2 ~ /^Z/' || true)
   [ -n "$z" ] && { log "zombies of uid $PR_UID (not running):"; echo "$z" >&2; }
-  # rootless mounts live in the user's private mount namespace; nothing should be visible here
-  if grep -qE " (${HOME_DIR}/|${RUNDIR}/)" /proc/self/mounts; then
-    log "WARNING: leftover mounts:"; grep -E " (${HOME_DIR}/|${RUNDIR}/)" /proc/self/mounts >&2
-    return 1
-  fi
+  no_leftover_mounts "$HOME_DIR" "$RUNDIR" || return 1
   log "stopped (no processes of uid $PR_UID, no mounts)"
 }
 

@@ -15,12 +15,9 @@
 # (DOCKER_BUILDKIT=0 is required for `docker compose build`/`up --build`: podman 4.3 has no
 #  BuildKit session API; with BuildKit compose tries to create a moby/buildkit container.)
 set -euo pipefail
-# The daemons started here must not keep what the caller holds open (a flock on a lock file, say):
-# close every inherited descriptor but the standard three and bash's own script descriptor (255).
-for fd_path in /proc/$$/fd/*; do
-  fd=${fd_path##*/}
-  if [ "$fd" -gt 2 ] && [ "$fd" -ne 255 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
-done
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+close_inherited_fds
 
 STATE_DIR="${PODMAN_ENGINE_STATE:-/var/lib/devsec-engines/podman}"
 SOCK=/run/podman/podman.sock
@@ -61,32 +58,9 @@ install_pkgs() {
 }
 
 write_config() {
-  # Root here lacks CAP_SYS_RESOURCE (bounding set), so rlimits can't be raised.
-  # podman defaults: nofile=1048576 (> hard 20000) and nproc=4194304; podman also lowers its own
-  # RLIMIT_NPROC to 32768 (= kernel.pid_max here) before spawning runc -> pin both explicitly.
-  local nofile nproc pidmax
-  nofile=$(ulimit -Hn); [[ "$nofile" == unlimited ]] && nofile=1048576
-  nproc=$(ulimit -Hu);  [[ "$nproc" == unlimited ]] && nproc=4194304
-  pidmax=$(cat /proc/sys/kernel/pid_max)
-  (( nproc > pidmax )) && nproc=$pidmax
-  (( nproc > 32768 )) && nproc=32768
   mkdir -p /etc/containers
   local want
-  want=$(cat <<EOF
-# written by scripts/engines/podman.sh
-[containers]
-default_ulimits = ["nofile=${nofile}:${nofile}", "nproc=${nproc}:${nproc}"]
-
-[engine]
-# crun 1.8.1 fails on this hybrid cgroup v1 host: "cgroups in hybrid mode not supported, drop all controllers from cgroupv2"
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-
-[network]
-network_backend = "netavark"
-EOF
-)
+  want=$(podman_containers_conf scripts/engines/podman.sh)
   if [[ ! -f /etc/containers/containers.conf ]] || [[ "$(cat /etc/containers/containers.conf)" != "$want" ]]; then
     printf '%s\n' "$want" >/etc/containers/containers.conf
     log "wrote /etc/containers/containers.conf"

@@ -28,12 +28,9 @@
 #   RL_START_TIMEOUT=60
 #   RL_DOCKERD_EXTRA_ARGS=""  (extra dockerd flags)
 set -euo pipefail
-# The daemons started here must not keep what the caller holds open (a flock on a lock file, say):
-# close every inherited descriptor but the standard three and bash's own script descriptor (255).
-for fd_path in /proc/$$/fd/*; do
-  fd=${fd_path##*/}
-  if [ "$fd" -gt 2 ] && [ "$fd" -ne 255 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
-done
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+close_inherited_fds
 
 RL_USER=${RL_USER:-devsec-rootless}
 RL_UID=${RL_UID:-1990}
@@ -133,13 +130,7 @@ cleanup_stale() {
 }
 
 kill_user_pids() {
-  local pids i
-  pids=$(user_pids); [ -z "$pids" ] && return 0
-  kill -TERM $pids 2>/dev/null || true
-  for i in $(seq 1 40); do [ -z "$(user_pids)" ] && return 0; sleep 0.25; done
-  pids=$(user_pids); [ -n "$pids" ] && { log "SIGKILL $(echo $pids)"; kill -KILL $pids 2>/dev/null || true; }
-  for i in $(seq 1 20); do [ -z "$(user_pids)" ] && return 0; sleep 0.25; done
-  die "processes of uid $RL_UID survive SIGKILL: $(user_pids | tr '\n' ' ')"
+  kill_uid_processes "$RL_UID" || die "processes of uid $RL_UID survive SIGKILL"
 }
 
 start_daemon() {
@@ -237,11 +228,7 @@ cmd_stop() {
   fi
   kill_user_pids   # containerd (own session), shims, leftovers: all owned by the dedicated uid
   rm -f "$SOCK" "$RUNDIR/docker.pid"
-  # rootless mounts live in rootlesskit's private mount namespace; nothing should be visible here
-  if grep -qE " (/home/${RL_USER}/|${RUNDIR}/)" /proc/self/mounts; then
-    log "WARNING: leftover mounts:"; grep -E " (/home/${RL_USER}/|${RUNDIR}/)" /proc/self/mounts >&2
-    return 1
-  fi
+  no_leftover_mounts "/home/${RL_USER}" "$RUNDIR" || return 1
   log "stopped (no processes of uid $RL_UID, no mounts)"
 }
 
