@@ -1,4 +1,4 @@
-import type { EngineProfile } from './engine-discovery';
+import { profileOf, ROOTLESS_DOCKER } from '../testing/engine-facts';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -214,18 +214,10 @@ describe('env files, which the effective model folds into environment', () => {
 
 describe('host facts', () => {
   it("take the engine's socket and group from what the engine showed its containers, never from this filesystem", () => {
-    const engine: EngineProfile = {
-      kind: 'docker-rootless',
-      endpoint: { host: 'unix:///run/user/1000/docker.sock', from: 'DOCKER_HOST' },
-      id: '',
-      socket: '/run/user/1000/docker.sock',
-      stat: { uid: 0, gid: 0, mode: 0o660 },
-      access: { user: 'node', group: 0 },
-      enforcesLimits: true,
-    };
+    const engine = profileOf(ROOTLESS_DOCKER);
     expect(hostFacts({ DOCKER_HOST: 'unix:///var/run/docker.sock', HOME: '/home/dev' }, engine)).toMatchObject({
-      dockerSocket: '/run/user/1000/docker.sock',
-      dockerGid: 0,
+      dockerSocket: '/run/user/1990/docker.sock',
+      dockerGid: 105,
       homeDir: '/home/dev',
     });
     // Without an engine (the shared stack), nothing is guessed from the host.

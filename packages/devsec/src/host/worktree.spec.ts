@@ -1,4 +1,4 @@
-import type { EngineProfile } from './engine-discovery';
+import { profileOf, ROOTLESS_DOCKER } from '../testing/engine-facts';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -82,15 +82,7 @@ describe('worktree identity (real git)', () => {
     }
   });
 
-  const engine: EngineProfile = {
-    kind: 'docker-rootless',
-    endpoint: { host: 'unix:///run/user/1000/docker.sock', from: 'DOCKER_HOST' },
-    id: 'x',
-    socket: '/run/user/1000/docker.sock',
-    stat: { uid: 0, gid: 105, mode: 0o660 },
-    access: { user: 'node', group: 105 },
-    enforcesLimits: true,
-  };
+  const engine = profileOf(ROOTLESS_DOCKER);
 
   it("adds the shared services' passwords to the .env, after the identity", () => {
     const identity = worktreeIdentity(join(base, 'two/repo'), 'app');
@@ -106,7 +98,7 @@ describe('worktree identity (real git)', () => {
       `COMPOSE_PROJECT_NAME=${identity.composeProjectName}`,
       `DEVSEC_WORKSPACE=${join(base, 'two/repo')}`,
       `DEVSEC_GIT_COMMON_DIR=${join(base, 'one/repo/.git')}`,
-      'DEVSEC_DOCKER_SOCKET=/run/user/1000/docker.sock',
+      'DEVSEC_DOCKER_SOCKET=/run/user/1990/docker.sock',
       'DEVSEC_DOCKER_PROXY_USER=node',
       'DEVSEC_DOCKER_GID=105',
       `DEVSEC_HOST_PLATFORM=${hostPlatform()}`,

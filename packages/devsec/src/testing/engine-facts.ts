@@ -5,7 +5,7 @@
  * put together from the engines' documentation and published `docker info` output, and say so.
  */
 import type { EngineKind } from '../sandbox/engines';
-import type { Endpoint, EngineReport, SocketStat } from '../host/engine-discovery';
+import type { Endpoint, EngineProfile, EngineReport, SocketStat } from '../host/engine-discovery';
 
 export interface EngineFactSet {
   kind: EngineKind;
@@ -165,3 +165,20 @@ export const ENGINE_FACTS: Record<string, EngineFactSet> = {
     access: { user: 'node', group: 102 },
   },
 };
+
+/** The recorded rootless Docker engine, as discovery makes it: its socket seen as 0:105 inside, where the host says 1990:100104. */
+export const ROOTLESS_DOCKER = 'Linux, rootless Docker (Debian docker.io 20.10, rootlesskit 1.1)';
+
+/** What discovery makes of a fact set. */
+export function profileOf(name: string): EngineProfile {
+  const facts = ENGINE_FACTS[name];
+  return {
+    kind: facts.kind,
+    endpoint: facts.endpoint,
+    id: facts.report.info.ID ?? '',
+    socket: facts.socket,
+    stat: facts.stat,
+    access: facts.access,
+    enforcesLimits: facts.report.info.CgroupDriver !== 'none',
+  };
+}
