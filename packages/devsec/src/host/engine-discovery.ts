@@ -97,6 +97,13 @@ export function resolveEndpoint(env: NodeJS.ProcessEnv = process.env, read: (pat
   return { host, from: `the docker context "${context}"` };
 }
 
+/** The endpoint the docker CLI would use, refused when it is not on this machine. */
+export function localEndpoint(env: NodeJS.ProcessEnv = process.env): Endpoint {
+  const endpoint = resolveEndpoint(env);
+  localSocketPath(endpoint);
+  return endpoint;
+}
+
 /** The path of a unix-socket endpoint on this machine; a loopback TCP endpoint is local too, without one. */
 export function localSocketPath(endpoint: Endpoint): string | undefined {
   if (/^npipe:/.test(endpoint.host))
@@ -141,10 +148,11 @@ export function socketBindSource(kind: EngineKind, endpoint: Endpoint, env: Node
     return override;
   }
   const inContainers = ENGINES[kind].socketInContainers;
-  if (inContainers === 'endpoint' && localSocketPath(endpoint) && !SOCKET_PATH.test(localSocketPath(endpoint)!))
-    throw new SandboxError(`${visible(endpoint.from)}: the socket path must be absolute, without ':', spaces or quotes, to be bound into the proxy.`);
   if (inContainers !== 'endpoint') return inContainers;
-  return localSocketPath(endpoint) ?? (kind === 'podman' ? PODMAN_SOCKET : DOCKER_SOCKET);
+  const path = localSocketPath(endpoint);
+  if (path && !SOCKET_PATH.test(path))
+    throw new SandboxError(`${visible(endpoint.from)}: the socket path must be absolute, without ':', spaces or quotes, to be bound into the proxy.`);
+  return path ?? (kind === 'podman' ? PODMAN_SOCKET : DOCKER_SOCKET);
 }
 
 /** The group when the group may read and write the socket (or anyone may); else its owner, with every capability dropped. */
@@ -157,13 +165,15 @@ export function proxyAccess(stat: SocketStat, socket: string): ProxyAccess {
   );
 }
 
+/** An image name, never an option of docker run. */
+export const IMAGE_NAME = /^\w[\w./:@-]*$/;
+
 const STAT_SCRIPT = `const s=require('fs').statSync(process.argv[1]);console.log(JSON.stringify({socket:s.isSocket(),uid:s.uid,gid:s.gid,mode:s.mode&0o7777}))`;
 const PROBED_SOCKET = '/run/devsec-engine.sock';
 
 /** A throwaway container of the proxy's base image stats the bind source, as the proxy will see it. */
 export function statSocketInside(kind: EngineKind, socket: string, baseImage: string, run: Runner = runCommand): SocketStat {
-  // An image name, never an option of docker run.
-  if (!/^\w[\w./:@-]*$/.test(baseImage)) throw new SandboxError(`"${visible(baseImage)}" is not an image name (the proxy's BASE_IMAGE build argument).`);
+  if (!IMAGE_NAME.test(baseImage)) throw new SandboxError(`"${visible(baseImage)}" is not an image name (the proxy's BASE_IMAGE build argument).`);
   const result = run('docker', [
     // As nobody: a stat needs no access to the socket itself, and a bound socket answers whoever may open it, read-only or not.
     'run', '--rm', '--network', 'none', '--read-only', '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges:true', '--user', '65534:65534',
@@ -230,11 +240,15 @@ function report(run: Runner): EngineReport {
 
 /**
  * The engine behind the docker CLI and what the proxy needs to reach it; refuses a remote one.
- * `baseImage` is the proxy's base image (it has node), used for the look from inside.
+ * `baseImage` is the proxy's base image (it has node), used for the look from inside; `endpoint`,
+ * when the caller already refused a remote one (localEndpoint).
  */
-export function discoverEngine(baseImage: string, run: Runner = runCommand, env: NodeJS.ProcessEnv = process.env): EngineProfile {
-  const endpoint = resolveEndpoint(env);
-  localSocketPath(endpoint);
+export function discoverEngine(
+  baseImage: string,
+  run: Runner = runCommand,
+  env: NodeJS.ProcessEnv = process.env,
+  endpoint: Endpoint = localEndpoint(env),
+): EngineProfile {
   const path = cachePath(endpoint, env);
   const cached = readCache(path, endpoint);
   if (cached) return cached;

@@ -14,7 +14,7 @@ import { namesOf } from '../sandbox/compose-model';
 import { composeArgs, diagnoseComposeFailure, lastLogLines, runCompose, streamCompose, waitUntilHealthy } from './compose-project';
 import { preflight } from './engine';
 import { ENGINES } from '../sandbox/engines';
-import { describeEngine, forgetEngine, localSocketPath, resolveEndpoint } from './engine-discovery';
+import { describeEngine, EngineProfile, forgetEngine, localEndpoint } from './engine-discovery';
 import { GATE_RULES, policyGate, sharedGate } from './gate';
 import { runCommand } from './run';
 import { prepareWorktree, rememberState, SandboxStack, stackStateDir, summary } from './sandbox-stack';
@@ -105,17 +105,7 @@ export async function startSandbox(workspaceRoot: string, composeFile: string, o
   const buildInputs = buildInputsHash(builds);
   const build = options.build ?? buildInputs !== previous.buildInputs;
   const args = ['up', '--detach', '--remove-orphans', ...(build ? ['--build'] : [])];
-  if (stack.engine) say.info(`Engine: ${describeEngine(stack.engine)}.`);
-  if (stack.engine && ENGINES[stack.engine.kind].userNamespace)
-    say.warn(
-      `On ${ENGINES[stack.engine.kind].name}, your uid is root inside its user namespace and the dev container's user (${CONTAINER_USER}, uid 1000) is a subordinate uid: ` +
-        'the agent can read only what others may read in the workspace, and write none of it. Not solved yet: use rootful Docker or Docker Desktop for an agent that edits files.',
-    );
-  if (stack.engine && !stack.engine.enforcesLimits)
-    say.warn(
-      'This engine accepts mem_limit, pids_limit and cpus without enforcing them (it has no cgroup driver: rootless on cgroup v1). ' +
-        "The proxies' own limits hold; the dev container's memory and processes are bounded only by this machine. Boot with cgroup v2 to have them enforced.",
-    );
+  if (stack.engine) sayEngine(stack.engine, say);
   say.info(`Starting ${stack.identity.composeProjectName}: docker ${composeArgs(stack.compose, ...args).join(' ')}`);
   const start = () =>
     streamCompose(stack.compose, args).catch((error) => {
@@ -153,6 +143,22 @@ export async function startSandbox(workspaceRoot: string, composeFile: string, o
   return true;
 }
 
+/** The engine this start uses, and what it cannot do (its row of sandbox/engines.ts). */
+function sayEngine(engine: EngineProfile, say: Say): void {
+  const facts = ENGINES[engine.kind];
+  say.info(`Engine: ${describeEngine(engine)}.`);
+  if (facts.userNamespace)
+    say.warn(
+      `On ${facts.name}, your uid is root inside its user namespace and the dev container's user (${CONTAINER_USER}, uid 1000) is a subordinate uid: ` +
+        'the agent can read only what others may read in the workspace, and write none of it. Not solved yet: use rootful Docker or Docker Desktop for an agent that edits files.',
+    );
+  if (!engine.enforcesLimits)
+    say.warn(
+      'This engine accepts mem_limit, pids_limit and cpus without enforcing them (it has no cgroup driver: rootless on cgroup v1). ' +
+        "The proxies' own limits hold; the dev container's memory and processes are bounded only by this machine. Boot with cgroup v2 to have them enforced.",
+    );
+}
+
 /**
  * Fills the dev container's node_modules on its first start (sandbox/node-modules.ts), inside,
  * as its user; says what it did. A failure leaves the stack up and says how to install by hand.
@@ -183,7 +189,7 @@ export async function stopSandbox(workspaceRoot: string, composeFile: string, op
 
 export async function startShared(workspaceRoot: string, composeFile: string, say: Say): Promise<boolean> {
   // A remote engine cannot bind this machine's files: refused before anything is asked of it or created there.
-  localSocketPath(resolveEndpoint());
+  localEndpoint();
   preflight();
   const stack = sharedStack(workspaceRoot, composeFile, say.info);
   const trust = sharedFileTrust(readFileSync(stack.compose.files[0], 'utf-8'));

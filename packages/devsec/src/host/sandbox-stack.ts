@@ -27,7 +27,7 @@ import { findNestedGit, NestedGit } from './nested-git';
 import { runCommand, Runner } from './run';
 import { egressModeOf, egressOverride, parseComposeFiles } from './egress-override';
 import { ENGINES } from '../sandbox/engines';
-import { discoverEngine, EngineProfile, localSocketPath, resolveEndpoint } from './engine-discovery';
+import { discoverEngine, EngineProfile, IMAGE_NAME, localEndpoint } from './engine-discovery';
 import { ensureSharedSecrets } from './secrets';
 import { stateDir } from './state-dir';
 import { composeEnvironment } from './workspace-env';
@@ -121,15 +121,15 @@ export function prepareWorktree(
   run: Runner = runCommand,
   say: (line: string) => void = console.log,
 ): SandboxStack {
-  // A remote engine is refused before anything is written (the rest of the engine is learned below).
-  localSocketPath(resolveEndpoint());
+  // A remote engine is refused first, before anything is read or written (the rest of it is learned below).
+  const endpoint = localEndpoint();
   const stack = locateStack(workspaceRoot, composeFileFromRoot, run);
   const { identity, devcontainerDir } = stack;
+  const models = parseComposeFiles(stack.compose.files.filter((file) => !file.endsWith(WORKTREE_COMPOSE_FILE)));
+  const engine = discoverEngine(proxyBaseImage(models), run, process.env, endpoint);
   const sharedText = ensureSharedComposeFile(stack, say);
   const sharedName = (parse(sharedText) as ComposeModel | null)?.name;
   const secrets = sharedName ? ensureSharedSecrets(sharedName, sharedText, identity.gitCommonDir, say) : {};
-  const models = parseComposeFiles(stack.compose.files.filter((file) => !file.endsWith(WORKTREE_COMPOSE_FILE)));
-  const engine = discoverEngine(proxyBaseImage(models), run);
   writeFileSync(join(devcontainerDir, ENV_FILE), sandboxEnvFile(identity, engine, secrets), { mode: 0o600 });
 
   // Its node_modules and .nx are volumes of the stack: their mount points must exist as the user's folders, not Docker's.
@@ -163,7 +163,7 @@ function proxyBaseImage(models: unknown[]): string {
   for (const model of models) {
     const arg = (model as ComposeModel | undefined)?.services?.[PROXY_SERVICE]?.build;
     const value = typeof arg === 'object' && arg !== null ? (arg as { args?: Record<string, unknown> }).args?.BASE_IMAGE : undefined;
-    if (typeof value === 'string' && /^\w[\w./:@-]*$/.test(value)) image = value;
+    if (typeof value === 'string' && IMAGE_NAME.test(value)) image = value;
   }
   return image;
 }

@@ -11,6 +11,9 @@ import { finding, Finding, RuleId } from './registry';
 import { egressFindings } from './egress-rules';
 import { hostPathFindings } from './stack-paths';
 
+/** A user the engine reads as root: root, 0, 00, +0, with or without a group. */
+const ROOT_USER = /^(root|\+?0+)(:|$)/;
+
 export type { StackContext, StackKind } from './host-paths';
 
 /** The one sysctl a stack of ours sets: ::1 inside app, for the localhost forwarder. */
@@ -217,7 +220,7 @@ function serviceFindings(name: string, service: ComposeService, model: ComposeMo
   });
   if (worktree && name === APP_SERVICE) {
     const user = service.user === undefined || service.user === null ? '' : String(service.user);
-    if (user === '' || /^(root|\+?0+)(:|$)/.test(user)) {
+    if (user === '' || ROOT_USER.test(user)) {
       add(
         'runs-as-root',
         'user',
@@ -227,7 +230,7 @@ function serviceFindings(name: string, service: ComposeService, model: ComposeMo
     }
   }
   // On an engine whose socket only its owner may use, the proxy runs as that owner, root in the engine's eyes: never with a capability.
-  if (worktree && name === PROXY_SERVICE && /^(root|\+?0+)(:|$)/.test(String(service.user ?? ''))) {
+  if (worktree && name === PROXY_SERVICE && ROOT_USER.test(String(service.user ?? ''))) {
     const dropsAll = list(service.cap_drop).some((cap) => String(cap).toUpperCase() === 'ALL');
     const noNewPrivileges = list(service.security_opt).some((option) => /^no-new-privileges(:true|=true)?$/.test(String(option)));
     if (!dropsAll || !noNewPrivileges)

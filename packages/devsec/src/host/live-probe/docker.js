@@ -123,15 +123,15 @@ async function network() {
   // network and blocks one of libuv's four threads meanwhile (four names starved the probe's own
   // lookups). So /etc/hosts first (host-gateway entries), then the engine's DNS through c-ares.
   const resolver = new dns.promises.Resolver({ timeout: 2000, tries: 1 });
+  const hosts = (() => {
+    try {
+      return fs.readFileSync('/etc/hosts', 'utf-8').split('\n');
+    } catch {
+      return [];
+    }
+  })();
   const lookup = async (/** @type {string} */ name) => {
-    const hosts = (() => {
-      try {
-        return fs.readFileSync('/etc/hosts', 'utf-8');
-      } catch {
-        return '';
-      }
-    })();
-    for (const line of hosts.split('\n')) {
+    for (const line of hosts) {
       const [address, ...names] = line.replace(/#.*/, '').trim().split(/\s+/);
       if (address && names.includes(name)) return { address };
     }
