@@ -10,7 +10,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { checkHosts, egressAllowIn, noProxyList, splitHosts } from '../sandbox/egress';
-import { APP_SERVICE, EGRESS_LABEL, EGRESS_SERVICE, EgressMode, NO_PROXY_ENV_NAMES } from '../sandbox/vocabulary';
+import { SandboxError } from '../sandbox/errors';
+import { visible } from '../sandbox/visible';
+import { APP_SERVICE, EGRESS_LABEL, EGRESS_SERVICE, EgressMode, NO_PROXY_ENV_NAMES, SHARED_COMPOSE_FILE } from '../sandbox/vocabulary';
 
 /** The hosts (with a port when the URL names one) of the repository's http(s) remotes. */
 export function remoteHosts(gitCommonDir: string): string[] {
@@ -53,7 +55,17 @@ interface StackFiles {
   gitCommonDir: string;
 }
 
-const serviceNames = (model: unknown) => Object.keys((model as { services?: Record<string, unknown> } | null)?.services ?? {});
+/** What Compose accepts as a service name; anything else (a newline above all) never reaches a file we write. */
+const SERVICE_NAME = /^[a-zA-Z0-9._-]+$/;
+
+const serviceNames = (model: unknown) =>
+  Object.keys((model as { services?: Record<string, unknown> } | null)?.services ?? {}).map((name) => {
+    if (!SERVICE_NAME.test(name))
+      throw new SandboxError(
+        `Refusing to start: the service name ${visible(JSON.stringify(name))} in the stack's compose files or ${SHARED_COMPOSE_FILE} is not one Compose accepts (letters, digits, '.', '_', '-'): rename it.`,
+      );
+    return name;
+  });
 
 /** The services' environment the override sets for egress, or undefined when the stack has no egress proxy. */
 export function egressOverride(files: StackFiles): Record<string, { environment: Record<string, string> }> | undefined {

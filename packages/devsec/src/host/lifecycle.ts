@@ -16,6 +16,7 @@ import { preflight } from './engine';
 import { ENGINES } from '../sandbox/engines';
 import { describeEngine, EngineProfile, forgetEngine, localEndpoint } from './engine-discovery';
 import { GATE_RULES, policyGate, sharedGate } from './gate';
+import { verifyMounts } from './mount-pins';
 import { runCommand } from './run';
 import { prepareWorktree, rememberState, SandboxStack, stackStateDir, summary } from './sandbox-stack';
 import { secretsPath } from './secrets';
@@ -128,6 +129,8 @@ export async function startSandbox(workspaceRoot: string, composeFile: string, o
     say.error(`To remove what did start: ${options.downCommand}`);
     return false;
   }
+  // Before anything runs in it: what the engine mounted is what we named (mount-pins.ts).
+  verifyMounts(`${stack.identity.composeProjectName}-${APP_SERVICE}-1`, stack.mounts ?? [], stack.identity.workspaceRoot);
   // Undefined fields are left out of the state line. Images skipped by --build=false may be stale: keep what was last built.
   rememberState(stack, { gateInputs, network, builds, buildInputs: build ? buildInputs : previous.buildInputs });
   try {

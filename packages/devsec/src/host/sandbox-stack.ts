@@ -3,8 +3,8 @@
  * files it needs (`.env` and the override file), what the last start remembered, and the
  * summary printed when it is up.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { existsSync, lstatSync, readFileSync } from 'node:fs';
+import { basename, dirname, join, relative } from 'node:path';
 import { parse } from 'yaml';
 import {
   APP_SERVICE,
@@ -21,6 +21,10 @@ import { sharedComposeSkeleton } from '../sandbox/shared-compose';
 import { sharedFileTrust, SharedFileTrust } from '../sandbox/shared-trust';
 import { DEFAULT_BASE_IMAGE, DEFAULT_NETWORK, EgressMode, PROXY_SERVICE, SHARED_NETWORK } from '../sandbox/vocabulary';
 import { chownLike, ensureOwnedFolder } from './checkout-owner';
+import { writeFresh } from './fresh-file';
+import { foldersOnTheWay, pinMounts } from './mount-pins';
+import { SandboxError } from '../sandbox/errors';
+import { visible } from '../sandbox/visible';
 import { ComposeProject, PsEntry } from './compose-project';
 import { gitMounts, Mount } from './git-mounts';
 import { findNestedGit, NestedGit } from './nested-git';
@@ -52,6 +56,8 @@ export interface SandboxStack {
   egress?: EgressMode;
   /** The engine and how its proxy reaches the socket (prepareWorktree). */
   engine?: EngineProfile;
+  /** The dev container's mounts the override file adds (prepareWorktree): checked against the kernel's view after the start. */
+  mounts?: Mount[];
 }
 
 /**
@@ -61,6 +67,10 @@ export interface SandboxStack {
 export function locateStack(cwd: string, composeFileFromRoot: string, run: Runner = runCommand): SandboxStack {
   const found = worktreeIdentity(cwd, '', run);
   const composeFile = join(found.workspaceRoot, composeFileFromRoot);
+  // Read through real folders only, and only a real file: never what a link the sandbox planted points at.
+  foldersOnTheWay(found.workspaceRoot, composeFile, 'the sandbox definition');
+  if (lstatSync(composeFile, { throwIfNoEntry: false })?.isFile() === false)
+    throw new SandboxError(`Refusing to start: ${visible(composeFileFromRoot)} is not a file (a symlink?): make it the file the generator wrote.`);
   const model = parse(readFileSync(composeFile, 'utf-8')) as ComposeModel & { services?: Record<string, { labels?: Record<string, string> }> };
   // The project name comes from the file itself, so VS Code and the executor agree on it.
   const project = model.services?.[APP_SERVICE]?.labels?.[PROJECT_LABEL] ?? basename(dirname(dirname(composeFile)));
@@ -91,12 +101,48 @@ export function stackStateDir(stack: SandboxStack, env: NodeJS.ProcessEnv = proc
  */
 function ensureSharedComposeFile(stack: SandboxStack, say: (line: string) => void): string {
   const path = join(stack.identity.workspaceRoot, SHARED_COMPOSE_FILE);
-  if (existsSync(path)) return readFileSync(path, 'utf-8');
+  const there = lstatSync(path, { throwIfNoEntry: false });
+  // A symlink here would have the host read (and mount into the sandbox) or create a file of the link's choosing.
+  if (there && !there.isFile())
+    throw new SandboxError(
+      `Refusing to start: ${SHARED_COMPOSE_FILE} is ${there.isSymbolicLink() ? 'a symlink' : 'not a file'}. It must be a file of the workspace itself: remove it (if an agent made it, it is not yours) and run again.`,
+    );
+  if (there) return readFileSync(path, 'utf-8');
   const text = sharedComposeSkeleton(workspaceName(stack.identity.workspaceRoot), stack.network);
-  writeFileSync(path, text);
+  writeFresh(path, text);
   chownLike(path, stack.identity.workspaceRoot);
   say(`Wrote ${SHARED_COMPOSE_FILE} with no service yet: it is read-only inside every sandbox, so no agent can be the one to create it. Commit it.`);
   return text;
+}
+
+/** The project a definition of ours belongs to, as its compose file labels it. */
+function definitionProject(workspaceRoot: string, dir: string): string | undefined {
+  try {
+    const model = parse(readFileSync(join(workspaceRoot, dir, COMPOSE_FILE), 'utf-8')) as {
+      services?: Record<string, { labels?: Record<string, unknown> } | null>;
+    };
+    const project = model?.services?.[APP_SERVICE]?.labels?.[PROJECT_LABEL];
+    return typeof project === 'string' ? project : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Every definition of ours in the workspace, checked: the stack's own is the only one that names
+ * its project (a second one is what an agent would plant for the host to start instead).
+ */
+function checkedDefinitions(stack: SandboxStack): string[] {
+  const root = stack.identity.workspaceRoot;
+  const definitions = findOurDevcontainers(root);
+  const own = relative(root, stack.devcontainerDir);
+  const same = definitions.filter((dir) => dir === own || definitionProject(root, dir) === stack.project);
+  if (same.length > 1)
+    throw new SandboxError(
+      `Refusing to start: more than one sandbox definition names the project ${visible(stack.project)}: ${same.map((dir) => visible(dir)).join(' and ')}. ` +
+        'One was not written by the generator for it (if an agent made it, it is not yours): remove it, or give each its own project, and run again.',
+    );
+  return definitions.map((dir) => join(root, dir));
 }
 
 /** The root package.json's name (what names the shared stack), or the folder's. */
@@ -130,18 +176,21 @@ export function prepareWorktree(
   const sharedText = ensureSharedComposeFile(stack, say);
   const sharedName = (parse(sharedText) as ComposeModel | null)?.name;
   const secrets = sharedName ? ensureSharedSecrets(sharedName, sharedText, identity.gitCommonDir, say) : {};
-  writeFileSync(join(devcontainerDir, ENV_FILE), sandboxEnvFile(identity, engine, secrets), { mode: 0o600 });
+  const definitions = checkedDefinitions(stack);
+  writeFresh(join(devcontainerDir, ENV_FILE), sandboxEnvFile(identity, engine, secrets), 0o600);
 
   // Its node_modules and .nx are volumes of the stack: their mount points must exist as the user's folders, not Docker's.
   for (const folder of ['node_modules', '.nx']) ensureOwnedFolder(join(identity.workspaceRoot, folder), identity.workspaceRoot);
   const nested = findNestedGit(identity.git);
   const readOnly = [
-    ...findOurDevcontainers(identity.workspaceRoot).map((dir) => join(identity.workspaceRoot, dir)),
-    join(identity.workspaceRoot, SHARED_COMPOSE_FILE),
-    ...nested.submodules,
+    ...definitions.map((path) => ({ path, what: 'the sandbox definition' })),
+    { path: join(identity.workspaceRoot, SHARED_COMPOSE_FILE), what: 'the shared services file' },
+    ...nested.submodules.map((path) => ({ path, what: "the submodule's .git" })),
   ];
+  // Each folder on the way to a read-only mount is a mount point too, so none can be renamed or removed inside (mount-pins.ts).
   const mounts: Mount[] = [
-    ...readOnly.map((path) => ({ source: path, target: path, readOnly: true })),
+    ...pinMounts(identity.workspaceRoot, readOnly),
+    ...readOnly.map(({ path }) => ({ source: path, target: path, readOnly: true })),
     ...gitMounts(identity.git, join(stackStateDir(stack), 'git')),
   ];
   const overridePath = join(devcontainerDir, WORKTREE_COMPOSE_FILE);
@@ -152,9 +201,9 @@ export function prepareWorktree(
     composeProject: identity.composeProjectName,
     gitCommonDir: identity.gitCommonDir,
   });
-  writeFileSync(overridePath, withState(worktreeOverrideFile(mounts, egress), state));
+  writeFresh(overridePath, withState(worktreeOverrideFile(mounts, egress), state));
   const compose = { ...stack.compose, env: { ...stack.compose.env, ...ENGINES[engine.kind].composeEnv } };
-  return { ...stack, compose, state, nestedGit: nested, sharedTrust: sharedFileTrust(sharedText), egress: egressModeOf(models), engine };
+  return { ...stack, compose, state, nestedGit: nested, sharedTrust: sharedFileTrust(sharedText), egress: egressModeOf(models), engine, mounts };
 }
 
 /** The proxy's base image as the compose files build it (the look at the engine's socket runs it, so no other image is pulled). */
@@ -171,7 +220,7 @@ function proxyBaseImage(models: unknown[]): string {
 /** Records what this start should remember, on the state line of the override file prepareWorktree wrote. */
 export function rememberState(stack: SandboxStack, state: WorktreeState): void {
   const overridePath = join(stack.devcontainerDir, WORKTREE_COMPOSE_FILE);
-  writeFileSync(overridePath, withState(readFileSync(overridePath, 'utf-8'), state));
+  writeFresh(overridePath, withState(readFileSync(overridePath, 'utf-8'), state));
 }
 
 export function summary(stack: SandboxStack, entries: PsEntry[]): string {

@@ -1,6 +1,6 @@
 import { profileOf, ROOTLESS_DOCKER } from '../testing/engine-facts';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -115,6 +115,24 @@ describe('worktree identity (real git)', () => {
       writeFileSync(join(root, dir, 'docker-compose.yml'), dir.includes('foreign') ? 'services: {}' : 'labels:\n  org.devsec.managed: "true"\n');
     }
     expect(findOurDevcontainers(root)).toEqual(['apps/a/.devcontainer', 'apps/b/.devcontainer']);
+    // Only the root's node_modules, .git and .nx are out of the sandbox's reach: a definition moved or planted anywhere else is found.
+    const hidden = [
+      'tmp/app/.devcontainer',
+      'dist/x/.devcontainer',
+      'coverage/y/.devcontainer',
+      'libs/z/node_modules/w/.devcontainer',
+      'a/b/c/d/e/f/g/h/i/j/.devcontainer',
+    ];
+    for (const dir of hidden) {
+      mkdirSync(join(root, dir), { recursive: true });
+      writeFileSync(join(root, dir, 'docker-compose.yml'), 'labels:\n  org.devsec.managed: "true"\n');
+    }
+    // A symlinked .devcontainer is never followed.
+    mkdirSync(join(root, 'apps/c'));
+    symlinkSync(join(root, 'apps/a/.devcontainer'), join(root, 'apps/c/.devcontainer'));
+    expect(findOurDevcontainers(root)).toEqual(['apps/a/.devcontainer', 'apps/b/.devcontainer', ...hidden].sort());
+    for (const dir of hidden) rmSync(join(root, dir.split('/')[0]), { recursive: true, force: true });
+    rmSync(join(root, 'apps/c'), { recursive: true });
     const mounts = findOurDevcontainers(root).map((dir) => ({ source: join(root, dir), target: join(root, dir), readOnly: true }));
     const override = parse(worktreeOverrideFile([...mounts, { source: '/state/git', target: `${root}/.git`, readOnly: false }]));
     expect(override.services.app.volumes).toEqual([

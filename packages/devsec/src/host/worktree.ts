@@ -1,6 +1,6 @@
 import type { EngineProfile } from './engine-discovery';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { WorktreeError } from '../sandbox/errors';
@@ -90,13 +90,22 @@ function envValue(value: string): string {
   return /^[A-Za-z0-9@._+/-]*$/.test(value) ? value : `'${value.replace(/'/g, '')}'`;
 }
 
-const SKIP_DIRS = new Set(['node_modules', '.git', 'dist', 'tmp', '.nx', 'coverage']);
+/**
+ * Only what the sandbox cannot write is skipped, at the root alone: its node_modules and .nx are
+ * volumes of its own there, .git is the repository. Anywhere else a definition may sit — `tmp/`,
+ * `dist/`, a package's own node_modules — so it is looked at (and mounted read-only at the next start).
+ */
+const ROOT_SKIPS = new Set(['node_modules', '.git', '.nx']);
+const MAX_DEPTH = 32;
+const MAX_ENTRIES = 200_000;
 
-/** Every `.devcontainer` folder of ours (its compose file carries our label), relative to the root. */
+/** Every `.devcontainer` folder of ours (its compose file carries our label), relative to the root; symlinks are never followed. */
 export function findOurDevcontainers(workspaceRoot: string): string[] {
   const found: string[] = [];
+  let budget = MAX_ENTRIES;
   const visit = (dir: string, depth: number) => {
-    if (depth > 8) return;
+    // Deeper or larger than this, the nested-git search (same limits) refuses the start.
+    if (depth > MAX_DEPTH) return;
     let entries;
     try {
       entries = readdirSync(join(workspaceRoot, dir), { withFileTypes: true });
@@ -104,11 +113,12 @@ export function findOurDevcontainers(workspaceRoot: string): string[] {
       return;
     }
     for (const entry of entries) {
-      if (!entry.isDirectory() || SKIP_DIRS.has(entry.name)) continue;
+      if (--budget < 0) return;
+      if (!entry.isDirectory() || (depth === 0 && ROOT_SKIPS.has(entry.name))) continue;
       const child = dir === '' ? entry.name : `${dir}/${entry.name}`;
       if (entry.name === DEVCONTAINER_DIR) {
         const compose = join(workspaceRoot, child, COMPOSE_FILE);
-        if (existsSync(compose) && readFileSync(compose, 'utf-8').includes(MANAGED_LABEL)) found.push(child);
+        if (lstatSync(compose, { throwIfNoEntry: false })?.isFile() && readFileSync(compose, 'utf-8').includes(MANAGED_LABEL)) found.push(child);
       } else {
         visit(child, depth + 1);
       }
