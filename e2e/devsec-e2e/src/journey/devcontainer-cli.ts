@@ -36,6 +36,10 @@ export function describeDevcontainerCli(): void {
     const ps = ws.run(cli, ['exec', ...config(), 'docker', 'ps', '--format', '{{.Names}}']);
     expect(ps.stdout).toContain(`${project}-docker-proxy-1`);
     expect(ws.run(cli, ['exec', ...config(), 'id', '-u']).stdout.trim()).toBe('1000');
+    // The stack VS Code starts pins the definition's folders too (the override initializeCommand wrote):
+    // the red team's move of apps/app aside, to plant a definition of its own, fails.
+    const moved = ws.run(cli, ['exec', ...config(), 'bash', '-c', 'mkdir -p apps/tmp && mv apps/app apps/tmp/app'], { allowFailure: true });
+    expect([moved.status, moved.stderr]).toEqual([1, expect.stringMatching(/Device or resource busy/)]);
     const refused = ws.run(cli, ['exec', ...config(), 'docker', 'run', '--rm', 'node:24-trixie-slim', 'true'], { allowFailure: true });
     expect(refused.status).not.toBe(0);
     expect(refused.stderr + refused.stdout).toContain('devsec sandbox policy');

@@ -6,6 +6,7 @@
  * fails, nothing planted starts, and no file outside the definition was written through a link.
  */
 import { ExecutorContext, logger } from '@nx/devkit';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chownSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -64,8 +65,14 @@ describeWithDocker('the mount boundary: the read-only definitions stay where the
     await secureDevcontainerGenerator(tree, { project: 'app', network, skipFormat: true });
     await secureDevcontainerGenerator(tree, { project: 'inner', network, skipFormat: true });
     flushChanges(dir, tree.listChanges());
+    // A registered submodule: its .git file is mounted read-only, and the folders above it pinned.
+    const library = mkdtempSync(join(tmpdir(), 'devsec-mounts-lib-'));
+    execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', 'init', '-q', library]);
+    execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', '-C', library, 'commit', '-q', '--allow-empty', '-m', 'lib']);
+    ws.git('-c', 'protocol.file.allow=always', 'submodule', 'add', '-q', library, 'libs/sub');
+    rmSync(library, { recursive: true, force: true });
     ws.git('add', '-A');
-    ws.git('commit', '-q', '-m', 'two sandboxes, one nested');
+    ws.git('commit', '-q', '-m', 'two sandboxes, one nested; a submodule');
     ws.chownToCheckoutUser();
     const started = await up();
     expect(started).toEqual({ success: true, errors: '' });
@@ -93,6 +100,9 @@ describeWithDocker('the mount boundary: the read-only definitions stay where the
       ['apps/app/tools/inner', 'apps/app/tools/inner-moved'],
       ['apps/app/.devcontainer', 'apps/app/devcontainer-moved'],
       ['apps/app/tools/inner/.devcontainer', 'apps/app/tools/inner/devcontainer-moved'],
+      ['libs', 'libs-moved'],
+      ['libs/sub', 'libs/sub-moved'],
+      ['libs/sub/.git', 'libs/sub/git-moved'],
     ];
     for (const [from, to] of moves) {
       const moved = inside(`mkdir -p $(dirname ${to}) && mv ${from} ${to}`);
@@ -104,6 +114,7 @@ describeWithDocker('the mount boundary: the read-only definitions stay where the
     // The definitions themselves are read-only: nothing can be planted beside their files either.
     expect(inside('ln -s ~/.bashrc apps/app/.devcontainer/planted').stderr).toMatch(/Read-only file system/);
     expect(inside('echo "initializeCommand" > apps/app/tools/inner/.devcontainer/devcontainer.json').stderr).toMatch(/Read-only file system/);
+    expect(inside('echo "gitdir: /tmp/evil" > libs/sub/.git').stderr).toMatch(/Read-only file system/);
     expect([digest('apps/app/.devcontainer/docker-compose.yml'), digest('apps/app/tools/inner/.devcontainer/devcontainer.json')]).toEqual(before);
     // The agent still works in those folders: only the folders themselves stay put.
     expect(inside('echo work > apps/app/tools/inner/notes.txt && cat apps/app/tools/inner/notes.txt && rm apps/app/tools/inner/notes.txt').stdout).toBe(
@@ -156,13 +167,13 @@ describeWithDocker('the mount boundary: the read-only definitions stay where the
   });
 
   it('refuses a definition reached through a symlink, naming it', async () => {
-    expect(inside('mkdir -p libs/y && ln -s ../../apps/app/.devcontainer libs/y/.devcontainer').status).toBe(0);
+    expect(inside('mkdir -p pkgs/y && ln -s ../../apps/app/.devcontainer pkgs/y/.devcontainer').status).toBe(0);
     try {
-      const result = await up('libs/y/.devcontainer/docker-compose.yml');
+      const result = await up('pkgs/y/.devcontainer/docker-compose.yml');
       expect(result.success).toBe(false);
-      expect(result.errors).toMatch(/libs\/y\/\.devcontainer, on the way to the sandbox definition .* is a symlink/);
+      expect(result.errors).toMatch(/pkgs\/y\/\.devcontainer, on the way to the sandbox definition .* is a symlink/);
     } finally {
-      rmSync(join(dir, 'libs'), { recursive: true, force: true });
+      rmSync(join(dir, 'pkgs'), { recursive: true, force: true });
     }
   });
 
