@@ -86,7 +86,7 @@ export function locateStack(cwd: string, composeFileFromRoot: string, run: Runne
     devcontainerDir,
     project,
     network,
-    compose: { name: identity.composeProjectName, files, cwd: devcontainerDir, env: composeEnvironment(), prefix: `[${project}] ` },
+    compose: { name: identity.composeProjectName, files, cwd: devcontainerDir, env: composeEnvironment(), prefix: `[${visible(project)}] ` },
   };
 }
 

@@ -16,6 +16,12 @@ describe('ensureSharedNetwork', () => {
     expect(said).toEqual(['Created the shared network "dev".']);
   });
 
+  it.each([['--opt=com.docker.network.bridge.inhibit_ipv4=false'], ['dev\n\u001b[2J'], ['']])('refuses the name %j before any docker call', (name) => {
+    const run = stubRunner([]);
+    expect(() => ensureSharedNetwork(name, run)).toThrow(/is not a Docker network name/);
+    expect(run.calls).toEqual([]);
+  });
+
   it('uses one of ours that holds, as it is', () => {
     const run = stubRunner([[/network inspect/, inspectAnswer('bridge', true, true, true, 3)]]);
     expect(ensureSharedNetwork('dev', run, () => undefined)).toEqual({ internal: true, noGateway: true });

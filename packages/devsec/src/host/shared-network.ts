@@ -2,9 +2,13 @@
 import type { NetworkFacts } from '../rules/host-paths';
 import type { ComposeModel } from '../sandbox/compose-model';
 import { SandboxError } from '../sandbox/errors';
+import { visible } from '../sandbox/visible';
 import { MANAGED_LABEL, NO_GATEWAY_OPTION, SHARED_NETWORK } from '../sandbox/vocabulary';
 import { lastLine, preflightEngine } from './engine';
 import { runCommand, Runner } from './run';
+
+/** What Docker accepts as a network name. */
+const NETWORK_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 /** The shared network of a stack (its `shared` network's name). */
 export function sharedNetworkName(model: ComposeModel): string | undefined {
@@ -53,6 +57,11 @@ function createNetwork(name: string, run: Runner): void {
  * and the gate says whether it holds).
  */
 export function ensureSharedNetwork(name: string, run: Runner = runCommand, say: (line: string) => void = console.log): NetworkFacts {
+  // The name comes from a compose file: never an option of the docker command line, never a line of a terminal.
+  if (!NETWORK_NAME.test(name))
+    throw new SandboxError(
+      `The shared network's name ${visible(JSON.stringify(name))} is not a Docker network name (a letter or digit, then letters, digits, '.', '_', '-'): fix --network and generate again.`,
+    );
   const found = inspectNetwork(name, run);
   // Not found, or no engine to ask: the engine check says which, and what to do.
   if (!found) preflightEngine(run);
