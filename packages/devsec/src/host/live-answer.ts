@@ -64,6 +64,9 @@ export const OBSERVATIONS: Shape = {
   },
 };
 
+/** What the probe writes from the agent's own session (`only: 'home'`): the agent's home, which only the agent's uid may read. */
+export const HOME_ANSWER: Shape = { object: { files: strings, helpers: strings, gitconfigHelpers: strings } };
+
 /** Where `value` is not of `shape`, as a path and a reason; undefined when it is. */
 export function mismatch(value: unknown, shape: Shape, at = 'the answer'): string | undefined {
   if (shape === 'string') return typeof value === 'string' ? undefined : `${at} is not a string`;
@@ -99,11 +102,8 @@ export function mismatch(value: unknown, shape: Shape, at = 'the answer'): strin
 
 const refuse = (reason: string) => new SandboxError(`The live probe's answer was not what the probe writes: ${visible(reason)}. No verdict is drawn from it.`);
 
-/**
- * The probe's stdout, as Observations: one JSON document on one line, of the probe's shape, from
- * a probe that ran as PROBE_UID while the agent is another uid. Anything else is refused.
- */
-export function parseProbeAnswer(stdout: string): Observations {
+/** One JSON document on one line, of `shape`, or refused. */
+function parseOne(stdout: string, shape: Shape): unknown {
   const lines = stdout.split('\n');
   if (lines.length !== 2 || lines[1] !== '') {
     const count = lines.filter((line) => line !== '').length;
@@ -115,9 +115,17 @@ export function parseProbeAnswer(stdout: string): Observations {
   } catch (error) {
     throw refuse(`it is not JSON (${(error as Error).message})`);
   }
-  const wrong = mismatch(value, OBSERVATIONS);
+  const wrong = mismatch(value, shape);
   if (wrong) throw refuse(wrong);
-  const observations = value as Observations;
+  return value;
+}
+
+/**
+ * The probe's stdout, as Observations: one JSON document on one line, of the probe's shape, from
+ * a probe that ran as PROBE_UID while the agent is another uid. Anything else is refused.
+ */
+export function parseProbeAnswer(stdout: string): Observations {
+  const observations = parseOne(stdout, OBSERVATIONS) as Observations;
   if (observations.probeUid !== PROBE_UID) throw refuse(`it says the probe ran as uid ${observations.probeUid}, where it runs as ${PROBE_UID}`);
   if (observations.uid === PROBE_UID) {
     throw new SandboxError(
@@ -125,4 +133,9 @@ export function parseProbeAnswer(stdout: string): Observations {
     );
   }
   return observations;
+}
+
+/** The home part's stdout (written from the agent's own session: the agent could have written it). */
+export function parseHomeAnswer(stdout: string): { files: string[]; helpers: string[]; gitconfigHelpers: string[] } {
+  return parseOne(stdout, HOME_ANSWER) as { files: string[]; helpers: string[]; gitconfigHelpers: string[] };
 }

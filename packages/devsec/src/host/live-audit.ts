@@ -32,7 +32,7 @@ import { runCommand, Runner } from './run';
 import type { GitLayout } from './git-layout';
 import { GIT_READ_ONLY_INSIDE, PRIVATE_GIT_DIR_INSIDE } from './git-mounts';
 import { egressProbeInput } from './live-egress-input';
-import { parseProbeAnswer, PROBE_UID } from './live-answer';
+import { parseHomeAnswer, parseProbeAnswer, PROBE_UID } from './live-answer';
 import type { SandboxStack } from './sandbox-stack';
 import { findOurDevcontainers } from './worktree';
 
@@ -213,5 +213,35 @@ export function runLiveProbe(container: string, input: ProbeInput, run: Runner =
     const hint = /executable file not found|no such file/i.test(reason) ? ' The live audit runs Node inside the dev container: keep a Node base image.' : '';
     throw new SandboxError(`The live probe could not run in ${container}: ${visible(reason)}.${hint}`);
   }
-  return parseProbeAnswer(result.stdout);
+  const observations = parseProbeAnswer(result.stdout);
+  return withHome(observations, container, input, run);
+}
+
+/**
+ * The agent's home (credential files, git's helpers, a copied ~/.gitconfig), looked at from the
+ * agent's own session: a home of mode 0700 (the Node images') hides them from the probe's uid. The
+ * agent could write this answer, as it can hide its own files anyway: so it only ever adds
+ * findings, and an answer that is not what the probe writes is itself a finding.
+ */
+function withHome(observations: Observations, container: string, input: ProbeInput, run: Runner): Observations {
+  const result = run('docker', ['exec', '-i', '-u', String(observations.uid), '-w', '/', container, 'node', '-', JSON.stringify({ ...input, only: 'home' })], {
+    input: probeScript(),
+  });
+  try {
+    if (result.status !== 0) throw new SandboxError(`it ended with status ${result.status}`);
+    const home = parseHomeAnswer(result.stdout);
+    const union = (a: string[], b: string[]) => [...new Set([...a, ...b])];
+    return {
+      ...observations,
+      credentials: {
+        ...observations.credentials,
+        files: union(observations.credentials.files, home.files),
+        helpers: union(observations.credentials.helpers, home.helpers),
+      },
+      vscode: { ...observations.vscode, gitconfigHelpers: union(observations.vscode.gitconfigHelpers, home.gitconfigHelpers) },
+    };
+  } catch (error) {
+    if (!(error instanceof SandboxError)) throw error;
+    return { ...observations, homeRefused: error.message };
+  }
 }

@@ -71,6 +71,7 @@ describe('liveFindings', () => {
       (seen) => seen.credentials.helpers.push('file:/etc/gitconfig credential.helper !f() { /vscode/git-cred; }; f'),
       ['high live-credential-helper'],
     ],
+    ["a look at the agent's home whose answer was refused", (seen) => (seen.homeRefused = 'it is 2 lines'), ['high live-credentials']],
     ['a token in the environment', (seen) => seen.credentials.env.push('GITHUB_TOKEN'), ['high live-credential-env']],
     ['a gateway that answers', (seen) => (seen.egress!.direct[0].outcome = 'refused'), ['high live-egress-route']],
     ['a public address that answers', (seen) => (seen.egress!.direct[2].outcome = 'connected'), ['high live-egress-route']],

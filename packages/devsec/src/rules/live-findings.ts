@@ -80,6 +80,8 @@ export interface Observations {
   vscode: { processes: Array<{ pid: number; command: string }>; gitconfigHelpers: string[] };
   /** Folders the agent may read that the probe's uid could not look into: what is there went unseen. */
   unsearched: string[];
+  /** Set by the host when the look at the agent's home, from the agent's own session, answered what the probe does not write. */
+  homeRefused?: string;
   /** The ways out it tried (absent with --egress=open). */
   egress?: EgressObservations;
 }
@@ -150,6 +152,9 @@ export function liveFindings(observations: Observations, where: { composeFile: s
     );
   }
 
+  if (observations.homeRefused) {
+    add('live-credentials', 'volumes', `the agent's home could not be looked at: its session's answer was refused (${observations.homeRefused}).`);
+  }
   for (const entry of observations.writable.filter((entry) => entry.writable)) {
     add(
       'live-writable',

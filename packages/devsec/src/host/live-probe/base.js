@@ -40,7 +40,7 @@ const { spawnSync } = require('node:child_process');
 
 /**
  * @typedef {{ direct: ProbeTarget[], refusedName: string, allowedName?: string, lookupName: string }} EgressInput
- * @type {{ calls: ProbeCall[], targets: ProbeTarget[], writable: string[], workspaceRoot: string, credentialPaths: string[], enginePorts: number[], socketPaths: string[], hostNames: string[], hostMarkers?: string[], timeoutMs?: number, egress?: EgressInput }}
+ * @type {{ only?: 'home', calls: ProbeCall[], targets: ProbeTarget[], writable: string[], workspaceRoot: string, credentialPaths: string[], enginePorts: number[], socketPaths: string[], hostNames: string[], hostMarkers?: string[], timeoutMs?: number, egress?: EgressInput }}
  */
 const input = JSON.parse(process.argv[2] || '{}');
 const timeoutMs = input.timeoutMs ?? 2000;

@@ -108,15 +108,29 @@ function vscodeChannels() {
  */
 function writability() {
   return input.writable.map((target) => {
+    // The mount table first: it answers for a path the probe's uid may not even stat (a workspace or a home of mode 0700).
+    if (readOnlyMount(target)) return { path: target, writable: false, error: 'EROFS' };
     let stat;
     try {
       stat = fs.statSync(target);
     } catch (error) {
       const code = /** @type {NodeJS.ErrnoException} */ (error).code;
+      // Hidden from the probe, on a writable mount, below a folder the agent may search (its own): the agent's to write.
+      if (code === 'EACCES') return { path: target, writable: agentReaches(target), error: code };
       return { path: target, writable: false, missing: code === 'ENOENT', error: code };
     }
-    if (readOnlyMount(target)) return { path: target, writable: false, error: 'EROFS' };
     const writable = stat.isDirectory() ? agentMay(stat, 2) && agentMay(stat, 1) : agentMay(stat, 2);
     return writable ? { path: target, writable: true } : { path: target, writable: false, error: 'EACCES' };
   });
+}
+
+/** Whether the nearest folder above `target` the probe may stat is one the agent may search: what lies below is then the agent's to reach. @param {string} target */
+function agentReaches(target) {
+  for (let dir = path.dirname(target); ; dir = path.dirname(dir)) {
+    try {
+      return agentMay(fs.statSync(dir), 1);
+    } catch {
+      if (dir === path.dirname(dir)) return false;
+    }
+  }
 }

@@ -3,6 +3,13 @@
 /* global fs, agent, input, unsearched, probeDockerEndpoint, dockerHostEndpoint, findSockets, network, privilegeTools, processStatus, credentials, vscodeChannels, writability, egress */
 
 async function main() {
+  // The agent's home, looked at from the agent's own session (live-audit.ts: only ever adds findings).
+  if (input.only === 'home') {
+    const { files, helpers } = credentials();
+    const { gitconfigHelpers } = vscodeChannels();
+    process.stdout.write(`${JSON.stringify({ files, helpers, gitconfigHelpers })}\n`, () => process.exit(0));
+    return;
+  }
   const endpoints = [];
   const dockerHost = dockerHostEndpoint();
   if (dockerHost) endpoints.push(await probeDockerEndpoint(`DOCKER_HOST=${process.env.DOCKER_HOST}`, dockerHost));
