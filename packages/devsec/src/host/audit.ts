@@ -3,40 +3,40 @@
  * not a registered submodule, and with `live` what a probe sees from inside the running stack.
  * The work behind the executor and `devsec audit`.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, relative } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { liveFindings, liveSummary } from '../rules/live-findings';
 import { finding, Finding } from '../rules/registry';
-import { formatSarif, formatTable, sortFindings } from '../rules/report';
+import { formatSarif, formatTable, shellWord, sortFindings } from '../rules/report';
 import { auditSandbox } from '../rules/static-audit';
-import { SandboxError } from '../sandbox/errors';
 import { preflight } from './engine';
 import { readGitLayout } from './git-layout';
 import { gatherProbeInput, placeHostMarkers, runLiveProbe } from './live-audit';
 import { findNestedGit } from './nested-git';
+import { writeReportFile } from './report-file';
 import { locateStack } from './sandbox-stack';
 
 export interface AuditOptions {
   live?: boolean;
   format?: 'table' | 'json' | 'sarif';
-  /** Also written here, a path inside the workspace. */
+  /** Also written here, a path inside the workspace (host/report-file.ts: never through a symlink or a planted link). */
   outputFile?: string;
 }
 
 /** Every .git below the root that is not a registered submodule: where the host's git would run on the agent's terms. */
 function nestedGitFindings(workspaceRoot: string): Finding[] {
   return findNestedGit(readGitLayout(workspaceRoot)).strays.map((path) =>
-    finding('nested-git', { file: path, key: '.git', message: `${path} is a git repository inside the workspace that git did not register as a submodule.` }),
+    // The folder's name is the agent's to choose: quoted as one shell word, so that a report line pasted into a shell never runs it.
+    finding('nested-git', {
+      file: path,
+      key: '.git',
+      message: `${shellWord(path)} is a git repository inside the workspace that git did not register as a submodule.`,
+    }),
   );
 }
 
 /** The report, printed with `write`; true when nothing high was found. */
 export function runAudit(workspaceRoot: string, composeFile: string, options: AuditOptions, write: (text: string) => void): boolean {
-  const outputFile = options.outputFile === undefined ? undefined : join(workspaceRoot, options.outputFile);
-  const fromRoot = outputFile === undefined ? '' : relative(workspaceRoot, outputFile);
-  if (outputFile !== undefined && (fromRoot.startsWith('..') || isAbsolute(fromRoot) || fromRoot.split(/[\\/]/).includes('.git'))) {
-    throw new SandboxError(`--outputFile=${options.outputFile}: the report goes inside the workspace, outside .git (e.g. --outputFile=audit.sarif).`);
-  }
   const read = (path: string) => {
     const full = join(workspaceRoot, path);
     return existsSync(full) ? readFileSync(full, 'utf-8') : null;
@@ -61,6 +61,6 @@ export function runAudit(workspaceRoot: string, composeFile: string, options: Au
   sortFindings(findings);
   const report = format === 'json' ? JSON.stringify(findings, null, 2) : format === 'sarif' ? formatSarif(findings) : formatTable(findings);
   write(`${report}\n`);
-  if (outputFile) writeFileSync(outputFile, `${report}\n`);
+  if (options.outputFile !== undefined) writeReportFile(workspaceRoot, options.outputFile, `${report}\n`);
   return !findings.some((found) => found.severity === 'high');
 }

@@ -17,6 +17,7 @@ import { ENGINES } from '../sandbox/engines';
 import { describeEngine, EngineProfile, forgetEngine, localEndpoint } from './engine-discovery';
 import { GATE_RULES, policyGate, sharedGate } from './gate';
 import { verifyMounts } from './mount-pins';
+import { shellWord } from '../rules/report';
 import { runCommand } from './run';
 import { prepareWorktree, rememberState, SandboxStack, stackStateDir, summary } from './sandbox-stack';
 import { secretsPath } from './secrets';
@@ -57,7 +58,7 @@ export function gateNestedGit(stack: SandboxStack, unsafeAllow: string[], say: S
   const truncated = stack.nestedGit?.truncated;
   if (strays.length === 0 && !truncated) return;
   if (unsafeAllow.includes('nested-git')) {
-    say.warn(`UNSAFE: nested-git allowed by --unsafe-allow: ${[...strays, ...(truncated ? [`the search ${truncated}`] : [])].join(', ')}`);
+    say.warn(`UNSAFE: nested-git allowed by --unsafe-allow: ${[...strays.map(shellWord), ...(truncated ? [`the search ${truncated}`] : [])].join(', ')}`);
     return;
   }
   // A search cut short proves nothing: a .git may sit just past where it stopped (an agent can nest one that deep).
@@ -69,7 +70,8 @@ export function gateNestedGit(stack: SandboxStack, unsafeAllow: string[], say: S
   }
   throw new SandboxError(
     `Refusing to start: a .git below the workspace root is not a registered submodule, and the host's git or VS Code would run git there on its terms:\n` +
-      strays.map((path) => `  - ${path}`).join('\n') +
+      // Names the agent chose, each one shell word: a line pasted into a shell names it, never runs it.
+      strays.map((path) => `  - ${shellWord(path)}`).join('\n') +
       '\nRemove it (if an agent made it, it is not yours), or make your own repository a submodule (git submodule add). ' +
       'To start anyway: --unsafe-allow=nested-git.',
   );

@@ -1,7 +1,8 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Script } from 'node:vm';
-import { FORBIDDEN_CALLS, gatherProbeInput, PROBE_PARTS, probeScript } from './live-audit';
+import { FORBIDDEN_CALLS, gatherProbeInput, PROBE_PARTS, probeScript, runLiveProbe } from './live-audit';
+import type { ProbeInput } from '../rules/live-findings';
 import type { Runner } from './run';
 import type { SandboxStack } from './sandbox-stack';
 
@@ -106,5 +107,58 @@ describe('the live probe', () => {
     // One strict script: the first part opens it, the last one runs it.
     expect(probeScript()).toMatch(/^\/\/ @ts-check\n'use strict';/);
     expect(probeScript().trimEnd()).toMatch(/^main\(\)\.catch\([\s\S]*\}\);$/m);
+  });
+});
+
+describe('runLiveProbe', () => {
+  const input = {
+    calls: [],
+    targets: [],
+    writable: [],
+    workspaceRoot: '/ws',
+    credentialPaths: [],
+    enginePorts: [],
+    socketPaths: [],
+    hostNames: [],
+    hostMarkers: [],
+  } as ProbeInput;
+  const answer = {
+    uid: 1000,
+    user: 'node',
+    probeUid: 65534,
+    status: {},
+    privilegeTools: [],
+    credentials: { files: [], helpers: [], env: [] },
+    writable: [],
+    hostMarkersSeen: [],
+    vscode: { processes: [], gitconfigHelpers: [] },
+    endpoints: [],
+    sockets: [],
+    network: [],
+    unsearched: [],
+  };
+  const runs: string[][] = [];
+  const stub =
+    (home: string): Runner =>
+    (_command, args) => {
+      runs.push(args.slice(0, 6));
+      return { status: 0, stdout: args.includes('65534:65534') ? `${JSON.stringify(answer)}\n` : home, stderr: '' };
+    };
+
+  it("runs the probe as 65534 from /, then the home part as the agent's uid, whose answer only adds", () => {
+    runs.length = 0;
+    const seen = runLiveProbe('app-1', input, stub(`${JSON.stringify({ files: ['/home/node/.aws'], helpers: [], gitconfigHelpers: ['helper = x'] })}\n`));
+    expect(runs).toEqual([
+      ['exec', '-i', '-u', '65534:65534', '-w', '/'],
+      ['exec', '-i', '-u', '1000', '-w', '/'],
+    ]);
+    expect([seen.credentials.files, seen.vscode.gitconfigHelpers, seen.homeRefused]).toEqual([['/home/node/.aws'], ['helper = x'], undefined]);
+  });
+
+  it('refuses a home answer the agent wrote to, as a finding of its own', () => {
+    const home = `${JSON.stringify({ files: [], helpers: [], gitconfigHelpers: [] })}\n`;
+    const seen = runLiveProbe('app-1', input, stub(home + home));
+    expect(seen.homeRefused).toMatch(/not what the probe writes: it is 2 lines/);
+    expect(seen.credentials.files).toEqual([]);
   });
 });

@@ -2,7 +2,8 @@
  * `nx run <project>:audit --live`, the host's side: finds the running dev container, gathers
  * what the probe cannot know (which addresses are other worktrees' proxies, which are gateways,
  * which paths must be read-only) and runs the live probe (live-probe/, its parts joined) inside
- * it as the container's own user.
+ * it as another uid than the agent's (PROBE_UID), so that its answer is not the agent's to write;
+ * the answer is then checked as data (live-answer.ts).
  * What the observations mean is decided in rules/live-findings.ts.
  */
 import { ENGINE_SOCKET_PATHS, HOST_GATEWAY_NAMES } from '../sandbox/engines';
@@ -11,6 +12,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Observations, ProbeCall, ProbeInput, ProbeTarget } from '../rules/live-findings';
 import { SandboxError } from '../sandbox/errors';
+import { visible } from '../sandbox/visible';
 import {
   APP_SERVICE,
   COMPOSE_FILE,
@@ -30,6 +32,7 @@ import { runCommand, Runner } from './run';
 import type { GitLayout } from './git-layout';
 import { GIT_READ_ONLY_INSIDE, PRIVATE_GIT_DIR_INSIDE } from './git-mounts';
 import { egressProbeInput } from './live-egress-input';
+import { parseHomeAnswer, parseProbeAnswer, PROBE_UID } from './live-answer';
 import type { SandboxStack } from './sandbox-stack';
 import { findOurDevcontainers } from './worktree';
 
@@ -194,14 +197,51 @@ export const PROBE_PARTS = ['base.js', 'docker.js', 'inside.js', 'egress.js', 'm
 /** The live probe as the container's Node runs it: its parts, joined. */
 export const probeScript = () => PROBE_PARTS.map((part) => readFileSync(join(__dirname, 'live-probe', part), 'utf-8')).join('\n');
 
-/** Runs the live probe inside the dev container, as the container's own user. */
+/**
+ * Runs the live probe inside the dev container as PROBE_UID:PROBE_UID, not as the agent: a
+ * process of the agent's uid could open the probe's stdout through /proc/<pid>/fd/1 (or trace
+ * it) and write the answer itself; another uid's it cannot, and a non-root exec holds no
+ * effective capabilities. From / (the workspace is the agent's). Its answer is refused unless it
+ * is exactly what the probe writes (live-answer.ts).
+ */
 export function runLiveProbe(container: string, input: ProbeInput, run: Runner = runCommand): Observations {
   const script = probeScript();
-  const result = run('docker', ['exec', '-i', container, 'node', '-', JSON.stringify(input)], { input: script });
+  const user = `${PROBE_UID}:${PROBE_UID}`;
+  const result = run('docker', ['exec', '-i', '-u', user, '-w', '/', container, 'node', '-', JSON.stringify(input)], { input: script });
   if (result.status !== 0) {
     const reason = (result.stderr || result.stdout).trim().split('\n').slice(-3).join(' ');
     const hint = /executable file not found|no such file/i.test(reason) ? ' The live audit runs Node inside the dev container: keep a Node base image.' : '';
-    throw new SandboxError(`The live probe could not run in ${container}: ${reason}.${hint}`);
+    throw new SandboxError(`The live probe could not run in ${container}: ${visible(reason)}.${hint}`);
   }
-  return JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}') as Observations;
+  const observations = parseProbeAnswer(result.stdout);
+  return withHome(observations, container, input, run);
+}
+
+/**
+ * The agent's home (credential files, git's helpers, a copied ~/.gitconfig), looked at from the
+ * agent's own session: a home of mode 0700 (the Node images') hides them from the probe's uid. The
+ * agent could write this answer, as it can hide its own files anyway: so it only ever adds
+ * findings, and an answer that is not what the probe writes is itself a finding.
+ */
+function withHome(observations: Observations, container: string, input: ProbeInput, run: Runner): Observations {
+  const result = run('docker', ['exec', '-i', '-u', String(observations.uid), '-w', '/', container, 'node', '-', JSON.stringify({ ...input, only: 'home' })], {
+    input: probeScript(),
+  });
+  try {
+    if (result.status !== 0) throw new SandboxError(`it ended with status ${result.status}`);
+    const home = parseHomeAnswer(result.stdout);
+    const union = (a: string[], b: string[]) => [...new Set([...a, ...b])];
+    return {
+      ...observations,
+      credentials: {
+        ...observations.credentials,
+        files: union(observations.credentials.files, home.files),
+        helpers: union(observations.credentials.helpers, home.helpers),
+      },
+      vscode: { ...observations.vscode, gitconfigHelpers: union(observations.vscode.gitconfigHelpers, home.gitconfigHelpers) },
+    };
+  } catch (error) {
+    if (!(error instanceof SandboxError)) throw error;
+    return { ...observations, homeRefused: error.message };
+  }
 }

@@ -15,6 +15,7 @@ function clean(): Observations {
     uid: 1000,
     gid: 1000,
     user: 'node',
+    probeUid: 65534,
     status: { capEff: '0000000000000000', noNewPrivs: '1' },
     privilegeTools: [],
     credentials: { files: [], helpers: [], env: [] },
@@ -27,6 +28,9 @@ function clean(): Observations {
       { name: 'DOCKER_HOST=tcp://docker-proxy:2375', docker: true, ping: { status: 200, apiVersion: '1.41', body: 'OK' }, calls: refusedCalls, env: [] },
     ],
     sockets: [],
+    hostMarkersSeen: [],
+    vscode: { processes: [], gitconfigHelpers: [] },
+    unsearched: [],
     network: [
       { host: '172.18.0.1', port: 2375, label: 'the gateway of network dev', answer: { error: 'ECONNREFUSED' } },
       { host: '172.20.0.2', port: 2375, label: "another sandbox's proxy (app-b-1-docker-proxy-1) on network app-b_sandbox", answer: { error: 'timeout' } },
@@ -58,7 +62,7 @@ describe('liveFindings', () => {
     ['root', (seen) => (seen.uid = 0), ['high live-root']],
     ['capabilities', (seen) => (seen.status.capEff = '00000000a80425fb'), ['high live-capabilities']],
     ['no-new-privileges off', (seen) => (seen.status.noNewPrivs = '0'), ['medium live-new-privileges']],
-    ['sudo, setuid root', (seen) => seen.privilegeTools.push({ name: 'sudo', path: '/usr/bin/sudo', setuidRoot: true, works: false }), ['high live-sudo']],
+    ['sudo, setuid root', (seen) => seen.privilegeTools.push({ name: 'sudo', path: '/usr/bin/sudo', setuidRoot: true }), ['high live-sudo']],
     ['an SSH agent', (seen) => (seen.credentials.sshAgent = { path: '/tmp/vscode-ssh-auth.sock', exists: true }), ['high live-ssh-agent']],
     ['SSH keys', (seen) => seen.credentials.files.push('/home/node/.ssh'), ['high live-ssh-keys']],
     ['cloud credentials', (seen) => seen.credentials.files.push('/home/node/.aws'), ['high live-credentials']],
@@ -67,6 +71,7 @@ describe('liveFindings', () => {
       (seen) => seen.credentials.helpers.push('file:/etc/gitconfig credential.helper !f() { /vscode/git-cred; }; f'),
       ['high live-credential-helper'],
     ],
+    ["a look at the agent's home whose answer was refused", (seen) => (seen.homeRefused = 'it is 2 lines'), ['high live-credentials']],
     ['a token in the environment', (seen) => seen.credentials.env.push('GITHUB_TOKEN'), ['high live-credential-env']],
     ['a gateway that answers', (seen) => (seen.egress!.direct[0].outcome = 'refused'), ['high live-egress-route']],
     ['a public address that answers', (seen) => (seen.egress!.direct[2].outcome = 'connected'), ['high live-egress-route']],
@@ -90,25 +95,38 @@ describe('liveFindings', () => {
       (seen) => (seen.endpoints[0] = { name: 'DOCKER_HOST=tcp://docker-proxy:2375', docker: false, ping: { error: 'ENOTFOUND' } }),
       ['medium live-proxy-down'],
     ],
-    ['a Docker socket that answers', (seen) => seen.sockets.push({ path: '/var/run/docker.sock', docker: true }), ['high live-docker-socket']],
     [
-      'a Docker socket this user cannot open',
-      (seen) => seen.sockets.push({ path: '/var/run/docker.sock', docker: false, error: 'EACCES' }),
+      'a Docker socket that answers',
+      (seen) => seen.sockets.push({ path: '/var/run/docker.sock', docker: true, agentCanOpen: true }),
+      ['high live-docker-socket'],
+    ],
+    [
+      'a Docker socket the agent can open and the probe cannot',
+      (seen) => seen.sockets.push({ path: '/var/run/docker.sock', docker: false, agentCanOpen: true, error: 'EACCES' }),
+      ['high live-docker-socket'],
+    ],
+    [
+      'a Docker socket the agent cannot open',
+      (seen) => seen.sockets.push({ path: '/var/run/docker.sock', docker: false, agentCanOpen: false, error: 'EACCES' }),
       ['high live-docker-socket'],
     ],
     [
       'some other socket',
-      (seen) => seen.sockets.push({ path: '/run/something/else.sock', docker: false, error: 'ECONNREFUSED' }),
+      (seen) => seen.sockets.push({ path: '/run/something/else.sock', docker: false, agentCanOpen: true, error: 'ECONNREFUSED' }),
       ['medium live-unknown-socket'],
     ],
     [
       "VS Code's IPC socket",
-      (seen) => seen.sockets.push({ path: '/tmp/vscode-ipc-1.sock', docker: false, error: 'ECONNREFUSED' }),
+      (seen) => seen.sockets.push({ path: '/tmp/vscode-ipc-1.sock', docker: false, agentCanOpen: true, error: 'EACCES' }),
       ['high live-vscode-channel'],
     ],
     [
-      "a process with VS Code's channels in its environment",
-      (seen) => (seen.vscode = { processes: [{ pid: 42, names: ['SSH_AUTH_SOCK', 'VSCODE_IPC_HOOK_CLI'] }], gitconfigHelpers: [] }),
+      "VS Code's server among the processes",
+      (seen) =>
+        (seen.vscode = {
+          processes: [{ pid: 42, command: '/home/node/.vscode-server/bin/x/node /home/node/.vscode-server/bin/x/out/server-main.js' }],
+          gitconfigHelpers: [],
+        }),
       ['high live-vscode-channel'],
     ],
     [
@@ -137,11 +155,14 @@ describe('liveFindings', () => {
 
   it('points what the image holds at the Dockerfile', () => {
     const seen = clean();
-    seen.privilegeTools.push({ name: 'sudo', path: '/usr/bin/sudo', setuidRoot: true, works: true });
-    expect(liveFindings(seen, where)[0]).toMatchObject({
-      file: `apps/app/.devcontainer/${DOCKERFILE}`,
-      message: expect.stringContaining('works without a password'),
-    });
+    seen.privilegeTools.push({ name: 'sudo', path: '/usr/bin/sudo', setuidRoot: true });
+    seen.status.noNewPrivs = '0';
+    expect(liveFindings(seen, where)).toContainEqual(
+      expect.objectContaining({
+        file: `apps/app/.devcontainer/${DOCKERFILE}`,
+        message: expect.stringContaining('no-new-privileges is off: it raises privileges'),
+      }),
+    );
   });
 
   it('names the container, and never a secret value', () => {
@@ -154,10 +175,20 @@ describe('liveFindings', () => {
 
   it('says what it looked at', () => {
     expect(liveSummary(clean(), where.container)).toBe(
-      `Live probe in ${where.container} as node (uid 1000): ${FORBIDDEN_CALLS.length} of ${FORBIDDEN_CALLS.length} forbidden Docker calls refused; ` +
+      `Live probe in ${where.container} (as uid 65534) for node (uid 1000): ${FORBIDDEN_CALLS.length} of ${FORBIDDEN_CALLS.length} forbidden Docker calls refused; ` +
         "0 socket file(s) found; 2 of 2 addresses without any HTTP answer (1 of them other sandboxes' proxies); 2 of 2 sandbox paths read-only; " +
         '3 of 3 direct routes out closed; no outside name resolves; the egress proxy refused an unlisted name; registry.npmjs.org passed the list, then the proxy answered 502 dns_error.',
     );
+  });
+
+  it('shows what came from inside as text: a user name with escapes, the folders it could not look into', () => {
+    const seen = clean();
+    seen.user = 'node\x1b[31m\x1b]0;pwned\x07';
+    seen.unsearched = ['/home/node/private'];
+    const summary = liveSummary(seen, where.container);
+    expect(summary).toContain('for node\\x1b[31m\\x1b]0;pwned\\x07 (uid 1000)');
+    expect([...summary].filter((char) => char.charCodeAt(0) < 0x20)).toEqual([]);
+    expect(summary).toMatch(/; 1 folder\(s\) of the agent's the probe could not look into\.$/);
   });
 
   it('says a listed host was let through only when the proxy answered it so', () => {

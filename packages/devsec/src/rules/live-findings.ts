@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { APP_SERVICE, DOCKERFILE, PROXY_PORT, PROXY_SERVICE } from '../sandbox/vocabulary';
 import { EgressObservations, EgressProbeInput, egressLiveFindings, egressSummary } from './live-egress';
 import { finding, Finding, RuleId } from './registry';
+import { visible } from '../sandbox/visible';
 
 export interface ProbeCall {
   method: string;
@@ -48,13 +49,19 @@ export interface Answer {
   error?: string;
 }
 
-/** What the live probe (host/live-probe/) prints. */
+/**
+ * What the live probe (host/live-probe/) prints, checked against host/live-answer.ts's shape
+ * before anything reads it. The probe runs as another uid than the agent's: `uid`, `gid`, `user`
+ * and `status` are the agent's (the container's first process, as the kernel reports it),
+ * `probeUid` the probe's own.
+ */
 export interface Observations {
-  uid?: number;
+  uid: number;
   gid?: number;
   user: string;
+  probeUid: number;
   status: { capEff?: string; noNewPrivs?: string };
-  privilegeTools: Array<{ name: string; path: string; setuidRoot: boolean; works: boolean }>;
+  privilegeTools: Array<{ name: string; path: string; setuidRoot: boolean }>;
   credentials: { files: string[]; helpers: string[]; env: string[]; sshAgent?: { path: string; exists: boolean } };
   writable: Array<{ path: string; writable: boolean; missing?: boolean; error?: string }>;
   endpoints: Array<{
@@ -64,12 +71,17 @@ export interface Observations {
     calls?: Array<{ method: string; path: string; answer: Answer }>;
     env?: Array<{ container: string; names: string[] }>;
   }>;
-  sockets: Array<{ path: string; docker: boolean; error?: string }>;
+  /** Each socket file found; `agentCanOpen` from its owner, group and mode (the probe itself may not be able to). */
+  sockets: Array<{ path: string; docker: boolean; agentCanOpen: boolean; error?: string }>;
   network: Array<ProbeTarget & { answer: Answer }>;
-  /** The host's marker files the probe could see (absent in older probes). */
-  hostMarkersSeen?: string[];
-  /** VS Code's forwarded channels: in other processes' environment, and a copied ~/.gitconfig's helpers. */
-  vscode?: { processes: Array<{ pid: number; names: string[] }>; gitconfigHelpers: string[] };
+  /** The host's marker files the probe could see. */
+  hostMarkersSeen: string[];
+  /** VS Code's forwarded channels: its server among the processes, and a copied ~/.gitconfig's helpers. */
+  vscode: { processes: Array<{ pid: number; command: string }>; gitconfigHelpers: string[] };
+  /** Folders the agent may read that the probe's uid could not look into: what is there went unseen. */
+  unsearched: string[];
+  /** Set by the host when the look at the agent's home, from the agent's own session, answered what the probe does not write. */
+  homeRefused?: string;
   /** The ways out it tried (absent with --egress=open). */
   egress?: EgressObservations;
 }
@@ -102,8 +114,11 @@ export function liveFindings(observations: Observations, where: { composeFile: s
   }
   if (observations.status.noNewPrivs === '0') add('live-new-privileges', 'security_opt', 'setuid programs can raise privileges (no-new-privileges is off).');
   for (const tool of observations.privilegeTools) {
-    if (!tool.setuidRoot && !tool.works) continue;
-    const how = tool.works ? 'and works without a password' : 'setuid root; today no-new-privileges may stop it, one line of compose would not';
+    if (!tool.setuidRoot) continue;
+    const how =
+      observations.status.noNewPrivs === '1'
+        ? 'setuid root; today no-new-privileges may stop it, one line of compose would not'
+        : 'setuid root, and no-new-privileges is off: it raises privileges as far as its rules allow';
     add('live-sudo', DOCKERFILE, `${tool.path} is installed (${how}).`, `Remove ${tool.name} from the image; install what the agent needs at build time.`);
   }
 
@@ -137,6 +152,9 @@ export function liveFindings(observations: Observations, where: { composeFile: s
     );
   }
 
+  if (observations.homeRefused) {
+    add('live-credentials', 'volumes', `the agent's home could not be looked at: its session's answer was refused (${observations.homeRefused}).`);
+  }
   for (const entry of observations.writable.filter((entry) => entry.writable)) {
     add(
       'live-writable',
@@ -146,13 +164,17 @@ export function liveFindings(observations: Observations, where: { composeFile: s
     );
   }
 
-  for (const { pid, names } of observations.vscode?.processes ?? []) {
-    add('live-vscode-channel', 'environment', `process ${pid} has ${names.join(', ')} set: a way from inside to VS Code on the host.`);
+  for (const { pid, command } of observations.vscode.processes) {
+    add(
+      'live-vscode-channel',
+      'environment',
+      `process ${pid} is VS Code's server (${command}): its terminals and extensions carry SSH_AUTH_SOCK, git's askpass and IPC handles, ways from inside to VS Code on the host.`,
+    );
   }
-  for (const helper of observations.vscode?.gitconfigHelpers ?? []) {
+  for (const helper of observations.vscode.gitconfigHelpers) {
     add('live-vscode-channel', 'git config', `~/.gitconfig (copied in by VS Code) sets a credential helper: ${helper}.`);
   }
-  for (const marker of observations.hostMarkersSeen ?? []) {
+  for (const marker of observations.hostMarkersSeen) {
     add('live-host-folder', 'volumes', `${dirname(marker)} is the host's own folder: what the agent installs or caches there, the host later runs or replays.`);
   }
 
@@ -190,8 +212,15 @@ export function liveFindings(observations: Observations, where: { composeFile: s
   for (const socket of observations.sockets) {
     if (socket.docker) {
       add('live-docker-socket', 'volumes', `${socket.path} is a Docker socket that answers.`);
+    } else if (socket.agentCanOpen && /docker|podman/.test(socket.path)) {
+      // The probe runs as another uid: a socket only the agent's uid or groups may open, it could not ask.
+      add(
+        'live-docker-socket',
+        'volumes',
+        `${socket.path} is a Docker socket the agent can open (by its uid or groups; the probe, another uid, could not ask it).`,
+      );
     } else if (socket.error === 'EACCES' && /docker|podman/.test(socket.path)) {
-      add('live-docker-socket', 'volumes', `${socket.path} is a Docker socket; this user cannot open it now, root or a group change would.`);
+      add('live-docker-socket', 'volumes', `${socket.path} is a Docker socket; the agent cannot open it now, root or a group change would.`);
     } else if (VSCODE_SOCKET.test(socket.path)) {
       add('live-vscode-channel', 'volumes', `${socket.path} is a socket of VS Code's that reaches the host (SSH agent, git askpass or IPC).`);
     } else {
@@ -226,11 +255,13 @@ export function liveSummary(observations: Observations, container: string): stri
   const silent = observations.network.filter((target) => target.answer.status === undefined).length;
   const present = observations.writable.filter((entry) => !entry.missing);
   const readOnly = present.filter((entry) => !entry.writable).length;
-  return (
-    `Live probe in ${container} as ${observations.user} (uid ${observations.uid}): ` +
-    `${refusedCalls} of ${calls.length} forbidden Docker calls refused; ` +
-    `${observations.sockets.length} socket file(s) found; ` +
-    `${silent} of ${observations.network.length} addresses without any HTTP answer (${otherProxies} of them other sandboxes' proxies); ` +
-    `${readOnly} of ${present.length} sandbox paths read-only; ${egressSummary(observations.egress)}.`
+  const unsearched = observations.unsearched.length > 0 ? `; ${observations.unsearched.length} folder(s) of the agent's the probe could not look into` : '';
+  // The user's name and the container's came from inside: shown, never sent to the terminal.
+  return visible(
+    `Live probe in ${container} (as uid ${observations.probeUid}) for ${observations.user} (uid ${observations.uid}): ` +
+      `${refusedCalls} of ${calls.length} forbidden Docker calls refused; ` +
+      `${observations.sockets.length} socket file(s) found; ` +
+      `${silent} of ${observations.network.length} addresses without any HTTP answer (${otherProxies} of them other sandboxes' proxies); ` +
+      `${readOnly} of ${present.length} sandbox paths read-only; ${egressSummary(observations.egress)}${unsearched}.`,
   );
 }

@@ -11,12 +11,22 @@ export function sortFindings(findings: AuditFinding[]): AuditFinding[] {
   return findings.sort((a, b) => rank[a.severity] - rank[b.severity] || a.file.localeCompare(b.file) || (a.line ?? 0) - (b.line ?? 0));
 }
 
+/**
+ * A path from the workspace as one inert shell word: as is when it holds only characters no
+ * shell gives a meaning, else single-quoted (control characters made visible first). A report
+ * line pasted into a shell then names it, and never runs it (`x;id>out;#/.git`).
+ */
+export function shellWord(text: string): string {
+  const shown = visible(text);
+  return /^[A-Za-z0-9_./@%+=:,-]+$/.test(shown) ? shown : `'${shown.replace(/'/g, `'\\''`)}'`;
+}
+
 export function formatTable(findings: AuditFinding[]): string {
   if (findings.length === 0) return 'No findings: the sandbox holds on every rule checked.';
   // File names, service names and what the probe saw came from the workspace or the sandbox: shown, never sent to the terminal.
   const rows = findings.map((f) => [
     f.severity.toUpperCase(),
-    visible(`${f.file}${f.line ? `:${f.line}` : ''}`),
+    shellWord(`${f.file}${f.line ? `:${f.line}` : ''}`),
     visible(`${f.rule}: ${f.message}`),
     visible(f.fix),
   ]);

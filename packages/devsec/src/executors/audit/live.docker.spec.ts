@@ -99,7 +99,9 @@ describeWithDocker('audit --live on a real engine', () => {
     const { container, input } = gatherProbeInput(stack);
     const seen = runLiveProbe(container.Name.replace(/^\//, ''), input);
     // What the clean verdict rests on, so that "no finding" cannot mean "looked at nothing".
-    expect(seen.uid).toBe(1000);
+    // The agent's uid, as the kernel reports it for the container's first process; the probe ran as another.
+    expect([seen.uid, seen.user, seen.probeUid]).toEqual([1000, 'node', 65534]);
+    expect(seen.status.noNewPrivs).toBe('1');
     const proxy = seen.endpoints.find((endpoint) => endpoint.name === 'DOCKER_HOST=tcp://docker-proxy:2375');
     expect(proxy?.docker).toBe(true);
     expect(proxy?.calls).toHaveLength(FORBIDDEN_CALLS.length * 2);
@@ -127,10 +129,14 @@ describeWithDocker('audit --live on a real engine', () => {
     await up();
     const app = `${locateStack(dir, composeFile).identity.composeProjectName}-app-1`;
     const inside = (script: string, detach = false) => docker(['exec', ...(detach ? ['-d'] : []), '-u', 'node', app, 'sh', '-c', script]);
-    // A stand-in for VS Code's server: its sockets in /tmp, its channels in its environment; a copied .gitconfig and docker config.
+    // A stand-in for VS Code's server (where the extension installs it): its sockets in /tmp, its channels in its environment; a copied .gitconfig and docker config.
     const server =
       "const net=require('net');for(const n of ['vscode-ssh-auth-1','vscode-git-2','vscode-ipc-3'])net.createServer().listen('/tmp/'+n+'.sock');setInterval(()=>{},1e6)";
-    inside(`SSH_AUTH_SOCK=/tmp/vscode-ssh-auth-1.sock VSCODE_IPC_HOOK_CLI=/tmp/vscode-ipc-3.sock GIT_ASKPASS=/tmp/askpass.sh node -e "${server}"`, true);
+    inside(`mkdir -p ~/.vscode-server/bin/x/out && echo "${server}" > ~/.vscode-server/bin/x/out/server-main.js`);
+    inside(
+      'SSH_AUTH_SOCK=/tmp/vscode-ssh-auth-1.sock VSCODE_IPC_HOOK_CLI=/tmp/vscode-ipc-3.sock GIT_ASKPASS=/tmp/askpass.sh node ~/.vscode-server/bin/x/out/server-main.js',
+      true,
+    );
     inside('printf \'[credential]\\n\\thelper = "/home/node/.vscode-server/bin/x/node /tmp/vscode-remote-containers-1.js"\\n\' > ~/.gitconfig');
     inside('mkdir -p ~/.docker && echo \'{"credsStore":"dev-containers-1"}\' > ~/.docker/config.json');
     await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -139,7 +145,9 @@ describeWithDocker('audit --live on a real engine', () => {
       const channels = live.filter((finding) => finding.rule === 'live-vscode-channel').map((finding) => finding.message);
       for (const socket of ['vscode-ssh-auth-1', 'vscode-git-2', 'vscode-ipc-3'])
         expect(channels).toContainEqual(expect.stringContaining(`/tmp/${socket}.sock`));
-      expect(channels).toContainEqual(expect.stringMatching(/has SSH_AUTH_SOCK, GIT_ASKPASS, VSCODE_IPC_HOOK_CLI set|has .*SSH_AUTH_SOCK/));
+      expect(channels).toContainEqual(
+        expect.stringMatching(/process \d+ is VS Code's server \(node \/home\/node\/\.vscode-server\/bin\/x\/out\/server-main\.js\)/),
+      );
       expect(channels).toContainEqual(expect.stringContaining('~/.gitconfig (copied in by VS Code) sets a credential helper'));
       expect(live.map((finding) => finding.message)).toContainEqual(expect.stringContaining('/home/node/.docker/config.json holds credentials'));
       // The agent's own session (devsec agent: docker exec as the user, the container's environment): none of it.
@@ -150,7 +158,45 @@ describeWithDocker('audit --live on a real engine', () => {
       expect(session.stdout).not.toContain('vscode-remote-containers');
       expect(session.stdout).toContain('docker config dir: /home/node/.config/devsec/docker');
     } finally {
-      inside('pkill -f vscode-ssh-auth; rm -f /tmp/vscode-*.sock ~/.gitconfig ~/.docker/config.json');
+      inside('pkill -f server-main.js; rm -rf /tmp/vscode-*.sock ~/.gitconfig ~/.docker/config.json ~/.vscode-server');
+    }
+  });
+
+  it("the agent writes its own verdict into the probe's stdout (/proc/<pid>/fd/1) while the probe runs: it cannot, and the probe's own answer holds", async () => {
+    await up();
+    const app = `${locateStack(dir, composeFile).identity.composeProjectName}-app-1`;
+    const inside = (script: string, detach = false) => docker(['exec', ...(detach ? ['-d'] : []), '-u', 'node', app, 'sh', '-c', script]);
+    // Something the real probe reports (the agent's own credentials file), and a forged clean answer that hides it, with escapes in its user.
+    inside('mkdir -p ~/.aws && echo "[default]" > ~/.aws/credentials');
+    const forged = JSON.stringify({ uid: 1000, user: '\x1b[31mforged', probeUid: 65534, credentials: { files: [], helpers: [], env: [] } });
+    const attacker = `
+      const fs = require('fs');
+      const forged = ${JSON.stringify(forged)} + '\\n';
+      const log = (line) => fs.appendFileSync('/tmp/forge.log', line + '\\n');
+      setInterval(() => {
+        for (const pid of fs.readdirSync('/proc').filter((entry) => /^[0-9]+$/.test(entry))) {
+          let command = '';
+          try { command = fs.readFileSync('/proc/' + pid + '/cmdline', 'utf-8'); } catch { continue; }
+          if (!command.startsWith('node\\0-\\0')) continue;
+          try { fs.writeFileSync('/proc/' + pid + '/fd/1', forged); log('wrote ' + pid); } catch (error) { log(error.code + ' ' + pid); }
+        }
+      }, 5);`;
+    docker(['exec', '-i', '-u', 'node', app, 'sh', '-c', 'cat > /tmp/forge.js'], { input: attacker });
+    inside('node /tmp/forge.js', true);
+    try {
+      const { success, live } = await liveAudit();
+      const log = inside('cat /tmp/forge.log').stdout;
+      // The agent found the probe and tried: the kernel refused the writes into the probe's stdout (another uid's descriptors).
+      expect(log).toMatch(/^EACCES \d+$/m);
+      // The look at its home runs in the agent's own session: a write there makes that answer refused, and the refusal a finding.
+      const messages = live.map((finding) => finding.message);
+      expect(messages).toContainEqual(
+        expect.stringMatching(/\/home\/node\/\.aws holds credentials|the agent's home could not be looked at: .*not what the probe writes/),
+      );
+      expect(success).toBe(false);
+      expect(JSON.stringify(live)).not.toContain('forged');
+    } finally {
+      inside('pkill -f /tmp/forge.js; rm -rf ~/.aws /tmp/forge.js /tmp/forge.log');
     }
   });
 
@@ -176,6 +222,7 @@ describeWithDocker('audit --live on a real engine', () => {
     expect(errors.join('\n')).toMatch(/Refusing to start.*socket-mount/s);
   });
 
+  // The probe runs as another uid than the agent's, but an exec gets the container's added groups (group_add): it asks the socket as the agent would.
   it('the Docker socket mounted into app: the socket, the calls that reach the engine and the readable env are each reported', async () => {
     weakenServices(`  app:\n    volumes:\n      - /var/run/docker.sock:/var/run/docker.sock\n    group_add:\n      - "\${DEVSEC_DOCKER_GID:-0}"\n`);
     await up(['socket-mount']);

@@ -1,7 +1,7 @@
 // Part of the live probe (see base.js): Docker APIs — through DOCKER_HOST, every socket file, the network. Uses base.js's modules and helpers.
 
-/* global fs, path, dns, home, input, timeoutMs, request, isDockerPing */
-/* exported probeDockerEndpoint, dockerHostEndpoint, findSockets, network */
+/* global fs, path, dns, agent, home, agentMay, input, timeoutMs, request, isDockerPing */
+/* exported probeDockerEndpoint, dockerHostEndpoint, findSockets, unsearched, network */
 
 /**
  * A Docker endpoint: does it answer, and what does it do with each forbidden call, with and
@@ -71,13 +71,42 @@ function dockerHostEndpoint() {
   return unix ? { socketPath: unix[1] } : undefined;
 }
 
-/** Every unix socket an agent could find: the usual places, then a bounded walk of the filesystem. */
+/**
+ * Folders the walk could not look into (the probe's uid is not the agent's: a folder only the
+ * agent may read hides what is in it from the probe). The host says how many.
+ * @type {string[]}
+ */
+const unsearched = [];
+
+/** A folder the probe may not look into: noted when the agent may (read and search it), for what it hides there is unseen. @param {string} dir */
+function hiddenFromProbe(dir) {
+  try {
+    if (agentMay(fs.statSync(dir), 5)) unsearched.push(dir);
+  } catch {
+    // not even its parents are the probe's to search: the nearest one that is was noted
+  }
+}
+
+/**
+ * Every unix socket an agent could find: the usual places (the agent's home and runtime dir),
+ * then a bounded walk of the filesystem. Each with whether the agent may connect to it (write on
+ * the socket file: its owner, group and mode, as data): the probe's own connection tries only
+ * what the probe's uid may open.
+ * @returns {Array<{ path: string, agentCanOpen: boolean }>}
+ */
 function findSockets() {
   const skip = new Set(['/proc', '/sys', '/dev', '/usr', '/lib', '/lib64', '/bin', '/sbin', '/boot', '/etc']);
   // One entry per socket, under the first name found (/var/run is often a link to /run).
   /** @type {Map<string, string>} */
   const found = new Map();
+  /** @type {Map<string, boolean>} */
+  const agentCanOpen = new Map();
   const add = (/** @type {string} */ file) => {
+    try {
+      agentCanOpen.set(file, agentMay(fs.statSync(file), 2));
+    } catch {
+      agentCanOpen.set(file, false);
+    }
     let real = file;
     try {
       real = fs.realpathSync(file);
@@ -86,13 +115,13 @@ function findSockets() {
     }
     if (!found.has(real)) found.set(real, file);
   };
-  const runtimeDir = process.env.XDG_RUNTIME_DIR || `/run/user/${process.getuid?.()}`;
+  const runtimeDir = process.env.XDG_RUNTIME_DIR || `/run/user/${agent.uid}`;
   const known = input.socketPaths.map((file) => file.replace(/^~(?=\/)/, home).replace(/^\$XDG_RUNTIME_DIR(?=\/)/, runtimeDir));
   for (const candidate of known) {
     try {
       if (fs.statSync(candidate).isSocket()) add(candidate);
-    } catch {
-      // not there
+    } catch (error) {
+      if (/** @type {NodeJS.ErrnoException} */ (error).code === 'EACCES') hiddenFromProbe(path.dirname(candidate));
     }
   }
   let budget = 50_000;
@@ -102,7 +131,8 @@ function findSockets() {
     let entries;
     try {
       entries = fs.readdirSync(dir, { withFileTypes: true });
-    } catch {
+    } catch (error) {
+      if (/** @type {NodeJS.ErrnoException} */ (error).code === 'EACCES') hiddenFromProbe(dir);
       return;
     }
     for (const entry of entries) {
@@ -113,7 +143,7 @@ function findSockets() {
     }
   };
   walk('/', 0);
-  return [...found.values()].sort();
+  return [...found.values()].sort().map((file) => ({ path: file, agentCanOpen: agentCanOpen.get(file) === true }));
 }
 
 /** Other Docker APIs on the network: another worktree's proxy, an engine on a gateway. */
