@@ -39,7 +39,7 @@ export const RULES = {
   'workspace-mount': rule(
     'high',
     true,
-    "The workspace, anything in it, the worktree's .git or the repository's git dir mounted into a service other than the dev container, even read-only (in the shared stack: a .git, or the workspace writable): it sees them without the dev container's guards.",
+    "The workspace, anything in it, the worktree's .git or the repository's git dir mounted into a service other than the dev container, even read-only (in the shared stack, whose file no sandbox can write: what holds or lies in a .git): it sees them without the dev container's guards.",
     'Remove the mount: build what the service needs into its image (COPY in a Dockerfile inside the workspace), or give it a named volume; only app mounts the workspace.',
   ),
   'git-hooks-writable': rule(
