@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { RuleId } from '../rules/registry';
-import { effectiveShared, effectiveWorktree, WORKSPACE } from '../rules/testing/effective-models';
+import { effectiveShared, effectiveWorktree, WORKSPACE, worktreeContext } from '../rules/testing/effective-models';
 import { SandboxError } from '../sandbox/errors';
 import { envFilesAsWritten, GATE_RULES, HostFacts, hostFacts, policyGate, realPath, sharedGate } from './gate';
 import { MODEL_GATE_RULES } from '../rules/registry';
@@ -94,6 +94,9 @@ const WEAKEN: Partial<Record<RuleId, (m: any) => void>> = {
   'socket-mount': (m) => m.services.app.volumes.push({ type: 'bind', source: '/run/containerd/containerd.sock', target: '/c.sock' }),
   'system-path-mount': (m) => m.services.app.volumes.push({ type: 'bind', source: '/etc', target: '/host-etc', bind: { create_host_path: true } }),
   'host-path-mount': (m) => (m.volumes.node_modules = { name: 'n', driver: 'local', driver_opts: { type: 'none', o: 'bind', device: '/srv/cache' } }),
+  'workspace-mount': (m) => (m.services.web.volumes = [{ type: 'bind', source: `${WORKSPACE}/apps/web/fixtures`, target: '/fixtures', read_only: true }]),
+  'git-hooks-writable': (m) => delete m.services.app.volumes.find((v: { target: string }) => v.target === `${WORKSPACE}/.git/hooks`).read_only,
+  'node-modules-shared': (m) => (m.services.app.volumes = m.services.app.volumes.filter((v: { source: string }) => v.source !== 'node_modules')),
   'build-outside-workspace': (m) => (m.services.app.build.additional_contexts = { keys: '/home/dev/src/other' }),
   'ssh-mount': (m) => (m.services.app.build.ssh = ['default']),
   'credential-mount': (m) => (m.configs = { c1: { name: 'x_c1', file: '/home/dev/.aws/credentials' } }),
@@ -120,9 +123,25 @@ describe('the gate on the effective model of a generated worktree stack', () => 
     compose: { name: 'app-shop-12345678', files: [`${WORKSPACE}/apps/app/.devcontainer/docker-compose.yml`], prefix: '' },
   } as SandboxStack;
   const answering = (model: unknown) => stubRunner([[/config --format json/, { stdout: JSON.stringify(model) }], SHARED_NETWORK_HELD]);
+  // The stack's state directory, where its private git dir is.
+  const withState: HostFacts = { ...facts, stateDir: worktreeContext().stateDir };
 
   it('lets it through', () => {
-    expect(policyGate(stack, [], answering(effectiveWorktree()), facts).allowed).toEqual([]);
+    expect(policyGate(stack, [], answering(effectiveWorktree()), withState).allowed).toEqual([]);
+  });
+
+  it("refuses a planted service that binds the repository's git dir, naming the service, the source and the fix, even with workspace-mount allowed", () => {
+    const model = effectiveWorktree();
+    // What the red team planted: `- ${DEVSEC_GIT_COMMON_DIR}:/repo`, as Compose resolves it.
+    model.services.web.volumes = [{ type: 'bind', source: `${WORKSPACE}/.git`, target: '/repo', bind: { create_host_path: true } }];
+    const run = answering(model);
+    expect(() => policyGate(stack, [], run, withState)).toThrow(
+      new RegExp(
+        `services\\.web\\.volumes \\(workspace-mount\\): web mounts ${WORKSPACE}/\\.git: git's own files[^\\n]*Fix: Remove the mount from web[\\s\\S]*` +
+          `services\\.web\\.volumes \\(git-hooks-writable\\): web mounts ${WORKSPACE}/\\.git writable: [^\\n]*core\\.fsmonitor[^\\n]*Fix: Mount it read-only`,
+      ),
+    );
+    expect(() => policyGate(stack, ['workspace-mount'], run, withState)).toThrow(/\(git-hooks-writable\)/);
   });
 
   it('has a weakening for every gate rule judged on the model', () => {
@@ -133,8 +152,8 @@ describe('the gate on the effective model of a generated worktree stack', () => 
     const model = effectiveWorktree();
     WEAKEN[rule]!(model);
     const run = answering(model);
-    expect(() => policyGate(stack, [], run, facts)).toThrow(new RegExp(`^Refusing to start[\\s\\S]*docker-compose\\.yml: \\S+ \\(${rule}\\): `));
-    expect(policyGate(stack, [rule], run, facts).allowed.map((f) => f.rule)).toEqual([rule]);
+    expect(() => policyGate(stack, [], run, withState)).toThrow(new RegExp(`^Refusing to start[\\s\\S]*docker-compose\\.yml: \\S+ \\(${rule}\\): `));
+    expect(policyGate(stack, [rule], run, withState).allowed.map((f) => f.rule)).toEqual([rule]);
   });
 });
 

@@ -36,6 +36,24 @@ export const RULES = {
     'A host path outside what the stack may reach (the workspace, the git paths it mounts, its own state directory): a bind, a bind-driver volume, a secret, config or env file.',
     'Move what the service needs into the workspace, or use a named volume.',
   ),
+  'workspace-mount': rule(
+    'high',
+    true,
+    "The workspace, anything in it, the worktree's .git or the repository's git dir mounted into a service other than the dev container, even read-only (in the shared stack, whose file no sandbox can write: what holds or lies in a .git): it sees them without the dev container's guards.",
+    'Remove the mount: build what the service needs into its image (COPY in a Dockerfile inside the workspace), or give it a named volume; only app mounts the workspace.',
+  ),
+  'git-hooks-writable': rule(
+    'high',
+    true,
+    "git's own files writable from inside (the repository's git dir, its config and hooks, the worktree's .git) beyond the object store and refs up-worktree shares: a planted hook or core.fsmonitor runs on the host's next git command.",
+    'Mount the git common dir read-only (the generator does; up-worktree then gives the sandbox a git dir of its own).',
+  ),
+  'node-modules-shared': rule(
+    'high',
+    true,
+    "The host's node_modules writable from inside: a package's install script or a patched binary runs on the host later.",
+    'Mount a named volume at <workspace>/node_modules (the generator does).',
+  ),
   'build-outside-workspace': rule(
     'high',
     true,
@@ -126,13 +144,6 @@ export const RULES = {
     "The sandbox's own definition (.devcontainer) writable from inside.",
     'Mount ./ at the .devcontainer path with :ro (the generator does).',
   ),
-  'git-hooks-writable': rule(
-    'high',
-    false,
-    '.git (hooks, config) writable from inside.',
-    'Mount the git common dir read-only (the generator does; up-worktree then gives the sandbox a git dir of its own).',
-  ),
-  'node-modules-shared': rule('high', false, 'node_modules shared with the host.', 'Mount a named volume at <workspace>/node_modules.'),
   'proxy-write-switch': rule('high', false, 'The proxy asked for write access.', 'Remove the write switch.'),
   sudo: rule('high', false, 'sudo in the image.', 'Remove sudo; install the tools the agent needs at build time.'),
   'devcontainer-escape': rule('high', false, 'devcontainer.json runArgs that ask for a way out.', 'Remove those runArgs.'),

@@ -125,7 +125,6 @@ describe('checkStack on the effective model of a generated worktree stack', () =
     ['joined-namespace', set('app', 'ipc', 'container:abc'), 'services.app.ipc'],
     ['cgroup-parent', set('app', 'cgroup_parent', '/system.slice'), 'services.app.cgroup_parent'],
     ['volumes-from', set('web', 'volumes_from', ['container:abc']), 'services.web.volumes_from'],
-    ['volumes-from', set('web', 'volumes_from', ['app']), 'services.web.volumes_from'],
     ['sysctl', (m) => (m.services.app.sysctls['net.core.somaxconn'] = '1024'), 'services.app.sysctls.net.core.somaxconn'],
     ['sysctl', set('web', 'sysctls', { 'net.ipv6.conf.lo.disable_ipv6': '0' }), 'services.web.sysctls.net.ipv6.conf.lo.disable_ipv6'],
     // The engine's group, its API, the proxy's network, published ports, SSH agent.
@@ -153,8 +152,12 @@ describe('checkStack on the effective model of a generated worktree stack', () =
   });
 
   it.each<[string, (m: Model) => void]>([
-    ['a bind inside the workspace', mount('web', `${WORKSPACE}/apps/web/fixtures`)],
-    ['the git common dir of a linked worktree, outside it', (m) => m.services.app.volumes.push(bind('/home/dev/src/shop.git/hooks'))],
+    ['a bind inside the workspace to the dev container', mount('app', `${WORKSPACE}/apps/web/fixtures`)],
+    ['the git common dir read-only to the dev container, elsewhere too', (m) => m.services.app.volumes.push({ ...bind(`${WORKSPACE}/.git`), read_only: true })],
+    [
+      'a folder of the workspace pinned read-only onto itself',
+      (m) => m.services.app.volumes.push({ ...bind(`${WORKSPACE}/tools`, `${WORKSPACE}/tools`), read_only: true }),
+    ],
     ["the stack's own state directory", mount('app', '/home/dev/.local/state/devsec/stacks/app-shop-12345678/history')],
     ['an env file in the workspace', set('app', 'env_file', [{ path: `${WORKSPACE}/apps/app/.env.local`, required: false }])],
     [
@@ -179,10 +182,9 @@ describe('checkStack on the effective model of a generated worktree stack', () =
     ],
     ['group_add of another group on app', set('app', 'group_add', ['audio'])],
   ])('allows %s', (_name, change) => {
-    const context = { ...worktreeContext(), gitCommonDir: '/home/dev/src/shop.git' };
     const model = effectiveWorktree();
     change(model);
-    expect(checkStack(model, context)).toEqual([]);
+    expect(checkStack(model, worktreeContext())).toEqual([]);
   });
 
   it('lets a workspace live under /usr/src, /opt or /root and still refuses those directories whole', () => {
@@ -209,10 +211,166 @@ describe('checkStack on the effective model of a generated worktree stack', () =
     model.services.app.volumes.push(bind('/etc'));
     expect(checkStack(model, worktreeContext())[0]).toMatchObject({
       service: 'app',
-      at: ['services', 'app', 'volumes', 8],
+      at: ['services', 'app', 'volumes', model.services.app.volumes.length - 1],
       message: "app mounts /etc: /etc is the host's own system.",
       fix: RULES['system-path-mount'].fix,
     });
+  });
+});
+
+describe('the workspace and git: only the dev container mounts them, and never git or node_modules writable', () => {
+  const GIT = `${WORKSPACE}/.git`;
+  const STATE_GIT = '/home/dev/.local/state/devsec/stacks/app-shop-12345678/git';
+  const LINKED = '/home/dev/src/shop.git';
+  const ro = (source: string, target = '/mnt/x') => ({ ...bind(source, target), read_only: true });
+  const appVolume = (target: string) => (m: Model) => m.services.app.volumes.find((v: { target: string }) => v.target === target);
+  const drop = (target: string) => (m: Model) => (m.services.app.volumes = m.services.app.volumes.filter((v: { target: string }) => v.target !== target));
+  /** A linked worktree as up-worktree mounts it: the common dir outside, read-only; a git dir of the sandbox's own at /devsec/git. */
+  const linked = (): Model => {
+    const m = effectiveWorktree();
+    m.services.app.volumes = m.services.app.volumes.filter((v: { target: string }) => !v.target.startsWith(GIT));
+    m.services.app.volumes.push(
+      ro(LINKED, LINKED),
+      ro(`${STATE_GIT}.gitfile`, GIT),
+      bind(STATE_GIT, '/devsec/git'),
+      bind(`${LINKED}/objects`, '/devsec/git/objects'),
+      bind(`${LINKED}/refs`, '/devsec/git/refs'),
+      ro(`${LINKED}/refs/replace`, '/devsec/git/refs/replace'),
+      ro(`${LINKED}/objects/info`, '/devsec/git/objects/info'),
+      ro(`${LINKED}/hooks`, '/devsec/git/hooks'),
+    );
+    return m;
+  };
+  const linkedContext = (): StackContext => ({ ...worktreeContext(), gitCommonDir: LINKED });
+  const rulesOf = (model: Model, context = worktreeContext()) => checkStack(model, context).map((f) => [f.rule, f.key]);
+
+  it('passes the mounts up-worktree gives a linked worktree', () => {
+    expect(checkStack(linked(), linkedContext())).toEqual([]);
+  });
+
+  it.each<[string, (m: Model) => void, Array<[string, string]>]>([
+    // Another service: the workspace or git, in any form Compose binds a path.
+    ['a folder of the workspace, long syntax', mount('web', `${WORKSPACE}/apps/web/fixtures`), [['workspace-mount', 'services.web.volumes']]],
+    ['the workspace read-only, short syntax', set('web', 'volumes', [`${WORKSPACE}:/src:ro`]), [['workspace-mount', 'services.web.volumes']]],
+    [
+      'the git dir writable (${DEVSEC_GIT_COMMON_DIR}, as the red team planted it)',
+      set('web', 'volumes', [`${GIT}:/repo`]),
+      [
+        ['workspace-mount', 'services.web.volumes'],
+        ['git-hooks-writable', 'services.web.volumes'],
+      ],
+    ],
+    ['the git dir read-only, a trailing slash', set('web', 'volumes', [ro(`${GIT}/`)]), [['workspace-mount', 'services.web.volumes']]],
+    [
+      'the git dir by way of ..',
+      set('web', 'volumes', [bind(`${WORKSPACE}/apps/../.git/hooks`)]),
+      [
+        ['workspace-mount', 'services.web.volumes'],
+        ['git-hooks-writable', 'services.web.volumes'],
+      ],
+    ],
+    [
+      'the host node_modules writable',
+      mount('web', `${WORKSPACE}/node_modules`),
+      [
+        ['workspace-mount', 'services.web.volumes'],
+        ['node-modules-shared', 'services.web.volumes'],
+      ],
+    ],
+    [
+      "app's mounts (volumes_from)",
+      set('web', 'volumes_from', ['app']),
+      [
+        ['workspace-mount', 'services.web.volumes_from'],
+        ['volumes-from', 'services.web.volumes_from'],
+      ],
+    ],
+    [
+      'a named volume that binds the git dir',
+      (m) => {
+        m.volumes.repo = { name: 'x_repo', driver: 'local', driver_opts: { type: 'none', o: 'bind', device: GIT } };
+        m.services.web.volumes = [{ type: 'volume', source: 'repo', target: '/repo', volume: {} }];
+      },
+      [
+        ['workspace-mount', 'services.web.volumes'],
+        ['git-hooks-writable', 'services.web.volumes'],
+      ],
+    ],
+    [
+      "a secret read from git's config",
+      (m) => ((m.secrets = { cfg: { name: 'x_cfg', file: `${GIT}/config` } }), (m.services.web.secrets = [{ source: 'cfg' }])),
+      [['workspace-mount', 'services.web.secrets']],
+    ],
+    // The dev container: git's own files writable beyond objects and refs, or the host's node_modules.
+    ['the whole git dir writable at .git', (m) => (appVolume(GIT)(m).source = GIT), [['git-hooks-writable', 'services.app.volumes']]],
+    ['hooks writable', (m) => delete appVolume(`${GIT}/hooks`)(m).read_only, [['git-hooks-writable', 'services.app.volumes']]],
+    ['config writable elsewhere', mount('app', `${GIT}/config`), [['git-hooks-writable', 'services.app.volumes']]],
+    ['objects/info writable (alternates)', (m) => delete appVolume(`${GIT}/objects/info`)(m).read_only, [['git-hooks-writable', 'services.app.volumes']]],
+    ['nothing over .git in the writable workspace', drop(GIT), [['git-hooks-writable', 'services.app.volumes']]],
+    ['nothing over node_modules in the writable workspace', drop(`${WORKSPACE}/node_modules`), [['node-modules-shared', 'services.app.volumes']]],
+    ["the host's node_modules writable", (m) => delete appVolume('/devsec/host-node_modules')(m).read_only, [['node-modules-shared', 'services.app.volumes']]],
+  ])('refuses %s', (_name, change, expected) => {
+    const model = effectiveWorktree();
+    change(model);
+    expect(rulesOf(model)).toEqual(expected);
+  });
+
+  it('refuses, in a linked worktree, its .git file or the common dir writable', () => {
+    const gitfile = linked();
+    gitfile.services.app.volumes = gitfile.services.app.volumes.filter((v: { target: string }) => v.target !== GIT);
+    expect(rulesOf(gitfile, linkedContext())).toEqual([['git-hooks-writable', 'services.app.volumes']]);
+    const common = linked();
+    delete common.services.app.volumes.find((v: { source: string }) => v.source === LINKED).read_only;
+    expect(rulesOf(common, linkedContext())).toEqual([['git-hooks-writable', 'services.app.volumes']]);
+    const web = linked();
+    web.services.web.volumes = [ro(LINKED)];
+    expect(rulesOf(web, linkedContext())).toEqual([['workspace-mount', 'services.web.volumes']]);
+  });
+
+  it('sees through symlinks: a path outside that is the git dir, a folder of the workspace that is', () => {
+    const realPath = (path: string) => path.replace(/^\/srv\/link/, GIT).replace(`${WORKSPACE}/tmp/git-link`, GIT);
+    const web = effectiveWorktree();
+    web.services.web.volumes = [bind('/srv/link')];
+    expect(rulesOf(web, { ...worktreeContext(), realPath })).toEqual([
+      ['workspace-mount', 'services.web.volumes'],
+      ['git-hooks-writable', 'services.web.volumes'],
+    ]);
+    expect(checkStack(web, { ...worktreeContext(), realPath })[0].message).toBe(
+      `web mounts /srv/link: git's own files (your remotes and config; a hook or core.fsmonitor written there runs on the host's next git command), which only the dev container (app) may mount, behind the mounts that keep .git and node_modules from it.`,
+    );
+    const app = effectiveWorktree();
+    app.services.app.volumes.push(bind(`${WORKSPACE}/tmp/git-link`));
+    expect(rulesOf(app, { ...worktreeContext(), realPath })).toEqual([['git-hooks-writable', 'services.app.volumes']]);
+    // Without the realpath, the same stack looks harmless: the gate passes one.
+    expect(rulesOf(app)).toEqual([]);
+  });
+
+  it('names the service, the source and the fix', () => {
+    const model = effectiveWorktree();
+    model.services.web.volumes = [`${GIT}:/repo`];
+    const [shown, written] = checkStack(model, worktreeContext());
+    expect(shown).toMatchObject({ service: 'web', at: ['services', 'web', 'volumes', 0] });
+    expect(shown.fix).toBe(
+      'Remove the mount from web: build what it needs into its image (COPY in a Dockerfile inside the workspace), or give it a named volume.',
+    );
+    expect(written.message).toBe(
+      `web mounts ${GIT} writable: git's own files (config, hooks), where a planted hook or core.fsmonitor runs on the host's next git command.`,
+    );
+    expect(written.fix).toMatch(/Mount it read-only; .*objects and .*refs writable/);
+  });
+
+  it('in the shared stack, refuses git and lets other folders of the workspace through', () => {
+    const model = effectiveShared();
+    model.services.postgres.volumes.push(bind(`${WORKSPACE}/db/exports`));
+    expect(checkStack(model, sharedContext())).toEqual([]);
+    model.services.redis.volumes.push(ro(GIT));
+    model.services.redis.volumes.push(bind(WORKSPACE));
+    expect(rulesOf(model, sharedContext())).toEqual([
+      ['workspace-mount', 'services.redis.volumes'],
+      ['workspace-mount', 'services.redis.volumes'],
+      ['git-hooks-writable', 'services.redis.volumes'],
+      ['node-modules-shared', 'services.redis.volumes'],
+    ]);
   });
 });
 

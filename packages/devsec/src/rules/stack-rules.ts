@@ -10,6 +10,7 @@ import type { StackContext } from './host-paths';
 import { finding, Finding, RuleId } from './registry';
 import { egressFindings } from './egress-rules';
 import { hostPathFindings } from './stack-paths';
+import { workspaceMountFindings } from './workspace-mounts';
 
 /** A user the engine reads as root: root, 0, 00, +0, with or without a group. */
 const ROOT_USER = /^(root|\+?0+)(:|$)/;
@@ -310,6 +311,10 @@ function proxyOnSharedNetwork(model: ComposeModel, context: StackContext, proxyS
 export function checkStack(model: ComposeModel, context: StackContext): Finding[] {
   const services = Object.entries(model.services ?? {}).filter((entry): entry is [string, ComposeService] => isRecord(entry[1]));
   // Paths first: a service's mounts, then its other keys, in the order a reviewer reads a service.
-  const findings = [...hostPathFindings(model, context), ...services.flatMap(([name, service]) => serviceFindings(name, service, model, context))];
+  const findings = [
+    ...hostPathFindings(model, context),
+    ...workspaceMountFindings(model, context),
+    ...services.flatMap(([name, service]) => serviceFindings(name, service, model, context)),
+  ];
   return [...findings, ...socketTargetFindings(model, context, findings), ...proxyNetworkFindings(model, context), ...egressFindings(model, context)];
 }

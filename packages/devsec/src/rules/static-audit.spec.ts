@@ -85,7 +85,7 @@ describe('audit', () => {
       'git-hooks-writable',
       (t) => edit(t, `${DIR}/docker-compose.yml`, (s) => s.replace('/workspace/.git}:ro', '/workspace/.git}')),
       'docker-compose.yml',
-      /\.git is writable from inside: a planted hook or config/,
+      /git's own files \(config, hooks\), where a planted hook or core\.fsmonitor runs/,
     ],
     [
       'node-modules-shared',
@@ -157,7 +157,10 @@ describe('audit: the gate rules on files as written, one change, one finding at 
   });
 
   it("finds nothing in a generated stack with the localhost forwarder (its sysctl, app's network) and a user service", async () => {
-    tree.write(SERVICES, 'services:\n  web:\n    image: node:24-trixie-slim\n    networks: [sandbox]\n    volumes:\n      - ../web:/srv/web:ro\n');
+    tree.write(
+      SERVICES,
+      'services:\n  web:\n    image: node:24-trixie-slim\n    networks: [sandbox]\n    volumes:\n      - web-cache:/srv/cache\nvolumes:\n  web-cache:\n',
+    );
     await localhostProxyGenerator(tree, { project: 'app', skipFormat: true });
     expect(audit(tree)).toEqual([]);
   });
@@ -189,7 +192,10 @@ describe('audit: the gate rules on files as written, one change, one finding at 
     ['host-namespace', services('  app:\n    pid: host\n'), SERVICES, 'pid: host'],
     ['joined-namespace', services('  web:\n    image: nginx:1.27\n    network_mode: service:app\n'), SERVICES, 'network_mode: service:app'],
     ['cgroup-parent', services('  app:\n    cgroup_parent: /system.slice\n'), SERVICES, 'cgroup_parent'],
-    ['volumes-from', services('  web:\n    image: nginx:1.27\n    volumes_from: [app]\n'), SERVICES, 'volumes_from'],
+    ['volumes-from', services('  web:\n    image: nginx:1.27\n    volumes_from: ["container:abc"]\n'), SERVICES, 'volumes_from'],
+    ['workspace-mount', services('  web:\n    image: nginx:1.27\n    volumes:\n      - ../web:/srv/web:ro\n'), SERVICES, '../web:/srv/web:ro'],
+    ['git-hooks-writable', services('  app:\n    volumes:\n      - ../../../.git/hooks:/x\n'), SERVICES, '.git/hooks:/x'],
+    ['node-modules-shared', services('  app:\n    volumes:\n      - ../../../node_modules:/devsec/host-node_modules\n'), SERVICES, 'node_modules:/devsec'],
     ['sysctl', services('  app:\n    sysctls:\n      net.core.somaxconn: 1024\n'), SERVICES, 'net.core.somaxconn'],
     ['socket-mount', services('  app:\n    group_add:\n      - "${DEVSEC_DOCKER_GID:-0}"\n'), SERVICES, 'DEVSEC_DOCKER_GID'],
     ['published-on-all-interfaces', services('  web:\n    image: nginx:1.27\n    networks: [sandbox]\n    ports:\n      - "8080:80"\n'), SERVICES, '8080:80'],

@@ -107,16 +107,7 @@ function auditCompose(files: YamlFile[], projectRoot: string, host: AuditHost): 
         message: "The sandbox's own definition (.devcontainer) is writable from inside: the agent can weaken the next start.",
       });
     }
-    // The repository read-only (up-worktree then lays the sandbox's own git dir over it), or at least its hooks.
-    if (!volumes.some((v) => /(\.git\}?|hooks)(:[^:]+)?:ro$/.test(v))) {
-      addMissing('git-hooks-writable', { ...appKey, message: ".git is writable from inside: a planted hook or config runs on the host's next git command." });
-    }
-    if (!volumes.some((v) => /^[A-Za-z0-9_.-]+:.*\/node_modules$/.test(v))) {
-      addMissing('node-modules-shared', {
-        ...appKey,
-        message: "node_modules is shared with the host: a package's install script or a patched binary runs on the host later.",
-      });
-    }
+    // git's own files and node_modules: the stack rules judge the mounts that reach them (rules/workspace-mounts.ts).
   }
   for (const [name, service] of Object.entries(model.services)) {
     if (typeof service.image === 'string' && !isPinned(service.image)) {

@@ -3,11 +3,16 @@
  * options, and our rules pass on the effective model it computes.
  */
 import { Tree } from '@nx/devkit';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describeWithDocker, docker } from '../../../../../tools/testing/docker';
-import { checkSandbox } from '../../rules/compose-rules';
+import { checkSandbox, checkStack, StackContext } from '../../rules/compose-rules';
+import { realPath } from '../../host/gate';
+import { readGitLayout } from '../../host/git-layout';
+import { gitMounts } from '../../host/git-mounts';
+import { findOurDevcontainers, worktreeOverrideFile } from '../../host/worktree';
 import { snapshot, workspaceWithProjects } from '../../testing/workspace';
 import { localhostProxyGenerator } from '../localhost-proxy/generator';
 import { secureDevcontainerGenerator } from './generator';
@@ -57,6 +62,8 @@ describeWithDocker('generated compose files under docker compose config (Compose
     expect(config.status).toBe(0);
     const model = JSON.parse(config.stdout);
     expect(checkSandbox({ composeFile, compose: model })).toEqual([]);
+    // The stack rules with the workspace known: the compose file alone keeps .git and node_modules from the agent.
+    expect(checkStack(model, { kind: 'worktree', composeFile, workspaceRoot: workspace, gitCommonDir: join(workspace, '.git'), realPath })).toEqual([]);
     // Relative paths resolve to the workspace root and the installed proxy package.
     const workspaceMount = model.services.app.volumes.find((v: { target: string }) => v.target === '/workspace');
     const definition = model.services.app.volumes.find((v: { target: string }) => v.target === `/workspace/${root}/.devcontainer`);
@@ -85,5 +92,50 @@ describeWithDocker('generated compose files under docker compose config (Compose
     expect(config.stderr).toBe('');
     const model = JSON.parse(config.stdout);
     expect(model.services['localhost-proxy']).toMatchObject({ mem_limit: '134217728', pids_limit: 64, cpus: 1 });
+  });
+
+  /** What prepareWorktree writes for the worktree at `root`: .env, and the override with the read-only pins and the git mounts. */
+  function prepare(root: string, devcontainer: string, stateDir: string, commonDir: string) {
+    writeFileSync(join(devcontainer, '.env'), `DEVSEC_WORKSPACE=${root}\nDEVSEC_GIT_COMMON_DIR=${commonDir}\n`);
+    writeFileSync(join(root, 'docker-compose.shared.yml'), 'services: {}\n');
+    const pins = [...findOurDevcontainers(root).map((folder) => join(root, folder)), join(root, 'docker-compose.shared.yml')];
+    const mounts = [...pins.map((path) => ({ source: path, target: path, readOnly: true })), ...gitMounts(readGitLayout(root), join(stateDir, 'git'))];
+    writeFileSync(join(devcontainer, 'docker-compose.worktree.yml'), worktreeOverrideFile(mounts));
+  }
+
+  it.each(['main', 'linked'])("passes the gate's stack rules with up-worktree's git mounts laid over it, in a %s worktree", async (kind) => {
+    const tree = workspaceWithProjects();
+    await secureDevcontainerGenerator(tree, { project: 'app', agent: 'claude', skipFormat: true });
+    const main = realPath(join(dir, `git-${kind}`));
+    writeToDisk(tree, main);
+    const git = (cwd: string, ...args: string[]) =>
+      expect(spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd, encoding: 'utf-8' }).status).toBe(0);
+    git(main, 'init', '-q');
+    git(main, 'add', '-A');
+    git(main, 'commit', '-qm', 'sandbox');
+    const root = kind === 'main' ? main : `${main}-linked`;
+    if (kind === 'linked') git(main, 'worktree', 'add', '-q', root);
+    mkdirSync(join(root, 'node_modules/@org/devsec-socket-proxy'), { recursive: true });
+    const devcontainer = join(root, 'apps/app/.devcontainer');
+    const stateDir = join(dir, `state-${kind}`);
+    prepare(root, devcontainer, stateDir, join(main, '.git'));
+    const files = ['docker-compose.yml', 'docker-compose.worktree.yml'].flatMap((file) => ['-f', join(devcontainer, file)]);
+    const config = docker(['compose', ...files, 'config', '--format', 'json']);
+    expect(config.stderr).toBe('');
+    const model = JSON.parse(config.stdout);
+    const context: StackContext = {
+      kind: 'worktree',
+      composeFile: join(devcontainer, 'docker-compose.yml'),
+      workspaceRoot: root,
+      gitCommonDir: join(main, '.git'),
+      devcontainerDir: devcontainer,
+      stateDir,
+      realPath,
+    };
+    expect(checkStack(model, context)).toEqual([]);
+    // And the same stack with the whole git dir writable at .git, as the generated file was before up-worktree's own git dir, is refused.
+    const dotGit = model.services.app.volumes.find((v: { target: string }) => v.target === join(root, '.git'));
+    Object.assign(dotGit, { source: join(main, '.git'), read_only: false });
+    expect(checkStack(model, context).map((f) => f.rule)).toContain('git-hooks-writable');
   });
 });

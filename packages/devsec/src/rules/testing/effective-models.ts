@@ -77,6 +77,8 @@ export const effectiveWorktree = (): any => ({
         'net.ipv6.conf.lo.disable_ipv6': '0',
       },
       user: 'node',
+      // The compose file's mounts, with docker-compose.worktree.yml's laid over them (Compose merges by target):
+      // the sandbox's own git dir at .git, the repository's objects and refs writable, the rest of git read-only.
       volumes: [
         {
           type: 'bind',
@@ -88,8 +90,42 @@ export const effectiveWorktree = (): any => ({
         },
         {
           type: 'bind',
-          source: '/home/dev/src/shop/.git',
+          source: '/home/dev/.local/state/devsec/stacks/app-shop-12345678/git',
           target: '/home/dev/src/shop/.git',
+          bind: {
+            create_host_path: true,
+          },
+        },
+        {
+          type: 'bind',
+          source: '/home/dev/src/shop/.git/objects',
+          target: '/home/dev/src/shop/.git/objects',
+          bind: {
+            create_host_path: true,
+          },
+        },
+        {
+          type: 'bind',
+          source: '/home/dev/src/shop/.git/refs',
+          target: '/home/dev/src/shop/.git/refs',
+          bind: {
+            create_host_path: true,
+          },
+        },
+        {
+          type: 'bind',
+          source: '/home/dev/src/shop/.git/refs/replace',
+          target: '/home/dev/src/shop/.git/refs/replace',
+          read_only: true,
+          bind: {
+            create_host_path: true,
+          },
+        },
+        {
+          type: 'bind',
+          source: '/home/dev/src/shop/.git/objects/info',
+          target: '/home/dev/src/shop/.git/objects/info',
+          read_only: true,
           bind: {
             create_host_path: true,
           },
@@ -105,8 +141,8 @@ export const effectiveWorktree = (): any => ({
         },
         {
           type: 'bind',
-          source: '/home/dev/src/shop/.git/config',
-          target: '/home/dev/src/shop/.git/config',
+          source: '/home/dev/src/shop/.git/info',
+          target: '/home/dev/src/shop/.git/info',
           read_only: true,
           bind: {
             create_host_path: true,
@@ -126,6 +162,21 @@ export const effectiveWorktree = (): any => ({
           source: 'node_modules',
           target: '/home/dev/src/shop/node_modules',
           volume: {},
+        },
+        {
+          type: 'volume',
+          source: 'nx-state',
+          target: '/home/dev/src/shop/.nx',
+          volume: {},
+        },
+        {
+          type: 'bind',
+          source: '/home/dev/src/shop/node_modules',
+          target: '/devsec/host-node_modules',
+          read_only: true,
+          bind: {
+            create_host_path: true,
+          },
         },
         {
           type: 'volume',
@@ -223,6 +274,9 @@ export const effectiveWorktree = (): any => ({
     },
     node_modules: {
       name: 'app-shop-12345678_node_modules',
+    },
+    'nx-state': {
+      name: 'app-shop-12345678_nx-state',
     },
   },
 });
