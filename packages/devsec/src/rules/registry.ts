@@ -174,7 +174,7 @@ export const RULES = {
   'live-sudo': rule(
     'high',
     false,
-    'sudo, doas or pkexec installed (setuid root) or working without a password.',
+    'sudo, doas or pkexec installed setuid root (whether it would let the agent in without a password is not tried: the probe runs as another uid).',
     'Remove it from the image; install what the agent needs at build time.',
   ),
   'live-ssh-agent': rule('high', false, 'An SSH agent forwarded into the dev container.', 'Do not forward the SSH agent.'),
