@@ -1,7 +1,7 @@
 /** The command line: argv picks help or --check; env picks the mode (egress, forward, socket proxy) and configures it. */
 import type { AddressInfo } from 'node:net';
-import { isEgressMode } from './vocabulary';
-import { LIMITS_USAGE } from './limits';
+import { isEgressMode } from './common/vocabulary';
+import { LIMITS_USAGE } from './common/limits';
 
 export const USAGE = `devsec-socket-proxy — a read-only Docker socket proxy
 
@@ -46,21 +46,21 @@ export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.P
   }
   // Each mode loads its own modules only: the forwarder never loads the proxy's HTTP side
   // (bench/README.md, figure 6).
-  if (argv.includes('--check')) return isEgressMode(env) ? (await import('./egress')).checkEgress(env) : (await import('./check')).check(env);
+  if (argv.includes('--check')) return isEgressMode(env) ? (await import('./egress/run')).checkEgress(env) : (await import('./docker/run')).check(env);
   if (argv.length > 0) {
     process.stderr.write(`devsec-socket-proxy takes no arguments (got ${argv.join(' ')}); it is configured by environment.\n\n${USAGE}`);
     return 2;
   }
-  if (isEgressMode(env)) return (await import('./egress')).runEgress(env);
-  if (env.FORWARD !== undefined) return (await import('./forward')).runForward(env);
+  if (isEgressMode(env)) return (await import('./egress/run')).runEgress(env);
+  if (env.FORWARD !== undefined) return (await import('./forward/forward')).runForward(env);
   return runProxy(env);
 }
 
 /** The socket proxy, until SIGTERM or SIGINT. */
 async function runProxy(env: NodeJS.ProcessEnv): Promise<number> {
-  const { loadConfig, loadOrReport } = await import('./config');
-  const { createLogger } = await import('./logger');
-  const { createProxyServer, listenOn } = await import('./server');
+  const { loadConfig, loadOrReport } = await import('./docker/config');
+  const { createLogger } = await import('./common/logger');
+  const { createProxyServer, listenOn } = await import('./docker/server');
   const config = loadOrReport(() => loadConfig(env));
   if (!config) return 2;
   const log = createLogger(config.logLevel);

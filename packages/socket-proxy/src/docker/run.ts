@@ -2,7 +2,7 @@
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { DEFAULT_LISTEN, parseListen } from './config';
-import { parseBind, parseForward } from './forward';
+import { parseBind, parseForward } from '../forward/forward';
 
 /** Healthcheck: asks the running proxy, through its own listener, for /_ping. */
 export function check(env: NodeJS.ProcessEnv): Promise<number> {

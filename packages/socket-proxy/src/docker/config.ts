@@ -2,8 +2,8 @@
  * Configuration comes from the environment only, with Tecnativa docker-socket-proxy's
  * switch names so an existing compose file keeps its meaning.
  */
-import { isLimitVariable, Limits, parseLimits } from './limits';
-import { DEFAULT_SCOPE_LABEL, PROXY_PORT, READ_SWITCHES, WRITE_SWITCHES } from './vocabulary';
+import { isLimitVariable, Limits, parseLimits } from '../common/limits';
+import { DEFAULT_SCOPE_LABEL, PROXY_PORT, READ_SWITCHES, WRITE_SWITCHES } from '../common/vocabulary';
 
 export { DEFAULT_SCOPE_LABEL, READ_SWITCHES, WRITE_SWITCHES };
 

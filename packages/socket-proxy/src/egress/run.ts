@@ -5,12 +5,12 @@
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { loadOrReport } from './config';
-import { formatDuration, loadEgressConfig } from './egress-config';
-import { createEgressServer, EGRESS_HEALTH_PATH } from './egress-server';
-import { createLogger } from './logger';
+import { loadOrReport } from '../docker/config';
+import { formatDuration, loadEgressConfig } from './config';
+import { createEgressServer, EGRESS_HEALTH_PATH } from './server';
+import { createLogger } from '../common/logger';
 
-export { isEgressMode } from './egress-config';
+export { isEgressMode } from './config';
 
 const urlHost = (host: string) => (host.includes(':') ? `[${host}]` : host);
 

@@ -6,13 +6,13 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { answerAndClose, ConnectionCap } from './admission';
+import { answerAndClose, ConnectionCap } from '../common/admission';
 import type { Listen, ProxyConfig } from './config';
 import { HANDLERS } from './handlers';
-import type { Limits } from './limits';
-import type { Logger } from './logger';
+import type { Limits } from '../common/limits';
+import type { Logger } from '../common/logger';
 import { Allowance, decide } from './policy';
-import { rawResponse, sendJson } from './respond';
+import { rawResponse, sendJson } from '../common/respond';
 import { createUpstream } from './upstream';
 
 /** A refused request body is read and discarded up to this size, then the connection is cut. */

@@ -5,8 +5,8 @@
  */
 import * as net from 'node:net';
 import { pipeline } from 'node:stream';
-import { ConnectionCap } from './admission';
-import { DEFAULT_LIMITS, parseLimits } from './limits';
+import { ConnectionCap } from '../common/admission';
+import { DEFAULT_LIMITS, parseLimits } from '../common/limits';
 
 export class ForwardConfigError extends Error {}
 

@@ -5,13 +5,13 @@
 import * as http from 'node:http';
 import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { EgressContext, EgressLog, startAccess } from './egress-access';
-import { rawRefusal } from './egress-answer';
-import { EgressConfig, formatDuration } from './egress-config';
-import { dial, Network, systemNetwork } from './egress-dial';
-import { handleHttp } from './egress-http';
-import type { Refusal } from './egress-request';
-import { handleConnect } from './egress-tunnel';
+import { EgressContext, EgressLog, startAccess } from './access';
+import { rawRefusal } from './answer';
+import { EgressConfig, formatDuration } from './config';
+import { dial, Network, systemNetwork } from './dial';
+import { handleHttp } from './http';
+import type { Refusal } from './request';
+import { handleConnect } from './tunnel';
 
 /** Answered 200 in origin-form, for the healthcheck; not a path any proxied request has. */
 export const EGRESS_HEALTH_PATH = '/devsec-egress/health';
