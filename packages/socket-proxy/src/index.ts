@@ -1,11 +1,12 @@
-export * from './docker/config';
-export * from './forward/forward';
-export * from './docker/handlers';
 export * from './common/limits';
 export * from './common/logger';
+export * from './common/respond';
+export * from './docker/config';
+export * from './docker/handlers';
 export * from './docker/policy';
 export * from './docker/redact';
-export * from './common/respond';
 export * from './docker/scope';
 export * from './docker/server';
 export * from './docker/upstream';
+export * from './forward/forward';
+export { runForward } from './forward/run';

@@ -1,12 +1,43 @@
-/** The image's healthcheck (`--check`), in either mode. */
+/** Docker mode (the default): the read-only Docker socket proxy's entry, and its healthcheck. */
 import * as http from 'node:http';
-import * as net from 'node:net';
-import { DEFAULT_LISTEN, parseListen } from './config';
-import { parseBind, parseForward } from '../forward/forward';
+import type { AddressInfo } from 'node:net';
+import { DEFAULT_LISTEN, loadConfig, loadOrReport, parseListen } from './config';
 
-/** Healthcheck: asks the running proxy, through its own listener, for /_ping. */
-export function check(env: NodeJS.ProcessEnv): Promise<number> {
-  if (env.FORWARD !== undefined) return checkForward(env);
+/** The socket proxy, until SIGTERM or SIGINT. */
+export async function runDocker(env: NodeJS.ProcessEnv): Promise<number> {
+  // Loaded here, not above: the healthcheck (a second process every few seconds) needs the
+  // configuration only, never the server.
+  const { createLogger } = await import('../common/logger');
+  const { createProxyServer, listenOn } = await import('./server');
+  const config = loadOrReport(() => loadConfig(env));
+  if (!config) return 2;
+  const log = createLogger(config.logLevel);
+  const server = createProxyServer(config, log);
+  const listen = config.listen;
+  await listenOn(server, listen);
+  const enabled = Object.entries(config.switches)
+    .filter(([, on]) => on)
+    .map(([name]) => name);
+  log.startup({
+    msg: 'listening',
+    listen: listen.kind === 'unix' ? `unix://${listen.path}` : `tcp://${listen.host}:${(server.address() as AddressInfo).port}`,
+    upstream: config.socketPath,
+    sections: enabled,
+    scope: config.scope.selector,
+  });
+
+  const stop = () => {
+    server.close();
+    server.closeAllConnections();
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  await new Promise((resolve) => server.once('close', resolve));
+  return 0;
+}
+
+/** The image's healthcheck (`--check`): asks the running proxy, through its own listener, for /_ping. */
+export function checkDocker(env: NodeJS.ProcessEnv): Promise<number> {
   const listen = parseListen(env.LISTEN ?? DEFAULT_LISTEN);
   const target =
     listen.kind === 'unix'
@@ -20,25 +51,5 @@ export function check(env: NodeJS.ProcessEnv): Promise<number> {
     request.on('timeout', () => request.destroy(new Error('timeout')));
     request.on('error', () => resolve(1));
     request.end();
-  });
-}
-
-/** Forward mode's healthcheck: the first listener accepts a connection. */
-function checkForward(env: NodeJS.ProcessEnv): Promise<number> {
-  let port: number;
-  let address: string;
-  try {
-    port = parseForward(env.FORWARD as string)[0].listenPort;
-    address = parseBind(env.FORWARD_BIND)[0];
-  } catch {
-    return Promise.resolve(1);
-  }
-  return new Promise((resolve) => {
-    const socket = net.connect({ port, host: address, timeout: 3000 }, () => {
-      socket.destroy();
-      resolve(0);
-    });
-    socket.on('timeout', () => socket.destroy(new Error('timeout')));
-    socket.on('error', () => resolve(1));
   });
 }

@@ -10,8 +10,6 @@ import { formatDuration, loadEgressConfig } from './config';
 import { createEgressServer, EGRESS_HEALTH_PATH } from './server';
 import { createLogger } from '../common/logger';
 
-export { isEgressMode } from './config';
-
 const urlHost = (host: string) => (host.includes(':') ? `[${host}]` : host);
 
 /** The egress proxy, until SIGTERM or SIGINT. */
