@@ -1,3 +1,4 @@
+export * from './common/config';
 export * from './common/limits';
 export * from './common/logger';
 export * from './common/respond';

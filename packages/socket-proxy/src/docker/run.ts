@@ -1,7 +1,8 @@
 /** Docker mode (the default): the read-only Docker socket proxy's entry, and its healthcheck. */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DEFAULT_LISTEN, loadConfig, loadOrReport, parseListen } from './config';
+import { loadOrReport } from '../common/config';
+import { DEFAULT_LISTEN, loadConfig, parseListen } from './config';
 
 /** The socket proxy, until SIGTERM or SIGINT. */
 export async function runDocker(env: NodeJS.ProcessEnv): Promise<number> {

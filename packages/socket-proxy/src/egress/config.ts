@@ -3,7 +3,7 @@
  * in one message, each naming its variable and entry).
  */
 import { isIP } from 'node:net';
-import { collectProblems, LOG_LEVELS } from '../docker/config';
+import { collectProblems, LOG_LEVELS } from '../common/config';
 import { Allowlist, EgressConfigError, parseAllowlist, parsePorts } from './allowlist';
 import { EGRESS_DEFAULT_PORTS, EGRESS_ENV, EGRESS_PORT } from '../common/vocabulary';
 

@@ -5,7 +5,7 @@
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { loadOrReport } from '../docker/config';
+import { loadOrReport } from '../common/config';
 import { formatDuration, loadEgressConfig } from './config';
 import { createEgressServer, EGRESS_HEALTH_PATH } from './server';
 import { createLogger } from '../common/logger';
