@@ -1,6 +1,7 @@
 // Lint for the whole repository: typescript-eslint's recommended rules, and the layer rule of
 // packages/devsec/src (README, "Layout"): sandbox/ imports nothing above it, rules/ imports only
-// sandbox/, generators never import host/. Tests may build their fixtures from any layer.
+// sandbox/, generators never import host/; and the rooms of packages/socket-proxy/src. Tests may
+// build their fixtures from any layer.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -126,6 +127,27 @@ export default tseslint.config(
         'plugins',
         '@nx',
       ),
+    ),
+  },
+  // packages/socket-proxy/src: one room per program (docker/, egress/, forward/), each its own
+  // run.ts that main.ts loads for its mode, and common/ for what they share. A room imports
+  // common/ and nothing of another room; common/ imports no room (packages/socket-proxy/README.md).
+  ...['docker', 'egress', 'forward'].map((room) => ({
+    files: [`packages/socket-proxy/src/${room}/**/*.ts`],
+    ignores: TESTS,
+    rules: layer(
+      `socket-proxy/src/${room}/ imports common/ and its own room only: move what two programs share into common/ (packages/socket-proxy/README.md, Layout).`,
+      ...['docker', 'egress', 'forward'].filter((other) => other !== room),
+    ),
+  })),
+  {
+    files: ['packages/socket-proxy/src/common/**/*.ts'],
+    ignores: TESTS,
+    rules: layer(
+      'socket-proxy/src/common/ is shared by every program: it imports none of them (packages/socket-proxy/README.md, Layout).',
+      'docker',
+      'egress',
+      'forward',
     ),
   },
 );

@@ -13,7 +13,7 @@ module.exports = {
   // entry points are compiled JS that only the build writes. Absolute paths, because the
   // projects' rootDirs sit at different depths (packages/devsec, e2e/devsec-e2e).
   moduleNameMapper: {
-    '^@org/devsec-socket-proxy/vocabulary$': join(__dirname, 'packages/socket-proxy/src/vocabulary.ts'),
+    '^@org/devsec-socket-proxy/vocabulary$': join(__dirname, 'packages/socket-proxy/src/common/vocabulary.ts'),
     '^@org/devsec-socket-proxy$': join(__dirname, 'packages/socket-proxy/src/index.ts'),
   },
 };

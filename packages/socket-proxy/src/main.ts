@@ -1,7 +1,6 @@
 /** The command line: argv picks help or --check; env picks the mode (egress, forward, socket proxy) and configures it. */
-import type { AddressInfo } from 'node:net';
-import { isEgressMode } from './vocabulary';
-import { LIMITS_USAGE } from './limits';
+import { isEgressMode } from './common/vocabulary';
+import { LIMITS_USAGE } from './common/limits';
 
 export const USAGE = `devsec-socket-proxy — a read-only Docker socket proxy
 
@@ -39,51 +38,49 @@ Egress mode (the sandbox's only way out: CONNECT and plain HTTP to listed hosts;
   --check       exit 0 when the egress proxy on EGRESS_LISTEN answers
 `;
 
+/** What main runs in a mode: the mode itself, or its healthcheck (`--check`). */
+interface ModeEntry {
+  run(env: NodeJS.ProcessEnv): Promise<number>;
+  check(env: NodeJS.ProcessEnv): Promise<number>;
+}
+
+type Mode = 'docker' | 'egress' | 'forward';
+
+/**
+ * Each mode's entry, from its own folder, loaded only when that mode runs: the forwarder never
+ * loads the proxy's HTTP side (bench/README.md, figure 6).
+ */
+const MODES: Record<Mode, () => Promise<ModeEntry>> = {
+  docker: async () => {
+    const { runDocker, checkDocker } = await import('./docker/run');
+    return { run: runDocker, check: checkDocker };
+  },
+  egress: async () => {
+    const { runEgress, checkEgress } = await import('./egress/run');
+    return { run: runEgress, check: checkEgress };
+  },
+  forward: async () => {
+    const { runForward, checkForward } = await import('./forward/run');
+    return { run: runForward, check: checkForward };
+  },
+};
+
+/** EGRESS (or any EGRESS_* variable) picks egress mode, FORWARD forward mode; else the Docker socket proxy. */
+function modeOf(env: NodeJS.ProcessEnv): Mode {
+  if (isEgressMode(env)) return 'egress';
+  if (env.FORWARD !== undefined) return 'forward';
+  return 'docker';
+}
+
 export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(USAGE);
     return 0;
   }
-  // Each mode loads its own modules only: the forwarder never loads the proxy's HTTP side
-  // (bench/README.md, figure 6).
-  if (argv.includes('--check')) return isEgressMode(env) ? (await import('./egress')).checkEgress(env) : (await import('./check')).check(env);
+  if (argv.includes('--check')) return (await MODES[modeOf(env)]()).check(env);
   if (argv.length > 0) {
     process.stderr.write(`devsec-socket-proxy takes no arguments (got ${argv.join(' ')}); it is configured by environment.\n\n${USAGE}`);
     return 2;
   }
-  if (isEgressMode(env)) return (await import('./egress')).runEgress(env);
-  if (env.FORWARD !== undefined) return (await import('./forward')).runForward(env);
-  return runProxy(env);
-}
-
-/** The socket proxy, until SIGTERM or SIGINT. */
-async function runProxy(env: NodeJS.ProcessEnv): Promise<number> {
-  const { loadConfig, loadOrReport } = await import('./config');
-  const { createLogger } = await import('./logger');
-  const { createProxyServer, listenOn } = await import('./server');
-  const config = loadOrReport(() => loadConfig(env));
-  if (!config) return 2;
-  const log = createLogger(config.logLevel);
-  const server = createProxyServer(config, log);
-  const listen = config.listen;
-  await listenOn(server, listen);
-  const enabled = Object.entries(config.switches)
-    .filter(([, on]) => on)
-    .map(([name]) => name);
-  log.startup({
-    msg: 'listening',
-    listen: listen.kind === 'unix' ? `unix://${listen.path}` : `tcp://${listen.host}:${(server.address() as AddressInfo).port}`,
-    upstream: config.socketPath,
-    sections: enabled,
-    scope: config.scope.selector,
-  });
-
-  const stop = () => {
-    server.close();
-    server.closeAllConnections();
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
-  await new Promise((resolve) => server.once('close', resolve));
-  return 0;
+  return (await MODES[modeOf(env)]()).run(env);
 }

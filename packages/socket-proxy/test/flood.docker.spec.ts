@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { connect, Socket } from 'node:net';
 import { describeWithDocker } from '../../../tools/testing/docker';
-import { DEFAULT_LIMITS } from '../src/limits';
+import { DEFAULT_LIMITS } from '../src/common/limits';
 import { RunningProxy, startProxy } from './proxy-process';
 import { openRaw, sleep, trickle } from './raw-client';
 

@@ -5,7 +5,7 @@
  * reach the upstream, and what does reach it carries the client's API version and no header of
  * the client's but a User-Agent.
  */
-import { decide } from '../src/policy';
+import { decide } from '../src/docker/policy';
 import { startFakeUpstream } from './fake-upstream';
 import { RunningProxy, startProxy } from './proxy-process';
 import { rawExchange } from './raw-http';

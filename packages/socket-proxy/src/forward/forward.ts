@@ -5,8 +5,8 @@
  */
 import * as net from 'node:net';
 import { pipeline } from 'node:stream';
-import { ConnectionCap } from './admission';
-import { DEFAULT_LIMITS, parseLimits } from './limits';
+import { ConnectionCap } from '../common/admission';
+import { DEFAULT_LIMITS } from '../common/limits';
 
 export class ForwardConfigError extends Error {}
 
@@ -85,37 +85,4 @@ export async function startForwarding(
     }
   }
   return servers;
-}
-
-/** Forward mode: TCP forwarding for the localhost-proxy sidecar; no Docker access at all. */
-export async function runForward(env: NodeJS.ProcessEnv): Promise<number> {
-  let rules;
-  let addresses;
-  const { limits, problems } = parseLimits(env, ['MAX_CONNECTIONS']);
-  try {
-    rules = parseForward(env.FORWARD as string);
-    addresses = parseBind(env.FORWARD_BIND);
-    if (problems.length > 0) throw new ForwardConfigError(problems.join('\n  - '));
-  } catch (error) {
-    if (error instanceof ForwardConfigError) {
-      process.stderr.write(`devsec-socket-proxy will not start:\n  - ${error.message}\n`);
-      return 2;
-    }
-    throw error;
-  }
-  const log = (entry: object) => process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'info', ...entry })}\n`);
-  let servers;
-  try {
-    servers = await startForwarding(rules, addresses, log, limits.maxConnections);
-  } catch (error) {
-    process.stderr.write(`devsec-socket-proxy: cannot listen: ${(error as Error).message}\n`);
-    return 1;
-  }
-  await new Promise((resolve) => {
-    const stop = () => resolve(undefined);
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
-  });
-  for (const server of servers) server.close();
-  return 0;
 }

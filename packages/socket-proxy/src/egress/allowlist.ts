@@ -2,8 +2,8 @@
  * The egress allowlist: which host names (and, listed exactly, IP addresses) the sandbox may
  * reach, on which ports. Parsed once at start; matching is a pure function.
  */
-import { ConfigError } from './config';
-import { canonicalAddress } from './egress-address';
+import { ConfigError } from '../common/config';
+import { canonicalAddress } from './address';
 
 export class EgressConfigError extends ConfigError {}
 

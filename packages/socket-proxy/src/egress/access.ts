@@ -1,8 +1,8 @@
 /** What the egress handlers share: the per-request log line and the guarded way out. */
-import type { Dialed } from './egress-dial';
-import type { EgressConfig } from './egress-config';
-import type { Refusal, Target } from './egress-request';
-import type { AccessEntry, Logger } from './logger';
+import type { Dialed } from './dial';
+import type { EgressConfig } from './config';
+import type { Refusal, Target } from './request';
+import type { AccessEntry, Logger } from '../common/logger';
 
 /**
  * One line per request or tunnel, written when it ends. No path or query: URLs carry tokens.

@@ -4,7 +4,7 @@
  * refused CONNECT, whose body most clients drop).
  */
 import { STATUS_CODES } from 'node:http';
-import type { Refusal } from './egress-request';
+import type { Refusal } from './request';
 
 /** RFC 9209 error types, by rule; by status otherwise. */
 const PROXY_STATUS_ERROR: Record<string, string> = {

@@ -5,12 +5,10 @@
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { loadOrReport } from './config';
-import { formatDuration, loadEgressConfig } from './egress-config';
-import { createEgressServer, EGRESS_HEALTH_PATH } from './egress-server';
-import { createLogger } from './logger';
-
-export { isEgressMode } from './egress-config';
+import { loadOrReport } from '../common/config';
+import { formatDuration, loadEgressConfig } from './config';
+import { createEgressServer, EGRESS_HEALTH_PATH } from './server';
+import { createLogger } from '../common/logger';
 
 const urlHost = (host: string) => (host.includes(':') ? `[${host}]` : host);
 

@@ -5,9 +5,9 @@
  */
 import { promises as dns } from 'node:dns';
 import * as net from 'node:net';
-import { hostText } from './egress-allowlist';
-import { nonPublicRange } from './egress-address';
-import type { Refusal, Target } from './egress-request';
+import { hostText } from './allowlist';
+import { nonPublicRange } from './address';
+import type { Refusal, Target } from './request';
 
 export type Lookup = (name: string) => Promise<{ address: string; family: number }[]>;
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as config from './config';
-import { USAGE } from './main';
+import * as config from '../docker/config';
+import { USAGE } from '../main';
 import * as vocabulary from './vocabulary';
 
 describe('vocabulary', () => {

@@ -3,9 +3,9 @@
  * in one message, each naming its variable and entry).
  */
 import { isIP } from 'node:net';
-import { collectProblems, LOG_LEVELS } from './config';
-import { Allowlist, EgressConfigError, parseAllowlist, parsePorts } from './egress-allowlist';
-import { EGRESS_DEFAULT_PORTS, EGRESS_ENV, EGRESS_PORT } from './vocabulary';
+import { collectProblems, LOG_LEVELS } from '../common/config';
+import { Allowlist, EgressConfigError, parseAllowlist, parsePorts } from './allowlist';
+import { EGRESS_DEFAULT_PORTS, EGRESS_ENV, EGRESS_PORT } from '../common/vocabulary';
 
 export { EgressConfigError };
 
@@ -33,7 +33,7 @@ export interface EgressConfig {
   logLevel: string;
 }
 
-export { isEgressMode } from './vocabulary';
+export { isEgressMode } from '../common/vocabulary';
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 

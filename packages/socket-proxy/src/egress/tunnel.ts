@@ -4,10 +4,10 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { EgressContext, startAccess } from './egress-access';
-import { hostText, matchHost } from './egress-allowlist';
-import { rawRefusal, TUNNEL_ESTABLISHED } from './egress-answer';
-import { isRefusal, parseConnectTarget, Refusal } from './egress-request';
+import { EgressContext, startAccess } from './access';
+import { hostText, matchHost } from './allowlist';
+import { rawRefusal, TUNNEL_ESTABLISHED } from './answer';
+import { isRefusal, parseConnectTarget, Refusal } from './request';
 
 /**
  * Pipes both ways, with backpressure and half-close (each side's end is passed on), until both

@@ -1,6 +1,6 @@
 import * as net from 'node:net';
-import { dial, Dialed, Network, systemNetwork } from './egress-dial';
-import type { Refusal, Target } from './egress-request';
+import { dial, Dialed, Network, systemNetwork } from './dial';
+import type { Refusal, Target } from './request';
 
 const named = (name: string, port: number): Target => ({ host: { kind: 'name', name }, port });
 /** A network whose names resolve as `answers` says; connections go to the loopback for real. */

@@ -1,4 +1,4 @@
-import { canonicalAddress, nonPublicRange } from './egress-address';
+import { canonicalAddress, nonPublicRange } from './address';
 
 describe('egress addresses', () => {
   it.each([

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
-import { startFakeUpstream } from '../test/fake-upstream';
+import { startFakeUpstream } from '../../test/fake-upstream';
 import { createUpstream, Upstream, upstreamRequestOptions } from './upstream';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

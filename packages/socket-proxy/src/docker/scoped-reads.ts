@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { Scope } from './config';
 import { OBJECT_REF } from './policy';
 import type { EngineJson } from './redact';
-import type { Answer } from './respond';
+import type { Answer } from '../common/respond';
 import {
   createdNanos,
   encodeQuery,

@@ -5,7 +5,7 @@
  */
 import * as http from 'node:http';
 import { pipeline, Transform } from 'node:stream';
-import { Answer, endToEndHeaders } from './respond';
+import { Answer, endToEndHeaders } from '../common/respond';
 
 /** Inspect answers are buffered to be redacted; anything larger than this is refused. */
 export const MAX_INSPECT_BYTES = 32 * 1024 * 1024;

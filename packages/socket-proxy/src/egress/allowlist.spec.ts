@@ -1,4 +1,4 @@
-import { Host, matchHost, parseAllowlist, parseHost, parsePorts } from './egress-allowlist';
+import { Host, matchHost, parseAllowlist, parseHost, parsePorts } from './allowlist';
 
 const DEFAULT_PORTS = [443, 80];
 const list = (allow: string, allowPrivate = '') => parseAllowlist(allow, allowPrivate, DEFAULT_PORTS);

@@ -6,14 +6,14 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { answerAndClose, ConnectionCap } from './admission';
+import { answerAndClose, ConnectionCap } from '../common/admission';
 import type { Listen, ProxyConfig } from './config';
 import { HANDLERS } from './handlers';
-import type { Limits } from './limits';
-import type { Logger } from './logger';
-import { Allowance, decide } from './policy';
-import { rawResponse, sendJson } from './respond';
-import { createUpstream } from './upstream';
+import type { Limits } from '../common/limits';
+import type { Logger } from '../common/logger';
+import { Allowance, decide, Refusal } from './policy';
+import { rawResponse, sendJson } from '../common/respond';
+import { createUpstream, Upstream } from './upstream';
 
 /** A refused request body is read and discarded up to this size, then the connection is cut. */
 const MAX_DISCARDED_BODY = 256 * 1024 * 1024;
@@ -61,58 +61,73 @@ function serverOptions(limits: Limits): http.ServerOptions {
   };
 }
 
-export function createProxyServer(config: ProxyConfig, log: ProxyLog): http.Server {
-  const { switches, scope, socketPath, limits } = config;
-  const upstream = createUpstream(socketPath);
-  let openStreams = 0;
+/** What the access line says of a request: filled in as the request is decided. */
+interface Outcome {
+  decision: 'allow' | 'deny';
+  rule: string;
+}
 
-  function upstreamFailed(res: http.ServerResponse, error: Error & { code?: string }) {
-    log.error({ msg: 'upstream error', error: error.message, socketPath });
-    if (res.headersSent) {
-      res.destroy();
-      return;
-    }
-    const message = `devsec proxy: the Docker engine at ${socketPath} did not answer (${error.code ?? error.message}).`;
-    sendJson(res, 502, { message });
+/** Logs a request once: when its answer is complete ('finish') or when the client ended a stream ('close'). */
+function logWhenDone(log: ProxyLog, req: http.IncomingMessage, res: http.ServerResponse): Outcome {
+  const started = process.hrtime.bigint();
+  const outcome: Outcome = { decision: 'allow', rule: '' };
+  let logged = false;
+  const logOnce = () => {
+    if (logged) return;
+    logged = true;
+    const ms = Number((process.hrtime.bigint() - started) / 1000n) / 1000;
+    log.access({ method: req.method, path: req.url, decision: outcome.decision, rule: outcome.rule, status: res.statusCode, ms });
+  };
+  res.once('finish', logOnce);
+  res.once('close', logOnce);
+  return outcome;
+}
+
+/** Answers a refusal; a refusal also closes the connection, so nothing pipelined behind it is read. */
+function refuseRequest(req: http.IncomingMessage, res: http.ServerResponse, refusal: Refusal, limits: Limits): void {
+  res.setHeader('Connection', 'close');
+  const answer = () => {
+    if (!res.headersSent) sendJson(res, refusal.status, { message: refusal.message });
+  };
+  if (req.complete) return answer();
+  // Read a refused body to its end (and throw it away) before answering: a client still
+  // writing when the socket closes sees "broken pipe" instead of our message. A body slower
+  // than BODY_TIMEOUT is answered anyway, and the connection closed behind the answer.
+  const bodyTimer = setTimeout(answer, limits.bodyTimeoutMs);
+  res.once('close', () => clearTimeout(bodyTimer));
+  let discarded = 0;
+  req.on('data', (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > MAX_DISCARDED_BODY) req.destroy();
+  });
+  req.on('error', () => res.destroy());
+  req.on('end', answer);
+}
+
+function upstreamFailed(log: ProxyLog, socketPath: string, res: http.ServerResponse, error: Error & { code?: string }): void {
+  log.error({ msg: 'upstream error', error: error.message, socketPath });
+  if (res.headersSent) {
+    res.destroy();
+    return;
   }
+  const message = `devsec proxy: the Docker engine at ${socketPath} did not answer (${error.code ?? error.message}).`;
+  sendJson(res, 502, { message });
+}
 
-  const server = http.createServer(serverOptions(limits), (req, res) => {
-    const started = process.hrtime.bigint();
-    const outcome: { decision: 'allow' | 'deny'; rule: string } = { decision: 'allow', rule: '' };
-    let logged = false;
-    const logOnce = () => {
-      if (logged) return;
-      logged = true;
-      const ms = Number((process.hrtime.bigint() - started) / 1000n) / 1000;
-      log.access({ method: req.method, path: req.url, decision: outcome.decision, rule: outcome.rule, status: res.statusCode, ms });
-    };
-    // 'finish' for answers that completed, 'close' for streams the client ended.
-    res.once('finish', logOnce);
-    res.once('close', logOnce);
-
+/**
+ * Every request goes through the policy and is logged once; a refused one is answered here, an
+ * allowed one by its rule's handler, a long-lived one only under MAX_STREAMS.
+ */
+function proxyRequests(config: ProxyConfig, log: ProxyLog, upstream: Upstream): http.RequestListener {
+  const { switches, scope, socketPath, limits } = config;
+  let openStreams = 0;
+  return (req, res) => {
+    const outcome = logWhenDone(log, req, res);
     const decision = decide({ method: req.method ?? '', target: req.url ?? '', headers: req.headers }, switches);
     if (!decision.allowed) {
-      // A refusal also closes the connection, so nothing pipelined behind it is read.
       outcome.decision = 'deny';
       outcome.rule = decision.rule;
-      res.setHeader('Connection', 'close');
-      const answer = () => {
-        if (!res.headersSent) sendJson(res, decision.status, { message: decision.message });
-      };
-      if (req.complete) return answer();
-      // Read a refused body to its end (and throw it away) before answering: a client still
-      // writing when the socket closes sees "broken pipe" instead of our message. A body slower
-      // than BODY_TIMEOUT is answered anyway, and the connection closed behind the answer.
-      const bodyTimer = setTimeout(answer, limits.bodyTimeoutMs);
-      res.once('close', () => clearTimeout(bodyTimer));
-      let discarded = 0;
-      req.on('data', (chunk: Buffer) => {
-        discarded += chunk.length;
-        if (discarded > MAX_DISCARDED_BODY) req.destroy();
-      });
-      req.on('error', () => res.destroy());
-      req.on('end', answer);
-      return;
+      return refuseRequest(req, res, decision, limits);
     }
     outcome.rule = decision.rule;
     if (isLongLived(decision)) {
@@ -126,8 +141,27 @@ export function createProxyServer(config: ProxyConfig, log: ProxyLog): http.Serv
       openStreams++;
       res.once('close', () => openStreams--);
     }
-    HANDLERS[decision.handle]({ req, res, decision, scope, upstream }).catch((error) => upstreamFailed(res, error));
-  });
+    HANDLERS[decision.handle]({ req, res, decision, scope, upstream }).catch((error) => upstreamFailed(log, socketPath, res, error));
+  };
+}
+
+/** What Node's parser refused: headers slower than HEADERS_TIMEOUT (408), or a malformed request (400). */
+function answerClientError(limits: Limits, log: ProxyLog, error: Error & { code?: string }, socket: Duplex): void {
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    log.access({ decision: 'deny', rule: 'request-timeout', status: 408 });
+    const message = `devsec proxy: the request's headers did not arrive within ${limits.headersTimeoutMs / 1000} s (HEADERS_TIMEOUT).`;
+    if (socket.writable) socket.end(rawResponse(408, message));
+  } else {
+    log.access({ decision: 'deny', rule: 'malformed-request', status: 400, error: error.code ?? error.message });
+    if (socket.writable) socket.end(rawResponse(400, 'devsec sandbox policy: malformed HTTP request.'));
+  }
+  socket.destroy();
+}
+
+export function createProxyServer(config: ProxyConfig, log: ProxyLog): http.Server {
+  const { limits } = config;
+  const upstream = createUpstream(config.socketPath);
+  const server = http.createServer(serverOptions(limits), proxyRequests(config, log, upstream));
 
   // No inactivity timeout while a request is served: `logs -f` and `events` stay open as long as
   // the client does. Between requests, IDLE_TIMEOUT closes a keep-alive connection.
@@ -141,17 +175,7 @@ export function createProxyServer(config: ProxyConfig, log: ProxyLog): http.Serv
   };
   server.on('upgrade', refuseSocket('upgrade', 'protocol upgrades (attach, exec or websockets) are not proxied.', 403));
   server.on('connect', refuseSocket('connect', 'CONNECT tunnels are not proxied.', 405));
-  server.on('clientError', (error: Error & { code?: string }, socket) => {
-    if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-      log.access({ decision: 'deny', rule: 'request-timeout', status: 408 });
-      const message = `devsec proxy: the request's headers did not arrive within ${limits.headersTimeoutMs / 1000} s (HEADERS_TIMEOUT).`;
-      if (socket.writable) socket.end(rawResponse(408, message));
-    } else {
-      log.access({ decision: 'deny', rule: 'malformed-request', status: 400, error: error.code ?? error.message });
-      if (socket.writable) socket.end(rawResponse(400, 'devsec sandbox policy: malformed HTTP request.'));
-    }
-    socket.destroy();
-  });
+  server.on('clientError', (error: Error & { code?: string }, socket: Duplex) => answerClientError(limits, log, error, socket));
   server.on('close', () => upstream.close());
   return server;
 }

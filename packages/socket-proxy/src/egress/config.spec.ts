@@ -1,6 +1,6 @@
-import { formatDuration, isEgressMode, loadEgressConfig, parseDuration, parseEgressListen } from './egress-config';
-import { USAGE } from './main';
-import { EGRESS_DEFAULT_PORTS, EGRESS_ENV, EGRESS_PORT } from './vocabulary';
+import { formatDuration, isEgressMode, loadEgressConfig, parseDuration, parseEgressListen } from './config';
+import { USAGE } from '../main';
+import { EGRESS_DEFAULT_PORTS, EGRESS_ENV, EGRESS_PORT } from '../common/vocabulary';
 
 describe('egress configuration', () => {
   it('is selected by EGRESS or any EGRESS_* variable, and by nothing else', () => {

@@ -1,4 +1,4 @@
-import { bodyFraming, forwardedHeaders, parseAbsoluteTarget, parseConnectTarget } from './egress-request';
+import { bodyFraming, forwardedHeaders, parseAbsoluteTarget, parseConnectTarget } from './request';
 
 describe('CONNECT targets', () => {
   it.each([

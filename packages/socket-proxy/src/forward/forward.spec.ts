@@ -1,7 +1,7 @@
 import { createServer, connect, Server, Socket } from 'node:net';
 import { ChildProcess, spawn } from 'node:child_process';
 import { parseBind, parseForward } from './forward';
-import { compiledProxyBin } from '../test/proxy-process';
+import { compiledProxyBin } from '../../test/proxy-process';
 
 describe('forward mode', () => {
   it('parses LISTEN_PORT:HOST:PORT lists', () => {

@@ -2,7 +2,7 @@ import { createServer, get, Server } from 'node:http';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startFakeUpstream } from '../test/fake-upstream';
+import { startFakeUpstream } from '../../test/fake-upstream';
 import type { Scope } from './config';
 import { HANDLERS } from './handlers';
 import { decide, RULES } from './policy';

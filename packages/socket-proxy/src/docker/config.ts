@@ -2,43 +2,13 @@
  * Configuration comes from the environment only, with Tecnativa docker-socket-proxy's
  * switch names so an existing compose file keeps its meaning.
  */
-import { isLimitVariable, Limits, parseLimits } from './limits';
-import { DEFAULT_SCOPE_LABEL, PROXY_PORT, READ_SWITCHES, WRITE_SWITCHES } from './vocabulary';
+import { collectProblems, ConfigError, LOG_LEVELS } from '../common/config';
+import { isLimitVariable, Limits, parseLimits } from '../common/limits';
+import { DEFAULT_SCOPE_LABEL, PROXY_PORT, READ_SWITCHES, WRITE_SWITCHES } from '../common/vocabulary';
 
 export { DEFAULT_SCOPE_LABEL, READ_SWITCHES, WRITE_SWITCHES };
 
-export const LOG_LEVELS = Object.freeze(['debug', 'info', 'warn', 'error', 'silent'] as const);
-export type LogLevel = (typeof LOG_LEVELS)[number];
-
 export const DEFAULT_LISTEN = `tcp://127.0.0.1:${PROXY_PORT}`;
-
-export class ConfigError extends Error {}
-
-/** Collects every configuration problem, so that one failed start names them all. */
-export function collectProblems(): { problems: string[]; attempt: <T>(step: () => T) => T | undefined } {
-  const problems: string[] = [];
-  /** Runs one parse step; its error becomes one more problem, reported with the others. */
-  const attempt = <T>(step: () => T): T | undefined => {
-    try {
-      return step();
-    } catch (error) {
-      problems.push((error as Error).message);
-      return undefined;
-    }
-  };
-  return { problems, attempt };
-}
-
-/** A mode's configuration, or undefined once its problems are on stderr (the mode then exits 2). */
-export function loadOrReport<T>(load: () => T): T | undefined {
-  try {
-    return load();
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`${error.message}\n`);
-    return undefined;
-  }
-}
 
 const TRUE_VALUES = new Set(['1', 'true', 'yes', 'on']);
 const FALSE_VALUES = new Set(['0', 'false', 'no', 'off', '']);

@@ -4,10 +4,10 @@
  * byte reaches the upstream unparsed, so nothing can be smuggled behind the request.
  */
 import * as http from 'node:http';
-import { EgressContext, startAccess } from './egress-access';
-import { hostText, matchHost } from './egress-allowlist';
-import { refusalBody, refusalHeaders } from './egress-answer';
-import { bodyFraming, forwardedHeaders, isRefusal, parseAbsoluteTarget, Refusal } from './egress-request';
+import { EgressContext, startAccess } from './access';
+import { hostText, matchHost } from './allowlist';
+import { refusalBody, refusalHeaders } from './answer';
+import { bodyFraming, forwardedHeaders, isRefusal, parseAbsoluteTarget, Refusal } from './request';
 
 /** A refused request's body is read and dropped up to this size (so the client sees the answer), then cut. */
 const MAX_DISCARDED_BODY = 16 * 1024 * 1024;

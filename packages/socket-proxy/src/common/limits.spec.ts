@@ -1,4 +1,4 @@
-import { loadConfig } from './config';
+import { loadConfig } from '../docker/config';
 import { DEFAULT_LIMITS, LIMITS_USAGE, parseLimits } from './limits';
 
 describe('parseLimits', () => {

@@ -5,11 +5,11 @@
  */
 import * as http from 'node:http';
 import * as net from 'node:net';
-import { connectThrough, rawTcp, readToEnd, statusOf } from '../test/egress-client';
-import type { EgressAccessEntry } from './egress-access';
-import { loadEgressConfig } from './egress-config';
-import { systemNetwork } from './egress-dial';
-import { createEgressServer, EGRESS_HEALTH_PATH, EgressServer } from './egress-server';
+import { connectThrough, rawTcp, readToEnd, statusOf } from '../../test/egress-client';
+import type { EgressAccessEntry } from './access';
+import { loadEgressConfig } from './config';
+import { systemNetwork } from './dial';
+import { createEgressServer, EGRESS_HEALTH_PATH, EgressServer } from './server';
 
 jest.setTimeout(20_000);
 

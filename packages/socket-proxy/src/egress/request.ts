@@ -4,7 +4,7 @@
  * ambiguous is refused, never repaired.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { Host, hostText, parseHost } from './egress-allowlist';
+import { Host, hostText, parseHost } from './allowlist';
 
 export interface Target {
   host: Host;

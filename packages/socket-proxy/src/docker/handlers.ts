@@ -7,7 +7,7 @@ import type { Scope } from './config';
 import { eventScopeFilter } from './events';
 import type { Allowance, Handle } from './policy';
 import { EngineJson, filterNetworkContainers, networkListNamesContainers, redactInfo, redactInspect, redactVolume, redactVolumeList } from './redact';
-import { sendAnswer, sendJson } from './respond';
+import { sendAnswer, sendJson } from '../common/respond';
 import { encodeQuery, eventQuery } from './scope';
 import { EngineReader, idsInScope, inspectInScope, listInScopeAnchored, missingContainerAnswer, parseAnswer, unexpectedAnswer } from './scoped-reads';
 import type { Upstream } from './upstream';
