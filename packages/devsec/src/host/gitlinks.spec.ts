@@ -116,6 +116,19 @@ describe('gitlinks that lead the host’s git into a repository the agent made',
     expect(scanGitlinks(readGitLayout(fresh))).toEqual({ gitlinks: [], unsafe: [], unreadable: [] });
   });
 
+  it('finds nothing to refuse on a host without git, whose tools cannot enter a folder either', () => {
+    const missing = Object.assign(new Error('spawnSync git ENOENT'), { code: 'ENOENT' });
+    expect(scanGitlinks(readGitLayout(root), () => ({ status: null, stdout: '', stderr: '', error: missing }))).toEqual({
+      gitlinks: [],
+      unsafe: [],
+      unreadable: [],
+    });
+    expect(scanGitlinks(readGitLayout(root), () => ({ status: 128, stdout: '', stderr: 'fatal: index file corrupt' })).unreadable).toEqual([
+      'the index (git ls-files: fatal: index file corrupt)',
+      'the branches (git for-each-ref: fatal: index file corrupt)',
+    ]);
+  });
+
   it('says what it could not read: a branch that names no tree', () => {
     const blob = execFileSync('git', ['hash-object', '-w', '--stdin'], { cwd: root, env: GIT_ENV, input: 'not a tree\n', encoding: 'utf-8' }).trim();
     writeFileSync(join(root, '.git/refs/heads/odd'), `${blob}\n`);

@@ -72,6 +72,8 @@ export function scanGitlinks(layout: GitLayout, run: Runner = runCommand): Gitli
   };
 
   const index = safeGit(layout, run, ['ls-files', '--stage', '-z', '--full-name']);
+  // No git on this host: nothing here can enter the folder either (VS Code runs the same git).
+  if (index.error?.code === 'ENOENT') return scan;
   if (index.status === 0) add(gitlinkPaths(index.stdout), 'the index');
   else scan.unreadable.push(`the index (git ls-files: ${visible(index.error?.message ?? index.stderr.trim())})`);
 
