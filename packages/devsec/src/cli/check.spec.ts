@@ -1,10 +1,23 @@
 import { execFileSync } from 'node:child_process';
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { changedSinceReview } from '../host/surface/review';
 import { checkCommand } from './check';
+import { trustCommand } from './trust';
 
 const SECRET = 'TOP-SECRET-OUTSIDE-THE-WORKSPACE';
 
@@ -111,6 +124,57 @@ describe('devsec check', () => {
     expect(stdout).toContain('+pkg/');
     expect(stdout).not.toContain(SECRET);
     expect(readFileSync(join(dir, 'state/devsec/trust', readdirSync(join(dir, 'state/devsec/trust'))[0], 'snapshot.json'), 'utf-8')).not.toContain(SECRET);
+  });
+
+  it('names first, approved or not, a gitlink of a branch whose folder holds a repository the agent made, and lists a gitlink that appeared', async () => {
+    const gitEnv = {
+      ...process.env,
+      GIT_CONFIG_GLOBAL: '/dev/null',
+      GIT_CONFIG_NOSYSTEM: '1',
+      GIT_AUTHOR_NAME: 't',
+      GIT_AUTHOR_EMAIL: 't@t',
+      GIT_COMMITTER_NAME: 't',
+      GIT_COMMITTER_EMAIL: 't@t',
+    };
+    const git = (...args: string[]) =>
+      execFileSync('git', ['-c', 'core.fsmonitor=false', ...args], { cwd: root, env: gitEnv, encoding: 'utf-8', stdio: ['pipe', 'pipe', 'ignore'] });
+    git('add', '-A');
+    git('commit', '-q', '-m', 'init');
+    await run(checkCommand, [], root, env);
+    // As the sandbox commits: its own index, the branch moves; the host's index does not follow.
+    git('init', '-q', 'libs/util');
+    git('-C', 'libs/util', 'commit', '-q', '--allow-empty', '-m', 'agent');
+    write(
+      root,
+      'libs/util/.git/config',
+      `${readFileSync(join(root, 'libs/util/.git/config'), 'utf-8')}[core]\n\tfsmonitor = "touch ${join(dir, 'ran')}; echo"\n`,
+    );
+    const index = { ...gitEnv, GIT_INDEX_FILE: join(dir, 'sandbox-index') };
+    execFileSync('git', ['read-tree', 'HEAD'], { cwd: root, env: index });
+    execFileSync('git', ['-c', 'core.fsmonitor=false', 'add', 'libs/util'], { cwd: root, env: index, stdio: 'ignore' });
+    execFileSync('git', ['-c', 'core.fsmonitor=false', 'commit', '-q', '-m', 'a gitlink'], { cwd: root, env: index });
+    const branch = git('branch', '--show-current').trim();
+
+    const checked = await run(checkCommand, [], root, env);
+    expect(checked.code).toBe(1);
+    const lines = checked.stdout.split('\n');
+    expect(lines[2]).toBe(
+      `DANGER libs/util: a gitlink (submodule entry) in HEAD, refs/heads/${branch}, whose folder holds libs/util/.git, not a registered submodule's`,
+    );
+    expect(checked.stdout).toContain('`git status --ignore-submodules=all` does not enter it');
+    expect(checked.stdout).toMatch(new RegExp(`\nadded libs/util: a gitlink \\(submodule entry\\) — git status, .*\n {2}in HEAD, refs/heads/${branch}\n`));
+    expect(checked.stdout).toContain('added libs/util/.git: a git folder');
+    // Approved, it is still named, and check still exits 1.
+    expect((await run(trustCommand, ['--yes'], root, env)).code).toBe(0);
+    const again = await run(checkCommand, [], root, env);
+    expect([again.code, again.stdout.split('\n')[2]]).toEqual([1, expect.stringMatching(/^DANGER libs\/util: /)]);
+    expect(again.stdout).toContain('Nothing changed since');
+    expect(existsSync(join(dir, 'ran'))).toBe(false);
+    // Gone from the folder, the gitlink is harmless: nothing is named, nothing changed.
+    rmSync(join(root, 'libs/util/.git'), { recursive: true });
+    const gone = await run(checkCommand, [], root, env);
+    expect(gone.stdout).not.toContain('DANGER');
+    expect(gone.stdout).toContain('deleted libs/util/.git');
   });
 
   it('shows control characters of names and contents escaped, never raw', async () => {

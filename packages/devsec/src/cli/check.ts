@@ -10,9 +10,11 @@ export const CHECK_HELP = `Usage: devsec check [--max-entries=<n>]
 Shows what changed, since you last approved them, in the files of this workspace that the
 host's own tools execute or trust without asking (package.json scripts, project.json targets,
 nx.json plugins, .env files, .vscode tasks, git hooks, .npmrc, .envrc, .devcontainer, nested
-.git and node_modules, symlinks, ...): the files the agent in the sandbox can write and you
-will later run. Read what it shows before running anything on the host; \`devsec trust\`
-approves it.
+.git and node_modules, symlinks, gitlinks, ...): the files the agent in the sandbox can write
+and you will later run. Read what it shows before running anything on the host; \`devsec trust\`
+approves it. A gitlink (submodule entry) of the index, HEAD or a local branch whose folder holds
+a repository that is not a registered submodule is shown first, approved or not: git status
+would run git in it, with that repository's config.
 
 The workspace is the nearest folder from here up holding nx.json and .git. The approved
 snapshot lives in your state directory ($XDG_STATE_HOME/devsec/trust, by default
@@ -22,8 +24,8 @@ records the current files as the baseline.
   --max-entries=<n>  stop the walk after n entries (default ${DEFAULT_MAX_ENTRIES})
   -h, --help         this text
 
-Exit: 0 nothing changed (or the baseline was recorded), 1 something changed or the walk could
-not see everything, 2 a usage error or no workspace to check.
+Exit: 0 nothing changed (or the baseline was recorded), 1 something changed, the walk could
+not see everything or a gitlink leads into a repository, 2 a usage error or no workspace to check.
 `;
 
 export async function checkCommand(argv: string[], io: CommandIO): Promise<number> {

@@ -6,6 +6,7 @@ import { lstatSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DevsecError } from '../sandbox/errors';
 import { visible } from '../sandbox/visible';
+import { describeUnsafeGitlink } from '../host/gitlinks';
 import { DEFAULT_MAX_ENTRIES } from '../host/surface/list';
 import { paint, renderChange, RenderOptions } from '../host/surface/report';
 import { reviewSurface, SurfaceReview } from '../host/surface/review';
@@ -99,21 +100,42 @@ export function loadReview(command: 'check' | 'trust', argv: string[], io: Comma
     return 2;
   }
   out(`Repository ${visible(review.layout.commonDir)}; snapshot ${visible(review.file)}`);
+  printUnsafeGitlinks(review, render, out);
   for (const note of review.scan.notes) out(paint(render, 'yellow', `note: ${note}`));
   for (const gap of review.scan.incomplete) out(paint(render, 'yellow', `incomplete: ${gap}`));
   out();
   return { review, args, render, out };
 }
 
-/** Every change, a blank line between them. */
+/**
+ * First, whatever was approved: a gitlink whose folder holds a repository that is not a
+ * registered submodule. The host's git enters it (`git status` once the gitlink is in the
+ * index: after `git reset` or a checkout) and runs that repository's config.
+ */
+function printUnsafeGitlinks(review: SurfaceReview, render: RenderOptions, out: (line?: string) => void): void {
+  for (const gitlink of review.scan.gitlinks?.unsafe ?? []) {
+    out(paint(render, 'red', `DANGER ${describeUnsafeGitlink(gitlink)}`));
+    out(
+      `  git status, git diff and VS Code run git in ${visible(gitlink.path)} with the config of that .git (its core.fsmonitor runs) once the gitlink is in your index.`,
+    );
+    out(
+      `  Run no other git here until it is gone (\`git status --ignore-submodules=all\` does not enter it): remove ${visible(gitlink.dotGit)} if you did not make it, then drop the commit that added the gitlink.`,
+    );
+  }
+}
+
+/** Every change, a blank line between them; for a gitlink, where git lists it. */
 export function printChanges(loaded: LoadedReview): void {
+  const gitlinks = new Map((loaded.review.scan.gitlinks?.gitlinks ?? []).map((gitlink) => [gitlink.path, gitlink.in]));
   for (const change of loaded.review.changes) {
     for (const line of renderChange(change, loaded.render)) loaded.out(line);
+    const where = change.type !== 'deleted' && change.after.rule === 'gitlink' ? gitlinks.get(change.path) : undefined;
+    if (where) loaded.out(`  in ${where.map((name) => visible(name)).join(', ')}`);
     loaded.out();
   }
 }
 
-/** Exit code 1 when the walk did not see everything: nothing unchanged can be promised. */
-export const incompleteCode = (review: SurfaceReview) => (review.scan.incomplete.length > 0 ? 1 : 0);
+/** Exit code 1 when the walk did not see everything (nothing unchanged can be promised), or a gitlink leads into a repository of the agent's. */
+export const incompleteCode = (review: SurfaceReview) => (review.scan.incomplete.length > 0 || (review.scan.gitlinks?.unsafe.length ?? 0) > 0 ? 1 : 0);
 
 export const plural = (count: number, word: string) => `${count} ${word}${count === 1 ? '' : 's'}`;

@@ -10,11 +10,13 @@ import { spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { FsTree, flushChanges } from 'nx/src/generators/tree';
 import { describeWithDocker, docker } from '../../../../tools/testing/docker';
 import { CHECKOUT_UID, createSandboxWorkspace, installPlugin, SandboxWorkspace, trustCheckoutsAsRoot } from '../../../../tools/testing/sandbox-workspace';
 import { secureDevcontainerGenerator } from '../generators/secure-devcontainer/generator';
 import { sharedServiceGenerator } from '../generators/shared-service/generator';
+import { checkCommand } from '../cli/check';
 import { parseJsonc } from '../sandbox/jsonc';
 import downShared from './down-shared/executor';
 import downWorktree from './down-worktree/executor';
@@ -167,6 +169,8 @@ describeWithDocker('the host boundary: what the agent writes is never run or tru
     // Inside, git still works on what the host packed.
     expect(inside(`cd ${dir} && git log -1 --format=%s`).stdout.trim()).toBe('on the host');
     rmSync(home, { recursive: true, force: true });
+    // The reflog symlink stays in the sandbox's own git dir, dangling: gone, a commit inside can log again.
+    inside(`rm -f ${dir}/.git/logs/refs/heads/${branch}`);
   });
 
   it("keeps Nx's state on a volume of the stack: what the agent writes in .nx never reaches the host's", () => {
@@ -214,6 +218,48 @@ describeWithDocker('the host boundary: what the agent writes is never run or tru
     } finally {
       rmSync(join(dir, 'apps/app/.git'), { recursive: true, force: true });
       rmSync(join(dir, 'apps/app/node_modules'), { recursive: true, force: true });
+    }
+  });
+
+  it("names a gitlink the agent committed into its own repository (devsec check, the next start), and the host's git never enters it through the steps the README advises", async () => {
+    const plant = [
+      `cd ${dir} && git init -q libs/util && git -C libs/util -c user.name=a -c user.email=a@a commit -q --allow-empty -m agent`,
+      `printf '[core]\\n\\tfsmonitor = "${payload('gitlink-fsmonitor')}"\\n' >> libs/util/.git/config`,
+      'git add libs/util 2>/dev/null && git commit -q -m "a gitlink"',
+    ].join(' && ');
+    try {
+      expect(inside(plant)).toMatchObject({ status: 0, stderr: '' });
+      expect(hostGit(dir, 'ls-tree', 'HEAD', 'libs/util').stdout).toMatch(/^160000 commit [0-9a-f]{40}\tlibs\/util\n$/);
+      // devsec check, before anything else: the gitlink first, exit 1.
+      const stdout = new PassThrough();
+      let printed = '';
+      stdout.on('data', (chunk) => (printed += chunk));
+      const io = { stdout, stderr: new PassThrough(), stdin: new PassThrough(), isTTY: false, env: { ...process.env, XDG_STATE_HOME: stateHome }, cwd: dir };
+      expect(await checkCommand([], io)).toBe(1);
+      expect(printed.split('\n')[2]).toMatch(
+        /^DANGER libs\/util: a gitlink \(submodule entry\) in HEAD, refs\/heads\/\S+, whose folder holds libs\/util\/\.git/,
+      );
+      // The next start is refused, naming it.
+      const errors: string[] = [];
+      const spy = jest.spyOn(logger, 'error').mockImplementation((message) => void errors.push(String(message)));
+      try {
+        expect(await upWorktree({ composeFile }, context())).toEqual({ success: false });
+      } finally {
+        spy.mockRestore();
+      }
+      expect(errors.join('\n')).toMatch(/Refusing to start: a gitlink [\s\S]*- libs\/util: a gitlink/);
+      // The README's steps: the safe look, remove the .git, then git reset and git status.
+      expect(hostGit(dir, 'status', '--short', '--ignore-submodules=all').status).toBe(0);
+      rmSync(join(dir, 'libs/util/.git'), { recursive: true, force: true });
+      expect(hostGit(dir, 'reset', '-q').status).toBe(0);
+      expect(hostGit(dir, 'ls-files', '-s', 'libs/util').stdout).toMatch(/^160000 /);
+      expect(hostGit(dir, 'status', '--short').status).toBe(0);
+      expect(ran()).toEqual([]);
+    } finally {
+      // Drop the commit (the branch moves back; the host's and the sandbox's index follow it).
+      if (hostGit(dir, 'log', '-1', '--format=%s').stdout.trim() === 'a gitlink') hostGit(dir, 'reset', '-q', 'HEAD~1');
+      inside(`cd ${dir} && git reset -q`);
+      rmSync(join(dir, 'libs/util'), { recursive: true, force: true });
     }
   });
 

@@ -35,7 +35,7 @@ function isInside(path: string, folder: string): boolean {
 }
 
 /** A submodule's `.git` file: `gitdir: <path>` naming an existing folder inside the modules dir. */
-function isRegisteredSubmodule(dotGit: string, modules: string): boolean {
+export function isRegisteredSubmodule(dotGit: string, modules: string): boolean {
   try {
     const text = readFileSync(dotGit, 'utf-8');
     const pointer = /^gitdir: (.+)\r?\n?$/.exec(text)?.[1];

@@ -1,5 +1,5 @@
 /** How findings are shown: sorted, as a table for people, as SARIF for code scanning, as JSON. */
-import { visible } from '../sandbox/visible';
+import { shellWord, visible } from '../sandbox/visible';
 import type { Finding } from './registry';
 
 /** A finding as the audit reports it (the line is known where the file was parsed). */
@@ -9,16 +9,6 @@ export type AuditFinding = Finding;
 export function sortFindings(findings: AuditFinding[]): AuditFinding[] {
   const rank = { high: 0, medium: 1 };
   return findings.sort((a, b) => rank[a.severity] - rank[b.severity] || a.file.localeCompare(b.file) || (a.line ?? 0) - (b.line ?? 0));
-}
-
-/**
- * A path from the workspace as one inert shell word: as is when it holds only characters no
- * shell gives a meaning, else single-quoted (control characters made visible first). A report
- * line pasted into a shell then names it, and never runs it (`x;id>out;#/.git`).
- */
-export function shellWord(text: string): string {
-  const shown = visible(text);
-  return /^[A-Za-z0-9_./@%+=:,-]+$/.test(shown) ? shown : `'${shown.replace(/'/g, `'\\''`)}'`;
 }
 
 export function formatTable(findings: AuditFinding[]): string {

@@ -29,3 +29,13 @@ export function visible(text: string, options: { keepTabs?: boolean; keepNewline
 
 /** For lines of text (logs, messages, file contents): newlines and tabs kept. */
 export const visibleText = (text: string) => visible(text, { keepTabs: true, keepNewlines: true });
+
+/**
+ * A path from the workspace as one inert shell word: as is when it holds only characters no
+ * shell gives a meaning, else single-quoted (control characters made visible first). A report
+ * line pasted into a shell then names it, and never runs it (`x;id>out;#/.git`).
+ */
+export function shellWord(text: string): string {
+  const shown = visible(text);
+  return /^[A-Za-z0-9_./@%+=:,-]+$/.test(shown) ? shown : `'${shown.replace(/'/g, `'\\''`)}'`;
+}

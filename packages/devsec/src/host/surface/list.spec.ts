@@ -39,6 +39,8 @@ const FIXTURES: Record<SurfaceRuleId, string[]> = {
   'shared-compose': ['docker-compose.shared.yml'],
   devcontainer: ['apps/app/.devcontainer/devcontainer.json', 'apps/app/.devcontainer/Dockerfile', '.devcontainer.json'],
   symlink: ['src/link-out'],
+  // In the index only (no folder): git lists them, the walk does not (dist/ is skipped).
+  gitlink: ['libs/linked', 'dist/linked'],
 };
 const NOT_ON_SURFACE = [
   'src/main.ts',
@@ -60,7 +62,7 @@ describe('the host-executed surface', () => {
     execFileSync('git', ['init', '-q'], { cwd: root, env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' } });
     execFileSync('git', ['config', 'core.hooksPath', '.githooks'], { cwd: root });
     for (const [rule, paths] of Object.entries(FIXTURES)) {
-      if (rule === 'nested-git' || rule === 'nested-node-modules' || rule === 'symlink') continue;
+      if (rule === 'nested-git' || rule === 'nested-node-modules' || rule === 'symlink' || rule === 'gitlink') continue;
       for (const path of paths) write(root, path);
     }
     write(
@@ -88,6 +90,7 @@ describe('the host-executed surface', () => {
     symlinkSync(join(dir, 'outside'), join(root, 'libs/lib/.vscode'));
     symlinkSync(join(dir, 'outside/secret.txt'), join(root, '__proto__'));
     for (const path of NOT_ON_SURFACE) write(root, path);
+    for (const path of FIXTURES.gitlink) execFileSync('git', ['update-index', '--add', '--cacheinfo', `160000,${'1'.repeat(40)},${path}`], { cwd: root });
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

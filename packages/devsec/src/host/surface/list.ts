@@ -10,6 +10,8 @@ import { Dirent, lstatSync, readdirSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEVCONTAINER_DIR, SHARED_COMPOSE_FILE } from '../../sandbox/vocabulary';
 import { visible } from '../../sandbox/visible';
+import { readGitLayout } from '../git-layout';
+import { GitlinkScan, scanGitlinks } from '../gitlinks';
 import { Repository } from './repository';
 import { inNamedFolder, NamedFolder, namedFolders } from './named-folders';
 import { readLink, readWorkspaceFile, sha256, TEXT_CAP_BYTES } from './read';
@@ -77,6 +79,11 @@ export const HOST_EXECUTED_SURFACE = [
     readBy: 'VS Code and the devcontainer CLI: initializeCommand runs on the host; compose files say what is mounted',
   },
   { id: 'symlink', paths: 'every symlink (anywhere): its target text, never followed', readBy: 'any tool above that reads through it' },
+  {
+    id: 'gitlink',
+    paths: 'a gitlink (submodule entry) in the index, HEAD or a local branch: its path (anywhere, under the skipped folders too)',
+    readBy: 'git status, git diff and VS Code enter its folder and run git there when it holds a `.git`',
+  },
 ] as const satisfies readonly SurfaceRule[];
 
 export type SurfaceRuleId = (typeof HOST_EXECUTED_SURFACE)[number]['id'];
@@ -112,6 +119,8 @@ export interface SurfaceScan {
   notes: string[];
   /** Why the walk did not see everything (a cap, an unreadable folder): nothing unchanged can be promised. */
   incomplete: string[];
+  /** The gitlinks git lists (host/gitlinks.ts): those whose folder holds a repository that is not a registered submodule are shown first, always. */
+  gitlinks?: GitlinkScan;
 }
 
 export interface ScanOptions {
@@ -120,6 +129,9 @@ export interface ScanOptions {
   textCap?: number;
   env?: NodeJS.ProcessEnv;
 }
+
+/** How a gitlink is recorded (kind `other`). */
+export const GITLINK_TYPE = 'gitlink (submodule entry)';
 
 export const DEFAULT_MAX_ENTRIES = 300_000;
 export const DEFAULT_MAX_DEPTH = 40;
@@ -279,5 +291,13 @@ export function scanSurface(workspaceRoot: string, layout: Repository, options: 
     if (blocked < 0) walk.walk(folder.rel, folder.rule);
     else walk.record(segments.slice(0, blocked + 1).join('/'), folder.rule);
   }
+  // Gitlinks, as git lists them: one that appears (a commit made inside can add it to your branch)
+  // is a change. A path the walk recorded keeps its record (a gitlink there has no folder to enter).
+  const gitlinks = scanGitlinks(readGitLayout(root));
+  for (const gitlink of gitlinks.gitlinks) {
+    if (!Object.hasOwn(walk.scan.entries, gitlink.path)) walk.scan.entries[gitlink.path] = { kind: 'other', rule: 'gitlink', type: GITLINK_TYPE };
+  }
+  walk.scan.incomplete.push(...gitlinks.unreadable.map((what) => `Looking for gitlinks, git could not read ${what}.`));
+  walk.scan.gitlinks = gitlinks;
   return walk.scan;
 }
