@@ -69,7 +69,7 @@ export const RULES = {
   'nested-git': rule(
     'high',
     true,
-    "A .git below the workspace root that is not a registered submodule: the host's git and VS Code would run git there, on the agent's terms.",
+    "A .git below the workspace root that is not a registered submodule, or a gitlink of the index or a local branch leading into one: the host's git and VS Code would run git there, on the agent's terms.",
     'Remove it (or, for a repository of your own, make it a submodule: git submodule add), then start again.',
   ),
   'credential-mount': rule(
