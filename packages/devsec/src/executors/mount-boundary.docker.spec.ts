@@ -8,7 +8,7 @@
 import { ExecutorContext, logger } from '@nx/devkit';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chownSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FsTree, flushChanges } from 'nx/src/generators/tree';
@@ -197,5 +197,23 @@ describeWithDocker('the mount boundary: the read-only definitions stay where the
     expect(lstatSync(env).isFile()).toBe(true);
     expect(lstatSync(override).nlink).toBe(1);
     expect(readFileSync(env, 'utf-8')).toContain('COMPOSE_PROJECT_NAME=');
+  });
+
+  it("refuses a definition under a folder named with Compose variables, naming it: the host's .nx stays out of reach (red team, finding A)", async () => {
+    const odd = 'x/${A:-..}/.nx/${B:-..}/evil/.devcontainer';
+    const plant = `mkdir -p '${odd}' && printf 'services:\\n  app:\\n    labels:\\n      org.devsec.managed: "true"\\n      org.devsec.project: evil\\n' > '${odd}/docker-compose.yml'`;
+    expect(inside(plant).status).toBe(0);
+    try {
+      const refused = await up();
+      expect(refused.success).toBe(false);
+      expect(refused.errors).toMatch(
+        /the folder name "\$\{A:-\.\.\}", on the way to the sandbox definition x\/.* holds '\$', which Compose reads as a variable/,
+      );
+      // The running dev container is the one started before: its .nx is still the stack's volume.
+      expect(inside(`touch ${dir}/.nx/from-agent`).status).toBe(0);
+      expect(existsSync(join(dir, '.nx/from-agent'))).toBe(false);
+    } finally {
+      rmSync(join(dir, 'x'), { recursive: true, force: true });
+    }
   });
 });

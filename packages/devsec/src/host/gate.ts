@@ -17,6 +17,7 @@ import { ENGINES } from '../sandbox/engines';
 import type { EngineProfile } from './engine-discovery';
 import { ComposeProject, runCompose } from './compose-project';
 import { preflight } from './engine';
+import { checkNamedMounts } from './mount-pins';
 import { runCommand, Runner } from './run';
 import { SandboxStack, stackStateDir } from './sandbox-stack';
 import { ensureSharedNetwork } from './shared-network';
@@ -171,7 +172,10 @@ export function policyGate(
   facts: HostFacts = { ...hostFacts(process.env, stack.engine), stateDir: stackStateDir(stack) },
   say: (line: string) => void = console.log,
 ) {
-  return gateStack(stack.compose, worktreeContext(stack, facts), unsafeAllow, run, (name) => ensureSharedNetwork(name, run, say));
+  const gated = gateStack(stack.compose, worktreeContext(stack, facts), unsafeAllow, run, (name) => ensureSharedNetwork(name, run, say));
+  // Not a rule to allow: mounts that differ from what we wrote are never what anyone asked for.
+  checkNamedMounts(gated.model, stack.mounts ?? []);
+  return gated;
 }
 
 /** The gate of the shared services (up-shared), started from the worktree at `workspaceRoot`. */

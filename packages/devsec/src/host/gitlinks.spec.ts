@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readGitLayout } from './git-layout';
 import { scanGitlinks } from './gitlinks';
+import { findNestedGit } from './nested-git';
 import { gateNestedGit } from './lifecycle';
 import type { SandboxStack } from './sandbox-stack';
 
@@ -108,6 +109,57 @@ describe('gitlinks that lead the host’s git into a repository the agent made',
     });
     git(root, 'status', '--short');
     expect(readdirSync(markers)).toEqual([]);
+  });
+
+  describe('a gitfile that reads as the registered module but is not where git goes (red team C and B)', () => {
+    beforeEach(() => {
+      const upstream = join(dir, 'upstream');
+      git(dir, 'init', '-q', upstream);
+      git(upstream, 'commit', '-q', '--allow-empty', '-m', 'upstream');
+      git(root, '-c', 'protocol.file.allow=always', 'submodule', '--quiet', 'add', upstream, 'libs/sub');
+      git(root, 'commit', '-q', '-m', 'submodule');
+    });
+    /** The agent's own git dir, where git lands, with a config that runs a payload and a work tree of the gitlink. */
+    const plantGitDir = (at: string, worktree: string, name: string) => {
+      mkdirSync(join(root, 'scratch'), { recursive: true });
+      plantRepository('scratch/r', name);
+      mkdirSync(at, { recursive: true });
+      execFileSync('cp', ['-r', join(root, 'scratch/r/.git/.'), at]);
+      writeFileSync(
+        join(at, 'config'),
+        `	worktree = ${worktree}
+`,
+        { flag: 'a' },
+      );
+      rmSync(join(root, 'scratch'), { recursive: true });
+    };
+
+    it("refuses a pointer that climbs back out of a symlink: ../L/../../.git/modules/libs/sub lands in the agent's folder", () => {
+      // .git/refs is writable inside: the agent's git dir goes there, reached through a link in the workspace.
+      mkdirSync(join(root, 'pkg/evil'), { recursive: true });
+      mkdirSync(join(root, '.git/refs/zz/q'), { recursive: true });
+      symlinkSync(join(root, '.git/refs/zz/q'), join(root, 'pkg/L'));
+      plantGitDir(join(root, '.git/refs/.git/modules/libs/sub'), join(root, 'pkg/evil'), 'fsmonitor-lexical');
+      writeFileSync(join(root, 'pkg/evil/.git'), 'gitdir: ../L/../../.git/modules/libs/sub\n');
+      const sub = git(join(root, 'libs/sub'), 'rev-parse', 'HEAD').trim();
+      git(root, 'update-index', '--add', '--cacheinfo', `160000,${sub},pkg/evil`);
+      git(root, '-c', 'core.fsmonitor=false', 'commit', '-q', '-m', 'a submodule');
+      expect(scan().unsafe).toEqual([{ path: 'pkg/evil', in: ['the index', 'HEAD', 'refs/heads/main'], dotGit: 'pkg/evil/.git' }]);
+      // Where git goes is where the kernel resolves the text (the `..` after the link climbs from its target), not where it reads.
+      expect(realpathSync.native(`${join(root, 'pkg/evil')}/../L/../../.git/modules/libs/sub`)).toBe(join(root, '.git/refs/.git/modules/libs/sub'));
+    });
+
+    it('refuses a pointer through a symlink the agent can re-aim once the host looked, even while it names the module', () => {
+      mkdirSync(join(root, 'tools/evil'), { recursive: true });
+      symlinkSync(join(root, '.git/modules/libs/sub'), join(root, 'tools/evil-link'));
+      writeFileSync(join(root, 'tools/evil/.git'), 'gitdir: ../evil-link\n');
+      const sub = git(join(root, 'libs/sub'), 'rev-parse', 'HEAD').trim();
+      git(root, 'update-index', '--add', '--cacheinfo', `160000,${sub},tools/evil`);
+      expect(scan().unsafe).toEqual([{ path: 'tools/evil', in: ['the index'], dotGit: 'tools/evil/.git' }]);
+      expect(findNestedGit(readGitLayout(root)).strays).toEqual(['tools/evil/.git']);
+      // The registered submodule itself is still one.
+      expect(findNestedGit(readGitLayout(root)).submodules).toEqual([join(root, 'libs/sub/.git')]);
+    });
   });
 
   it('reads a repository with no commit yet as holding no gitlinks', () => {

@@ -19,6 +19,7 @@
 import { lstatSync } from 'node:fs';
 import { dirname, join, posix, relative, sep } from 'node:path';
 import { SandboxError } from '../sandbox/errors';
+import { APP_SERVICE } from '../sandbox/vocabulary';
 import { visible } from '../sandbox/visible';
 import type { Mount } from './git-mounts';
 import { runCommand, Runner } from './run';
@@ -38,6 +39,13 @@ export function foldersOnTheWay(root: string, path: string, what: string): strin
   if (!rel) return [];
   const parts = rel.split(sep);
   const folders: string[] = [];
+  // A name Compose would read as a variable, or that holds a control character, never reaches a compose file (red team, finding A).
+  const odd = parts.find((part) => part.includes('$') || visible(part) !== part);
+  if (odd !== undefined)
+    throw new SandboxError(
+      `Refusing to start: the folder name ${visible(JSON.stringify(odd))}, on the way to ${what} ${visible(rel)}, holds ${odd.includes('$') ? "'$', which Compose reads as a variable" : 'a control character'}. ` +
+        'Rename or remove it (if an agent made it, it is not yours) and run again.',
+    );
   for (let i = 1; i < parts.length; i++) {
     const folder = join(root, ...parts.slice(0, i));
     const stat = lstatSync(folder, { throwIfNoEntry: false });
@@ -66,6 +74,8 @@ export function pinMounts(root: string, readOnly: { path: string; what: string }
 
 /** One line of /proc/<pid>/mountinfo: where a mount is, and which path of its filesystem it shows. */
 export interface MountInfo {
+  /** `major:minor` of the filesystem. */
+  device: string;
   root: string;
   mountPoint: string;
 }
@@ -78,7 +88,7 @@ export function parseMountInfo(text: string): MountInfo[] {
     .split('\n')
     .map((line) => line.split(' '))
     .filter((fields) => fields.length >= 10)
-    .map((fields) => ({ root: unescape(fields[3]), mountPoint: unescape(fields[4]) }));
+    .map((fields) => ({ device: fields[2], root: unescape(fields[3]), mountPoint: unescape(fields[4]) }));
 }
 
 /**
@@ -87,16 +97,18 @@ export function parseMountInfo(text: string): MountInfo[] {
  * `workspaceRoot` is mounted at its own path inside; the last mount at a point is the one in force.
  */
 export function misplacedMounts(infos: MountInfo[], mounts: Mount[], workspaceRoot: string): string[] {
-  const inForce = new Map(infos.map((info) => [info.mountPoint, info.root]));
+  const inForce = new Map(infos.map((info) => [info.mountPoint, info]));
   const workspace = inForce.get(workspaceRoot);
   if (workspace === undefined) return [`${workspaceRoot} (the workspace is not mounted at its path)`];
   const wrong: string[] = [];
   for (const mount of mounts) {
     const rel = below(workspaceRoot, mount.source);
     if (rel === undefined) continue;
-    const expected = posix.join(workspace, rel.split(sep).join('/'));
+    const expected = posix.join(workspace.root, rel.split(sep).join('/'));
     const actual = inForce.get(mount.target);
-    if (actual !== expected) wrong.push(`${mount.target} shows ${actual === undefined ? 'nothing' : actual}, not ${expected}`);
+    // The same path of the same filesystem: another filesystem may hold a folder of that name too.
+    if (actual?.root !== expected || actual.device !== workspace.device)
+      wrong.push(`${mount.target} shows ${actual === undefined ? 'nothing' : `${actual.root} of ${actual.device}`}, not ${expected} of ${workspace.device}`);
   }
   return wrong;
 }
@@ -114,7 +126,27 @@ export function verifyMounts(container: string, mounts: Mount[], workspaceRoot: 
   run('docker', ['kill', container]);
   throw new SandboxError(
     `Stopped ${visible(container)}: what the engine mounted is not what @org/devsec named — a folder on the way was changed while the stack started ` +
-      `(by a process in another sandbox of this worktree?):\n${wrong.map((line) => `  - ${visible(line)}`).join('\n')}\n` +
+      `(swapped for a symlink by a process in another sandbox of this worktree?):\n${wrong.map((line) => `  - ${visible(line)}`).join('\n')}\n` +
       `Look at those folders (ls -la ${visible(dirname(workspaceRoot))}/…), stop the other sandboxes of this worktree, and start again.`,
+  );
+}
+
+/**
+ * The dev container's mounts in the effective model (`docker compose config`) are exactly those
+ * we named: what Compose read from the override file is what we wrote, or the start stops.
+ */
+export function checkNamedMounts(model: { services?: Record<string, { volumes?: unknown } | null | undefined> }, mounts: Mount[]): void {
+  const volumes = (model.services?.[APP_SERVICE]?.volumes ?? []) as { type?: string; source?: string; target?: string; read_only?: boolean }[];
+  const wrong = mounts.flatMap((mount) => {
+    const found = volumes.find((volume) => typeof volume === 'object' && volume.target === mount.target);
+    if (found?.type === 'bind' && found.source === mount.source && (found.read_only === true) === mount.readOnly) return [];
+    return [
+      `${mount.target}: ${found ? `${found.type} ${found.source}${found.read_only ? ' (read-only)' : ''}` : 'not mounted'}, not ${mount.source}${mount.readOnly ? ' (read-only)' : ''}`,
+    ];
+  });
+  if (wrong.length === 0) return;
+  throw new SandboxError(
+    `Refusing to start: Compose reads the dev container's mounts otherwise than @org/devsec wrote them:\n${wrong.map((line) => `  - ${visible(line)}`).join('\n')}\n` +
+      'A folder name of the workspace, or a compose file of the stack, changes them: find it (if an agent made it, it is not yours) and run again.',
   );
 }

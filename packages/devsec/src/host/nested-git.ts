@@ -7,7 +7,7 @@
  * refuses it, naming it.
  */
 import { lstatSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
-import { join, relative, resolve, sep } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import type { GitLayout } from './git-layout';
 
 export interface NestedGit {
@@ -34,14 +34,47 @@ function isInside(path: string, folder: string): boolean {
   return rel !== '' && !rel.startsWith('..') && !rel.startsWith(sep);
 }
 
-/** A submodule's `.git` file: `gitdir: <path>` naming an existing folder inside the modules dir. */
+/** A real folder: never a symlink, which the agent could aim elsewhere after we looked. */
+const isRealFolder = (path: string) => lstatSync(path, { throwIfNoEntry: false })?.isDirectory() === true;
+
+/**
+ * A submodule's `.git` file, in the one form git writes: `gitdir: ` then `../` steps up through
+ * the submodule's own folders and a plain path down into the modules dir (or that path absolute),
+ * every folder on the way a real folder. Anything else is refused, since git resolves the pointer
+ * as the kernel does — a `..` after a symlink climbs from where the link points
+ * (`../L/../../.git/modules/x` lands in the agent's folder while reading as the registered module),
+ * and a symlink on the way can be re-aimed once we looked (red team, findings C and B).
+ */
 export function isRegisteredSubmodule(dotGit: string, modules: string): boolean {
   try {
+    // The gitfile itself: a file, never a link to one.
+    if (!lstatSync(dotGit).isFile()) return false;
     const text = readFileSync(dotGit, 'utf-8');
     const pointer = /^gitdir: (.+)\r?\n?$/.exec(text)?.[1];
     if (!pointer) return false;
-    const target = realpathSync(resolve(join(dotGit, '..'), pointer));
-    return isInside(target, realpathSync(modules)) && lstatSync(target).isDirectory();
+    const absolute = pointer.startsWith('/');
+    const parts = pointer.split('/').slice(absolute ? 1 : 0);
+    let ups = 0;
+    if (!absolute) while (parts[ups] === '..') ups++;
+    const down = parts.slice(ups);
+    if (down.length === 0 || down.some((part) => part === '' || part === '.' || part === '..')) return false;
+    // Up: through the folders that hold the .git file, each real.
+    let base = dirname(dotGit);
+    for (let i = 0; i < ups; i++) {
+      if (!isRealFolder(base)) return false;
+      base = dirname(base);
+    }
+    // Down: every folder a real one, the last inside the modules dir.
+    let target = absolute ? '/' : base;
+    for (const part of down) {
+      target = join(target, part);
+      if (!absolute && !isRealFolder(target)) return false;
+    }
+    if (absolute && !isInside(target, modules)) return false;
+    if (absolute) for (let folder = target; isInside(folder, modules); folder = dirname(folder)) if (!isRealFolder(folder)) return false;
+    // What git will open (the kernel's resolution of the very text) is that folder, inside the modules dir.
+    const opened = realpathSync.native(`${dirname(dotGit)}/${pointer}`);
+    return opened === realpathSync.native(target) && isInside(opened, realpathSync.native(modules));
   } catch {
     return false;
   }

@@ -108,6 +108,16 @@ describe('worktree identity (real git)', () => {
     ]);
   });
 
+  it("writes every value as Compose's literal: a folder named ${A:-..} stays that folder (red team, finding A)", () => {
+    const odd = '/ws/x/${A:-..}/.nx/$B/evil';
+    const override = worktreeOverrideFile([{ source: odd, target: odd, readOnly: false }], {
+      'egress-proxy': { environment: { EGRESS_ALLOW: 'a.example ${HOME}' } },
+    });
+    expect(override).toContain('/ws/x/$${A:-..}/.nx/$$B/evil');
+    expect(override).toContain('a.example $${HOME}');
+    expect(override).not.toMatch(/[^$]\$\{A/);
+  });
+
   it('finds every sandbox definition of ours, and writes mounts in long syntax (paths may hold colons)', () => {
     const root = join(base, 'one/repo');
     for (const dir of ['apps/a/.devcontainer', 'apps/b/.devcontainer', 'apps/foreign/.devcontainer', 'node_modules/x/.devcontainer']) {

@@ -129,6 +129,15 @@ export function findOurDevcontainers(workspaceRoot: string): string[] {
 }
 
 /**
+ * A value Compose takes as it is: it interpolates `${…}` in every string of a compose file, and a
+ * folder the agent named `${A:-..}` would otherwise turn a pin into a mount of another path
+ * (red team, finding A). `$$` is Compose's literal `$`.
+ */
+export function literal(value: string): string {
+  return value.replace(/\$/g, '$$$$');
+}
+
+/**
  * `.devcontainer/docker-compose.worktree.yml`: what depends on this checkout and this machine,
  * as mounts over the compose file's own (Compose merges them by target): every sandbox
  * definition of ours and the shared services' file read-only, so that nothing the host later
@@ -136,8 +145,19 @@ export function findOurDevcontainers(workspaceRoot: string): string[] {
  * allowlist and NO_PROXY of this checkout (egress-override.ts).
  */
 export function worktreeOverrideFile(mounts: Mount[], egress?: Record<string, { environment: Record<string, string> }>): string {
-  const volumes = mounts.map(({ source, target, readOnly }) => ({ type: 'bind', source, target, ...(readOnly ? { read_only: true } : {}) }));
+  const volumes = mounts.map(({ source, target, readOnly }) => ({
+    type: 'bind',
+    source: literal(source),
+    target: literal(target),
+    ...(readOnly ? { read_only: true } : {}),
+  }));
   const header = '# Written by @org/devsec for this worktree on this machine (git-ignored; rewritten on every start).\n';
-  const services: Record<string, object> = { ...egress, [APP_SERVICE]: { ...egress?.[APP_SERVICE], volumes } };
+  const environments = Object.fromEntries(
+    Object.entries(egress ?? {}).map(([service, { environment }]) => [
+      service,
+      { environment: Object.fromEntries(Object.entries(environment).map(([name, value]) => [name, literal(value)])) },
+    ]),
+  );
+  const services: Record<string, object> = { ...environments, [APP_SERVICE]: { ...environments[APP_SERVICE], volumes } };
   return header + stringify({ services });
 }

@@ -51,8 +51,8 @@ export const RULES = {
   'node-modules-shared': rule(
     'high',
     true,
-    "The host's node_modules writable from inside: a package's install script or a patched binary runs on the host later.",
-    'Mount a named volume at <workspace>/node_modules (the generator does).',
+    "The host's node_modules or .nx writable from inside: a package's install script, a patched binary or a poisoned Nx cache entry runs on the host later.",
+    'Mount a named volume at <workspace>/node_modules and <workspace>/.nx (the generator does).',
   ),
   'build-outside-workspace': rule(
     'high',

@@ -308,6 +308,9 @@ describe('the workspace and git: only the dev container mounts them, and never g
     ['objects/info writable (alternates)', (m) => delete appVolume(`${GIT}/objects/info`)(m).read_only, [['git-hooks-writable', 'services.app.volumes']]],
     ['nothing over .git in the writable workspace', drop(GIT), [['git-hooks-writable', 'services.app.volumes']]],
     ['nothing over node_modules in the writable workspace', drop(`${WORKSPACE}/node_modules`), [['node-modules-shared', 'services.app.volumes']]],
+    // The red team's pin turned by Compose's interpolation into a bind of the host's .nx over the stack's volume.
+    ['nothing over .nx in the writable workspace', drop(`${WORKSPACE}/.nx`), [['node-modules-shared', 'services.app.volumes']]],
+    ["the host's .nx bound onto itself in the dev container", mount('app', `${WORKSPACE}/.nx`), [['node-modules-shared', 'services.app.volumes']]],
     ["the host's node_modules writable", (m) => delete appVolume('/devsec/host-node_modules')(m).read_only, [['node-modules-shared', 'services.app.volumes']]],
   ])('refuses %s', (_name, change, expected) => {
     const model = effectiveWorktree();

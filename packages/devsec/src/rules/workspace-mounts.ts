@@ -129,7 +129,13 @@ export function workspaceMountFindings(model: ComposeModel, context: StackContex
   const gitPaths = [...new Set([posix.join(workspaceRoot, '.git'), commonDir])];
   /** What up-worktree shares writable with the dev container: a commit's objects and a branch's refs. */
   const sharedGit = ['objects', 'refs'].map((folder) => posix.join(commonDir, folder));
-  const nodeModules = posix.join(workspaceRoot, 'node_modules');
+  const hostState: [string, string][] = [
+    [
+      posix.join(workspaceRoot, 'node_modules'),
+      "node_modules, where a package's install script or a patched binary waits for the host's next npm or nx command",
+    ],
+    [posix.join(workspaceRoot, '.nx'), ".nx, Nx's cache and workspace data, which the host's next nx command replays and trusts"],
+  ];
 
   const findings: Finding[] = [];
   for (const name of Object.keys(model.services ?? {})) {
@@ -184,18 +190,18 @@ export function workspaceMountFindings(model: ComposeModel, context: StackContex
           `Mount the git common dir read-only at ${inside} (the generator does; up-worktree then gives the sandbox a git dir of its own).`,
         );
       }
-      const nodeModulesInside = held(nodeModules);
-      if (below(mount.source, nodeModules) !== undefined) {
-        add(
-          'node-modules-shared',
-          `${name} ${mount.via} ${shown} writable: the host's node_modules, where a package's install script or a patched binary waits for the host's next npm or nx command.`,
-        );
-      } else if (nodeModulesInside && !covered(nodeModulesInside, mount.target)) {
-        add(
-          'node-modules-shared',
-          `${name} ${mount.via} ${shown} writable, and with it the host's node_modules at ${nodeModulesInside}, which no volume covers: a package's install script or a patched binary runs on the host later.`,
-          `Mount a named volume at ${nodeModulesInside} (the generator does).`,
-        );
+      // The host's node_modules and .nx: what npm and nx on the host run and replay next (the stack has volumes of its own there).
+      for (const [folder, what] of hostState) {
+        const inside = held(folder);
+        if (below(mount.source, folder) !== undefined) {
+          add('node-modules-shared', `${name} ${mount.via} ${shown} writable: the host's ${what}.`);
+        } else if (inside && !covered(inside, mount.target)) {
+          add(
+            'node-modules-shared',
+            `${name} ${mount.via} ${shown} writable, and with it the host's ${what} at ${inside}, which no volume covers.`,
+            `Mount a named volume at ${inside} (the generator does).`,
+          );
+        }
       }
     }
   }
