@@ -26,6 +26,18 @@ const hostOnlyModules = (message) => ({
 });
 
 const SOURCES = (folder) => [`packages/devsec/src/${folder}/**/*.ts`];
+const ONE_WAY_IN =
+  'Executors and the CLI enter host/ through lifecycle.ts (and audit/audit.ts, surface/): the rooms behind it are its own (README, Layout).';
+const BEHIND_LIFECYCLE = ['host/engine', 'host/git', 'host/stack', 'host/guard'];
+/** Each room of host/ and the rooms (and lifecycle.ts) it must not import, lowest first. */
+const HOST_ROOMS = {
+  engine: ['git', 'stack', 'guard', 'audit', 'surface', 'lifecycle'],
+  git: ['stack', 'guard', 'audit', 'surface', 'lifecycle'],
+  stack: ['guard', 'audit', 'surface', 'lifecycle'],
+  guard: ['audit', 'surface', 'lifecycle'],
+  audit: ['surface', 'lifecycle'],
+  surface: ['stack', 'guard', 'audit', 'lifecycle'],
+};
 const TESTS = ['**/*.spec.ts', '**/testing/**', 'tools/**', 'e2e/**'];
 
 /** Merges the path and pattern lists of several no-restricted-imports settings into one. */
@@ -65,7 +77,7 @@ export default tseslint.config(
   { files: ['**/*.js'], rules: { '@typescript-eslint/no-require-imports': 'off' } },
   // The live probe's parts are one script, joined before it runs: each says, in /* global */ and
   // /* exported */ comments, which names it takes from the other parts and which it gives them.
-  { files: ['packages/devsec/src/host/live-probe/*.js'], languageOptions: { sourceType: 'script' } },
+  { files: ['packages/devsec/src/host/audit/live-probe/*.js'], languageOptions: { sourceType: 'script' } },
   // Tests poke at parsed files whose shape they are checking.
   { files: ['**/*.spec.ts'], rules: { '@typescript-eslint/no-explicit-any': 'off' } },
   {
@@ -116,6 +128,27 @@ export default tseslint.config(
     ignores: TESTS,
     rules: layer('host/ is used by executors and the CLI, never the other way round (README, Layout).', 'generators', 'executors', 'plugins', 'cli', 'bin'),
   },
+  // host/'s rooms, lowest first: engine/ and git/ (git may run the engine's commands), then stack/,
+  // then guard/ and audit/, then lifecycle.ts, the one way in for executors and the CLI (with
+  // audit/audit.ts and surface/ for `audit` and `check`). A room imports only rooms below it.
+  ...Object.entries(HOST_ROOMS).map(([room, above]) => ({
+    files: [`packages/devsec/src/host/${room}/**/*.ts`],
+    ignores: TESTS,
+    rules: layer(
+      `host/${room}/ imports only the rooms below it (README, Layout): ${above.join(', ')} stand above it.`,
+      'generators',
+      'executors',
+      'plugins',
+      'cli',
+      'bin',
+      ...above,
+    ),
+  })),
+  {
+    files: SOURCES('executors'),
+    ignores: TESTS,
+    rules: layer(ONE_WAY_IN, ...BEHIND_LIFECYCLE),
+  },
   {
     files: [...SOURCES('cli'), ...SOURCES('bin')],
     ignores: TESTS,
@@ -127,6 +160,7 @@ export default tseslint.config(
         'plugins',
         '@nx',
       ),
+      layer(ONE_WAY_IN, ...BEHIND_LIFECYCLE),
     ),
   },
   // packages/socket-proxy/src: one room per program (docker/, egress/, forward/), each its own

@@ -110,7 +110,7 @@ export async function benchUp() {
     rows.push(ratioRow('4b. Cold start (images built, stack down): `up-worktree` / `docker compose up -d` (3 pairs)', cold.ta, cold.tb, '≤ 1.1'));
     // What a start pays to learn the engine (docker version, docker info, a container that stats the socket): once per engine.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { discoverEngine, forgetEngine } = require(join(dist, 'host/engine-discovery'));
+    const { discoverEngine, forgetEngine } = require(join(dist, 'host/engine/engine-discovery'));
     const look = alternate(
       7,
       () => {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FsTree } from 'nx/src/generators/tree';
 import { parse } from 'yaml';
-import { discoverEngine } from '../packages/devsec/src/host/engine-discovery';
+import { discoverEngine } from '../packages/devsec/src/host/engine/engine-discovery';
 import { PROXY_SOCKET_TARGET } from '../packages/devsec/src/sandbox/engines';
 import { DEFAULT_BASE_IMAGE } from '../packages/devsec/src/sandbox/vocabulary';
 import { docker, dockerOk, ROOT, RUN, SCOPE } from './common';

@@ -22,7 +22,7 @@ describe('the layer rule', () => {
     [
       'sandbox/ importing host/',
       'packages/devsec/src/sandbox/example.ts',
-      "import { runCommand } from '../host/run';\nexport const r = runCommand;\n",
+      "import { runCommand } from '../host/engine/run';\nexport const r = runCommand;\n",
       /sandbox\/ is Tree-only/,
     ],
     [
@@ -40,7 +40,7 @@ describe('the layer rule', () => {
     [
       'rules/ importing host/',
       'packages/devsec/src/rules/example.ts',
-      "import { policyGate } from '../host/gate';\nexport const r = policyGate;\n",
+      "import { gate } from '../host/guard/gate';\nexport const r = gate;\n",
       /rules\/ are pure judgements/,
     ],
     [
@@ -52,7 +52,7 @@ describe('the layer rule', () => {
     [
       'a generator importing host/',
       'packages/devsec/src/generators/x/generator.ts',
-      "import { prepareWorktree } from '../../host/sandbox-stack';\nexport const r = prepareWorktree;\n",
+      "import { prepareWorktree } from '../../host/stack/sandbox-stack';\nexport const r = prepareWorktree;\n",
       /never import host/,
     ],
     [
@@ -85,6 +85,55 @@ describe('the layer rule', () => {
       "import up from '../executors/up-worktree/executor';\nexport const r = up;\n",
       /devsec runs nothing of the workspace/,
     ],
+    // host/'s rooms: each imports only those below it; executors and the CLI come in through lifecycle.ts.
+    [
+      'host/engine/ importing git/',
+      'packages/devsec/src/host/engine/example.ts',
+      "import { readGitLayout } from '../git/git-layout';\nexport const r = readGitLayout;\n",
+      /host\/engine\/ imports only the rooms below it/,
+    ],
+    [
+      'host/git/ importing stack/',
+      'packages/devsec/src/host/git/example.ts',
+      "import { prepareWorktree } from '../stack/sandbox-stack';\nexport const r = prepareWorktree;\n",
+      /host\/git\/ imports only the rooms below it/,
+    ],
+    [
+      'host/stack/ importing guard/',
+      'packages/devsec/src/host/stack/example.ts',
+      "import { gate } from '../guard/gate';\nexport const r = gate;\n",
+      /host\/stack\/ imports only the rooms below it/,
+    ],
+    [
+      'host/guard/ importing audit/',
+      'packages/devsec/src/host/guard/example.ts',
+      "import { runAudit } from '../audit/audit';\nexport const r = runAudit;\n",
+      /host\/guard\/ imports only the rooms below it/,
+    ],
+    [
+      'host/audit/ importing lifecycle.ts',
+      'packages/devsec/src/host/audit/example.ts',
+      "import { startSandbox } from '../lifecycle';\nexport const r = startSandbox;\n",
+      /host\/audit\/ imports only the rooms below it/,
+    ],
+    [
+      'host/surface/ importing stack/',
+      'packages/devsec/src/host/surface/example.ts',
+      "import { prepareWorktree } from '../stack/sandbox-stack';\nexport const r = prepareWorktree;\n",
+      /host\/surface\/ imports only the rooms below it/,
+    ],
+    [
+      'an executor importing a room behind lifecycle.ts',
+      'packages/devsec/src/executors/example.ts',
+      "import { gate } from '../host/guard/gate';\nexport const r = gate;\n",
+      /through lifecycle\.ts/,
+    ],
+    [
+      'the CLI importing a room behind lifecycle.ts',
+      'packages/devsec/src/cli/example.ts',
+      "import { runCommand } from '../host/engine/run';\nexport const r = runCommand;\n",
+      /through lifecycle\.ts/,
+    ],
   ])('fails on %s', (_name, file, source, message) => {
     const { status, output } = lint(file, source);
     expect(output).toMatch(message);
@@ -107,7 +156,16 @@ describe('the layer rule', () => {
       'packages/devsec/src/generators/x/generator.ts',
       "import { RULES } from '../../rules/registry';\nimport { APP_SERVICE } from '../../sandbox/vocabulary';\nexport const r = [RULES, APP_SERVICE];\n",
     ],
-    ['the CLI importing host/', 'packages/devsec/src/cli/example.ts', "import { runAudit } from '../host/audit';\nexport const r = runAudit;\n"],
+    [
+      'the CLI importing host/ through its ways in',
+      'packages/devsec/src/cli/example.ts',
+      "import { runAudit } from '../host/audit/audit';\nimport { startSandbox } from '../host/lifecycle';\nexport const r = [runAudit, startSandbox];\n",
+    ],
+    [
+      'host/stack/ importing engine/ and git/',
+      'packages/devsec/src/host/stack/example.ts',
+      "import { runCommand } from '../engine/run';\nimport { readGitLayout } from '../git/git-layout';\nexport const r = [runCommand, readGitLayout];\n",
+    ],
   ])('lets %s through', (_name, file, source) => {
     const { status, output } = lint(file, source);
     expect(output).toBe('');

@@ -6,16 +6,13 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runAudit } from '../host/audit';
-import { stackContainers } from '../host/compose-project';
-import { gateNestedGit, ruleList, Say, startSandbox, startShared, stopSandbox, stopShared } from '../host/lifecycle';
-import { policyGate } from '../host/gate';
-import { locateStack, prepareWorktree } from '../host/sandbox-stack';
+import { runAudit } from '../host/audit/audit';
+import { prepareSandbox, runningDevContainer, Say, startSandbox, startShared, stopSandbox, stopShared } from '../host/lifecycle';
 import { SandboxError } from '../sandbox/errors';
 import { specFromComposeText } from '../sandbox/spec';
 import { sharedFileTrust } from '../sandbox/shared-trust';
 import { visible } from '../sandbox/visible';
-import { AGENTS, APP_SERVICE, COMPOSE_FILE, CONTAINER_USER, DEVCONTAINER_DIR, SHARED_COMPOSE_FILE } from '../sandbox/vocabulary';
+import { AGENTS, COMPOSE_FILE, CONTAINER_USER, DEVCONTAINER_DIR, SHARED_COMPOSE_FILE } from '../sandbox/vocabulary';
 import { Parsed } from './args';
 import { projectSandbox } from './workspace';
 
@@ -96,13 +93,12 @@ export const STACK_COMMANDS: Record<string, StackCommand> = {
     flags: {},
     run: async (root, args) => {
       const sandbox = projectSandbox(root, args.positionals[0]);
-      const stack = locateStack(root, sandbox.composeFile);
-      const app = stackContainers(stack.compose).find((entry) => entry.Service === APP_SERVICE && entry.State === 'running');
-      if (!app) throw new SandboxError(`the sandbox of ${sandbox.project} is not running: devsec up ${sandbox.project} first.`);
+      const running = runningDevContainer(root, sandbox.composeFile);
+      if (!running) throw new SandboxError(`the sandbox of ${sandbox.project} is not running: devsec up ${sandbox.project} first.`);
       const agent = specFromComposeText(readFileSync(join(root, sandbox.composeFile), 'utf-8'), sandbox.composeFile)?.agent ?? 'none';
       const command = args.rest.length > 0 ? args.rest : [AGENTS[agent] ? agent : 'bash'];
       const tty = process.stdin.isTTY ? ['-it'] : ['-i'];
-      const result = spawnSync('docker', ['exec', ...tty, '-u', CONTAINER_USER, '-w', stack.identity.workspaceRoot, app.Name, ...command], {
+      const result = spawnSync('docker', ['exec', ...tty, '-u', CONTAINER_USER, '-w', running.stack.identity.workspaceRoot, running.name, ...command], {
         stdio: 'inherit',
       });
       process.exitCode = result.status ?? 1;
@@ -119,9 +115,7 @@ export const STACK_COMMANDS: Record<string, StackCommand> = {
       if (!projectRoot || args.positionals.length > 1 || /(^|\/)\.\.(\/|$)|^\//.test(projectRoot)) {
         throw new SandboxError('prepare takes one project root, relative to the workspace root (e.g. devsec prepare apps/app).');
       }
-      const stack = prepareWorktree(root, join(projectRoot, DEVCONTAINER_DIR, COMPOSE_FILE), undefined, say.info);
-      gateNestedGit(stack, ruleList(undefined), say);
-      policyGate(stack, [], undefined, undefined, say.info);
+      const stack = prepareSandbox(root, join(projectRoot, DEVCONTAINER_DIR, COMPOSE_FILE), say);
       say.info(`${stack.identity.composeProjectName} prepared for ${stack.identity.workspaceRoot}`);
       return true;
     },

@@ -6,10 +6,9 @@ import { lstatSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DevsecError } from '../sandbox/errors';
 import { visible } from '../sandbox/visible';
-import { describeUnsafeGitlink } from '../host/gitlinks';
 import { DEFAULT_MAX_ENTRIES } from '../host/surface/list';
 import { paint, renderChange, RenderOptions } from '../host/surface/report';
-import { reviewSurface, SurfaceReview } from '../host/surface/review';
+import { describeUnsafeGitlink, reviewSurface, SurfaceReview } from '../host/surface/review';
 
 export interface CommandIO {
   stdout: NodeJS.WritableStream;

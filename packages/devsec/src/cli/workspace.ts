@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parse } from 'yaml';
-import { findOurDevcontainers } from '../host/worktree';
+import { findOurDevcontainers } from '../host/lifecycle';
 import { SandboxError } from '../sandbox/errors';
 import { hasMarker } from '../sandbox/managed-file';
 import { visible } from '../sandbox/visible';

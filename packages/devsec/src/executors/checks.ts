@@ -3,8 +3,7 @@
  * workspace's `.env` files and the configured target options — both writable by the agent.
  */
 import { ExecutorContext } from '@nx/devkit';
-import { checkConfiguredOptions } from '../host/configured-options';
-import { checkWorkspaceEnvFiles } from '../host/workspace-env';
+import { checkConfiguredOptions, checkWorkspaceEnvFiles } from '../host/lifecycle';
 
 /**
  * Refuses when a `.env` file Nx loaded for this task sets what steers the sandbox, or when an

@@ -15,7 +15,7 @@ import { FsTree, flushChanges } from 'nx/src/generators/tree';
 import { describeWithDocker, docker, dockerOk } from '../../../../tools/testing/docker';
 import { CHECKOUT_UID, createSandboxWorkspace, installPlugin, SandboxWorkspace, trustCheckoutsAsRoot } from '../../../../tools/testing/sandbox-workspace';
 import { secureDevcontainerGenerator } from '../generators/secure-devcontainer/generator';
-import { misplacedMounts, parseMountInfo, verifyMounts } from '../host/mount-pins';
+import { misplacedMounts, parseMountInfo, verifyMounts } from '../host/stack/mount-pins';
 import downShared from './down-shared/executor';
 import downWorktree from './down-worktree/executor';
 import upWorktree from './up-worktree/executor';

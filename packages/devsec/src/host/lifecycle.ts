@@ -5,33 +5,33 @@
  */
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { SandboxError } from '../sandbox/errors';
 import { sharedFileTrust } from '../sandbox/shared-trust';
 import { FILL_NODE_MODULES_SCRIPT } from '../sandbox/node-modules';
 import { visibleText } from '../sandbox/visible';
 import { APP_SERVICE, CONTAINER_USER, ENV_FILE, PUBLISHED_NETWORK, SHARED_NETWORK } from '../sandbox/vocabulary';
 import { namesOf } from '../sandbox/compose-model';
-import { composeArgs, diagnoseComposeFailure, lastLogLines, runCompose, streamCompose, waitUntilHealthy } from './compose-project';
-import { preflight } from './engine';
+import { composeArgs, diagnoseComposeFailure, lastLogLines, runCompose, stackContainers, streamCompose, waitUntilHealthy } from './engine/compose-project';
+import { preflight } from './engine/engine';
 import { ENGINES } from '../sandbox/engines';
-import { describeEngine, EngineProfile, forgetEngine, localEndpoint } from './engine-discovery';
-import { GATE_RULES, policyGate, sharedGate } from './gate';
-import { verifyMounts } from './mount-pins';
-import { shellWord } from '../sandbox/visible';
-import { describeUnsafeGitlink, GitlinkScan, scanGitlinks } from './gitlinks';
-import { runCommand } from './run';
-import { prepareWorktree, rememberState, SandboxStack, stackStateDir, summary } from './sandbox-stack';
-import { secretsPath } from './secrets';
-import { checkSharedLogins } from './shared-logins';
-import { ensureSharedNetwork, removeSharedNetworkIfUnused, sharedNetworkName } from './shared-network';
-import { sharedStack } from './shared-stack';
-import { buildInputsHash, buildSpecs, gateInputsHash, WorktreeState } from './worktree-state';
+import { describeEngine, EngineProfile, forgetEngine, localEndpoint } from './engine/engine-discovery';
+import { gate, GATE_RULES, ruleList } from './guard/gate';
+import type { Say } from '../sandbox/say';
+import { verifyMounts } from './stack/mount-pins';
+import { runCommand } from './engine/run';
+import { locateStack, prepareWorktree, rememberState, SandboxStack, stackStateDir, summary } from './stack/sandbox-stack';
+import { secretsPath } from './stack/secrets';
+import { checkSharedLogins } from './stack/shared-logins';
+import { ensureSharedNetwork, removeSharedNetworkIfUnused, sharedNetworkName } from './engine/shared-network';
+import { sharedStack } from './stack/shared-stack';
+import { buildInputsHash, buildSpecs, gateInputsHash, WorktreeState } from './stack/worktree-state';
 
-export interface Say {
-  info: (line: string) => void;
-  warn: (line: string) => void;
-  error: (line: string) => void;
-}
+export type { Say };
+/** The workspace's sandboxes, as `devsec` finds them without Nx (host/git/worktree.ts). */
+export { findOurDevcontainers } from './git/worktree';
+export { ruleList };
+/** What the executors check of their options and of the workspace's .env files before anything else. */
+export { checkConfiguredOptions } from './guard/configured-options';
+export { checkWorkspaceEnvFiles } from './stack/workspace-env';
 
 export interface StartOptions {
   unsafeAllow?: string[] | string;
@@ -45,60 +45,15 @@ export interface StartOptions {
 
 const GATE_VERSION = `${require('../../package.json').version} ${GATE_RULES.join(',')}`;
 
-/** `--unsafe-allow=a,b` arrives as ['a,b'] from the CLI and as ['a', 'b'] from code. */
-export function ruleList(value: string[] | string | undefined): string[] {
-  return [value ?? []]
-    .flat()
-    .flatMap((rule) => rule.split(','))
-    .filter(Boolean);
-}
-
-/**
- * Refuses `.git`s below the root that are not registered submodules (unless allowed by name) —
- * first those a gitlink of the index or a branch leads the host's git into (host/gitlinks.ts).
- */
-export function gateNestedGit(stack: SandboxStack, unsafeAllow: string[], say: Say, gitlinks: GitlinkScan = scanGitlinks(stack.identity.git)): void {
-  const linked = new Set(gitlinks.unsafe.map((gitlink) => gitlink.dotGit));
-  const strays = (stack.nestedGit?.strays ?? []).filter((stray) => !linked.has(stray));
-  const truncated = stack.nestedGit?.truncated;
-  const unseen = [...(truncated ? [`the search ${truncated}`] : []), ...gitlinks.unreadable.map((what) => `could not read ${what}`)];
-  if (strays.length === 0 && linked.size === 0 && unseen.length === 0) return;
-  if (unsafeAllow.includes('nested-git')) {
-    say.warn(
-      `UNSAFE: nested-git allowed by --unsafe-allow: ${[...gitlinks.unsafe.map(describeUnsafeGitlink), ...strays.map(shellWord), ...unseen].join(', ')}`,
-    );
-    return;
-  }
-  if (linked.size > 0) {
-    throw new SandboxError(
-      "Refusing to start: a gitlink (submodule entry) in your index or a branch leads into a repository that is not a registered submodule: after `git reset` or a checkout, the host's `git status` and VS Code run git in that folder with its config (core.fsmonitor):\n" +
-        [...gitlinks.unsafe.map((gitlink) => `  - ${describeUnsafeGitlink(gitlink)}`), ...strays.map((path) => `  - ${shellWord(path)}`)].join('\n') +
-        '\nRun no git in this worktree but `git status --ignore-submodules=all` until that .git is gone: remove it (if an agent made it, it is not yours), then drop the commit that added the gitlink. ' +
-        'To start anyway: --unsafe-allow=nested-git.',
-    );
-  }
-  // A search cut short proves nothing: a .git may sit just past where it stopped (an agent can nest one that deep).
-  if (strays.length === 0) {
-    throw new SandboxError(
-      `Refusing to start: looking for nested .git folders, ${unseen.join('; ')}, so one may sit beyond it, where the host's git or VS Code would run git on its terms. ` +
-        'Find out what made the workspace that deep or that large (devsec check lists nested .git folders), or start anyway with --unsafe-allow=nested-git.',
-    );
-  }
-  throw new SandboxError(
-    `Refusing to start: a .git below the workspace root is not a registered submodule, and the host's git or VS Code would run git there on its terms:\n` +
-      // Names the agent chose, each one shell word: a line pasted into a shell names it, never runs it.
-      strays.map((path) => `  - ${shellWord(path)}`).join('\n') +
-      '\nRemove it (if an agent made it, it is not yours), or make your own repository a submodule (git submodule add). ' +
-      'To start anyway: --unsafe-allow=nested-git.',
-  );
-}
-
 export async function startSandbox(workspaceRoot: string, composeFile: string, options: StartOptions, say: Say): Promise<boolean> {
   // No preflight on the way in (each docker/compose run costs tens of ms): a failure runs it, and gets its message.
   const stack = prepareWorktree(workspaceRoot, composeFile, runCommand, say.info);
   const previous: WorktreeState = stack.state ?? {};
   const unsafeAllow = ruleList(options.unsafeAllow);
-  gateNestedGit(stack, unsafeAllow, say);
+  // The gate: its rules on the model skipped only when everything they would read is what passed last time.
+  const gateInputs =
+    unsafeAllow.length === 0 ? gateInputsHash(stack.compose.files, join(stack.devcontainerDir, ENV_FILE), stack.compose.env ?? {}, GATE_VERSION) : undefined;
+  const { model } = gate(stack, unsafeAllow, say, { model: !gateInputs || gateInputs !== previous.gateInputs });
   // Its services are not started with this sandbox until the file is reviewed: say why.
   if (stack.sharedTrust && !stack.sharedTrust.trusted) say.warn(stack.sharedTrust.message);
   if (stack.egress === 'open') {
@@ -108,17 +63,8 @@ export async function startSandbox(workspaceRoot: string, composeFile: string, o
     );
   }
 
-  // The gate: skipped only when everything it would read is what it passed last time.
-  const gateInputs =
-    unsafeAllow.length === 0 ? gateInputsHash(stack.compose.files, join(stack.devcontainerDir, ENV_FILE), stack.compose.env ?? {}, GATE_VERSION) : undefined;
-  let network = previous.network;
-  let builds = previous.builds ?? [];
-  if (!gateInputs || gateInputs !== previous.gateInputs) {
-    const { model, allowed } = policyGate(stack, unsafeAllow, runCommand, undefined, say.info);
-    for (const finding of allowed) say.warn(`UNSAFE: ${finding.rule} allowed by --unsafe-allow: ${finding.message}`);
-    network = sharedNetworkName(model);
-    builds = buildSpecs(model);
-  }
+  const network = model ? sharedNetworkName(model) : previous.network;
+  const builds = model ? buildSpecs(model) : (previous.builds ?? []);
 
   // Build when asked, or when an image's inputs changed since the last build (compose builds missing images itself).
   const buildInputs = buildInputsHash(builds);
@@ -216,7 +162,7 @@ export async function startShared(workspaceRoot: string, composeFile: string, sa
   const trust = sharedFileTrust(readFileSync(stack.compose.files[0], 'utf-8'));
   if (!trust.trusted) say.warn(`${trust.message} Starting it because you asked for it by name; the policy gate still applies.`);
   if (stack.network) ensureSharedNetwork(stack.network, runCommand, say.info);
-  const { model } = sharedGate(stack, workspaceRoot, []);
+  const { model } = gate(stack, [], say, { workspaceRoot }) as { model: NonNullable<ReturnType<typeof gate>['model']> };
   if (Object.keys(model.services ?? {}).length === 0) {
     say.info(`No shared service yet in ${composeFile} (add one: nx g @org/devsec:shared-service postgres).`);
     return true;
@@ -249,4 +195,21 @@ export async function stopShared(workspaceRoot: string, composeFile: string, opt
   const { code } = await streamCompose(stack.compose, ['down', '--remove-orphans', ...(options.volumes ? ['--volumes'] : [])]);
   if (code === 0 && stack.network) removeSharedNetworkIfUnused(stack.network, runCommand, say.info);
   return code === 0;
+}
+
+/**
+ * What devcontainer.json's initializeCommand runs (`devsec prepare`): this worktree's `.env` and
+ * override file written, and the stack through the gate — VS Code starts it next.
+ */
+export function prepareSandbox(workspaceRoot: string, composeFile: string, say: Say): SandboxStack {
+  const stack = prepareWorktree(workspaceRoot, composeFile, runCommand, say.info);
+  gate(stack, [], say);
+  return stack;
+}
+
+/** The stack's running dev container (for `devsec agent`), or undefined; nothing is written. */
+export function runningDevContainer(workspaceRoot: string, composeFile: string): { name: string; stack: SandboxStack } | undefined {
+  const stack = locateStack(workspaceRoot, composeFile);
+  const app = stackContainers(stack.compose).find((entry) => entry.Service === APP_SERVICE && entry.State === 'running');
+  return app ? { name: app.Name, stack } : undefined;
 }

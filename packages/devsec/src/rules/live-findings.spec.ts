@@ -1,4 +1,4 @@
-import { FORBIDDEN_CALLS } from '../host/live-audit';
+import { FORBIDDEN_CALLS } from '../host/audit/live-audit';
 import { liveFindings, liveSummary, Observations } from './live-findings';
 import { DOCKERFILE } from '../sandbox/vocabulary';
 

@@ -9,6 +9,7 @@ import { posix } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { checkHosts, egressAllowIn, splitHosts, userHosts } from './egress';
 import { GeneratorError } from './errors';
+import { listOption } from './list';
 import { APT_PACKAGE, IMAGE_REFERENCE, NETWORK_NAME } from './names';
 import {
   Agent,
@@ -62,11 +63,8 @@ export type SpecOptions = {
 /** The generator that writes the spec, as recorded beside it. */
 export const SPEC_GENERATOR = 'secure-devcontainer';
 
-/** `--aptPackages=a,b` arrives as ['a,b'] from the CLI and as ['a', 'b'] from code. */
-export function normalizeList(values: string[] | string | undefined): string[] {
-  const list = Array.isArray(values) ? values : values === undefined ? [] : [values];
-  return [...new Set(list.flatMap((value) => String(value).split(/[\s,]+/)).filter(Boolean))];
-}
+/** `--aptPackages=a,b` and `--allowHosts`: package and host names, separated by commas or spaces. */
+export const normalizeList = (values: string[] | string | undefined): string[] => listOption(values, { spaces: true });
 
 /** Every check that can refuse, with the option's name and the fix; defaults filled in. */
 export function specFromOptions(options: SpecOptions): SandboxSpec {

@@ -5,7 +5,7 @@
  * put together from the engines' documentation and published `docker info` output, and say so.
  */
 import type { EngineKind } from '../sandbox/engines';
-import type { Endpoint, EngineProfile, EngineReport, SocketStat } from '../host/engine-discovery';
+import type { Endpoint, EngineProfile, EngineReport, SocketStat } from '../host/engine/engine-discovery';
 
 export interface EngineFactSet {
   kind: EngineKind;

@@ -1,4 +1,4 @@
-import type { CommandResult, Runner } from '../host/run';
+import type { CommandResult, Runner } from '../host/engine/run';
 
 /** A runner that answers from a table keyed by the joined arguments' start. */
 export function stubRunner(answers: Array<[RegExp, Partial<CommandResult>]>): Runner & { calls: string[] } {

@@ -1,5 +1,5 @@
 import { ExecutorContext } from '@nx/devkit';
-import { runAudit } from '../../host/audit';
+import { runAudit } from '../../host/audit/audit';
 import { checkInvocation } from '../checks';
 import { composeFileOf, reportingErrors } from '../reporting';
 import type { AuditExecutorSchema } from './schema';

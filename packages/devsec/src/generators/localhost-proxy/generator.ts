@@ -2,6 +2,7 @@ import { formatFiles, joinPathFragments, logger, Tree } from '@nx/devkit';
 import { parse } from 'yaml';
 import { DEVCONTAINER_DIR, RESERVED_NAMES, SERVICES_COMPOSE_FILE } from '../../sandbox/vocabulary';
 import { GeneratorError } from '../../sandbox/errors';
+import { listOption } from '../../sandbox/list';
 import { readSpec } from '../../sandbox/spec';
 import { sandboxTarget } from '../secure-devcontainer/generator';
 import { checkSandboxFiles, renderSandbox } from '../secure-devcontainer/render';
@@ -23,11 +24,7 @@ export async function localhostProxyGenerator(tree: Tree, options: LocalhostProx
       `--project: ${options.project} has no secure dev container. Run nx g @org/devsec:secure-devcontainer --project=${options.project} first.`,
     );
   }
-  const ports = [options.ports ?? [3000]]
-    .flat()
-    .flatMap((value) => String(value).split(','))
-    .filter(Boolean)
-    .map((value) => parsePort(value, '--ports'));
+  const ports = listOption(options.ports ?? [3000]).map((value) => parsePort(value, '--ports'));
   if (ports.length === 0) throw new GeneratorError('--ports: give at least one port (e.g. --ports=3000).');
 
   // The target is a service of this stack, from the user's services file.

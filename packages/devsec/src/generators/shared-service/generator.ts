@@ -20,6 +20,7 @@ import { readSpec } from '../../sandbox/spec';
 import { checkSandboxFiles, renderSandbox } from '../secure-devcontainer/render';
 import { needsPassword, PRESETS, PresetName } from './presets';
 import type { SharedServiceGeneratorSchema } from './schema';
+import { listOption } from '../../sandbox/list';
 
 const SERVICE_NAME = /^[a-z][a-z0-9-]{0,62}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -27,12 +28,7 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** `DEVSEC_<NAME>_PASSWORD`: up-shared generates it once per repository, outside git. */
 export const passwordVariable = (service: string) => `DEVSEC_${service.toUpperCase().replace(/-/g, '_')}_PASSWORD`;
 
-const list = (value: string[] | string | undefined) =>
-  [value ?? []]
-    .flat()
-    .flatMap((item) => String(item).split(','))
-    .map((item) => item.trim())
-    .filter(Boolean);
+const list = (value: string[] | string | undefined) => listOption(value);
 
 interface Normalized {
   name: string;

@@ -11,7 +11,7 @@ import { homedir } from 'node:os';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { SandboxError, WorktreeError } from '../../sandbox/errors';
 import { visible } from '../../sandbox/visible';
-import { readGitLayout } from '../git-layout';
+import { readGitLayout } from '../git/git-layout';
 import { readSmallText, sha256 } from './read';
 
 export interface Repository {

@@ -8,6 +8,9 @@ import { readRepository, Repository, repositoryKey } from './repository';
 import { scanSurface, ScanOptions, SurfaceScan } from './list';
 import { compareSurface, loadSnapshot, makeSnapshot, saveSnapshot, Snapshot, snapshotFile, SurfaceChange } from './snapshot';
 
+/** How `devsec check` names a gitlink into a repository the agent made. */
+export { describeUnsafeGitlink } from '../git/gitlinks';
+
 export interface SurfaceReview {
   root: string;
   layout: Repository;

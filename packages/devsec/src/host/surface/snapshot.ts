@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path';
 import { SandboxError } from '../../sandbox/errors';
-import { readStateFile, stateDir, writeStateFile } from '../state-dir';
+import { readStateFile, stateDir, writeStateFile } from '../engine/state-dir';
 import { visible } from '../../sandbox/visible';
 import { Repository } from './repository';
 import { HOST_EXECUTED_SURFACE, SurfaceEntry, SurfaceScan } from './list';

@@ -1,0 +1,247 @@
+/**
+ * `nx run <project>:audit --live`, the host's side: finds the running dev container, gathers
+ * what the probe cannot know (which addresses are other worktrees' proxies, which are gateways,
+ * which paths must be read-only) and runs the live probe (live-probe/, its parts joined) inside
+ * it as another uid than the agent's (PROBE_UID), so that its answer is not the agent's to write;
+ * the answer is then checked as data (live-answer.ts).
+ * What the observations mean is decided in rules/live-findings.ts.
+ */
+import { ENGINE_SOCKET_PATHS, HOST_GATEWAY_NAMES } from '../../sandbox/engines';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Observations, ProbeCall, ProbeInput, ProbeTarget } from '../../rules/live-findings';
+import { SandboxError } from '../../sandbox/errors';
+import { visible } from '../../sandbox/visible';
+import {
+  APP_SERVICE,
+  COMPOSE_FILE,
+  COMPOSE_PROJECT_LABEL,
+  COMPOSE_SERVICE_LABEL,
+  DEVCONTAINER_JSON,
+  DOCKERFILE,
+  EGRESS_SERVICE,
+  ENGINE_PORTS,
+  HOME_CREDENTIALS,
+  MANAGED_LABEL,
+  PROXY_PORT,
+  PROXY_SERVICE,
+  SHARED_COMPOSE_FILE,
+} from '../../sandbox/vocabulary';
+import { runCommand, Runner } from '../engine/run';
+import type { GitLayout } from '../git/git-layout';
+import { GIT_READ_ONLY_INSIDE, PRIVATE_GIT_DIR_INSIDE } from '../git/git-mounts';
+import { egressProbeInput } from './live-egress-input';
+import { parseHomeAnswer, parseProbeAnswer, PROBE_UID } from './live-answer';
+import type { SandboxStack } from '../stack/sandbox-stack';
+import { findOurDevcontainers } from '../git/worktree';
+
+const NO_CONTAINER = 'devsec-audit-no-such-container';
+const NO_IMAGE = 'devsec-audit-no-such-image:0';
+
+/**
+ * Forbidden, and harmless if an engine does answer: each names an object that does not exist
+ * or carries an invalid body. They cover the ways out that the proxy exists to close: create,
+ * exec, start, delete, file reads (archive, export, image save), stdin over a websocket, build,
+ * volume and network changes.
+ */
+export const FORBIDDEN_CALLS: ProbeCall[] = [
+  { method: 'POST', path: '/containers/create', body: JSON.stringify({ Image: NO_IMAGE }) },
+  { method: 'POST', path: `/containers/${NO_CONTAINER}/exec`, body: JSON.stringify({ Cmd: ['true'] }) },
+  { method: 'POST', path: `/exec/devsec-audit-no-such-exec/start`, body: '{}' },
+  { method: 'POST', path: `/containers/${NO_CONTAINER}/start` },
+  { method: 'DELETE', path: `/containers/${NO_CONTAINER}` },
+  { method: 'GET', path: `/containers/${NO_CONTAINER}/archive?path=/etc/hostname` },
+  { method: 'GET', path: `/containers/${NO_CONTAINER}/export` },
+  { method: 'GET', path: `/containers/${NO_CONTAINER}/attach/ws?stream=1&stdin=1`, upgrade: true },
+  { method: 'GET', path: `/images/get?names=${NO_IMAGE}` },
+  { method: 'POST', path: '/build?dockerfile=devsec-audit-no-such-dockerfile', body: '' },
+  { method: 'POST', path: '/volumes/create', body: JSON.stringify({ Name: 'devsec audit: not a valid name' }) },
+  { method: 'POST', path: '/networks/devsec-audit-no-such-network/connect', body: JSON.stringify({ Container: NO_CONTAINER }) },
+];
+
+interface Inspected {
+  Id: string;
+  Name: string;
+  Config: { Labels?: Record<string, string>; Env?: string[] };
+  NetworkSettings: { Networks?: Record<string, { IPAddress?: string; Gateway?: string; IPv6Gateway?: string }> };
+}
+
+function inspect(ids: string[], run: Runner): Inspected[] {
+  if (ids.length === 0) return [];
+  const result = run('docker', ['inspect', ...ids]);
+  return result.status === 0 ? (JSON.parse(result.stdout) as Inspected[]) : [];
+}
+
+function runningIds(filters: string[], run: Runner): string[] {
+  const result = run('docker', ['ps', '-q', '--no-trunc', ...filters.flatMap((filter) => ['--filter', filter])]);
+  return result.status === 0
+    ? result.stdout
+        .split('\n')
+        .map((line) => line.trim())
+        .filter(Boolean)
+    : [];
+}
+
+/**
+ * What the probe needs from the host: the addresses where a Docker API must not answer (every
+ * devsec proxy but this stack's own on its private network, every other container on the dev
+ * container's networks, every gateway) and the paths that must be read-only.
+ */
+export function gatherProbeInput(stack: SandboxStack, run: Runner = runCommand): { container: Inspected; input: ProbeInput } {
+  const project = stack.identity.composeProjectName;
+  const [app] = inspect(runningIds([`label=${COMPOSE_PROJECT_LABEL}=${project}`, `label=${COMPOSE_SERVICE_LABEL}=${APP_SERVICE}`], run), run);
+  if (!app) {
+    throw new SandboxError(
+      `The sandbox of ${stack.project} in this worktree is not running (compose project ${project}). ` +
+        `Start it with nx run ${stack.project}:up-worktree, then run audit --live again (without --live, audit reads the files only).`,
+    );
+  }
+  const appNetworks = app.NetworkSettings.Networks ?? {};
+  // One inspect for every network of the dev container: its labels and who is attached.
+  const networks = new Map<string, { Labels?: Record<string, string> | null; Containers?: Record<string, { Name: string; IPv4Address?: string }> | null }>();
+  const names = Object.keys(appNetworks);
+  const inspected = names.length > 0 ? run('docker', ['network', 'inspect', ...names]) : undefined;
+  if (inspected?.status === 0) for (const network of JSON.parse(inspected.stdout)) networks.set(network.Name, network);
+  // Networks of this stack alone: compose made them for this project (the shared one is external).
+  const privateToStack = (network: string) => networks.get(network)?.Labels?.[COMPOSE_PROJECT_LABEL] === project;
+
+  const targets: ProbeTarget[] = [];
+  const proxies = inspect(runningIds([`label=${MANAGED_LABEL}=true`, `label=${COMPOSE_SERVICE_LABEL}=${PROXY_SERVICE}`], run), run);
+  for (const proxy of proxies) {
+    const own = proxy.Config.Labels?.[COMPOSE_PROJECT_LABEL] === project;
+    for (const [network, settings] of Object.entries(proxy.NetworkSettings.Networks ?? {})) {
+      if (!settings.IPAddress || (own && privateToStack(network))) continue;
+      const whose = own ? "this stack's proxy" : `another sandbox's proxy (${proxy.Name.replace(/^\//, '')})`;
+      targets.push({ host: settings.IPAddress, port: PROXY_PORT, label: `${whose} on network ${network}` });
+    }
+  }
+  const proxyIds = new Set(proxies.map((proxy) => proxy.Id));
+  for (const network of names) {
+    for (const [id, container] of Object.entries(networks.get(network)?.Containers ?? {})) {
+      const address = container.IPv4Address?.split('/')[0];
+      if (id === app.Id || proxyIds.has(id) || !address) continue;
+      for (const port of ENGINE_PORTS) targets.push({ host: address, port, label: `${container.Name} on network ${network}` });
+    }
+  }
+  for (const [network, settings] of Object.entries(appNetworks)) {
+    if (settings.Gateway) for (const port of ENGINE_PORTS) targets.push({ host: settings.Gateway, port, label: `the gateway of network ${network}` });
+  }
+
+  const { workspaceRoot } = stack.identity;
+  const writable = [
+    ...findOurDevcontainers(workspaceRoot).flatMap((dir) => [
+      join(workspaceRoot, dir),
+      ...[COMPOSE_FILE, DEVCONTAINER_JSON, DOCKERFILE].map((file) => join(workspaceRoot, dir, file)),
+    ]),
+    join(workspaceRoot, SHARED_COMPOSE_FILE),
+    ...gitPathsSeenInside(stack.identity.git),
+  ];
+  return {
+    container: app,
+    input: {
+      calls: FORBIDDEN_CALLS,
+      targets,
+      writable,
+      workspaceRoot,
+      credentialPaths: [...HOME_CREDENTIALS],
+      enginePorts: [...ENGINE_PORTS],
+      socketPaths: [...ENGINE_SOCKET_PATHS],
+      hostNames: [...HOST_GATEWAY_NAMES],
+      hostMarkers: [],
+      egress: egressProbeInput(app, egressAllowOf(project, run)),
+    },
+  };
+}
+
+/** EGRESS_ALLOW as this stack's running egress proxy has it (the host reads it; the proxy redacts env for the agent). */
+function egressAllowOf(project: string, run: Runner): string | undefined {
+  const [proxy] = inspect(runningIds([`label=${COMPOSE_PROJECT_LABEL}=${project}`, `label=${COMPOSE_SERVICE_LABEL}=${EGRESS_SERVICE}`], run), run);
+  return proxy?.Config.Env?.find((entry) => entry.startsWith('EGRESS_ALLOW='))?.slice('EGRESS_ALLOW='.length);
+}
+
+/**
+ * What of the repository the dev container sees and must not write (git-mounts.ts): hooks, info,
+ * modules, refs/replace and objects/info in its private git dir; for a worktree whose `.git` is a gitfile, that gitfile and
+ * the repository itself, mounted read-only at its host path, with its config and hooks.
+ */
+function gitPathsSeenInside(git: GitLayout): string[] {
+  const inside = git.kind === 'main' && git.dotGitIsDirectory ? join(git.workspaceRoot, '.git') : PRIVATE_GIT_DIR_INSIDE;
+  const present = GIT_READ_ONLY_INSIDE.filter((name) => existsSync(join(git.commonDir, name))).map((name) => join(inside, name));
+  if (inside !== PRIVATE_GIT_DIR_INSIDE) return present;
+  return [join(git.workspaceRoot, '.git'), git.commonDir, join(git.commonDir, 'config'), join(git.commonDir, 'hooks'), ...present];
+}
+
+/**
+ * Folders the sandbox must not share with the host (its node_modules and .nx are volumes of the
+ * stack): the host puts a marker file in its own copy, and the probe says whether it sees it.
+ */
+export function placeHostMarkers(workspaceRoot: string): { markers: string[]; remove: () => void } {
+  const name = `.devsec-audit-${randomBytes(6).toString('hex')}`;
+  const markers = ['node_modules', '.nx']
+    .map((folder) => join(workspaceRoot, folder, name))
+    .filter((marker) => {
+      try {
+        writeFileSync(marker, '', { flag: 'wx' });
+        return true;
+      } catch {
+        return false;
+      }
+    });
+  return { markers, remove: () => markers.forEach((marker) => rmSync(marker, { force: true })) };
+}
+
+/** The live probe's parts (host/live-probe/), in the order they make one script. */
+export const PROBE_PARTS = ['base.js', 'docker.js', 'inside.js', 'egress.js', 'main.js'] as const;
+
+/** The live probe as the container's Node runs it: its parts, joined. */
+export const probeScript = () => PROBE_PARTS.map((part) => readFileSync(join(__dirname, 'live-probe', part), 'utf-8')).join('\n');
+
+/**
+ * Runs the live probe inside the dev container as PROBE_UID:PROBE_UID, not as the agent: a
+ * process of the agent's uid could open the probe's stdout through /proc/<pid>/fd/1 (or trace
+ * it) and write the answer itself; another uid's it cannot, and a non-root exec holds no
+ * effective capabilities. From / (the workspace is the agent's). Its answer is refused unless it
+ * is exactly what the probe writes (live-answer.ts).
+ */
+export function runLiveProbe(container: string, input: ProbeInput, run: Runner = runCommand): Observations {
+  const script = probeScript();
+  const user = `${PROBE_UID}:${PROBE_UID}`;
+  const result = run('docker', ['exec', '-i', '-u', user, '-w', '/', container, 'node', '-', JSON.stringify(input)], { input: script });
+  if (result.status !== 0) {
+    const reason = (result.stderr || result.stdout).trim().split('\n').slice(-3).join(' ');
+    const hint = /executable file not found|no such file/i.test(reason) ? ' The live audit runs Node inside the dev container: keep a Node base image.' : '';
+    throw new SandboxError(`The live probe could not run in ${container}: ${visible(reason)}.${hint}`);
+  }
+  const observations = parseProbeAnswer(result.stdout);
+  return withHome(observations, container, input, run);
+}
+
+/**
+ * The agent's home (credential files, git's helpers, a copied ~/.gitconfig), looked at from the
+ * agent's own session: a home of mode 0700 (the Node images') hides them from the probe's uid. The
+ * agent could write this answer, as it can hide its own files anyway: so it only ever adds
+ * findings, and an answer that is not what the probe writes is itself a finding.
+ */
+function withHome(observations: Observations, container: string, input: ProbeInput, run: Runner): Observations {
+  const result = run('docker', ['exec', '-i', '-u', String(observations.uid), '-w', '/', container, 'node', '-', JSON.stringify({ ...input, only: 'home' })], {
+    input: probeScript(),
+  });
+  try {
+    if (result.status !== 0) throw new SandboxError(`it ended with status ${result.status}`);
+    const home = parseHomeAnswer(result.stdout);
+    const union = (a: string[], b: string[]) => [...new Set([...a, ...b])];
+    return {
+      ...observations,
+      credentials: {
+        ...observations.credentials,
+        files: union(observations.credentials.files, home.files),
+        helpers: union(observations.credentials.helpers, home.helpers),
+      },
+      vscode: { ...observations.vscode, gitconfigHelpers: union(observations.vscode.gitconfigHelpers, home.gitconfigHelpers) },
+    };
+  } catch (error) {
+    if (!(error instanceof SandboxError)) throw error;
+    return { ...observations, homeRefused: error.message };
+  }
+}

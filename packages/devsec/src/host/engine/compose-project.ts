@@ -1,0 +1,124 @@
+/**
+ * One Compose project, whichever it is — a worktree's sandbox stack or the shared services —
+ * and what the executors do with it: build its arguments, run and stream it, list its
+ * containers, wait for them, show its last log lines, explain a failure.
+ */
+import { COMPOSE_PROJECT_LABEL, COMPOSE_SERVICE_LABEL } from '../../sandbox/vocabulary';
+import { SandboxError } from '../../sandbox/errors';
+import { visibleText } from '../../sandbox/visible';
+import { CommandResult, runCommand, Runner, streamCommand, StreamResult } from './run';
+
+export interface ComposeProject {
+  /** The compose project name (`-p`). */
+  name: string;
+  /** Its compose files, in order (`-f`). */
+  files: string[];
+  /** Where compose runs. */
+  cwd?: string;
+  /** The environment compose runs with; the process's own when absent. */
+  env?: NodeJS.ProcessEnv;
+  /** The prefix of its streamed output lines, e.g. `[app] `. */
+  prefix: string;
+}
+
+export function composeArgs(project: ComposeProject, ...args: string[]): string[] {
+  return ['compose', '-p', project.name, ...project.files.flatMap((file) => ['-f', file]), ...args];
+}
+
+/** Runs a compose command to its end and collects its output. */
+export function runCompose(project: ComposeProject, args: string[], run: Runner = runCommand): CommandResult {
+  return run('docker', composeArgs(project, ...args), { cwd: project.cwd, env: project.env });
+}
+
+/** Runs a compose command, streaming each line of its output with the project's prefix. */
+export function streamCompose(project: ComposeProject, args: string[]): Promise<StreamResult> {
+  return streamCommand('docker', composeArgs(project, ...args), { cwd: project.cwd, env: project.env, prefix: project.prefix });
+}
+
+export interface PsEntry {
+  Service: string;
+  Name: string;
+  State: string;
+  /** healthy, unhealthy, starting, or '' without a health check. */
+  Health: string;
+  Status: string;
+}
+
+/**
+ * The project's containers, from `docker ps` (a fifth of the time of `docker compose ps`): the
+ * service from Compose's label, the health from the status text.
+ */
+export function stackContainers(project: ComposeProject, run: Runner = runCommand): PsEntry[] {
+  const ps = run('docker', ['ps', '--all', '--filter', `label=${COMPOSE_PROJECT_LABEL}=${project.name}`, '--format', '{{json .}}']);
+  if (ps.status !== 0) return [];
+  const serviceLabel = new RegExp(`(?:^|,)${COMPOSE_SERVICE_LABEL.replace(/\./g, '\\.')}=([^,]*)`);
+  return ps.stdout
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as { Names: string; State: string; Status: string; Labels: string })
+    .map((entry) => ({
+      Service: serviceLabel.exec(entry.Labels)?.[1] ?? entry.Names,
+      Name: entry.Names,
+      State: entry.State,
+      Health: /\((healthy|unhealthy|health: starting)\)/.exec(entry.Status)?.[1].replace('health: ', '') ?? '',
+      Status: entry.Status,
+    }))
+    .sort((a, b) => a.Service.localeCompare(b.Service));
+}
+
+/**
+ * Waits until every container runs (healthy where it has a check) — what `up --wait` does, but
+ * a stack that is already up answers on the first look instead of after Compose's polling.
+ * One-shot containers that exited 0 count as done.
+ */
+export async function waitUntilHealthy(project: ComposeProject, timeoutMs = 300_000, run: Runner = runCommand): Promise<PsEntry[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const entries = stackContainers(project, run);
+    const failed = entries.find((e) => e.Health === 'unhealthy' || ((e.State === 'exited' || e.State === 'dead') && !/^Exited \(0\)/.test(e.Status)));
+    if (failed) {
+      throw new SandboxError(
+        `${failed.Service} is ${failed.Health === 'unhealthy' ? 'unhealthy' : `not running (${failed.Status})`}.${logLinesAfter(project, failed.Service, run)}`,
+      );
+    }
+    const pending = entries.filter((e) => e.Health === 'starting' || (e.State !== 'running' && !/^Exited \(0\)/.test(e.Status)));
+    if (entries.length > 0 && pending.length === 0) return entries;
+    if (Date.now() > deadline) {
+      throw new SandboxError(
+        `Still waiting for ${pending.map((e) => e.Service).join(', ') || 'the stack'} after ${timeoutMs / 1000} s.${logLinesAfter(project, pending[0]?.Service, run)}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+function logLinesAfter(project: ComposeProject, service: string | undefined, run: Runner): string {
+  const logs = lastLogLines(project, service, run);
+  return logs.trim() ? ` Its last log lines:\n${logs}` : '';
+}
+
+/** The project's last 30 log lines (of one service, or of all), for a failure message. */
+export function lastLogLines(project: ComposeProject, service?: string, run: Runner = runCommand): string {
+  // What the containers printed: shown as text, control characters made visible.
+  return visibleText(runCompose(project, ['logs', '--no-color', '--tail', '30', ...(service ? [service] : [])], run).stdout.trimEnd());
+}
+
+/**
+ * Turns a failed `docker compose up` into what to do about it. Whatever failed, a re-run
+ * picks up where this one stopped: compose converges on the same state.
+ */
+export function diagnoseComposeFailure(code: number, lines: string[]): string {
+  const find = (pattern: RegExp) => lines.find((line) => pattern.test(line));
+  const port = find(/port is already allocated|address already in use/i);
+  if (port) {
+    return `A published port is already in use on this machine (${port.trim()}). Stop what uses it, or give the service another --port (or drop --publish); then run again.`;
+  }
+  const build = find(/failed to solve|returned a non-zero code|failed to build|error building/i);
+  if (build) {
+    return `Building an image failed (${build.trim()}). Fix the Dockerfile or --aptPackages, then run again: nothing else needs cleaning up.`;
+  }
+  if (code === 130 || code === 143) return 'Interrupted. Run the same command again to finish: compose picks up where it stopped.';
+  const unhealthy = find(/is unhealthy|dependency failed to start|exited with code/i);
+  if (unhealthy) return `A service did not become healthy (${unhealthy.trim()}). Its last log lines follow; fix the cause, then run again.`;
+  return `docker compose failed (exit ${code}). The output above says why; fix it, then run again.`;
+}

@@ -1,0 +1,237 @@
+/**
+ * A project's sandbox stack in this worktree: which compose project it is, the per-machine
+ * files it needs (`.env` and the override file), what the last start remembered, and the
+ * summary printed when it is up.
+ */
+import { existsSync, lstatSync, readFileSync } from 'node:fs';
+import { basename, dirname, join, relative } from 'node:path';
+import { parse } from 'yaml';
+import {
+  APP_SERVICE,
+  COMPOSE_FILE,
+  DEVCONTAINER_JSON,
+  ENV_FILE,
+  PROJECT_LABEL,
+  SERVICES_COMPOSE_FILE,
+  SHARED_COMPOSE_FILE,
+  WORKTREE_COMPOSE_FILE,
+} from '../../sandbox/vocabulary';
+import type { ComposeModel } from '../../sandbox/compose-model';
+import { sharedComposeSkeleton } from '../../sandbox/shared-compose';
+import { sharedFileTrust, SharedFileTrust } from '../../sandbox/shared-trust';
+import { DEFAULT_BASE_IMAGE, DEFAULT_NETWORK, EgressMode, PROXY_SERVICE, SHARED_NETWORK } from '../../sandbox/vocabulary';
+import { chownLike, ensureOwnedFolder } from '../git/checkout-owner';
+import { writeFresh } from '../git/fresh-file';
+import { foldersOnTheWay, pinMounts } from './mount-pins';
+import { SandboxError } from '../../sandbox/errors';
+import { visible } from '../../sandbox/visible';
+import { ComposeProject, PsEntry } from '../engine/compose-project';
+import { gitMounts, Mount } from '../git/git-mounts';
+import { findNestedGit, NestedGit } from '../git/nested-git';
+import { runCommand, Runner } from '../engine/run';
+import { egressModeOf, egressOverride, parseComposeFiles } from './egress-override';
+import { ENGINES } from '../../sandbox/engines';
+import { discoverEngine, EngineProfile, IMAGE_NAME, localEndpoint } from '../engine/engine-discovery';
+import { ensureSharedSecrets } from './secrets';
+import { stateDir } from '../engine/state-dir';
+import { composeEnvironment } from './workspace-env';
+import { composeProjectName, findOurDevcontainers, sandboxEnvFile, worktreeIdentity, WorktreeIdentity, worktreeOverrideFile } from '../git/worktree';
+import { readState, withState, WorktreeState } from './worktree-state';
+
+export interface SandboxStack {
+  identity: WorktreeIdentity;
+  devcontainerDir: string;
+  /** The Nx project the sandbox belongs to. */
+  project: string;
+  compose: ComposeProject;
+  /** The shared network its compose file names. */
+  network: string;
+  /** What the last start in this worktree remembered (worktree-state.ts); empty before the first. */
+  state?: WorktreeState;
+  /** The `.git`s below the root, as prepareWorktree found them. */
+  nestedGit?: NestedGit;
+  /** Whether the shared services file is one @org/devsec wrote, as prepareWorktree found it. */
+  sharedTrust?: SharedFileTrust;
+  /** How the dev container reaches the outside, as its compose file says (prepareWorktree). */
+  egress?: EgressMode;
+  /** The engine and how its proxy reaches the socket (prepareWorktree). */
+  engine?: EngineProfile;
+  /** The dev container's mounts the override file adds (prepareWorktree): checked against the kernel's view after the start. */
+  mounts?: Mount[];
+}
+
+/**
+ * Which stack a compose file is in this worktree: the identity and the compose project name,
+ * without writing anything (the live audit only looks).
+ */
+export function locateStack(cwd: string, composeFileFromRoot: string, run: Runner = runCommand): SandboxStack {
+  const found = worktreeIdentity(cwd, '', run);
+  const composeFile = join(found.workspaceRoot, composeFileFromRoot);
+  // Read through real folders only, and only a real file: never what a link the sandbox planted points at.
+  foldersOnTheWay(found.workspaceRoot, composeFile, 'the sandbox definition');
+  if (lstatSync(composeFile, { throwIfNoEntry: false })?.isFile() === false)
+    throw new SandboxError(`Refusing to start: ${visible(composeFileFromRoot)} is not a file (a symlink?): make it the file the generator wrote.`);
+  const model = parse(readFileSync(composeFile, 'utf-8')) as ComposeModel & { services?: Record<string, { labels?: Record<string, string> }> };
+  // The project name comes from the file itself, so VS Code and the executor agree on it.
+  const project = model.services?.[APP_SERVICE]?.labels?.[PROJECT_LABEL] ?? basename(dirname(dirname(composeFile)));
+  const identity = { ...found, composeProjectName: composeProjectName(project, found.workspaceRoot) };
+  const devcontainerDir = dirname(composeFile);
+  const files = [COMPOSE_FILE, SERVICES_COMPOSE_FILE, WORKTREE_COMPOSE_FILE]
+    .map((file) => join(devcontainerDir, file))
+    // The override file is written by prepareWorktree, before any compose command.
+    .filter((file) => existsSync(file) || file.endsWith(WORKTREE_COMPOSE_FILE));
+  const network = model.networks?.[SHARED_NETWORK]?.name ?? DEFAULT_NETWORK;
+  return {
+    identity,
+    devcontainerDir,
+    project,
+    network,
+    compose: { name: identity.composeProjectName, files, cwd: devcontainerDir, env: composeEnvironment(), prefix: `[${visible(project)}] ` },
+  };
+}
+
+/** The stack's own folder in the host's state directory (its private git dir lives there). */
+export function stackStateDir(stack: SandboxStack, env: NodeJS.ProcessEnv = process.env): string {
+  return stateDir(['worktrees', stack.identity.composeProjectName], env);
+}
+
+/**
+ * The shared services file: written (with no service) when missing, so that it exists — and is
+ * mounted read-only — from the first start on. Returns its text.
+ */
+function ensureSharedComposeFile(stack: SandboxStack, say: (line: string) => void): string {
+  const path = join(stack.identity.workspaceRoot, SHARED_COMPOSE_FILE);
+  const there = lstatSync(path, { throwIfNoEntry: false });
+  // A symlink here would have the host read (and mount into the sandbox) or create a file of the link's choosing.
+  if (there && !there.isFile())
+    throw new SandboxError(
+      `Refusing to start: ${SHARED_COMPOSE_FILE} is ${there.isSymbolicLink() ? 'a symlink' : 'not a file'}. It must be a file of the workspace itself: remove it (if an agent made it, it is not yours) and run again.`,
+    );
+  if (there) return readFileSync(path, 'utf-8');
+  const text = sharedComposeSkeleton(workspaceName(stack.identity.workspaceRoot), stack.network);
+  writeFresh(path, text);
+  chownLike(path, stack.identity.workspaceRoot);
+  say(`Wrote ${SHARED_COMPOSE_FILE} with no service yet: it is read-only inside every sandbox, so no agent can be the one to create it. Commit it.`);
+  return text;
+}
+
+/** The project a definition of ours belongs to, as its compose file labels it. */
+function definitionProject(workspaceRoot: string, dir: string): string | undefined {
+  try {
+    const model = parse(readFileSync(join(workspaceRoot, dir, COMPOSE_FILE), 'utf-8')) as {
+      services?: Record<string, { labels?: Record<string, unknown> } | null>;
+    };
+    const project = model?.services?.[APP_SERVICE]?.labels?.[PROJECT_LABEL];
+    return typeof project === 'string' ? project : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Every definition of ours in the workspace, checked: the stack's own is the only one that names
+ * its project (a second one is what an agent would plant for the host to start instead).
+ */
+function checkedDefinitions(stack: SandboxStack): string[] {
+  const root = stack.identity.workspaceRoot;
+  const definitions = findOurDevcontainers(root);
+  const own = relative(root, stack.devcontainerDir);
+  const same = definitions.filter((dir) => dir === own || definitionProject(root, dir) === stack.project);
+  if (same.length > 1)
+    throw new SandboxError(
+      `Refusing to start: more than one sandbox definition names the project ${visible(stack.project)}: ${same.map((dir) => visible(dir)).join(' and ')}. ` +
+        'One was not written by the generator for it (if an agent made it, it is not yours): remove it, or give each its own project, and run again.',
+    );
+  return definitions.map((dir) => join(root, dir));
+}
+
+/** The root package.json's name (what names the shared stack), or the folder's. */
+function workspaceName(workspaceRoot: string): string {
+  try {
+    const name = JSON.parse(readFileSync(join(workspaceRoot, 'package.json'), 'utf-8')).name;
+    if (typeof name === 'string' && name !== '') return name;
+  } catch {
+    // no package.json
+  }
+  return basename(workspaceRoot);
+}
+
+/**
+ * Writes this worktree's `.env` and override file next to the compose file, and what the
+ * mounts need on the host, and returns what `docker compose` needs. Shared by the executors and
+ * the initializeCommand of devcontainer.json.
+ */
+export function prepareWorktree(
+  workspaceRoot: string,
+  composeFileFromRoot: string,
+  run: Runner = runCommand,
+  say: (line: string) => void = console.log,
+): SandboxStack {
+  // A remote engine is refused first, before anything is read or written (the rest of it is learned below).
+  const endpoint = localEndpoint();
+  const stack = locateStack(workspaceRoot, composeFileFromRoot, run);
+  const { identity, devcontainerDir } = stack;
+  const models = parseComposeFiles(stack.compose.files.filter((file) => !file.endsWith(WORKTREE_COMPOSE_FILE)));
+  const engine = discoverEngine(proxyBaseImage(models), run, process.env, endpoint);
+  const sharedText = ensureSharedComposeFile(stack, say);
+  const sharedName = (parse(sharedText) as ComposeModel | null)?.name;
+  const secrets = sharedName ? ensureSharedSecrets(sharedName, sharedText, identity.gitCommonDir, say) : {};
+  const definitions = checkedDefinitions(stack);
+  writeFresh(join(devcontainerDir, ENV_FILE), sandboxEnvFile(identity, engine, secrets), 0o600);
+
+  // Its node_modules and .nx are volumes of the stack: their mount points must exist as the user's folders, not Docker's.
+  for (const folder of ['node_modules', '.nx']) ensureOwnedFolder(join(identity.workspaceRoot, folder), identity.workspaceRoot);
+  const nested = findNestedGit(identity.git);
+  const readOnly = [
+    ...definitions.map((path) => ({ path, what: 'the sandbox definition' })),
+    { path: join(identity.workspaceRoot, SHARED_COMPOSE_FILE), what: 'the shared services file' },
+    ...nested.submodules.map((path) => ({ path, what: "the submodule's .git" })),
+  ];
+  // Each folder on the way to a read-only mount is a mount point too, so none can be renamed or removed inside (mount-pins.ts).
+  const mounts: Mount[] = [
+    ...pinMounts(identity.workspaceRoot, readOnly),
+    ...readOnly.map(({ path }) => ({ source: path, target: path, readOnly: true })),
+    ...gitMounts(identity.git, join(stackStateDir(stack), 'git')),
+  ];
+  const overridePath = join(devcontainerDir, WORKTREE_COMPOSE_FILE);
+  const state = readState(existsSync(overridePath) ? readFileSync(overridePath, 'utf-8') : undefined);
+  const egress = egressOverride({
+    models,
+    shared: parse(sharedText),
+    composeProject: identity.composeProjectName,
+    gitCommonDir: identity.gitCommonDir,
+  });
+  writeFresh(overridePath, withState(worktreeOverrideFile(mounts, egress), state));
+  const compose = { ...stack.compose, env: { ...stack.compose.env, ...ENGINES[engine.kind].composeEnv } };
+  return { ...stack, compose, state, nestedGit: nested, sharedTrust: sharedFileTrust(sharedText), egress: egressModeOf(models), engine, mounts };
+}
+
+/** The proxy's base image as the compose files build it (the look at the engine's socket runs it, so no other image is pulled). */
+function proxyBaseImage(models: unknown[]): string {
+  let image = DEFAULT_BASE_IMAGE;
+  for (const model of models) {
+    const arg = (model as ComposeModel | undefined)?.services?.[PROXY_SERVICE]?.build;
+    const value = typeof arg === 'object' && arg !== null ? (arg as { args?: Record<string, unknown> }).args?.BASE_IMAGE : undefined;
+    if (typeof value === 'string' && IMAGE_NAME.test(value)) image = value;
+  }
+  return image;
+}
+
+/** Records what this start should remember, on the state line of the override file prepareWorktree wrote. */
+export function rememberState(stack: SandboxStack, state: WorktreeState): void {
+  const overridePath = join(stack.devcontainerDir, WORKTREE_COMPOSE_FILE);
+  writeFresh(overridePath, withState(readFileSync(overridePath, 'utf-8'), state));
+}
+
+export function summary(stack: SandboxStack, entries: PsEntry[]): string {
+  const rows = entries.map((e) => `  ${e.Service.padEnd(16)} ${e.State.padEnd(10)} ${e.Health || '-'}`);
+  const app = entries.find((e) => e.Service === APP_SERVICE);
+  return [
+    `Sandbox ${stack.identity.composeProjectName} (${stack.identity.workspaceRoot}${stack.identity.branch ? `, branch ${stack.identity.branch}` : ''})`,
+    `  ${'SERVICE'.padEnd(16)} ${'STATE'.padEnd(10)} HEALTH`,
+    ...rows,
+    'Get in:',
+    `  docker exec -it ${app?.Name ?? `${stack.identity.composeProjectName}-${APP_SERVICE}-1`} bash`,
+    `  or open ${stack.devcontainerDir.replace(stack.identity.workspaceRoot + '/', '')}/${DEVCONTAINER_JSON} with "Reopen in Container".`,
+  ].join('\n');
+}

@@ -1,0 +1,93 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { checkConfiguredOptions } from '../guard/configured-options';
+import { checkWorkspaceEnvFiles, composeEnvironment, nxDotEnvFiles } from './workspace-env';
+
+describe('what Nx loaded before our executor runs', () => {
+  let root: string;
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), 'devsec-env-'));
+    mkdirSync(join(root, 'apps/app'), { recursive: true });
+  });
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  it('lists the dotenv files Nx 23 loads for a target, project first', () => {
+    expect(nxDotEnvFiles('apps/app', 'up-worktree')).toEqual([
+      'apps/app/.env.up-worktree.local',
+      'apps/app/.env.up-worktree',
+      'apps/app/.up-worktree.local.env',
+      'apps/app/.up-worktree.env',
+      'apps/app/.env.local',
+      'apps/app/.local.env',
+      'apps/app/.env',
+      '.env.up-worktree.local',
+      '.env.up-worktree',
+      '.up-worktree.local.env',
+      '.up-worktree.env',
+      '.env.local',
+      '.local.env',
+      '.env',
+    ]);
+  });
+
+  it.each([
+    ['.env', 'DEVSEC_WORKSPACE=/\n', /\.env:1 sets DEVSEC_WORKSPACE/],
+    ['.env', 'FOO=1\nexport NODE_OPTIONS=--require=/tmp/x.js\n', /\.env:2 sets NODE_OPTIONS/],
+    ['.env.local', 'DOCKER_CONFIG=/tmp/evil\n', /\.env\.local:1 sets DOCKER_CONFIG/],
+    ['apps/app/.env.up-worktree', 'COMPOSE_FILE=/tmp/x.yml\n', /apps\/app\/\.env\.up-worktree:1 sets COMPOSE_FILE/],
+    // Our state directory (secrets, private git dirs, the engine cache) moved into the workspace.
+    ['.env', 'XDG_STATE_HOME=./.state\n', /\.env:1 sets XDG_STATE_HOME/],
+    ['.env', 'GIT_CONFIG_COUNT=1\nGIT_CONFIG_KEY_0=core.fsmonitor\n', /\.env:1 sets GIT_CONFIG_COUNT/],
+    ['.env', 'LD_PRELOAD=/workspace/x.so\n', /\.env:1 sets LD_PRELOAD/],
+    ['.env', 'DEVSEC_ENGINE_SOCKET=/\n', /\.env:1 sets DEVSEC_ENGINE_SOCKET/],
+    // Line ends that dotenv honours and a split on \n alone would not see.
+    ['.env', 'FOO=x\rXDG_STATE_HOME=/w/.s\n', /\.env:2 sets XDG_STATE_HOME/],
+    ['.env', 'FOO=x\u2028DOCKER_HOST=unix:///w/fake.sock\n', /\.env:2 sets DOCKER_HOST/],
+    ['.env', 'FOO=x\u2029GIT_CONFIG_COUNT=1\r\n', /\.env:2 sets GIT_CONFIG_COUNT/],
+  ])('refuses %s setting a steering variable, naming file and line', (file, text, message) => {
+    writeFileSync(join(root, file), text);
+    expect(() => checkWorkspaceEnvFiles(root, 'apps/app', 'up-worktree')).toThrow(message);
+  });
+
+  it('lets ordinary variables through', () => {
+    writeFileSync(join(root, '.env'), 'API_URL=http://localhost\n# DEVSEC_WORKSPACE=/ is a comment\n');
+    expect(() => checkWorkspaceEnvFiles(root, 'apps/app', 'up-worktree')).not.toThrow();
+  });
+
+  it('hands Compose the process environment without DEVSEC_*, COMPOSE_* or NODE_OPTIONS', () => {
+    expect(composeEnvironment({ PATH: '/bin', DOCKER_HOST: 'unix:///x', DEVSEC_WORKSPACE: '/', COMPOSE_FILE: 'x', NODE_OPTIONS: '-r x' })).toEqual({
+      PATH: '/bin',
+      DOCKER_HOST: 'unix:///x',
+    });
+  });
+
+  describe('options that widen the sandbox', () => {
+    const where = () => ({ workspaceRoot: root, projectRoot: 'apps/app', target: 'up-worktree', executor: '@org/devsec:up-worktree' });
+    it('refuses unsafeAllow from project.json, naming it', () => {
+      writeFileSync(join(root, 'apps/app/project.json'), JSON.stringify({ targets: { 'up-worktree': { options: { unsafeAllow: ['privileged'] } } } }));
+      expect(() =>
+        checkConfiguredOptions({ options: { composeFile: 'apps/app/.devcontainer/docker-compose.yml', unsafeAllow: ['privileged'] } }, where(), [
+          'unsafeAllow',
+        ]),
+      ).toThrow(/unsafeAllow, set in apps\/app\/project\.json/);
+    });
+    it('refuses a compose file other than the inferred one, from nx.json targetDefaults or a configuration', () => {
+      writeFileSync(join(root, 'nx.json'), JSON.stringify({ targetDefaults: { '@org/devsec:up-worktree': { options: { composeFile: '/tmp/evil.yml' } } } }));
+      const expected = { composeFile: 'apps/app/.devcontainer/docker-compose.yml' };
+      expect(() => checkConfiguredOptions({ options: { composeFile: '/tmp/evil.yml' } }, where(), ['composeFile'], expected)).toThrow(
+        /composeFile, set in nx\.json \(targetDefaults\)/,
+      );
+      expect(() =>
+        checkConfiguredOptions({ options: expected, configurations: { x: { composeFile: '/tmp/evil.yml' } } }, where(), ['composeFile'], expected),
+      ).toThrow(/composeFile/);
+    });
+    it('lets the inferred options through', () => {
+      expect(() =>
+        checkConfiguredOptions({ options: { composeFile: 'apps/app/.devcontainer/docker-compose.yml' } }, where(), ['composeFile', 'unsafeAllow'], {
+          composeFile: 'apps/app/.devcontainer/docker-compose.yml',
+        }),
+      ).not.toThrow();
+    });
+  });
+});

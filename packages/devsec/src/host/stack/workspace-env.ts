@@ -1,0 +1,72 @@
+/**
+ * The environment our executors hand Compose. Nx loads the workspace's `.env` files into the
+ * executor's process before it runs — files the agent can write — and the shell environment
+ * beats Compose's own `.env`: a `DEVSEC_WORKSPACE=/` line there would mount the host's root
+ * into the next sandbox, `DOCKER_CONFIG` would swap the Compose binary, `NODE_OPTIONS` runs code.
+ * So: a workspace `.env*` file that Nx loads for our targets may not set any of those (the
+ * executor refuses, naming the file and line), and Compose gets our `DEVSEC_*` values from the
+ * `.env` we write, never from the process environment.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SandboxError } from '../../sandbox/errors';
+import { visible } from '../../sandbox/visible';
+
+/**
+ * Variables that steer Compose, the docker CLI (and so which engine, socket and config it uses),
+ * our stack, Node, git (GIT_CONFIG_* runs an fsmonitor), the dynamic loader of every program we
+ * start, or where our state and your runtime directory are (XDG_*). Nx sets only what the shell
+ * left unset, and XDG_STATE_HOME usually is.
+ */
+export const STEERING_VARIABLE = /^(DEVSEC_|DOCKER_|COMPOSE_|BUILDX_|GIT_|XDG_|LD_|DYLD_)|^(NODE_OPTIONS|HOME|PATH|BUILDKIT_HOST)$/;
+
+/** The dotenv files Nx 23 loads for a target of a project, as it names them (tasks-runner/task-env-paths). */
+export function nxDotEnvFiles(projectRoot: string, target: string, configuration?: string): string[] {
+  const identifiers = [...(configuration ? [`${target}.${configuration}`, configuration] : []), target, ''];
+  const variants = (identifier: string, root: string) => {
+    const path = root === '' || root === '.' ? '' : `${root}/`;
+    return identifier
+      ? [`${path}.env.${identifier}.local`, `${path}.env.${identifier}`, `${path}.${identifier}.local.env`, `${path}.${identifier}.env`]
+      : [`${path}.env.local`, `${path}.local.env`, `${path}.env`];
+  };
+  const files = [...identifiers.flatMap((id) => variants(id, projectRoot)), ...identifiers.flatMap((id) => variants(id, ''))];
+  return [...new Set(files)];
+}
+
+/** Where dotenv's multi-line regular expression sees a line end. */
+const DOTENV_LINE_BREAK = /\r\n|[\r\n\u2028\u2029]/;
+
+/** `KEY=…`, `export KEY=…` or `KEY: …`, as dotenv reads them. */
+const DOTENV_KEY = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*[=:]/;
+
+/** Refuses when a dotenv file Nx loads for this target sets a steering variable. */
+export function checkWorkspaceEnvFiles(workspaceRoot: string, projectRoot: string, target: string, configuration?: string): void {
+  const problems: string[] = [];
+  for (const file of nxDotEnvFiles(projectRoot, target, configuration)) {
+    let text: string;
+    try {
+      text = readFileSync(join(workspaceRoot, file), 'utf-8');
+    } catch {
+      continue;
+    }
+    // dotenv (Nx's parser) ends a line at \r, \n, \u2028 and \u2029 alike: so does this check.
+    text.split(DOTENV_LINE_BREAK).forEach((line, index) => {
+      const key = DOTENV_KEY.exec(line)?.[1];
+      if (key && STEERING_VARIABLE.test(key)) problems.push(`  - ${file}:${index + 1} sets ${visible(key)}`);
+    });
+  }
+  if (problems.length > 0) {
+    throw new SandboxError(
+      `Refusing to start: a .env file that Nx loads into this task sets what steers the sandbox (DEVSEC_*, DOCKER_*, COMPOSE_*, BUILDX_*, GIT_*, XDG_*, LD_*, DYLD_*, NODE_OPTIONS, HOME, PATH, BUILDKIT_HOST):\n` +
+        `${problems.join('\n')}\n` +
+        'Nx puts these into the process before our executor runs, and they would beat the values @org/devsec computes. ' +
+        'Remove those lines (set DOCKER_HOST and the like in your shell instead), then run again. ' +
+        'The agent can write .env files: if you did not add them, review what changed (`npx devsec check`).',
+    );
+  }
+}
+
+/** The process environment without what only @org/devsec may decide: Compose reads our `.env` for those. */
+export function composeEnvironment(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(base).filter(([name]) => !/^(DEVSEC_|COMPOSE_)/.test(name) && name !== 'NODE_OPTIONS'));
+}
