@@ -4,6 +4,7 @@
  */
 import { ExecutorContext } from '@nx/devkit';
 import { checkConfiguredOptions, checkWorkspaceEnvFiles } from '../host/lifecycle';
+import { projectRootOf } from './reporting';
 
 /**
  * Refuses when a `.env` file Nx loaded for this task sets what steers the sandbox, or when an
@@ -11,7 +12,7 @@ import { checkConfiguredOptions, checkWorkspaceEnvFiles } from '../host/lifecycl
  */
 export function checkInvocation(context: ExecutorContext, sensitive: string[], expected: Record<string, unknown>): void {
   const target = context.targetName ?? '';
-  const projectRoot = context.projectName ? (context.projectsConfigurations?.projects[context.projectName]?.root ?? '.') : '.';
+  const projectRoot = projectRootOf(context);
   checkWorkspaceEnvFiles(context.root, projectRoot, target, context.configurationName);
   const configured = context.projectName ? context.projectsConfigurations?.projects[context.projectName]?.targets?.[target] : undefined;
   checkConfiguredOptions(configured, { workspaceRoot: context.root, projectRoot, target, executor: configured?.executor ?? '' }, sensitive, expected);

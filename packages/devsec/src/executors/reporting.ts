@@ -17,8 +17,12 @@ export async function reportingErrors(work: () => Promise<boolean>): Promise<{ s
   }
 }
 
+/** The running project's root, from the workspace root ('.' when Nx names none). */
+export function projectRootOf(context: ExecutorContext): string {
+  return context.projectName ? (context.projectsConfigurations?.projects[context.projectName]?.root ?? '.') : '.';
+}
+
 /** The compose file our plugin infers for the running project: `<project root>/.devcontainer/docker-compose.yml`. */
 export function composeFileOf(context: ExecutorContext): string {
-  const root = context.projectName ? (context.projectsConfigurations?.projects[context.projectName]?.root ?? '.') : '.';
-  return joinPathFragments(root, DEVCONTAINER_DIR, COMPOSE_FILE);
+  return joinPathFragments(projectRootOf(context), DEVCONTAINER_DIR, COMPOSE_FILE);
 }

@@ -4,8 +4,8 @@ import { DEVCONTAINER_DIR, RESERVED_NAMES, SERVICES_COMPOSE_FILE } from '../../s
 import { GeneratorError } from '../../sandbox/errors';
 import { listOption } from '../../sandbox/list';
 import { readSpec } from '../../sandbox/spec';
-import { sandboxTarget } from '../secure-devcontainer/generator';
-import { checkSandboxFiles, renderSandbox } from '../secure-devcontainer/render';
+import { sandboxTarget } from '../common/target';
+import { checkSandboxFiles, renderSandbox } from '../common/render';
 import type { LocalhostProxyGeneratorSchema } from './schema';
 
 function parsePort(value: unknown, option: string): number {

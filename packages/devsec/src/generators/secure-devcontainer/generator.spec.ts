@@ -4,7 +4,7 @@ import { validateCompose } from '../../testing/schemas';
 import { DOCKERFILE } from '../../sandbox/vocabulary';
 import { expectValid, generated, run } from '../../testing/generated-sandbox';
 import { workspaceWithProjects } from '../../testing/workspace';
-import { INITIALIZE_SCRIPT } from './render';
+import { INITIALIZE_SCRIPT } from '../common/render';
 import { FILL_NODE_MODULES_SCRIPT } from '../../sandbox/node-modules';
 
 describe('secure-devcontainer generator', () => {

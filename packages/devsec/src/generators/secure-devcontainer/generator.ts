@@ -1,24 +1,10 @@
-import { formatFiles, getProjects, joinPathFragments, logger, Tree } from '@nx/devkit';
+import { formatFiles, joinPathFragments, logger, Tree } from '@nx/devkit';
 import { parse as parseYaml } from 'yaml';
-import { GeneratorError } from '../../sandbox/errors';
 import { allowHostsIn, normalizeList, readSpec, SandboxSpec, specFromOptions } from '../../sandbox/spec';
 import { COMPOSE_FILE, DEVCONTAINER_DIR, TARGETS } from '../../sandbox/vocabulary';
-import { checkSandboxFiles, renderSandbox, SandboxTarget } from './render';
+import { checkSandboxFiles, renderSandbox, SandboxTarget } from '../common/render';
+import { sandboxTarget } from '../common/target';
 import type { SecureDevcontainerGeneratorSchema } from './schema';
-
-/** The project to give a sandbox, or an error naming the projects there are. */
-export function sandboxTarget(tree: Tree, projectName: string | undefined, option = '--project'): SandboxTarget {
-  const projects = getProjects(tree);
-  const project = projectName ? projects.get(projectName) : undefined;
-  if (!project || !projectName) {
-    const known = [...projects.keys()].sort();
-    throw new GeneratorError(
-      `${option}: no project named "${projectName ?? ''}" in this workspace. ` +
-        (known.length ? `Pick one of: ${known.join(', ')} (nx show projects lists them).` : 'Create a project first (nx show projects lists them).'),
-    );
-  }
-  return { project: projectName, projectRoot: project.root };
-}
 
 /**
  * The stored spec, if it reads (one this run replaces may be broken); the hosts the user listed

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { INITIALIZE_SCRIPT } from './render';
+import { INITIALIZE_SCRIPT } from '../common/render';
 
 describe('the initializeCommand', () => {
   let root: string;

@@ -17,7 +17,7 @@ import { managedState, stampManaged } from '../../sandbox/managed-file';
 import { readSharedCompose } from '../../sandbox/shared-compose';
 import { SHARED_MARKER_NOTE } from '../../sandbox/shared-trust';
 import { readSpec } from '../../sandbox/spec';
-import { checkSandboxFiles, renderSandbox } from '../secure-devcontainer/render';
+import { checkSandboxFiles, renderSandbox } from '../common/render';
 import { needsPassword, PRESETS, PresetName } from './presets';
 import type { SharedServiceGeneratorSchema } from './schema';
 import { listOption } from '../../sandbox/list';

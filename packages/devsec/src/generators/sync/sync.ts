@@ -9,8 +9,8 @@
 import { formatFiles, getProjects, joinPathFragments, Tree } from '@nx/devkit';
 import { readSpec, SandboxSpec } from '../../sandbox/spec';
 import { DEVCONTAINER_DIR, LEGACY_DOCKERFILE, PLUGIN_PACKAGE } from '../../sandbox/vocabulary';
-import { planLegacyDockerfile } from '../secure-devcontainer/legacy-files';
-import { renderSandbox } from '../secure-devcontainer/render';
+import { planLegacyDockerfile } from '../common/legacy-files';
+import { renderSandbox } from '../common/render';
 
 /** As nx/src/utils/sync-generators (not exported by @nx/devkit). */
 export interface SyncGeneratorResult {

@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gateNestedGit } from '../guard/nested-git';
+import { gateNestedGit } from './nested-git';
 import { findNestedGit } from '../git/nested-git';
 import type { GitLayout } from '../git/git-layout';
 import type { SandboxStack } from '../stack/sandbox-stack';

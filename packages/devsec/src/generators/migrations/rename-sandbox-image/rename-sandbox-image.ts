@@ -5,7 +5,7 @@
  * a note saying what to do.
  */
 import { getProjects, logger, Tree } from '@nx/devkit';
-import { planLegacyDockerfile, renameLegacyDockerfile } from '../../secure-devcontainer/legacy-files';
+import { planLegacyDockerfile, renameLegacyDockerfile } from '../../common/legacy-files';
 
 export default function renameSandboxImage(tree: Tree): { nextSteps: string[] } {
   const nextSteps: string[] = [];

@@ -202,7 +202,8 @@ export function renderSandbox(tree: Tree, target: SandboxTarget, spec: SandboxSp
       return [path, tree.read(path, 'utf-8')] as const;
     }),
   );
-  generateFiles(tree, join(__dirname, 'files'), dir, templateValues(tree, target, spec));
+  // The templates live with the generator that names them; every generator renders through here.
+  generateFiles(tree, join(__dirname, '..', 'secure-devcontainer', 'files'), dir, templateValues(tree, target, spec));
 
   const edited: string[] = [];
   for (const [path, previous] of before) {
