@@ -1,5 +1,5 @@
 import { checkStack } from './stack-rules';
-import { effectiveWorktree, worktreeContext } from './testing/effective-models';
+import { effectiveWorktree, worktreeContext } from '../testing/effective-models';
 
 const rulesOf = (model: unknown, externalNetworks?: Record<string, { internal: boolean; noGateway: boolean }>) =>
   checkStack(model as never, { ...worktreeContext(), externalNetworks })

@@ -4,7 +4,7 @@
  * address (an answer, or a refusal, means a route: only "unreachable" or silence holds), looks up
  * an outside name, and asks the egress proxy for a name that is never listed and for one that is.
  */
-import type { ProbeTarget } from './live-findings';
+import type { ProbeTarget } from './probe-target';
 
 /** What the host hands the probe for egress (absent with --egress=open). */
 export interface EgressProbeInput {

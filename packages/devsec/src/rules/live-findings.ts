@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { APP_SERVICE, DOCKERFILE, PROXY_PORT, PROXY_SERVICE } from '../sandbox/vocabulary';
 import { EgressObservations, EgressProbeInput, egressLiveFindings, egressSummary } from './live-egress';
 import { finding, Finding, RuleId } from './registry';
+import type { ProbeTarget } from './probe-target';
 import { visible } from '../sandbox/visible';
 
 export interface ProbeCall {
@@ -16,11 +17,7 @@ export interface ProbeCall {
   upgrade?: boolean;
 }
 
-export interface ProbeTarget {
-  host: string;
-  port: number;
-  label: string;
-}
+export type { ProbeTarget } from './probe-target';
 
 /** What the host hands the probe. */
 export interface ProbeInput {

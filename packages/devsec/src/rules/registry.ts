@@ -1,8 +1,27 @@
 /**
  * Every rule the gate, `audit` and `audit --live` apply, in one table: its severity, whether the
- * policy gate of up-worktree refuses a stack that breaks it, what it is about and the usual fix.
- * The gate's list, the `--unsafe-allow` choices and the README's rule list derive from it.
+ * policy gate of up-worktree refuses a stack that breaks it, what it is about and the usual fix;
+ * for a rule judged service by service on a stack's model, its predicate too, which yields each
+ * offending key with its message (stack-rules.ts reads the rows, in this order). The gate's
+ * list, the `--unsafe-allow` choices and the README's rule list derive from it.
  */
+import { envNames, namesOf } from '../sandbox/compose-model';
+import { APP_SERVICE, LOCALHOST_PROXY_SERVICE, PROXY_SERVICE } from '../sandbox/vocabulary';
+import {
+  hostAddress,
+  isEngineGroup,
+  isLoopback,
+  isRecord,
+  JOINABLE,
+  list,
+  NAMESPACES,
+  OUR_SYSCTL,
+  pairs,
+  ROOT_USER,
+  ServiceCheck,
+  unconfinedBy,
+  when,
+} from './service-view';
 
 export type Severity = 'high' | 'medium';
 
@@ -12,9 +31,23 @@ interface Rule {
   gate: boolean;
   what: string;
   fix: string;
+  /** Judged on each service of a stack's model: what of it breaks the rule (other findings of the rule may come from elsewhere: paths, the model whole). */
+  service?: ServiceCheck;
 }
 
-const rule = (severity: Severity, gate: boolean, what: string, fix: string): Rule => ({ severity, gate, what, fix });
+const rule = (severity: Severity, gate: boolean, what: string, fix: string, service?: ServiceCheck): Rule => ({ severity, gate, what, fix, service });
+/** A build entitlement that is the host's network namespace (host-namespace) rather than a privilege (privileged). */
+const hostNetworkEntitlement = (entitlement: unknown) => String(entitlement).startsWith('network.host');
+/** build.entitlements of one kind, placed by their index among all. */
+const entitlements = (name: string, build: Record<string, unknown>, hostNetwork: boolean) =>
+  list(build.entitlements).flatMap((entitlement, index) =>
+    when(hostNetworkEntitlement(entitlement) === hostNetwork, () => ({
+      field: 'build.entitlements',
+      place: index,
+      message: `${name} builds with the entitlement ${entitlement}.`,
+      fix: 'Remove build.entitlements.',
+    })),
+  );
 
 export const RULES = {
   // The gate: each of these is a way out of the sandbox, or onto the host's network.
@@ -23,6 +56,22 @@ export const RULES = {
     true,
     "A container runtime's socket (Docker, containerd, Podman, CRI-O), a directory that holds one, or the Docker socket's group, given to a service other than the proxy.",
     'Remove it; reach Docker through the read-only proxy.',
+    ({ name, service, worktree, dockerGid }) => [
+      ...when(service.use_api_socket === true, () => ({
+        field: 'use_api_socket',
+        message: `${name} sets use_api_socket: Compose mounts the Docker socket (and your registry credentials) into it.`,
+        fix: 'Remove use_api_socket; reach Docker through the read-only proxy.',
+      })),
+      // Only the socket proxy of a worktree's stack holds the group.
+      ...list(worktree && name === PROXY_SERVICE ? [] : service.group_add).flatMap((group, index) =>
+        when(isEngineGroup(String(group), dockerGid), () => ({
+          field: 'group_add',
+          place: index,
+          message: `${name} joins the Docker socket's group (group_add: ${group}): with any way to the socket, it is root on the host.`,
+          fix: `Remove ${group} from group_add; only ${PROXY_SERVICE} has it.`,
+        })),
+      ),
+    ],
   ),
   'system-path-mount': rule(
     'high',
@@ -65,6 +114,18 @@ export const RULES = {
     true,
     'SSH keys or an SSH agent mounted or forwarded (to a service or a build).',
     'Remove the mount; git commit works without keys, and pushing stays on the host.',
+    ({ name, service, build }) => [
+      ...when(envNames(service.environment).includes('SSH_AUTH_SOCK'), () => ({
+        field: 'environment.SSH_AUTH_SOCK',
+        message: `${name} sets SSH_AUTH_SOCK: an SSH agent forwarded into the sandbox signs for the agent.`,
+        fix: 'Remove SSH_AUTH_SOCK and the agent socket mount.',
+      })),
+      ...when(build.ssh !== undefined, () => ({
+        field: 'build.ssh',
+        message: `${name} forwards SSH (${JSON.stringify(build.ssh)}) into its build: a Dockerfile in reach of the agent signs as you.`,
+        fix: 'Remove build.ssh.',
+      })),
+    ],
   ),
   'nested-git': rule(
     'high',
@@ -78,40 +139,178 @@ export const RULES = {
     'Credentials of yours (cloud, registry, gh, netrc) mounted.',
     'Remove the mount: the sandbox holds no credentials of yours.',
   ),
-  privileged: rule('high', true, 'A privileged service, or a privileged build.', 'Remove privileged: true (and the build entitlements).'),
+  privileged: rule(
+    'high',
+    true,
+    'A privileged service, or a privileged build.',
+    'Remove privileged: true (and the build entitlements).',
+    ({ name, service, build }) => [
+      ...when(service.privileged === true, () => ({
+        field: 'privileged',
+        message: `${name} is privileged: it can mount the host's disks and load kernel modules.`,
+      })),
+      ...when(build.privileged === true, () => ({
+        field: 'build.privileged',
+        message: `${name} builds privileged: a RUN line of its Dockerfile is root on the host.`,
+        fix: 'Remove build.privileged.',
+      })),
+      ...entitlements(name, build, false),
+    ],
+  ),
   'host-namespace': rule(
     'high',
     true,
     "A service (or a build) in the host's pid, ipc, network, user, uts or cgroup namespace.",
     'Remove the `host` namespace setting.',
+    ({ name, service, build, model }) => [
+      ...entitlements(name, build, true),
+      ...NAMESPACES.filter((field) => service[field] === 'host').map((field) => ({
+        field,
+        message: `${name} uses the host's ${field.replace('_mode', '')} namespace.`,
+        fix: `Remove ${field}: host.`,
+      })),
+      ...when(build.network === 'host', () => ({
+        field: 'build.network',
+        message: `${name} builds in the host's network namespace.`,
+        fix: 'Remove build.network: host.',
+      })),
+      ...namesOf(service.networks as string[] | Record<string, unknown>)
+        .filter((network) => (model.networks?.[network]?.name ?? network) === 'host' && model.networks?.[network]?.external)
+        .map((network) => ({
+          field: 'networks',
+          message: `${name} joins the network "host", which is the host's network namespace.`,
+          fix: `Remove ${network} from ${name}'s networks.`,
+        })),
+    ],
   ),
   'joined-namespace': rule(
     'high',
     true,
     "A service in another container's or service's namespace (network_mode, pid or ipc: container:… or service:…), other than the localhost forwarder in app's network.",
     'Remove the setting; services of a stack talk over its networks.',
+    ({ name, service, worktree }) =>
+      JOINABLE.flatMap((field) => {
+        const value = service[field];
+        if (typeof value !== 'string' || !/^(container|service):/.test(value)) return [];
+        // The localhost forwarder lives in app's network namespace.
+        if (worktree && field === 'network_mode' && name === LOCALHOST_PROXY_SERVICE && value === `service:${APP_SERVICE}`) return [];
+        return [
+          {
+            field,
+            message: `${name} sets ${field}: ${value}, entering the namespace of ${value.slice(value.indexOf(':') + 1)}.`,
+            fix: `Remove ${field}: ${value}.`,
+          },
+        ];
+      }),
   ),
-  'dangerous-capability': rule('high', true, 'A capability added (cap_add): each one widens what a way out can do.', 'Remove cap_add.'),
+  'dangerous-capability': rule('high', true, 'A capability added (cap_add): each one widens what a way out can do.', 'Remove cap_add.', ({ name, service }) => {
+    const capabilities = list(service.cap_add).map(String);
+    return when(capabilities.length > 0, () => ({
+      field: 'cap_add',
+      place: 0,
+      message: `${name} adds ${capabilities.join(', ')}: each capability widens what a way out can do.`,
+      fix: `Remove cap_add from ${name}.`,
+    }));
+  }),
   unconfined: rule(
     'high',
     true,
     'security_opt that turns off seccomp, AppArmor, SELinux labelling or the masked system paths, or swaps in a seccomp profile the gate cannot read.',
     'Remove it; keep no-new-privileges:true.',
+    ({ name, service }) =>
+      list(service.security_opt).flatMap((option, index) => {
+        const off = unconfinedBy(String(option));
+        return when(off !== undefined, () => ({
+          field: 'security_opt',
+          place: index,
+          message: `${name} sets security_opt ${option}: it ${off}.`,
+          fix: `Remove ${option}; keep no-new-privileges:true.`,
+        }));
+      }),
   ),
-  'host-device': rule('high', true, 'A host device given to a service (devices, device_cgroup_rules, gpus, device reservations).', 'Remove it.'),
-  'cgroup-parent': rule('high', true, "A service placed in a cgroup of the host's choosing (cgroup_parent).", 'Remove cgroup_parent.'),
+  'host-device': rule(
+    'high',
+    true,
+    'A host device given to a service (devices, device_cgroup_rules, gpus, device reservations).',
+    'Remove it.',
+    ({ name, service }) => {
+      const deploy = service.deploy as { resources?: { reservations?: { devices?: unknown[] } } } | undefined;
+      return [
+        ...(['devices', 'device_cgroup_rules', 'gpus'] as const).flatMap((field) => {
+          const items = list(service[field]).map((item) => (isRecord(item) ? (item.source ?? JSON.stringify(item)) : item));
+          return when(items.length > 0, () => ({
+            field,
+            place: 0,
+            message: `${name} is given host devices (${field}: ${items.join(', ')}).`,
+            fix: `Remove ${field}.`,
+          }));
+        }),
+        ...when(list(deploy?.resources?.reservations?.devices).length > 0, () => ({
+          field: 'deploy.resources.reservations.devices',
+          message: `${name} reserves host devices (deploy.resources.reservations.devices).`,
+          fix: 'Remove the device reservation.',
+        })),
+      ];
+    },
+  ),
+  'cgroup-parent': rule('high', true, "A service placed in a cgroup of the host's choosing (cgroup_parent).", 'Remove cgroup_parent.', ({ name, service }) =>
+    when(service.cgroup_parent !== undefined, () => ({ field: 'cgroup_parent', message: `${name} sets cgroup_parent: ${service.cgroup_parent}.` })),
+  ),
   'volumes-from': rule(
     'high',
     true,
     "A service that takes another container's or service's mounts (volumes_from).",
     'Remove volumes_from; mount what it needs itself.',
+    ({ name, service }) =>
+      when(list(service.volumes_from).length > 0, () => ({
+        field: 'volumes_from',
+        place: 0,
+        message: `${name} takes the mounts of ${list(service.volumes_from).join(', ')} (volumes_from).`,
+      })),
   ),
-  sysctl: rule('high', true, "A kernel setting (sysctls) other than the localhost forwarder's net.ipv6.conf.lo.disable_ipv6=0 on app.", 'Remove the sysctl.'),
+  sysctl: rule(
+    'high',
+    true,
+    "A kernel setting (sysctls) other than the localhost forwarder's net.ipv6.conf.lo.disable_ipv6=0 on app.",
+    'Remove the sysctl.',
+    ({ name, service, worktree }) =>
+      pairs(service.sysctls).flatMap(([key, value], index) =>
+        when(!(worktree && name === APP_SERVICE && key === OUR_SYSCTL[0] && value === OUR_SYSCTL[1]), () => ({
+          field: 'sysctls',
+          // The key names the sysctl; a list form is placed by its index.
+          place: Array.isArray(service.sysctls) ? index : key,
+          message: `${name} sets the kernel setting ${key}=${value}.`,
+          fix: `Remove ${key} from ${name}'s sysctls.`,
+        })),
+      ),
+  ),
   'runs-as-root': rule(
     'high',
     true,
     'The dev container (app) runs as root, or sets no user; or its image ends as root; or the socket proxy runs as root (an owner-only socket) keeping a capability.',
     'Use user: node.',
+    ({ name, service, worktree }) => {
+      if (worktree && name === APP_SERVICE) {
+        const user = service.user === undefined || service.user === null ? '' : String(service.user);
+        if (user !== '' && !ROOT_USER.test(user)) return [];
+        const message = user
+          ? `${name} (the dev container) runs as ${user}.`
+          : `${name} (the dev container) sets no user: it runs as whatever its image ends with.`;
+        return [{ field: 'user', message, fix: 'Set user: node (the generator does).' }];
+      }
+      // On an engine whose socket only its owner may use, the proxy runs as that owner, root in the engine's eyes: never with a capability.
+      if (!(worktree && name === PROXY_SERVICE && ROOT_USER.test(String(service.user ?? '')))) return [];
+      const dropsAll = list(service.cap_drop).some((cap) => String(cap).toUpperCase() === 'ALL');
+      const noNewPrivileges = list(service.security_opt).some((option) => /^no-new-privileges(:true|=true)?$/.test(String(option)));
+      if (dropsAll && noNewPrivileges) return [];
+      return [
+        {
+          field: 'user',
+          message: `${name} runs as ${service.user} (the socket's owner) ${dropsAll ? '' : 'keeping its capabilities'}${!dropsAll && !noNewPrivileges ? ' and ' : ''}${noNewPrivileges ? '' : 'without no-new-privileges'}.`,
+          fix: `Give ${name} cap_drop: [ALL] and security_opt: [no-new-privileges:true] (the generator does).`,
+        },
+      ];
+    },
   ),
   'proxy-on-shared-network': rule(
     'high',
@@ -124,6 +323,20 @@ export const RULES = {
     true,
     'A port published on every interface of the host (no host IP, 0.0.0.0 or ::): anyone on your network reaches the service.',
     'Publish on 127.0.0.1 only (e.g. 127.0.0.1:5432:5432).',
+    ({ name, service }) =>
+      list(service.ports).flatMap((port, index) => {
+        const address = hostAddress(port);
+        if (isLoopback(address)) return [];
+        const text = isRecord(port) ? `${address ?? ''}:${port.published ?? '(any)'}:${port.target}` : String(port);
+        return [
+          {
+            field: 'ports',
+            place: index,
+            message: `${name} publishes ${text} on every interface of the host: anyone on your network reaches it.`,
+            fix: `Publish on 127.0.0.1 only (e.g. 127.0.0.1:${(isRecord(port) ? port.target : String(port).split(':').pop()) ?? 'PORT'}).`,
+          },
+        ];
+      }),
   ),
   'egress-unfiltered': rule(
     'high',
@@ -154,8 +367,27 @@ export const RULES = {
     false,
     'A service with both network_mode and networks, which Compose rejects.',
     'Keep network_mode or networks, not both.',
+    ({ name, service }) =>
+      when(service.network_mode !== undefined && service.networks !== undefined, () => ({
+        field: 'network_mode',
+        message: `${name} sets both network_mode and networks; Compose rejects the pair at run time.`,
+        fix: "Keep network_mode (to share another service's namespace) or networks, not both.",
+      })),
   ),
-  'depends-on-missing': rule('medium', false, 'A dependency on a service the file does not define.', 'Define it or remove it from depends_on.'),
+  'depends-on-missing': rule(
+    'medium',
+    false,
+    'A dependency on a service the file does not define.',
+    'Define it or remove it from depends_on.',
+    ({ name, service, model }) =>
+      namesOf(service.depends_on)
+        .filter((dependency) => !(dependency in (model.services ?? {})))
+        .map((dependency) => ({
+          field: 'depends_on',
+          message: `${name} depends on "${dependency}", which this file does not define.`,
+          fix: `Define ${dependency} or remove it from depends_on.`,
+        })),
+  ),
   'devcontainer-ignored-with-compose': rule(
     'medium',
     false,

@@ -1,7 +1,7 @@
 import { ENGINE_SOCKET_PATHS } from '../sandbox/engines';
 import { RULES } from './registry';
 import { checkStack, StackContext } from './stack-rules';
-import { effectiveShared, effectiveWorktree, sharedContext, WORKSPACE, worktreeContext } from './testing/effective-models';
+import { effectiveShared, effectiveWorktree, sharedContext, WORKSPACE, worktreeContext } from '../testing/effective-models';
 
 type Model = any;
 const bind = (source: string, target = '/mnt/x') => ({ type: 'bind', source, target, bind: { create_host_path: true } });

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { RuleId } from '../../rules/registry';
-import { effectiveShared, effectiveWorktree, WORKSPACE, worktreeContext } from '../../rules/testing/effective-models';
+import { effectiveShared, effectiveWorktree, WORKSPACE, worktreeContext } from '../../testing/effective-models';
 import { SandboxError } from '../../sandbox/errors';
 import { envFilesAsWritten, GATE_RULES, HostFacts, hostFacts, policyGate, realPath, sharedGate } from './gate';
 import { MODEL_GATE_RULES } from '../../rules/registry';

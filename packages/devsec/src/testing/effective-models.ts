@@ -4,7 +4,7 @@
  * service and the localhost forwarder; and the shared services — with the workspace at
  * /home/dev/src/shop; environment, labels, healthchecks and null commands left out. Each call returns a fresh copy for a test to weaken.
  */
-import type { StackContext } from '../stack-rules';
+import type { StackContext } from '../rules/stack-rules';
 
 export const WORKSPACE = '/home/dev/src/shop';
 
