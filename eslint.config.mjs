@@ -26,8 +26,7 @@ const hostOnlyModules = (message) => ({
 });
 
 const SOURCES = (folder) => [`packages/devsec/src/${folder}/**/*.ts`];
-const ONE_WAY_IN =
-  'Executors and the CLI enter host/ through lifecycle.ts (and audit/audit.ts, surface/): the rooms behind it are its own (README, Layout).';
+const ONE_WAY_IN = 'Executors and the CLI enter host/ through lifecycle.ts (and audit/audit.ts, surface/): the rooms behind it are its own (README, Layout).';
 const BEHIND_LIFECYCLE = ['host/engine', 'host/git', 'host/stack', 'host/guard'];
 /** Each room of host/ and the rooms (and lifecycle.ts) it must not import, lowest first. */
 const HOST_ROOMS = {
