@@ -1,7 +1,6 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkConfiguredOptions } from '../guard/configured-options';
 import { checkWorkspaceEnvFiles, composeEnvironment, dotEnvKeys, nxDotEnvFiles, STEERING_VARIABLE } from './workspace-env';
 
 describe('what Nx loaded before our executor runs', () => {
@@ -74,35 +73,6 @@ describe('what Nx loaded before our executor runs', () => {
     expect(composeEnvironment({ PATH: '/bin', DOCKER_HOST: 'unix:///x', DEVSEC_WORKSPACE: '/', COMPOSE_FILE: 'x', NODE_OPTIONS: '-r x' })).toEqual({
       PATH: '/bin',
       DOCKER_HOST: 'unix:///x',
-    });
-  });
-
-  describe('options that widen the sandbox', () => {
-    const where = () => ({ workspaceRoot: root, projectRoot: 'apps/app', target: 'up-worktree', executor: '@org/devsec:up-worktree' });
-    it('refuses unsafeAllow from project.json, naming it', () => {
-      writeFileSync(join(root, 'apps/app/project.json'), JSON.stringify({ targets: { 'up-worktree': { options: { unsafeAllow: ['privileged'] } } } }));
-      expect(() =>
-        checkConfiguredOptions({ options: { composeFile: 'apps/app/.devcontainer/docker-compose.yml', unsafeAllow: ['privileged'] } }, where(), [
-          'unsafeAllow',
-        ]),
-      ).toThrow(/unsafeAllow, set in apps\/app\/project\.json/);
-    });
-    it('refuses a compose file other than the inferred one, from nx.json targetDefaults or a configuration', () => {
-      writeFileSync(join(root, 'nx.json'), JSON.stringify({ targetDefaults: { '@org/devsec:up-worktree': { options: { composeFile: '/tmp/evil.yml' } } } }));
-      const expected = { composeFile: 'apps/app/.devcontainer/docker-compose.yml' };
-      expect(() => checkConfiguredOptions({ options: { composeFile: '/tmp/evil.yml' } }, where(), ['composeFile'], expected)).toThrow(
-        /composeFile, set in nx\.json \(targetDefaults\)/,
-      );
-      expect(() =>
-        checkConfiguredOptions({ options: expected, configurations: { x: { composeFile: '/tmp/evil.yml' } } }, where(), ['composeFile'], expected),
-      ).toThrow(/composeFile/);
-    });
-    it('lets the inferred options through', () => {
-      expect(() =>
-        checkConfiguredOptions({ options: { composeFile: 'apps/app/.devcontainer/docker-compose.yml' } }, where(), ['composeFile', 'unsafeAllow'], {
-          composeFile: 'apps/app/.devcontainer/docker-compose.yml',
-        }),
-      ).not.toThrow();
     });
   });
 });
