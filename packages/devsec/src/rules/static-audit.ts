@@ -5,7 +5,7 @@
  */
 import { posix } from 'node:path';
 import { ComposeVolume } from '../sandbox/compose-model';
-import { parseJsonc } from '../sandbox/jsonc';
+import { jsoncPropertyLine, parseJsonc } from '../sandbox/jsonc';
 import {
   APP_SERVICE,
   COMPOSE_FILE,
@@ -164,7 +164,7 @@ function auditDockerfile(path: string, dockerfile: string | null): Finding[] {
 function auditDevcontainer(path: string, text: string | null, composePath: string): Finding[] {
   if (text === null) return [];
   const config = parseJsonc<Record<string, unknown>>(text);
-  const lineOfKey = (key: string) => text.split('\n').findIndex((line) => line.includes(`"${key}"`)) + 1 || undefined;
+  const lineOfKey = (key: string) => jsoncPropertyLine(text, [key]);
   const findings: Finding[] = checkSandbox({ composeFile: composePath, compose: { services: {} }, devcontainerFile: path, devcontainer: config }).map(
     (found) => ({ ...found, line: lineOfKey(found.key) }),
   );
