@@ -30,7 +30,7 @@ export type { Say };
 export { findOurDevcontainers } from './git/worktree';
 export { ruleList };
 /** What the executors check of their options and of the workspace's .env files before anything else. */
-export { checkConfiguredOptions } from './guard/configured-options';
+export { checkConfiguredOptions, type ExecutorOptionsSchema } from './guard/configured-options';
 export { checkWorkspaceEnvFiles } from './stack/workspace-env';
 
 export interface StartOptions {

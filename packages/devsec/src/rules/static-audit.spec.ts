@@ -4,7 +4,7 @@ import { secureDevcontainerGenerator } from '../generators/secure-devcontainer/g
 import { sharedServiceGenerator } from '../generators/shared-service/generator';
 import { localhostProxyGenerator } from '../generators/localhost-proxy/generator';
 import { formatSarif, formatTable } from './report';
-import { auditSandbox } from './static-audit';
+import { auditDockerfile, auditSandbox } from './static-audit';
 import { DOCKERFILE } from '../sandbox/vocabulary';
 
 const DIR = 'apps/app/.devcontainer';
@@ -222,5 +222,35 @@ describe('audit: the gate rules on files as written, one change, one finding at 
   it('lets the shared services run as root inside their own containers', () => {
     edit(tree, 'docker-compose.shared.yml', (s) => s.replace('    image: postgres:17', '    image: postgres:17\n    user: root'));
     expect(audit(tree)).toEqual([]);
+  });
+});
+
+describe('the sandbox Dockerfile, read as Docker reads it', () => {
+  const F = 'sandbox.Dockerfile';
+  const found = (text: string) => auditDockerfile(F, text).map((f) => `${f.rule}:${f.line}`);
+  const BASE = 'ARG BASE_IMAGE=node:24-trixie-slim\nFROM ${BASE_IMAGE}\n';
+
+  it.each([
+    ['USER node at the end', `${BASE}RUN true\nUSER node\n`, []],
+    ['USER root, continued on the next line', `${BASE}USER node\nRUN true\nUSER \\\n  root\n`, ['runs-as-root:5']],
+    ['USER from an ARG', `${BASE}ARG WHO=root\nUSER $WHO\n`, ['runs-as-root:4']],
+    ['USER from an ENV, braced', `${BASE}ENV W=ro\nUSER \${W}ot:0\n`, ['runs-as-root:4']],
+    ['USER 0', `${BASE}USER 0\n`, ['runs-as-root:3']],
+    // The last USER in the file is another stage's: the image is the last stage, built from a root one.
+    [
+      'a final stage built FROM a root stage',
+      'FROM node:24-trixie-slim AS base\nUSER root\nFROM debian:12 AS other\nUSER node\nFROM base\nRUN true\n',
+      ['runs-as-root:2'],
+    ],
+    ['a final stage FROM a stage that ends as node', 'FROM node:24-trixie-slim AS base\nUSER node\nFROM base\nRUN true\n', []],
+    ['no USER at all', 'FROM node:24-trixie-slim\nRUN true\n', ['runs-as-root:1']],
+    ['sudo split by a line continuation', `${BASE}RUN apt-get install -y su\\\ndo\nUSER node\n`, ['sudo:3']],
+    ['sudo in a heredoc', `${BASE}RUN <<EOF\napt-get install -y sudo\nEOF\nUSER node\n`, ['sudo:3']],
+    ['sudo only in a comment', `${BASE}# no sudo here\nUSER node\n`, []],
+    ['an unpinned base from the ARG', 'ARG BASE_IMAGE=node\nFROM ${BASE_IMAGE}\nUSER node\n', ['unpinned-image:2']],
+    ['an unpinned base in a build stage', 'FROM node AS build\nFROM node:24-trixie-slim\nUSER node\n', ['unpinned-image:1']],
+    ['a stage named like an image', 'FROM node:24-trixie-slim AS node\nFROM node\nUSER node\n', []],
+  ])('%s', (_, text, expected) => {
+    expect(found(text)).toEqual(expected);
   });
 });

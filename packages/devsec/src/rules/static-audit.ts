@@ -5,7 +5,8 @@
  */
 import { posix } from 'node:path';
 import { ComposeVolume } from '../sandbox/compose-model';
-import { parseJsonc } from '../sandbox/jsonc';
+import { DockerfileParser, From, Instruction, type Dockerfile } from 'dockerfile-ast';
+import { jsoncPropertyLine, parseJsonc } from '../sandbox/jsonc';
 import {
   APP_SERVICE,
   COMPOSE_FILE,
@@ -129,34 +130,74 @@ function auditCompose(files: YamlFile[], projectRoot: string, host: AuditHost): 
   return findings;
 }
 
-function auditDockerfile(path: string, dockerfile: string | null): Finding[] {
-  if (dockerfile === null) return [];
+/** The stages of a Dockerfile as Docker builds them: each FROM and the instructions after it. */
+function dockerStages(dockerfile: Dockerfile): { from: From; instructions: Instruction[] }[] {
+  const stages: { from: From; instructions: Instruction[] }[] = [];
+  for (const instruction of dockerfile.getInstructions()) {
+    if (instruction instanceof From) stages.push({ from: instruction, instructions: [] });
+    else stages[stages.length - 1]?.instructions.push(instruction);
+  }
+  return stages;
+}
+
+/** An instruction's arguments as Docker reads them: continuations joined, ARG and ENV values expanded. */
+const expanded = (instruction: Instruction) =>
+  instruction
+    .getExpandedArguments()
+    .map((argument) => argument.getValue())
+    .join(' ');
+
+/** `root`, `0`, `0:…` (any number of zeros): the user a container runs as root with. */
+const isRootUser = (user: string) => /^(root|0+)(:|$)/.test(user);
+
+/**
+ * The image's own Dockerfile, read by dockerfile-ast (line continuations, heredocs, ARG- and
+ * ENV-expanded values, build stages as Docker reads them): sudo anywhere in an instruction, the
+ * user the final stage ends as (following `FROM <earlier stage>`), and each base image's tag.
+ */
+export function auditDockerfile(path: string, text: string | null): Finding[] {
+  if (text === null) return [];
   const findings: Finding[] = [];
-  const lines = dockerfile.split('\n');
-  const sudoLine = lines.findIndex((line) => !line.trim().startsWith('#') && /\bsudo\b/.test(line));
-  if (sudoLine !== -1) {
-    findings.push(finding('sudo', { file: path, line: sudoLine + 1, key: 'RUN', message: 'The image installs or uses sudo: the agent can become root.' }));
+  const dockerfile = DockerfileParser.parse(text);
+  const lineOf = (instruction: Instruction) => instruction.getRange().start.line + 1;
+  const sudo = dockerfile.getInstructions().find((instruction) => /\bsudo\b/.test(`${instruction.getArgumentsContent() ?? ''} ${expanded(instruction)}`));
+  if (sudo) {
+    findings.push(finding('sudo', { file: path, line: lineOf(sudo), key: 'RUN', message: 'The image installs or uses sudo: the agent can become root.' }));
   }
-  const users = lines.map((line, index) => [/^\s*USER\s+(\S+)/i.exec(line)?.[1], index] as const).filter(([user]) => user);
-  const last = users[users.length - 1];
-  if (!last || /^(root|0)(:|$)/.test(String(last[0]))) {
+  const stages = dockerStages(dockerfile);
+  /** The index of the last stage before `before` named `name` (Docker matches stage names case-insensitively), or -1. */
+  const stageNamed = (name: string, before: number) => {
+    for (let index = before - 1; index >= 0; index--) if (stages[index].from.getBuildStage()?.toLowerCase() === name.toLowerCase()) return index;
+    return -1;
+  };
+  // The final stage's last USER; without one, the user of the stage it is built FROM, if that is one of ours.
+  let user: Instruction | undefined;
+  let at = stages.length - 1;
+  for (const seen = new Set<number>(); at >= 0 && !seen.has(at);) {
+    seen.add(at);
+    user = stages[at].instructions.filter((instruction) => instruction.getKeyword() === 'USER').pop();
+    if (user) break;
+    at = stageNamed(stages[at].from.getExpandedArguments()[0]?.getValue() ?? '', at);
+  }
+  if (!user || isRootUser(expanded(user))) {
+    const line = user ? lineOf(user) : stages.length ? lineOf(stages[stages.length - 1].from) : 1;
+    findings.push(finding('runs-as-root', { file: path, line, key: 'USER', message: 'The image ends as root.', fix: 'End with USER node.' }));
+  }
+  stages.forEach(({ from }, index) => {
+    const image = from
+      .getExpandedArguments()
+      .find((argument) => !argument.getValue().startsWith('--'))
+      ?.getValue();
+    if (!image || image.includes('$') || stageNamed(image, index) !== -1 || image === 'scratch' || isPinned(image)) return;
     findings.push(
-      finding('runs-as-root', { file: path, line: last ? last[1] + 1 : 1, key: 'USER', message: 'The image ends as root.', fix: 'End with USER node.' }),
+      finding('unpinned-image', {
+        file: path,
+        line: lineOf(from),
+        key: 'FROM',
+        message: `The image builds from ${image} without a pinned tag.`,
+        fix: 'Pin a tag, e.g. node:24-trixie-slim.',
+      }),
     );
-  }
-  lines.forEach((line, index) => {
-    const from = /^\s*(?:ARG\s+BASE_IMAGE=|FROM\s+)(\S+)/i.exec(line)?.[1];
-    if (from && !from.startsWith('$') && !isPinned(from)) {
-      findings.push(
-        finding('unpinned-image', {
-          file: path,
-          line: index + 1,
-          key: 'FROM',
-          message: `The image builds from ${from} without a pinned tag.`,
-          fix: 'Pin a tag, e.g. node:24-trixie-slim.',
-        }),
-      );
-    }
   });
   return findings;
 }
@@ -164,7 +205,7 @@ function auditDockerfile(path: string, dockerfile: string | null): Finding[] {
 function auditDevcontainer(path: string, text: string | null, composePath: string): Finding[] {
   if (text === null) return [];
   const config = parseJsonc<Record<string, unknown>>(text);
-  const lineOfKey = (key: string) => text.split('\n').findIndex((line) => line.includes(`"${key}"`)) + 1 || undefined;
+  const lineOfKey = (key: string) => jsoncPropertyLine(text, [key]);
   const findings: Finding[] = checkSandbox({ composeFile: composePath, compose: { services: {} }, devcontainerFile: path, devcontainer: config }).map(
     (found) => ({ ...found, line: lineOfKey(found.key) }),
   );

@@ -6,7 +6,7 @@ import type { AuditExecutorSchema } from './schema';
 
 export default function auditExecutor(options: AuditExecutorSchema, context: ExecutorContext): Promise<{ success: boolean }> {
   return reportingErrors(async () => {
-    checkInvocation(context, ['composeFile', 'outputFile'], { composeFile: composeFileOf(context) });
+    checkInvocation(context, __dirname, { composeFile: composeFileOf(context) });
     return runAudit(context.root, options.composeFile, options, (text) => process.stdout.write(text));
   });
 }

@@ -7,7 +7,7 @@ import type { DownSharedExecutorSchema } from './schema';
 
 export default function downSharedExecutor(options: DownSharedExecutorSchema, context: ExecutorContext): Promise<{ success: boolean }> {
   return reportingErrors(async () => {
-    checkInvocation(context, ['composeFile'], { composeFile: SHARED_COMPOSE_FILE });
+    checkInvocation(context, __dirname, { composeFile: SHARED_COMPOSE_FILE });
     return stopShared(context.root, options.composeFile ?? SHARED_COMPOSE_FILE, options, logger);
   });
 }

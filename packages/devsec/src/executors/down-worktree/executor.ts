@@ -6,7 +6,7 @@ import type { DownWorktreeExecutorSchema } from './schema';
 
 export default function downWorktreeExecutor(options: DownWorktreeExecutorSchema, context: ExecutorContext): Promise<{ success: boolean }> {
   return reportingErrors(async () => {
-    checkInvocation(context, ['composeFile'], { composeFile: composeFileOf(context) });
+    checkInvocation(context, __dirname, { composeFile: composeFileOf(context) });
     return stopSandbox(context.root, options.composeFile, options, logger);
   });
 }

@@ -7,7 +7,7 @@ import type { UpSharedExecutorSchema } from './schema';
 
 export default function upSharedExecutor(options: UpSharedExecutorSchema, context: ExecutorContext): Promise<{ success: boolean }> {
   return reportingErrors(async () => {
-    checkInvocation(context, ['composeFile'], { composeFile: SHARED_COMPOSE_FILE });
+    checkInvocation(context, __dirname, { composeFile: SHARED_COMPOSE_FILE });
     return startShared(context.root, options.composeFile ?? SHARED_COMPOSE_FILE, logger);
   });
 }

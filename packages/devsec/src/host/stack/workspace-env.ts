@@ -9,6 +9,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse } from 'dotenv';
+import { expand } from 'dotenv-expand';
 import { SandboxError } from '../../sandbox/errors';
 import { visible } from '../../sandbox/visible';
 
@@ -33,11 +35,29 @@ export function nxDotEnvFiles(projectRoot: string, target: string, configuration
   return [...new Set(files)];
 }
 
-/** Where dotenv's multi-line regular expression sees a line end. */
-const DOTENV_LINE_BREAK = /\r\n|[\r\n\u2028\u2029]/;
+/**
+ * The keys a dotenv file sets, as Nx reads it: dotenv's own parser (the version Nx 23 loads
+ * `.env` files with), then dotenv-expand as Nx runs it (into a scratch environment, never ours).
+ */
+export function dotEnvKeys(text: string): string[] {
+  const parsed = parse(text);
+  expand({ parsed, processEnv: {} });
+  return Object.keys(parsed);
+}
 
-/** `KEY=…`, `export KEY=…` or `KEY: …`, as dotenv reads them. */
-const DOTENV_KEY = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*[=:]/;
+/**
+ * The line (1-based) where `key`'s text last starts a line, for the message: dotenv keeps the last
+ * assignment. Only a pointer for the reader; which keys are set is dotenv's answer, not this.
+ */
+function lineOfKey(text: string, key: string): number | undefined {
+  // JavaScript's multi-line `^` (which dotenv's expression uses) starts a line after any of these.
+  const lines = text.split(/\r\n|[\r\n\u2028\u2029]/);
+  for (let index = lines.length - 1; index >= 0; index--) {
+    const start = lines[index].trimStart().replace(/^export\s+/, '');
+    if (start.startsWith(key) && !/^[\w.-]/.test(start.slice(key.length))) return index + 1;
+  }
+  return undefined;
+}
 
 /** Refuses when a dotenv file Nx loads for this target sets a steering variable. */
 export function checkWorkspaceEnvFiles(workspaceRoot: string, projectRoot: string, target: string, configuration?: string): void {
@@ -49,11 +69,10 @@ export function checkWorkspaceEnvFiles(workspaceRoot: string, projectRoot: strin
     } catch {
       continue;
     }
-    // dotenv (Nx's parser) ends a line at \r, \n, \u2028 and \u2029 alike: so does this check.
-    text.split(DOTENV_LINE_BREAK).forEach((line, index) => {
-      const key = DOTENV_KEY.exec(line)?.[1];
-      if (key && STEERING_VARIABLE.test(key)) problems.push(`  - ${file}:${index + 1} sets ${visible(key)}`);
-    });
+    for (const key of dotEnvKeys(text).filter((name) => STEERING_VARIABLE.test(name))) {
+      const line = lineOfKey(text, key);
+      problems.push(`  - ${file}${line === undefined ? '' : `:${line}`} sets ${visible(key)}`);
+    }
   }
   if (problems.length > 0) {
     throw new SandboxError(

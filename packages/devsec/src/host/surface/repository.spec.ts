@@ -115,6 +115,19 @@ describe('git config, as far as hooks go', () => {
     expect(readGitConfig('[core "x"]\n\thooksPath = no\n[other]\nhooksPath = no\n').hooksPath).toBeUndefined();
   });
 
+  it.each([
+    ['on the section header line', '[core] hooksPath = /x\n', '/x'],
+    ['continued with a backslash', '[core]\n\thooksPath = /ws/ev\\\nil\n', '/ws/evil'],
+    ['right after the header, no space', '[core]bare=false\n[core]hooksPath=/x\n', '/x'],
+    ['set twice: the last wins', '[core]\n\thooksPath = a\n[core]\n\thooksPath = /x ; a comment\n', '/x'],
+  ])('reads core.hooksPath %s as git does', (_, text, hooksPath) => {
+    expect(readGitConfig(text).hooksPath).toBe(hooksPath);
+  });
+
+  it('says when git refuses the text', () => {
+    expect(readGitConfig('[core\n\thooksPath = /x\n')).toEqual(expect.objectContaining({ unreadable: expect.stringMatching(/bad config/) }));
+  });
+
   it('notices includes, whose files it does not read', () => {
     expect(readGitConfig('[include]\n\tpath = more.conf\n').includes).toBe(true);
     expect(readGitConfig('[includeIf "gitdir:~/x/"]\n\tpath = more.conf\n').includes).toBe(true);
