@@ -1,6 +1,6 @@
 /** Figures 4 and 5: up-worktree against a bare `docker compose up -d`, and the project graph with and without the plugin. */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { flushChanges, FsTree } from 'nx/src/generators/tree';
@@ -8,6 +8,7 @@ import { buildPackages } from '../scripts/build-packages';
 import { docker, ROOT, rows, RUN } from './common';
 import { alternate, alternateAsync, ratioRow, rotate } from './measure';
 import { DEFAULT_BASE_IMAGE } from '../packages/devsec/src/sandbox/vocabulary';
+import { createSandboxWorkspace, trustCheckoutsAsRoot } from '../tools/testing/sandbox-workspace';
 
 export function benchGraph() {
   buildPackages(['socket-proxy', 'devsec']);
@@ -61,17 +62,19 @@ export async function benchUp() {
   const { secureDevcontainerGenerator } = require(join(dist, 'generators/secure-devcontainer/generator'));
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const upWorktree = require(join(dist, 'executors/up-worktree/executor')).default;
-  const dir = mkdtempSync(join(tmpdir(), 'devsec-bench-up-'));
+  // A checkout as on a developer's machine, as the e2e suites make it: the ordinary user's (uid 1000, the dev
+  // container's user too), so that the container can read its workspace and fill its node_modules.
+  trustCheckoutsAsRoot();
+  const ws = createSandboxWorkspace('devsec-bench-up-', `bench-up-${RUN}`);
+  const dir = ws.dir;
   const network = `devsec-bench-${RUN}`;
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: `bench-up-${RUN}` }));
-  writeFileSync(join(dir, 'nx.json'), '{}');
-  mkdirSync(join(dir, 'apps/app'), { recursive: true });
-  writeFileSync(join(dir, 'apps/app/project.json'), JSON.stringify({ name: 'app', root: 'apps/app' }));
-  cpSync(join(ROOT, 'dist/packages/socket-proxy'), join(dir, 'node_modules/@org/devsec-socket-proxy'), { recursive: true });
   const tree = new FsTree(dir, false);
   await secureDevcontainerGenerator(tree, { project: 'app', network, skipFormat: true });
   flushChanges(dir, tree.listChanges());
-  execFileSync('git', ['init', '-q'], { cwd: dir });
+  // A worktree with a commit, as a real one: the gate's git look reads HEAD's tree.
+  ws.git('add', '-A');
+  ws.git('commit', '-q', '-m', 'the sandbox');
+  ws.chownToCheckoutUser();
   const composeFile = 'apps/app/.devcontainer/docker-compose.yml';
   const context = { root: dir, cwd: dir, projectName: 'app', isVerbose: false };
   // The executor's own output is not what is measured.

@@ -6,17 +6,25 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { sharedFileTrust } from '../sandbox/shared-trust';
-import { FILL_NODE_MODULES_SCRIPT } from '../sandbox/node-modules';
-import { visibleText } from '../sandbox/visible';
 import { APP_SERVICE, CONTAINER_USER, ENV_FILE, PUBLISHED_NETWORK, SHARED_NETWORK } from '../sandbox/vocabulary';
 import { namesOf } from '../sandbox/compose-model';
-import { composeArgs, diagnoseComposeFailure, lastLogLines, runCompose, stackContainers, streamCompose, waitUntilHealthy } from './engine/compose-project';
+import {
+  composeArgs,
+  diagnoseComposeFailure,
+  inspectContainers,
+  lastLogLines,
+  runCompose,
+  stackContainers,
+  streamCompose,
+  waitUntilHealthy,
+} from './engine/compose-project';
 import { preflight } from './engine/engine';
 import { ENGINES } from '../sandbox/engines';
 import { describeEngine, EngineProfile, forgetEngine, localEndpoint } from './engine/engine-discovery';
 import { gate, GATE_RULES, ruleList } from './guard/gate';
 import type { Say } from '../sandbox/say';
-import { verifyMounts } from './stack/mount-pins';
+import { verifyMountsOnce } from './stack/mount-pins';
+import { fillNodeModulesOnce } from './stack/node-modules-fill';
 import { runCommand } from './engine/run';
 import { locateStack, prepareWorktree, rememberState, SandboxStack, stackStateDir, summary } from './stack/sandbox-stack';
 import { secretsPath } from './stack/secrets';
@@ -93,15 +101,32 @@ export async function startSandbox(workspaceRoot: string, composeFile: string, o
     say.error(`To remove what did start: ${options.downCommand}`);
     return false;
   }
-  // Before anything runs in it: what the engine mounted is what we named (mount-pins.ts).
-  verifyMounts(`${stack.identity.composeProjectName}-${APP_SERVICE}-1`, stack.mounts ?? [], stack.identity.workspaceRoot);
+  // Nothing changed (same compose inputs, no build): the same containers as last time, if all are still there — one inspect
+  // says how each is (the wait's first look) and when the dev container started (the mount check's key).
+  const look = !model && !build && previous.containers ? inspectContainers(stack.compose, previous.containers) : undefined;
+  const appName = `${stack.identity.composeProjectName}-${APP_SERVICE}-1`;
+  const seen = look?.find((entry) => entry.Service === APP_SERVICE && entry.Name === appName);
+  const appStart = seen?.StartedAt ? { container: seen.ID, startedAt: seen.StartedAt, running: seen.State === 'running' } : undefined;
+  // Before anything runs in it: what the engine mounted is what we named (mount-pins.ts) — read back once per start of the container.
+  const verified = verifyMountsOnce(appName, stack.mounts ?? [], stack.identity.workspaceRoot, previous.verified, runCommand, appStart);
   // Undefined fields are left out of the state line. Images skipped by --build=false may be stale: keep what was last built.
-  rememberState(stack, { gateInputs, network, builds, buildInputs: build ? buildInputs : previous.buildInputs });
+  const state: WorktreeState = {
+    gateInputs,
+    network,
+    builds,
+    buildInputs: build ? buildInputs : previous.buildInputs,
+    verified,
+    fill: previous.fill,
+    containers: previous.containers,
+  };
+  rememberState(stack, state);
   try {
-    const entries = options.wait === false ? undefined : await waitUntilHealthy(stack.compose);
+    const entries = options.wait === false ? undefined : await waitUntilHealthy(stack.compose, undefined, runCommand, look);
     say.info(summary(stack, entries ?? []));
     const app = entries?.find((entry) => entry.Service === APP_SERVICE);
-    if (app) fillNodeModules(app.Name, options.refillNodeModules === true, say);
+    const fill = app ? fillNodeModulesOnce(app.ID, previous.fill, options.refillNodeModules === true, say) : previous.fill;
+    const containers = entries?.map((entry) => entry.ID).sort() ?? previous.containers;
+    if (fill !== previous.fill || JSON.stringify(containers) !== JSON.stringify(previous.containers)) rememberState(stack, { ...state, fill, containers });
   } catch (error) {
     forgetEngine();
     say.error(`To remove what did start: ${options.downCommand}`);
@@ -124,18 +149,6 @@ function sayEngine(engine: EngineProfile, say: Say): void {
       'This engine accepts mem_limit, pids_limit and cpus without enforcing them (it has no cgroup driver: rootless on cgroup v1). ' +
         "The proxies' own limits hold; the dev container's memory and processes are bounded only by this machine. Boot with cgroup v2 to have them enforced.",
     );
-}
-
-/**
- * Fills the dev container's node_modules on its first start (sandbox/node-modules.ts), inside,
- * as its user; says what it did. A failure leaves the stack up and says how to install by hand.
- */
-function fillNodeModules(container: string, refill: boolean, say: Say): void {
-  const args = ['exec', '-u', CONTAINER_USER, ...(refill ? ['-e', 'DEVSEC_REFILL=1'] : []), container, 'sh', '-c', FILL_NODE_MODULES_SCRIPT];
-  const result = runCommand('docker', args);
-  const output = visibleText(`${result.stdout}${result.stderr}`.trim());
-  if (result.status === 0) say.info(output.split('\n').pop() ?? '');
-  else say.warn(`node_modules inside could not be filled (${output.split('\n').slice(-3).join(' ')}). Inside the container: npm ci`);
 }
 
 export async function stopSandbox(workspaceRoot: string, composeFile: string, options: { volumes?: boolean; images?: boolean }, say: Say): Promise<boolean> {

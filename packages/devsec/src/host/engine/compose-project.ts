@@ -36,12 +36,16 @@ export function streamCompose(project: ComposeProject, args: string[]): Promise<
 }
 
 export interface PsEntry {
+  /** The container's full id. */
+  ID: string;
   Service: string;
   Name: string;
   State: string;
   /** healthy, unhealthy, starting, or '' without a health check. */
   Health: string;
   Status: string;
+  /** When it last started (`docker inspect` only: `docker ps` does not say). */
+  StartedAt?: string;
 }
 
 /**
@@ -49,14 +53,15 @@ export interface PsEntry {
  * service from Compose's label, the health from the status text.
  */
 export function stackContainers(project: ComposeProject, run: Runner = runCommand): PsEntry[] {
-  const ps = run('docker', ['ps', '--all', '--filter', `label=${COMPOSE_PROJECT_LABEL}=${project.name}`, '--format', '{{json .}}']);
+  const ps = run('docker', ['ps', '--all', '--no-trunc', '--filter', `label=${COMPOSE_PROJECT_LABEL}=${project.name}`, '--format', '{{json .}}']);
   if (ps.status !== 0) return [];
   const serviceLabel = new RegExp(`(?:^|,)${COMPOSE_SERVICE_LABEL.replace(/\./g, '\\.')}=([^,]*)`);
   return ps.stdout
     .split('\n')
     .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as { Names: string; State: string; Status: string; Labels: string })
+    .map((line) => JSON.parse(line) as { ID: string; Names: string; State: string; Status: string; Labels: string })
     .map((entry) => ({
+      ID: entry.ID,
       Service: serviceLabel.exec(entry.Labels)?.[1] ?? entry.Names,
       Name: entry.Names,
       State: entry.State,
@@ -66,15 +71,56 @@ export function stackContainers(project: ComposeProject, run: Runner = runComman
     .sort((a, b) => a.Service.localeCompare(b.Service));
 }
 
+/** What `docker inspect` says of a container: the fields read here. */
+interface Inspected {
+  Id?: unknown;
+  Name?: unknown;
+  Config?: { Labels?: Record<string, unknown> | null } | null;
+  State?: { Status?: unknown; StartedAt?: unknown; ExitCode?: unknown; Health?: { Status?: unknown } | null } | null;
+}
+
+/**
+ * The given containers of the project, from one `docker inspect` (one call, as `docker ps` is,
+ * that also says when each started), or undefined when any is gone or not the project's: then
+ * the set has changed, and only `docker ps` lists it.
+ */
+export function inspectContainers(project: ComposeProject, ids: string[], run: Runner = runCommand): PsEntry[] | undefined {
+  if (ids.length === 0) return undefined;
+  const inspect = run('docker', ['inspect', '--type', 'container', ...ids]);
+  if (inspect.status !== 0) return undefined;
+  let found: Inspected[];
+  try {
+    found = JSON.parse(inspect.stdout) as Inspected[];
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(found) || found.length !== ids.length) return undefined;
+  const entries: PsEntry[] = [];
+  for (const container of found) {
+    const labels = container.Config?.Labels ?? {};
+    const state = container.State ?? {};
+    const [id, name, status, startedAt, service] = [container.Id, container.Name, state.Status, state.StartedAt, labels[COMPOSE_SERVICE_LABEL]];
+    if (labels[COMPOSE_PROJECT_LABEL] !== project.name) return undefined;
+    if (typeof id !== 'string' || typeof name !== 'string' || typeof status !== 'string' || typeof startedAt !== 'string' || typeof service !== 'string')
+      return undefined;
+    const health = typeof state.Health?.Status === 'string' ? state.Health.Status : '';
+    // docker ps's words for what the wait reads: `Exited (<code>)` for a container that ended.
+    const ended = status === 'exited' || status === 'dead' ? `Exited (${typeof state.ExitCode === 'number' ? state.ExitCode : '?'})` : status;
+    entries.push({ ID: id, Service: service, Name: name.replace(/^\//, ''), State: status, Health: health, Status: ended, StartedAt: startedAt });
+  }
+  return entries.sort((a, b) => a.Service.localeCompare(b.Service));
+}
+
 /**
  * Waits until every container runs (healthy where it has a check) — what `up --wait` does, but
  * a stack that is already up answers on the first look instead of after Compose's polling.
- * One-shot containers that exited 0 count as done.
+ * One-shot containers that exited 0 count as done. `firstLook`, when given, is the first look
+ * (inspectContainers); every later one is `docker ps`.
  */
-export async function waitUntilHealthy(project: ComposeProject, timeoutMs = 300_000, run: Runner = runCommand): Promise<PsEntry[]> {
+export async function waitUntilHealthy(project: ComposeProject, timeoutMs = 300_000, run: Runner = runCommand, firstLook?: PsEntry[]): Promise<PsEntry[]> {
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const entries = stackContainers(project, run);
+  for (let look = firstLook; ; look = undefined) {
+    const entries = look ?? stackContainers(project, run);
     const failed = entries.find((e) => e.Health === 'unhealthy' || ((e.State === 'exited' || e.State === 'dead') && !/^Exited \(0\)/.test(e.Status)));
     if (failed) {
       throw new SandboxError(

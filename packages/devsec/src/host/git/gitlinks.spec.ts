@@ -78,6 +78,22 @@ describe('gitlinks that lead the host’s git into a repository the agent made',
     expect(scan().unsafe).toEqual([{ path: 'dist/tool', in: ['refs/heads/agent/feature'], dotGit: 'dist/tool/.git' }]);
   });
 
+  it('reads HEAD on its own when it is detached, and each worktree by its own HEAD', () => {
+    plantRepository('libs/util', 'fsmonitor');
+    git(root, 'branch', 'agent/feature');
+    commitFromInside('agent/feature', 'libs/util');
+    // Detached at the agent's commit (the index left as it was): no branch is current, HEAD is read by itself.
+    git(root, 'update-ref', '--no-deref', 'HEAD', 'agent/feature');
+    expect(scan().unsafe).toEqual([{ path: 'libs/util', in: ['HEAD', 'refs/heads/agent/feature'], dotGit: 'libs/util/.git' }]);
+    git(root, 'symbolic-ref', 'HEAD', 'refs/heads/main');
+    expect(scan().gitlinks).toEqual([{ path: 'libs/util', in: ['refs/heads/agent/feature'] }]);
+    // A linked worktree on the agent's branch: its HEAD is that branch, the main worktree's is not.
+    const linked = join(dir, 'linked');
+    git(root, '-c', 'core.fsmonitor=false', 'worktree', 'add', '-q', linked, 'agent/feature');
+    expect(scanGitlinks(readGitLayout(linked)).gitlinks).toEqual([{ path: 'libs/util', in: ['the index', 'HEAD', 'refs/heads/agent/feature'] }]);
+    expect(scan().gitlinks).toEqual([{ path: 'libs/util', in: ['refs/heads/agent/feature'] }]);
+  });
+
   it('names a gitlink whose .git is a gitfile pointing outside the modules dir', () => {
     plantRepository('libs/util', 'fsmonitor');
     commitFromInside('main', 'libs/util');

@@ -77,17 +77,24 @@ export function scanGitlinks(layout: GitLayout, run: Runner = runCommand): Gitli
   if (index.status === 0) add(gitlinkPaths(index.stdout), 'the index');
   else scan.unreadable.push(`the index (git ls-files: ${visible(index.error?.message ?? index.stderr.trim())})`);
 
-  // Every branch tip (the sandbox moves them) and HEAD, each distinct commit read once.
+  // Every branch tip (the sandbox moves them) and HEAD, each distinct commit read once. HEAD on a
+  // branch is that branch's tip (for-each-ref marks it `*`): git is asked for HEAD alone only when detached.
   const tips = new Map<string, string[]>();
-  const head = safeGit(layout, run, ['rev-parse', '--verify', '--quiet', 'HEAD']);
-  // An unborn HEAD (no commit yet) has no tree.
-  if (head.status === 0) tips.set(head.stdout.trim(), ['HEAD']);
-  const refs = safeGit(layout, run, ['for-each-ref', '--format=%(objectname) %(refname)', 'refs/heads/']);
+  const refs = safeGit(layout, run, ['for-each-ref', '--format=%(HEAD)%(objectname) %(refname)', 'refs/heads/']);
   if (refs.status !== 0) scan.unreadable.push(`the branches (git for-each-ref: ${visible(refs.error?.message ?? refs.stderr.trim())})`);
-  for (const line of refs.stdout.split('\n').filter(Boolean)) {
-    const [id, ref] = [line.slice(0, line.indexOf(' ')), line.slice(line.indexOf(' ') + 1)];
-    tips.set(id, [...(tips.get(id) ?? []), ref]);
+  const branches = refs.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => [line[0] === '*', line.slice(1)] as const)
+    .map(([current, rest]) => ({ current, id: rest.slice(0, rest.indexOf(' ')), ref: rest.slice(rest.indexOf(' ') + 1) }));
+  const current = branches.find((branch) => branch.current);
+  if (current) tips.set(current.id, ['HEAD']);
+  else {
+    const head = safeGit(layout, run, ['rev-parse', '--verify', '--quiet', 'HEAD']);
+    // An unborn HEAD (no commit yet) has no tree.
+    if (head.status === 0) tips.set(head.stdout.trim(), ['HEAD']);
   }
+  for (const { id, ref } of branches) tips.set(id, [...(tips.get(id) ?? []), ref]);
   for (const [id, names] of tips) {
     const tree = safeGit(layout, run, ['ls-tree', '-r', '-z', '--full-tree', id]);
     if (tree.status === 0) for (const name of names) add(gitlinkPaths(tree.stdout), name);

@@ -58,11 +58,18 @@ export function worktreeIdentity(workspaceRoot: string, project: string, run: Ru
   };
 }
 
-/** This host as the node_modules fill compares it with the container (sandbox/node-modules.ts). */
+let platform: string | undefined;
+
+/**
+ * This host as the node_modules fill compares it with the container (sandbox/node-modules.ts).
+ * Learned once per process: Node's report, the one place it names the C library, takes 10–70 ms
+ * to write (heap, handles, libraries), and a process's C library does not change.
+ */
 export function hostPlatform(): string {
-  if (process.platform !== 'linux') return `${process.platform}-${process.arch}`;
+  if (platform !== undefined) return platform;
+  if (process.platform !== 'linux') return (platform = `${process.platform}-${process.arch}`);
   const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
-  return `linux-${process.arch}-${report?.header?.glibcVersionRuntime ? 'glibc' : 'musl'}`;
+  return (platform = `linux-${process.arch}-${report?.header?.glibcVersionRuntime ? 'glibc' : 'musl'}`);
 }
 
 /** `.devcontainer/.env`: read by `docker compose` for interpolation, whoever starts the stack. */

@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkNamedMounts, foldersOnTheWay, misplacedMounts, parseMountInfo, pinMounts, verifyMounts } from './mount-pins';
+import { checkNamedMounts, foldersOnTheWay, misplacedMounts, mountsKey, parseMountInfo, pinMounts, verifyMounts, verifyMountsOnce } from './mount-pins';
 import type { Runner } from '../engine/run';
 
 describe('mount pins: every folder on the way to a read-only mount is a mount point of its own', () => {
@@ -137,5 +137,90 @@ describe('mount pins: every folder on the way to a read-only mount is a mount po
       ['exec', '-u', '0:0', 'p-app-1', 'cat', '/proc/self/mountinfo'],
       ['kill', 'p-app-1'],
     ]);
+  });
+
+  describe('verifyMountsOnce: read back once per start of the container', () => {
+    const mounts = [{ source: '/ws/apps', target: '/ws/apps', readOnly: false }];
+    const honest = mountinfo([
+      ['/ws', '/ws'],
+      ['/ws/apps', '/ws/apps'],
+    ]);
+    /** An engine whose app container has this id and start, and this mountinfo. */
+    const engine = (id: string, startedAt: string, info = honest, running = true) => {
+      const calls: string[][] = [];
+      const run: Runner = (_command, args) => {
+        calls.push(args);
+        if (args[0] === 'inspect') return { status: 0, stdout: JSON.stringify([{ Id: id, State: { StartedAt: startedAt, Running: running } }]), stderr: '' };
+        if (args[0] === 'exec') return { status: 0, stdout: info, stderr: '' };
+        return { status: 0, stdout: '', stderr: '' };
+      };
+      return { calls, run };
+    };
+    const first = { container: 'c1', startedAt: '2026-12-07T02:00:00.123456789Z', mounts: mountsKey(mounts, '/ws') };
+
+    it('reads the first start back and remembers it; the same start is only inspected next time', () => {
+      const a = engine('c1', first.startedAt);
+      expect(verifyMountsOnce('p-app-1', mounts, '/ws', undefined, a.run)).toEqual(first);
+      expect(a.calls).toEqual([
+        ['inspect', '--type', 'container', 'p-app-1'],
+        ['exec', '-u', '0:0', 'p-app-1', 'cat', '/proc/self/mountinfo'],
+      ]);
+      const b = engine('c1', first.startedAt);
+      expect(verifyMountsOnce('p-app-1', mounts, '/ws', first, b.run)).toBe(first);
+      expect(b.calls).toEqual([['inspect', '--type', 'container', 'p-app-1']]);
+    });
+
+    it('reads back again a container restarted or recreated since, or checked against other mounts, and stops a misplaced one', () => {
+      const swapped = mountinfo([
+        ['/ws', '/ws'],
+        ['/', '/ws/apps'],
+      ]);
+      // Restarted (the engine's restart policy, a docker restart): another start, mounts resolved again.
+      const restarted = engine('c1', '2026-12-07T03:00:00Z', swapped);
+      expect(() => verifyMountsOnce('p-app-1', mounts, '/ws', first, restarted.run)).toThrow(/Stopped p-app-1[^]*\/ws\/apps shows \//);
+      expect(restarted.calls.map((args) => args[0])).toEqual(['inspect', 'exec', 'kill']);
+      // Recreated: another id, the same start time.
+      const recreated = engine('c2', first.startedAt);
+      expect(verifyMountsOnce('p-app-1', mounts, '/ws', first, recreated.run)).toEqual({ ...first, container: 'c2' });
+      expect(recreated.calls.map((args) => args[0])).toEqual(['inspect', 'exec']);
+      // The mounts named changed (a definition added): read back, whatever the container.
+      const more = [...mounts, { source: '/ws/apps/app', target: '/ws/apps/app', readOnly: false }];
+      const same = engine(
+        'c1',
+        first.startedAt,
+        mountinfo([
+          ['/ws', '/ws'],
+          ['/ws/apps', '/ws/apps'],
+          ['/ws/apps/app', '/ws/apps/app'],
+        ]),
+      );
+      expect(verifyMountsOnce('p-app-1', more, '/ws', first, same.run)?.mounts).toBe(mountsKey(more, '/ws'));
+      expect(same.calls.map((args) => args[0])).toEqual(['inspect', 'exec']);
+      // Not running: not taken as the start verified (the read back names what is wrong).
+      const stopped = engine('c1', first.startedAt, honest, false);
+      verifyMountsOnce('p-app-1', mounts, '/ws', first, stopped.run);
+      expect(stopped.calls.map((args) => args[0])).toEqual(['inspect', 'exec']);
+    });
+
+    it('takes the start from a look made since the stack came up, without an inspect of its own', () => {
+      const a = engine('unused', 'unused');
+      expect(verifyMountsOnce('p-app-1', mounts, '/ws', first, a.run, { container: 'c1', startedAt: first.startedAt, running: true })).toBe(first);
+      expect(a.calls).toEqual([]);
+      const b = engine('unused', 'unused');
+      expect(verifyMountsOnce('p-app-1', mounts, '/ws', first, b.run, { container: 'c1', startedAt: '2026-12-07T03:00:00Z', running: true })?.startedAt).toBe(
+        '2026-12-07T03:00:00Z',
+      );
+      expect(b.calls.map((args) => args[0])).toEqual(['exec']);
+    });
+
+    it('reads back by name when the container cannot be inspected, and remembers nothing', () => {
+      const calls: string[][] = [];
+      const run: Runner = (_command, args) => {
+        calls.push(args);
+        return args[0] === 'exec' ? { status: 0, stdout: honest, stderr: '' } : { status: 1, stdout: '[]', stderr: 'Error: No such container' };
+      };
+      expect(verifyMountsOnce('p-app-1', mounts, '/ws', first, run)).toBeUndefined();
+      expect(calls.map((args) => args[0])).toEqual(['inspect', 'exec']);
+    });
   });
 });

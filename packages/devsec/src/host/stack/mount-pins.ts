@@ -16,6 +16,7 @@
  * of a process of ours in the dev container, as root, before anything else runs there): each
  * mount of a workspace path must be that very path of the workspace's filesystem.
  */
+import { createHash } from 'node:crypto';
 import { lstatSync } from 'node:fs';
 import { dirname, join, posix, relative, sep } from 'node:path';
 import { SandboxError } from '../../sandbox/errors';
@@ -23,6 +24,7 @@ import { APP_SERVICE } from '../../sandbox/vocabulary';
 import { visible } from '../../sandbox/visible';
 import type { Mount } from '../git/git-mounts';
 import { runCommand, Runner } from '../engine/run';
+import type { VerifiedStart } from './worktree-state';
 
 /** `path` relative to `root`, or undefined when it is not below it. */
 function below(root: string, path: string): string | undefined {
@@ -129,6 +131,55 @@ export function verifyMounts(container: string, mounts: Mount[], workspaceRoot: 
       `(swapped for a symlink by a process in another sandbox of this worktree?):\n${wrong.map((line) => `  - ${visible(line)}`).join('\n')}\n` +
       `Look at those folders (ls -la ${visible(dirname(workspaceRoot))}/…), stop the other sandboxes of this worktree, and start again.`,
   );
+}
+
+/** What the mounts are checked against: the workspace root and every mount, in order. */
+export const mountsKey = (mounts: Mount[], workspaceRoot: string): string =>
+  createHash('sha256')
+    .update(JSON.stringify([workspaceRoot, mounts]))
+    .digest('hex');
+
+/** One start of a container: its full id, when it started, and whether it runs. */
+export interface ContainerStart {
+  container: string;
+  startedAt: string;
+  running: boolean;
+}
+
+/** `docker inspect` of one container: its start, or undefined when it cannot be inspected. */
+export function inspectStart(container: string, run: Runner = runCommand): ContainerStart | undefined {
+  const inspect = run('docker', ['inspect', '--type', 'container', container]);
+  try {
+    const [info] = JSON.parse(inspect.stdout) as Array<{ Id?: unknown; State?: { StartedAt?: unknown; Running?: unknown } }>;
+    if (inspect.status === 0 && typeof info?.Id === 'string' && typeof info.State?.StartedAt === 'string')
+      return { container: info.Id, startedAt: info.State.StartedAt, running: info.State.Running === true };
+  } catch {
+    // not inspectable: the read back by name names what is wrong
+  }
+  return undefined;
+}
+
+/**
+ * verifyMounts, once per start of the container: what the engine mounted is fixed when a
+ * container starts, so the very start verified last time (the same container id and start time,
+ * from `docker inspect`, against the same mounts) is not read again — an inspect instead of a
+ * `docker exec`. A container recreated or restarted since (by Compose, the engine's restart
+ * policy, anyone) has another id or start time, and is read back. The start is learned before
+ * the read (`start`: from an inspect made since `docker compose up` returned, or one made here):
+ * a restart in between is read back again at the next start. Returns what to remember.
+ */
+export function verifyMountsOnce(
+  container: string,
+  mounts: Mount[],
+  workspaceRoot: string,
+  previous: VerifiedStart | undefined,
+  run: Runner = runCommand,
+  start: ContainerStart | undefined = inspectStart(container, run),
+): VerifiedStart | undefined {
+  const key = mountsKey(mounts, workspaceRoot);
+  if (start?.running && previous?.container === start.container && previous.startedAt === start.startedAt && previous.mounts === key) return previous;
+  verifyMounts(container, mounts, workspaceRoot, run);
+  return start ? { container: start.container, startedAt: start.startedAt, mounts: key } : undefined;
 }
 
 /**

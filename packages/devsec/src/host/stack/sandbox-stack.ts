@@ -65,6 +65,11 @@ export interface SandboxStack {
  * without writing anything (the live audit only looks).
  */
 export function locateStack(cwd: string, composeFileFromRoot: string, run: Runner = runCommand): SandboxStack {
+  return locate(cwd, composeFileFromRoot, run).stack;
+}
+
+/** locateStack, with the compose file as it was parsed (prepareWorktree reads it once). */
+function locate(cwd: string, composeFileFromRoot: string, run: Runner): { stack: SandboxStack; model: unknown } {
   const found = worktreeIdentity(cwd, '', run);
   const composeFile = join(found.workspaceRoot, composeFileFromRoot);
   // Read through real folders only, and only a real file: never what a link the sandbox planted points at.
@@ -81,13 +86,14 @@ export function locateStack(cwd: string, composeFileFromRoot: string, run: Runne
     // The override file is written by prepareWorktree, before any compose command.
     .filter((file) => existsSync(file) || file.endsWith(WORKTREE_COMPOSE_FILE));
   const network = model.networks?.[SHARED_NETWORK]?.name ?? DEFAULT_NETWORK;
-  return {
+  const stack = {
     identity,
     devcontainerDir,
     project,
     network,
     compose: { name: identity.composeProjectName, files, cwd: devcontainerDir, env: composeEnvironment(), prefix: `[${visible(project)}] ` },
   };
+  return { stack, model };
 }
 
 /** The stack's own folder in the host's state directory (its private git dir lives there). */
@@ -169,12 +175,14 @@ export function prepareWorktree(
 ): SandboxStack {
   // A remote engine is refused first, before anything is read or written (the rest of it is learned below).
   const endpoint = localEndpoint();
-  const stack = locateStack(workspaceRoot, composeFileFromRoot, run);
+  const { stack, model: definition } = locate(workspaceRoot, composeFileFromRoot, run);
   const { identity, devcontainerDir } = stack;
-  const models = parseComposeFiles(stack.compose.files.filter((file) => !file.endsWith(WORKTREE_COMPOSE_FILE)));
+  // The definition as parsed once above (files[0]), then the services file.
+  const models = [definition, ...parseComposeFiles(stack.compose.files.slice(1).filter((file) => !file.endsWith(WORKTREE_COMPOSE_FILE)))];
   const engine = discoverEngine(proxyBaseImage(models), run, process.env, endpoint);
   const sharedText = ensureSharedComposeFile(stack, say);
-  const sharedName = (parse(sharedText) as ComposeModel | null)?.name;
+  const sharedModel = parse(sharedText) as ComposeModel | null;
+  const sharedName = sharedModel?.name;
   const secrets = sharedName ? ensureSharedSecrets(sharedName, sharedText, identity.gitCommonDir, say) : {};
   const definitions = checkedDefinitions(stack);
   writeFresh(join(devcontainerDir, ENV_FILE), sandboxEnvFile(identity, engine, secrets), 0o600);
@@ -197,7 +205,7 @@ export function prepareWorktree(
   const state = readState(existsSync(overridePath) ? readFileSync(overridePath, 'utf-8') : undefined);
   const egress = egressOverride({
     models,
-    shared: parse(sharedText),
+    shared: sharedModel,
     composeProject: identity.composeProjectName,
     gitCommonDir: identity.gitCommonDir,
   });

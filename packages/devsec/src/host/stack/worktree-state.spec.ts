@@ -24,6 +24,20 @@ describe('worktree state', () => {
     expect(readState('x-devsec-state: {not json\n')).toEqual({});
   });
 
+  it('keeps the verified start and the fill of the dev container with the rest', () => {
+    const text = 'services:\n  app:\n    volumes: []\n';
+    const state = {
+      gateInputs: 'a',
+      verified: { container: 'c1', startedAt: '2026-12-07T02:00:00.123456789Z', mounts: 'm' },
+      fill: { container: 'c1', ok: false },
+    };
+    const written = withState(text, state);
+    expect(readState(written)).toEqual(state);
+    // One line, rewritten in place: a second start's state replaces the first's.
+    expect(withState(written, { ...state, fill: { container: 'c1', ok: true } }).match(/x-devsec-state/g)).toHaveLength(1);
+    expect(readState(withState(written, { ...state, fill: { container: 'c1', ok: true } })).fill).toEqual({ container: 'c1', ok: true });
+  });
+
   describe('gateInputsHash', () => {
     const hash = (environment: NodeJS.ProcessEnv = {}) => gateInputsHash(files, env, environment, '0.1.0');
     it('is stable, and ignores the state line', () => {

@@ -4,7 +4,13 @@
  * - the hash of everything the policy gate read (compose files, .env, the variables they use),
  *   so that an unchanged stack skips `docker compose config` — the same inputs give the same
  *   model, hence the same verdict;
- * - the hash of every build context, so that `--build` runs only when an image's inputs changed.
+ * - the hash of every build context, so that `--build` runs only when an image's inputs changed;
+ * - the dev container whose mounts were read back as named (its id and when it started), so that
+ *   the same running container is not read again: what the engine mounted is fixed at its start;
+ * - the stack's containers when last found up, so that a re-run with nothing changed reads their
+ *   state and the dev container's start with one `docker inspect`;
+ * - the dev container whose node_modules fill ran, and how it ended, so that a re-run never
+ *   repeats a fill (nor its failure) for the same container: `--refill-node-modules` asks again.
  * It lives on one line of docker-compose.worktree.yml: per machine, git-ignored, rewritten on
  * every start, and read-only from inside the dev container like every sandbox file.
  */
@@ -31,6 +37,25 @@ export interface WorktreeState {
   builds?: BuildSpec[];
   /** Hash of the build contexts when the images were last built. */
   buildInputs?: string;
+  /** The dev container whose mounts were last read back and found as named (mount-pins.ts). */
+  verified?: VerifiedStart;
+  /** The dev container whose node_modules fill last ran, and whether it succeeded. */
+  fill?: FillRecord;
+  /** The stack's containers (full ids) when it was last found up: a re-run with nothing changed looks at them with one `docker inspect`. */
+  containers?: string[];
+}
+
+/** One start of one container (`docker inspect`: .Id, .State.StartedAt), and the hash of the mounts it was checked against. */
+export interface VerifiedStart {
+  container: string;
+  startedAt: string;
+  mounts: string;
+}
+
+export interface FillRecord {
+  /** The container's full id: a recreated container (a fresh volume, or a new one attached) is filled again. */
+  container: string;
+  ok: boolean;
 }
 
 const STATE_LINE = new RegExp(`^${STATE_KEY}:.*$`, 'm');
