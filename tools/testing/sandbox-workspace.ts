@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, lchownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, lchownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 
 /**
  * A throw-away workspace for real-engine suites that call the generators and executors in
@@ -64,5 +64,19 @@ export function installPlugin(dir: string): void {
   const dist = join(__dirname, '..', '..', 'dist', 'packages', 'devsec');
   if (!existsSync(join(dist, 'src', 'bin', 'devsec.js'))) throw new Error(`${dist} holds no built plugin: run \`npm run build:packages\` (npm test does).`);
   cpSync(dist, join(dir, 'node_modules/@org/devsec'), { recursive: true });
-  cpSync(dirname(require.resolve('yaml/package.json')), join(dir, 'node_modules/yaml'), { recursive: true });
+  // What the host entry (devsec, initializeCommand) loads at run time, with what those load in turn; Nx's own are the workspace's.
+  const manifest = JSON.parse(readFileSync(join(dist, 'package.json'), 'utf-8')) as { dependencies?: Record<string, string> };
+  const pending = Object.keys(manifest.dependencies ?? {}).filter((name) => !name.startsWith('@nx/') && !name.startsWith('@org/'));
+  const copied = new Set<string>();
+  for (let name = pending.shift(); name !== undefined; name = pending.shift()) {
+    if (copied.has(name)) continue;
+    copied.add(name);
+    // The repository's own install (npm hoists them to the root; some export no package.json to resolve).
+    const from = join(__dirname, '..', '..', 'node_modules', name);
+    if (!existsSync(join(from, 'package.json'))) throw new Error(`${from} is missing: run npm ci.`);
+    cpSync(from, join(dir, 'node_modules', name), { recursive: true });
+    pending.push(
+      ...Object.keys((JSON.parse(readFileSync(join(from, 'package.json'), 'utf-8')) as { dependencies?: Record<string, string> }).dependencies ?? {}),
+    );
+  }
 }
