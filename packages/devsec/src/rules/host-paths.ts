@@ -6,6 +6,7 @@
  */
 import { posix } from 'node:path';
 import { DOCKER_SOCKET } from '../sandbox/engines';
+import { isUnder } from '../sandbox/paths';
 import { HOME_CREDENTIALS } from '../sandbox/vocabulary';
 import type { RuleId } from './registry';
 
@@ -114,7 +115,7 @@ const CREDENTIAL_PATH = new RegExp(
 /** `/run` and `/var/run` are one directory on every current distribution. */
 const canonical = (path: string) => posix.normalize(path.replace(/^\/var\/run(\/|$)/, '/run$1')).replace(/(.)\/$/, '$1');
 
-export const isUnder = (path: string, root: string) => path === root || path.startsWith(root === '/' ? '/' : `${root}/`);
+export { isUnder };
 
 /** Home directories by shape (/root, /home/x, /Users/x, WSL's /mnt/c/Users/x), and the host user's own. */
 function homeOf(path: string, context: StackContext): string | undefined {

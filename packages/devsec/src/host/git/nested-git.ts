@@ -7,7 +7,8 @@
  * refuses it, naming it.
  */
 import { lstatSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
-import { dirname, join, relative, sep } from 'node:path';
+import { dirname, join, relative } from 'node:path';
+import { below } from '../../sandbox/paths';
 import type { GitLayout } from './git-layout';
 
 export interface NestedGit {
@@ -29,10 +30,7 @@ export function modulesDir(layout: GitLayout): string {
   return join(layout.kind === 'linked' ? layout.gitDir : layout.commonDir, 'modules');
 }
 
-function isInside(path: string, folder: string): boolean {
-  const rel = relative(folder, path);
-  return rel !== '' && !rel.startsWith('..') && !rel.startsWith(sep);
-}
+const isInside = (path: string, folder: string) => below(folder, path) !== undefined;
 
 /** A real folder: never a symlink, which the agent could aim elsewhere after we looked. */
 const isRealFolder = (path: string) => lstatSync(path, { throwIfNoEntry: false })?.isDirectory() === true;

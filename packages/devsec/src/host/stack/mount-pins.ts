@@ -20,17 +20,12 @@ import { createHash } from 'node:crypto';
 import { lstatSync } from 'node:fs';
 import { dirname, join, posix, relative, sep } from 'node:path';
 import { SandboxError } from '../../sandbox/errors';
+import { below } from '../../sandbox/paths';
 import { APP_SERVICE } from '../../sandbox/vocabulary';
 import { visible } from '../../sandbox/visible';
 import type { Mount } from '../git/git-mounts';
 import { runCommand, Runner } from '../engine/run';
 import type { VerifiedStart } from './worktree-state';
-
-/** `path` relative to `root`, or undefined when it is not below it. */
-function below(root: string, path: string): string | undefined {
-  const rel = relative(root, path);
-  return rel !== '' && !rel.startsWith('..') && !rel.startsWith(sep) ? rel : undefined;
-}
 
 /**
  * Every folder from `root` (excluded) down to `path` (excluded, or included with `self`), checked
