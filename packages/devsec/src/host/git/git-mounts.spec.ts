@@ -131,6 +131,31 @@ describe("the sandbox's repository of its own (real repositories)", () => {
     git(main(), 'tag', '-d', 'later');
   });
 
+  it('removes a loose ref that still holds the seeded value, so the branch follows the host; never through a symlinked folder', () => {
+    const privateDir = join(base, 'state/loose-git');
+    const layout = readGitLayout(main());
+    gitMounts(layout, privateDir);
+    const before = git(main(), 'rev-parse', 'main');
+    // The agent committed on main and reset back: git leaves a loose ref with the seeded value.
+    writeFileSync(join(privateDir, 'refs/heads/main'), `${before}\n`);
+    // And a branch of the host's under a folder swapped for a symlink to a folder of the user's.
+    const user = join(base, 'user-folder');
+    mkdirSync(join(user, 'feature'), { recursive: true });
+    writeFileSync(join(user, 'feature/x'), `${before}\n`);
+    git(main(), 'branch', '-q', 'feature/x');
+    gitMounts(layout, privateDir);
+    rmSync(join(privateDir, 'refs/heads/feature'), { recursive: true, force: true });
+    symlinkSync(join(user, 'feature'), join(privateDir, 'refs/heads/feature'));
+    git(main(), 'commit', '-q', '--allow-empty', '-m', 'third');
+    git(main(), 'branch', '-q', '-f', 'feature/x', 'main');
+    gitMounts(layout, privateDir);
+    const after = git(main(), 'rev-parse', 'main');
+    expect(existsSync(join(privateDir, 'refs/heads/main'))).toBe(false);
+    expect(refsOf(privateDir).get('refs/heads/main')).toBe(after);
+    expect(readFileSync(join(user, 'feature/x'), 'utf-8')).toBe(`${before}\n`);
+    git(main(), 'branch', '-q', '-D', 'feature/x');
+  });
+
   it('moves a private git dir of the old layout (objects and refs were the repository’s) at the next start, saying so once', () => {
     const privateDir = join(base, 'state/old-git');
     // As an earlier version left it: HEAD, index, a config the agent could write, a copy of packed-refs, empty mount points.

@@ -54,7 +54,7 @@ import { chownLike, ensureOwnedFolder } from './checkout-owner';
 import { writeFresh } from './fresh-file';
 import type { GitLayout } from './git-layout';
 import { runCommand, Runner } from '../engine/run';
-import { formatPackedRefs, isObjectId, parsePackedRefs, planSeed, readHostRefs, readOwnFile, readSeedRecord, SeedRecord } from './sandbox-refs';
+import { formatPackedRefs, isObjectId, LooseRefs, parsePackedRefs, planSeed, readHostRefs, readOwnFile, readSeedRecord, SeedRecord } from './sandbox-refs';
 
 /** A bind mount of the dev container. */
 export interface Mount {
@@ -215,8 +215,10 @@ export function ensurePrivateGitDir(layout: GitLayout, privateDir: string, optio
   const record = upgraded ? undefined : readSeedRecord(recordPath);
   const sandboxPacked = upgraded ? new Map<string, string>() : parsePackedRefs(readOwnFile(join(privateDir, 'packed-refs'), 256 * 1024 * 1024));
   const hostRefs = readHostRefs(commonDir, run);
-  const plan = planSeed(privateDir, hostRefs, sandboxPacked, record);
+  const loose = new LooseRefs(privateDir);
+  const plan = planSeed(loose, hostRefs, sandboxPacked, record);
   writeFresh(join(privateDir, 'packed-refs'), formatPackedRefs(plan.packed));
+  for (const name of plan.removeLoose) loose.remove(name);
 
   // HEAD follows the worktree's while the agent has not switched; the index follows when what HEAD names changed under it.
   const hostHead = readFileSync(join(gitDir, 'HEAD'), 'utf-8');

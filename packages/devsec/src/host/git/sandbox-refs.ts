@@ -6,12 +6,13 @@
  * The rule, per ref of the repository (branches, tags, remote-tracking branches): the sandbox's ref
  * follows the host's value when the sandbox has none, or still holds the value seeded last time
  * (recorded outside the mounted git dir, where only the host writes). A ref the agent moved is
- * kept: its work waits for `devsec fetch`. A loose ref file in the sandbox is always the agent's
- * (the host writes only `packed-refs`, one file at the top of the git dir, created anew — never a
- * file below folders the agent could swap for a symlink meanwhile), so it is kept as it is.
- * A ref the host deleted goes from the sandbox too, unless the agent moved it.
+ * kept: its work waits for `devsec fetch`. The host writes only `packed-refs`, one file at the
+ * top of the git dir, created anew; a loose ref file that still holds the seeded value is removed
+ * so the packed value shows, reached through file descriptors (LooseRefs), never a path the agent
+ * could swap for a symlink meanwhile. A ref the host deleted goes from the sandbox too, unless the
+ * agent moved it.
  */
-import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCommand, Runner } from '../engine/run';
 import { WorktreeError } from '../../sandbox/errors';
@@ -108,13 +109,72 @@ export function readSeedRecord(path: string): SeedRecord | undefined {
   return undefined;
 }
 
-/** Whether the sandbox has a loose ref file (or anything else) at that name: then it is the agent's. */
-function hasLoose(privateDir: string, name: string): boolean {
-  try {
-    return lstatSync(join(privateDir, name), { throwIfNoEntry: false }) !== undefined;
-  } catch {
-    // A file where a folder should be: the agent's doing, its ref to keep.
-    return true;
+/**
+ * A loose ref file of the sandbox's, reached folder by folder through file descriptors (Linux's
+ * /proc/self/fd), never following a symlink: what the agent swaps in meanwhile cannot aim the
+ * host anywhere else. Where there is no /proc/self/fd, loose refs are read and kept, never removed.
+ */
+export class LooseRefs {
+  readonly canRemove = existsSync('/proc/self/fd');
+
+  constructor(private readonly privateDir: string) {}
+
+  /** The folder holding `name`'s file, as an open descriptor, and the file's own name; undefined when a folder on the way is not a real one. */
+  private openParent(name: string): { fd: number; leaf: string } | 'missing' | 'other' {
+    const parts = name.split('/');
+    const leaf = parts.pop()!;
+    let fd = openSync(this.privateDir, constants.O_RDONLY | constants.O_DIRECTORY);
+    for (const part of parts) {
+      let next: number;
+      try {
+        next = openSync(`/proc/self/fd/${fd}/${part}`, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+      } catch (error) {
+        closeSync(fd);
+        return (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : 'other';
+      }
+      closeSync(fd);
+      fd = next;
+    }
+    return { fd, leaf };
+  }
+
+  /**
+   * What the sandbox has at `name` as a loose ref: absent, an object id, or `other` (anything
+   * else: a symlink, a folder, garbage — the agent's, kept).
+   */
+  read(name: string): { present: false } | { present: true; value: string | 'other' } {
+    if (!this.canRemove) {
+      try {
+        if (lstatSync(join(this.privateDir, name), { throwIfNoEntry: false }) === undefined) return { present: false };
+      } catch {
+        return { present: true, value: 'other' };
+      }
+      const text = readOwnFile(join(this.privateDir, name), 200)?.trim();
+      return { present: true, value: text !== undefined && isObjectId(text) ? text : 'other' };
+    }
+    const parent = this.openParent(name);
+    if (parent === 'missing') return { present: false };
+    // A file where a folder should be, or a symlinked folder: something of the agent's at that name.
+    if (parent === 'other') return { present: true, value: 'other' };
+    try {
+      const path = `/proc/self/fd/${parent.fd}/${parent.leaf}`;
+      if (lstatSync(path, { throwIfNoEntry: false }) === undefined) return { present: false };
+      const text = readOwnFile(path, 200)?.trim();
+      return { present: true, value: text !== undefined && isObjectId(text) ? text : 'other' };
+    } finally {
+      closeSync(parent.fd);
+    }
+  }
+
+  /** Removes the loose ref file `name` (only the name: never what a link there leads to). */
+  remove(name: string): void {
+    const parent = this.openParent(name);
+    if (typeof parent === 'string') return;
+    try {
+      rmSync(`/proc/self/fd/${parent.fd}/${parent.leaf}`, { force: true });
+    } finally {
+      closeSync(parent.fd);
+    }
   }
 }
 
@@ -125,32 +185,40 @@ export interface SeedPlan {
   kept: string[];
   /** Names whose value the seeding changed. */
   changed: Set<string>;
+  /** Loose ref files that still hold what was seeded last time, to remove so the packed value shows. */
+  removeLoose: string[];
 }
 
 /**
  * The sandbox's refs after this start: `host` the repository's refs now, `sandboxPacked` the
  * sandbox's packed-refs as it is (the agent's data), `record` what was seeded last time.
  */
-export function planSeed(privateDir: string, host: Map<string, string>, sandboxPacked: Map<string, string>, record: SeedRecord | undefined): SeedPlan {
+export function planSeed(
+  loose: Pick<LooseRefs, 'read' | 'canRemove'>,
+  host: Map<string, string>,
+  sandboxPacked: Map<string, string>,
+  record: SeedRecord | undefined,
+): SeedPlan {
   const packed = new Map(sandboxPacked);
   const kept: string[] = [];
   const changed = new Set<string>();
+  const removeLoose: string[] = [];
   const last = record?.refs ?? {};
   for (const name of new Set([...host.keys(), ...Object.keys(last)])) {
     const hostValue = host.get(name);
-    if (hasLoose(privateDir, name)) {
-      if (hostValue !== undefined) kept.push(name);
-      continue;
-    }
-    const now = packed.get(name);
-    if (now !== undefined && now !== last[name]) {
-      if (hostValue !== now) kept.push(name);
+    const file = loose.read(name);
+    // What the sandbox's git sees now: the loose file over the packed line.
+    const now = file.present ? file.value : packed.get(name);
+    const moved = now !== undefined && now !== last[name];
+    if (moved || (file.present && !loose.canRemove)) {
+      if (hostValue !== undefined && hostValue !== now) kept.push(name);
       continue;
     }
     if (hostValue === now) continue;
     changed.add(name);
+    if (file.present) removeLoose.push(name);
     if (hostValue === undefined) packed.delete(name);
     else packed.set(name, hostValue);
   }
-  return { packed, kept, changed };
+  return { packed, kept, changed, removeLoose };
 }
