@@ -94,7 +94,7 @@ export const RULES = {
   'git-hooks-writable': rule(
     'high',
     true,
-    "git's own files writable from inside (the repository's git dir, its config and hooks, the worktree's .git) beyond the object store and refs up-worktree shares: a planted hook or core.fsmonitor runs on the host's next git command.",
+    "git's own files writable from inside (the repository's git dir, its config, hooks, objects and refs, the worktree's .git): a planted hook or core.fsmonitor runs on the host's next git command, a replaced object is checked out as the agent wrote it, a moved ref moves the host's branch.",
     'Mount the git common dir read-only (the generator does; up-worktree then gives the sandbox a git dir of its own).',
   ),
   'node-modules-shared': rule(

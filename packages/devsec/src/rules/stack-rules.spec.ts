@@ -233,11 +233,11 @@ describe('the workspace and git: only the dev container mounts them, and never g
       ro(LINKED, LINKED),
       ro(`${STATE_GIT}.gitfile`, GIT),
       bind(STATE_GIT, '/devsec/git'),
-      bind(`${LINKED}/objects`, '/devsec/git/objects'),
-      bind(`${LINKED}/refs`, '/devsec/git/refs'),
-      ro(`${LINKED}/refs/replace`, '/devsec/git/refs/replace'),
-      ro(`${LINKED}/objects/info`, '/devsec/git/objects/info'),
+      ro(`${STATE_GIT}.host/config`, '/devsec/git/config'),
+      ro(`${STATE_GIT}.host/objects-info`, '/devsec/git/objects/info'),
+      ro(`${STATE_GIT}.host/empty`, '/devsec/git/refs/replace'),
       ro(`${LINKED}/hooks`, '/devsec/git/hooks'),
+      ro(`${LINKED}/objects`, '/devsec/repository-objects'),
     );
     return m;
   };
@@ -305,7 +305,12 @@ describe('the workspace and git: only the dev container mounts them, and never g
     ['the whole git dir writable at .git', (m) => (appVolume(GIT)(m).source = GIT), [['git-hooks-writable', 'services.app.volumes']]],
     ['hooks writable', (m) => delete appVolume(`${GIT}/hooks`)(m).read_only, [['git-hooks-writable', 'services.app.volumes']]],
     ['config writable elsewhere', mount('app', `${GIT}/config`), [['git-hooks-writable', 'services.app.volumes']]],
-    ['objects/info writable (alternates)', (m) => delete appVolume(`${GIT}/objects/info`)(m).read_only, [['git-hooks-writable', 'services.app.volumes']]],
+    [
+      "the repository's objects writable (a replaced loose object)",
+      (m) => delete appVolume('/devsec/repository-objects')(m).read_only,
+      [['git-hooks-writable', 'services.app.volumes']],
+    ],
+    ["the repository's refs writable, as an earlier version mounted them", mount('app', `${GIT}/refs`), [['git-hooks-writable', 'services.app.volumes']]],
     ['nothing over .git in the writable workspace', drop(GIT), [['git-hooks-writable', 'services.app.volumes']]],
     ['nothing over node_modules in the writable workspace', drop(`${WORKSPACE}/node_modules`), [['node-modules-shared', 'services.app.volumes']]],
     // The red team's pin turned by Compose's interpolation into a bind of the host's .nx over the stack's volume.
@@ -357,9 +362,9 @@ describe('the workspace and git: only the dev container mounts them, and never g
       'Remove the mount from web: build what it needs into its image (COPY in a Dockerfile inside the workspace), or give it a named volume.',
     );
     expect(written.message).toBe(
-      `web mounts ${GIT} writable: git's own files (config, hooks), where a planted hook or core.fsmonitor runs on the host's next git command.`,
+      `web mounts ${GIT} writable: git's own files (config, hooks), where a planted hook or core.fsmonitor runs on the host's next git command (or objects and refs: a replaced object is checked out as the agent wrote it).`,
     );
-    expect(written.fix).toMatch(/Mount it read-only; .*objects and .*refs writable/);
+    expect(written.fix).toMatch(/Mount it read-only; .*nothing of the repository writable/);
   });
 
   it('in the shared stack, refuses git and lets other folders of the workspace through', () => {

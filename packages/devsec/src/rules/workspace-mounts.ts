@@ -127,8 +127,6 @@ export function workspaceMountFindings(model: ComposeModel, context: StackContex
   const worktree = context.kind === 'worktree';
   const commonDir = worktree && context.gitCommonDir ? context.gitCommonDir : posix.join(workspaceRoot, '.git');
   const gitPaths = [...new Set([posix.join(workspaceRoot, '.git'), commonDir])];
-  /** What up-worktree shares writable with the dev container: a commit's objects and a branch's refs. */
-  const sharedGit = ['objects', 'refs'].map((folder) => posix.join(commonDir, folder));
   const hostState: [string, string][] = [
     [
       posix.join(workspaceRoot, 'node_modules'),
@@ -175,11 +173,11 @@ export function workspaceMountFindings(model: ComposeModel, context: StackContex
         );
       }
       if (mount.readOnly) continue;
-      if (inGit && !sharedGit.some((path) => below(mount.source!, path) === '')) {
+      if (inGit) {
         add(
           'git-hooks-writable',
-          `${name} ${mount.via} ${shown} writable: git's own files (config, hooks), where a planted hook or core.fsmonitor runs on the host's next git command.`,
-          `Mount it read-only; up-worktree gives the sandbox a git dir of its own, sharing only ${sharedGit.join(' and ')} writable.`,
+          `${name} ${mount.via} ${shown} writable: git's own files (config, hooks), where a planted hook or core.fsmonitor runs on the host's next git command (or objects and refs: a replaced object is checked out as the agent wrote it).`,
+          'Mount it read-only; up-worktree gives the sandbox a repository of its own, with nothing of the repository writable.',
         );
       }
       for (const [path, inside] of heldGit) {

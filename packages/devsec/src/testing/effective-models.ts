@@ -78,7 +78,7 @@ export const effectiveWorktree = (): any => ({
       },
       user: 'node',
       // The compose file's mounts, with docker-compose.worktree.yml's laid over them (Compose merges by target):
-      // the sandbox's own git dir at .git, the repository's objects and refs writable, the rest of git read-only.
+      // the sandbox's own git dir at .git; its config, alternates and the repository's hooks, info and objects read-only.
       volumes: [
         {
           type: 'bind',
@@ -98,24 +98,8 @@ export const effectiveWorktree = (): any => ({
         },
         {
           type: 'bind',
-          source: '/home/dev/src/shop/.git/objects',
-          target: '/home/dev/src/shop/.git/objects',
-          bind: {
-            create_host_path: true,
-          },
-        },
-        {
-          type: 'bind',
-          source: '/home/dev/src/shop/.git/refs',
-          target: '/home/dev/src/shop/.git/refs',
-          bind: {
-            create_host_path: true,
-          },
-        },
-        {
-          type: 'bind',
-          source: '/home/dev/src/shop/.git/refs/replace',
-          target: '/home/dev/src/shop/.git/refs/replace',
+          source: '/home/dev/.local/state/devsec/stacks/app-shop-12345678/git.host/config',
+          target: '/home/dev/src/shop/.git/config',
           read_only: true,
           bind: {
             create_host_path: true,
@@ -123,8 +107,17 @@ export const effectiveWorktree = (): any => ({
         },
         {
           type: 'bind',
-          source: '/home/dev/src/shop/.git/objects/info',
+          source: '/home/dev/.local/state/devsec/stacks/app-shop-12345678/git.host/objects-info',
           target: '/home/dev/src/shop/.git/objects/info',
+          read_only: true,
+          bind: {
+            create_host_path: true,
+          },
+        },
+        {
+          type: 'bind',
+          source: '/home/dev/.local/state/devsec/stacks/app-shop-12345678/git.host/empty',
+          target: '/home/dev/src/shop/.git/refs/replace',
           read_only: true,
           bind: {
             create_host_path: true,
@@ -143,6 +136,15 @@ export const effectiveWorktree = (): any => ({
           type: 'bind',
           source: '/home/dev/src/shop/.git/info',
           target: '/home/dev/src/shop/.git/info',
+          read_only: true,
+          bind: {
+            create_host_path: true,
+          },
+        },
+        {
+          type: 'bind',
+          source: '/home/dev/src/shop/.git/objects',
+          target: '/devsec/repository-objects',
           read_only: true,
           bind: {
             create_host_path: true,

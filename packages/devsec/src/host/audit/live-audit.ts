@@ -30,7 +30,7 @@ import {
 } from '../../sandbox/vocabulary';
 import { runCommand, Runner } from '../engine/run';
 import type { GitLayout } from '../git/git-layout';
-import { GIT_READ_ONLY_INSIDE, PRIVATE_GIT_DIR_INSIDE } from '../git/git-mounts';
+import { GIT_READ_ONLY_INSIDE, gitDirInside, PRIVATE_GIT_DIR_INSIDE, REPOSITORY_OBJECTS_INSIDE } from '../git/git-mounts';
 import { egressProbeInput } from './live-egress-input';
 import { parseHomeAnswer, parseProbeAnswer, PROBE_UID } from './live-answer';
 import type { SandboxStack } from '../stack/sandbox-stack';
@@ -161,13 +161,15 @@ function egressAllowOf(project: string, run: Runner): string | undefined {
 }
 
 /**
- * What of the repository the dev container sees and must not write (git-mounts.ts): hooks, info,
- * modules, refs/replace and objects/info in its private git dir; for a worktree whose `.git` is a gitfile, that gitfile and
- * the repository itself, mounted read-only at its host path, with its config and hooks.
+ * What of git the dev container sees and must not write (git-mounts.ts): in its own git dir the
+ * host-written config, objects/info (alternates), refs/replace, hooks, info, modules; the
+ * repository's object store; for a worktree whose `.git` is a gitfile, that gitfile and the
+ * repository itself, mounted read-only at its host path, with its config and hooks.
  */
 function gitPathsSeenInside(git: GitLayout): string[] {
-  const inside = git.kind === 'main' && git.dotGitIsDirectory ? join(git.workspaceRoot, '.git') : PRIVATE_GIT_DIR_INSIDE;
-  const present = GIT_READ_ONLY_INSIDE.filter((name) => existsSync(join(git.commonDir, name))).map((name) => join(inside, name));
+  const inside = gitDirInside(git);
+  const modules = existsSync(join(git.commonDir, 'modules')) ? ['modules'] : [];
+  const present = [...GIT_READ_ONLY_INSIDE, ...modules].map((name) => join(inside, name)).concat(REPOSITORY_OBJECTS_INSIDE);
   if (inside !== PRIVATE_GIT_DIR_INSIDE) return present;
   return [join(git.workspaceRoot, '.git'), git.commonDir, join(git.commonDir, 'config'), join(git.commonDir, 'hooks'), ...present];
 }

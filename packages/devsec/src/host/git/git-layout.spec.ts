@@ -1,10 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WorktreeError } from '../../sandbox/errors';
 import { readGitLayout } from './git-layout';
-import { gitMounts, PRIVATE_GIT_DIR_INSIDE } from './git-mounts';
 import { findNestedGit } from './nested-git';
 
 describe('git layout, read without running git (real repositories)', () => {
@@ -85,91 +84,6 @@ describe('git layout, read without running git (real repositories)', () => {
     const plain = join(base, 'plain');
     mkdirSync(plain);
     expect(() => readGitLayout(plain)).toThrow(/not inside a git repository.*git init/);
-  });
-
-  it('mounts a linked worktree: a private git dir inside, seeded from its own HEAD and index; objects and refs shared, replace refs and objects/info read-only', () => {
-    const layout = readGitLayout(join(base, 'linked'));
-    const privateDir = join(base, 'state/linked-git');
-    const common = join(base, 'main/.git');
-    expect(gitMounts(layout, privateDir)).toEqual([
-      { source: `${privateDir}.gitfile`, target: join(base, 'linked/.git'), readOnly: true },
-      { source: privateDir, target: PRIVATE_GIT_DIR_INSIDE, readOnly: false },
-      { source: join(common, 'objects'), target: `${PRIVATE_GIT_DIR_INSIDE}/objects`, readOnly: false },
-      { source: join(common, 'refs'), target: `${PRIVATE_GIT_DIR_INSIDE}/refs`, readOnly: false },
-      { source: join(common, 'refs/replace'), target: `${PRIVATE_GIT_DIR_INSIDE}/refs/replace`, readOnly: true },
-      { source: join(common, 'objects/info'), target: `${PRIVATE_GIT_DIR_INSIDE}/objects/info`, readOnly: true },
-      { source: join(common, 'hooks'), target: `${PRIVATE_GIT_DIR_INSIDE}/hooks`, readOnly: true },
-      { source: join(common, 'info'), target: `${PRIVATE_GIT_DIR_INSIDE}/info`, readOnly: true },
-    ]);
-    expect(readFileSync(`${privateDir}.gitfile`, 'utf-8')).toBe(`gitdir: ${PRIVATE_GIT_DIR_INSIDE}\n`);
-    expect(readFileSync(join(privateDir, 'HEAD'), 'utf-8')).toBe('ref: refs/heads/two\n');
-    // A standalone git dir: no commondir to follow, no other worktree to clash with.
-    expect(existsSync(join(privateDir, 'commondir'))).toBe(false);
-  });
-
-  it('gives a main worktree its private git dir at .git itself', () => {
-    const layout = readGitLayout(join(base, 'main'));
-    const privateDir = join(base, 'state/main-git');
-    const mounts = gitMounts(layout, privateDir);
-    const dotGit = join(base, 'main/.git');
-    expect(mounts).toEqual([
-      { source: privateDir, target: dotGit, readOnly: false },
-      ...['objects', 'refs'].map((folder) => ({ source: join(dotGit, folder), target: join(dotGit, folder), readOnly: false })),
-      ...['refs/replace', 'objects/info'].map((folder) => ({ source: join(dotGit, folder), target: join(dotGit, folder), readOnly: true })),
-      { source: join(dotGit, 'hooks'), target: join(dotGit, 'hooks'), readOnly: true },
-      { source: join(dotGit, 'info'), target: join(dotGit, 'info'), readOnly: true },
-    ]);
-    expect(readFileSync(join(privateDir, 'HEAD'), 'utf-8')).toBe('ref: refs/heads/main\n');
-    expect(readFileSync(join(privateDir, 'index'))).toEqual(readFileSync(join(dotGit, 'index')));
-  });
-
-  it("keeps the agent's staging across starts, and packed-refs following the repository", () => {
-    const layout = readGitLayout(join(base, 'main'));
-    const privateDir = join(base, 'state/kept-git');
-    gitMounts(layout, privateDir);
-    writeFileSync(join(privateDir, 'index'), 'the agent staged something');
-    writeFileSync(join(base, 'main/.git/packed-refs'), '# pack-refs with: peeled fully-peeled sorted\n');
-    gitMounts(layout, privateDir);
-    expect(readFileSync(join(privateDir, 'index'), 'utf-8')).toBe('the agent staged something');
-    expect(readFileSync(join(privateDir, 'packed-refs'), 'utf-8')).toContain('pack-refs');
-    rmSync(join(base, 'main/.git/packed-refs'));
-  });
-
-  it('never writes through what the agent left in the private git dir: a symlinked packed-refs, a symlinked mount point', () => {
-    const layout = readGitLayout(join(base, 'main'));
-    const privateDir = join(base, 'state/planted-git');
-    gitMounts(layout, privateDir);
-    const victim = join(base, 'victim-bashrc');
-    writeFileSync(victim, "the user's own file\n");
-    writeFileSync(join(base, 'main/.git/packed-refs'), '# pack-refs with: peeled fully-peeled sorted\n');
-    rmSync(join(privateDir, 'packed-refs'), { force: true });
-    symlinkSync(victim, join(privateDir, 'packed-refs'));
-    rmSync(join(privateDir, 'hooks'), { recursive: true, force: true });
-    symlinkSync(join(base, 'elsewhere'), join(privateDir, 'hooks'));
-    gitMounts(layout, privateDir);
-    expect(readFileSync(victim, 'utf-8')).toBe("the user's own file\n");
-    expect(lstatSync(join(privateDir, 'packed-refs')).isFile()).toBe(true);
-    expect(readFileSync(join(privateDir, 'packed-refs'), 'utf-8')).toContain('pack-refs');
-    expect(lstatSync(join(privateDir, 'hooks')).isDirectory()).toBe(true);
-    expect(existsSync(join(base, 'elsewhere'))).toBe(false);
-    // A replace-refs folder swapped for a symlink to a folder of the user's: never the mount source.
-    const secrets = join(base, 'user-secrets');
-    mkdirSync(secrets);
-    rmSync(join(base, 'main/.git/refs/replace'), { recursive: true, force: true });
-    symlinkSync(secrets, join(base, 'main/.git/refs/replace'));
-    const replace = gitMounts(layout, privateDir).find((mount) => mount.target.endsWith('refs/replace'));
-    expect(lstatSync(replace!.source).isDirectory()).toBe(true);
-    expect(realpathSync(replace!.source)).toBe(realpathSync(join(base, 'main/.git/refs/replace')));
-    expect(existsSync(secrets)).toBe(true);
-    rmSync(join(base, 'main/.git/packed-refs'));
-  });
-
-  it('gives a --separate-git-dir worktree a gitfile of its own naming the private git dir', () => {
-    const mounts = gitMounts(readGitLayout(join(base, 'separate-wt')), join(base, 'state/sep-git'));
-    expect(mounts.slice(0, 2)).toEqual([
-      { source: join(base, 'state/sep-git.gitfile'), target: join(base, 'separate-wt/.git'), readOnly: true },
-      { source: join(base, 'state/sep-git'), target: PRIVATE_GIT_DIR_INSIDE, readOnly: false },
-    ]);
   });
 
   it('tells registered submodules from any other .git below the root', () => {

@@ -199,7 +199,7 @@ export function prepareWorktree(
   const mounts: Mount[] = [
     ...pinMounts(identity.workspaceRoot, readOnly),
     ...readOnly.map(({ path }) => ({ source: path, target: path, readOnly: true })),
-    ...gitMounts(identity.git, join(stackStateDir(stack), 'git')),
+    ...gitMounts(identity.git, join(stackStateDir(stack), 'git'), { run, say }),
   ];
   const overridePath = join(devcontainerDir, WORKTREE_COMPOSE_FILE);
   const state = readState(existsSync(overridePath) ? readFileSync(overridePath, 'utf-8') : undefined);
