@@ -147,10 +147,11 @@ function runThrowaway(source: SandboxSource, gitArgs: string[], input: string | 
     maxBuffer: maxBytes,
     timeout: LIMITS.timeoutSeconds * 1000,
     stdio: ['pipe', 'pipe', 'pipe'],
+    env: process.env,
   });
   if (result.error || result.status !== 0) {
     // Stopped by the timeout or the output limit: the container may still run.
-    if (result.error) spawnSync('docker', ['rm', '--force', name], { stdio: 'ignore' });
+    if (result.error) spawnSync('docker', ['rm', '--force', name], { stdio: 'ignore', env: process.env });
     const why =
       (result.error as NodeJS.ErrnoException | undefined)?.code === 'ENOBUFS'
         ? `its output passed the limit of ${maxBytes} bytes`
@@ -305,7 +306,7 @@ export function renderFetchSummary(project: string, results: BranchResult[]): st
   const lines = [`From the sandbox of ${visible(project)} into ${visible(namespace)}/:`];
   for (const result of results) {
     const name = visible(result.name).padEnd(width);
-    const count = result.commits === undefined ? '' : `${result.commits} new commit${result.commits === 1 ? '' : 's'}`;
+    const count = result.commits === undefined ? '' : result.commits === 0 ? 'no new commit' : `${result.commits} new commit${result.commits === 1 ? '' : 's'}`;
     if (result.state === 'gone')
       lines.push(
         `  ${name}  gone       the agent deleted it; kept at ${short(result.before)} (git update-ref -d ${visible(`${fetchNamespace(project)}/${result.name}`)} drops it)`,
