@@ -56,6 +56,7 @@ export const STACK_COMMANDS: Record<string, StackCommand> = {
           wait: bool(args.flags.wait),
           refillNodeModules: args.flags['refill-node-modules'] === true,
           downCommand: `devsec down ${sandbox.project}`,
+          fetchCommand: `devsec fetch ${sandbox.project}`,
         },
         say,
       );
@@ -127,7 +128,7 @@ export const STACK_COMMANDS: Record<string, StackCommand> = {
       });
       process.exitCode = result.status ?? 1;
       // The session is over: what the agent committed waits for devsec fetch (counted by a throwaway container of its image).
-      const waiting = waitingLine(commitsWaiting(running.stack), `devsec fetch ${sandbox.project}`);
+      const waiting = waitingLine(await commitsWaiting(running.stack), `devsec fetch ${sandbox.project}`);
       if (waiting) process.stderr.write(`${waiting}\n`);
       return result.status === 0;
     },

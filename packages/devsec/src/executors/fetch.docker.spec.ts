@@ -8,7 +8,7 @@
  * is refused, naming it, with the host's refs unchanged; a loose object that is a symlink to a
  * host file, and an alternates entry naming a host folder, bring nothing of the host's file.
  */
-import { ExecutorContext } from '@nx/devkit';
+import { ExecutorContext, logger } from '@nx/devkit';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -127,6 +127,15 @@ describeWithDocker('devsec fetch: the sandbox’s branches into the host’s rep
     const afterWork = hostState();
     if (ownStore) expect(afterWork).toEqual(before);
 
+    // up-worktree's summary says how many commits wait (counted by the throwaway container while the stack is awaited).
+    const said: string[] = [];
+    const spy = jest.spyOn(logger, 'info').mockImplementation((line: unknown) => void said.push(String(line)));
+    const started = Date.now();
+    expect(await upWorktree({ composeFile }, context())).toEqual({ success: true });
+    spy.mockRestore();
+    console.log(`up-worktree re-run with the count: ${Date.now() - started} ms`);
+    expect(said).toContain(ownStore ? '2 commits of the sandbox wait to be fetched: nx run app:fetch' : 'No commit of the sandbox waits to be fetched.');
+
     const fetched = await devsec('fetch', 'app');
     expect([fetched.code, fetched.err]).toEqual([0, '']);
     expect(devsecRefs()).toEqual({ [`refs/remotes/devsec/app/${branch}`]: tip, 'refs/remotes/devsec/app/agent/feature': feature });
@@ -214,14 +223,14 @@ describeWithDocker('devsec fetch: the sandbox’s branches into the host’s rep
       rmSync(secretDir, { recursive: true, force: true });
     });
 
-    it("brings the agent's honest commits, counted by the same throwaway container", () => {
+    it("brings the agent's honest commits, counted by the same throwaway container", async () => {
       const made = inside(
         agent,
         `set -e; t=$(echo honest | git hash-object -w --stdin); tree=$(printf "100644 blob $t\\thonest.txt\\n" | git mktree); c=$(${g} commit-tree $tree -p main -m "agent: honest"); git update-ref refs/heads/main $c; git update-ref refs/heads/topic $c; echo $c`,
       );
       expect(made.stderr).toBe('');
       const hostIds = [...new Set(refs().map((l) => l.split(' ')[0]))];
-      expect(waitingCommits(source(), hostIds)).toBe(1);
+      expect(await waitingCommits(source(), hostIds)).toBe(1);
       const before = hostState();
       const results = fetch();
       expect(results.map((r) => [r.name, r.state, r.commits])).toEqual([
@@ -231,7 +240,7 @@ describeWithDocker('devsec fetch: the sandbox’s branches into the host’s rep
       expect(fixtureRefs()).toEqual([`${made.stdout.trim()} refs/remotes/devsec/fixture/main`, `${made.stdout.trim()} refs/remotes/devsec/fixture/topic`]);
       expect(hostState()).toEqual(before);
       expect(hostGit('fsck', '--no-progress', '--connectivity-only').status).toBe(0);
-      expect(waitingCommits(source(), [...new Set(refs().map((l) => l.split(' ')[0]))])).toBe(0);
+      expect(await waitingCommits(source(), [...new Set(refs().map((l) => l.split(' ')[0]))])).toBe(0);
     });
 
     it('refuses a bundle with a corrupt object (a loose object whose content is not its name), naming it; no ref of the host moves', () => {

@@ -62,6 +62,8 @@ export interface StartOptions {
   refillNodeModules?: boolean;
   /** How the user stops it again, for failure messages (e.g. `nx run app:down-worktree`). */
   downCommand: string;
+  /** How the user fetches the agent's commits (e.g. `nx run app:fetch`): the summary says how many wait, when given. */
+  fetchCommand?: string;
 }
 
 const GATE_VERSION = `${require('../../package.json').version} ${GATE_RULES.join(',')}`;
@@ -134,8 +136,12 @@ export async function startSandbox(workspaceRoot: string, composeFile: string, o
   };
   rememberState(stack, state);
   try {
+    // Counted by a throwaway container of the dev container's image (~1-2 s here): while the stack is awaited, not after.
+    const waiting = options.fetchCommand ? commitsWaiting(stack) : undefined;
     const entries = options.wait === false ? undefined : await waitUntilHealthy(stack.compose, undefined, runCommand, look);
     say.info(summary(stack, entries ?? []));
+    const waitingText = options.fetchCommand ? waitingLine(await waiting, options.fetchCommand) : undefined;
+    if (waitingText) say.info(waitingText);
     const app = entries?.find((entry) => entry.Service === APP_SERVICE);
     const fill = app ? fillNodeModulesOnce(app.ID, previous.fill, options.refillNodeModules === true, say) : previous.fill;
     const containers = entries?.map((entry) => entry.ID).sort() ?? previous.containers;
@@ -270,13 +276,15 @@ export function fetchSandbox(workspaceRoot: string, composeFile: string, say: Sa
  * How many commits of the sandbox's branches the host's repository has not yet (`devsec fetch`
  * brings them): counted by the same throwaway container; undefined when it cannot be asked.
  */
-export function commitsWaiting(stack: SandboxStack): number | undefined {
-  const source = sandboxSourceOf(stack);
-  if (!source) return undefined;
-  const listed = runCommand('git', ['--git-dir', stack.identity.gitCommonDir, 'for-each-ref', '--format=%(objectname)'], { cwd: stack.identity.gitCommonDir });
-  if (listed.status !== 0) return undefined;
+export async function commitsWaiting(stack: SandboxStack): Promise<number | undefined> {
   try {
-    return waitingCommits(source, [...new Set(listed.stdout.split('\n').filter(Boolean))]);
+    const source = sandboxSourceOf(stack);
+    if (!source) return undefined;
+    const listed = runCommand('git', ['--git-dir', stack.identity.gitCommonDir, 'for-each-ref', '--format=%(objectname)'], {
+      cwd: stack.identity.gitCommonDir,
+    });
+    if (listed.status !== 0) return undefined;
+    return await waitingCommits(source, [...new Set(listed.stdout.split('\n').filter(Boolean))]);
   } catch {
     return undefined;
   }

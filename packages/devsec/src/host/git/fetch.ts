@@ -17,7 +17,7 @@
  * a bundle is unpacked by `index-pack --strict` and checked for connectivity, so a forged or
  * corrupt object is refused, naming it. There is no upload-pack on the host at all.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, lstatSync, openSync, rmSync, writeSync } from 'node:fs';
 import { SandboxError } from '../../sandbox/errors';
@@ -203,11 +203,36 @@ export function sandboxBundle(options: { source: SandboxSource; refs: string[]; 
   return runThrowaway(source, ['bundle', 'create', '--quiet', '-', '--ignore-missing', '--stdin'], input, options.maxBytes ?? LIMITS.bundleBytes);
 }
 
-/** How many commits of the sandbox's branches the host has not (`exclude`: the ids of its refs), counted in a throwaway container. */
-export function waitingCommits(source: SandboxSource, exclude: string[]): number {
-  const out = runThrowaway(source, ['rev-list', '--count', '--ignore-missing', '--branches', '--stdin'], notLines(exclude), 1024).toString('utf-8').trim();
-  if (!/^\d+$/.test(out)) throw new SandboxError(`the sandbox's git counted "${visible(out)}", not a number.`);
-  return Number(out);
+/**
+ * How many commits of the sandbox's branches the host has not (`exclude`: the ids of its refs),
+ * counted in a throwaway container. Asynchronous: up-worktree counts while it waits for the stack.
+ */
+export function waitingCommits(source: SandboxSource, exclude: string[]): Promise<number> {
+  const gitArgs = ['rev-list', '--count', '--ignore-missing', '--branches', '--stdin'];
+  const name = `devsec-count-${randomBytes(6).toString('hex')}`;
+  return new Promise((resolve, reject) => {
+    const child = spawn('docker', throwawayArgs(source, name, gitArgs, true), { stdio: ['pipe', 'pipe', 'pipe'], env: process.env });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => {
+      child.kill();
+      spawnSync('docker', ['rm', '--force', name], { stdio: 'ignore', env: process.env });
+    }, LIMITS.timeoutSeconds * 1000);
+    child.stdout.setEncoding('utf-8').on('data', (chunk: string) => (out = (out + chunk).slice(0, 64)));
+    child.stderr.setEncoding('utf-8').on('data', (chunk: string) => (err = (err + chunk).slice(-2000)));
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      const count = out.trim();
+      if (code === 0 && /^\d+$/.test(count)) resolve(Number(count));
+      else reject(new SandboxError(`counting the sandbox's commits failed (exit ${code}): ${visible(err.trim() || count)}`));
+    });
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(notLines(exclude));
+  });
 }
 
 /** Writes bytes to a file that must not exist yet (never through a link). */
