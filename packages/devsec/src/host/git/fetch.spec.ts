@@ -108,6 +108,7 @@ describe('renderFetchSummary', () => {
       { name: 'main', state: 'updated', before: B, after: A, commits: 1, log: ['abc1234 one'] },
       { name: 'old', state: 'gone', before: B },
       { name: 'same', state: 'unchanged', before: A, after: A },
+      { name: 'here', state: 'new', after: B, commits: 0 },
       { name: 'rewritten', state: 'forced', before: B, after: A, commits: 2, log: ['a x', 'b y'] },
     ]);
     expect(visible(text, { keepNewlines: true })).toBe(text);
@@ -118,6 +119,7 @@ describe('renderFetchSummary', () => {
     expect(text).toMatch(/main\s+updated\s+bbbbbbbbbbbb\.\.aaaaaaaaaaaa\s+1 new commit$/m);
     expect(text).toMatch(/old\s+gone\s+the agent deleted it; kept at bbbbbbbbbbbb \(git update-ref -d refs\/remotes\/devsec\/app\/old drops it\)/);
     expect(text).toMatch(/same\s+unchanged\s+aaaaaaaaaaaa/);
+    expect(text).toMatch(/here\s+new\s+bbbbbbbbbbbb\s+no new commit$/m);
     expect(text).toMatch(/rewritten\s+forced .*2 new commits \(history rewritten\)/);
   });
 
