@@ -19,6 +19,7 @@ export const USAGE = `Usage: devsec <command> [options]   (devsec <command> --he
   down-shared         stop the shared services
   audit <project>     review the sandbox; --live probes it from inside
   agent <project>     open the agent's session inside, with none of VS Code's forwarded channels
+  fetch <project>     bring the sandbox's branches into the repository (refs/remotes/devsec/<project>/), verified
   check               show what changed in the files the host executes, since you approved them
   trust               approve them (after reading what check shows)
   prepare <root>      what devcontainer.json's initializeCommand runs

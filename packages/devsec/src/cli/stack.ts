@@ -7,7 +7,18 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runAudit } from '../host/audit/audit';
-import { prepareSandbox, runningDevContainer, Say, startSandbox, startShared, stopSandbox, stopShared } from '../host/lifecycle';
+import {
+  commitsWaiting,
+  fetchSandbox,
+  prepareSandbox,
+  runningDevContainer,
+  Say,
+  startSandbox,
+  startShared,
+  stopSandbox,
+  stopShared,
+  waitingLine,
+} from '../host/lifecycle';
 import { SandboxError } from '../sandbox/errors';
 import { specFromComposeText } from '../sandbox/spec';
 import { sharedFileTrust } from '../sandbox/shared-trust';
@@ -45,6 +56,7 @@ export const STACK_COMMANDS: Record<string, StackCommand> = {
           wait: bool(args.flags.wait),
           refillNodeModules: args.flags['refill-node-modules'] === true,
           downCommand: `devsec down ${sandbox.project}`,
+          fetchCommand: `devsec fetch ${sandbox.project}`,
         },
         say,
       );
@@ -57,6 +69,19 @@ export const STACK_COMMANDS: Record<string, StackCommand> = {
     run: (root, args, say) => {
       const sandbox = projectSandbox(root, args.positionals[0]);
       return stopSandbox(root, sandbox.composeFile, { volumes: args.flags.volumes === true, images: args.flags.images === true }, say);
+    },
+  },
+  fetch: {
+    usage: `devsec fetch <project>
+  Brings the branches of this worktree's sandbox of <project> into the repository, under
+  refs/remotes/devsec/<project>/ (git log devsec/<project>/<branch>; merge what you want), through
+  git fetch with object verification. The sandbox's git dir is read by a throwaway container of
+  its own image (no network, read-only), never by git on this machine. No local branch, the index
+  or the working tree moves.`,
+    flags: {},
+    run: async (root, args, say) => {
+      const sandbox = projectSandbox(root, args.positionals[0]);
+      return fetchSandbox(root, sandbox.composeFile, say);
     },
   },
   'up-shared': {
@@ -102,6 +127,9 @@ export const STACK_COMMANDS: Record<string, StackCommand> = {
         stdio: 'inherit',
       });
       process.exitCode = result.status ?? 1;
+      // The session is over: what the agent committed waits for devsec fetch (counted by a throwaway container of its image).
+      const waiting = waitingLine(await commitsWaiting(running.stack), `devsec fetch ${sandbox.project}`);
+      if (waiting) process.stderr.write(`${waiting}\n`);
       return result.status === 0;
     },
   },

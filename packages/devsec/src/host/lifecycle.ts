@@ -3,7 +3,7 @@
  * executors (`nx run <project>:up-worktree`, …) and the `devsec` command, which are thin
  * wrappers that only differ in how they were invoked.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { sharedFileTrust } from '../sandbox/shared-trust';
 import { APP_SERVICE, CONTAINER_USER, ENV_FILE, PUBLISHED_NETWORK, SHARED_NETWORK } from '../sandbox/vocabulary';
@@ -31,6 +31,7 @@ import { secretsPath } from './stack/secrets';
 import { checkSharedLogins } from './stack/shared-logins';
 import { ensureSharedNetwork, removeSharedNetworkIfUnused, sharedNetworkName } from './engine/shared-network';
 import { sharedStack } from './stack/shared-stack';
+import { fetchIntoHost, localImageId, privateGitSource, renderFetchSummary, waitingCommits } from './git/fetch';
 import { buildInputsHash, buildSpecs, gateInputsHash, WorktreeState } from './stack/worktree-state';
 
 export type { Say };
@@ -40,6 +41,18 @@ export { ruleList };
 /** What the executors check of their options and of the workspace's .env files before anything else. */
 export { checkConfiguredOptions, type ExecutorOptionsSchema } from './guard/configured-options';
 export { checkWorkspaceEnvFiles } from './stack/workspace-env';
+/** The sandbox's git read by a throwaway container of its image (host/git/fetch.ts): for `devsec fetch`, and clone mode's source. */
+export {
+  fetchIntoHost,
+  privateGitSource,
+  renderFetchSummary,
+  sandboxBranches,
+  sandboxBundle,
+  waitingCommits,
+  type BranchResult,
+  type SandboxSource,
+  type SourceMount,
+} from './git/fetch';
 
 export interface StartOptions {
   unsafeAllow?: string[] | string;
@@ -49,6 +62,8 @@ export interface StartOptions {
   refillNodeModules?: boolean;
   /** How the user stops it again, for failure messages (e.g. `nx run app:down-worktree`). */
   downCommand: string;
+  /** How the user fetches the agent's commits (e.g. `nx run app:fetch`): the summary says how many wait, when given. */
+  fetchCommand?: string;
 }
 
 const GATE_VERSION = `${require('../../package.json').version} ${GATE_RULES.join(',')}`;
@@ -121,8 +136,12 @@ export async function startSandbox(workspaceRoot: string, composeFile: string, o
   };
   rememberState(stack, state);
   try {
+    // Counted by a throwaway container of the dev container's image (~1-2 s here): while the stack is awaited, not after.
+    const waiting = options.fetchCommand ? commitsWaiting(stack) : undefined;
     const entries = options.wait === false ? undefined : await waitUntilHealthy(stack.compose, undefined, runCommand, look);
     say.info(summary(stack, entries ?? []));
+    const waitingText = options.fetchCommand ? waitingLine(await waiting, options.fetchCommand) : undefined;
+    if (waitingText) say.info(waitingText);
     const app = entries?.find((entry) => entry.Service === APP_SERVICE);
     const fill = app ? fillNodeModulesOnce(app.ID, previous.fill, options.refillNodeModules === true, say) : previous.fill;
     const containers = entries?.map((entry) => entry.ID).sort() ?? previous.containers;
@@ -225,4 +244,54 @@ export function runningDevContainer(workspaceRoot: string, composeFile: string):
   const stack = locateStack(workspaceRoot, composeFile);
   const app = stackContainers(stack.compose).find((entry) => entry.Service === APP_SERVICE && entry.State === 'running');
   return app ? { name: app.Name, stack } : undefined;
+}
+
+/** The sandbox's git as a throwaway container of its image sees it; undefined before its first start (no image, or no private git dir). */
+function sandboxSourceOf(stack: SandboxStack): ReturnType<typeof privateGitSource> | undefined {
+  const privateDir = join(stackStateDir(stack), 'git');
+  if (!existsSync(join(privateDir, 'HEAD'))) return undefined;
+  const image = localImageId(`${stack.identity.composeProjectName}-${APP_SERVICE}`, runCommand);
+  return image ? privateGitSource({ image, privateDir, commonDir: stack.identity.gitCommonDir }) : undefined;
+}
+
+/**
+ * `devsec fetch` / `nx run <project>:fetch`: the sandbox's branches into the host's repository
+ * under refs/remotes/devsec/<project>/, verified (host/git/fetch.ts); no local branch, index or
+ * working tree moves. Prints what arrived.
+ */
+export function fetchSandbox(workspaceRoot: string, composeFile: string, say: Say): boolean {
+  localEndpoint();
+  const stack = locateStack(workspaceRoot, composeFile);
+  const source = sandboxSourceOf(stack);
+  if (!source) {
+    say.error(`The sandbox of ${stack.project} has not been started in this worktree (no private git dir or no image): nothing to fetch.`);
+    return false;
+  }
+  const results = fetchIntoHost({ source, commonDir: stack.identity.gitCommonDir, project: stack.project, bundleDir: stackStateDir(stack), run: runCommand });
+  say.info(renderFetchSummary(stack.project, results));
+  return !results.some((result) => result.state === 'refused');
+}
+
+/**
+ * How many commits of the sandbox's branches the host's repository has not yet (`devsec fetch`
+ * brings them): counted by the same throwaway container; undefined when it cannot be asked.
+ */
+export async function commitsWaiting(stack: SandboxStack): Promise<number | undefined> {
+  try {
+    const source = sandboxSourceOf(stack);
+    if (!source) return undefined;
+    const listed = runCommand('git', ['--git-dir', stack.identity.gitCommonDir, 'for-each-ref', '--format=%(objectname)'], {
+      cwd: stack.identity.gitCommonDir,
+    });
+    if (listed.status !== 0) return undefined;
+    return await waitingCommits(source, [...new Set(listed.stdout.split('\n').filter(Boolean))]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The line the summaries print: how many commits wait, and how to fetch them. */
+export function waitingLine(count: number | undefined, fetchCommand: string): string | undefined {
+  if (count === undefined || count === 0) return count === 0 ? `No commit of the sandbox waits to be fetched.` : undefined;
+  return `${count} commit${count === 1 ? '' : 's'} of the sandbox wait${count === 1 ? 's' : ''} to be fetched: ${fetchCommand}`;
 }

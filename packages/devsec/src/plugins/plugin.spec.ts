@@ -40,9 +40,10 @@ describe('createNodes', () => {
   it('gives a project with our compose file its targets, in the devsec group', async () => {
     const { [COMPOSE]: result } = await infer([COMPOSE]);
     const project = result.projects['apps/app'];
-    expect(Object.keys(project.targets)).toEqual(['up-worktree', 'down-worktree', 'audit', 'audit-live']);
-    expect(project.metadata.targetGroups).toEqual({ devsec: ['up-worktree', 'down-worktree', 'audit', 'audit-live'] });
+    expect(Object.keys(project.targets)).toEqual(['up-worktree', 'down-worktree', 'fetch', 'audit', 'audit-live']);
+    expect(project.metadata.targetGroups).toEqual({ devsec: ['up-worktree', 'down-worktree', 'fetch', 'audit', 'audit-live'] });
     expect(project.targets['up-worktree']).toMatchObject({ executor: '@org/devsec:up-worktree', options: { composeFile: COMPOSE }, cache: false });
+    expect(project.targets.fetch).toMatchObject({ executor: '@org/devsec:fetch', options: { composeFile: COMPOSE }, cache: false });
     expect(createNodesV2).toBe(createNodes);
   });
 
@@ -74,12 +75,13 @@ describe('createNodes', () => {
     const options = {
       upTargetName: ' sandbox-up ',
       downTargetName: 'sandbox-down',
+      fetchTargetName: 'sandbox-fetch',
       auditTargetName: 'sandbox-audit',
       auditLiveTargetName: '',
       targetGroup: 'Sandbox',
     };
     const project = (await infer([COMPOSE], options))[COMPOSE].projects['apps/app'];
-    expect(Object.keys(project.targets)).toEqual(['sandbox-up', 'sandbox-down', 'sandbox-audit', 'audit-live']);
+    expect(Object.keys(project.targets)).toEqual(['sandbox-up', 'sandbox-down', 'sandbox-fetch', 'sandbox-audit', 'audit-live']);
     expect(Object.keys(project.metadata.targetGroups)).toEqual(['Sandbox']);
   });
 

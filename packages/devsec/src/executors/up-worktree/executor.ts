@@ -7,6 +7,11 @@ import type { UpWorktreeExecutorSchema } from './schema';
 export default function upWorktreeExecutor(options: UpWorktreeExecutorSchema, context: ExecutorContext): Promise<{ success: boolean }> {
   return reportingErrors(async () => {
     checkInvocation(context, __dirname, { composeFile: composeFileOf(context) });
-    return startSandbox(context.root, options.composeFile, { ...options, downCommand: `nx run ${context.projectName}:down-worktree` }, logger);
+    return startSandbox(
+      context.root,
+      options.composeFile,
+      { ...options, downCommand: `nx run ${context.projectName}:down-worktree`, fetchCommand: `nx run ${context.projectName}:fetch` },
+      logger,
+    );
   });
 }

@@ -1,0 +1,3 @@
+export interface FetchExecutorSchema {
+  composeFile: string;
+}
