@@ -130,9 +130,16 @@ export async function startSandbox(workspaceRoot: string, composeFile: string, o
     say.info(summary(stack, entries ?? []));
     const app = entries?.find((entry) => entry.Service === APP_SERVICE);
     // --workspace=clone: the volume filled with a clone at the first start (node_modules with it), before the fill looks at it.
-    const seed = app && clone ? seedCloneWorkspaceOnce(stack.identity, stack.project, app.ID, previous.seed, stackStateDir(stack), say) : previous.seed;
+    const seeded = app && clone ? seedCloneWorkspaceOnce(stack.identity, stack.project, app.ID, previous.seed, stackStateDir(stack), say) : undefined;
+    const seed = seeded?.seed ?? previous.seed;
     if (clone) say.info(cloneNote(stack));
-    const fill = app ? fillNodeModulesOnce(app.ID, previous.fill, options.refillNodeModules === true, say) : previous.fill;
+    // The clone's node_modules, copied from the host's install with it, is this container's fill.
+    const refill = options.refillNodeModules === true;
+    const fill = !app
+      ? previous.fill
+      : seeded?.nodeModulesFilled && !refill
+        ? { container: app.ID, ok: true }
+        : fillNodeModulesOnce(app.ID, previous.fill, refill, say);
     const containers = entries?.map((entry) => entry.ID).sort() ?? previous.containers;
     if (fill !== previous.fill || seed !== previous.seed || JSON.stringify(containers) !== JSON.stringify(previous.containers))
       rememberState(stack, { ...state, fill, seed, containers });

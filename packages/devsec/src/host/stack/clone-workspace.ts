@@ -237,11 +237,11 @@ export function seedCloneWorkspaceOnce(
   stateDir: string,
   say: Say,
   run: Runner = runCommand,
-): FillRecord {
-  if (previous?.container === container && previous.ok) return previous;
+): { seed: FillRecord; nodeModulesFilled: boolean } {
+  if (previous?.container === container && previous.ok) return { seed: previous, nodeModulesFilled: false };
   const started = Date.now();
   const lines = seedCloneWorkspace(identity, project, container, stateDir, run);
   for (const line of lines) say.info(line);
   if (lines.some((line) => line.startsWith('workspace: cloned'))) say.info(`workspace: filled in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  return { container, ok: true };
+  return { seed: { container, ok: true }, nodeModulesFilled: lines.some((line) => line.startsWith('node_modules: copied')) };
 }
