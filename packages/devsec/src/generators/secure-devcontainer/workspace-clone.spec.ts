@@ -1,5 +1,7 @@
 import { Tree } from '@nx/devkit';
-import { FsTree } from 'nx/src/generators/tree';
+import { FsTree, flushChanges } from 'nx/src/generators/tree';
+import { execFileSync } from 'node:child_process';
+import { runAudit } from '../../host/audit/audit';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +15,6 @@ import { secureDevcontainerGenerator } from './generator';
 
 const DIR = 'apps/app/.devcontainer';
 const COMPOSE = `${DIR}/docker-compose.yml`;
-/* eslint-disable @typescript-eslint/no-explicit-any */
 const appVolumes = (tree: Tree): string[] => generated(tree).compose.services.app.volumes as string[];
 const storedOptions = (tree: Tree) => (generated(tree).compose as any)['x-devsec'].options;
 
@@ -93,6 +94,28 @@ describe('secure-devcontainer --workspace', () => {
     await run(tree, { workspace: 'clone' });
     tree.write(COMPOSE, (tree.read(COMPOSE, 'utf-8') as string).replace('"workspace":"clone"', '"workspace":"copy"'));
     expect(() => readSpec(tree, 'apps/app')).toThrow(/docker-compose.yml: x-devsec.options --workspace: "copy"/);
+  });
+
+  it('is said by the audit report, where the sandbox is reviewed (mount says nothing new)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'devsec-clone-audit-'));
+    try {
+      execFileSync('git', ['init', '-q', dir]);
+      writeFileSync(join(dir, 'nx.json'), '{}');
+      mkdirSync(join(dir, 'apps/app'), { recursive: true });
+      writeFileSync(join(dir, 'apps/app/project.json'), '{"name":"app","root":"apps/app"}');
+      const report = async (workspace: 'mount' | 'clone') => {
+        const disk = new FsTree(dir, false);
+        await secureDevcontainerGenerator(disk, { project: 'app', workspace, skipFormat: true });
+        flushChanges(dir, disk.listChanges());
+        let text = '';
+        runAudit(dir, COMPOSE, {}, (chunk) => (text += chunk));
+        return text;
+      };
+      expect(await report('clone')).toMatch(/^Workspace: clone \(--workspace=clone\): .*nothing of your checkout or its \.git is mounted\.\n\nNo findings/);
+      expect(await report('mount')).toBe('No findings: the sandbox holds on every rule checked.\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('with --dry-run (a tree never flushed), writes nothing to disk', async () => {
