@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { SandboxError } from '../sandbox/errors';
 import { sharedFileTrust } from '../sandbox/shared-trust';
 import { APP_SERVICE, CONTAINER_USER, ENV_FILE, PUBLISHED_NETWORK, SHARED_NETWORK } from '../sandbox/vocabulary';
 import { namesOf } from '../sandbox/compose-model';
@@ -25,6 +26,7 @@ import { gate, GATE_RULES, ruleList } from './guard/gate';
 import type { Say } from '../sandbox/say';
 import { verifyMountsOnce } from './stack/mount-pins';
 import { fillNodeModulesOnce } from './stack/node-modules-fill';
+import { cloneFetchSource, seedCloneWorkspaceOnce } from './stack/clone-workspace';
 import { runCommand } from './engine/run';
 import { locateStack, prepareWorktree, rememberState, SandboxStack, stackStateDir, summary } from './stack/sandbox-stack';
 import { secretsPath } from './stack/secrets';
@@ -123,7 +125,9 @@ export async function startSandbox(workspaceRoot: string, composeFile: string, o
   const seen = look?.find((entry) => entry.Service === APP_SERVICE && entry.Name === appName);
   const appStart = seen?.StartedAt ? { container: seen.ID, startedAt: seen.StartedAt, running: seen.State === 'running' } : undefined;
   // Before anything runs in it: what the engine mounted is what we named (mount-pins.ts) — read back once per start of the container.
-  const verified = verifyMountsOnce(appName, stack.mounts ?? [], stack.identity.workspaceRoot, previous.verified, runCommand, appStart);
+  // A clone-mode dev container binds nothing of the workspace: the gate's check of the model is the whole of it.
+  const clone = stack.workspace === 'clone';
+  const verified = clone ? undefined : verifyMountsOnce(appName, stack.mounts ?? [], stack.identity.workspaceRoot, previous.verified, runCommand, appStart);
   // Undefined fields are left out of the state line. Images skipped by --build=false may be stale: keep what was last built.
   const state: WorktreeState = {
     gateInputs,
@@ -132,6 +136,7 @@ export async function startSandbox(workspaceRoot: string, composeFile: string, o
     buildInputs: build ? buildInputs : previous.buildInputs,
     verified,
     fill: previous.fill,
+    seed: previous.seed,
     containers: previous.containers,
   };
   rememberState(stack, state);
@@ -143,15 +148,35 @@ export async function startSandbox(workspaceRoot: string, composeFile: string, o
     const waitingText = options.fetchCommand ? waitingLine(await waiting, options.fetchCommand) : undefined;
     if (waitingText) say.info(waitingText);
     const app = entries?.find((entry) => entry.Service === APP_SERVICE);
-    const fill = app ? fillNodeModulesOnce(app.ID, previous.fill, options.refillNodeModules === true, say) : previous.fill;
+    // --workspace=clone: the volume filled with a clone at the first start (node_modules with it), before the fill looks at it.
+    const seeded = app && clone ? seedCloneWorkspaceOnce(stack.identity, stack.project, app.ID, previous.seed, stackStateDir(stack), say) : undefined;
+    const seed = seeded?.seed ?? previous.seed;
+    if (clone) say.info(cloneNote(stack));
+    // The clone's node_modules, copied from the host's install with it, is this container's fill.
+    const refill = options.refillNodeModules === true;
+    const fill = !app
+      ? previous.fill
+      : seeded?.nodeModulesFilled && !refill
+        ? { container: app.ID, ok: true }
+        : fillNodeModulesOnce(app.ID, previous.fill, refill, say);
     const containers = entries?.map((entry) => entry.ID).sort() ?? previous.containers;
-    if (fill !== previous.fill || JSON.stringify(containers) !== JSON.stringify(previous.containers)) rememberState(stack, { ...state, fill, containers });
+    if (fill !== previous.fill || seed !== previous.seed || JSON.stringify(containers) !== JSON.stringify(previous.containers))
+      rememberState(stack, { ...state, fill, seed, containers });
   } catch (error) {
     forgetEngine();
     say.error(`To remove what did start: ${options.downCommand}`);
     throw error;
   }
   return true;
+}
+
+/** What a clone-mode sandbox is, said at every start: where the work is, and how it comes back. */
+function cloneNote(stack: SandboxStack): string {
+  const source = cloneFetchSource(stack.identity);
+  return (
+    `Workspace: a clone in the volume ${source.volume} (--workspace=clone): nothing of ${stack.identity.workspaceRoot} is mounted, and the agent's commits ` +
+    `reach your repository only by devsec fetch ${stack.project}. down-worktree keeps the volume; --volumes removes it, with what was not fetched.`
+  );
 }
 
 /** The engine this start uses, and what it cannot do (its row of sandbox/engines.ts). */
@@ -182,6 +207,12 @@ export async function stopSandbox(workspaceRoot: string, composeFile: string, op
   // The stack's state (its private git dir) ends with it; the next start seeds a fresh one from this worktree.
   rmSync(stackStateDir(stack), { recursive: true, force: true });
   const also = [options.volumes && 'its volumes', options.images && 'its built images'].filter(Boolean).join(' and ');
+  if (stack.workspace === 'clone')
+    say.info(
+      options.volumes
+        ? `The clone's volume ${cloneFetchSource(stack.identity).volume} is removed with the stack's volumes: commits not fetched before are gone.`
+        : `The clone's volume ${cloneFetchSource(stack.identity).volume} is kept (the agent's work): the next start goes on with it; devsec fetch ${stack.project} brings its commits.`,
+    );
   say.info(`Removed ${stack.identity.composeProjectName}${also ? ` and ${also}` : ' (volumes and built images kept; --volumes, --images remove them)'}.`);
   return true;
 }
@@ -236,6 +267,12 @@ export async function stopShared(workspaceRoot: string, composeFile: string, opt
 export function prepareSandbox(workspaceRoot: string, composeFile: string, say: Say): SandboxStack {
   const stack = prepareWorktree(workspaceRoot, composeFile, runCommand, say.info);
   gate(stack, [], say);
+  // VS Code starts the stack itself, and cannot fill a clone's volume: up-worktree does, once.
+  if (stack.workspace === 'clone' && runCommand('docker', ['volume', 'inspect', cloneFetchSource(stack.identity).volume]).status !== 0)
+    throw new SandboxError(
+      `${stack.project}'s sandbox is generated with --workspace=clone, and its workspace volume does not exist yet: start it once with nx run ${stack.project}:up-worktree ` +
+        '(it fills the volume with a clone of your repository), then "Reopen in Container".',
+    );
   return stack;
 }
 

@@ -16,6 +16,7 @@ import {
   PROXY_SERVICE,
   SERVICES_COMPOSE_FILE,
   SHARED_COMPOSE_FILE,
+  WORKSPACE_LABEL,
   WRITE_SWITCHES,
 } from '../sandbox/vocabulary';
 import { checkSandbox } from './compose-rules';
@@ -102,7 +103,10 @@ function auditCompose(files: YamlFile[], projectRoot: string, host: AuditHost): 
   if (app) {
     const volumes = (app.volumes ?? []).map(volumeText);
     const appKey = { service: APP_SERVICE, key: `services.${APP_SERVICE}.volumes` };
-    if (!volumes.some((v) => /\.devcontainer:ro$|^\.\/:.*:ro$/.test(v))) {
+    // --workspace=clone, with no bind at all: the definition is not in the dev container to write.
+    const clone = app.labels !== undefined && !Array.isArray(app.labels) && (app.labels as Record<string, unknown>)[WORKSPACE_LABEL] === 'clone';
+    const binds = (app.volumes ?? []).some((v) => (typeof v === 'string' ? /^[/.~$]/.test(v) : v.type === 'bind' || /^[/.~$]/.test(v.source ?? '')));
+    if (!(clone && !binds) && !volumes.some((v) => /\.devcontainer:ro$|^\.\/:.*:ro$/.test(v))) {
       addMissing('sandbox-writable', {
         ...appKey,
         message: "The sandbox's own definition (.devcontainer) is writable from inside: the agent can weaken the next start.",

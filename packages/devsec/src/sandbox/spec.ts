@@ -24,6 +24,8 @@ import {
   READ_SWITCH_DEFAULTS,
   ReadSwitch,
   WRITE_SWITCHES,
+  WORKSPACE_MODES,
+  WorkspaceMode,
   WriteSwitch,
 } from './vocabulary';
 
@@ -45,7 +47,12 @@ export interface SandboxSpec {
   allowHosts: string[];
   /** Set by the localhost-proxy generator; kept across re-runs of secure-devcontainer. */
   localhostProxy?: LocalhostProxyOptions;
+  /** clone: the workspace is a volume of the stack holding a clone (stored only then; absent is mount). */
+  workspace?: WorkspaceMode;
 }
+
+/** The sandbox's workspace mode: mount unless its spec says clone. */
+export const workspaceMode = (spec: Pick<SandboxSpec, 'workspace'> | undefined): WorkspaceMode => spec?.workspace ?? 'mount';
 
 /** What a user (or a stored spec) may say; everything optional but the defaults' complement. */
 export type SpecOptions = {
@@ -57,6 +64,7 @@ export type SpecOptions = {
   egress?: EgressMode;
   allowHosts?: string[] | string;
   localhostProxy?: LocalhostProxyOptions;
+  workspace?: WorkspaceMode;
 } & Partial<Record<ReadSwitch, boolean>> &
   Partial<Record<WriteSwitch, boolean>>;
 
@@ -110,6 +118,12 @@ export function specFromOptions(options: SpecOptions): SandboxSpec {
     throw new GeneratorError(`--egress: "${egress}" is not a mode. Use allowlist (the default: listed hosts only) or open (any host, unfiltered).`);
   }
   const allowHosts = checkHosts(normalizeList(options.allowHosts).flatMap(splitHosts), '--allowHosts');
+  const workspace = options.workspace ?? 'mount';
+  if (!WORKSPACE_MODES.includes(workspace)) {
+    throw new GeneratorError(
+      `--workspace: "${workspace}" is not a mode. Use mount (the default: the host's checkout, bind-mounted) or clone (a volume holding a clone of the repository; nothing of the host's workspace is mounted).`,
+    );
+  }
   return {
     network,
     baseImage,
@@ -119,6 +133,8 @@ export function specFromOptions(options: SpecOptions): SandboxSpec {
     egress,
     allowHosts,
     ...(options.localhostProxy ? { localhostProxy: options.localhostProxy } : {}),
+    // Stored only when it is not the default: the specs written before the option read the same.
+    ...(workspace === 'clone' ? { workspace } : {}),
   };
 }
 

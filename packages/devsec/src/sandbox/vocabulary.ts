@@ -77,6 +77,17 @@ export const NO_GATEWAY_OPTION = 'com.docker.network.bridge.inhibit_ipv4';
 /** How the dev container reaches the outside (secure-devcontainer --egress). */
 export const EGRESS_MODES = ['allowlist', 'open'] as const;
 export type EgressMode = (typeof EGRESS_MODES)[number];
+/**
+ * Where the dev container's workspace comes from (secure-devcontainer --workspace): mount (the
+ * host's checkout, bind-mounted) or clone (a volume of the stack, filled on the first start with a
+ * clone of the repository at the host's HEAD; nothing of the host's workspace or its .git is mounted).
+ */
+export const WORKSPACE_MODES = ['mount', 'clone'] as const;
+export type WorkspaceMode = (typeof WORKSPACE_MODES)[number];
+/** On the dev container of a clone-mode stack (value: clone): what up-worktree, the gate and the audit read. */
+export const WORKSPACE_LABEL = 'org.devsec.workspace';
+/** The stack's volume that holds a clone-mode workspace (Compose names it `<compose project>_workspace`). */
+export const WORKSPACE_VOLUME = 'workspace';
 /** On the dev container: its egress mode, which the gate and the audit read from the effective model. */
 export const EGRESS_LABEL = 'org.devsec.egress';
 /** Every sandbox may reach these (npm install); --allowHosts adds to them, and so does the repository's https remote. */

@@ -13,7 +13,7 @@ import { connectionEnvFor, sharedServiceNames } from '../../sandbox/shared-compo
 import { egressAllowList } from '../../sandbox/egress';
 import { DOCKER_SOCKET, PROXY_SOCKET_TARGET } from '../../sandbox/engines';
 import { FILL_NODE_MODULES_SCRIPT, HOST_NODE_MODULES_INSIDE } from '../../sandbox/node-modules';
-import { SandboxSpec, SPEC_GENERATOR } from '../../sandbox/spec';
+import { SandboxSpec, SPEC_GENERATOR, workspaceMode } from '../../sandbox/spec';
 import {
   AGENTS,
   CONTAINER_DOCKER_CONFIG,
@@ -41,6 +41,8 @@ import {
   PROXY_PACKAGE,
   SCOPE_LABEL,
   SERVICES_COMPOSE_FILE,
+  WORKSPACE_LABEL,
+  WORKSPACE_VOLUME,
   WORKTREE_COMPOSE_FILE,
 } from '../../sandbox/vocabulary';
 import { planLegacyDockerfile, renameLegacyDockerfile } from './legacy-files';
@@ -165,6 +167,9 @@ function templateValues(tree: Tree, target: SandboxTarget, spec: SandboxSpec) {
     scopeLabel: SCOPE_LABEL,
     egress: spec.egress,
     egressLabel: EGRESS_LABEL,
+    clone: workspaceMode(spec) === 'clone',
+    workspaceLabel: WORKSPACE_LABEL,
+    workspaceVolume: WORKSPACE_VOLUME,
     egressService: EGRESS_SERVICE,
     egressNetwork: EGRESS_NETWORK,
     egressPort: EGRESS_PORT,

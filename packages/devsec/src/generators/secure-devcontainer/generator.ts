@@ -1,6 +1,6 @@
 import { formatFiles, joinPathFragments, logger, Tree } from '@nx/devkit';
 import { parse as parseYaml } from 'yaml';
-import { allowHostsIn, normalizeList, readSpec, SandboxSpec, specFromOptions } from '../../sandbox/spec';
+import { allowHostsIn, normalizeList, readSpec, SandboxSpec, specFromOptions, workspaceMode } from '../../sandbox/spec';
 import { COMPOSE_FILE, DEVCONTAINER_DIR, TARGETS } from '../../sandbox/vocabulary';
 import { checkSandboxFiles, renderSandbox, SandboxTarget } from '../common/render';
 import { sandboxTarget } from '../common/target';
@@ -10,7 +10,7 @@ import type { SecureDevcontainerGeneratorSchema } from './schema';
  * The stored spec, if it reads (one this run replaces may be broken); the hosts the user listed
  * in the file are read strictly, since the run keeps them.
  */
-function storedSpec(tree: Tree, target: SandboxTarget): Pick<SandboxSpec, 'localhostProxy' | 'allowHosts'> | undefined {
+function storedSpec(tree: Tree, target: SandboxTarget): Pick<SandboxSpec, 'localhostProxy' | 'allowHosts' | 'workspace'> | undefined {
   let stored: SandboxSpec | undefined;
   try {
     stored = readSpec(tree, target.projectRoot);
@@ -26,17 +26,18 @@ function storedSpec(tree: Tree, target: SandboxTarget): Pick<SandboxSpec, 'local
     model = undefined; // not YAML: checkSandboxFiles names it as edited
   }
   const listed = allowHostsIn(model, path, stored?.agent ?? 'none');
-  return { localhostProxy: stored?.localhostProxy, allowHosts: listed ?? stored?.allowHosts ?? [] };
+  return { localhostProxy: stored?.localhostProxy, allowHosts: listed ?? stored?.allowHosts ?? [], workspace: stored?.workspace };
 }
 
 export async function secureDevcontainerGenerator(tree: Tree, options: SecureDevcontainerGeneratorSchema) {
   // Every check that can refuse comes before the tree is touched: a refusal leaves it unchanged.
   const target = sandboxTarget(tree, options.project);
   const stored = storedSpec(tree, target);
-  // Kept across re-runs: the forwards localhost-proxy added, and the hosts added to the allowlist (here or in the file).
+  // Kept across re-runs: the forwards localhost-proxy added, the hosts added to the allowlist (here or in the file), the workspace mode.
   const spec: SandboxSpec = specFromOptions({
     ...options,
     localhostProxy: options.localhostProxy ?? stored?.localhostProxy,
+    workspace: options.workspace ?? stored?.workspace,
     allowHosts: [...(stored?.allowHosts ?? []), ...normalizeList(options.allowHosts)],
   });
   checkSandboxFiles(tree, target, options.force ?? false);
@@ -49,6 +50,12 @@ export async function secureDevcontainerGenerator(tree: Tree, options: SecureDev
         `  Start it: nx run ${target.project}:${TARGETS.up}   (or "Reopen in Container" in VS Code)`,
       ].join('\n'),
     );
+    if (stored?.workspace === 'clone' && workspaceMode(spec) === 'mount') {
+      logger.warn(
+        `@org/devsec: ${target.project}'s sandbox mounts your checkout again (--workspace=mount). The clone's volume is kept until down-worktree --volumes: ` +
+          `bring its commits back first (devsec fetch ${target.project}).`,
+      );
+    }
     if (spec.egress === 'open') {
       logger.warn(
         `@org/devsec: --egress=open: the agent in ${target.project}'s sandbox can reach any host, and send it what it reads. Leave it out for the allowlist.`,

@@ -1,4 +1,4 @@
-import type { Agent, EgressMode, ReadSwitch, WriteSwitch } from '../../sandbox/vocabulary';
+import type { Agent, EgressMode, ReadSwitch, WorkspaceMode, WriteSwitch } from '../../sandbox/vocabulary';
 import type { LocalhostProxyOptions } from '../../sandbox/spec';
 
 export type SecureDevcontainerGeneratorSchema = {
@@ -11,6 +11,8 @@ export type SecureDevcontainerGeneratorSchema = {
   egress?: EgressMode;
   /** Hosts the egress proxy allows beyond the defaults (added to what the compose file lists). */
   allowHosts?: string[];
+  /** mount (default): the host's checkout, bind-mounted; clone: a volume holding a clone of the repository. Kept across re-runs when left out. */
+  workspace?: WorkspaceMode;
   /** Replace generated files even when they were edited. */
   force?: boolean;
   skipFormat?: boolean;

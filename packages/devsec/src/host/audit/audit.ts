@@ -9,6 +9,8 @@ import { liveFindings, liveSummary } from '../../rules/live-findings';
 import { finding, Finding } from '../../rules/registry';
 import { formatSarif, formatTable, sortFindings } from '../../rules/report';
 import { shellWord } from '../../sandbox/visible';
+import { specFromComposeText, workspaceMode } from '../../sandbox/spec';
+import type { WorkspaceMode } from '../../sandbox/vocabulary';
 import { auditSandbox } from '../../rules/static-audit';
 import { preflight } from '../engine/engine';
 import { readGitLayout } from '../git/git-layout';
@@ -36,6 +38,15 @@ function nestedGitFindings(workspaceRoot: string): Finding[] {
   );
 }
 
+/** The sandbox's workspace mode as its stored spec says (mount when it stores none, or none that reads). */
+function workspaceOf(text: string | null, path: string): WorkspaceMode {
+  try {
+    return workspaceMode(text === null ? undefined : specFromComposeText(text, path));
+  } catch {
+    return 'mount';
+  }
+}
+
 /** The report, printed with `write`; true when nothing high was found. */
 export function runAudit(workspaceRoot: string, composeFile: string, options: AuditOptions, write: (text: string) => void): boolean {
   const read = (path: string) => {
@@ -60,6 +71,8 @@ export function runAudit(workspaceRoot: string, composeFile: string, options: Au
     findings.push(...liveFindings(observations, { composeFile, container: name }));
   }
   sortFindings(findings);
+  if (format === 'table' && workspaceOf(read(composeFile), composeFile) === 'clone')
+    write(`Workspace: clone (--workspace=clone): a volume of the stack holds a clone of the repository; nothing of your checkout or its .git is mounted.\n\n`);
   const report = format === 'json' ? JSON.stringify(findings, null, 2) : format === 'sarif' ? formatSarif(findings) : formatTable(findings);
   write(`${report}\n`);
   if (options.outputFile !== undefined) writeReportFile(workspaceRoot, options.outputFile, `${report}\n`);

@@ -117,7 +117,9 @@ export function localSocketPath(endpoint: Endpoint): string | undefined {
   throw new SandboxError(
     `The Docker engine is not on this machine (${visible(endpoint.from)}): a remote engine cannot bind this machine's workspace, git directory ` +
       "and state into the sandbox, so the stack would start broken. Use a local engine (unset DOCKER_HOST, or 'docker context use default'), " +
-      'or run devsec on the machine the engine runs on, with the workspace there.',
+      'or run devsec on the machine the engine runs on, with the workspace there. ' +
+      'A sandbox generated with --workspace=clone binds nothing from this machine into its dev container, and is the coming way to a remote engine; ' +
+      'this version still starts every sandbox on a local engine only.',
   );
 }
 

@@ -18,6 +18,7 @@ import type { EngineProfile } from '../engine/engine-discovery';
 import { ComposeProject, runCompose } from '../engine/compose-project';
 import { preflight } from '../engine/engine';
 import { checkNamedMounts } from '../stack/mount-pins';
+import { checkCloneMounts } from '../stack/clone-workspace';
 import { runCommand, Runner } from '../engine/run';
 import { SandboxStack, stackStateDir } from '../stack/sandbox-stack';
 import { ensureSharedNetwork } from '../engine/shared-network';
@@ -178,6 +179,8 @@ export function policyGate(
   const gated = gateStack(stack.compose, worktreeContext(stack, facts), unsafeAllow, run, (name) => ensureSharedNetwork(name, run, say));
   // Not a rule to allow: mounts that differ from what we wrote are never what anyone asked for.
   checkNamedMounts(gated.model, stack.mounts ?? []);
+  // --workspace=clone: nothing of the checkout or its git dirs, in any service.
+  if (stack.workspace === 'clone') checkCloneMounts(gated.model, stack.identity, facts.realPath ?? realPath);
   return gated;
 }
 

@@ -19,7 +19,8 @@ import {
 import type { ComposeModel } from '../../sandbox/compose-model';
 import { sharedComposeSkeleton } from '../../sandbox/shared-compose';
 import { sharedFileTrust, SharedFileTrust } from '../../sandbox/shared-trust';
-import { DEFAULT_BASE_IMAGE, DEFAULT_NETWORK, EgressMode, PROXY_SERVICE, SHARED_NETWORK } from '../../sandbox/vocabulary';
+import { DEFAULT_BASE_IMAGE, DEFAULT_NETWORK, EgressMode, PROXY_SERVICE, SHARED_NETWORK, WorkspaceMode } from '../../sandbox/vocabulary';
+import { workspaceModeOf } from './clone-workspace';
 import { chownLike, ensureOwnedFolder } from '../git/checkout-owner';
 import { writeFresh } from '../git/fresh-file';
 import { foldersOnTheWay, pinMounts } from './mount-pins';
@@ -58,6 +59,8 @@ export interface SandboxStack {
   engine?: EngineProfile;
   /** The dev container's mounts the override file adds (prepareWorktree): checked against the kernel's view after the start. */
   mounts?: Mount[];
+  /** Where its workspace comes from, as its compose files label the dev container (clone-workspace.ts). */
+  workspace?: WorkspaceMode;
 }
 
 /**
@@ -187,20 +190,25 @@ export function prepareWorktree(
   const definitions = checkedDefinitions(stack);
   writeFresh(join(devcontainerDir, ENV_FILE), sandboxEnvFile(identity, engine, secrets), 0o600);
 
-  // Its node_modules and .nx are volumes of the stack: their mount points must exist as the user's folders, not Docker's.
-  for (const folder of ['node_modules', '.nx']) ensureOwnedFolder(join(identity.workspaceRoot, folder), identity.workspaceRoot);
+  const workspace = workspaceModeOf(models);
   const nested = findNestedGit(identity.git);
-  const readOnly = [
-    ...definitions.map((path) => ({ path, what: 'the sandbox definition' })),
-    { path: join(identity.workspaceRoot, SHARED_COMPOSE_FILE), what: 'the shared services file' },
-    ...nested.submodules.map((path) => ({ path, what: "the submodule's .git" })),
-  ];
-  // Each folder on the way to a read-only mount is a mount point too, so none can be renamed or removed inside (mount-pins.ts).
-  const mounts: Mount[] = [
-    ...pinMounts(identity.workspaceRoot, readOnly),
-    ...readOnly.map(({ path }) => ({ source: path, target: path, readOnly: true })),
-    ...gitMounts(identity.git, join(stackStateDir(stack), 'git'), { run, say }),
-  ];
+  let mounts: Mount[] = [];
+  // --workspace=clone: nothing of the checkout is mounted, so nothing of it needs a pin or a folder of the user's.
+  if (workspace === 'mount') {
+    // Its node_modules and .nx are volumes of the stack: their mount points must exist as the user's folders, not Docker's.
+    for (const folder of ['node_modules', '.nx']) ensureOwnedFolder(join(identity.workspaceRoot, folder), identity.workspaceRoot);
+    const readOnly = [
+      ...definitions.map((path) => ({ path, what: 'the sandbox definition' })),
+      { path: join(identity.workspaceRoot, SHARED_COMPOSE_FILE), what: 'the shared services file' },
+      ...nested.submodules.map((path) => ({ path, what: "the submodule's .git" })),
+    ];
+    // Each folder on the way to a read-only mount is a mount point too, so none can be renamed or removed inside (mount-pins.ts).
+    mounts = [
+      ...pinMounts(identity.workspaceRoot, readOnly),
+      ...readOnly.map(({ path }) => ({ source: path, target: path, readOnly: true })),
+      ...gitMounts(identity.git, join(stackStateDir(stack), 'git'), { run, say }),
+    ];
+  }
   const overridePath = join(devcontainerDir, WORKTREE_COMPOSE_FILE);
   const state = readState(existsSync(overridePath) ? readFileSync(overridePath, 'utf-8') : undefined);
   const egress = egressOverride({
@@ -211,7 +219,7 @@ export function prepareWorktree(
   });
   writeFresh(overridePath, withState(worktreeOverrideFile(mounts, egress), state));
   const compose = { ...stack.compose, env: { ...stack.compose.env, ...ENGINES[engine.kind].composeEnv } };
-  return { ...stack, compose, state, nestedGit: nested, sharedTrust: sharedFileTrust(sharedText), egress: egressModeOf(models), engine, mounts };
+  return { ...stack, compose, state, nestedGit: nested, sharedTrust: sharedFileTrust(sharedText), egress: egressModeOf(models), engine, mounts, workspace };
 }
 
 /** The proxy's base image as the compose files build it (the look at the engine's socket runs it, so no other image is pulled). */

@@ -41,6 +41,8 @@ export interface WorktreeState {
   verified?: VerifiedStart;
   /** The dev container whose node_modules fill last ran, and whether it succeeded. */
   fill?: FillRecord;
+  /** --workspace=clone: the dev container whose workspace volume was last filled (or found filled) by the clone (clone-workspace.ts). */
+  seed?: FillRecord;
   /** The stack's containers (full ids) when it was last found up: a re-run with nothing changed looks at them with one `docker inspect`. */
   containers?: string[];
 }
