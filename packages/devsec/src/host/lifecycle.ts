@@ -46,10 +46,14 @@ export { checkWorkspaceEnvFiles } from './stack/workspace-env';
 /** The sandbox's git read by a throwaway container of its image (host/git/fetch.ts): for `devsec fetch`, and clone mode's source. */
 export {
   fetchIntoHost,
+  localImageId,
   privateGitSource,
   renderFetchSummary,
   sandboxBranches,
   sandboxBundle,
+  SOURCE_GIT_DIR,
+  SOURCE_REPOSITORY_OBJECTS,
+  throwawayArgs,
   waitingCommits,
   type BranchResult,
   type SandboxSource,
