@@ -106,7 +106,7 @@ describeWithDocker('--workspace=clone: a clone in a volume, nothing of the check
     app = `${project}-app-1`;
     const commits = hostGit('rev-list', '--count', 'HEAD').trim();
     console.log(
-      `first start of a clone-mode sandbox on ${commits} commits: ${firstStart.seconds.toFixed(1)} s (up-worktree, images cached)\n${firstStart.lines.join('\n')}`,
+      `first start of a clone-mode sandbox on ${commits} commits: ${firstStart.seconds.toFixed(1)} s (the whole up-worktree; Compose builds the images, from cached layers when other suites built them)\n${firstStart.lines.join('\n')}`,
     );
   });
 

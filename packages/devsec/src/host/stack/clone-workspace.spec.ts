@@ -1,4 +1,9 @@
-import { checkCloneMounts, cloneFetchSource, workspaceModeOf } from './clone-workspace';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stubRunner } from '../../testing/stub-runner';
+import type { Runner } from '../engine/run';
+import { checkCloneMounts, cloneFetchSource, seedCloneWorkspace, seedCloneWorkspaceOnce, workspaceModeOf } from './clone-workspace';
 
 const identity = { workspaceRoot: '/home/u/repo', gitCommonDir: '/home/u/repo/.git', git: { gitDir: '/home/u/repo/.git/worktrees/b' } };
 
@@ -51,6 +56,82 @@ describe('clone mode on the host', () => {
       expect(() => checkCloneMounts(bound, identity)).toThrow(/app mounts \/home\/u\/repo at \/s \(the workspace\)/);
       const linked = model([{ type: 'bind', source: '/tmp/link', target: '/l' }]);
       expect(() => checkCloneMounts(linked, identity, (path) => (path === '/tmp/link' ? '/home/u/repo/src' : path))).toThrow(/\/tmp\/link/);
+    });
+  });
+
+  describe('the first fill', () => {
+    let state: string;
+    const seedIdentity = { workspaceRoot: '/home/u/repo', branch: 'feature/x', git: { ...identity.git, gitDir: '/home/u/repo/.git' } } as never;
+    const inspect = JSON.stringify([
+      {
+        Image: 'sha256:abc',
+        Mounts: [
+          { Type: 'volume', Name: 'p_workspace', Destination: '/home/u/repo' },
+          { Type: 'volume', Name: 'p_node_modules', Destination: '/home/u/repo/node_modules' },
+        ],
+      },
+    ]);
+    const say = { info: jest.fn(), warn: jest.fn(), error: jest.fn() };
+    beforeEach(() => {
+      state = mkdtempSync(join(tmpdir(), 'devsec-seed-'));
+    });
+    afterEach(() => rmSync(state, { recursive: true, force: true }));
+
+    it('bundles HEAD and its branch with the host git, and clones in a throwaway container without network, capabilities or a bind of the checkout', () => {
+      let bundleDuringRun: boolean | undefined;
+      const stub = stubRunner([
+        [/^docker inspect/, { stdout: inspect }],
+        [/^docker run/, { stdout: "workspace: cloned feature/x at abc1234, 3 commits, 5 files\nnode_modules: copied from the host's install\n" }],
+      ]);
+      const runner: Runner = (command, args, options) => {
+        if (command === 'docker' && args[0] === 'run') bundleDuringRun = readdirSync(state).length === 1;
+        return stub(command, args, options);
+      };
+      const lines = seedCloneWorkspace(seedIdentity, 'app', 'c0ffee', state, runner);
+      expect(lines).toEqual(['workspace: cloned feature/x at abc1234, 3 commits, 5 files', "node_modules: copied from the host's install"]);
+      const [, bundle, run] = stub.calls;
+      expect(bundle).toMatch(new RegExp(`^git --git-dir /home/u/repo/.git bundle create -q ${state}/seed-\\w+/seed.bundle HEAD refs/heads/feature/x$`));
+      expect(run).toContain('docker run --rm --network none --cap-drop ALL --security-opt no-new-privileges:true --user node ');
+      expect(run).toContain('--mount type=volume,source=p_workspace,target=/home/u/repo ');
+      expect(run).toContain('--mount type=volume,source=p_node_modules,target=/home/u/repo/node_modules ');
+      expect(run).toMatch(/--mount type=bind,source=\S+\/seed.bundle,target=\/devsec\/seed.bundle,readonly /);
+      expect(run).toContain('--env DEVSEC_SEED_BRANCH=feature/x ');
+      expect(run).toContain(' sha256:abc -c ');
+      // The only binds: the bundle, and the host's node_modules read-only when there is one; never the checkout itself.
+      expect([...run.matchAll(/type=bind,source=([^,]+),/g)].map((match) => match[1]).filter((source) => !source.endsWith('seed.bundle'))).toEqual([]);
+      // The bundle was there for the clone, and is gone after it.
+      expect(bundleDuringRun).toBe(true);
+      expect(readdirSync(state)).toEqual([]);
+    });
+
+    it('says what failed, and leaves no bundle behind', () => {
+      const runner = stubRunner([
+        [/^docker inspect/, { stdout: inspect }],
+        [/^docker run/, { status: 128, stderr: 'fatal: not a git bundle' }],
+      ]);
+      expect(() => seedCloneWorkspace(seedIdentity, 'app', 'c0ffee', state, runner)).toThrow(
+        /workspace \(volume p_workspace\) could not be filled: fatal: not a git bundle\nRun up-worktree again; down-worktree --volumes/,
+      );
+      expect(readdirSync(state)).toEqual([]);
+      const noVolume = stubRunner([[/^docker inspect/, { stdout: JSON.stringify([{ Image: 'x', Mounts: [] }]) }]]);
+      expect(() => seedCloneWorkspace(seedIdentity, 'app', 'c0ffee', state, noVolume)).toThrow(/has no workspace volume at \/home\/u\/repo/);
+      expect(noVolume.calls).toHaveLength(1);
+    });
+
+    it('runs once per dev container: the same container asks nothing, a recreated one is asked again', () => {
+      const runner = stubRunner([
+        [/^docker inspect/, { stdout: inspect }],
+        [/^docker run/, { stdout: "workspace: kept as it is (the agent's clone)\n" }],
+      ]);
+      const first = seedCloneWorkspaceOnce(seedIdentity, 'app', 'c1', undefined, state, say, runner);
+      expect(first).toEqual({ seed: { container: 'c1', ok: true }, nodeModulesFilled: false });
+      expect(say.info).toHaveBeenCalledWith("workspace: kept as it is (the agent's clone)");
+      const calls = runner.calls.length;
+      expect(seedCloneWorkspaceOnce(seedIdentity, 'app', 'c1', first.seed, state, say, runner).seed).toBe(first.seed);
+      expect(runner.calls).toHaveLength(calls);
+      seedCloneWorkspaceOnce(seedIdentity, 'app', 'c2', first.seed, state, say, runner);
+      expect(runner.calls.length).toBeGreaterThan(calls);
+      expect(existsSync(state)).toBe(true);
     });
   });
 });
