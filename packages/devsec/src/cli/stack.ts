@@ -127,8 +127,8 @@ export const STACK_COMMANDS: Record<string, StackCommand> = {
         stdio: 'inherit',
       });
       process.exitCode = result.status ?? 1;
-      // The session is over: what the agent committed waits for devsec fetch (counted by a throwaway container of its image).
-      const waiting = waitingLine(await commitsWaiting(running.stack), `devsec fetch ${sandbox.project}`);
+      // The session is over: what the agent committed waits for devsec fetch (counted in the dev container, a hint; the fetch verifies).
+      const waiting = waitingLine(await commitsWaiting(running.stack, running.name), `devsec fetch ${sandbox.project}`);
       if (waiting) process.stderr.write(`${waiting}\n`);
       return result.status === 0;
     },

@@ -15,6 +15,7 @@ import { FsTree, flushChanges } from 'nx/src/generators/tree';
 import { describeWithDocker, docker, dockerOk } from '../../../../tools/testing/docker';
 import { CHECKOUT_UID, createSandboxWorkspace, installPlugin, SandboxWorkspace, trustCheckoutsAsRoot } from '../../../../tools/testing/sandbox-workspace';
 import { secureDevcontainerGenerator } from '../generators/secure-devcontainer/generator';
+import { fetchSandbox } from '../host/lifecycle';
 import downShared from './down-shared/executor';
 import downWorktree from './down-worktree/executor';
 import upWorktree from './up-worktree/executor';
@@ -175,6 +176,19 @@ describeWithDocker('--workspace=clone: a clone in a volume, nothing of the check
     );
     expect(hostSnapshot()).toEqual(before);
     expect(hostGit('for-each-ref')).toBe(refs);
+  });
+
+  it("brings the clone's commits back only through devsec fetch: under refs/remotes/devsec/app/, verified, no local branch moved", () => {
+    const refs = hostGit('for-each-ref', 'refs/heads');
+    const tip = inside('git rev-parse agent-branch').stdout.trim();
+    const lines: string[] = [];
+    const say = { info: (line: string) => lines.push(line), warn: (line: string) => lines.push(line), error: (line: string) => lines.push(line) };
+    expect(fetchSandbox(dir, composeFile, say)).toBe(true);
+    expect(lines.join('\n')).toMatch(/agent-branch/);
+    expect(hostGit('rev-parse', 'refs/remotes/devsec/app/agent-branch').trim()).toBe(tip);
+    expect(hostGit('log', '-1', '--format=%s', 'refs/remotes/devsec/app/agent-branch').trim()).toBe("the agent's commit");
+    expect(hostGit('for-each-ref', 'refs/heads')).toBe(refs);
+    hostGit('fsck', '--no-progress');
   });
 
   it('refuses to start when a compose file binds the checkout into the clone-mode dev container, naming it', async () => {

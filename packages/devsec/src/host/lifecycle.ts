@@ -3,6 +3,7 @@
  * executors (`nx run <project>:up-worktree`, …) and the `devsec` command, which are thin
  * wrappers that only differ in how they were invoked.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { SandboxError } from '../sandbox/errors';
@@ -145,12 +146,8 @@ export async function startSandbox(workspaceRoot: string, composeFile: string, o
   };
   rememberState(stack, state);
   try {
-    // Counted by a throwaway container of the dev container's image (~1-2 s here): while the stack is awaited, not after.
-    const waiting = options.fetchCommand ? commitsWaiting(stack) : undefined;
     const entries = options.wait === false ? undefined : await waitUntilHealthy(stack.compose, undefined, runCommand, look);
     say.info(summary(stack, entries ?? []));
-    const waitingText = options.fetchCommand ? waitingLine(await waiting, options.fetchCommand) : undefined;
-    if (waitingText) say.info(waitingText);
     const app = entries?.find((entry) => entry.Service === APP_SERVICE);
     // --workspace=clone: the volume filled with a clone at the first start (node_modules with it), before the fill looks at it.
     const seeded = app && clone ? seedCloneWorkspaceOnce(stack.identity, stack.project, app.ID, previous.seed, stackStateDir(stack), say) : undefined;
@@ -163,6 +160,9 @@ export async function startSandbox(workspaceRoot: string, composeFile: string, o
       : seeded?.nodeModulesFilled && !refill
         ? { container: app.ID, ok: true }
         : fillNodeModulesOnce(app.ID, previous.fill, refill, say);
+    // After the clone's first fill: before it, there is no repository inside to ask.
+    const waitingText = options.fetchCommand && app ? waitingLine(await commitsWaiting(stack, app.ID), options.fetchCommand) : undefined;
+    if (waitingText) say.info(waitingText);
     const containers = entries?.map((entry) => entry.ID).sort() ?? previous.containers;
     if (fill !== previous.fill || seed !== previous.seed || JSON.stringify(containers) !== JSON.stringify(previous.containers))
       rememberState(stack, { ...state, fill, seed, containers });
@@ -287,13 +287,26 @@ export function runningDevContainer(workspaceRoot: string, composeFile: string):
   return app ? { name: app.Name, stack } : undefined;
 }
 
-/** The sandbox's git as a throwaway container of its image sees it; undefined before its first start (no image, or no private git dir). */
+/**
+ * The sandbox's git as a throwaway container of its image sees it; undefined before its first
+ * start (no image, no private git dir, no clone volume). A clone's volume is mounted read-only as
+ * the engine has it, read as nobody (git's files are world-readable; nothing needs the agent's uid).
+ */
 function sandboxSourceOf(stack: SandboxStack): ReturnType<typeof privateGitSource> | undefined {
+  const image = localImageId(`${stack.identity.composeProjectName}-${APP_SERVICE}`, runCommand);
+  if (!image) return undefined;
+  if (stack.workspace === 'clone') {
+    const clone = cloneFetchSource(stack.identity);
+    if (runCommand('docker', ['volume', 'inspect', clone.volume]).status !== 0) return undefined;
+    return { image, gitDir: `${CLONE_SOURCE}/${clone.gitDir}`, user: '65534:65534', mounts: [{ type: 'volume', source: clone.volume, target: CLONE_SOURCE }] };
+  }
   const privateDir = join(stackStateDir(stack), 'git');
   if (!existsSync(join(privateDir, 'HEAD'))) return undefined;
-  const image = localImageId(`${stack.identity.composeProjectName}-${APP_SERVICE}`, runCommand);
-  return image ? privateGitSource({ image, privateDir, commonDir: stack.identity.gitCommonDir }) : undefined;
+  return privateGitSource({ image, privateDir, commonDir: stack.identity.gitCommonDir });
 }
+
+/** Where a throwaway container mounts a clone's volume (read-only). */
+const CLONE_SOURCE = '/devsec/clone';
 
 /**
  * `devsec fetch` / `nx run <project>:fetch`: the sandbox's branches into the host's repository
@@ -315,17 +328,45 @@ export function fetchSandbox(workspaceRoot: string, composeFile: string, say: Sa
 
 /**
  * How many commits of the sandbox's branches the host's repository has not yet (`devsec fetch`
- * brings them): counted by the same throwaway container; undefined when it cannot be asked.
+ * brings them); undefined when it cannot be asked. With the dev container running, its own git
+ * counts, as the agent (`docker exec`, ~0.2 s): the answer is a hint the agent could bend, read
+ * as a number and nothing else — the fetch is what verifies. Otherwise a throwaway container of its
+ * image counts (~1.5 s).
  */
-export async function commitsWaiting(stack: SandboxStack): Promise<number | undefined> {
+export async function commitsWaiting(stack: SandboxStack, devContainer?: string): Promise<number | undefined> {
   try {
-    const source = sandboxSourceOf(stack);
-    if (!source) return undefined;
     const listed = runCommand('git', ['--git-dir', stack.identity.gitCommonDir, 'for-each-ref', '--format=%(objectname)'], {
       cwd: stack.identity.gitCommonDir,
     });
     if (listed.status !== 0) return undefined;
-    return await waitingCommits(source, [...new Set(listed.stdout.split('\n').filter(Boolean))]);
+    const exclude = [...new Set(listed.stdout.split('\n').filter(Boolean))];
+    if (devContainer) {
+      const counted = spawnSync(
+        'docker',
+        [
+          'exec',
+          '-i',
+          '-u',
+          CONTAINER_USER,
+          '-w',
+          stack.identity.workspaceRoot,
+          devContainer,
+          'timeout',
+          '10',
+          'git',
+          'rev-list',
+          '--count',
+          '--ignore-missing',
+          '--branches',
+          '--stdin',
+        ],
+        { input: exclude.map((id) => `^${id}\n`).join(''), encoding: 'utf-8', timeout: 15_000, env: process.env, maxBuffer: 1024 },
+      );
+      const count = String(counted.stdout ?? '').trim();
+      return counted.status === 0 && /^\d{1,9}$/.test(count) ? Number(count) : undefined;
+    }
+    const source = sandboxSourceOf(stack);
+    return source ? await waitingCommits(source, exclude) : undefined;
   } catch {
     return undefined;
   }
