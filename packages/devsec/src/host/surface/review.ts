@@ -7,6 +7,7 @@ import { realpathSync } from 'node:fs';
 import { readRepository, Repository, repositoryKey } from './repository';
 import { scanSurface, ScanOptions, SurfaceScan } from './list';
 import { compareSurface, loadSnapshot, makeSnapshot, saveSnapshot, Snapshot, snapshotFile, SurfaceChange } from './snapshot';
+import { loadStatCache, saveStatCache, StatCache, statCacheFile } from './stat-cache';
 
 /** How `devsec check` names a gitlink into a repository the agent made. */
 export { describeUnsafeGitlink } from '../git/gitlinks';
@@ -20,6 +21,8 @@ export interface SurfaceReview {
   /** Undefined when nothing was approved yet for this repository. */
   approved?: Snapshot;
   changes: SurfaceChange[];
+  /** What the walk's stats and hashes were, and where they are kept for the next one. */
+  cache: { file: string; stats: StatCache };
 }
 
 /** The command that shows what changed (README, "devsec check"). */
@@ -29,17 +32,23 @@ export function reviewSurface(workspaceRoot: string, options: ScanOptions = {}):
   const env = options.env ?? process.env;
   const root = realpathSync(workspaceRoot);
   const layout = readRepository(root);
-  const file = snapshotFile(repositoryKey(layout), env);
+  const key = repositoryKey(layout);
+  const file = snapshotFile(key, env);
   const approved = loadSnapshot(file);
-  const scan = scanSurface(root, layout, { ...options, env });
+  const cacheFile = statCacheFile(key, env);
+  const cache = loadStatCache(cacheFile, root, approved?.entries);
+  const scan = scanSurface(root, layout, { ...options, env, cache });
+  // With nothing approved the cache serves nothing (it only vouches for approved hashes): nothing is written then.
+  if (approved) saveStatCache(cacheFile, cache);
   const changes = approved ? compareSurface(approved.entries, scan.entries) : [];
-  return { root, layout, file, scan, approved, changes };
+  return { root, layout, file, scan, approved, changes, cache: { file: cacheFile, stats: cache } };
 }
 
 /** Records what this review saw (not a new walk: the user approves exactly what was shown). */
 export function approveSurface(review: SurfaceReview, now = new Date()): Snapshot {
   const snapshot = makeSnapshot(review.scan, review.layout, review.root, now);
   saveSnapshot(review.file, snapshot);
+  saveStatCache(review.cache.file, review.cache.stats);
   return snapshot;
 }
 

@@ -10,7 +10,7 @@ import { SandboxError } from '../../sandbox/errors';
 import { readStateFile, stateDir, writeStateFile } from '../engine/state-dir';
 import { visible } from '../../sandbox/visible';
 import { Repository } from './repository';
-import { HOST_EXECUTED_SURFACE, SurfaceEntry, SurfaceScan } from './list';
+import { HOST_EXECUTED_SURFACE, OTHER_RULE, SurfaceEntry, SurfaceScan } from './list';
 
 export const SNAPSHOT_FILE = 'snapshot.json';
 /** Text kept across all files of one snapshot; past it, files are kept as hashes (their later diffs become one-line notes). */
@@ -54,12 +54,14 @@ export function loadSnapshot(file: string): Snapshot | undefined {
   return value;
 }
 
-/** The snapshot of a scan, its text kept within SNAPSHOT_TEXT_BUDGET. */
+/** The snapshot of a scan, its text kept within SNAPSHOT_TEXT_BUDGET: the files of the list first, then the others. */
 export function makeSnapshot(scan: SurfaceScan, layout: Repository, root: string, now = new Date()): Snapshot {
   let budget = SNAPSHOT_TEXT_BUDGET;
   // No prototype: a symlink named __proto__ must be recorded, not set the object's prototype.
   const entries: Record<string, SurfaceEntry> = Object.create(null);
-  for (const [path, entry] of Object.entries(scan.entries)) {
+  const all = Object.entries(scan.entries);
+  const ordered = [...all.filter(([, entry]) => entry.rule !== OTHER_RULE), ...all.filter(([, entry]) => entry.rule === OTHER_RULE)];
+  for (const [path, entry] of ordered) {
     if (entry.kind === 'file' && entry.text !== undefined) {
       budget -= entry.text.length;
       entries[path] = budget >= 0 ? entry : { ...entry, text: undefined };
@@ -95,7 +97,7 @@ export function compareSurface(approved: Record<string, SurfaceEntry>, current: 
   return changes;
 }
 
-const RULES = new Set<string>(HOST_EXECUTED_SURFACE.map((rule) => rule.id));
+const RULES = new Set<string>([...HOST_EXECUTED_SURFACE.map((rule) => rule.id), OTHER_RULE]);
 const isString = (value: unknown): value is string => typeof value === 'string';
 const optionalString = (value: unknown) => value === undefined || isString(value);
 
