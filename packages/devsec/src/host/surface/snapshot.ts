@@ -86,15 +86,16 @@ export function sameEntry(a: SurfaceEntry, b: SurfaceEntry): boolean {
 /** What changed from the approved entries to the current ones, by path. */
 export function compareSurface(approved: Record<string, SurfaceEntry>, current: Record<string, SurfaceEntry>): SurfaceChange[] {
   const changes: SurfaceChange[] = [];
-  for (const path of [...new Set([...Object.keys(approved), ...Object.keys(current)])].sort()) {
+  for (const path of Object.keys(current)) {
+    const after = current[path];
     const before = Object.hasOwn(approved, path) ? approved[path] : undefined;
-    const after = Object.hasOwn(current, path) ? current[path] : undefined;
-    if (before && after) {
-      if (!sameEntry(before, after)) changes.push({ path, type: 'changed', before, after });
-    } else if (after) changes.push({ path, type: 'added', after });
-    else if (before) changes.push({ path, type: 'deleted', before });
+    if (!before) changes.push({ path, type: 'added', after });
+    else if (!sameEntry(before, after)) changes.push({ path, type: 'changed', before, after });
   }
-  return changes;
+  for (const path of Object.keys(approved)) {
+    if (!Object.hasOwn(current, path)) changes.push({ path, type: 'deleted', before: approved[path] });
+  }
+  return changes.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
 const RULES = new Set<string>([...HOST_EXECUTED_SURFACE.map((rule) => rule.id), OTHER_RULE]);

@@ -63,7 +63,7 @@ describe('the stat cache', () => {
     expect(Object.keys(loadStatCache(path, dir, approved).toJSON().entries)).toEqual([]); // nothing looked up yet
     const same = loadStatCache(path, dir, approved);
     expect(same.lookup('a.txt', file)).toBeUndefined(); // racy against now: written a moment ago
-    expect((loadStatCache(path, '/elsewhere', approved) as unknown as { previous: Map<string, unknown> }).previous.size).toBe(0);
-    expect((same as unknown as { previous: Map<string, unknown> }).previous.size).toBe(1);
+    expect(Object.keys((loadStatCache(path, '/elsewhere', approved) as unknown as { previous: object }).previous)).toEqual([]);
+    expect(Object.keys((same as unknown as { previous: object }).previous)).toEqual(['a.txt']);
   });
 });

@@ -24,8 +24,10 @@ export function statCacheFile(key: string, env: NodeJS.ProcessEnv = process.env)
 }
 
 export class StatCache {
-  private readonly previous: Map<string, Cached>;
+  private readonly previous: Record<string, Cached>;
   private readonly next = new Map<string, Cached>();
+  /** Whether the next walk's cache differs from the one read (a file read, one gone): unchanged, it is not written again. */
+  private fresh = false;
   /** Stats taken before a read, by path: what the file was when it was read. */
   private readonly pending = new Map<string, string | undefined>();
 
@@ -35,7 +37,12 @@ export class StatCache {
     previous: Record<string, Cached> = {},
     private readonly startedAt = Date.now(),
   ) {
-    this.previous = new Map(Object.entries(previous));
+    this.previous = previous;
+  }
+
+  /** Whether the cache to write differs from the one read. */
+  get changed(): boolean {
+    return this.fresh || this.next.size !== Object.keys(this.previous).length;
   }
 
   /** The approved entry of rel when its stat is the cached one and the cached hash is the approved one; else undefined (read it). */
@@ -45,7 +52,7 @@ export class StatCache {
     const key = `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeMs}:${stat.ctimeMs}`;
     const racy = stat.mtimeMs >= this.startedAt - RACY_MS || stat.ctimeMs >= this.startedAt - RACY_MS;
     this.pending.set(rel, racy ? undefined : key);
-    const cached = this.previous.get(rel);
+    const cached = Object.hasOwn(this.previous, rel) ? this.previous[rel] : undefined;
     const approved = this.approved && Object.hasOwn(this.approved, rel) ? this.approved[rel] : undefined;
     if (racy || !cached || cached[0] !== key || approved?.kind !== 'file' || approved.sha256 !== cached[1]) return undefined;
     this.next.set(rel, cached);
@@ -56,7 +63,9 @@ export class StatCache {
   /** What was read of rel, under the stat lookup took before the read. */
   remember(rel: string, content: FileContent): void {
     const key = this.pending.get(rel);
-    if (key !== undefined) this.next.set(rel, [key, content.sha256]);
+    if (key === undefined) return;
+    this.next.set(rel, [key, content.sha256]);
+    this.fresh = true;
   }
 
   toJSON(): { format: 1; root: string; entries: Record<string, Cached> } {
@@ -83,6 +92,7 @@ export function loadStatCache(file: string, root: string, approved: Record<strin
   return new StatCache(root, approved, valid ? (cache.entries as Record<string, Cached>) : {});
 }
 
+/** Writes the cache when it differs from the one read. */
 export function saveStatCache(file: string, cache: StatCache): void {
-  writeStateFile(file, JSON.stringify(cache));
+  if (cache.changed) writeStateFile(file, JSON.stringify(cache));
 }
