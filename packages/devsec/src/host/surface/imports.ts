@@ -8,13 +8,18 @@
  */
 import { lstatSync, readdirSync } from 'node:fs';
 import { dirname, join, relative, isAbsolute, sep } from 'node:path';
-import { preProcessFile } from 'typescript';
+import type * as Typescript from 'typescript';
 import { readSmallText } from './read';
 
 const EXTENSIONS = ['.ts', '.tsx', '.mts', '.cts', '.js', '.jsx', '.mjs', '.cjs', '.json'];
 const CODE = /\.(ts|tsx|mts|cts|js|jsx|mjs|cjs)$/;
 /** Files traced at most, so a hostile plugin cannot make the check slow: past it, a note. */
 export const MAX_TRACED_FILES = 5000;
+
+/** TypeScript is loaded only when there is a local plugin to trace: it costs 200 ms and more to load. */
+let typescript: typeof Typescript | undefined;
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const importedFiles = (text: string) => (typescript ??= require('typescript') as typeof Typescript).preProcessFile(text, true, true).importedFiles;
 
 const posix = (path: string) => path.split(sep).join('/');
 const kind = (abs: string) => {
@@ -93,7 +98,7 @@ export function traceImports(root: string, start: string[], resolveBare: (spec: 
     if (!CODE.test(file) || kind(file) !== 'file') continue;
     const text = readSmallText(file, 4 * 1024 * 1024);
     if (text === undefined) continue;
-    for (const { fileName: spec } of preProcessFile(text, true, true).importedFiles) {
+    for (const { fileName: spec } of importedFiles(text)) {
       if (spec.startsWith('.') || isAbsolute(spec)) add(resolveFile(isAbsolute(spec) ? spec : join(dirname(file), spec)));
       else {
         const folder = packageFolder(root, dirname(file), spec) ?? resolveBare(spec);

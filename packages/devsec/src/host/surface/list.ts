@@ -230,6 +230,7 @@ class Walk {
     ];
     // An index, not shift(): the queue of a large workspace holds tens of thousands of folders.
     for (let next = 0, folder = queue[0]; folder && !this.stopped; folder = queue[++next]) {
+      const cached = this.cache?.folder(folder.rel);
       for (const child of this.list(folder.rel)) {
         if (++this.visited > this.options.maxEntries) {
           this.scan.incomplete.push(`The walk stopped after ${this.options.maxEntries} entries: pass --max-entries=<n> to look further.`);
@@ -259,13 +260,13 @@ class Walk {
               rule: vendored ? undefined : (folder.rule ?? folderRuleFor(child.name, rel, this.classifier.named)),
               vendored: vendored || child.name === 'node_modules',
             });
-        } else this.record(rel, kind === 'symlink' && rule === OTHER_RULE && !vendored ? 'symlink' : rule, child);
+        } else this.record(rel, kind === 'symlink' && rule === OTHER_RULE && !vendored ? 'symlink' : rule, child, true, cached);
       }
     }
   }
 
   /** Records the file, symlink or special file at rel under rule. */
-  record(rel: string, rule: EntryRule, dirent?: Dirent, again = true): void {
+  record(rel: string, rule: EntryRule, dirent?: Dirent, again = true, cached?: Map<string, string>): void {
     const abs = join(this.root, rel);
     const stat = dirent ?? lstatSync(abs, { throwIfNoEntry: false });
     if (!stat) return;
@@ -273,13 +274,12 @@ class Walk {
       const target = readLink(abs);
       if (target !== undefined) this.scan.entries[rel] = { kind: 'symlink', rule, target };
     } else if (stat.isFile()) {
-      const known = this.cache?.lookup(rel, abs);
+      const known = dirent && cached ? this.cache?.lookup(rel, abs, rule, cached, dirent.name) : this.cache?.lookup(rel, abs, rule);
       if (known) {
-        this.scan.entries[rel] = { ...known, rule };
+        this.scan.entries[rel] = known;
         return;
       }
       const content = readWorkspaceFile(this.root, rel, this.options.textCap);
-      if (content && content !== 'moved') this.cache?.remember(rel, content);
       if (content === 'moved')
         this.scan.incomplete.push(`${visible(rel)} was read through a folder that moved (swapped for a symlink?) during the walk: run again.`);
       else if (content) this.scan.entries[rel] = { kind: 'file', rule, ...content };
