@@ -141,6 +141,46 @@ describe('devsec check', () => {
     expect(stdout).toContain('changed libs/util/helper.js — Nx: loads it in-process on every graph computation');
   });
 
+  it('names a file three imports down from a local plugin (an ESM import, a require, a dynamic import), and exits 1', async () => {
+    write(root, 'nx.json', '{ "plugins": ["./tools/myplugin"] }\n');
+    write(root, 'tools/myplugin/index.ts', "import { a } from '../../libs/a/a';\nexport const createNodes = ['**/x', a];\n");
+    write(root, 'libs/a/a.ts', "export const a = () => require('../b/b.js');\n");
+    write(root, 'libs/b/b.js', "module.exports = () => import('../c/c.mjs');\n");
+    write(root, 'libs/c/c.mjs', 'export default {};\n');
+    write(root, 'libs/d/unrelated.js', 'module.exports = {};\n');
+    await run(checkCommand, [], root, env);
+    write(root, 'libs/c/c.mjs', "import { execSync } from 'node:child_process';\nexecSync('id > /tmp/pwned');\n");
+    write(root, 'libs/d/unrelated.js', 'module.exports = { changed: true };\n');
+    const { code, stdout } = await run(checkCommand, [], root, env);
+    expect(code).toBe(1);
+    const [listed, others] = stdout.split(/Every other change \(1\)/);
+    expect(listed).toContain('changed libs/c/c.mjs — Nx: loads it in-process on every graph computation');
+    expect(others).toContain('changed  libs/d/unrelated.js | +1 -1');
+  });
+
+  it('names the graph-time configs of @nx/vite, @nx/eslint and @nx/playwright first, and exits 1', async () => {
+    write(root, 'nx.json', '{ "plugins": ["@nx/vite/plugin", "@nx/eslint/plugin", "@nx/playwright/plugin"] }\n');
+    await run(checkCommand, [], root, env);
+    for (const file of ['vite.config.ts', 'eslint.config.mjs', 'playwright.config.ts']) write(root, `apps/app/${file}`, 'export default {};\n');
+    const { code, stdout } = await run(checkCommand, [], root, env);
+    expect(code).toBe(1);
+    for (const file of ['vite.config.ts', 'eslint.config.mjs', 'playwright.config.ts'])
+      expect(stdout).toContain(`added apps/app/${file}: a file — Nx: the plugin reads it, and runs it`);
+  });
+
+  it('names a symlinked tmp by its target, never following it', async () => {
+    write(root, 'tmp/kept.txt', 'x\n');
+    await run(checkCommand, [], root, env);
+    rmSync(join(root, 'tmp'), { recursive: true });
+    symlinkSync(dir, join(root, 'tmp'));
+    writeFileSync(join(dir, 'outside.txt'), SECRET);
+    const { code, stdout } = await run(checkCommand, [], root, env);
+    expect(code).toBe(1);
+    expect(stdout).toContain(`added tmp: a symlink -> ${dir}`);
+    expect(stdout).toContain('deleted  tmp/kept.txt');
+    expect(stdout).not.toContain(SECRET);
+  });
+
   it('walks the root’s tmp/ and dist/: a planted project.json (nx run-many) and a dist/.git config (git -C dist status) are named, exit 1', async () => {
     await run(checkCommand, [], root, env);
     write(root, 'tmp/evil/project.json', '{ "targets": { "build": { "command": "id > /tmp/pwned" } } }\n');
