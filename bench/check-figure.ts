@@ -6,6 +6,8 @@
  * Timed: the first run (no snapshot: the baseline is recorded), a run with the snapshot but
  * without the stat cache (every file read and hashed again), and the warm run with nothing
  * changed, side by side with `git status` on the same workspace (the same stat walk, by git).
+ * With DEVSEC_BENCH_CHECK_BEFORE=<another build's bin/devsec.js>, that build's warm run is timed
+ * in the same rounds (its own state directory), for a before/after ratio.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -57,8 +59,10 @@ export function benchCheck(): void {
     spawnSync('sleep', ['2.5']);
     const state = join(dir, 'state');
     const env = { ...process.env, XDG_STATE_HOME: state };
-    const devsec = (...args: string[]) => {
-      const result = spawnSync(process.execPath, [BIN, ...args], { cwd: root, env, encoding: 'utf-8', maxBuffer: 64 * 1024 * 1024 });
+    const before = process.env.DEVSEC_BENCH_CHECK_BEFORE;
+    const devsec = (...args: string[]) => devsecOf(BIN, env, args);
+    const devsecOf = (bin: string, env: NodeJS.ProcessEnv, args: string[]) => {
+      const result = spawnSync(process.execPath, [bin, ...args], { cwd: root, env, encoding: 'utf-8', maxBuffer: 64 * 1024 * 1024 });
       if (result.status !== 0) throw new Error(`bench: devsec ${args.join(' ')} exited ${result.status}: ${result.stderr}${result.stdout.slice(-2000)}`);
       return result;
     };
@@ -81,7 +85,9 @@ export function benchCheck(): void {
       const result = spawnSync('git', ['status', '--porcelain'], { cwd: root, encoding: 'utf-8' });
       if (result.status !== 0 || result.stdout !== '') throw new Error(`bench: git status: ${result.stderr}${result.stdout}`);
     };
-    const [warm, git] = rotate(WARM_ROUNDS, [() => devsec('check'), gitStatus]);
+    const beforeEnv = { ...process.env, XDG_STATE_HOME: join(dir, 'state-before') };
+    if (before) devsecOf(before, beforeEnv, ['check']); // its baseline
+    const [warm, git, old] = rotate(WARM_ROUNDS, [() => devsec('check'), gitStatus, ...(before ? [() => devsecOf(before, beforeEnv, ['check'])] : [])]);
     const files = PROJECTS * FILES_PER_PROJECT + 3;
     rows.push(
       ratioRow(
@@ -91,6 +97,7 @@ export function benchCheck(): void {
         `A ≤ ${TARGET_MS} ms`,
       ),
     );
+    if (before) rows.push(ratioRow(`9‴. the same warm run, this build / ${before} (same rounds)`, warm, old));
     rows.push([`9′. the first run (no snapshot: baseline recorded) (${COLD_ROUNDS} rounds)`, ms(median(first)), '–', '–', '–', spread(first)]);
     rows.push([`9″. a run with the snapshot, without the stat cache (every file hashed)`, ms(median(uncached)), '–', '–', '–', spread(uncached)]);
   } finally {

@@ -267,7 +267,8 @@ class Walk {
 
   /** Records the file, symlink or special file at rel under rule. */
   record(rel: string, rule: EntryRule, dirent?: Dirent, again = true, cached?: Map<string, string>): void {
-    const abs = join(this.root, rel);
+    // rel is clean (names from readdir joined by `/`): no normalisation needed, and this runs once per file.
+    const abs = `${this.root}/${rel}`;
     const stat = dirent ?? lstatSync(abs, { throwIfNoEntry: false });
     if (!stat) return;
     if (stat.isSymbolicLink()) {
@@ -303,7 +304,7 @@ class Walk {
   /** A folder's entries in name order; none (and a note) when it cannot be read. */
   private list(rel: string): Dirent[] {
     try {
-      return readdirSync(join(this.root, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1));
+      return readdirSync(rel === '' ? this.root : `${this.root}/${rel}`, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1));
     } catch (error) {
       this.scan.incomplete.push(`${visible(rel)}/ could not be read (${(error as NodeJS.ErrnoException).code}): make it readable to you.`);
       return [];
