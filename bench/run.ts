@@ -1,19 +1,20 @@
 /**
  * Benchmarks, measured side by side in one run (alternating A/B), on unix sockets only.
- *   npm run bench            all figures;   npm run bench -- ps logs follow up graph memory egress cli   some
+ *   npm run bench            all figures;   npm run bench -- ps logs follow up graph memory egress cli check   some
  * Writes the table to bench/results.md (and prints it). Needs a Docker engine and the
  * stand-in images (bash scripts/stand-in-images.sh); builds the packages first.
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { buildPackages } from '../scripts/build-packages';
 import { docker, dockerOk, ROOT, rows, RUN, SCOPE } from './common';
 import { alternate, procStats, ratioRow, rotate } from './measure';
 import { ALL_FLAGS, benchMemory, mb } from './memory-figure';
 import { benchCli } from './cli-figure';
+import { benchCheck } from './check-figure';
 import { benchEgress } from './egress-figure';
 import { benchGraph, benchUp } from './nx-figures';
 import { BASE_IMAGE, buildImages, Helper, memoryOf, removeImages, socketFolder, stackRunFlags, startHaproxy, startOurProxy } from './stack-helpers';
@@ -169,7 +170,8 @@ async function main() {
   const notes: string[] = [];
   let detail: string[] = [];
   try {
-    preflight();
+    // Figures 8 and 9 (cli, check) need no engine.
+    if (wanted.length === 0 || wanted.some((name) => name !== 'cli' && name !== 'check')) preflight();
     if (want('ps') || want('memory') || want('egress')) {
       buildPackages(['socket-proxy', 'devsec']);
       const versions = buildImages();
@@ -213,6 +215,10 @@ async function main() {
       buildPackages(['devsec']);
       benchCli();
     }
+    if (want('check')) {
+      buildPackages(['devsec']);
+      benchCheck();
+    }
   } finally {
     proxy?.stop();
     for (const helper of Object.values(inContainers ?? {})) helper.stop();
@@ -224,7 +230,8 @@ async function main() {
       removeImages();
     }
   }
-  const machine = `${cpus().length} × ${cpus()[0].model.trim()}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, engine ${dockerOk(['version', '--format', '{{.Server.Version}}']).trim()}`;
+  const engine = docker(['version', '--format', '{{.Server.Version}}']).stdout.trim() || 'none';
+  const machine = `${cpus().length} × ${cpus()[0].model.trim()}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, engine ${engine}, load average ${loadavg()[0].toFixed(1)}`;
   const table = [
     `Measured ${new Date().toISOString().slice(0, 16)}Z on ${machine}.`,
     ...notes,

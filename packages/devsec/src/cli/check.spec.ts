@@ -71,7 +71,8 @@ describe('devsec check', () => {
     const first = await run(checkCommand, [], join(root, 'apps/app/src'), env);
     expect(first.code).toBe(0);
     expect(first.stdout).toContain(`devsec check: workspace ${root}\n`);
-    expect(first.stdout).toContain('No snapshot was approved for this repository yet: recorded the 3 files below as the baseline.');
+    expect(first.stdout).toContain('No snapshot was approved for this repository yet: recorded the 4 files below as the baseline.');
+    expect(first.stdout).toContain('  package.json: a file\n  and 1 other file the sandbox can write\n');
     expect(first.stdout).toContain('  apps/app/project.json: a file\n');
     expect(readdirSync(join(dir, 'state/devsec/trust'))).toEqual([expect.stringMatching(/^repo-[0-9a-f]{40}$/)]);
     const second = await run(checkCommand, [], root, env);
@@ -103,9 +104,116 @@ describe('devsec check', () => {
     expect(stdout).toContain('added .vscode/tasks.json: a file — VS Code');
     expect(stdout).toContain('+{ "tasks": [{ "command": "evil" }] }');
     expect(stdout).toContain('deleted apps/app/project.json: was a file');
-    expect(stdout).not.toContain('other.ts');
-    expect(stdout).toContain('3 changes since the snapshot approved');
-    expect(changedSinceReview(root, env)).toEqual({ count: 3, command: 'devsec check' });
+    // Every other change after the list, one line each, and in full with --all.
+    const [listed, others] = stdout.split('Every other change (1): `--all` shows them in full.\n');
+    expect(listed).toContain('Executed or trusted by the host without asking (3): read these first.');
+    expect(listed).not.toContain('other.ts');
+    expect(others).toContain('  added  apps/app/src/other.ts | +1 -0\n');
+    expect(stdout).toContain('4 changes since the snapshot approved');
+    expect(changedSinceReview(root, env)).toEqual({ count: 4, command: 'devsec check' });
+    const all = await run(checkCommand, ['--all'], root, env);
+    expect(all.stdout).toContain(
+      'Every other change (1).\n\nadded apps/app/src/other.ts: a file\n--- /dev/null\n+++ now/apps/app/src/other.ts\n@@ -0,0 +1,1 @@\n+not on the surface',
+    );
+  });
+
+  it('names a config an Nx plugin of nx.json runs at graph time (nx show projects would run it) and exits 1', async () => {
+    write(root, 'nx.json', '{ "plugins": ["@nx/jest/plugin", { "plugin": "@nx/vite/plugin" }] }\n');
+    await run(checkCommand, [], root, env);
+    write(root, 'packages/foo/jest.config.js', "require('child_process').execSync('id > /tmp/pwned');\n");
+    write(root, 'packages/bar/vitest.config.mts', 'export default {};\n');
+    const { code, stdout } = await run(checkCommand, [], root, env);
+    expect(code).toBe(1);
+    expect(stdout).toContain('Executed or trusted by the host without asking (2): read these first.');
+    expect(stdout).toContain('added packages/foo/jest.config.js: a file — Nx: the plugin reads it, and runs it');
+    expect(stdout).toContain("+require('child_process').execSync('id > /tmp/pwned');");
+    expect(stdout).toContain('added packages/bar/vitest.config.mts: a file — Nx:');
+  });
+
+  it('names a file a local plugin imports, outside its folder, and exits 1', async () => {
+    write(root, 'nx.json', '{ "plugins": ["./tools/myplugin"] }\n');
+    write(root, 'tools/myplugin/index.js', "const helper = require('../../libs/util/helper.js');\nexports.createNodes = ['**/x', helper];\n");
+    write(root, 'libs/util/helper.js', 'module.exports = () => {};\n');
+    await run(checkCommand, [], root, env);
+    write(root, 'libs/util/helper.js', "module.exports = () => require('child_process').execSync('id > /tmp/pwned');\n");
+    const { code, stdout } = await run(checkCommand, [], root, env);
+    expect(code).toBe(1);
+    expect(stdout).toContain('changed libs/util/helper.js — Nx: loads it in-process on every graph computation');
+  });
+
+  it('names a file three imports down from a local plugin (an ESM import, a require, a dynamic import), and exits 1', async () => {
+    write(root, 'nx.json', '{ "plugins": ["./tools/myplugin"] }\n');
+    write(root, 'tools/myplugin/index.ts', "import { a } from '../../libs/a/a';\nexport const createNodes = ['**/x', a];\n");
+    write(root, 'libs/a/a.ts', "export const a = () => require('../b/b.js');\n");
+    write(root, 'libs/b/b.js', "module.exports = () => import('../c/c.mjs');\n");
+    write(root, 'libs/c/c.mjs', 'export default {};\n');
+    write(root, 'libs/d/unrelated.js', 'module.exports = {};\n');
+    await run(checkCommand, [], root, env);
+    write(root, 'libs/c/c.mjs', "import { execSync } from 'node:child_process';\nexecSync('id > /tmp/pwned');\n");
+    write(root, 'libs/d/unrelated.js', 'module.exports = { changed: true };\n');
+    const { code, stdout } = await run(checkCommand, [], root, env);
+    expect(code).toBe(1);
+    const [listed, others] = stdout.split(/Every other change \(1\)/);
+    expect(listed).toContain('changed libs/c/c.mjs — Nx: loads it in-process on every graph computation');
+    expect(others).toContain('changed  libs/d/unrelated.js | +1 -1');
+  });
+
+  it('names the graph-time configs of @nx/vite, @nx/eslint and @nx/playwright first, and exits 1', async () => {
+    write(root, 'nx.json', '{ "plugins": ["@nx/vite/plugin", "@nx/eslint/plugin", "@nx/playwright/plugin"] }\n');
+    await run(checkCommand, [], root, env);
+    for (const file of ['vite.config.ts', 'eslint.config.mjs', 'playwright.config.ts']) write(root, `apps/app/${file}`, 'export default {};\n');
+    const { code, stdout } = await run(checkCommand, [], root, env);
+    expect(code).toBe(1);
+    for (const file of ['vite.config.ts', 'eslint.config.mjs', 'playwright.config.ts'])
+      expect(stdout).toContain(`added apps/app/${file}: a file — Nx: the plugin reads it, and runs it`);
+  });
+
+  it('names a symlinked tmp by its target, never following it', async () => {
+    write(root, 'tmp/kept.txt', 'x\n');
+    await run(checkCommand, [], root, env);
+    rmSync(join(root, 'tmp'), { recursive: true });
+    symlinkSync(dir, join(root, 'tmp'));
+    writeFileSync(join(dir, 'outside.txt'), SECRET);
+    const { code, stdout } = await run(checkCommand, [], root, env);
+    expect(code).toBe(1);
+    expect(stdout).toContain(`added tmp: a symlink -> ${dir}`);
+    expect(stdout).toContain('deleted  tmp/kept.txt');
+    expect(stdout).not.toContain(SECRET);
+  });
+
+  it('walks the root’s tmp/ and dist/: a planted project.json (nx run-many) and a dist/.git config (git -C dist status) are named, exit 1', async () => {
+    await run(checkCommand, [], root, env);
+    write(root, 'tmp/evil/project.json', '{ "targets": { "build": { "command": "id > /tmp/pwned" } } }\n');
+    write(root, 'dist/.git/config', '[core]\n\tfsmonitor = id > /tmp/pwned\n');
+    const { code, stdout } = await run(checkCommand, [], root, env);
+    expect(code).toBe(1);
+    expect(stdout).toContain('added tmp/evil/project.json: a file — Nx: every target is a command the host runs');
+    expect(stdout).toContain('added dist/.git: a git folder');
+    expect(stdout).toContain('added dist/.git/config: a file — git and VS Code');
+  });
+
+  it('names .yarnrc.yml, the file its yarnPath names and .pnpmfile.cjs first', async () => {
+    write(root, '.yarnrc.yml', 'nodeLinker: node-modules\n');
+    await run(checkCommand, [], root, env);
+    write(root, '.yarnrc.yml', 'yarnPath: scripts/yarn.cjs\n');
+    write(root, 'scripts/yarn.cjs', "require('child_process').execSync('id > /tmp/pwned');\n");
+    write(root, '.pnpmfile.cjs', 'module.exports = { hooks: {} };\n');
+    const { code, stdout } = await run(checkCommand, [], root, env);
+    expect(code).toBe(1);
+    expect(stdout).toContain('Executed or trusted by the host without asking (3)');
+    expect(stdout).toContain('changed .yarnrc.yml — yarn, pnpm');
+    expect(stdout).toContain('added scripts/yarn.cjs: a file — yarn, pnpm');
+    expect(stdout).toContain('added .pnpmfile.cjs: a file — yarn, pnpm');
+  });
+
+  it('shows a file holding NUL bytes escaped, not only as binary', async () => {
+    await run(checkCommand, [], root, env);
+    write(root, 'apps/app/.env', 'A=1\0\nNODE_OPTIONS=--require=/tmp/evil.js\n');
+    const { code, stdout } = await run(checkCommand, [], root, env);
+    expect(code).toBe(1);
+    expect(stdout).toContain('added apps/app/.env: a file holding NUL bytes (41 bytes; shown with them as \\x00)');
+    expect(stdout).toContain('+A=1\\x00\n+NODE_OPTIONS=--require=/tmp/evil.js');
+    expect(stdout).not.toContain('\0');
   });
 
   it('reports a symlink by its target, never its content, and nested .git and node_modules', async () => {

@@ -5,14 +5,17 @@ import { renderEntries } from '../host/surface/report';
 import { describeSnapshot } from '../host/surface/snapshot';
 import { CommandIO, incompleteCode, loadReview, plural, printChanges } from './surface-command';
 
-export const CHECK_HELP = `Usage: devsec check [--max-entries=<n>]
+export const CHECK_HELP = `Usage: devsec check [--all] [--max-entries=<n>]
 
-Shows what changed, since you last approved them, in the files of this workspace that the
-host's own tools execute or trust without asking (package.json scripts, project.json targets,
-nx.json plugins, .env files, .vscode tasks, git hooks, .npmrc, .envrc, .devcontainer, nested
-.git and node_modules, symlinks, gitlinks, ...): the files the agent in the sandbox can write
-and you will later run. Read what it shows before running anything on the host; \`devsec trust\`
-approves it. A gitlink (submodule entry) of the index, HEAD or a local branch whose folder holds
+Shows every change the agent in the sandbox could have made since you last approved the
+workspace: every file and symlink below the root (tracked, untracked and ignored, dist/ and tmp/
+included; only the root's node_modules, .nx and .git are not the sandbox's). First, marked as
+such and in full, the files the host's own tools execute or trust without asking (package.json
+scripts, project.json targets, nx.json plugins and every file they import, the configs Nx
+plugins read while building the graph, tool configs, .env files, .vscode tasks, git hooks and
+hook managers, package-manager configs and plugins, .npmrc, .envrc, .devcontainer, nested .git
+and node_modules, symlinks, gitlinks, ...); then every other change, one line each. Read what it
+shows before running anything on the host; \`devsec trust\` approves it. A gitlink (submodule entry) of the index, HEAD or a local branch whose folder holds
 a repository that is not a registered submodule is shown first, approved or not: git status
 would run git in it, with that repository's config.
 
@@ -21,6 +24,7 @@ snapshot lives in your state directory ($XDG_STATE_HOME/devsec/trust, by default
 ~/.local/state/devsec/trust), one per repository, shared by its worktrees. The first run
 records the current files as the baseline.
 
+  -a, --all          every other change as a full diff too
   --max-entries=<n>  stop the walk after n entries (default ${DEFAULT_MAX_ENTRIES})
   -h, --help         this text
 

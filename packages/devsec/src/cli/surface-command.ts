@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { DevsecError } from '../sandbox/errors';
 import { visible } from '../sandbox/visible';
 import { DEFAULT_MAX_ENTRIES } from '../host/surface/list';
-import { paint, renderChange, RenderOptions } from '../host/surface/report';
+import { isListed, paint, renderChange, RenderOptions, renderStat } from '../host/surface/report';
 import { describeUnsafeGitlink, reviewSurface, SurfaceReview } from '../host/surface/review';
 
 export interface CommandIO {
@@ -23,6 +23,8 @@ export interface CommandIO {
 export interface SurfaceArgs {
   help: boolean;
   yes: boolean;
+  /** Every other change as a full diff too, not only as a summary line. */
+  all: boolean;
   maxEntries: number;
 }
 
@@ -35,11 +37,12 @@ export interface LoadedReview {
 
 /** The arguments, or the message of a usage error. */
 export function parseSurfaceArgs(argv: string[], acceptsYes: boolean): SurfaceArgs | string {
-  const args: SurfaceArgs = { help: false, yes: false, maxEntries: DEFAULT_MAX_ENTRIES };
+  const args: SurfaceArgs = { help: false, yes: false, all: false, maxEntries: DEFAULT_MAX_ENTRIES };
   for (const arg of argv) {
     const maxEntries = /^--max-entries=(\d+)$/.exec(arg);
     if (arg === '--help' || arg === '-h') args.help = true;
     else if (acceptsYes && (arg === '--yes' || arg === '-y')) args.yes = true;
+    else if (arg === '--all' || arg === '-a') args.all = true;
     else if (maxEntries && Number(maxEntries[1]) > 0) args.maxEntries = Number(maxEntries[1]);
     else return `unknown argument ${visible(arg)}.`;
   }
@@ -123,14 +126,37 @@ function printUnsafeGitlinks(review: SurfaceReview, render: RenderOptions, out: 
   }
 }
 
-/** Every change, a blank line between them; for a gitlink, where git lists it. */
+/**
+ * Every change: first, marked as such, those of files the host runs or trusts without asking, each
+ * in full (for a gitlink, where git lists it); then every other change, one summary line each
+ * (`--all`: in full too).
+ */
 export function printChanges(loaded: LoadedReview): void {
+  const { render, out } = loaded;
   const gitlinks = new Map((loaded.review.scan.gitlinks?.gitlinks ?? []).map((gitlink) => [gitlink.path, gitlink.in]));
-  for (const change of loaded.review.changes) {
-    for (const line of renderChange(change, loaded.render)) loaded.out(line);
+  const listed = loaded.review.changes.filter(isListed);
+  const others = loaded.review.changes.filter((change) => !isListed(change));
+  if (listed.length > 0) {
+    out(paint(render, 'bold', `Executed or trusted by the host without asking (${listed.length}): read these first.`));
+    out();
+  }
+  for (const change of listed) {
+    for (const line of renderChange(change, render)) out(line);
     const where = change.type !== 'deleted' && change.after.rule === 'gitlink' ? gitlinks.get(change.path) : undefined;
-    if (where) loaded.out(`  in ${where.map((name) => visible(name)).join(', ')}`);
-    loaded.out();
+    if (where) out(`  in ${where.map((name) => visible(name)).join(', ')}`);
+    out();
+  }
+  if (others.length === 0) return;
+  out(paint(render, 'bold', `Every other change (${others.length})${loaded.args.all ? '' : ': `--all` shows them in full'}.`));
+  if (loaded.args.all) {
+    out();
+    for (const change of others) {
+      for (const line of renderChange(change, render)) out(line);
+      out();
+    }
+  } else {
+    for (const change of others) out(renderStat(change, render));
+    out();
   }
 }
 

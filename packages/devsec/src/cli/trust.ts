@@ -6,13 +6,14 @@ import { renderEntries } from '../host/surface/report';
 import { describeSnapshot } from '../host/surface/snapshot';
 import { CommandIO, loadReview, plural, printChanges } from './surface-command';
 
-export const TRUST_HELP = `Usage: devsec trust [--yes] [--max-entries=<n>]
+export const TRUST_HELP = `Usage: devsec trust [--yes] [--all] [--max-entries=<n>]
 
 Shows what changed in the host-executed surface of this workspace (see devsec check --help),
 then records it as the approved snapshot for this repository once you answer y or yes. What is
 recorded is exactly what was shown: a file changed while you read is shown by the next check.
 
   -y, --yes          approve without asking (for scripts); without a terminal, required
+  -a, --all          every other change as a full diff too
   --max-entries=<n>  stop the walk after n entries (default ${DEFAULT_MAX_ENTRIES})
   -h, --help         this text
 

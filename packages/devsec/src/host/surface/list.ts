@@ -7,7 +7,7 @@
  * files, and stops at a depth and an entry count it says it stopped at.
  */
 import { Dirent, lstatSync, readdirSync, realpathSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { DEVCONTAINER_DIR, SHARED_COMPOSE_FILE } from '../../sandbox/vocabulary';
 import { visible } from '../../sandbox/visible';
 import { readGitLayout } from '../git/git-layout';
@@ -15,6 +15,8 @@ import { GitlinkScan, scanGitlinks } from '../git/gitlinks';
 import { Repository } from './repository';
 import { inNamedFolder, NamedFolder, namedFolders } from './named-folders';
 import { readLink, readWorkspaceFile, sha256, TEXT_CAP_BYTES } from './read';
+import { graphConfigMatcher, isHookManagerFile, isPackageManagerFile, isToolConfig } from './graph-configs';
+import { StatCache } from './stat-cache';
 
 export interface SurfaceRule {
   id: string;
@@ -24,7 +26,12 @@ export interface SurfaceRule {
   readBy: string;
 }
 
-/** The one list (README, "devsec check"). Anywhere means anywhere the walk goes: below the root, except the root's node_modules, .git, .nx, dist and tmp. */
+/**
+ * The one list of what is shown first (README, "devsec check"). `devsec check` records every file
+ * and symlink the sandbox can write (everything below the root but the root's node_modules, .git
+ * and .nx); those on this list head its report, every other change follows. Anywhere means
+ * anywhere below the root.
+ */
 export const HOST_EXECUTED_SURFACE = [
   { id: 'nx-json', paths: '`nx.json` (root)', readBy: 'Nx: the plugins it loads, targetDefaults, tasksRunnerOptions' },
   { id: 'project-json', paths: '`project.json` (anywhere)', readBy: 'Nx: every target is a command the host runs' },
@@ -46,8 +53,32 @@ export const HOST_EXECUTED_SURFACE = [
   { id: 'nxignore', paths: '`.nxignore` (anywhere)', readBy: 'Nx: hides files and projects from the graph' },
   {
     id: 'nx-plugin',
-    paths: 'every file of a local plugin or task runner `nx.json` names (by path, tsconfig path alias or a workspace link in the root node_modules)',
+    paths:
+      'every file of a local plugin or task runner `nx.json` names (by path, tsconfig path alias or a workspace link in the root node_modules), and every file and package it imports, transitively',
     readBy: 'Nx: loads it in-process on every graph computation',
+  },
+  {
+    id: 'nx-graph-config',
+    paths:
+      "every file an Nx plugin `nx.json` names reads while it builds the graph, by that plugin's own globs (`jest.config.*` for `@nx/jest/plugin`, `{vite,vitest}.config.*` for `@nx/vite/plugin`, ...)",
+    readBy: 'Nx: the plugin reads it, and runs it when it is JavaScript or TypeScript, on every graph computation (`nx show projects`)',
+  },
+  {
+    id: 'tool-config',
+    paths:
+      '`vite`, `vitest`, `jest`, `playwright`, `eslint`, `prettier`, `babel`, `webpack`, ... `.config.*`, `.eslintrc*`, `.prettierrc*`, `.babelrc*`, `tsconfig*.json` (anywhere)',
+    readBy: 'the editor (ESLint, Prettier, TypeScript), test runners and bundlers load them as code or follow the programs they name',
+  },
+  {
+    id: 'hook-manager',
+    paths: '`lefthook*.yml`, `.lefthook/`, `.pre-commit-config.yaml`, `.lintstagedrc*`, `lint-staged.config.*`, `.simple-git-hooks.*` (anywhere)',
+    readBy: 'git hooks: the commands they run on commit, push and checkout',
+  },
+  {
+    id: 'package-manager',
+    paths:
+      '`.yarnrc.yml` and the file its `yarnPath` names, `.yarn/plugins`, `.yarn/releases`, `.yarn/patches`, `.pnpmfile.*`, `pnpm-workspace.yaml`, `bunfig.toml`, lockfiles, `.nvmrc` (anywhere)',
+    readBy: 'yarn, pnpm, npm and bun: run their plugins and hooks, install what the lockfile says',
   },
   {
     id: 'vscode',
@@ -69,7 +100,7 @@ export const HOST_EXECUTED_SURFACE = [
   },
   {
     id: 'nested-node-modules',
-    paths: 'a `node_modules` folder below the root: its packages and `.bin` links, not their contents',
+    paths: 'a `node_modules` folder below the root: its packages and `.bin` links (their files are shown with the other changes)',
     readBy: 'Node and npm scripts resolve from it before the root install',
   },
   { id: 'shared-compose', paths: `\`${SHARED_COMPOSE_FILE}\` (root)`, readBy: 'docker compose, started by up-shared on the host' },
@@ -88,8 +119,12 @@ export const HOST_EXECUTED_SURFACE = [
 
 export type SurfaceRuleId = (typeof HOST_EXECUTED_SURFACE)[number]['id'];
 
-/** Folders of the root that are not the agent's (the host's install, git, Nx's cache) or are build output. */
-export const ROOT_SKIPPED: readonly string[] = ['node_modules', '.git', '.nx', 'dist', 'tmp'];
+/** Every other file or symlink the sandbox can write: shown after the list, as a summary (`--all`: in full). */
+export const OTHER_RULE = 'other';
+export type EntryRule = SurfaceRuleId | typeof OTHER_RULE;
+
+/** Folders of the root that are not the agent's: the host's git, and the stack's own volumes (the root's node_modules, Nx's cache). */
+export const ROOT_SKIPPED: readonly string[] = ['node_modules', '.git', '.nx'];
 
 const FILE_NAMES: Record<string, SurfaceRuleId> = {
   'project.json': 'project-json',
@@ -101,16 +136,16 @@ const FILE_NAMES: Record<string, SurfaceRuleId> = {
   '.gitmodules': 'gitmodules',
   '.devcontainer.json': 'devcontainer',
 };
-const FOLDER_NAMES: Record<string, SurfaceRuleId> = { '.vscode': 'vscode', '.husky': 'husky', [DEVCONTAINER_DIR]: 'devcontainer' };
+const FOLDER_NAMES: Record<string, EntryRule> = { '.vscode': 'vscode', '.husky': 'husky', [DEVCONTAINER_DIR]: 'devcontainer' };
 const DOTENV_FILE = /^\.env(\..+)?$|.\.env$/;
 const DOTENV_FOLDER = /^\.env\../;
 
 export type SurfaceEntry =
-  | { kind: 'file'; rule: SurfaceRuleId; sha256: string; size: number; binary: boolean; text?: string }
-  | { kind: 'symlink'; rule: SurfaceRuleId; target: string }
+  | { kind: 'file'; rule: EntryRule; sha256: string; size: number; binary: boolean; text?: string }
+  | { kind: 'symlink'; rule: EntryRule; target: string }
   /** A nested .git or node_modules folder: its presence, and for node_modules a listing (as text). */
-  | { kind: 'directory'; rule: SurfaceRuleId; sha256: string; text?: string }
-  | { kind: 'other'; rule: SurfaceRuleId; type: string };
+  | { kind: 'directory'; rule: EntryRule; sha256: string; text?: string }
+  | { kind: 'other'; rule: EntryRule; type: string };
 
 export interface SurfaceScan {
   /** By path relative to the root, with `/`. */
@@ -128,6 +163,8 @@ export interface ScanOptions {
   maxDepth?: number;
   textCap?: number;
   env?: NodeJS.ProcessEnv;
+  /** Hashes of files whose stat did not change since the last walk, and the approved entries their text is taken from. */
+  cache?: StatCache;
 }
 
 /** How a gitlink is recorded (kind `other`). */
@@ -137,8 +174,17 @@ export const DEFAULT_MAX_ENTRIES = 300_000;
 export const DEFAULT_MAX_DEPTH = 40;
 const LISTING_CAP = 5000;
 
-/** The rule a file (or symlink, or special file) of this name and place falls under, if any. */
-function ruleFor(rel: string, name: string, depth: number, folderRule: SurfaceRuleId | undefined, named: readonly NamedFolder[]): SurfaceRuleId | undefined {
+/** What classifies a path beyond its name: the named folders and the globs of the plugins nx.json names. */
+interface Classifier {
+  named: readonly NamedFolder[];
+  graphConfig: (rel: string) => boolean;
+}
+
+/** The rule a file (or symlink, or special file) of this name and place falls under; OTHER_RULE when none of the list does. */
+function ruleFor(rel: string, name: string, depth: number, folderRule: EntryRule | undefined, classifier: Classifier, vendored: boolean): EntryRule {
+  const named = inNamedFolder(classifier.named, rel)?.rule;
+  // Inside a nested node_modules only what a plugin imports is on the list: the rest is the package's files.
+  if (vendored) return named ?? OTHER_RULE;
   if (depth === 0 && name === 'nx.json') return 'nx-json';
   if (depth === 0 && name === SHARED_COMPOSE_FILE) return 'shared-compose';
   if (name === '.git') return 'nested-git';
@@ -146,7 +192,13 @@ function ruleFor(rel: string, name: string, depth: number, folderRule: SurfaceRu
   if (FILE_NAMES[name]) return FILE_NAMES[name];
   if (DOTENV_FILE.test(name)) return 'dotenv';
   if (name.endsWith('.code-workspace')) return 'vscode';
-  return folderRule ?? inNamedFolder(named, rel)?.rule ?? FOLDER_NAMES[name];
+  const rule = folderRule ?? named ?? FOLDER_NAMES[name];
+  if (rule) return rule;
+  if (classifier.graphConfig(rel)) return 'nx-graph-config';
+  if (isToolConfig(rel)) return 'tool-config';
+  if (isHookManagerFile(rel)) return 'hook-manager';
+  if (isPackageManagerFile(rel)) return 'package-manager';
+  return OTHER_RULE;
 }
 
 const kindOf = (entry: Dirent) => (entry.isSymbolicLink() ? 'symlink' : entry.isDirectory() ? 'directory' : entry.isFile() ? 'file' : 'other');
@@ -166,15 +218,19 @@ class Walk {
 
   constructor(
     private readonly root: string,
-    private readonly named: readonly NamedFolder[],
-    private readonly options: Required<Omit<ScanOptions, 'env'>>,
+    private readonly classifier: Classifier,
+    private readonly options: Required<Omit<ScanOptions, 'env' | 'cache'>>,
+    private readonly cache?: StatCache,
   ) {}
 
   /** Walks the folder at rel (the root is ''), breadth by depth; folderRule covers every file below. */
-  walk(start: string, startRule?: SurfaceRuleId): void {
-    const queue: { rel: string; depth: number; rule?: SurfaceRuleId }[] = [{ rel: start, depth: start === '' ? 0 : start.split('/').length, rule: startRule }];
+  walk(start: string, startRule?: EntryRule): void {
+    const queue: { rel: string; depth: number; rule?: EntryRule; vendored?: boolean }[] = [
+      { rel: start, depth: start === '' ? 0 : start.split('/').length, rule: startRule },
+    ];
     // An index, not shift(): the queue of a large workspace holds tens of thousands of folders.
     for (let next = 0, folder = queue[0]; folder && !this.stopped; folder = queue[++next]) {
+      const cached = this.cache?.folder(folder.rel);
       for (const child of this.list(folder.rel)) {
         if (++this.visited > this.options.maxEntries) {
           this.scan.incomplete.push(`The walk stopped after ${this.options.maxEntries} entries: pass --max-entries=<n> to look further.`);
@@ -189,28 +245,41 @@ class Walk {
           continue;
         }
         const kind = kindOf(child);
-        const rule = ruleFor(rel, child.name, folder.depth, folder.rule, this.named);
-        if (kind === 'directory' && child.name === '.git') this.nestedGit(rel);
-        else if (kind === 'directory' && child.name === 'node_modules') this.nestedNodeModules(rel);
+        const vendored = folder.vendored === true;
+        const rule = ruleFor(rel, child.name, folder.depth, folder.rule, this.classifier, vendored);
+        if (kind === 'directory' && child.name === '.git' && !vendored) this.nestedGit(rel);
         else if (kind === 'directory') {
+          // A nested node_modules is the agent's: its listing heads the report, its files are walked as the others.
+          if (child.name === 'node_modules' && !vendored) this.nestedNodeModules(rel);
           if (folder.depth + 1 > this.options.maxDepth)
             this.scan.incomplete.push(`${visible(rel)}/ is deeper than ${this.options.maxDepth} folders: not walked.`);
-          else queue.push({ rel, depth: folder.depth + 1, rule: folder.rule ?? folderRuleFor(child.name, rel, this.named) });
-        } else this.record(rel, kind === 'symlink' ? (rule ?? 'symlink') : rule, child);
+          else
+            queue.push({
+              rel,
+              depth: folder.depth + 1,
+              rule: vendored ? undefined : (folder.rule ?? folderRuleFor(child.name, rel, this.classifier.named)),
+              vendored: vendored || child.name === 'node_modules',
+            });
+        } else this.record(rel, kind === 'symlink' && rule === OTHER_RULE && !vendored ? 'symlink' : rule, child, true, cached);
       }
     }
   }
 
-  /** Records the file, symlink or special file at rel under rule (nothing when no rule covers it). */
-  record(rel: string, rule: SurfaceRuleId | undefined, dirent?: Dirent, again = true): void {
-    if (!rule) return;
-    const abs = join(this.root, rel);
+  /** Records the file, symlink or special file at rel under rule. */
+  record(rel: string, rule: EntryRule, dirent?: Dirent, again = true, cached?: Map<string, string>): void {
+    // rel is clean (names from readdir joined by `/`): no normalisation needed, and this runs once per file.
+    const abs = `${this.root}/${rel}`;
     const stat = dirent ?? lstatSync(abs, { throwIfNoEntry: false });
     if (!stat) return;
     if (stat.isSymbolicLink()) {
       const target = readLink(abs);
       if (target !== undefined) this.scan.entries[rel] = { kind: 'symlink', rule, target };
     } else if (stat.isFile()) {
+      const known = dirent && cached ? this.cache?.lookup(rel, abs, rule, cached, dirent.name) : this.cache?.lookup(rel, abs, rule);
+      if (known) {
+        this.scan.entries[rel] = known;
+        return;
+      }
       const content = readWorkspaceFile(this.root, rel, this.options.textCap);
       if (content === 'moved')
         this.scan.incomplete.push(`${visible(rel)} was read through a folder that moved (swapped for a symlink?) during the walk: run again.`);
@@ -235,7 +304,7 @@ class Walk {
   /** A folder's entries in name order; none (and a note) when it cannot be read. */
   private list(rel: string): Dirent[] {
     try {
-      return readdirSync(join(this.root, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1));
+      return readdirSync(rel === '' ? this.root : `${this.root}/${rel}`, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1));
     } catch (error) {
       this.scan.incomplete.push(`${visible(rel)}/ could not be read (${(error as NodeJS.ErrnoException).code}): make it readable to you.`);
       return [];
@@ -263,7 +332,7 @@ class Walk {
   }
 }
 
-function folderRuleFor(name: string, rel: string, named: readonly NamedFolder[]): SurfaceRuleId | undefined {
+function folderRuleFor(name: string, rel: string, named: readonly NamedFolder[]): EntryRule | undefined {
   if (FOLDER_NAMES[name]) return FOLDER_NAMES[name];
   if (DOTENV_FOLDER.test(name)) return 'dotenv';
   const folder = inNamedFolder(named, rel);
@@ -274,18 +343,26 @@ function folderRuleFor(name: string, rel: string, named: readonly NamedFolder[])
 export function scanSurface(workspaceRoot: string, layout: Repository, options: ScanOptions = {}): SurfaceScan {
   // The real path: a file read in place is checked against it.
   const root = realpathSync(workspaceRoot);
-  const { folders, notes } = namedFolders(root, layout, options.env ?? process.env);
-  const walk = new Walk(root, folders, {
-    maxEntries: options.maxEntries ?? DEFAULT_MAX_ENTRIES,
-    maxDepth: options.maxDepth ?? DEFAULT_MAX_DEPTH,
-    textCap: options.textCap ?? TEXT_CAP_BYTES,
-  });
+  const { folders, notes, nxPlugins } = namedFolders(root, layout, options.env ?? process.env);
+  const graph = graphConfigMatcher(nxPlugins.filter((spec) => !spec.startsWith('.') && !isAbsolute(spec)));
+  const walk = new Walk(
+    root,
+    { named: folders, graphConfig: graph.matches },
+    {
+      maxEntries: options.maxEntries ?? DEFAULT_MAX_ENTRIES,
+      maxDepth: options.maxDepth ?? DEFAULT_MAX_DEPTH,
+      textCap: options.textCap ?? TEXT_CAP_BYTES,
+    },
+    options.cache,
+  );
   walk.scan.notes.push(...layout.notes, ...notes);
+  for (const plugin of graph.unknown)
+    walk.scan.notes.push(`nx.json names the plugin ${visible(plugin)}, whose graph-time files devsec does not know: they are shown with the other changes.`);
   walk.walk('');
-  // A plugin or hooks folder under a skipped root folder (a plugin built into dist/) is walked on its own.
+  // A plugin or hooks folder under a skipped root folder (a plugin built into .nx/) is walked on its own.
   for (const folder of folders) {
     const [top] = folder.rel.split('/');
-    if (!['.nx', 'dist', 'tmp'].includes(top) || folder.module) continue;
+    if (!ROOT_SKIPPED.includes(top) || top === '.git' || folder.module) continue;
     const segments = folder.rel.split('/');
     const blocked = segments.findIndex((_, i) => !lstatSync(join(root, ...segments.slice(0, i + 1)), { throwIfNoEntry: false })?.isDirectory());
     if (blocked < 0) walk.walk(folder.rel, folder.rule);

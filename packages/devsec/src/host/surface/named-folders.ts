@@ -7,13 +7,15 @@ import { lstatSync, readlinkSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { parseJsonc } from '../../sandbox/jsonc';
 import { visible } from '../../sandbox/visible';
+import { parse as parseYaml } from 'yaml';
 import { Repository, hooksPathInWorkspace } from './repository';
 import { readSmallText } from './read';
+import { codeFiles, traceImports } from './imports';
 
 export interface NamedFolder {
   /** Relative to the root, with `/`: every file at or below it is on the surface. */
   rel: string;
-  rule: 'nx-plugin' | 'hooks-path';
+  rule: 'nx-plugin' | 'hooks-path' | 'package-manager';
   /** A module named without its extension at the root (`./plugin` → `plugin.ts`, `plugin.js`, `plugin/`). */
   module?: boolean;
 }
@@ -90,20 +92,54 @@ function nxJsonModules(nxJson: Json): string[] {
   return [...named, ...runners].filter((spec): spec is string => typeof spec === 'string' && spec !== '');
 }
 
-/** The named folders of this workspace, and notes on what lies outside it. */
-export function namedFolders(root: string, layout: Repository, env: NodeJS.ProcessEnv): { folders: NamedFolder[]; notes: string[] } {
+/** Where `.yarnrc.yml`'s yarnPath points (yarn runs that file for every yarn command), when it is in the workspace. */
+function yarnPath(root: string, notes: string[]): NamedFolder | undefined {
+  const text = readSmallText(join(root, '.yarnrc.yml'));
+  if (text === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = parseYaml(text);
+  } catch {
+    notes.push('.yarnrc.yml is not valid YAML: its yarnPath could not be read (it is shown as a changed file).');
+    return undefined;
+  }
+  const path = isObject(value) && typeof value.yarnPath === 'string' ? value.yarnPath : undefined;
+  if (path === undefined) return undefined;
+  const rel = insideRoot(root, resolve(root, path));
+  if (rel === undefined) notes.push(`.yarnrc.yml's yarnPath is ${visible(path)}, outside the workspace: not checked.`);
+  return rel === undefined ? undefined : { rel, rule: 'package-manager' };
+}
+
+/** The named folders of this workspace, the plugins nx.json names, and notes on what lies outside it. */
+export function namedFolders(root: string, layout: Repository, env: NodeJS.ProcessEnv): { folders: NamedFolder[]; notes: string[]; nxPlugins: string[] } {
   const notes: string[] = [];
   const folders: NamedFolder[] = [];
   if (lkind(join(root, 'nx.json')) === 'symlink') notes.push('nx.json is a symlink: the plugins it names were not read (it is reported as a symlink).');
   const nxJson = readJson(root, 'nx.json', notes) ?? {};
-  for (const spec of nxJsonModules(nxJson)) {
+  const specs = nxJsonModules(nxJson);
+  const start: string[] = [];
+  for (const spec of specs) {
     const local = spec.startsWith('.') || isAbsolute(spec);
     const abs = local ? resolve(root, spec) : resolveBare(root, spec, notes);
     if (abs === undefined) continue; // an installed package: the host's own node_modules
     const rel = insideRoot(root, abs);
-    if (rel !== undefined) folders.push(pluginFolder(root, rel));
-    else notes.push(`nx.json names ${visible(spec)}, at ${visible(abs)}, outside the workspace: not checked.`);
+    if (rel === undefined) {
+      notes.push(`nx.json names ${visible(spec)}, at ${visible(abs)}, outside the workspace: not checked.`);
+      continue;
+    }
+    const folder = pluginFolder(root, rel);
+    folders.push(folder);
+    // What the plugin imports, from every code file of its folder (or the module nx.json names).
+    if (folder.module) start.push(...['', '.ts', '.js', '.cjs', '.mjs', '.mts', '.cts'].map((ext) => abs + ext).filter((path) => lkind(path) === 'file'));
+    else start.push(...codeFiles(join(root, folder.rel)));
   }
+  const traced = traceImports(root, start, (spec) => resolveBare(root, spec, notes));
+  notes.push(...traced.notes);
+  for (const rel of [...traced.folders, ...traced.files]) {
+    if (!inNamedFolder(folders, rel)) folders.push({ rel, rule: 'nx-plugin' });
+  }
+  const yarn = yarnPath(root, notes);
+  if (yarn) folders.push(yarn);
   if (layout.hooksPath !== undefined) {
     const hooks = hooksPathInWorkspace(root, layout.hooksPath, env);
     if (hooks.relative === '')
@@ -111,7 +147,7 @@ export function namedFolders(root: string, layout: Repository, env: NodeJS.Proce
     else if (hooks.relative !== undefined) folders.push({ rel: hooks.relative, rule: 'hooks-path' });
     else notes.push(`core.hooksPath is ${visible(hooks.absolute)}, outside the workspace: not checked (keep it where the sandbox cannot write).`);
   }
-  return { folders, notes };
+  return { folders, notes, nxPlugins: specs };
 }
 
 /** The named folder a path lies in, if any. */

@@ -1,7 +1,8 @@
 /**
  * Reading files the agent may have written: never through a symlink (O_NOFOLLOW), never
  * blocking on a FIFO (O_NONBLOCK, then only regular files are read), whole for the hash,
- * and kept as text only when it is UTF-8 without NUL bytes and under a size cap.
+ * and kept as text only when it is UTF-8 and under a size cap (NUL bytes included: they are
+ * shown escaped, as every control character is, and mark the file binary).
  */
 import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readlinkSync, readSync, realpathSync } from 'node:fs';
@@ -13,8 +14,9 @@ export const TEXT_CAP_BYTES = 256 * 1024;
 export interface FileContent {
   sha256: string;
   size: number;
-  /** The content, when it is text and at most the cap. */
+  /** The content, when it is UTF-8 and at most the cap. */
   text?: string;
+  /** Not UTF-8, or holding a NUL byte. */
   binary: boolean;
 }
 
@@ -48,7 +50,7 @@ export function readSurfaceFile(path: string, textCap = TEXT_CAP_BYTES): FileCon
     }
     const bytes = Buffer.concat(kept);
     const text = size <= textCap ? decodeText(bytes) : undefined;
-    const binary = size <= textCap ? text === undefined : bytes.subarray(0, CHUNK).includes(0);
+    const binary = size <= textCap ? text === undefined || bytes.includes(0) : bytes.subarray(0, CHUNK).includes(0);
     return { sha256: hash.digest('hex'), size, text, binary };
   } finally {
     closeSync(fd);
@@ -65,7 +67,7 @@ export function readWorkspaceFile(root: string, rel: string, textCap = TEXT_CAP_
   const content = readSurfaceFile(abs, textCap);
   if (content === undefined) return undefined;
   try {
-    return realpathSync(dirname(abs)) === dirname(abs) ? content : 'moved';
+    return realpathSync.native(dirname(abs)) === dirname(abs) ? content : 'moved';
   } catch {
     return 'moved';
   }
@@ -80,9 +82,8 @@ export function readLink(path: string): string | undefined {
   }
 }
 
-/** UTF-8 without NUL bytes, or undefined (binary). */
+/** UTF-8, or undefined (binary). */
 function decodeText(bytes: Buffer): string | undefined {
-  if (bytes.includes(0)) return undefined;
   try {
     return utf8.decode(bytes);
   } catch {
@@ -90,10 +91,10 @@ function decodeText(bytes: Buffer): string | undefined {
   }
 }
 
-/** A small file's text (nx.json, tsconfig, git's pointers and config), or undefined when it is missing, not a regular file, or larger than cap. */
+/** A small file's text (nx.json, tsconfig, git's pointers and config), or undefined when it is missing, not a regular file, binary, or larger than cap. */
 export function readSmallText(path: string, cap = 1024 * 1024): string | undefined {
   const content = readSurfaceFile(path, cap);
-  return content?.text;
+  return content?.binary ? undefined : content?.text;
 }
 
 export function sha256(text: string): string {

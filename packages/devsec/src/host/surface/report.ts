@@ -3,9 +3,9 @@
  * note. Every piece of text that came from the workspace goes through `visible`; colour codes
  * are ours, added after, and only when asked for.
  */
-import { unifiedHunks } from './diff';
+import { diffLines, unifiedHunks } from './diff';
 import { visible } from '../../sandbox/visible';
-import { HOST_EXECUTED_SURFACE, SurfaceEntry } from './list';
+import { HOST_EXECUTED_SURFACE, OTHER_RULE, SurfaceEntry } from './list';
 import { SurfaceChange } from './snapshot';
 
 export interface RenderOptions {
@@ -28,6 +28,7 @@ export function paint(options: RenderOptions, style: Style, text: string): strin
 function describe(entry: SurfaceEntry): string {
   switch (entry.kind) {
     case 'file':
+      if (entry.binary && entry.text !== undefined) return `a file holding NUL bytes (${entry.size} bytes; shown with them as \\x00)`;
       return entry.binary ? `a binary file (${entry.size} bytes)` : entry.text === undefined ? `a file of ${entry.size} bytes` : 'a file';
     case 'symlink':
       return `a symlink -> ${visible(entry.target)}`;
@@ -72,10 +73,10 @@ export function renderDiff(path: string, before: string | undefined, after: stri
 export function renderChange(change: SurfaceChange, options: RenderOptions): string[] {
   const path = visible(change.path);
   const entry = change.type === 'deleted' ? change.before : change.after;
-  const why = paint(options, 'yellow', `— ${READ_BY.get(entry.rule) ?? entry.rule}`);
+  const why = entry.rule === OTHER_RULE ? '' : ` ${paint(options, 'yellow', `— ${READ_BY.get(entry.rule) ?? entry.rule}`)}`;
   if (change.type === 'deleted') return [`${paint(options, 'red', 'deleted')} ${path}: was ${describe(change.before)}`];
   if (change.type === 'added') {
-    const heading = `${paint(options, 'green', 'added')} ${path}: ${describe(change.after)} ${why}`;
+    const heading = `${paint(options, 'green', 'added')} ${path}: ${describe(change.after)}${why}`;
     if (change.after.kind === 'directory' && change.after.rule === 'nested-git') {
       return [`${heading}`, '  git and VS Code run in that folder with its own config and hooks: remove it unless you made it.'];
     }
@@ -83,7 +84,7 @@ export function renderChange(change: SurfaceChange, options: RenderOptions): str
     return text === undefined ? [heading] : [heading, ...renderDiff(change.path, undefined, text, options)];
   }
   const { before, after } = change;
-  const heading = `${paint(options, 'yellow', 'changed')} ${path} ${why}`;
+  const heading = `${paint(options, 'yellow', 'changed')} ${path}${why}`;
   if (before.kind !== after.kind || before.kind === 'symlink' || before.kind === 'other') {
     const lines = [heading, `  was ${describe(before)}`, `  now ${describe(after)}`];
     const text = textOf(after);
@@ -93,22 +94,48 @@ export function renderChange(change: SurfaceChange, options: RenderOptions): str
   if (oldText === undefined || newText === undefined) {
     const hashes = (e: SurfaceEntry) =>
       e.kind === 'file' ? `${short(e.sha256)} (${e.size} bytes${e.binary ? ', binary' : ''})` : e.kind === 'directory' ? short(e.sha256) : '';
-    const reason = before.kind === 'file' && before.binary ? 'binary' : 'no text kept of the approved copy (too large)';
-    const note = `  sha256 ${hashes(before)} -> ${hashes(after)}: ${after.kind === 'file' && after.binary ? 'binary' : reason}, no diff`;
+    const reason = before.kind === 'file' && before.binary && oldText === undefined ? 'binary' : 'no text kept of the approved copy (too large)';
+    const note = `  sha256 ${hashes(before)} -> ${hashes(after)}: ${after.kind === 'file' && after.binary && newText === undefined ? 'binary' : reason}, no diff`;
     return newText === undefined ? [heading, note] : [heading, note, '  the whole file now:', ...renderDiff(change.path, undefined, newText, options)];
   }
   return [heading, ...renderDiff(change.path, oldText, newText, options)];
 }
 
-/** The surface as recorded for a baseline: one line per path. */
+/** Whether a change is of a file the host runs or trusts without asking (shown first), rather than any other. */
+export function isListed(change: SurfaceChange): boolean {
+  if (change.type === 'deleted') return change.before.rule !== OTHER_RULE;
+  if (change.type === 'added') return change.after.rule !== OTHER_RULE;
+  return change.before.rule !== OTHER_RULE || change.after.rule !== OTHER_RULE;
+}
+
+/** One line of the summary of the other changes, as `git diff --stat` has it: the path, then lines added and removed (or what it is). */
+export function renderStat(change: SurfaceChange, options: RenderOptions): string {
+  const path = visible(change.path);
+  if (change.type === 'deleted') return `  ${paint(options, 'red', 'deleted')}  ${path}`;
+  const before = change.type === 'changed' ? change.before : undefined;
+  const [oldText, newText] = [before ? textOf(before) : '', textOf(change.after)];
+  let what: string;
+  if (oldText !== undefined && newText !== undefined) {
+    const lines = diffLines(oldText, newText);
+    const added = lines.filter((line) => line.op === '+').length;
+    const removed = lines.filter((line) => line.op === '-').length;
+    what = `${paint(options, 'green', `+${added}`)} ${paint(options, 'red', `-${removed}`)}`;
+  } else what = before && before.kind !== change.after.kind ? `was ${describe(before)}, now ${describe(change.after)}` : describe(change.after);
+  const verb = change.type === 'added' ? paint(options, 'green', 'added') : paint(options, 'yellow', 'changed');
+  return `  ${verb}  ${path} | ${what}`;
+}
+
+/** The surface as recorded for a baseline: one line per path of the list, then how many other files. */
 export function renderEntries(entries: Record<string, SurfaceEntry>): string[] {
-  return Object.keys(entries)
-    .sort()
-    .map((path) => `  ${visible(path)}: ${describe(entries[path])}`);
+  const paths = Object.keys(entries).sort();
+  const listed = paths.filter((path) => entries[path].rule !== OTHER_RULE);
+  const others = paths.length - listed.length;
+  const lines = listed.map((path) => `  ${visible(path)}: ${describe(entries[path])}`);
+  return others > 0 ? [...lines, `  and ${others} other file${others === 1 ? '' : 's'} the sandbox can write`] : lines;
 }
 
 /** The list as a Markdown table, for the README (whose test compares the two). */
 export function surfaceTable(): string {
   const rows = HOST_EXECUTED_SURFACE.map((rule) => `| ${rule.paths} | ${rule.readBy} |`);
-  return ['| on the surface | executed or trusted by |', '|---|---|', ...rows].join('\n') + '\n';
+  return ['| shown first | executed or trusted by |', '|---|---|', ...rows].join('\n') + '\n';
 }

@@ -5,8 +5,9 @@
  */
 import { realpathSync } from 'node:fs';
 import { readRepository, Repository, repositoryKey } from './repository';
-import { scanSurface, ScanOptions, SurfaceScan } from './list';
+import { scanSurface, ScanOptions, SurfaceEntry, SurfaceScan } from './list';
 import { compareSurface, loadSnapshot, makeSnapshot, saveSnapshot, Snapshot, snapshotFile, SurfaceChange } from './snapshot';
+import { loadStatCache, saveStatCache, saveUnchangedStatCache, StatCache, statCacheFile } from './stat-cache';
 
 /** How `devsec check` names a gitlink into a repository the agent made. */
 export { describeUnsafeGitlink } from '../git/gitlinks';
@@ -17,9 +18,14 @@ export interface SurfaceReview {
   /** The snapshot's file in the host user's state directory. */
   file: string;
   scan: SurfaceScan;
-  /** Undefined when nothing was approved yet for this repository. */
+  /**
+   * The approved snapshot; undefined when nothing was approved yet for this repository. When the
+   * stat cache shows nothing changed, only its header is read (entries then empty: nothing to compare).
+   */
   approved?: Snapshot;
   changes: SurfaceChange[];
+  /** The walk's stats, and where they are kept for the next walk. */
+  cache: { file: string; stats: StatCache };
 }
 
 /** The command that shows what changed (README, "devsec check"). */
@@ -29,17 +35,41 @@ export function reviewSurface(workspaceRoot: string, options: ScanOptions = {}):
   const env = options.env ?? process.env;
   const root = realpathSync(workspaceRoot);
   const layout = readRepository(root);
-  const file = snapshotFile(repositoryKey(layout), env);
+  const key = repositoryKey(layout);
+  const file = snapshotFile(key, env);
+  const cacheFile = statCacheFile(key, root, env);
+  const cache = loadStatCache(cacheFile, root, file);
+  const scan = scanSurface(root, layout, { ...options, env, cache });
+  // Every path and content the cached snapshot's: nothing changed, and its texts need not be read.
+  if (cache.snapshot && cache.unchanged(scan.entries)) {
+    const approved: Snapshot = { ...cache.snapshot, entries: Object.create(null) };
+    if (cache.stale) saveUnchangedStatCache(cacheFile, root, cache);
+    return { root, layout, file, scan, approved, changes: [], cache: { file: cacheFile, stats: cache } };
+  }
   const approved = loadSnapshot(file);
-  const scan = scanSurface(root, layout, { ...options, env });
+  if (approved) {
+    fillFromSnapshot(scan.entries, approved.entries);
+    saveStatCache(cacheFile, root, file, approved, cache, scan.entries);
+  }
   const changes = approved ? compareSurface(approved.entries, scan.entries) : [];
-  return { root, layout, file, scan, approved, changes };
+  return { root, layout, file, scan, approved, changes, cache: { file: cacheFile, stats: cache } };
+}
+
+/** The text of each file the stat cache vouched for, from the snapshot whose content it is (it kept no text). */
+function fillFromSnapshot(current: Record<string, SurfaceEntry>, approved: Record<string, SurfaceEntry>): void {
+  for (const path of Object.keys(current)) {
+    const entry = current[path];
+    const before = Object.hasOwn(approved, path) ? approved[path] : undefined;
+    if (entry.kind === 'file' && entry.text === undefined && before?.kind === 'file' && before.sha256 === entry.sha256 && before.text !== undefined)
+      current[path] = { ...entry, text: before.text, binary: before.binary };
+  }
 }
 
 /** Records what this review saw (not a new walk: the user approves exactly what was shown). */
 export function approveSurface(review: SurfaceReview, now = new Date()): Snapshot {
   const snapshot = makeSnapshot(review.scan, review.layout, review.root, now);
   saveSnapshot(review.file, snapshot);
+  saveStatCache(review.cache.file, review.root, review.file, snapshot, review.cache.stats, review.scan.entries);
   return snapshot;
 }
 

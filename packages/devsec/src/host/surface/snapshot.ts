@@ -10,7 +10,7 @@ import { SandboxError } from '../../sandbox/errors';
 import { readStateFile, stateDir, writeStateFile } from '../engine/state-dir';
 import { visible } from '../../sandbox/visible';
 import { Repository } from './repository';
-import { HOST_EXECUTED_SURFACE, SurfaceEntry, SurfaceScan } from './list';
+import { HOST_EXECUTED_SURFACE, OTHER_RULE, SurfaceEntry, SurfaceScan } from './list';
 
 export const SNAPSHOT_FILE = 'snapshot.json';
 /** Text kept across all files of one snapshot; past it, files are kept as hashes (their later diffs become one-line notes). */
@@ -54,12 +54,14 @@ export function loadSnapshot(file: string): Snapshot | undefined {
   return value;
 }
 
-/** The snapshot of a scan, its text kept within SNAPSHOT_TEXT_BUDGET. */
+/** The snapshot of a scan, its text kept within SNAPSHOT_TEXT_BUDGET: the files of the list first, then the others. */
 export function makeSnapshot(scan: SurfaceScan, layout: Repository, root: string, now = new Date()): Snapshot {
   let budget = SNAPSHOT_TEXT_BUDGET;
   // No prototype: a symlink named __proto__ must be recorded, not set the object's prototype.
   const entries: Record<string, SurfaceEntry> = Object.create(null);
-  for (const [path, entry] of Object.entries(scan.entries)) {
+  const all = Object.entries(scan.entries);
+  const ordered = [...all.filter(([, entry]) => entry.rule !== OTHER_RULE), ...all.filter(([, entry]) => entry.rule === OTHER_RULE)];
+  for (const [path, entry] of ordered) {
     if (entry.kind === 'file' && entry.text !== undefined) {
       budget -= entry.text.length;
       entries[path] = budget >= 0 ? entry : { ...entry, text: undefined };
@@ -84,18 +86,19 @@ export function sameEntry(a: SurfaceEntry, b: SurfaceEntry): boolean {
 /** What changed from the approved entries to the current ones, by path. */
 export function compareSurface(approved: Record<string, SurfaceEntry>, current: Record<string, SurfaceEntry>): SurfaceChange[] {
   const changes: SurfaceChange[] = [];
-  for (const path of [...new Set([...Object.keys(approved), ...Object.keys(current)])].sort()) {
+  for (const path of Object.keys(current)) {
+    const after = current[path];
     const before = Object.hasOwn(approved, path) ? approved[path] : undefined;
-    const after = Object.hasOwn(current, path) ? current[path] : undefined;
-    if (before && after) {
-      if (!sameEntry(before, after)) changes.push({ path, type: 'changed', before, after });
-    } else if (after) changes.push({ path, type: 'added', after });
-    else if (before) changes.push({ path, type: 'deleted', before });
+    if (!before) changes.push({ path, type: 'added', after });
+    else if (!sameEntry(before, after)) changes.push({ path, type: 'changed', before, after });
   }
-  return changes;
+  for (const path of Object.keys(approved)) {
+    if (!Object.hasOwn(current, path)) changes.push({ path, type: 'deleted', before: approved[path] });
+  }
+  return changes.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
-const RULES = new Set<string>(HOST_EXECUTED_SURFACE.map((rule) => rule.id));
+const RULES = new Set<string>([...HOST_EXECUTED_SURFACE.map((rule) => rule.id), OTHER_RULE]);
 const isString = (value: unknown): value is string => typeof value === 'string';
 const optionalString = (value: unknown) => value === undefined || isString(value);
 
