@@ -183,7 +183,8 @@ describeWithDocker('--workspace=clone: a clone in a volume, nothing of the check
     const tip = inside('git rev-parse agent-branch').stdout.trim();
     const lines: string[] = [];
     const say = { info: (line: string) => lines.push(line), warn: (line: string) => lines.push(line), error: (line: string) => lines.push(line) };
-    expect(fetchSandbox(dir, composeFile, say)).toBe(true);
+    const ok = fetchSandbox(dir, composeFile, say);
+    expect(ok ? 'fetched' : lines.join('\n')).toBe('fetched');
     expect(lines.join('\n')).toMatch(/agent-branch/);
     expect(hostGit('rev-parse', 'refs/remotes/devsec/app/agent-branch').trim()).toBe(tip);
     expect(hostGit('log', '-1', '--format=%s', 'refs/remotes/devsec/app/agent-branch').trim()).toBe("the agent's commit");

@@ -95,6 +95,8 @@ function locate(cwd: string, composeFileFromRoot: string, run: Runner): { stack:
     project,
     network,
     compose: { name: identity.composeProjectName, files, cwd: devcontainerDir, env: composeEnvironment(), prefix: `[${visible(project)}] ` },
+    // As the definition (read-only inside) labels it; prepareWorktree reads it again from every file.
+    workspace: workspaceModeOf([model]),
   };
   return { stack, model };
 }
