@@ -1,6 +1,6 @@
 /**
  * Benchmarks, measured side by side in one run (alternating A/B), on unix sockets only.
- *   npm run bench            all figures;   npm run bench -- ps logs follow up graph memory egress cli check   some
+ *   npm run bench            all figures;   npm run bench -- ps logs follow up graph memory egress cli check git   some
  * Writes the table to bench/results.md (and prints it). Needs a Docker engine and the
  * stand-in images (bash scripts/stand-in-images.sh); builds the packages first.
  */
@@ -17,6 +17,7 @@ import { benchCli } from './cli-figure';
 import { benchCheck } from './check-figure';
 import { benchEgress } from './egress-figure';
 import { benchGraph, benchUp } from './nx-figures';
+import { benchGit } from './git-figure';
 import { BASE_IMAGE, buildImages, Helper, memoryOf, removeImages, socketFolder, stackRunFlags, startHaproxy, startOurProxy } from './stack-helpers';
 
 const wanted = process.argv.slice(2);
@@ -211,6 +212,7 @@ async function main() {
     if (proxy && want('follow')) await benchFollow(proxy);
     if (want('up')) await benchUp();
     if (want('graph')) benchGraph();
+    if (want('git')) benchGit();
     if (want('cli')) {
       buildPackages(['devsec']);
       benchCli();

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { inside, journey } from './context';
 
 export function describeGitAndTools(): void {
-  it('lets git commit and switch branches; the commit lands in the repository; what git on the host runs stays read-only', () => {
+  it("lets git commit and switch branches; the commit stays in the sandbox's repository (devsec fetch brings it); what git on the host runs stays read-only", () => {
     const { ws } = journey;
     const commit = inside(
       `cd ${ws.dir} && git commit -q --allow-empty -m "from the sandbox" && git switch -q -c agent/scratch && git switch -q - && git log -1 --format="%s by %an <%ae>"`,
@@ -12,13 +12,13 @@ export function describeGitAndTools(): void {
     expect(commit.stderr).toBe('');
     // The host user's git identity, carried by .env.
     expect(commit.stdout.trim()).toBe('from the sandbox by devsec e2e <e2e@devsec.invalid>');
-    expect(ws.run('git', ['log', '-1', '--format=%s']).stdout.trim()).toBe('from the sandbox');
+    expect(ws.run('git', ['log', '-1', '--format=%s']).stdout.trim()).not.toBe('from the sandbox');
     for (const path of ['.git/hooks/pre-commit', 'apps/app/.devcontainer/docker-compose.yml', 'apps/app/.devcontainer/evil', 'docker-compose.shared.yml']) {
       const write = inside(`echo evil >> ${ws.dir}/${path}`);
       expect([path, write.status, write.stderr]).toEqual([path, 1, expect.stringMatching(/Read-only file system/)]);
     }
-    // .git inside is the sandbox's own git dir: its config is the agent's, never the host's.
-    expect(inside(`git -C ${ws.dir} config devsec.probe planted && git -C ${ws.dir} config devsec.probe`).stdout.trim()).toBe('planted');
+    // .git inside is the sandbox's own git dir: its config is written by the host and read-only.
+    expect(inside(`git -C ${ws.dir} config devsec.probe planted`).status).not.toBe(0);
     expect(ws.run('git', ['config', '--get', 'devsec.probe'], { allowFailure: true }).stdout).toBe('');
   });
 

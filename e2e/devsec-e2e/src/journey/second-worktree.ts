@@ -72,11 +72,12 @@ export function describeSecondWorktree(): void {
     }
   });
 
-  it('runs git inside the linked worktree; its .git file and the repository stay read-only, and the host sees the commit', () => {
+  it("runs git inside the linked worktree; its .git file and the repository stay read-only, and the commit stays in the sandbox's repository", () => {
     const commit = insideSecond('git status --short && git commit -q --allow-empty -m "from worktree two" && git branch --show-current');
     expect(commit.stderr).toBe('');
     expect(commit.stdout.trim()).toBe('agent/two');
-    expect(journey.ws.run('git', ['log', '-1', '--format=%s', 'agent/two']).stdout.trim()).toBe('from worktree two');
+    expect(insideSecond('git log -1 --format=%s agent/two').stdout.trim()).toBe('from worktree two');
+    expect(journey.ws.run('git', ['log', '-1', '--format=%s', 'agent/two']).stdout.trim()).not.toBe('from worktree two');
     const common = join(journey.ws.dir, '.git');
     for (const path of [`${second.dir}/.git`, `${common}/hooks/post-checkout`, `${common}/worktrees/agent-2/commondir`, `${common}/config`]) {
       const write = insideSecond(`echo gitdir: /tmp/evil >> ${path}`);

@@ -7,7 +7,7 @@
  */
 import { ExecutorContext, logger } from '@nx/devkit';
 import { spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -108,19 +108,20 @@ describeWithDocker('the host boundary: what the agent writes is never run or tru
     // The repository's top (HEAD, index, config, a commondir's place) is not in the sandbox at all;
     // .git inside is the sandbox's own git dir, which only the sandbox's git reads.
     expect(inside('ls /devsec/git 2>&1').stdout).toMatch(/No such file or directory/);
+    // Its config is written by the host and read-only; a commondir there is the agent's own git's to follow.
     const ownConfig = `${dir}/.git/config`;
-    expect(
-      inside(`cp ${ownConfig} /tmp/config && echo /tmp/evil > ${dir}/.git/commondir && printf '\\tfsmonitor = "${payload('own-config')}"\\n' >> ${ownConfig}`)
-        .status,
-    ).toBe(0);
+    const config = inside(`printf '\\tfsmonitor = "${payload('own-config')}"\\n' >> ${ownConfig}`);
+    expect(config.stderr).toMatch(/Read-only file system|Permission denied/);
+    expect(inside(`echo /tmp/evil > ${dir}/.git/commondir`).status).toBe(0);
     for (const cwd of [dir, join(dir, 'apps/app')]) expect(hostGit(cwd, 'status', '--short').status).toBe(0);
     expect(ran()).toEqual([]);
     expect(existsSync(join(dir, '.git/commondir'))).toBe(false);
     expect(readFileSync(join(dir, '.git/config'), 'utf-8')).not.toContain('fsmonitor');
-    inside(`rm ${dir}/.git/commondir && cp /tmp/config ${ownConfig}`);
+    inside(`rm ${dir}/.git/commondir`);
   });
 
-  it('lets git work for the agent inside: status, add, commit, branch, switch, log; commits and branches land in the repository', () => {
+  it("lets git work for the agent inside: status, add, commit, branch, switch, log; commits and branches stay in the sandbox's repository", () => {
+    const hostHead = hostGit(dir, 'rev-parse', 'HEAD').stdout.trim();
     const work = inside(
       [
         `cd ${dir} && echo hello > apps/app/hello.txt && git status --short && git add apps/app/hello.txt && git commit -q -m "from the sandbox"`,
@@ -128,11 +129,15 @@ describeWithDocker('the host boundary: what the agent writes is never run or tru
         'git log -1 --format=%s',
       ].join(' && '),
     );
-    expect(work.stderr).toBe('');
+    // Deleting a branch makes git rewrite its config (the branch's section), which is read-only: git says so and goes on.
+    expect(work.stderr).toBe('error: could not write config file .git/config: Device or resource busy\nwarning: update of config-file failed\n');
     expect(work.stdout).toContain('?? apps/app/hello.txt');
     expect(work.stdout.trim().split('\n').pop()).toBe('from the sandbox');
-    expect(hostGit(dir, 'log', '-1', '--format=%s', 'HEAD').stdout.trim()).toBe('from the sandbox');
-    expect(hostGit(dir, 'branch', '--list', 'agent/feature').stdout).toContain('agent/feature');
+    // The host's branches do not move: the commit comes back by devsec fetch.
+    expect(hostGit(dir, 'rev-parse', 'HEAD').stdout.trim()).toBe(hostHead);
+    expect(hostGit(dir, 'branch', '--list', 'agent/feature').stdout).toBe('');
+    // Back to the host's commit (the next start lets the branch follow the host's again).
+    expect(inside(`cd ${dir} && git reset -q --hard ${hostHead} && git branch -q -D agent/feature`).status).toBe(0);
   });
 
   it("never lets the host's git or the next start write through a symlink the agent planted, nor see one commit for another", async () => {
@@ -229,6 +234,14 @@ describeWithDocker('the host boundary: what the agent writes is never run or tru
     ].join(' && ');
     try {
       expect(inside(plant)).toMatchObject({ status: 0, stderr: '' });
+      // The commit is the sandbox's; the user brings it in (as `devsec fetch` will) and moves the branch to it.
+      const commit = inside(`cd ${dir} && git rev-parse HEAD`).stdout.trim();
+      const objects = join(stateHome, 'devsec/worktrees', app.replace(/-app-1$/, ''), 'git/objects');
+      for (const folder of readdirSync(objects).filter((name) => /^[0-9a-f]{2}$/.test(name))) {
+        cpSync(join(objects, folder), join(dir, '.git/objects', folder), { recursive: true, force: false });
+      }
+      ws.chownToCheckoutUser();
+      expect(hostGit(dir, 'update-ref', `refs/heads/${hostGit(dir, 'branch', '--show-current').stdout.trim()}`, commit).status).toBe(0);
       expect(hostGit(dir, 'ls-tree', 'HEAD', 'libs/util').stdout).toMatch(/^160000 commit [0-9a-f]{40}\tlibs\/util\n$/);
       // devsec check, before anything else: the gitlink first, exit 1.
       const stdout = new PassThrough();
@@ -256,9 +269,9 @@ describeWithDocker('the host boundary: what the agent writes is never run or tru
       expect(hostGit(dir, 'status', '--short').status).toBe(0);
       expect(ran()).toEqual([]);
     } finally {
-      // Drop the commit (the branch moves back; the host's and the sandbox's index follow it).
+      // Drop the commit (the branch moves back, in the host's repository and in the sandbox's; the index follows).
       if (hostGit(dir, 'log', '-1', '--format=%s').stdout.trim() === 'a gitlink') hostGit(dir, 'reset', '-q', 'HEAD~1');
-      inside(`cd ${dir} && git reset -q`);
+      inside(`cd ${dir} && git reset -q HEAD~1`);
       rmSync(join(dir, 'libs/util'), { recursive: true, force: true });
     }
   });

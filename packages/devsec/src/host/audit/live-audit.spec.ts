@@ -82,8 +82,12 @@ describe('gatherProbeInput', () => {
       '172.18.0.1:2376 the gateway of network dev',
     ]);
     expect(input.calls).toBe(FORBIDDEN_CALLS);
-    // A main worktree's .git inside is the sandbox's own git dir: its hooks, info and modules (when the repository has them) are the repository's, read-only.
-    expect(input.writable).toEqual(['/nonexistent-ws/docker-compose.shared.yml']);
+    // A main worktree's .git inside is the sandbox's own git dir: its config, alternates, refs/replace, hooks and info read-only, and the repository's objects.
+    expect(input.writable).toEqual([
+      '/nonexistent-ws/docker-compose.shared.yml',
+      ...['config', 'objects/info', 'refs/replace', 'hooks', 'info'].map((name) => `/nonexistent-ws/.git/${name}`),
+      '/devsec/repository-objects',
+    ]);
   });
 
   it('refuses when the stack is not running, and says how to start it', () => {
