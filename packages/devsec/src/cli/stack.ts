@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runAudit } from '../host/audit/audit';
-import { prepareSandbox, runningDevContainer, Say, startSandbox, startShared, stopSandbox, stopShared } from '../host/lifecycle';
+import { prepareSandbox, resetData, runningDevContainer, Say, startSandbox, startShared, stopSandbox, stopShared } from '../host/lifecycle';
 import { SandboxError } from '../sandbox/errors';
 import { specFromComposeText } from '../sandbox/spec';
 import { sharedFileTrust } from '../sandbox/shared-trust';
@@ -58,6 +58,13 @@ export const STACK_COMMANDS: Record<string, StackCommand> = {
       const sandbox = projectSandbox(root, args.positionals[0]);
       return stopSandbox(root, sandbox.composeFile, { volumes: args.flags.volumes === true, images: args.flags.images === true }, say);
     },
+  },
+  'reset-data': {
+    usage: `devsec reset-data <project>
+  Makes this worktree's database in the shared Postgres again from the shared one (or empty), and
+  removes its Redis keys, as nx run <project>:reset-data does.`,
+    flags: {},
+    run: async (root, args, say) => resetData(root, projectSandbox(root, args.positionals[0]).composeFile, say),
   },
   'up-shared': {
     usage: `devsec up-shared

@@ -5,6 +5,7 @@ import { DEVCONTAINER_DIR, PLUGIN_PACKAGE, SHARED_COMPOSE_FILE, TARGET_GROUP, TA
 export interface DevsecPluginOptions {
   upTargetName?: string;
   downTargetName?: string;
+  resetDataTargetName?: string;
   auditTargetName?: string;
   auditLiveTargetName?: string;
   upSharedTargetName?: string;
@@ -21,6 +22,7 @@ export function normalizeOptions(options: DevsecPluginOptions | undefined): Norm
   return {
     upTargetName: name(options?.upTargetName, TARGETS.up),
     downTargetName: name(options?.downTargetName, TARGETS.down),
+    resetDataTargetName: name(options?.resetDataTargetName, TARGETS.resetData),
     auditTargetName: name(options?.auditTargetName, TARGETS.audit),
     auditLiveTargetName: name(options?.auditLiveTargetName, TARGETS.auditLive),
     upSharedTargetName: name(options?.upSharedTargetName, TARGETS.upShared),
@@ -49,6 +51,12 @@ export function sandboxTargets(composeFile: string, options: NormalizedOptions, 
       options: { composeFile },
       cache: false,
       metadata: docker('Stop and remove this git worktree’s sandbox (volumes and built images kept unless --volumes, --images).'),
+    },
+    [options.resetDataTargetName]: {
+      executor: executor(TARGETS.resetData),
+      options: { composeFile },
+      cache: false,
+      metadata: docker('Make this worktree’s database in the shared services again from the shared one, and remove its Redis keys.'),
     },
     [options.auditTargetName]: {
       executor: executor(TARGETS.audit),

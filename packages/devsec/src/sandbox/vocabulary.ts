@@ -96,6 +96,8 @@ export const ENGINE_PORTS: readonly number[] = [2375, 2376];
 export const TARGETS = {
   up: 'up-worktree',
   down: 'down-worktree',
+  /** This worktree's tenant data in the shared services made again. */
+  resetData: 'reset-data',
   /** The static audit: cacheable. */
   audit: 'audit',
   /** The audit with --live: never cached, since it looks at running containers. */

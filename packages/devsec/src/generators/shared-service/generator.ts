@@ -119,6 +119,10 @@ function normalize(tree: Tree, options: SharedServiceGeneratorSchema): Normalize
     urlPassword: literal !== undefined ? encodeURIComponent(literal) : `\${${passwordVariable(name)}:-}`,
   };
   if (!needsPassword(preset) && literal !== undefined) throw new GeneratorError(`--password: ${preset} takes no password here.`);
+  const seed = options.seed;
+  if (seed !== undefined && seed !== 'template' && seed !== 'empty') throw new GeneratorError(`--seed: "${seed}" is not template or empty.`);
+  if (seed === 'template' && preset !== 'postgres')
+    throw new GeneratorError(`--seed=template: only a Postgres database is copied for each worktree; ${preset} starts empty.`);
 
   const service: Record<string, unknown> = {
     image,
@@ -135,6 +139,8 @@ function normalize(tree: Tree, options: SharedServiceGeneratorSchema): Normalize
         ? { [name === preset ? definition.connectionVariable! : `${name.toUpperCase().replace(/-/g, '_')}_URL`]: definition.connection(input, port) }
         : {},
       projects,
+      // Recorded only when asked: without it, a Postgres tenant starts from the template, the others empty (host/stack/tenants.ts).
+      ...(seed ? { seed } : {}),
     },
   };
   const client = options.noClient ? undefined : definition.client;
