@@ -11,7 +11,8 @@ export function describeAgentView(): void {
     );
     expect(pg.stderr).toBe('');
     expect(pg.stdout.trim().split('\n').pop()).toBe('1');
-    expect(inside('echo "$DATABASE_URL"').stdout).toMatch(/^postgresql:\/\/postgres:[^@]+@postgres:5432\/app$/m);
+    // The worktree's own tenant and database (host/stack/tenants.ts), never the administrator.
+    expect(inside('echo "$DATABASE_URL"').stdout).toMatch(/^postgresql:\/\/app_ws_[0-9a-f]{8}:[^@]+@postgres:5432\/app_app_ws_[0-9a-f]{8}$/m);
     expect(inside('redis-cli -u "$REDIS_URL" ping').stdout.trim()).toBe('PONG');
     const secrets = readFileSync(join(journey.stateHome, 'devsec/shared/ws-source-shared.env'), 'utf-8');
     const password = /^DEVSEC_POSTGRES_PASSWORD=(\S{20,})$/m.exec(secrets)![1];

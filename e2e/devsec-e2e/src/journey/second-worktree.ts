@@ -32,8 +32,10 @@ export function describeSecondWorktree(): void {
     expect(inside('curl -s -m 5 http://localhost:3000').stdout).not.toBe(`web ${web}`);
   });
 
-  it('uses the same postgres', () => {
-    expect(insideSecond('psql "$DATABASE_URL" -tAc "select t from notes"').stdout.trim()).toBe('from one');
+  it("uses the same postgres, with a database of its own: the first worktree's table is not there", () => {
+    expect(insideSecond('psql "$DATABASE_URL" -tAc "select current_database(), to_regclass(\'notes\') is null"').stdout.trim()).toMatch(
+      /^app_app_agent_2_[0-9a-f]{8}\|t$/,
+    );
   });
 
   it("runs as a stack of its own, and sees none of the other worktree's containers", () => {

@@ -11,6 +11,7 @@ import {
   commitsWaiting,
   fetchSandbox,
   prepareSandbox,
+  resetData,
   runningDevContainer,
   Say,
   startSandbox,
@@ -83,6 +84,13 @@ export const STACK_COMMANDS: Record<string, StackCommand> = {
       const sandbox = projectSandbox(root, args.positionals[0]);
       return fetchSandbox(root, sandbox.composeFile, say);
     },
+  },
+  'reset-data': {
+    usage: `devsec reset-data <project>
+  Makes this worktree's database in the shared Postgres again from the shared one (or empty), and
+  removes its Redis keys, as nx run <project>:reset-data does.`,
+    flags: {},
+    run: async (root, args, say) => resetData(root, projectSandbox(root, args.positionals[0]).composeFile, say),
   },
   'up-shared': {
     usage: `devsec up-shared

@@ -35,6 +35,7 @@ import { checkSharedLogins } from './stack/shared-logins';
 import { ensureSharedNetwork, removeSharedNetworkIfUnused, sharedNetworkName } from './engine/shared-network';
 import { sharedStack } from './stack/shared-stack';
 import { fetchIntoHost, localImageId, privateGitSource, renderFetchSummary, waitingCommits } from './git/fetch';
+import { dropTenants, lockRedisAdministrators, provisionTenants, resetTenantData } from './stack/tenants';
 import { buildInputsHash, buildSpecs, gateInputsHash, WorktreeState } from './stack/worktree-state';
 
 export type { Say };
@@ -92,6 +93,9 @@ export async function startSandbox(workspaceRoot: string, composeFile: string, o
         'Generate it again without --egress=open for the allowlist.',
     );
   }
+
+  // Its tenant in the shared services, made by the host before the dev container starts (tenants.ts).
+  provisionTenants(stack.tenants, stack.sharedSecrets ?? {}, say);
 
   const network = model ? sharedNetworkName(model) : previous.network;
   const builds = model ? buildSpecs(model) : (previous.builds ?? []);
@@ -208,6 +212,8 @@ export async function stopSandbox(workspaceRoot: string, composeFile: string, op
   if (options.images) args.push('--rmi', 'local');
   const { code } = await streamCompose(stack.compose, args);
   if (code !== 0) return false;
+  // Its data goes with its volumes: the tenant's database and keys in the shared services, and the tenant.
+  if (options.volumes) dropTenants(stack.tenants, stack.sharedSecrets ?? {}, say);
   // The stack's state (its private git dir) ends with it; the next start seeds a fresh one from this worktree.
   rmSync(stackStateDir(stack), { recursive: true, force: true });
   const also = [options.volumes && 'its volumes', options.images && 'its built images'].filter(Boolean).join(' and ');
@@ -251,6 +257,8 @@ export async function startShared(workspaceRoot: string, composeFile: string, sa
     return false;
   }
   checkSharedLogins(stack, model, secretsPath(stack.compose.name));
+  // Redis keeps its users in memory: the administrator's password is set again at every start (tenants.ts).
+  lockRedisAdministrators(stack.model, stack.secrets ?? {});
   const ps = runCompose(stack.compose, ['ps', '--format', '{{.Service}}\t{{.State}}\t{{.Health}}']);
   say.info(`Shared services (${stack.compose.name}) on network ${stack.network ?? '-'}:\n${ps.stdout.trim().replace(/^/gm, '  ')}`);
   return true;
@@ -277,7 +285,19 @@ export function prepareSandbox(workspaceRoot: string, composeFile: string, say: 
       `${stack.project}'s sandbox is generated with --workspace=clone, and its workspace volume does not exist yet: start it once with nx run ${stack.project}:up-worktree ` +
         '(it fills the volume with a clone of your repository), then "Reopen in Container".',
     );
+  provisionTenants(stack.tenants, stack.sharedSecrets ?? {}, say);
   return stack;
+}
+
+/**
+ * This worktree's data in the shared services back to its start (`devsec reset-data`, the
+ * reset-data executor): its Postgres database made again from the shared one, its Redis keys
+ * removed. The dev container keeps running; its open connections to the old database end.
+ */
+export function resetData(workspaceRoot: string, composeFile: string, say: Say): boolean {
+  preflight();
+  const stack = prepareWorktree(workspaceRoot, composeFile, runCommand, say.info);
+  return resetTenantData(stack.tenants, stack.sharedSecrets ?? {}, say);
 }
 
 /** The stack's running dev container (for `devsec agent`), or undefined; nothing is written. */

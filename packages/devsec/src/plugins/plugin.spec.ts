@@ -40,8 +40,9 @@ describe('createNodes', () => {
   it('gives a project with our compose file its targets, in the devsec group', async () => {
     const { [COMPOSE]: result } = await infer([COMPOSE]);
     const project = result.projects['apps/app'];
-    expect(Object.keys(project.targets)).toEqual(['up-worktree', 'down-worktree', 'fetch', 'audit', 'audit-live']);
-    expect(project.metadata.targetGroups).toEqual({ devsec: ['up-worktree', 'down-worktree', 'fetch', 'audit', 'audit-live'] });
+    expect(Object.keys(project.targets)).toEqual(['up-worktree', 'down-worktree', 'fetch', 'reset-data', 'audit', 'audit-live']);
+    expect(project.metadata.targetGroups).toEqual({ devsec: ['up-worktree', 'down-worktree', 'fetch', 'reset-data', 'audit', 'audit-live'] });
+    expect(project.targets['reset-data']).toMatchObject({ executor: '@org/devsec:reset-data', options: { composeFile: COMPOSE }, cache: false });
     expect(project.targets['up-worktree']).toMatchObject({ executor: '@org/devsec:up-worktree', options: { composeFile: COMPOSE }, cache: false });
     expect(project.targets.fetch).toMatchObject({ executor: '@org/devsec:fetch', options: { composeFile: COMPOSE }, cache: false });
     expect(createNodesV2).toBe(createNodes);
@@ -81,7 +82,7 @@ describe('createNodes', () => {
       targetGroup: 'Sandbox',
     };
     const project = (await infer([COMPOSE], options))[COMPOSE].projects['apps/app'];
-    expect(Object.keys(project.targets)).toEqual(['sandbox-up', 'sandbox-down', 'sandbox-fetch', 'sandbox-audit', 'audit-live']);
+    expect(Object.keys(project.targets)).toEqual(['sandbox-up', 'sandbox-down', 'sandbox-fetch', 'reset-data', 'sandbox-audit', 'audit-live']);
     expect(Object.keys(project.metadata.targetGroups)).toEqual(['Sandbox']);
   });
 

@@ -6,6 +6,7 @@ export interface DevsecPluginOptions {
   upTargetName?: string;
   downTargetName?: string;
   fetchTargetName?: string;
+  resetDataTargetName?: string;
   auditTargetName?: string;
   auditLiveTargetName?: string;
   upSharedTargetName?: string;
@@ -23,6 +24,7 @@ export function normalizeOptions(options: DevsecPluginOptions | undefined): Norm
     upTargetName: name(options?.upTargetName, TARGETS.up),
     downTargetName: name(options?.downTargetName, TARGETS.down),
     fetchTargetName: name(options?.fetchTargetName, TARGETS.fetch),
+    resetDataTargetName: name(options?.resetDataTargetName, TARGETS.resetData),
     auditTargetName: name(options?.auditTargetName, TARGETS.audit),
     auditLiveTargetName: name(options?.auditLiveTargetName, TARGETS.auditLive),
     upSharedTargetName: name(options?.upSharedTargetName, TARGETS.upShared),
@@ -59,6 +61,12 @@ export function sandboxTargets(composeFile: string, options: NormalizedOptions, 
       metadata: docker(
         'Bring the sandbox’s branches into the repository under refs/remotes/devsec/<project>/, verified by git; no local branch, index or file moves.',
       ),
+    },
+    [options.resetDataTargetName]: {
+      executor: executor(TARGETS.resetData),
+      options: { composeFile },
+      cache: false,
+      metadata: docker('Make this worktree’s database in the shared services again from the shared one, and remove its Redis keys.'),
     },
     [options.auditTargetName]: {
       executor: executor(TARGETS.audit),

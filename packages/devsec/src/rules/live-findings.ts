@@ -79,6 +79,12 @@ export interface Observations {
   unsearched: string[];
   /** Set by the host when the look at the agent's home, from the agent's own session, answered what the probe does not write. */
   homeRefused?: string;
+  /**
+   * Set by the host (live-audit.ts, sharedLogins): what each shared service's connection variable
+   * logs in as, asked from inside with the dev container's own client. `admin` when it is an
+   * administrator (or a preset that has no tenant yet), false when it is a tenant.
+   */
+  sharedLogins?: Array<{ service: string; variable: string; admin: boolean; detail: string }>;
   /** The ways out it tried (absent with --egress=open). */
   egress?: EgressObservations;
 }
@@ -149,6 +155,9 @@ export function liveFindings(observations: Observations, where: { composeFile: s
     );
   }
 
+  for (const login of observations.sharedLogins ?? []) {
+    if (login.admin) add('live-shared-admin', 'environment', `${login.variable} (${login.service}) logs in as an administrator: ${login.detail}.`);
+  }
   if (observations.homeRefused) {
     add('live-credentials', 'volumes', `the agent's home could not be looked at: its session's answer was refused (${observations.homeRefused}).`);
   }

@@ -109,6 +109,8 @@ export const TARGETS = {
   down: 'down-worktree',
   /** The sandbox's branches into the repository (devsec fetch). */
   fetch: 'fetch',
+  /** This worktree's tenant data in the shared services made again. */
+  resetData: 'reset-data',
   /** The static audit: cacheable. */
   audit: 'audit',
   /** The audit with --live: never cached, since it looks at running containers. */

@@ -4,6 +4,7 @@ import { allowHostsIn, normalizeList, readSpec, SandboxSpec, specFromOptions, wo
 import { COMPOSE_FILE, DEVCONTAINER_DIR, TARGETS } from '../../sandbox/vocabulary';
 import { checkSandboxFiles, renderSandbox, SandboxTarget } from '../common/render';
 import { sandboxTarget } from '../common/target';
+import { SharedWiring, wireSharedServices } from './shared-wiring';
 import type { SecureDevcontainerGeneratorSchema } from './schema';
 
 /**
@@ -41,13 +42,21 @@ export async function secureDevcontainerGenerator(tree: Tree, options: SecureDev
     allowHosts: [...(stored?.allowHosts ?? []), ...normalizeList(options.allowHosts)],
   });
   checkSandboxFiles(tree, target, options.force ?? false);
-  renderSandbox(tree, target, spec);
+  // A new sandbox is wired to the shared services that exist already (shared-wiring.ts): its connection variables and their
+  // clients. A re-run leaves the wiring as shared-service --projects set it.
+  const isNew = !tree.exists(joinPathFragments(target.projectRoot, DEVCONTAINER_DIR, COMPOSE_FILE));
+  const wired: SharedWiring = isNew ? wireSharedServices(tree, target.project, spec.network) : { services: [], clients: [] };
+  const clients = wired.clients.filter((client) => !spec.aptPackages.includes(client));
+  renderSandbox(tree, target, clients.length ? { ...spec, aptPackages: [...spec.aptPackages, ...clients] } : spec);
   if (!options.skipFormat) await formatFiles(tree);
   return () => {
     logger.info(
       [
         `@org/devsec: ${target.projectRoot}/.devcontainer is ready for ${target.project}.`,
         `  Start it: nx run ${target.project}:${TARGETS.up}   (or "Reopen in Container" in VS Code)`,
+        ...(wired.services.length
+          ? [`  Wired to the shared services ${wired.services.join(', ')}${clients.length ? ` (clients: ${clients.join(', ')})` : ''}.`]
+          : []),
       ].join('\n'),
     );
     if (stored?.workspace === 'clone' && workspaceMode(spec) === 'mount') {
@@ -56,6 +65,7 @@ export async function secureDevcontainerGenerator(tree: Tree, options: SecureDev
           `bring its commits back first (devsec fetch ${target.project}).`,
       );
     }
+    if (wired.skipped) logger.warn(`@org/devsec: ${wired.skipped}.`);
     if (spec.egress === 'open') {
       logger.warn(
         `@org/devsec: --egress=open: the agent in ${target.project}'s sandbox can reach any host, and send it what it reads. Leave it out for the allowlist.`,

@@ -35,12 +35,22 @@ describe('shared-service generator', () => {
       volumes: ['postgres-data:/var/lib/postgresql/data'],
       healthcheck: { test: ['CMD', 'pg_isready', '-U', 'postgres', '-d', 'app'], interval: '2s', timeout: '5s', retries: 30, start_period: '5s' },
       networks: ['shared'],
+      security_opt: ['no-new-privileges:true'],
+      cap_drop: ['AUDIT_WRITE', 'FSETID', 'KILL', 'MKNOD', 'NET_BIND_SERVICE', 'NET_RAW', 'SETFCAP', 'SETPCAP', 'SYS_CHROOT'],
+      pids_limit: 512,
+      mem_limit: '2g',
       labels: { 'org.devsec.managed': 'true', 'org.devsec.scope': 'dev' },
       'x-devsec': {
         connection: { DATABASE_URL: 'postgresql://postgres:${DEVSEC_POSTGRES_PASSWORD:-}@postgres:5432/app' },
         projects: ['app', 'frontend'],
       },
     });
+    // A service an older version wrote, without the hardening, is the same service: run again, it gets the hardening.
+    const older = tree.read('docker-compose.shared.yml', 'utf-8')!.replace(/\n {4}security_opt:[\s\S]*?mem_limit: 2g/, '');
+    expect(older).not.toContain('cap_drop');
+    tree.write('docker-compose.shared.yml', older);
+    await sharedServiceGenerator(tree, { preset: 'postgres', skipFormat: true });
+    expect(shared(tree).services.postgres.pids_limit).toBe(512);
     // The only password in the committed file is a reference that up-shared fills in.
     const text = tree.read('docker-compose.shared.yml', 'utf-8') as string;
     expect(text.match(/PASSWORD[^\n]*/g)).toEqual([

@@ -18,7 +18,7 @@ import { readSharedCompose } from '../../sandbox/shared-compose';
 import { SHARED_MARKER_NOTE } from '../../sandbox/shared-trust';
 import { readSpec } from '../../sandbox/spec';
 import { checkSandboxFiles, renderSandbox } from '../common/render';
-import { needsPassword, PRESETS, PresetName } from './presets';
+import { needsPassword, PRESETS, PresetName, presetHardening } from './presets';
 import type { SharedServiceGeneratorSchema } from './schema';
 import { listOption } from '../../sandbox/list';
 
@@ -119,6 +119,10 @@ function normalize(tree: Tree, options: SharedServiceGeneratorSchema): Normalize
     urlPassword: literal !== undefined ? encodeURIComponent(literal) : `\${${passwordVariable(name)}:-}`,
   };
   if (!needsPassword(preset) && literal !== undefined) throw new GeneratorError(`--password: ${preset} takes no password here.`);
+  const seed = options.seed;
+  if (seed !== undefined && seed !== 'template' && seed !== 'empty') throw new GeneratorError(`--seed: "${seed}" is not template or empty.`);
+  if (seed === 'template' && preset !== 'postgres')
+    throw new GeneratorError(`--seed=template: only a Postgres database is copied for each worktree; ${preset} starts empty.`);
 
   const service: Record<string, unknown> = {
     image,
@@ -129,12 +133,16 @@ function normalize(tree: Tree, options: SharedServiceGeneratorSchema): Normalize
     ...(definition.healthcheck ? { healthcheck: { test: definition.healthcheck(input), interval: '2s', timeout: '5s', retries: 30, start_period: '5s' } } : {}),
     // The shared network is internal: Docker publishes no port from it, so a published service joins one more, of its own stack.
     networks: options.publish ? [SHARED_NETWORK, PUBLISHED_NETWORK] : [SHARED_NETWORK],
+    // Where the image allows it: no privilege gained by exec, capabilities its entrypoint does not use, bounded processes and memory.
+    ...(preset === 'custom' ? {} : presetHardening(definition)),
     labels: { [MANAGED_LABEL]: 'true', [SCOPE_LABEL]: network },
     'x-devsec': {
       connection: definition.connection
         ? { [name === preset ? definition.connectionVariable! : `${name.toUpperCase().replace(/-/g, '_')}_URL`]: definition.connection(input, port) }
         : {},
       projects,
+      // Recorded only when asked: without it, a Postgres tenant starts from the template, the others empty (host/stack/tenants.ts).
+      ...(seed ? { seed } : {}),
     },
   };
   const client = options.noClient ? undefined : definition.client;
@@ -172,7 +180,8 @@ export async function sharedServiceGenerator(tree: Tree, schema: SharedServiceGe
 
   const current = doc.getIn(['services', options.name]);
   const currentJson = current && isMap(current) ? current.toJSON() : undefined;
-  if (currentJson && !isDeepStrictEqual(currentJson, options.service) && !options.overwrite) {
+  // A service an older version wrote, without the hardening it gets now, is the same service: it gets the hardening.
+  if (currentJson && !isDeepStrictEqual(currentJson, options.service) && !isDeepStrictEqual(currentJson, withoutHardening(options)) && !options.overwrite) {
     throw new GeneratorError(
       `${SHARED_COMPOSE_FILE} already has a service "${options.name}" with other options. Pass --overwrite to replace it, or choose another --name.`,
     );
@@ -243,6 +252,14 @@ function writeSharedFile(tree: Tree, text: string | null, doc: Document, options
     );
   }
   return undefined;
+}
+
+/** The service as versions before the presets' hardening wrote it. */
+function withoutHardening(options: Normalized): Record<string, unknown> {
+  if (options.preset === 'custom') return options.service;
+  const service = { ...options.service };
+  for (const key of Object.keys(presetHardening(PRESETS[options.preset]))) delete service[key];
+  return service;
 }
 
 /** Projects the previous definition wired: with --overwrite they must lose the old variables too. */

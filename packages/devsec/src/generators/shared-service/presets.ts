@@ -24,6 +24,30 @@ export interface Preset {
   client?: string;
   /** Why there is no client package, for the generator's output. */
   noClient?: string;
+  /** The container's memory limit (compose `mem_limit`). */
+  memLimit?: string;
+}
+
+/**
+ * Capabilities of Docker's default set that none of the presets' entrypoints uses. Each official
+ * image (and each stand-in, scripts/stand-in-images.sh, which follows them) starts as root, chowns
+ * its data folder and steps down to its own user with gosu or setpriv: CHOWN, DAC_OVERRIDE,
+ * FOWNER, SETUID and SETGID stay. Nothing binds a port below 1024, makes devices, chroots,
+ * changes file capabilities, signals another user's process, or needs raw sockets. The gate
+ * refuses any cap_add, so `cap_drop: [ALL]` with the five added back is not an option here.
+ */
+export const PRESET_CAP_DROP = ['AUDIT_WRITE', 'FSETID', 'KILL', 'MKNOD', 'NET_BIND_SERVICE', 'NET_RAW', 'SETFCAP', 'SETPCAP', 'SYS_CHROOT'];
+/** A bound on the processes (a fork bomb from a tenant's query or script stays in it): connections are processes in Postgres. */
+export const PRESET_PIDS_LIMIT = 512;
+
+/** The hardening every preset but custom gets (an image of your own may need what these take away). */
+export function presetHardening(preset: Preset): Record<string, unknown> {
+  return {
+    security_opt: ['no-new-privileges:true'],
+    cap_drop: PRESET_CAP_DROP,
+    pids_limit: PRESET_PIDS_LIMIT,
+    ...(preset.memLimit ? { mem_limit: preset.memLimit } : {}),
+  };
 }
 
 export const PRESETS: Record<'postgres' | 'redis' | 'mysql' | 'mongodb' | 'custom', Preset> = {
@@ -36,6 +60,7 @@ export const PRESETS: Record<'postgres' | 'redis' | 'mysql' | 'mongodb' | 'custo
     connectionVariable: 'DATABASE_URL',
     connection: ({ name, urlPassword, database }, port) => `postgresql://postgres:${urlPassword}@${name}:${port}/${database}`,
     client: 'postgresql-client',
+    memLimit: '2g',
   },
   redis: {
     image: 'redis:7',
@@ -45,6 +70,7 @@ export const PRESETS: Record<'postgres' | 'redis' | 'mysql' | 'mongodb' | 'custo
     connectionVariable: 'REDIS_URL',
     connection: ({ name }, port) => `redis://${name}:${port}`,
     client: 'redis-tools',
+    memLimit: '1g',
   },
   mysql: {
     image: 'mysql:8.4',
@@ -55,6 +81,7 @@ export const PRESETS: Record<'postgres' | 'redis' | 'mysql' | 'mongodb' | 'custo
     connectionVariable: 'MYSQL_URL',
     connection: ({ name, urlPassword, database }, port) => `mysql://root:${urlPassword}@${name}:${port}/${database}`,
     client: 'default-mysql-client',
+    memLimit: '2g',
   },
   mongodb: {
     image: 'mongo:8',
@@ -67,6 +94,7 @@ export const PRESETS: Record<'postgres' | 'redis' | 'mysql' | 'mongodb' | 'custo
     noClient:
       'Debian 13 has no package for mongosh, so no client was added to the dev containers. ' +
       'Use your driver from the app, or add mongosh to the workspace (npm install -D mongosh, then npx mongosh "$MONGODB_URL").',
+    memLimit: '2g',
   },
   custom: { image: '', port: 0 },
 };

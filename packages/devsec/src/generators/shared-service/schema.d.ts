@@ -10,6 +10,7 @@ export interface SharedServiceGeneratorSchema {
   projects?: string[] | string;
   database?: string;
   password?: string;
+  seed?: 'template' | 'empty';
   infraProject?: string;
   noClient?: boolean;
   overwrite?: boolean;

@@ -14,7 +14,7 @@ import type { WorkspaceMode } from '../../sandbox/vocabulary';
 import { auditSandbox } from '../../rules/static-audit';
 import { preflight } from '../engine/engine';
 import { readGitLayout } from '../git/git-layout';
-import { gatherProbeInput, placeHostMarkers, runLiveProbe } from './live-audit';
+import { gatherProbeInput, placeHostMarkers, runLiveProbe, sharedLogins } from './live-audit';
 import { findNestedGit } from '../git/nested-git';
 import { writeReportFile } from './report-file';
 import { locateStack } from '../stack/sandbox-stack';
@@ -64,6 +64,7 @@ export function runAudit(workspaceRoot: string, composeFile: string, options: Au
     let observations;
     try {
       observations = runLiveProbe(name, { ...input, hostMarkers: host.markers });
+      observations = { ...observations, sharedLogins: sharedLogins(stack, name) };
     } finally {
       host.remove();
     }

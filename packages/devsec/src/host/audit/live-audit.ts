@@ -35,6 +35,9 @@ import { egressProbeInput } from './live-egress-input';
 import { parseHomeAnswer, parseProbeAnswer, PROBE_UID } from './live-answer';
 import type { SandboxStack } from '../stack/sandbox-stack';
 import { findOurDevcontainers } from '../git/worktree';
+import { parse } from 'yaml';
+import type { ComposeModel } from '../../sandbox/compose-model';
+import { tenantServices } from '../stack/tenants';
 
 const NO_CONTAINER = 'devsec-audit-no-such-container';
 const NO_IMAGE = 'devsec-audit-no-such-image:0';
@@ -246,4 +249,57 @@ function withHome(observations: Observations, container: string, input: ProbeInp
     if (!(error instanceof SandboxError)) throw error;
     return { ...observations, homeRefused: error.message };
   }
+}
+
+/** psql and redis-cli as the dev container has them, its variable from its own environment; the answer is one word. */
+const SHARED_LOGIN_CHECKS = {
+  postgres: (variable: string) =>
+    `command -v psql >/dev/null || { echo no-client; exit 0; }; psql "$${variable}" -X -tA -c "select case when rolsuper or rolcreaterole or rolcreatedb or rolreplication or rolbypassrls ` +
+    `or pg_has_role(current_user, 'pg_execute_server_program', 'MEMBER') or pg_has_role(current_user, 'pg_read_server_files', 'MEMBER') ` +
+    `or pg_has_role(current_user, 'pg_write_server_files', 'MEMBER') then 'admin' else 'tenant' end from pg_roles where rolname = current_user" 2>&1`,
+  redis: (variable: string) =>
+    `command -v redis-cli >/dev/null || { echo no-client; exit 0; }; redis-cli -u "$${variable}" --no-auth-warning CONFIG GET dir 2>&1 | head -1`,
+};
+
+/**
+ * What each wired shared service's connection variable logs in as, asked from inside the dev
+ * container (as PROBE_UID, with the container's environment and its own clients): a Postgres
+ * role with any administrator's attribute or server-file role, or a Redis user that may run
+ * CONFIG, is an administrator. MySQL and MongoDB, which have no tenant yet, are said as such.
+ * The answers are data: only the exact words are read, anything else is "not checked".
+ */
+export function sharedLogins(stack: SandboxStack, container: string, run: Runner = runCommand): NonNullable<Observations['sharedLogins']> {
+  const sharedFile = join(stack.identity.workspaceRoot, SHARED_COMPOSE_FILE);
+  if (!existsSync(sharedFile)) return [];
+  let model: ComposeModel | null;
+  try {
+    model = parse(readFileSync(sharedFile, 'utf-8')) as ComposeModel | null;
+  } catch {
+    return [];
+  }
+  const { services, administrators } = tenantServices(model, stack.project);
+  const logins: NonNullable<Observations['sharedLogins']> = administrators.map((service) => ({
+    service,
+    variable: Object.keys(((model?.services?.[service]?.['x-devsec'] as { connection?: object }) ?? {}).connection ?? {})[0] ?? '?',
+    admin: true,
+    detail: 'this preset has no tenant per worktree yet, so the dev container gets its administrator',
+  }));
+  for (const service of services) {
+    const script = SHARED_LOGIN_CHECKS[service.kind](service.variable);
+    const result = run('docker', ['exec', '-u', `${PROBE_UID}:${PROBE_UID}`, '-w', '/', container, 'sh', '-c', script]);
+    const answer = result.stdout.trim();
+    if (service.kind === 'postgres' && (answer === 'admin' || answer === 'tenant')) {
+      logins.push({
+        service: service.service,
+        variable: service.variable,
+        admin: answer === 'admin',
+        detail: 'its role has an administrator’s attribute or role',
+      });
+    } else if (service.kind === 'redis' && answer !== 'no-client' && answer !== '') {
+      // CONFIG is an administrator's command: a tenant gets NOPERM (or NOAUTH without a user), an administrator the setting's name.
+      const refused = /^(NOPERM|NOAUTH|WRONGPASS|ERR|Could not connect)/.test(answer) || /no permissions/i.test(answer);
+      logins.push({ service: service.service, variable: service.variable, admin: !refused, detail: 'its user may run CONFIG' });
+    }
+  }
+  return logins;
 }

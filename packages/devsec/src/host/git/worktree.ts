@@ -151,7 +151,11 @@ export function literal(value: string): string {
  * runs can be changed from inside, and git's data as git-mounts.ts lays it out; and the egress
  * allowlist and NO_PROXY of this checkout (egress-override.ts).
  */
-export function worktreeOverrideFile(mounts: Mount[], egress?: Record<string, { environment: Record<string, string> }>): string {
+export function worktreeOverrideFile(
+  mounts: Mount[],
+  egress?: Record<string, { environment: Record<string, string> }>,
+  appEnvironment: Record<string, string> = {},
+): string {
   const volumes = mounts.map(({ source, target, readOnly }) => ({
     type: 'bind',
     source: literal(source),
@@ -165,6 +169,12 @@ export function worktreeOverrideFile(mounts: Mount[], egress?: Record<string, { 
       { environment: Object.fromEntries(Object.entries(environment).map(([name, value]) => [name, literal(value)])) },
     ]),
   );
-  const services: Record<string, object> = { ...environments, [APP_SERVICE]: { ...environments[APP_SERVICE], volumes } };
+  // The tenant's connection variables (tenants.ts) over those the compose file names: never an administrator's.
+  const ownEnvironment = Object.fromEntries(Object.entries(appEnvironment).map(([name, value]) => [name, literal(value)]));
+  const app = {
+    ...environments[APP_SERVICE],
+    ...(Object.keys(ownEnvironment).length ? { environment: { ...environments[APP_SERVICE]?.environment, ...ownEnvironment } } : {}),
+  };
+  const services: Record<string, object> = { ...environments, [APP_SERVICE]: { ...app, volumes } };
   return header + stringify({ services });
 }

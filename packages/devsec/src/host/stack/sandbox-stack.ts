@@ -34,6 +34,7 @@ import { egressModeOf, egressOverride, parseComposeFiles } from './egress-overri
 import { ENGINES } from '../../sandbox/engines';
 import { discoverEngine, EngineProfile, IMAGE_NAME, localEndpoint } from '../engine/engine-discovery';
 import { ensureSharedSecrets } from './secrets';
+import { administratorSecrets, planTenants, redisAdministratorSecrets, tenantEnvironment, TenantPlan } from './tenants';
 import { stateDir } from '../engine/state-dir';
 import { composeEnvironment } from './workspace-env';
 import { composeProjectName, findOurDevcontainers, sandboxEnvFile, worktreeIdentity, WorktreeIdentity, worktreeOverrideFile } from '../git/worktree';
@@ -61,6 +62,10 @@ export interface SandboxStack {
   mounts?: Mount[];
   /** Where its workspace comes from, as its compose files label the dev container (clone-workspace.ts). */
   workspace?: WorkspaceMode;
+  /** Its tenant in the shared services and the credentials the dev container gets (prepareWorktree; tenants.ts). */
+  tenants?: TenantPlan;
+  /** The shared services' administrator passwords, for the host's own use (prepareWorktree): never in the dev container. */
+  sharedSecrets?: Record<string, string>;
 }
 
 /**
@@ -188,9 +193,13 @@ export function prepareWorktree(
   const sharedText = ensureSharedComposeFile(stack, say);
   const sharedModel = parse(sharedText) as ComposeModel | null;
   const sharedName = sharedModel?.name;
-  const secrets = sharedName ? ensureSharedSecrets(sharedName, sharedText, identity.gitCommonDir, say) : {};
+  const secrets = sharedName
+    ? ensureSharedSecrets(sharedName, sharedText, identity.gitCommonDir, say, process.env, redisAdministratorSecrets(sharedModel))
+    : {};
+  // The dev container gets its tenant's credentials (in the override file), and no administrator's but those without tenants.
+  const tenants = planTenants(sharedModel, stack.project, identity.composeProjectName);
   const definitions = checkedDefinitions(stack);
-  writeFresh(join(devcontainerDir, ENV_FILE), sandboxEnvFile(identity, engine, secrets), 0o600);
+  writeFresh(join(devcontainerDir, ENV_FILE), sandboxEnvFile(identity, engine, administratorSecrets(tenants, secrets)), 0o600);
 
   const workspace = workspaceModeOf(models);
   const nested = findNestedGit(identity.git);
@@ -219,9 +228,21 @@ export function prepareWorktree(
     composeProject: identity.composeProjectName,
     gitCommonDir: identity.gitCommonDir,
   });
-  writeFresh(overridePath, withState(worktreeOverrideFile(mounts, egress), state));
+  writeFresh(overridePath, withState(worktreeOverrideFile(mounts, egress, tenantEnvironment(tenants)), state));
   const compose = { ...stack.compose, env: { ...stack.compose.env, ...ENGINES[engine.kind].composeEnv } };
-  return { ...stack, compose, state, nestedGit: nested, sharedTrust: sharedFileTrust(sharedText), egress: egressModeOf(models), engine, mounts, workspace };
+  return {
+    ...stack,
+    compose,
+    state,
+    nestedGit: nested,
+    sharedTrust: sharedFileTrust(sharedText),
+    egress: egressModeOf(models),
+    engine,
+    mounts,
+    workspace,
+    tenants,
+    sharedSecrets: secrets,
+  };
 }
 
 /** The proxy's base image as the compose files build it (the look at the engine's socket runs it, so no other image is pulled). */

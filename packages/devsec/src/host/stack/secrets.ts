@@ -94,11 +94,13 @@ export function ensureSharedSecrets(
   gitCommonDir: string,
   say: (line: string) => void = console.log,
   env: NodeJS.ProcessEnv = process.env,
+  /** Passwords needed besides those the file refers to (a Redis administrator's: tenants.ts). */
+  alsoNeeded: string[] = [],
 ): Record<string, string> {
   const path = secretsPath(sharedProject, env);
   const text = readStateFile(path);
   const values = text !== undefined ? parseSecrets(text, path) : (migrateLegacy(gitCommonDir, path, say) ?? {});
-  const missing = referencedSecrets(composeText).filter((name) => !values[name]);
+  const missing = [...new Set([...referencedSecrets(composeText), ...alsoNeeded])].filter((name) => !values[name]);
   if (missing.length > 0) {
     // URL-safe and free of `$`, so it needs no escaping in a URL or in compose.
     for (const name of missing) values[name] = randomBytes(18).toString('base64url');

@@ -10,10 +10,15 @@ import { ensureSharedSecrets } from './secrets';
 import { sharedNetworkName } from '../engine/shared-network';
 import { worktreeIdentity } from '../git/worktree';
 import { composeEnvironment } from './workspace-env';
+import { redisAdministratorSecrets } from './tenants';
 
 export interface SharedStack {
   compose: ComposeProject;
   network: string | undefined;
+  /** The file as parsed. */
+  model?: ComposeModel;
+  /** The administrators' passwords (the state directory's, never the workspace's). */
+  secrets?: Record<string, string>;
 }
 
 export function sharedStack(cwd: string, composeFileFromRoot = SHARED_COMPOSE_FILE, say: (line: string) => void = console.log): SharedStack {
@@ -26,10 +31,12 @@ export function sharedStack(cwd: string, composeFileFromRoot = SHARED_COMPOSE_FI
   const model = parse(text) as ComposeModel;
   if (!model.name)
     throw new SandboxError(`${composeFileFromRoot} has no top-level name: add one (e.g. name: myrepo-shared) so every worktree shares one stack.`);
-  const secrets = ensureSharedSecrets(model.name, text, identity.gitCommonDir, say);
+  const secrets = ensureSharedSecrets(model.name, text, identity.gitCommonDir, say, process.env, redisAdministratorSecrets(model));
   // The generated passwords reach compose through its environment, never through a file in the workspace.
   return {
     compose: { name: model.name, files: [composeFile], env: { ...composeEnvironment(), ...secrets }, prefix: '[shared] ' },
     network: sharedNetworkName(model),
+    model,
+    secrets,
   };
 }

@@ -1,0 +1,3 @@
+export interface ResetDataExecutorSchema {
+  composeFile: string;
+}

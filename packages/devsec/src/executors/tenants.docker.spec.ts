@@ -1,0 +1,257 @@
+/**
+ * A tenant per worktree in the shared services, on the real engine (stand-in postgres:17 and
+ * redis:7): two worktrees of one repository, each agent (docker exec as the container's user,
+ * with the psql and redis-cli its sandbox gets) reaching only its own database and keys, and
+ * what an agent would try against the other's data or the service itself refused.
+ */
+import { ExecutorContext, logger } from '@nx/devkit';
+import { spawnSync } from 'node:child_process';
+import { chownSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FsTree, flushChanges } from 'nx/src/generators/tree';
+import { describeWithDocker, docker, dockerOk } from '../../../../tools/testing/docker';
+import {
+  CHECKOUT_UID,
+  compiledProxyPackage,
+  createSandboxWorkspace,
+  installPlugin,
+  SandboxWorkspace,
+  trustCheckoutsAsRoot,
+} from '../../../../tools/testing/sandbox-workspace';
+import { secureDevcontainerGenerator } from '../generators/secure-devcontainer/generator';
+import { sharedServiceGenerator } from '../generators/shared-service/generator';
+import { tenantName } from '../host/stack/tenant-statements';
+import { sharedLogins } from '../host/audit/live-audit';
+import { locateStack } from '../host/stack/sandbox-stack';
+import { liveFindings, Observations } from '../rules/live-findings';
+import downShared from './down-shared/executor';
+import downWorktree from './down-worktree/executor';
+import resetData from './reset-data/executor';
+import upShared from './up-shared/executor';
+import upWorktree from './up-worktree/executor';
+
+jest.setTimeout(900_000);
+
+/** Observations with nothing to report, so that only the shared logins make findings. */
+const minimalObservations: Observations = {
+  uid: 1000,
+  user: 'node',
+  probeUid: 65534,
+  status: {},
+  privilegeTools: [],
+  credentials: { files: [], helpers: [], env: [] },
+  writable: [],
+  endpoints: [],
+  sockets: [],
+  network: [],
+  hostMarkersSeen: [],
+  vscode: { processes: [], gitconfigHelpers: [] },
+  unsearched: [],
+};
+
+const run = Math.random().toString(36).slice(2, 8);
+const network = `devsec-tenants-${run}`;
+const composeFile = 'apps/app/.devcontainer/docker-compose.yml';
+
+describeWithDocker('a tenant per worktree in the shared services', () => {
+  let ws: SandboxWorkspace;
+  let stateHome: string;
+  let parent: string;
+  let main: string;
+  let second: string;
+  const apps: Record<string, string> = {};
+  const tenants: Record<string, string> = {};
+  let sharedProject: string;
+
+  const context = (root: string, targetName = 'up-worktree') => ({ root, cwd: root, projectName: 'app', targetName, isVerbose: false }) as ExecutorContext;
+  const inside = (root: string, script: string) => docker(['exec', '-u', 'node', apps[root], 'bash', '-c', script]);
+  const sharedContainer = (service: string) =>
+    dockerOk(['ps', '-q', '--filter', `label=com.docker.compose.project=${sharedProject}`, '--filter', `label=com.docker.compose.service=${service}`]).trim();
+  /** The administrator, as the host is: inside the shared container. */
+  const admin = (sql: string, database = 'app') =>
+    dockerOk(['exec', sharedContainer('postgres'), 'psql', '-U', 'postgres', '-d', database, '-tAc', sql]).trim();
+  const adminRedis = (...args: string[]) => {
+    const secrets = readdirSync(join(stateHome, 'devsec/shared')).find((file) => file.endsWith('.env') && !file.endsWith('.tenants.env'))!;
+    const password = /DEVSEC_REDIS_PASSWORD=(\S+)/.exec(readFileSync(join(stateHome, 'devsec/shared', secrets), 'utf-8'))![1];
+    return dockerOk(['exec', '-e', `REDISCLI_AUTH=${password}`, sharedContainer('redis'), 'redis-cli', ...args]).trim();
+  };
+  const psql = (root: string, sql: string) => inside(root, `psql "$DATABASE_URL" -X -tA -v ON_ERROR_STOP=1 -c ${JSON.stringify(sql)}`);
+  const redis = (root: string, command: string) => inside(root, `redis-cli -u "$REDIS_URL" --no-auth-warning ${command}`);
+  const up = async (root: string) => {
+    const errors: string[] = [];
+    const spy = jest.spyOn(logger, 'error').mockImplementation((message) => void errors.push(String(message)));
+    try {
+      const result = await upWorktree({ composeFile }, context(root));
+      if (!result.success) throw new Error(`up-worktree failed:\n${errors.join('\n')}`);
+    } finally {
+      spy.mockRestore();
+    }
+    const project = readFileSync(join(root, 'apps/app/.devcontainer/.env'), 'utf-8').match(/COMPOSE_PROJECT_NAME=(\S+)/)![1];
+    apps[root] = `${project}-app-1`;
+    tenants[root] = tenantName(project);
+  };
+  const hostGit = (cwd: string, ...args: string[]) =>
+    spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd, encoding: 'utf-8', uid: CHECKOUT_UID, gid: CHECKOUT_UID });
+
+  beforeAll(async () => {
+    stateHome = mkdtempSync(join(tmpdir(), 'devsec-tenants-state-'));
+    process.env.XDG_STATE_HOME = stateHome;
+    trustCheckoutsAsRoot();
+    ws = createSandboxWorkspace('devsec-tenants-', `tenants-${run}`);
+    main = ws.dir;
+    installPlugin(main);
+    const tree = new FsTree(main, false);
+    await secureDevcontainerGenerator(tree, { project: 'app', network, skipFormat: true });
+    await sharedServiceGenerator(tree, { preset: 'postgres', skipFormat: true });
+    await sharedServiceGenerator(tree, { preset: 'redis', skipFormat: true });
+    flushChanges(main, tree.listChanges());
+    sharedProject = /^name: (\S+)$/m.exec(readFileSync(join(main, 'docker-compose.shared.yml'), 'utf-8'))![1];
+    ws.git('add', '-A');
+    ws.git('commit', '-q', '-m', 'sandbox with postgres and redis');
+    ws.chownToCheckoutUser();
+    // A second worktree of the same repository, with the proxy package where npm would put it.
+    parent = mkdtempSync(join(tmpdir(), 'devsec-tenants-wt-'));
+    chownSync(parent, CHECKOUT_UID, CHECKOUT_UID);
+    second = join(parent, 'second');
+    expect(hostGit(main, 'worktree', 'add', '-q', '-b', 'second', second).status).toBe(0);
+    cpSync(compiledProxyPackage(), join(second, 'node_modules/@org/devsec-socket-proxy'), { recursive: true });
+    installPlugin(second);
+    spawnSync('chown', ['-R', `${CHECKOUT_UID}:${CHECKOUT_UID}`, second]);
+
+    expect(await upShared({}, context(main, 'up-shared'))).toEqual({ success: true });
+    // The team's development data, in the shared database.
+    admin("create table team(name text); insert into team values ('alice')");
+    await up(main);
+    await up(second);
+  });
+
+  afterAll(async () => {
+    if (!main) return;
+    for (const root of [second, main]) if (root) await downWorktree({ composeFile, volumes: true, images: true }, context(root, 'down-worktree'));
+    await downShared({ volumes: true }, context(main, 'down-shared'));
+    docker(['network', 'rm', network]);
+    rmSync(parent, { recursive: true, force: true });
+    rmSync(main, { recursive: true, force: true });
+    rmSync(stateHome, { recursive: true, force: true });
+    delete process.env.XDG_STATE_HOME;
+  });
+
+  it('gives each dev container its own tenant, and no administrator’s password anywhere it can read', () => {
+    const sharedSecrets = readdirSync(join(stateHome, 'devsec/shared'))
+      .filter((file) => !file.endsWith('.tenants.env'))
+      .map((file) => readFileSync(join(stateHome, 'devsec/shared', file), 'utf-8'))
+      .join('\n');
+    const adminPasswords = [...sharedSecrets.matchAll(/^DEVSEC_\w+_PASSWORD=(\S+)$/gm)].map((match) => match[1]);
+    expect(adminPasswords).toHaveLength(2);
+    for (const root of [main, second]) {
+      expect(
+        psql(root, 'select current_user, current_database(), rolsuper, rolcreaterole, rolcreatedb from pg_roles where rolname = current_user').stdout.trim(),
+      ).toBe(`${tenants[root]}|app_${tenants[root]}|f|f|f`);
+      expect(redis(root, 'ACL WHOAMI').stdout.trim()).toBe(tenants[root]);
+      const seen = inside(root, `env; cat ${root}/apps/app/.devcontainer/.env ${root}/apps/app/.devcontainer/docker-compose.worktree.yml`).stdout;
+      for (const password of adminPasswords) expect(seen).not.toContain(password);
+    }
+    expect(tenants[main]).not.toBe(tenants[second]);
+  });
+
+  it('starts each tenant with the team’s data; what one agent writes, the other and the shared database never see', () => {
+    for (const root of [main, second]) expect(psql(root, 'select name from team').stdout.trim()).toBe('alice');
+    expect(psql(main, "insert into team values ('agent-main'); create table mine(x int)").status).toBe(0);
+    expect(psql(second, 'select name from team').stdout.trim()).toBe('alice');
+    expect(psql(second, "select to_regclass('mine') is null").stdout.trim()).toBe('t');
+    expect(admin('select count(*) from team')).toBe('1');
+    expect(admin("select to_regclass('mine') is null")).toBe('t');
+  });
+
+  it('refuses what an agent would try against the other worktree’s database or the server', () => {
+    const otherDatabase = `app_${tenants[second]}`;
+    const attempts: Record<string, RegExp> = {
+      [`\\connect ${otherDatabase}`]: /permission denied for database|does not have CONNECT privilege/,
+      [`drop database ${otherDatabase}`]: /must be owner of database/,
+      'create role intruder': /permission denied to create role/,
+      [`alter role ${tenants[main]} superuser`]: /permission denied to alter role/,
+      "copy (select 1) to program 'touch /tmp/pwned'": /permission denied to COPY to or from an external program|must be superuser/,
+      "select pg_read_file('/etc/passwd')": /permission denied for function pg_read_file/,
+      "select lo_import('/etc/passwd')": /permission denied for function lo_import/,
+      'grant pg_execute_server_program to current_user': /permission denied to grant role/,
+      'create database mine': /permission denied to create database/,
+    };
+    for (const [sql, refusal] of Object.entries(attempts)) {
+      const attempt = sql.startsWith('\\') ? inside(main, `psql "$DATABASE_URL" -X -tA -v ON_ERROR_STOP=1 -c 'select 1' -c '${sql}'`) : psql(main, sql);
+      expect([sql, attempt.status !== 0, attempt.stderr]).toEqual([sql, true, expect.stringMatching(refusal)]);
+    }
+    // The shared database itself: not for a tenant. Nor is the administrator, without its password.
+    expect(inside(main, 'psql "${DATABASE_URL%/*}/app" -X -tAc "select 1"').stderr).toMatch(/does not have CONNECT privilege|permission denied for database/);
+    expect(inside(main, 'PGPASSWORD= psql -h postgres -U postgres -d app -X -w -tAc "select 1"').stderr).toMatch(
+      /password authentication failed|no password supplied/,
+    );
+    expect(dockerOk(['exec', sharedContainer('postgres'), 'ls', '/tmp'])).not.toContain('pwned');
+  });
+
+  it('keeps each tenant to its own Redis keys, and refuses the administrative commands', () => {
+    expect(redis(main, `SET ${tenants[main]}:k main`).stdout.trim()).toBe('OK');
+    expect(redis(second, `SET ${tenants[second]}:k second`).stdout.trim()).toBe('OK');
+    expect(redis(main, `GET ${tenants[second]}:k`).stdout).toMatch(/NOPERM/);
+    expect(redis(main, 'SET shared:k x').stdout).toMatch(/NOPERM/);
+    for (const command of [
+      "KEYS '*'",
+      'SCAN 0',
+      'RANDOMKEY',
+      'CONFIG SET dir /tmp',
+      'FLUSHALL',
+      'MODULE LOAD /tmp/x.so',
+      'SAVE',
+      'DEBUG SLEEP 0',
+      'ACL LIST',
+    ]) {
+      // MODULE and DEBUG are also off in the server's configuration (Redis 7), which answers before the ACL.
+      expect([command, redis(main, command).stdout]).toEqual([command, expect.stringMatching(/^NOPERM|^ERR (MODULE|DEBUG) command not allowed/)]);
+    }
+    // The default user is the administrator, and has a password now.
+    expect(inside(main, 'redis-cli -h redis ping').stdout).toMatch(/NOAUTH/);
+    expect(adminRedis('GET', `${tenants[second]}:k`)).toBe('second');
+  });
+
+  it('audit --live asks from inside what the credentials log in as: a tenant passes, an administrator’s rights are reported', () => {
+    const stack = locateStack(main, composeFile);
+    const logins = () => sharedLogins(stack, apps[main]).map(({ service, admin }) => `${service}:${admin}`);
+    expect(logins()).toEqual(['postgres:false', 'redis:false']);
+    // The same credentials given an administrator's rights (by the real administrator): both seen.
+    admin(`alter role ${tenants[main]} createdb`, 'postgres');
+    adminRedis('ACL', 'SETUSER', tenants[main], '+config');
+    try {
+      expect(logins()).toEqual(['postgres:true', 'redis:true']);
+      const findings = liveFindings({ ...minimalObservations, sharedLogins: sharedLogins(stack, apps[main]) }, { composeFile, container: apps[main] });
+      const shared = findings.filter((found) => found.rule === 'live-shared-admin');
+      expect(shared.map((found) => `${found.severity} ${found.message}`)).toEqual([
+        expect.stringMatching(/^high .*DATABASE_URL \(postgres\) logs in as an administrator/),
+        expect.stringMatching(/^high .*REDIS_URL \(redis\) logs in as an administrator/),
+      ]);
+    } finally {
+      admin(`alter role ${tenants[main]} nocreatedb`, 'postgres');
+      adminRedis('ACL', 'SETUSER', tenants[main], '-config');
+    }
+    expect(logins()).toEqual(['postgres:false', 'redis:false']);
+  });
+
+  it('reset-data makes the worktree’s database again from the shared one, and removes its keys', async () => {
+    expect(psql(main, 'select count(*) from team').stdout.trim()).toBe('2');
+    expect(await resetData({ composeFile }, context(main, 'reset-data'))).toEqual({ success: true });
+    expect(psql(main, 'select name from team').stdout.trim()).toBe('alice');
+    expect(psql(main, "select to_regclass('mine') is null").stdout.trim()).toBe('t');
+    expect(redis(main, `GET ${tenants[main]}:k`).stdout.trim()).toBe('');
+    expect(redis(second, `GET ${tenants[second]}:k`).stdout.trim()).toBe('second');
+  });
+
+  it('down-worktree --volumes removes the tenant: its role, its database, its Redis user and keys', async () => {
+    const tenant = tenants[second];
+    expect(await downWorktree({ composeFile, volumes: true }, context(second, 'down-worktree'))).toEqual({ success: true });
+    expect(admin(`select count(*) from pg_roles where rolname = '${tenant}'`, 'postgres')).toBe('0');
+    expect(admin(`select count(*) from pg_database where datname = 'app_${tenant}'`, 'postgres')).toBe('0');
+    expect(adminRedis('ACL', 'USERS')).not.toContain(tenant);
+    expect(adminRedis('EXISTS', `${tenant}:k`)).toBe('0');
+    // The other worktree's tenant is untouched.
+    expect(psql(main, 'select name from team').stdout.trim()).toBe('alice');
+  });
+});

@@ -1,0 +1,97 @@
+import {
+  mongoEnsureTenant,
+  mysqlDropTenant,
+  mysqlEnsureTenant,
+  mysqlIdent,
+  mysqlLiteral,
+  pgCreateDatabase,
+  pgEnsureRole,
+  pgHandOver,
+  pgIdent,
+  pgLiteral,
+  pgLockDatabases,
+  postgresUrl,
+  redisArg,
+  redisEnsureTenant,
+  tenantDatabase,
+  tenantName,
+} from './tenant-statements';
+
+describe('tenant names', () => {
+  it('come from the compose project: lower-case identifiers, stable, the hash kept when shortened', () => {
+    expect(tenantName('app-main-1a2b3c4d')).toBe('app_main_1a2b3c4d');
+    expect(tenantName('App-Main-1a2b3c4d')).toBe('app_main_1a2b3c4d');
+    expect(tenantName('9app-x-00000000')).toBe('t_9app_x_00000000');
+    const long = tenantName('a-very-long-project-name-here-x-a-long-folder-name-too-1a2b3c4d');
+    expect(long).toMatch(/^[a-z][a-z0-9_]{0,39}$/);
+    expect(long).toBe(tenantName('a-very-long-project-name-here-x-a-long-folder-name-too-1a2b3c4d'));
+    expect(long).not.toBe(tenantName('a-very-long-project-name-here-x-a-long-folder-name-too-ffffffff'));
+  });
+
+  it('the database name stays within 63 bytes, the tenant whole', () => {
+    expect(tenantDatabase('app', 'api_main_1a2b3c4d')).toBe('app_api_main_1a2b3c4d');
+    const name = tenantDatabase('d'.repeat(63), 'x'.repeat(40));
+    expect(name.length).toBe(63);
+    expect(name.endsWith(`_${'x'.repeat(40)}`)).toBe(true);
+    expect(() => tenantDatabase('app"; drop', 'x')).toThrow(/not a database name/);
+    expect(() => tenantDatabase('app', 'Robert";--')).toThrow(/not a tenant name/);
+  });
+});
+
+describe('Postgres statements', () => {
+  it('quote identifiers and literals by the grammar', () => {
+    expect(pgIdent('a"b')).toBe('"a""b"');
+    expect(pgLiteral("it's")).toBe("'it''s'");
+    expect(pgLiteral('a\\b')).toBe("E'a\\\\b'");
+    expect(() => pgIdent('a\0')).toThrow();
+  });
+
+  it('make a role with none of the administrator’s attributes, in no role, with its password', () => {
+    const sql = pgEnsureRole('app_main_1a2b3c4d', 'pw-0123456789');
+    expect(sql).toContain(`SELECT format('CREATE ROLE %I', 'app_main_1a2b3c4d') WHERE NOT EXISTS`);
+    expect(sql).toContain(
+      `ALTER ROLE "app_main_1a2b3c4d" WITH LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION NOBYPASSRLS INHERIT CONNECTION LIMIT -1 PASSWORD 'pw-0123456789';`,
+    );
+    expect(sql).toContain("SELECT format('REVOKE %I FROM %I', r.rolname, 'app_main_1a2b3c4d')");
+    expect(() => pgEnsureRole('t', "x' SUPERUSER --")).toThrow(/password/);
+  });
+
+  it('copy the shared database as the template, or start empty; lock who connects', () => {
+    expect(pgCreateDatabase('t1', 'app_t1', 'app', 'template')).toBe('CREATE DATABASE "app_t1" OWNER "t1" TEMPLATE "app";\n');
+    expect(pgCreateDatabase('t1', 'app_t1', 'app', 'empty')).toBe('CREATE DATABASE "app_t1" OWNER "t1";\n');
+    expect(pgLockDatabases('t1', 'app_t1', 'app')).toBe(
+      'REVOKE ALL ON DATABASE "app_t1" FROM PUBLIC;\nGRANT CONNECT, TEMPORARY ON DATABASE "app_t1" TO "t1";\nREVOKE CONNECT, TEMPORARY ON DATABASE "app" FROM PUBLIC;\n',
+    );
+    expect(pgHandOver('t1')).toMatch(/ALTER SCHEMA %I OWNER TO %I', r.nspname, 't1'/);
+    expect(postgresUrl('postgres', 5432, 't1', 'a+b/c', 'app_t1')).toBe('postgresql://t1:a%2Bb%2Fc@postgres:5432/app_t1');
+  });
+});
+
+describe('Redis lines', () => {
+  it('set the administrator’s password, and make the tenant afresh: its prefix only, no admin or dangerous command, no SCAN', () => {
+    expect(redisEnsureTenant('t1', 'tenant-pw-1', 'admin-pw-1')).toBe(
+      'ACL SETUSER default on resetpass >admin-pw-1\nACL SETUSER t1 reset on >tenant-pw-1 ~t1:* &t1:* +@all -@admin -@dangerous -scan -randomkey\n',
+    );
+    expect(redisArg('a b"c')).toBe('"a b\\"c"');
+  });
+});
+
+describe('MySQL and MongoDB statements (unit-tested only: no engine here)', () => {
+  it('MySQL: all privileges on its own schema, nothing global, no grant option', () => {
+    const sql = mysqlEnsureTenant('t1', 'tenant-pw-1', 'app_t1');
+    expect(sql).toContain("CREATE USER IF NOT EXISTS 't1'@'%' IDENTIFIED BY 'tenant-pw-1';");
+    expect(sql).toContain("REVOKE ALL PRIVILEGES, GRANT OPTION FROM 't1'@'%';");
+    expect(sql).toContain("GRANT ALL PRIVILEGES ON `app_t1`.* TO 't1'@'%';");
+    expect(sql).not.toMatch(/FILE|SUPER|PROCESS|WITH GRANT OPTION|\*\.\*/);
+    expect(mysqlDropTenant('t1', 'app_t1')).toBe("DROP DATABASE IF EXISTS `app_t1`;\nDROP USER IF EXISTS 't1'@'%';\n");
+    expect(mysqlIdent('a`b')).toBe('`a``b`');
+    expect(() => mysqlLiteral("x'")).toThrow();
+  });
+
+  it('MongoDB: readWrite and dbAdmin on its own database only, values as JSON', () => {
+    const script = mongoEnsureTenant('t1', 'tenant-pw-1', 'app_t1');
+    expect(script).toContain(`db.getSiblingDB("app_t1")`);
+    expect(script).toContain(`roles: [{ role: 'readWrite', db: "app_t1" }, { role: 'dbAdmin', db: "app_t1" }]`);
+    expect(script).not.toMatch(/root|admin"/);
+  });
+});
