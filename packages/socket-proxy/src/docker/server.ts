@@ -14,6 +14,8 @@ import type { Logger } from '../common/logger';
 import { Allowance, decide, Refusal } from './policy';
 import { rawResponse, sendJson } from '../common/respond';
 import { createUpstream, Upstream } from './upstream';
+import { refusalMessage, serveWrite } from './write-handlers';
+import { decideWrite, WriteRefusal } from './write-policy';
 
 /** A refused request body is read and discarded up to this size, then the connection is cut. */
 const MAX_DISCARDED_BODY = 256 * 1024 * 1024;
@@ -123,7 +125,25 @@ function proxyRequests(config: ProxyConfig, log: ProxyLog, upstream: Upstream): 
   let openStreams = 0;
   return (req, res) => {
     const outcome = logWhenDone(log, req, res);
-    const decision = decide({ method: req.method ?? '', target: req.url ?? '', headers: req.headers }, switches);
+    const head = { method: req.method ?? '', target: req.url ?? '', headers: req.headers };
+    const write = config.write ? decideWrite(head) : undefined;
+    if (write && !write.allowed) {
+      outcome.decision = 'deny';
+      outcome.rule = write.rule;
+      return refuseRequest(req, res, write, limits);
+    }
+    if (write && config.write) {
+      outcome.rule = write.rule;
+      const context = { req, res, decision: write, scope, upstream, options: config.write };
+      serveWrite(context).catch((error) => {
+        if (!(error instanceof WriteRefusal)) return upstreamFailed(log, socketPath, res, error);
+        outcome.decision = 'deny';
+        outcome.rule = error.rule;
+        refuseRequest(req, res, { allowed: false, status: error.status, rule: error.rule, message: refusalMessage(error) }, limits);
+      });
+      return;
+    }
+    const decision = decide(head, switches);
     if (!decision.allowed) {
       outcome.decision = 'deny';
       outcome.rule = decision.rule;
