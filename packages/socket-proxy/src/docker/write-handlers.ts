@@ -3,10 +3,12 @@
  * limit and checked, whose object the path names looked up in the engine (the owner label),
  * and only then the engine asked, on the object's full id, with the body rebuilt here.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { IncomingMessage, ServerResponse, STATUS_CODES } from 'node:http';
+import { connect } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Scope } from './config';
 import type { EngineJson } from './redact';
-import { sendAnswer, sendJson } from '../common/respond';
+import { rawResponse, sendAnswer, sendJson } from '../common/respond';
 import { encodeQuery, matchesScope } from './scope';
 import { missingContainerAnswer, parseAnswer } from './scoped-reads';
 import { BodyError, JsonObject, JsonValue, parseStrictJson } from './strict-json';
@@ -199,3 +201,88 @@ export function refusalMessage(error: WriteRefusal): string {
 }
 
 export { sendJson };
+
+/** The body of a hijacked call (exec start) is this small; it must come with a Content-Length. */
+const MAX_UPGRADE_BODY = 1024;
+
+/** Reads `length` bytes of body from a detached socket, `head` first; resolves with the body and what followed it. */
+function readSocketBody(socket: Duplex, head: Buffer, length: number, timeoutMs: number): Promise<{ body: Buffer; rest: Buffer }> {
+  return new Promise((resolve, reject) => {
+    let buffered = head;
+    const timer = setTimeout(() => finish(new WriteRefusal('body', 'the request body did not arrive in time.', 408)), timeoutMs);
+    const finish = (error?: Error) => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.pause();
+      if (error) return reject(error);
+      resolve({ body: buffered.subarray(0, length), rest: buffered.subarray(length) });
+    };
+    const onData = (chunk: Buffer) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      if (buffered.length >= length) finish();
+    };
+    if (buffered.length >= length) return finish();
+    socket.on('data', onData);
+    socket.resume();
+  });
+}
+
+/**
+ * `docker exec` (attached): POST /exec/{id}/start with Upgrade: tcp. The body is checked and
+ * the exec's container must be the agent's own; then the proxy asks the engine itself, with the
+ * body it rebuilt, and pipes the hijacked stream both ways.
+ */
+export async function serveUpgrade(context: Omit<WriteContext, 'res'>, socket: Duplex, head: Buffer, socketPath: string, timeoutMs: number): Promise<void> {
+  const { req, decision, upstream, options } = context;
+  const fail = (status: number, message: string) => socket.end(rawResponse(status, message));
+  try {
+    const declared = req.headers['content-length'];
+    if (req.headers['transfer-encoding'] !== undefined || declared === undefined || !/^[0-9]{1,4}$/.test(declared) || Number(declared) > MAX_UPGRADE_BODY) {
+      throw new WriteRefusal('body', `an upgraded call needs a Content-Length of at most ${MAX_UPGRADE_BODY} bytes.`, 400);
+    }
+    const { body, rest } = await readSocketBody(socket, head, Number(declared), timeoutMs);
+    let parsed: JsonValue;
+    try {
+      parsed = parseStrictJson(body.toString('utf8'));
+    } catch (error) {
+      throw error instanceof BodyError ? new WriteRefusal('body', `${error.message}.`) : error;
+    }
+    const checked = jsonBody(checkBody('exec-start', parsed, options));
+    const prefix = prefixOf(decision);
+    const ref = decision.ref as string;
+    const answer = await upstream.fetch(`${prefix}/exec/${ref}/json`, userAgentOf(context as WriteContext));
+    if (answer.status !== 200) return void socket.end(rawAnswer(answer));
+    const exec = parseAnswer(answer) as EngineJson;
+    await ownContainer(context as WriteContext, String(exec?.ContainerID ?? ''), 'json');
+    const engine = connect(socketPath);
+    const ua = userAgentOf(context as WriteContext);
+    const userAgent = ua && /^[\x20-\x7e]{1,256}$/.test(ua) ? `User-Agent: ${ua}\r\n` : '';
+    engine.write(
+      `POST ${prefix}/exec/${String(exec.ID ?? ref)}/start HTTP/1.1\r\nHost: docker\r\n${userAgent}Content-Type: application/json\r\n` +
+        `Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: ${checked.length}\r\n\r\n`,
+    );
+    engine.write(checked);
+    if (rest.length > 0) engine.write(rest);
+    engine.on('error', () => socket.destroy());
+    socket.on('error', () => engine.destroy());
+    engine.pipe(socket);
+    socket.pipe(engine);
+    socket.resume();
+  } catch (error) {
+    if (error instanceof Relayed) return void socket.end(rawAnswer(error.answer));
+    if (error instanceof WriteRefusal) return void fail(error.status, refusalMessage(error));
+    fail(502, `devsec proxy: the Docker engine did not answer (${(error as Error).message}).`);
+  }
+}
+
+/** An engine answer read whole, as raw HTTP for a detached socket. */
+function rawAnswer(answer: import('../common/respond').Answer): string {
+  let message: string;
+  try {
+    message = String(JSON.parse(answer.body.toString('utf8')).message ?? '');
+  } catch {
+    message = answer.body.toString('utf8').trim();
+  }
+  const body = JSON.stringify({ message });
+  return `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+}

@@ -114,6 +114,12 @@ describe('checkCreateBody: what is forced', () => {
     expect(body.HostConfig).toMatchObject({ Memory: 64 * 1024 * 1024, MemorySwap: 64 * 1024 * 1024, PidsLimit: 10, NanoCpus: 5e8, Runtime: 'runsc' });
   });
 
+  it("reads the docker CLI's `default` endpoint as the children network", () => {
+    const { body } = checkCreateBody({ Image: 'x', HostConfig: { NetworkMode: 'default' }, NetworkingConfig: { EndpointsConfig: { default: {} } } }, options());
+    expect(body.NetworkingConfig).toEqual({ EndpointsConfig: { 'stack-a_children': {} } });
+    expect((body.HostConfig as Record<string, unknown>).NetworkMode).toBe('stack-a_children');
+  });
+
   it('names the networks and volumes the server must find the agent own', () => {
     const { refs } = checkCreateBody(
       {

@@ -343,7 +343,7 @@ function checkFields(value: JsonObject, fields: Fields, path: string, context: C
   for (const [sent, fieldValue] of Object.entries(value)) {
     const name = canonical.get(goFold(sent));
     const where = path ? `${path}.${name ?? sent}` : (name ?? sent);
-    if (name === undefined) throw new WriteRefusal(`create:${where}`, `${where} is not a field this sandbox allows${path ? '' : ' in a create body'}.`);
+    if (name === undefined) throw new WriteRefusal(`create:${where}`, `${where} is not a field this sandbox allows.`);
     const checked = fields[name](fieldValue, where, context);
     if (checked !== undefined) result[name] = checked;
   }
@@ -414,9 +414,11 @@ const networkingConfig: Check = (value, field, context) => {
         if (endpoints === null) return undefined;
         if (!isObject(endpoints)) return fail(where, 'must be an object');
         const result: JsonObject = {};
-        for (const [name, settings] of Object.entries(endpoints)) {
-          network(name, `${where}.${name}`, context);
-          result[name] = object(ENDPOINT_FIELDS)(settings, `${where}.${name}`, context) ?? {};
+        for (const [sent, settings] of Object.entries(endpoints)) {
+          // The docker CLI names the default network `default`: for a child, the children network.
+          const name = sent === 'default' ? context.options.childrenNetwork : network(sent, `${where}.${sent}`, context);
+          if (name in result) fail(`${where}.${sent}`, 'names a network twice');
+          result[name] = object(ENDPOINT_FIELDS)(settings, `${where}.${sent}`, context) ?? {};
         }
         return result;
       },
@@ -678,6 +680,7 @@ const EXEC_CREATE_FIELDS: Fields = {
   AttachStdout: bool,
   AttachStderr: bool,
   DetachKeys: str,
+  Detach: bool,
   ConsoleSize: (value, field, context) => (value === null ? undefined : listOf(intIn(0, 65535))(value, field, context)),
   Privileged: (value, field, context) => (bool(value, field, context) === true ? fail(field, 'is refused: an exec is never privileged') : undefined),
 };
