@@ -318,6 +318,12 @@ export const RULES = {
     "The socket proxy or the egress proxy reachable from the shared network, where other worktrees' containers are.",
     "Keep the proxy on its stack's private network only.",
   ),
+  'proxy-write-policy': rule(
+    'high',
+    true,
+    "The socket proxy's write policy (WRITE_POLICY) on, or set otherwise than --testContainers renders it.",
+    "Turn it on with the generator's --testContainers only; remove WRITE_POLICY and its variables from the proxy otherwise.",
+  ),
   'published-on-all-interfaces': rule(
     'high',
     true,

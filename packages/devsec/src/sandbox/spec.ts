@@ -45,6 +45,11 @@ export interface SandboxSpec {
   allowHosts: string[];
   /** Set by the localhost-proxy generator; kept across re-runs of secure-devcontainer. */
   localhostProxy?: LocalhostProxyOptions;
+  /**
+   * --testContainers: the stack's socket proxy also serves the write policy for the agent's own
+   * containers (Testcontainers, docker run). Present only when on; `allowRegistries` with it.
+   */
+  testContainers?: { allowRegistries: string[] };
 }
 
 /** What a user (or a stored spec) may say; everything optional but the defaults' complement. */
@@ -57,6 +62,8 @@ export type SpecOptions = {
   egress?: EgressMode;
   allowHosts?: string[] | string;
   localhostProxy?: LocalhostProxyOptions;
+  testContainers?: boolean | { allowRegistries?: string[] };
+  allowRegistries?: string[] | string;
 } & Partial<Record<ReadSwitch, boolean>> &
   Partial<Record<WriteSwitch, boolean>>;
 
@@ -110,6 +117,7 @@ export function specFromOptions(options: SpecOptions): SandboxSpec {
     throw new GeneratorError(`--egress: "${egress}" is not a mode. Use allowlist (the default: listed hosts only) or open (any host, unfiltered).`);
   }
   const allowHosts = checkHosts(normalizeList(options.allowHosts).flatMap(splitHosts), '--allowHosts');
+  const testContainers = testContainersFrom(options, switches);
   return {
     network,
     baseImage,
@@ -119,7 +127,29 @@ export function specFromOptions(options: SpecOptions): SandboxSpec {
     egress,
     allowHosts,
     ...(options.localhostProxy ? { localhostProxy: options.localhostProxy } : {}),
+    ...(testContainers ? { testContainers } : {}),
   };
+}
+
+/** A registry host as the engine names it in an image reference: `docker.io`, `ghcr.io`, `registry.local:5000`. */
+const REGISTRY = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?$/;
+
+/** --testContainers (true, or the stored object) with --allowRegistries (default: Docker Hub), checked. */
+function testContainersFrom(options: SpecOptions, switches: Record<ReadSwitch, boolean>): { allowRegistries: string[] } | undefined {
+  const stored = typeof options.testContainers === 'object' && options.testContainers !== null ? options.testContainers : undefined;
+  if (!options.testContainers) {
+    if (options.allowRegistries !== undefined && normalizeList(options.allowRegistries).length > 0) {
+      throw new GeneratorError('--allowRegistries: pulls are only served with --testContainers. Add --testContainers, or leave --allowRegistries out.');
+    }
+    return undefined;
+  }
+  if (!switches.CONTAINERS) {
+    throw new GeneratorError('--testContainers needs --CONTAINERS (the agent reads the containers it starts). Leave CONTAINERS on.');
+  }
+  const listed = normalizeList(options.allowRegistries ?? stored?.allowRegistries ?? ['docker.io']).map((name) => name.toLowerCase());
+  const bad = listed.find((name) => !REGISTRY.test(name));
+  if (bad !== undefined) throw new GeneratorError(`--allowRegistries: "${bad}" is not a registry host (e.g. docker.io, ghcr.io, registry.local:5000).`);
+  return { allowRegistries: [...new Set(listed)] };
 }
 
 /** The spec a compose file stores (`x-devsec`), checked; undefined when it stores none. `path` names it in errors. */

@@ -10,7 +10,7 @@ import type { SecureDevcontainerGeneratorSchema } from './schema';
  * The stored spec, if it reads (one this run replaces may be broken); the hosts the user listed
  * in the file are read strictly, since the run keeps them.
  */
-function storedSpec(tree: Tree, target: SandboxTarget): Pick<SandboxSpec, 'localhostProxy' | 'allowHosts'> | undefined {
+function storedSpec(tree: Tree, target: SandboxTarget): Pick<SandboxSpec, 'localhostProxy' | 'allowHosts' | 'testContainers'> | undefined {
   let stored: SandboxSpec | undefined;
   try {
     stored = readSpec(tree, target.projectRoot);
@@ -26,7 +26,7 @@ function storedSpec(tree: Tree, target: SandboxTarget): Pick<SandboxSpec, 'local
     model = undefined; // not YAML: checkSandboxFiles names it as edited
   }
   const listed = allowHostsIn(model, path, stored?.agent ?? 'none');
-  return { localhostProxy: stored?.localhostProxy, allowHosts: listed ?? stored?.allowHosts ?? [] };
+  return { localhostProxy: stored?.localhostProxy, allowHosts: listed ?? stored?.allowHosts ?? [], testContainers: stored?.testContainers };
 }
 
 export async function secureDevcontainerGenerator(tree: Tree, options: SecureDevcontainerGeneratorSchema) {
@@ -38,6 +38,8 @@ export async function secureDevcontainerGenerator(tree: Tree, options: SecureDev
     ...options,
     localhostProxy: options.localhostProxy ?? stored?.localhostProxy,
     allowHosts: [...(stored?.allowHosts ?? []), ...normalizeList(options.allowHosts)],
+    // Kept across re-runs too: --testContainers=false turns it off.
+    testContainers: options.testContainers === true && stored?.testContainers ? stored.testContainers : (options.testContainers ?? stored?.testContainers),
   });
   checkSandboxFiles(tree, target, options.force ?? false);
   renderSandbox(tree, target, spec);

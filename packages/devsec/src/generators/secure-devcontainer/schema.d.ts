@@ -11,6 +11,13 @@ export type SecureDevcontainerGeneratorSchema = {
   egress?: EgressMode;
   /** Hosts the egress proxy allows beyond the defaults (added to what the compose file lists). */
   allowHosts?: string[];
+  /**
+   * The agent may run its own containers (Testcontainers, docker run) through the stack's socket
+   * proxy, under its write policy: no privilege, no host path, no host port, no route out.
+   */
+  testContainers?: boolean;
+  /** With --testContainers: the registries images may be pulled from (default: docker.io). */
+  allowRegistries?: string[];
   /** Replace generated files even when they were edited. */
   force?: boolean;
   skipFormat?: boolean;
