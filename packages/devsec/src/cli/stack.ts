@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runAudit } from '../host/audit/audit';
-import { prepareSandbox, runningDevContainer, Say, startSandbox, startShared, stopSandbox, stopShared } from '../host/lifecycle';
+import { endAgentSession, prepareSandbox, runningDevContainer, Say, startSandbox, startShared, stopSandbox, stopShared } from '../host/lifecycle';
 import { SandboxError } from '../sandbox/errors';
 import { specFromComposeText } from '../sandbox/spec';
 import { sharedFileTrust } from '../sandbox/shared-trust';
@@ -91,16 +91,18 @@ export const STACK_COMMANDS: Record<string, StackCommand> = {
   git askpass, IPC sockets in the environment). Without a command: the agent's CLI (claude,
   codex) when the sandbox has one, else bash.`,
     flags: {},
-    run: async (root, args) => {
+    run: async (root, args, say) => {
       const sandbox = projectSandbox(root, args.positionals[0]);
       const running = runningDevContainer(root, sandbox.composeFile);
       if (!running) throw new SandboxError(`the sandbox of ${sandbox.project} is not running: devsec up ${sandbox.project} first.`);
-      const agent = specFromComposeText(readFileSync(join(root, sandbox.composeFile), 'utf-8'), sandbox.composeFile)?.agent ?? 'none';
+      const spec = specFromComposeText(readFileSync(join(root, sandbox.composeFile), 'utf-8'), sandbox.composeFile);
+      const agent = spec?.agent ?? 'none';
       const command = args.rest.length > 0 ? args.rest : [AGENTS[agent] ? agent : 'bash'];
       const tty = process.stdin.isTTY ? ['-it'] : ['-i'];
       const result = spawnSync('docker', ['exec', ...tty, '-u', CONTAINER_USER, '-w', running.stack.identity.workspaceRoot, running.name, ...command], {
         stdio: 'inherit',
       });
+      endAgentSession(running.stack, spec?.testContainers !== undefined, say);
       process.exitCode = result.status ?? 1;
       return result.status === 0;
     },

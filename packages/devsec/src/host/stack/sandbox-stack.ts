@@ -58,6 +58,8 @@ export interface SandboxStack {
   engine?: EngineProfile;
   /** The dev container's mounts the override file adds (prepareWorktree): checked against the kernel's view after the start. */
   mounts?: Mount[];
+  /** Whether its spec asks for --testContainers (the agent's own containers, removed with the stack). */
+  testContainers?: boolean;
 }
 
 /**
@@ -211,7 +213,19 @@ export function prepareWorktree(
   });
   writeFresh(overridePath, withState(worktreeOverrideFile(mounts, egress), state));
   const compose = { ...stack.compose, env: { ...stack.compose.env, ...ENGINES[engine.kind].composeEnv } };
-  return { ...stack, compose, state, nestedGit: nested, sharedTrust: sharedFileTrust(sharedText), egress: egressModeOf(models), engine, mounts };
+  const spec = (definition as { 'x-devsec'?: { options?: { testContainers?: unknown } } } | null)?.['x-devsec'];
+  const testContainers = Boolean(spec?.options?.testContainers);
+  return {
+    ...stack,
+    compose,
+    state,
+    nestedGit: nested,
+    sharedTrust: sharedFileTrust(sharedText),
+    egress: egressModeOf(models),
+    engine,
+    mounts,
+    testContainers,
+  };
 }
 
 /** The proxy's base image as the compose files build it (the look at the engine's socket runs it, so no other image is pulled). */
