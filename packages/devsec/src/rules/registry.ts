@@ -357,6 +357,12 @@ export const RULES = {
     'The dev container reaches any host, unfiltered (--egress=open): the agent can send what it reads anywhere, and fetch anything.',
     'Generate the sandbox without --egress=open: the egress proxy then lets out only the hosts listed in the compose file.',
   ),
+  'test-containers': rule(
+    'medium',
+    false,
+    "The agent may run containers of its own (--testContainers) through the socket proxy's write policy: images from the allowed registries, no privilege, no host path, no host port, no route out, limits forced; siblings stay read-only.",
+    'Generate the sandbox without --testContainers if the agent need not run Docker-based tests.',
+  ),
   'sandbox-writable': rule(
     'high',
     false,

@@ -87,3 +87,14 @@ describe('the gate rule proxy-write-policy', () => {
     expect(found[0].message).toMatch(message);
   });
 });
+
+describe('the static audit of a --testContainers sandbox', () => {
+  it('reports test-containers (medium) and nothing else', async () => {
+    const { auditSandbox } = jest.requireActual('../../rules/static-audit') as typeof import('../../rules/static-audit');
+    const tree = workspaceWithProjects();
+    await run(tree, { testContainers: true });
+    const findings = auditSandbox('apps/app', (path) => tree.read(path, 'utf-8'));
+    expect(findings.map((f) => [f.rule, f.severity])).toEqual([['test-containers', 'medium']]);
+    expect(findings[0].message).toMatch(/pulls from docker\.io/);
+  });
+});
