@@ -32,6 +32,8 @@ const BUILDERS: Record<PackageName, (out: string) => void> = {
     const pkg = join(ROOT, 'packages/socket-proxy');
     tsc(join(pkg, 'tsconfig.lib.json'));
     for (const file of ['package.json', 'Dockerfile', 'README.md']) cpSync(join(pkg, file), join(out, file));
+    // Vendored code (jsonc-parser's tokenizer): plain JS with its declarations and licence, as it is.
+    copyTree(join(pkg, 'src/vendor'), join(out, 'src/vendor'), () => true);
     // The compiled plugin, run from dist/packages/devsec in this repo (the bench does), must find
     // this compiled package, not the workspace link in node_modules to its TypeScript sources.
     const link = join(ROOT, 'dist/packages/node_modules/@org/devsec-socket-proxy');

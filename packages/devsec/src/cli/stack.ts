@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { runAudit } from '../host/audit/audit';
 import {
   commitsWaiting,
+  endAgentSession,
   fetchSandbox,
   prepareSandbox,
   resetData,
@@ -124,16 +125,18 @@ export const STACK_COMMANDS: Record<string, StackCommand> = {
   git askpass, IPC sockets in the environment). Without a command: the agent's CLI (claude,
   codex) when the sandbox has one, else bash.`,
     flags: {},
-    run: async (root, args) => {
+    run: async (root, args, say) => {
       const sandbox = projectSandbox(root, args.positionals[0]);
       const running = runningDevContainer(root, sandbox.composeFile);
       if (!running) throw new SandboxError(`the sandbox of ${sandbox.project} is not running: devsec up ${sandbox.project} first.`);
-      const agent = specFromComposeText(readFileSync(join(root, sandbox.composeFile), 'utf-8'), sandbox.composeFile)?.agent ?? 'none';
+      const spec = specFromComposeText(readFileSync(join(root, sandbox.composeFile), 'utf-8'), sandbox.composeFile);
+      const agent = spec?.agent ?? 'none';
       const command = args.rest.length > 0 ? args.rest : [AGENTS[agent] ? agent : 'bash'];
       const tty = process.stdin.isTTY ? ['-it'] : ['-i'];
       const result = spawnSync('docker', ['exec', ...tty, '-u', CONTAINER_USER, '-w', running.stack.identity.workspaceRoot, running.name, ...command], {
         stdio: 'inherit',
       });
+      endAgentSession(running.stack, spec?.testContainers !== undefined, say);
       process.exitCode = result.status ?? 1;
       // The session is over: what the agent committed waits for devsec fetch (counted in the dev container, a hint; the fetch verifies).
       const waiting = waitingLine(await commitsWaiting(running.stack, running.name), `devsec fetch ${sandbox.project}`);

@@ -29,6 +29,7 @@ import { verifyMountsOnce } from './stack/mount-pins';
 import { fillNodeModulesOnce } from './stack/node-modules-fill';
 import { cloneFetchSource, seedCloneWorkspaceOnce } from './stack/clone-workspace';
 import { runCommand } from './engine/run';
+import { describeRemoved, removeChildren } from './engine/children';
 import { locateStack, prepareWorktree, rememberState, SandboxStack, stackStateDir, summary } from './stack/sandbox-stack';
 import { secretsPath } from './stack/secrets';
 import { checkSharedLogins } from './stack/shared-logins';
@@ -96,6 +97,8 @@ export async function startSandbox(workspaceRoot: string, composeFile: string, o
 
   // Its tenant in the shared services, made by the host before the dev container starts (tenants.ts).
   provisionTenants(stack.tenants, stack.sharedSecrets ?? {}, say);
+  // What the agent started last time (--testContainers) and left behind: removed before the stack starts again.
+  if (stack.testContainers) sayRemoved(stack, 'left from the last session', say);
 
   const network = model ? sharedNetworkName(model) : previous.network;
   const builds = model ? buildSpecs(model) : (previous.builds ?? []);
@@ -206,6 +209,8 @@ function sayEngine(engine: EngineProfile, say: Say): void {
 export async function stopSandbox(workspaceRoot: string, composeFile: string, options: { volumes?: boolean; images?: boolean }, say: Say): Promise<boolean> {
   preflight();
   const stack = prepareWorktree(workspaceRoot, composeFile, runCommand, say.info);
+  // The agent's own containers first: they hold the stack's children network, which down removes.
+  sayRemoved(stack, 'made by the agent', say);
   const args = ['down', '--remove-orphans'];
   if (options.volumes) args.push('--volumes');
   // Only images built for this stack (no image: of their own), never the base images.
@@ -225,6 +230,17 @@ export async function stopSandbox(workspaceRoot: string, composeFile: string, op
     );
   say.info(`Removed ${stack.identity.composeProjectName}${also ? ` and ${also}` : ' (volumes and built images kept; --volumes, --images remove them)'}.`);
   return true;
+}
+
+/** Removes what the stack's agent created through the proxy (by the owner label) and says so. */
+function sayRemoved(stack: SandboxStack, why: string, say: Say): void {
+  const removed = describeRemoved(removeChildren(stack.identity.composeProjectName));
+  if (removed) say.info(`Removed ${removed} ${why} (${stack.identity.composeProjectName}).`);
+}
+
+/** When `devsec agent` ends: the containers, networks and volumes its session started (--testContainers) go with it. */
+export function endAgentSession(stack: SandboxStack, testContainers: boolean, say: Say): void {
+  if (testContainers) sayRemoved(stack, "made in the agent's session", say);
 }
 
 export async function startShared(workspaceRoot: string, composeFile: string, say: Say): Promise<boolean> {

@@ -318,6 +318,12 @@ export const RULES = {
     "The socket proxy or the egress proxy reachable from the shared network, where other worktrees' containers are.",
     "Keep the proxy on its stack's private network only.",
   ),
+  'proxy-write-policy': rule(
+    'high',
+    true,
+    "The socket proxy's write policy (WRITE_POLICY) on, or set otherwise than --testContainers renders it.",
+    "Turn it on with the generator's --testContainers only; remove WRITE_POLICY and its variables from the proxy otherwise.",
+  ),
   'published-on-all-interfaces': rule(
     'high',
     true,
@@ -350,6 +356,12 @@ export const RULES = {
     false,
     'The dev container reaches any host, unfiltered (--egress=open): the agent can send what it reads anywhere, and fetch anything.',
     'Generate the sandbox without --egress=open: the egress proxy then lets out only the hosts listed in the compose file.',
+  ),
+  'test-containers': rule(
+    'medium',
+    false,
+    "The agent may run containers of its own (--testContainers) through the socket proxy's write policy: images from the allowed registries, no privilege, no host path, no host port, no route out, limits forced; siblings stay read-only.",
+    'Generate the sandbox without --testContainers if the agent need not run Docker-based tests.',
   ),
   'sandbox-writable': rule(
     'high',

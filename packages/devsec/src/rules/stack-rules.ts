@@ -85,6 +85,65 @@ function proxyOnSharedNetwork(model: ComposeModel, context: StackContext, proxyS
   });
 }
 
+/** The proxy's write-policy variables as the stack's spec renders them, or none at all. */
+const WRITE_POLICY_VARIABLES = [
+  'WRITE_POLICY',
+  'WRITE_OWNER',
+  'CHILDREN_NETWORK',
+  'CHILD_MEMORY',
+  'CHILD_PIDS',
+  'CHILD_CPUS',
+  'CHILD_RUNTIME',
+  'MAX_CHILDREN',
+  'ALLOW_REGISTRIES',
+];
+
+/**
+ * The proxy's write policy only from --testContainers: the stored spec says so, the owner is this
+ * compose project and the children network its own. Anything else (a hand-added WRITE_POLICY, an
+ * owner naming another stack, whose children the agent could then stop) is refused.
+ */
+function writePolicyFindings(model: ComposeModel, context: StackContext): Finding[] {
+  if (context.kind !== 'worktree') return [];
+  const proxy = model.services?.[PROXY_SERVICE];
+  if (!proxy) return [];
+  const raw = proxy.environment;
+  const env: Record<string, unknown> = Array.isArray(raw)
+    ? Object.fromEntries(raw.map((entry) => [String(entry).split('=')[0], String(entry).slice(String(entry).indexOf('=') + 1)]))
+    : isRecord(raw)
+      ? raw
+      : {};
+  const set = WRITE_POLICY_VARIABLES.filter((name) => env[name] !== undefined && env[name] !== null);
+  if (set.length === 0) return [];
+  const spec = (model as Record<string, unknown>)['x-devsec'];
+  const options = isRecord(spec) && isRecord(spec.options) ? spec.options : {};
+  const testContainers = isRecord(options.testContainers) ? options.testContainers : undefined;
+  // The gate's model is interpolated and named; the static audit reads the file as written.
+  const project = typeof model.name === 'string' ? model.name : '${COMPOSE_PROJECT_NAME}';
+  const expected: Record<string, string> = testContainers
+    ? {
+        WRITE_POLICY: '1',
+        WRITE_OWNER: project,
+        CHILDREN_NETWORK: `${project}_children`,
+        ALLOW_REGISTRIES: Array.isArray(testContainers.allowRegistries) ? testContainers.allowRegistries.join(',') : '',
+      }
+    : {};
+  const wrong = set.filter((name) => String(env[name]) !== expected[name]);
+  if (wrong.length === 0) return [];
+  const why = testContainers
+    ? `${wrong.map((name) => `${name}=${String(env[name])}`).join(', ')} differ from what --testContainers renders for this stack`
+    : `${set.join(', ')} turn on or configure its write policy, which the stack's spec (--testContainers) does not ask for`;
+  return [
+    finding('proxy-write-policy', {
+      file: context.composeFile,
+      service: PROXY_SERVICE,
+      key: `services.${PROXY_SERVICE}.environment`,
+      message: `${PROXY_SERVICE}: ${why}.`,
+      fix: 'Run the generator with --testContainers (or without it), and leave the rendered variables as they are.',
+    }),
+  ];
+}
+
 /**
  * Every rule over a stack's model. `context.kind` says which stack: a worktree's (where the
  * proxy may mount the Docker socket, app must not run as root, and the localhost forwarder may
@@ -103,5 +162,11 @@ export function checkStack(model: ComposeModel, context: StackContext): Finding[
       ),
     ),
   ];
-  return [...findings, ...socketTargetFindings(model, context, findings), ...proxyNetworkFindings(model, context), ...egressFindings(model, context)];
+  return [
+    ...findings,
+    ...socketTargetFindings(model, context, findings),
+    ...proxyNetworkFindings(model, context),
+    ...writePolicyFindings(model, context),
+    ...egressFindings(model, context),
+  ];
 }

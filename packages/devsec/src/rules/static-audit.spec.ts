@@ -76,6 +76,12 @@ describe('audit', () => {
       /write access/,
     ],
     [
+      'proxy-write-policy',
+      (t) => edit(t, `${DIR}/docker-compose.yml`, (s) => s.replace('      LOG_LEVEL: info', '      LOG_LEVEL: info\n      WRITE_POLICY: "1"')),
+      'docker-compose.yml',
+      /does not ask for/,
+    ],
+    [
       'sandbox-writable',
       (t) => edit(t, `${DIR}/docker-compose.yml`, (s) => s.replace('/.devcontainer:ro', '/.devcontainer')),
       'docker-compose.yml',

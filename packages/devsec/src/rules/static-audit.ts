@@ -121,6 +121,13 @@ function auditCompose(files: YamlFile[], projectRoot: string, host: AuditHost): 
   }
   const proxyEnv = model.services[PROXY_SERVICE]?.environment;
   const env = Array.isArray(proxyEnv) ? Object.fromEntries(proxyEnv.map((e) => e.split('='))) : (proxyEnv ?? {});
+  if (env.WRITE_POLICY !== undefined && /^(1|true|yes|on)$/i.test(String(env.WRITE_POLICY))) {
+    add('test-containers', {
+      service: PROXY_SERVICE,
+      key: `services.${PROXY_SERVICE}.environment.WRITE_POLICY`,
+      message: `The agent may run containers of its own through ${PROXY_SERVICE} (WRITE_POLICY=1, pulls from ${String(env.ALLOW_REGISTRIES ?? 'docker.io')}).`,
+    });
+  }
   for (const name of WRITE_SWITCHES) {
     if (env[name] !== undefined && /^(1|true|yes|on)$/i.test(String(env[name]))) {
       add('proxy-write-switch', {

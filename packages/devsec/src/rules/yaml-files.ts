@@ -63,6 +63,8 @@ export function mergeFiles(files: YamlFile[]): MergedFiles {
     for (const section of ['networks', 'volumes', 'secrets', 'configs'] as const) {
       if (isMap(json[section])) sections[section] = { ...(sections[section] as object), ...json[section] };
     }
+    // The stored spec (what the generator was asked for): the main file's only, where the generator writes it.
+    if (file === files[0] && isMap(json['x-devsec'])) sections['x-devsec'] = json['x-devsec'];
   }
 
   const locate = (at: ModelPath) => {

@@ -49,6 +49,11 @@ export interface SandboxSpec {
   localhostProxy?: LocalhostProxyOptions;
   /** clone: the workspace is a volume of the stack holding a clone (stored only then; absent is mount). */
   workspace?: WorkspaceMode;
+  /**
+   * --testContainers: the stack's socket proxy also serves the write policy for the agent's own
+   * containers (Testcontainers, docker run). Present only when on; `allowRegistries` with it.
+   */
+  testContainers?: { allowRegistries: string[] };
 }
 
 /** The sandbox's workspace mode: mount unless its spec says clone. */
@@ -65,6 +70,8 @@ export type SpecOptions = {
   allowHosts?: string[] | string;
   localhostProxy?: LocalhostProxyOptions;
   workspace?: WorkspaceMode;
+  testContainers?: boolean | { allowRegistries?: string[] };
+  allowRegistries?: string[] | string;
 } & Partial<Record<ReadSwitch, boolean>> &
   Partial<Record<WriteSwitch, boolean>>;
 
@@ -124,6 +131,7 @@ export function specFromOptions(options: SpecOptions): SandboxSpec {
       `--workspace: "${workspace}" is not a mode. Use mount (the default: the host's checkout, bind-mounted) or clone (a volume holding a clone of the repository; nothing of the host's workspace is mounted).`,
     );
   }
+  const testContainers = testContainersFrom(options, switches);
   return {
     network,
     baseImage,
@@ -135,7 +143,29 @@ export function specFromOptions(options: SpecOptions): SandboxSpec {
     ...(options.localhostProxy ? { localhostProxy: options.localhostProxy } : {}),
     // Stored only when it is not the default: the specs written before the option read the same.
     ...(workspace === 'clone' ? { workspace } : {}),
+    ...(testContainers ? { testContainers } : {}),
   };
+}
+
+/** A registry host as the engine names it in an image reference: `docker.io`, `ghcr.io`, `registry.local:5000`. */
+const REGISTRY = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?$/;
+
+/** --testContainers (true, or the stored object) with --allowRegistries (default: Docker Hub), checked. */
+function testContainersFrom(options: SpecOptions, switches: Record<ReadSwitch, boolean>): { allowRegistries: string[] } | undefined {
+  const stored = typeof options.testContainers === 'object' && options.testContainers !== null ? options.testContainers : undefined;
+  if (!options.testContainers) {
+    if (options.allowRegistries !== undefined && normalizeList(options.allowRegistries).length > 0) {
+      throw new GeneratorError('--allowRegistries: pulls are only served with --testContainers. Add --testContainers, or leave --allowRegistries out.');
+    }
+    return undefined;
+  }
+  if (!switches.CONTAINERS) {
+    throw new GeneratorError('--testContainers needs --CONTAINERS (the agent reads the containers it starts). Leave CONTAINERS on.');
+  }
+  const listed = normalizeList(options.allowRegistries ?? stored?.allowRegistries ?? ['docker.io']).map((name) => name.toLowerCase());
+  const bad = listed.find((name) => !REGISTRY.test(name));
+  if (bad !== undefined) throw new GeneratorError(`--allowRegistries: "${bad}" is not a registry host (e.g. docker.io, ghcr.io, registry.local:5000).`);
+  return { allowRegistries: [...new Set(listed)] };
 }
 
 /** The spec a compose file stores (`x-devsec`), checked; undefined when it stores none. `path` names it in errors. */

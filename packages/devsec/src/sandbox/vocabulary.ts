@@ -23,6 +23,8 @@ export const PROJECT_LABEL = 'org.devsec.project';
 export const SCOPE_LABEL = DEFAULT_SCOPE_LABEL;
 /** Compose's own labels, which the executors filter on. */
 export const COMPOSE_PROJECT_LABEL = 'com.docker.compose.project';
+/** The label the socket proxy's write policy (--testContainers) stamps on what the agent creates: its stack's compose project. */
+export const OWNER_LABEL = 'org.devsec.owner';
 export const COMPOSE_SERVICE_LABEL = 'com.docker.compose.service';
 
 /** Files of a project's sandbox, in `<project>/.devcontainer`. */

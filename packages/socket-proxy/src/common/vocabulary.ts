@@ -63,6 +63,23 @@ export const PROXY_ENV = Object.freeze({
 } as const);
 export type ProxyEnvName = keyof typeof PROXY_ENV;
 
+/**
+ * The write policy (the generator's --testContainers): the agent's own containers, networks and
+ * volumes. WRITE_POLICY=1 turns it on; the rest configure it (defaults in the proxy's config).
+ */
+export const WRITE_POLICY_ENV = Object.freeze({
+  WRITE_POLICY: 'WRITE_POLICY',
+  WRITE_OWNER: 'WRITE_OWNER',
+  CHILDREN_NETWORK: 'CHILDREN_NETWORK',
+  CHILD_MEMORY: 'CHILD_MEMORY',
+  CHILD_PIDS: 'CHILD_PIDS',
+  CHILD_CPUS: 'CHILD_CPUS',
+  CHILD_RUNTIME: 'CHILD_RUNTIME',
+  MAX_CHILDREN: 'MAX_CHILDREN',
+  ALLOW_REGISTRIES: 'ALLOW_REGISTRIES',
+} as const);
+export type WritePolicyEnvName = keyof typeof WRITE_POLICY_ENV;
+
 /** The egress proxy's port: Squid's, which proxy-aware tools and people expect. */
 export const EGRESS_PORT = 3128;
 

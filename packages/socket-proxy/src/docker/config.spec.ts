@@ -108,3 +108,53 @@ describe('parseListen', () => {
     expect(parseListen('tcp://[::1]:2375')).toEqual({ kind: 'tcp', host: '::1', port: 2375 });
   });
 });
+
+describe('loadConfig: the write policy', () => {
+  const on = { CONTAINERS: '1', WRITE_POLICY: '1', WRITE_OWNER: 'app-ws-1a2b', CHILDREN_NETWORK: 'app-ws-1a2b_children' };
+
+  it('is off unless WRITE_POLICY=1', () => expect(loadConfig({ CONTAINERS: '1' }).write).toBeUndefined());
+
+  it('reads its options, with defaults, and adds the owner label to the scope', () => {
+    const config = loadConfig({ ...on, SCOPE_LABEL: 'com.docker.compose.project=app-ws-1a2b' });
+    expect(config.write).toEqual({
+      owner: 'app-ws-1a2b',
+      childrenNetwork: 'app-ws-1a2b_children',
+      memoryBytes: 1024 ** 3,
+      pids: 512,
+      nanoCpus: 1e9,
+      runtime: undefined,
+      allowRegistries: ['docker.io'],
+      maxChildren: 16,
+      scopeLabels: [{ key: 'com.docker.compose.project', value: 'app-ws-1a2b', selector: 'com.docker.compose.project=app-ws-1a2b' }],
+    });
+    expect(config.scope.selector).toBe('com.docker.compose.project=app-ws-1a2b,org.devsec.owner=app-ws-1a2b');
+    const custom = loadConfig({
+      ...on,
+      CHILD_MEMORY: '512m',
+      CHILD_PIDS: '100',
+      CHILD_CPUS: '0.5',
+      CHILD_RUNTIME: 'runsc',
+      MAX_CHILDREN: '4',
+      ALLOW_REGISTRIES: 'docker.io, GHCR.io',
+    });
+    expect(custom.write).toMatchObject({
+      memoryBytes: 512 * 1024 ** 2,
+      pids: 100,
+      nanoCpus: 5e8,
+      runtime: 'runsc',
+      maxChildren: 4,
+      allowRegistries: ['docker.io', 'ghcr.io'],
+    });
+  });
+
+  it.each([
+    [{ ...on, WRITE_OWNER: '' }, /WRITE_OWNER= must name this stack/],
+    [{ ...on, CHILDREN_NETWORK: undefined }, /CHILDREN_NETWORK=/],
+    [{ ...on, CONTAINERS: '0' }, /WRITE_POLICY=1 needs CONTAINERS=1/],
+    [{ ...on, CHILD_MEMORY: '1k' }, /CHILD_MEMORY=1k is not a memory size/],
+    [{ ...on, CHILD_CPUS: 'lots' }, /CHILD_CPUS=lots/],
+    [{ ...on, ALLOW_REGISTRIES: 'evil.example/path' }, /ALLOW_REGISTRIES holds "evil.example\/path"/],
+    [{ CONTAINERS: '1', WRITE_OWNER: 'x' }, /WRITE_OWNER configure the write policy, which WRITE_POLICY=1 turns on; it is off/],
+    [{ ...on, WRITE_POLICY: 'maybe' }, /WRITE_POLICY=maybe is not a switch value/],
+  ])('refuses a bad configuration %#', (env, message) => expect(() => loadConfig(env)).toThrow(message));
+});

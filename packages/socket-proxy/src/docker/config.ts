@@ -4,7 +4,8 @@
  */
 import { collectProblems, ConfigError, LOG_LEVELS } from '../common/config';
 import { isLimitVariable, Limits, parseLimits } from '../common/limits';
-import { DEFAULT_SCOPE_LABEL, PROXY_PORT, READ_SWITCHES, WRITE_SWITCHES } from '../common/vocabulary';
+import { DEFAULT_SCOPE_LABEL, PROXY_PORT, READ_SWITCHES, WRITE_POLICY_ENV, WRITE_SWITCHES } from '../common/vocabulary';
+import { OWNER_LABEL, WritePolicyOptions } from './write-policy';
 
 export { DEFAULT_SCOPE_LABEL, READ_SWITCHES, WRITE_SWITCHES };
 
@@ -136,9 +137,81 @@ export interface ProxyConfig {
   socketPath: string;
   listen: Listen;
   switches: Switches;
+  /** With the write policy on, the owner label's selector is one of its selectors: children are read like the stack's own. */
   scope: Scope;
   logLevel: string;
   limits: Limits;
+  /** WRITE_POLICY=1: the agent's own containers (undefined: read-only). */
+  write: WritePolicyOptions | undefined;
+}
+
+export const WRITE_DEFAULTS = Object.freeze({
+  memoryBytes: 1024 * 1024 * 1024,
+  pids: 512,
+  nanoCpus: 1_000_000_000,
+  maxChildren: 16,
+  allowRegistries: ['docker.io'],
+});
+
+const isWritePolicyVariable = (name: string) => name in WRITE_POLICY_ENV;
+
+/** `512m`, `1g`, `1073741824`: bytes. */
+function parseBytes(name: string, raw: string): number {
+  const match = /^([0-9]{1,12})([kmg]?)b?$/i.exec(raw.trim());
+  const factor = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(match?.[2] ?? '').toLowerCase() as '' | 'k' | 'm' | 'g'];
+  const bytes = match ? Number(match[1]) * factor : NaN;
+  if (!(bytes >= 6 * 1024 * 1024 && bytes <= 1024 ** 4)) throw new ConfigError(`${name}=${raw} is not a memory size of at least 6m (e.g. ${name}=1g).`);
+  return bytes;
+}
+
+function parseCount(name: string, raw: string, max: number): number {
+  const count = /^[0-9]{1,6}$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
+  if (!(count >= 1 && count <= max)) throw new ConfigError(`${name}=${raw} is not a count from 1 to ${max}.`);
+  return count;
+}
+
+/** The write policy's options from the environment; undefined when WRITE_POLICY is off. */
+function loadWritePolicy(
+  env: NodeJS.ProcessEnv,
+  scope: Scope | undefined,
+  attempt: <T>(step: () => T) => T | undefined,
+  problems: string[],
+): WritePolicyOptions | undefined {
+  const on = attempt(() => parseSwitch('WRITE_POLICY', env.WRITE_POLICY ?? '0'));
+  const set = Object.keys(WRITE_POLICY_ENV).filter((name) => name !== 'WRITE_POLICY' && env[name] !== undefined);
+  if (!on) {
+    if (on === false && set.length > 0) problems.push(`${set.join(', ')} configure the write policy, which WRITE_POLICY=1 turns on; it is off.`);
+    return undefined;
+  }
+  const owner = env.WRITE_OWNER ?? '';
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(owner))
+    problems.push(
+      `WRITE_OWNER=${owner} must name this stack (letters, digits, _ . -): the value of the ${OWNER_LABEL} label stamped on what the agent creates.`,
+    );
+  const childrenNetwork = env.CHILDREN_NETWORK ?? '';
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(childrenNetwork))
+    problems.push(`CHILDREN_NETWORK=${childrenNetwork} must name the stack's internal network the agent's containers join.`);
+  const memoryBytes = env.CHILD_MEMORY === undefined ? WRITE_DEFAULTS.memoryBytes : attempt(() => parseBytes('CHILD_MEMORY', env.CHILD_MEMORY as string));
+  const pids = env.CHILD_PIDS === undefined ? WRITE_DEFAULTS.pids : attempt(() => parseCount('CHILD_PIDS', env.CHILD_PIDS as string, 65536));
+  const maxChildren = env.MAX_CHILDREN === undefined ? WRITE_DEFAULTS.maxChildren : attempt(() => parseCount('MAX_CHILDREN', env.MAX_CHILDREN as string, 256));
+  let nanoCpus: number | undefined = WRITE_DEFAULTS.nanoCpus;
+  if (env.CHILD_CPUS !== undefined) {
+    const cpus = /^[0-9]{1,3}(\.[0-9]{1,3})?$/.test(env.CHILD_CPUS.trim()) ? Number(env.CHILD_CPUS.trim()) : NaN;
+    nanoCpus = cpus >= 0.01 && cpus <= 256 ? Math.round(cpus * 1e9) : undefined;
+    if (nanoCpus === undefined) problems.push(`CHILD_CPUS=${env.CHILD_CPUS} is not a number of CPUs (e.g. 1 or 0.5).`);
+  }
+  const runtime = env.CHILD_RUNTIME === undefined || env.CHILD_RUNTIME === '' ? undefined : env.CHILD_RUNTIME;
+  if (runtime !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(runtime)) problems.push(`CHILD_RUNTIME=${runtime} is not a runtime name.`);
+  const allowRegistries =
+    env.ALLOW_REGISTRIES === undefined
+      ? WRITE_DEFAULTS.allowRegistries
+      : env.ALLOW_REGISTRIES.split(',')
+          .map((entry) => entry.trim().toLowerCase())
+          .filter((entry) => entry !== '');
+  const badRegistry = allowRegistries.find((entry) => !/^[a-z0-9.-]+(:[0-9]{1,5})?$/.test(entry));
+  if (badRegistry !== undefined) problems.push(`ALLOW_REGISTRIES holds "${badRegistry}", which is not a registry host (e.g. docker.io,ghcr.io).`);
+  if (memoryBytes === undefined || pids === undefined || nanoCpus === undefined || maxChildren === undefined || !scope) return undefined;
+  return { owner, childrenNetwork, memoryBytes, pids, nanoCpus, runtime, allowRegistries, maxChildren, scopeLabels: scope.anyOf };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv): ProxyConfig {
@@ -160,7 +233,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ProxyConfig {
     }
   }
   for (const [name, value] of Object.entries(env)) {
-    if (value === undefined || name in READ_SWITCHES || isWriteSwitch(name) || isLimitVariable(name)) continue;
+    if (value === undefined || name in READ_SWITCHES || isWriteSwitch(name) || isLimitVariable(name) || isWritePolicyVariable(name)) continue;
     const suggestion = closestSwitch(name, value);
     if (suggestion) problems.push(`${name}=${value} is not a switch this proxy knows. Did you mean ${suggestion}?`);
   }
@@ -176,8 +249,14 @@ export function loadConfig(env: NodeJS.ProcessEnv): ProxyConfig {
   const socketPath = env.SOCKET_PATH ?? '/var/run/docker.sock';
   if (!socketPath.startsWith('/')) problems.push(`SOCKET_PATH=${socketPath} must be an absolute path to the Docker socket.`);
 
+  const write = loadWritePolicy(env, scope, attempt, problems);
+  if (write && !switches.CONTAINERS) problems.push('WRITE_POLICY=1 needs CONTAINERS=1: the agent reads the containers it starts.');
+
   if (problems.length > 0 || !listen || !scope) {
     throw new ConfigError(`devsec-socket-proxy will not start:\n  - ${problems.join('\n  - ')}`);
   }
-  return { socketPath, listen, switches, scope, logLevel, limits };
+  // The children are read like the stack's own: the owner label joins the scope.
+  const ownerSelector = write ? parseScopeLabel(`${OWNER_LABEL}=${write.owner}`) : undefined;
+  const fullScope = ownerSelector ? { selector: `${scope.selector},${ownerSelector.selector}`, anyOf: [...scope.anyOf, ownerSelector] } : scope;
+  return { socketPath, listen, switches, scope: fullScope, logLevel, limits, write };
 }

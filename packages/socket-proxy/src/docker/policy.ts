@@ -18,8 +18,8 @@ const QUERY_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
 /** RFC 3986 query characters, without `#` and with `%` only as a valid escape. */
 const QUERY_TEXT = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*$/;
 
-type Placeholder = { readonly match: 'object' | 'image' };
-const OBJECT: Placeholder = { match: 'object' };
+export type Placeholder = { readonly match: 'object' | 'image' };
+export const OBJECT: Placeholder = { match: 'object' };
 const IMAGE: Placeholder = { match: 'image' };
 
 /** What the server does for a row besides forwarding; `handlers.ts` has one handler for each. */
@@ -118,7 +118,7 @@ export interface Allowance {
 }
 export type Decision = Refusal | Allowance;
 
-function refuse(rule: string, message: string, status = 403): Refusal {
+export function refuse(rule: string, message: string, status = 403): Refusal {
   return { allowed: false, status, rule, message: `devsec sandbox policy: ${message}` };
 }
 
@@ -161,7 +161,7 @@ export function parseQuery(query: string): { params: QueryParams } | { error: st
  * @returns the object/image reference matched, undefined when the pattern has none, false when
  *   it does not match
  */
-function matchPath(pattern: ReadonlyArray<string | Placeholder>, segments: string[]): string | undefined | false {
+export function matchPath(pattern: ReadonlyArray<string | Placeholder>, segments: string[]): string | undefined | false {
   const imageAt = pattern.indexOf(IMAGE);
   if (imageAt !== -1) {
     // An image reference may span several segments (`docker.io/library/node:24`).
@@ -193,10 +193,10 @@ export interface RequestHead {
   headers: IncomingHttpHeaders;
 }
 
-type Target = { version: string | undefined; segments: string[]; apiPath: string; query: string };
+export type Target = { version: string | undefined; segments: string[]; apiPath: string; query: string };
 
 /** Only a canonical origin-form target passes; nothing is normalised. */
-function parseTarget(target: string): Target | Refusal {
+export function parseTarget(target: string): Target | Refusal {
   if (target === '*') return refuse('asterisk-form', 'the request target "*" is not accepted.', 400);
   if (!target.startsWith('/')) {
     return refuse('absolute-form', 'only origin-form request targets ("/path?query") are accepted.', 400);
@@ -250,12 +250,12 @@ function refuseSectionOff(row: Rule, ref: string | undefined, method: string, ap
 }
 
 /** An Upgrade header, or `upgrade` among the Connection options: a request to leave HTTP. */
-function asksForUpgrade(headers: IncomingHttpHeaders): boolean {
+export function asksForUpgrade(headers: IncomingHttpHeaders): boolean {
   const connection = String(headers.connection ?? '');
   return headers.upgrade !== undefined || /(^|[\s,])upgrade($|[\s,])/i.test(connection);
 }
 
-function declaresBody(headers: IncomingHttpHeaders): boolean {
+export function declaresBody(headers: IncomingHttpHeaders): boolean {
   return headers['transfer-encoding'] !== undefined || (headers['content-length'] ?? '0') !== '0';
 }
 

@@ -14,6 +14,8 @@ import type { Logger } from '../common/logger';
 import { Allowance, decide, Refusal } from './policy';
 import { rawResponse, sendJson } from '../common/respond';
 import { createUpstream, Upstream } from './upstream';
+import { refusalMessage, serveUpgrade, serveWrite } from './write-handlers';
+import { decideWrite, WriteRefusal } from './write-policy';
 
 /** A refused request body is read and discarded up to this size, then the connection is cut. */
 const MAX_DISCARDED_BODY = 256 * 1024 * 1024;
@@ -123,7 +125,25 @@ function proxyRequests(config: ProxyConfig, log: ProxyLog, upstream: Upstream): 
   let openStreams = 0;
   return (req, res) => {
     const outcome = logWhenDone(log, req, res);
-    const decision = decide({ method: req.method ?? '', target: req.url ?? '', headers: req.headers }, switches);
+    const head = { method: req.method ?? '', target: req.url ?? '', headers: req.headers };
+    const write = config.write ? decideWrite(head) : undefined;
+    if (write && !write.allowed) {
+      outcome.decision = 'deny';
+      outcome.rule = write.rule;
+      return refuseRequest(req, res, write, limits);
+    }
+    if (write && config.write) {
+      outcome.rule = write.rule;
+      const context = { req, res, decision: write, scope, upstream, options: config.write };
+      serveWrite(context).catch((error) => {
+        if (!(error instanceof WriteRefusal)) return upstreamFailed(log, socketPath, res, error);
+        outcome.decision = 'deny';
+        outcome.rule = error.rule;
+        refuseRequest(req, res, { allowed: false, status: error.status, rule: error.rule, message: refusalMessage(error) }, limits);
+      });
+      return;
+    }
+    const decision = decide(head, switches);
     if (!decision.allowed) {
       outcome.decision = 'deny';
       outcome.rule = decision.rule;
@@ -173,7 +193,18 @@ export function createProxyServer(config: ProxyConfig, log: ProxyLog): http.Serv
     log.access({ method: req.method, path: req.url, decision: 'deny', rule, status });
     socket.end(rawResponse(status, `devsec sandbox policy: ${message}`));
   };
-  server.on('upgrade', refuseSocket('upgrade', 'protocol upgrades (attach, exec or websockets) are not proxied.', 403));
+  const refuseUpgrade = refuseSocket('upgrade', 'protocol upgrades (attach, exec or websockets) are not proxied.', 403);
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    // The write policy's `docker exec` (attached): its own checks, then a hijacked stream.
+    const write = config.write ? decideWrite({ method: req.method ?? '', target: req.url ?? '', headers: req.headers }) : undefined;
+    if (!write || !config.write || !write.allowed || !write.row.upgrade) {
+      if (write && !write.allowed) return refuseSocket(write.rule, write.message.replace(/^devsec sandbox policy: /, ''), write.status)(req, socket);
+      return refuseUpgrade(req, socket);
+    }
+    log.access({ method: req.method, path: req.url, decision: 'allow', rule: write.rule, status: 101 });
+    const context = { req, decision: write, scope: config.scope, upstream, options: config.write };
+    void serveUpgrade(context, socket, head, config.socketPath, limits.bodyTimeoutMs);
+  });
   server.on('connect', refuseSocket('connect', 'CONNECT tunnels are not proxied.', 405));
   server.on('clientError', (error: Error & { code?: string }, socket: Duplex) => answerClientError(limits, log, error, socket));
   server.on('close', () => upstream.close());

@@ -4,7 +4,7 @@
  * bar a printable User-Agent.
  */
 import * as http from 'node:http';
-import { pipeline, Transform } from 'node:stream';
+import { pipeline, Readable, Transform } from 'node:stream';
 import { Answer, endToEndHeaders } from '../common/respond';
 
 /** Inspect answers are buffered to be redacted; anything larger than this is refused. */
@@ -33,11 +33,25 @@ export interface Upstream {
    * Settles when the stream ends; rejects when the engine cannot be reached.
    */
   stream(res: http.ServerResponse, method: 'GET' | 'HEAD', path: string, userAgent: string | undefined, transform?: Transform): Promise<void>;
+  /**
+   * A write (write policy): `method` on `path` with a body this proxy built or checked, the
+   * engine's answer streamed to `res`. Only Content-Type and X-Registry-Auth are passed as given.
+   */
+  send(
+    res: http.ServerResponse,
+    method: string,
+    path: string,
+    userAgent: string | undefined,
+    body: Buffer | Readable | undefined,
+    headers?: http.OutgoingHttpHeaders,
+  ): Promise<void>;
+  /** A write whose answer the proxy reads whole (the server looks at it before answering). */
+  call(method: string, path: string, userAgent: string | undefined, body?: Buffer): Promise<Answer>;
   close(): void;
 }
 
 /** The request options for the engine: nothing from the client but a printable User-Agent. */
-export function upstreamRequestOptions(socketPath: string, method: 'GET' | 'HEAD', path: string, userAgent: string | undefined) {
+export function upstreamRequestOptions(socketPath: string, method: string, path: string, userAgent: string | undefined) {
   return {
     socketPath,
     method,
@@ -50,13 +64,15 @@ export function createUpstream(socketPath: string, options: UpstreamOptions = {}
   const maxBufferedBytes = options.maxBufferedBytes ?? MAX_INSPECT_BYTES;
   const pingCacheMs = options.pingCacheMs ?? PING_CACHE_MS;
   const agent = new http.Agent({ keepAlive: true });
-  const request = (method: 'GET' | 'HEAD', path: string, userAgent: string | undefined) =>
-    http.request({ ...upstreamRequestOptions(socketPath, method, path, userAgent), agent });
+  const request = (method: string, path: string, userAgent: string | undefined, headers: http.OutgoingHttpHeaders = {}) => {
+    const options = upstreamRequestOptions(socketPath, method, path, userAgent);
+    return http.request({ ...options, headers: { ...options.headers, ...headers }, agent });
+  };
   let pingCache: { at: number; answer: Answer } | undefined;
 
-  const fetch = (path: string, userAgent: string | undefined) =>
+  const fetch = (path: string, userAgent: string | undefined, method = 'GET', body?: Buffer) =>
     new Promise<Answer>((resolve, reject) => {
-      const outgoing = request('GET', path, userAgent);
+      const outgoing = request(method, path, userAgent, body ? { 'Content-Type': 'application/json', 'Content-Length': body.length } : {});
       outgoing.on('error', reject);
       outgoing.on('response', (response) => {
         const chunks: Buffer[] = [];
@@ -72,12 +88,31 @@ export function createUpstream(socketPath: string, options: UpstreamOptions = {}
         response.on('error', reject);
         response.on('end', () => resolve({ status: response.statusCode ?? 502, headers: response.headers, body: Buffer.concat(chunks) }));
       });
-      outgoing.end();
+      outgoing.end(body);
     });
 
   return {
     socketPath,
-    fetch,
+    fetch: (path, userAgent) => fetch(path, userAgent),
+    call: (method, path, userAgent, body) => fetch(path, userAgent, method, body),
+    send(res, method, path, userAgent, body, headers = {}) {
+      return new Promise<void>((resolve, reject) => {
+        const sized = Buffer.isBuffer(body) ? { 'Content-Length': body.length } : body ? { 'Transfer-Encoding': 'chunked' } : {};
+        const outgoing = request(method, path, userAgent, { ...headers, ...sized });
+        res.on('close', () => outgoing.destroy());
+        outgoing.on('error', reject);
+        outgoing.on('response', (response) => {
+          res.writeHead(response.statusCode ?? 502, endToEndHeaders(response.headers));
+          if (!('content-length' in response.headers)) res.flushHeaders();
+          pipeline(response, res, () => {
+            outgoing.destroy();
+            resolve();
+          });
+        });
+        if (body === undefined || Buffer.isBuffer(body)) outgoing.end(body);
+        else pipeline(body, outgoing, (error) => error && outgoing.destroy(error));
+      });
+    },
     async ping(path, userAgent) {
       if (!pingCache || Date.now() - pingCache.at > pingCacheMs) {
         const answer = await fetch(path, userAgent);

@@ -137,6 +137,16 @@ function templateValues(tree: Tree, target: SandboxTarget, spec: SandboxSpec) {
     workspaceRoot: toRoot,
     proxyBuildContext: `${toRoot}/node_modules/${PROXY_PACKAGE}`,
     proxySwitches: Object.entries(spec.switches).map(([name, on]) => [name, on ? '1' : '0']),
+    // --testContainers: the proxy's write policy, its owner the compose project, its children on the stack's `children` network.
+    testContainers: spec.testContainers !== undefined,
+    writePolicyEnv: spec.testContainers
+      ? [
+          ['WRITE_POLICY', '1'],
+          ['WRITE_OWNER', '${COMPOSE_PROJECT_NAME}'],
+          ['CHILDREN_NETWORK', '${COMPOSE_PROJECT_NAME}_children'],
+          ['ALLOW_REGISTRIES', spec.testContainers.allowRegistries.join(',')],
+        ]
+      : [],
     agentPackage: agent?.npmPackage ?? '',
     agentConfigDir: agent?.configDir ?? '',
     agentEnv: Object.entries(agent?.env ?? {}),

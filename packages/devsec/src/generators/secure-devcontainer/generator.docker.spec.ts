@@ -80,6 +80,29 @@ describeWithDocker('generated compose files under docker compose config (Compose
     );
   });
 
+  it('--testContainers: the proxy gets the write policy for this very stack, and the gate passes it', async () => {
+    const tree = workspaceWithProjects();
+    await secureDevcontainerGenerator(tree, { project: 'app', skipFormat: true, testContainers: true });
+    const workspace = join(dir, 'test-containers');
+    writeToDisk(tree, workspace);
+    const composeFile = join(workspace, 'apps/app/.devcontainer/docker-compose.yml');
+    const config = docker(['compose', '-f', composeFile, 'config', '--format', 'json']);
+    expect(config.stderr).toBe('');
+    const model = JSON.parse(config.stdout);
+    expect(model.services['docker-proxy'].environment).toMatchObject({
+      WRITE_POLICY: '1',
+      WRITE_OWNER: model.name,
+      CHILDREN_NETWORK: `${model.name}_children`,
+      ALLOW_REGISTRIES: 'docker.io',
+    });
+    expect(model.networks.children).toMatchObject({ name: `${model.name}_children`, internal: true });
+    const context: StackContext = { kind: 'worktree', composeFile, workspaceRoot: workspace, gitCommonDir: join(workspace, '.git'), realPath };
+    expect(checkStack(model, context)).toEqual([]);
+    // The same variables by hand, without the stored option, are refused.
+    delete model['x-devsec'].options.testContainers;
+    expect(checkStack(model, context).map((f) => f.rule)).toEqual(['proxy-write-policy']);
+  });
+
   it('gives the localhost-proxy forwarder its bounds too', async () => {
     const tree = workspaceWithProjects();
     await secureDevcontainerGenerator(tree, { project: 'app', skipFormat: true });

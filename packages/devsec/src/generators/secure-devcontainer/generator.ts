@@ -11,7 +11,7 @@ import type { SecureDevcontainerGeneratorSchema } from './schema';
  * The stored spec, if it reads (one this run replaces may be broken); the hosts the user listed
  * in the file are read strictly, since the run keeps them.
  */
-function storedSpec(tree: Tree, target: SandboxTarget): Pick<SandboxSpec, 'localhostProxy' | 'allowHosts' | 'workspace'> | undefined {
+function storedSpec(tree: Tree, target: SandboxTarget): Pick<SandboxSpec, 'localhostProxy' | 'allowHosts' | 'workspace' | 'testContainers'> | undefined {
   let stored: SandboxSpec | undefined;
   try {
     stored = readSpec(tree, target.projectRoot);
@@ -27,7 +27,12 @@ function storedSpec(tree: Tree, target: SandboxTarget): Pick<SandboxSpec, 'local
     model = undefined; // not YAML: checkSandboxFiles names it as edited
   }
   const listed = allowHostsIn(model, path, stored?.agent ?? 'none');
-  return { localhostProxy: stored?.localhostProxy, allowHosts: listed ?? stored?.allowHosts ?? [], workspace: stored?.workspace };
+  return {
+    localhostProxy: stored?.localhostProxy,
+    allowHosts: listed ?? stored?.allowHosts ?? [],
+    workspace: stored?.workspace,
+    testContainers: stored?.testContainers,
+  };
 }
 
 export async function secureDevcontainerGenerator(tree: Tree, options: SecureDevcontainerGeneratorSchema) {
@@ -40,6 +45,8 @@ export async function secureDevcontainerGenerator(tree: Tree, options: SecureDev
     localhostProxy: options.localhostProxy ?? stored?.localhostProxy,
     workspace: options.workspace ?? stored?.workspace,
     allowHosts: [...(stored?.allowHosts ?? []), ...normalizeList(options.allowHosts)],
+    // Kept across re-runs too: --testContainers=false turns it off.
+    testContainers: options.testContainers === true && stored?.testContainers ? stored.testContainers : (options.testContainers ?? stored?.testContainers),
   });
   checkSandboxFiles(tree, target, options.force ?? false);
   // A new sandbox is wired to the shared services that exist already (shared-wiring.ts): its connection variables and their

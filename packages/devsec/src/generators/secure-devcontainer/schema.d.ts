@@ -13,6 +13,13 @@ export type SecureDevcontainerGeneratorSchema = {
   allowHosts?: string[];
   /** mount (default): the host's checkout, bind-mounted; clone: a volume holding a clone of the repository. Kept across re-runs when left out. */
   workspace?: WorkspaceMode;
+  /**
+   * The agent may run its own containers (Testcontainers, docker run) through the stack's socket
+   * proxy, under its write policy: no privilege, no host path, no host port, no route out.
+   */
+  testContainers?: boolean;
+  /** With --testContainers: the registries images may be pulled from (default: docker.io). */
+  allowRegistries?: string[];
   /** Replace generated files even when they were edited. */
   force?: boolean;
   skipFormat?: boolean;

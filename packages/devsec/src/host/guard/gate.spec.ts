@@ -111,6 +111,7 @@ const WEAKEN: Partial<Record<RuleId, (m: any) => void>> = {
   sysctl: (m) => (m.services.app.sysctls['kernel.shmmax'] = '1'),
   'runs-as-root': (m) => (m.services.app.user = 'root'),
   'proxy-on-shared-network': (m) => (m.services['docker-proxy'].networks.shared = null),
+  'proxy-write-policy': (m) => (m.services['docker-proxy'].environment = { ...m.services['docker-proxy'].environment, WRITE_POLICY: '1' }),
   'published-on-all-interfaces': (m) => (m.services.app.ports = [{ mode: 'ingress', target: 3000, published: '3000', protocol: 'tcp' }]),
   'egress-unfiltered': (m) => (m.services.app.networks.egress = null),
 };

@@ -66,6 +66,8 @@ export interface SandboxStack {
   tenants?: TenantPlan;
   /** The shared services' administrator passwords, for the host's own use (prepareWorktree): never in the dev container. */
   sharedSecrets?: Record<string, string>;
+  /** Whether its spec asks for --testContainers (the agent's own containers, removed with the stack). */
+  testContainers?: boolean;
 }
 
 /**
@@ -230,6 +232,8 @@ export function prepareWorktree(
   });
   writeFresh(overridePath, withState(worktreeOverrideFile(mounts, egress, tenantEnvironment(tenants)), state));
   const compose = { ...stack.compose, env: { ...stack.compose.env, ...ENGINES[engine.kind].composeEnv } };
+  const spec = (definition as { 'x-devsec'?: { options?: { testContainers?: unknown } } } | null)?.['x-devsec'];
+  const testContainers = Boolean(spec?.options?.testContainers);
   return {
     ...stack,
     compose,
@@ -242,6 +246,7 @@ export function prepareWorktree(
     workspace,
     tenants,
     sharedSecrets: secrets,
+    testContainers,
   };
 }
 

@@ -1,0 +1,288 @@
+/**
+ * Serving an allowed write (write-policy.ts decided the call): the body read within a size
+ * limit and checked, whose object the path names looked up in the engine (the owner label),
+ * and only then the engine asked, on the object's full id, with the body rebuilt here.
+ */
+import { IncomingMessage, ServerResponse, STATUS_CODES } from 'node:http';
+import { connect } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Scope } from './config';
+import type { EngineJson } from './redact';
+import { rawResponse, sendAnswer, sendJson } from '../common/respond';
+import { encodeQuery, matchesScope } from './scope';
+import { missingContainerAnswer, parseAnswer } from './scoped-reads';
+import { BodyError, JsonObject, JsonValue, parseStrictJson } from './strict-json';
+import type { Upstream } from './upstream';
+import { checkBody, checkCreateBody, checkPullRegistry, isOwn, OWNER_LABEL, WriteAllowance, WritePolicyOptions, WriteRefusal } from './write-policy';
+
+/** A JSON body larger than this is refused (a create body is a few kilobytes). */
+export const MAX_JSON_BODY = 1024 * 1024;
+/** A call that takes no body may send `{}` or nothing; anything above this is refused. */
+const MAX_EMPTY_BODY = 64;
+
+export interface WriteContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  decision: WriteAllowance;
+  scope: Scope;
+  upstream: Upstream;
+  options: WritePolicyOptions;
+}
+
+/** Reads the whole body, refusing it past `limit` bytes (the rest is left for the refusal to drain). */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.off('data', onData);
+        req.off('end', onEnd);
+        reject(new WriteRefusal('body-too-large', `the request body is over ${limit} bytes, this proxy's limit for it.`));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => resolve(Buffer.concat(chunks));
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', reject);
+  });
+}
+
+async function readJson(req: IncomingMessage): Promise<JsonValue> {
+  const body = await readBody(req, MAX_JSON_BODY);
+  const text = body.toString('utf8');
+  if (!Buffer.from(text, 'utf8').equals(body)) throw new WriteRefusal('body', 'the request body is not valid UTF-8.');
+  try {
+    return parseStrictJson(text);
+  } catch (error) {
+    if (error instanceof BodyError) throw new WriteRefusal('body', `${error.message}.`);
+    throw error;
+  }
+}
+
+/** Nothing, `{}` or `null`: what clients send to calls that take no body. Never forwarded. */
+async function readNoBody(req: IncomingMessage): Promise<void> {
+  const text = (await readBody(req, MAX_EMPTY_BODY)).toString('utf8').trim();
+  if (text !== '' && text !== '{}' && text !== 'null') throw new WriteRefusal('body', 'this call takes no request body.');
+}
+
+const prefixOf = (decision: WriteAllowance) => (decision.version ? `/${decision.version}` : '');
+const userAgentOf = (context: WriteContext) => context.req.headers['user-agent'];
+const refusal = (rule: string, reason: string, status = 403) => new WriteRefusal(rule, reason, status);
+
+/** The engine answered something other than 200 to a look-up: that answer goes to the client. */
+class Relayed extends Error {
+  constructor(readonly answer: import('../common/respond').Answer) {
+    super('relayed');
+  }
+}
+
+/** The container `ref` names, when it is the agent's own: its full id. */
+async function ownContainer(context: WriteContext, ref: string, tail: string): Promise<string> {
+  const { decision, upstream, scope, options } = context;
+  const prefix = prefixOf(decision);
+  const answer = await upstream.fetch(`${prefix}/containers/${ref}/json`, userAgentOf(context));
+  if (answer.status !== 200) throw new Relayed(answer);
+  const container = parseAnswer(answer) as EngineJson;
+  const labels = container?.Config?.Labels;
+  if (isOwn(labels, options) && typeof container.Id === 'string') return container.Id;
+  if (matchesScope(labels, scope)) {
+    throw refusal(
+      `${decision.rule}:not-own`,
+      `${ref} is not a container this sandbox created (it is one of the stack's own or shared services): it stays read-only.`,
+    );
+  }
+  // Outside the scope: it reads exactly as a missing container.
+  throw new Relayed(await missingContainerAnswer({ upstream, prefix, userAgent: userAgentOf(context), scope }, ref, tail, {}));
+}
+
+async function ownNamed(context: WriteContext, kind: 'networks' | 'volumes', ref: string): Promise<string> {
+  const { decision, upstream, options } = context;
+  const answer = await upstream.fetch(`${prefixOf(decision)}/${kind}/${ref}`, userAgentOf(context));
+  const what = kind === 'networks' ? 'network' : 'volume';
+  if (answer.status === 404)
+    throw refusal(`${decision.rule}:${what}-missing`, `there is no ${what} ${ref}: create it first (docker ${what} create), then use it.`, 404);
+  if (answer.status !== 200) throw new Relayed(answer);
+  const object = parseAnswer(answer) as EngineJson;
+  if (!isOwn(object?.Labels, options)) throw refusal(`${decision.rule}:not-own`, `${ref} is not a ${what} this sandbox created.`);
+  return kind === 'networks' ? String(object.Id) : String(object.Name);
+}
+
+/** How many containers the agent holds, stopped ones included. */
+async function countOwn(context: WriteContext): Promise<number> {
+  const filters = JSON.stringify({ label: [`${OWNER_LABEL}=${context.options.owner}`] });
+  const answer = await context.upstream.fetch(`${prefixOf(context.decision)}/containers/json${encodeQuery({ all: '1', filters })}`, userAgentOf(context));
+  if (answer.status !== 200) throw new Relayed(answer);
+  const list = parseAnswer(answer);
+  return Array.isArray(list) ? list.length : Infinity;
+}
+
+async function serveCreate(context: WriteContext): Promise<void> {
+  const { decision, options, upstream, res } = context;
+  const { body, refs } = checkCreateBody(await readJson(context.req), options);
+  if ((await countOwn(context)) >= options.maxChildren) {
+    throw refusal(
+      'container-create:limit',
+      `this sandbox holds ${options.maxChildren} containers, its limit (MAX_CHILDREN=${options.maxChildren}); remove some (docker rm) first.`,
+      429,
+    );
+  }
+  for (const network of refs.networks) await ownNamed(context, 'networks', network);
+  for (const volume of refs.volumes) await ownNamed(context, 'volumes', volume);
+  const path = `${prefixOf(decision)}/containers/create${encodeQuery(decision.params)}`;
+  await upstream.send(res, 'POST', path, userAgentOf(context), Buffer.from(JSON.stringify(body)), { 'Content-Type': 'application/json' });
+}
+
+const jsonBody = (value: JsonObject) => Buffer.from(JSON.stringify(value));
+
+/** Serves one allowed write; a refusal is thrown as WriteRefusal, for the server to answer. */
+export async function serveWrite(context: WriteContext): Promise<void> {
+  const { decision, upstream, res, req, options } = context;
+  const { row } = decision;
+  const prefix = prefixOf(decision);
+  const ua = userAgentOf(context);
+  try {
+    if (row.rule === 'container-create') return await serveCreate(context);
+    let body: Buffer | IncomingMessage | undefined;
+    if (row.body === 'none') await readNoBody(req);
+    else if (row.body === 'archive') body = req;
+    else if (row.body !== 'container-create') {
+      const checked = checkBody(row.body, await readJson(req), options);
+      if (row.body === 'network-connect') {
+        const id = await ownContainer(context, String(checked.Container), 'json');
+        checked.Container = id;
+      }
+      body = jsonBody(checked);
+    }
+    const segments = [...decision.segments];
+    const ref = decision.ref as string;
+    switch (row.owner) {
+      case 'container':
+        segments[1] = await ownContainer(context, ref, segments.slice(2).join('/') || 'json');
+        break;
+      case 'exec': {
+        const answer = await upstream.fetch(`${prefix}/exec/${ref}/json`, ua);
+        if (answer.status !== 200) throw new Relayed(answer);
+        const exec = parseAnswer(answer) as EngineJson;
+        await ownContainer(context, String(exec?.ContainerID ?? ''), 'json');
+        segments[1] = String(exec.ID ?? ref);
+        break;
+      }
+      case 'network':
+        segments[1] = await ownNamed(context, 'networks', ref);
+        break;
+      case 'volume':
+        segments[1] = await ownNamed(context, 'volumes', ref);
+        break;
+      default:
+        break;
+    }
+    const headers: Record<string, string> = Buffer.isBuffer(body) ? { 'Content-Type': 'application/json' } : {};
+    if (row.body === 'archive') headers['Content-Type'] = 'application/x-tar';
+    if (row.rule === 'image-pull') {
+      checkPullRegistry(decision.params, options);
+      const auth = req.headers['x-registry-auth'];
+      if (typeof auth === 'string' && /^[A-Za-z0-9+/=_-]{1,8192}$/.test(auth)) headers['X-Registry-Auth'] = auth;
+    }
+    const path = `${prefix}/${segments.join('/')}${encodeQuery(decision.params)}`;
+    await upstream.send(res, row.method, path, ua, body, headers);
+  } catch (error) {
+    if (error instanceof Relayed) return sendAnswer(res, error.answer);
+    throw error;
+  }
+}
+
+/** The refusal's answer, in the policy's words. */
+export function refusalMessage(error: WriteRefusal): string {
+  return `devsec sandbox policy: ${error.reason}`;
+}
+
+export { sendJson };
+
+/** The body of a hijacked call (exec start) is this small; it must come with a Content-Length. */
+const MAX_UPGRADE_BODY = 1024;
+
+/** Reads `length` bytes of body from a detached socket, `head` first; resolves with the body and what followed it. */
+function readSocketBody(socket: Duplex, head: Buffer, length: number, timeoutMs: number): Promise<{ body: Buffer; rest: Buffer }> {
+  return new Promise((resolve, reject) => {
+    let buffered = head;
+    const timer = setTimeout(() => finish(new WriteRefusal('body', 'the request body did not arrive in time.', 408)), timeoutMs);
+    const finish = (error?: Error) => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.pause();
+      if (error) return reject(error);
+      resolve({ body: buffered.subarray(0, length), rest: buffered.subarray(length) });
+    };
+    const onData = (chunk: Buffer) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      if (buffered.length >= length) finish();
+    };
+    if (buffered.length >= length) return finish();
+    socket.on('data', onData);
+    socket.resume();
+  });
+}
+
+/**
+ * `docker exec` (attached): POST /exec/{id}/start with Upgrade: tcp. The body is checked and
+ * the exec's container must be the agent's own; then the proxy asks the engine itself, with the
+ * body it rebuilt, and pipes the hijacked stream both ways.
+ */
+export async function serveUpgrade(context: Omit<WriteContext, 'res'>, socket: Duplex, head: Buffer, socketPath: string, timeoutMs: number): Promise<void> {
+  const { req, decision, upstream, options } = context;
+  const fail = (status: number, message: string) => socket.end(rawResponse(status, message));
+  try {
+    const declared = req.headers['content-length'];
+    if (req.headers['transfer-encoding'] !== undefined || declared === undefined || !/^[0-9]{1,4}$/.test(declared) || Number(declared) > MAX_UPGRADE_BODY) {
+      throw new WriteRefusal('body', `an upgraded call needs a Content-Length of at most ${MAX_UPGRADE_BODY} bytes.`, 400);
+    }
+    const { body, rest } = await readSocketBody(socket, head, Number(declared), timeoutMs);
+    let parsed: JsonValue;
+    try {
+      parsed = parseStrictJson(body.toString('utf8'));
+    } catch (error) {
+      throw error instanceof BodyError ? new WriteRefusal('body', `${error.message}.`) : error;
+    }
+    const checked = jsonBody(checkBody('exec-start', parsed, options));
+    const prefix = prefixOf(decision);
+    const ref = decision.ref as string;
+    const answer = await upstream.fetch(`${prefix}/exec/${ref}/json`, userAgentOf(context as WriteContext));
+    if (answer.status !== 200) return void socket.end(rawAnswer(answer));
+    const exec = parseAnswer(answer) as EngineJson;
+    await ownContainer(context as WriteContext, String(exec?.ContainerID ?? ''), 'json');
+    const engine = connect(socketPath);
+    const ua = userAgentOf(context as WriteContext);
+    const userAgent = ua && /^[\x20-\x7e]{1,256}$/.test(ua) ? `User-Agent: ${ua}\r\n` : '';
+    engine.write(
+      `POST ${prefix}/exec/${String(exec.ID ?? ref)}/start HTTP/1.1\r\nHost: docker\r\n${userAgent}Content-Type: application/json\r\n` +
+        `Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: ${checked.length}\r\n\r\n`,
+    );
+    engine.write(checked);
+    if (rest.length > 0) engine.write(rest);
+    engine.on('error', () => socket.destroy());
+    socket.on('error', () => engine.destroy());
+    engine.pipe(socket);
+    socket.pipe(engine);
+    socket.resume();
+  } catch (error) {
+    if (error instanceof Relayed) return void socket.end(rawAnswer(error.answer));
+    if (error instanceof WriteRefusal) return void fail(error.status, refusalMessage(error));
+    fail(502, `devsec proxy: the Docker engine did not answer (${(error as Error).message}).`);
+  }
+}
+
+/** An engine answer read whole, as raw HTTP for a detached socket. */
+function rawAnswer(answer: import('../common/respond').Answer): string {
+  let message: string;
+  try {
+    message = String(JSON.parse(answer.body.toString('utf8')).message ?? '');
+  } catch {
+    message = answer.body.toString('utf8').trim();
+  }
+  const body = JSON.stringify({ message });
+  return `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+}
