@@ -127,6 +127,12 @@ describe('renderFetchSummary', () => {
     expect(renderFetchSummary('app', [])).toBe('The sandbox of app has no branch.');
     expect(fetchNamespace('app')).toBe('refs/remotes/devsec/app');
   });
+
+  it("keeps one project's refs out of another's: a / (and %) in a project's name is encoded", () => {
+    expect(fetchNamespace('app/x')).toBe('refs/remotes/devsec/app%2Fx');
+    expect(fetchNamespace('app%2Fx')).toBe('refs/remotes/devsec/app%252Fx');
+    expect(`${fetchNamespace('app')}/x/foo`.startsWith(`${fetchNamespace('app/x')}/`)).toBe(false);
+  });
 });
 
 describe('privateGitSource and writeNewFile', () => {
