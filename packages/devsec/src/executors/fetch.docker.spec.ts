@@ -163,6 +163,26 @@ describeWithDocker('devsec fetch: the sandbox’s branches into the host’s rep
     expect(hostState()).toEqual(ownStore ? before : { ...afterWork, refs: expect.any(Array), git: expect.any(Object) });
   });
 
+  it('refuses a commit fsck refuses (a bad author email, a .GIT tree entry) whatever git\u2019s version, naming it: no ref is created, the host\u2019s fsck stays clean', async () => {
+    const plant = inside(
+      app,
+      `set -e; cd ${dir}; blob=$(echo evil | git hash-object -w --stdin); ` +
+        `tree=$(node -e "process.stdout.write(Buffer.concat([Buffer.from('100644 .GIT\\0'), Buffer.from('$blob', 'hex')]))" | git hash-object -t tree -w --literally --stdin); ` +
+        `c=$(printf "tree $tree\\nparent $(git rev-parse HEAD)\\nauthor x <bad 1 +0000\\ncommitter x <x@y> 1 +0000\\n\\nevil\\n" | git hash-object -t commit -w --literally --stdin); ` +
+        `git update-ref refs/heads/evil $c; git fsck --no-dangling 2>&1 | grep -Eo 'badEmail|hasDotgit' | sort -u`,
+    );
+    expect(plant.stdout).toMatch(/badEmail|hasDotgit/);
+    const fetched = await devsec('fetch', 'app');
+    expect(fetched.code).not.toBe(0);
+    expect(fetched.out + fetched.err).toMatch(/git refused what the sandbox sent; nothing was fetched:[^]*(badEmail|hasDotgit)/);
+    expect(hostGit('rev-parse', '--verify', '-q', 'refs/remotes/devsec/app/evil').stdout.trim()).toBe('');
+    const fsck = hostGit('fsck', '--no-dangling', '--no-progress');
+    expect([fsck.status, fsck.stdout + fsck.stderr]).toEqual([0, '']);
+    // The host's scratch repository is gone; the agent's branch is the agent's to remove.
+    expect(readdirSync(join(stateHome, 'devsec/worktrees', app.replace(/-app-1$/, ''))).filter((name) => /\.bundle/.test(name))).toEqual([]);
+    inside(app, `cd ${dir} && git update-ref -d refs/heads/evil`);
+  });
+
   describe('a private git dir with an object store of its own, written by the agent', () => {
     let privateDir: string;
     let agent: string;
