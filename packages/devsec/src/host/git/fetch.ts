@@ -370,7 +370,7 @@ const PLAIN_PATH = /^\/[A-Za-z0-9._/-]+$/;
  * an object fsck refuses (a bad email, a `.git` tree entry, …) is refused, naming it. The scratch
  * repository is the host's own, made and removed here.
  */
-function verifiedFetch(options: {
+export function verifiedFetch(options: {
   git: ReturnType<typeof hostGit>;
   run: Runner;
   commonDir: string;
