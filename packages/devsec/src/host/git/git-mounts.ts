@@ -131,12 +131,17 @@ function ensureRealFolder(path: string, reference: string): void {
 }
 
 /**
- * A folder of the private git dir (`relative` to it, '' for itself), open as a descriptor reached
- * folder by folder without following a symlink (Linux's /proc/self/fd); undefined when one on the
- * way is missing or not a real folder, or there is no /proc/self/fd.
+ * A folder of the private git dir (`relative` to it, '' for itself) as a path that names that very
+ * folder: an open descriptor reached folder by folder without following a symlink (Linux's
+ * /proc/self/fd), or — where there is none — its path, when it is a real folder (the parents the
+ * host names are the private dir itself or mount points inside, which the agent cannot rename).
+ * Undefined when one on the way is missing or not a real folder.
  */
-function openFolder(privateDir: string, relative: string): number | undefined {
-  if (!existsSync('/proc/self/fd')) return undefined;
+function openFolder(privateDir: string, relative: string): { path: string; close: () => void } | undefined {
+  if (!existsSync('/proc/self/fd')) {
+    const path = join(privateDir, relative);
+    return lstatSync(path, { throwIfNoEntry: false })?.isDirectory() ? { path, close: () => undefined } : undefined;
+  }
   let fd = openSync(privateDir, constants.O_RDONLY | constants.O_DIRECTORY);
   for (const part of relative.split('/').filter(Boolean)) {
     let next: number;
@@ -149,7 +154,8 @@ function openFolder(privateDir: string, relative: string): number | undefined {
     closeSync(fd);
     fd = next;
   }
-  return fd;
+  const opened = fd;
+  return { path: `/proc/self/fd/${opened}`, close: () => closeSync(opened) };
 }
 
 /**
@@ -163,14 +169,14 @@ function clearNames(privateDir: string, relative: string, names: readonly string
   const root = openFolder(privateDir, '');
   const setAside: string[] = [];
   try {
-    const entries = names === 'all' ? readdirSync(`/proc/self/fd/${folder}`) : names;
+    const entries = names === 'all' ? readdirSync(folder.path) : names;
     for (const name of entries) {
-      const path = `/proc/self/fd/${folder}/${name}`;
+      const path = `${folder.path}/${name}`;
       const stat = lstatSync(path, { throwIfNoEntry: false });
       if (!stat) continue;
-      if (stat.isDirectory()) {
+      if (stat.isDirectory() && root) {
         const aside = `.devsec-set-aside-${randomBytes(6).toString('hex')}`;
-        renameSync(path, `/proc/self/fd/${root}/${aside}`);
+        renameSync(path, `${root.path}/${aside}`);
         setAside.push(`${relative ? `${relative}/` : ''}${name} → ${aside}`);
       } else {
         // A folder by now (swapped in meanwhile): unlink refuses it (EISDIR), it is left as it is.
@@ -182,8 +188,8 @@ function clearNames(privateDir: string, relative: string, names: readonly string
       }
     }
   } finally {
-    closeSync(folder);
-    if (root !== undefined) closeSync(root);
+    folder.close();
+    root?.close();
   }
   return setAside;
 }
