@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import {
   fetchNamespace,
+  fileUrl,
   hostGit,
   parseBranchList,
   privateGitSource,
@@ -187,7 +188,8 @@ describe('verifiedFetch (real git): fsck runs whatever git\u2019s version', () =
   const git = (cwd: string, args: string[], input?: string | Buffer) =>
     execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t.invalid', ...args], { cwd, input, encoding: 'utf-8' }).trim();
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'devsec-verified-'));
+    // A space, a % and a non-ASCII letter in the path: the file:// URL encodes them, git decodes them.
+    dir = mkdtempSync(join(tmpdir(), 'devsec verified %41 é-'));
     mkdirSync(join(dir, 'host'));
     git(join(dir, 'host'), ['init', '-q']);
     git(join(dir, 'host'), ['commit', '-q', '--allow-empty', '-m', 'first']);
@@ -230,6 +232,10 @@ describe('verifiedFetch (real git): fsck runs whatever git\u2019s version', () =
     expect(() => git(join(dir, 'host'), ['cat-file', '-e', commit])).toThrow();
     git(join(dir, 'host'), ['fsck', '--no-progress']);
     expect(existsSync(join(dir, 'state.bundle.git'))).toBe(false);
+  });
+
+  it('encodes a path as a file:// URL git decodes back', () => {
+    expect(fileUrl('/a b/%41/é/x.git')).toBe('file:///a%20b/%2541/%C3%A9/x.git');
   });
 
   it('brings an honest commit', () => {

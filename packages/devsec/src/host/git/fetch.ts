@@ -358,8 +358,9 @@ export const bundleName = () => `fetch-${process.pid}-${randomBytes(6).toString(
 /** Removes a bundle file the host wrote. */
 export const removeBundle = (path: string) => rmSync(path, { force: true });
 
-/** A path git takes in a file:// URL as it is (git does not decode it): letters, digits, `._/-` only. */
-const PLAIN_PATH = /^\/[A-Za-z0-9._/-]+$/;
+/** A file:// URL of an absolute path: git percent-decodes the path, so every byte but letters, digits and `._/-` is encoded. */
+export const fileUrl = (path: string): string =>
+  `file://${[...Buffer.from(path, 'utf-8')].map((byte) => (/[A-Za-z0-9._/-]/.test(String.fromCharCode(byte)) ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`)).join('')}`;
 
 /**
  * The bundle's objects into the host's repository, verified whatever git's version: `git fetch
@@ -380,15 +381,13 @@ export function verifiedFetch(options: {
   refspecs: string[];
 }): void {
   const { git, run, commonDir, bundle, scratch, names, refspecs } = options;
-  if (!PLAIN_PATH.test(scratch) || !PLAIN_PATH.test(resolve(commonDir, 'objects')))
-    throw new SandboxError(
-      `cannot fetch through ${visible(scratch)}: the path of the state directory or the repository holds a character a file:// URL would change.`,
-    );
+  const objects = resolve(commonDir, 'objects');
+  if (/[\n\r]/.test(objects) || !scratch.startsWith('/')) throw new SandboxError(`cannot fetch into ${visible(commonDir)} through ${visible(scratch)}.`);
   const quiet = ['--quiet', '--no-tags', '--no-write-fetch-head', '--no-recurse-submodules', '--no-auto-maintenance', '--no-show-forced-updates'];
   try {
     const init = run('git', ['init', '--quiet', '--bare', '--template=', scratch], { cwd: commonDir });
     if (init.status !== 0) throw new SandboxError(`git init of a scratch repository failed: ${visible(init.stderr.trim())}`);
-    writeNewFile(join(scratch, 'objects', 'info', 'alternates'), Buffer.from(`${resolve(commonDir, 'objects')}\n`));
+    writeNewFile(join(scratch, 'objects', 'info', 'alternates'), Buffer.from(`${objects}\n`));
     const scratchGit = ['--git-dir', scratch, '-c', 'core.hooksPath=/dev/null'];
     const unbundle = run('git', [...scratchGit, 'fetch', ...quiet, '--', bundle, ...names.map((name) => `+refs/heads/${name}:refs/heads/${name}`)], {
       cwd: scratch,
@@ -405,7 +404,7 @@ export function verifiedFetch(options: {
       'fetch',
       ...quiet,
       '--',
-      `file://${scratch}`,
+      fileUrl(scratch),
       ...refspecs,
     ]);
     if (result.status !== 0)
