@@ -125,7 +125,13 @@ describeWithDocker('devsec fetch: the sandbox’s branches into the host’s rep
     // The private git dir has an object store of its own (issue 27, part 1) or shares the repository's (before it).
     const ownStore = existsSync(join(stateHome, 'devsec/worktrees', app.replace(/-app-1$/, ''), 'git/objects/info/alternates'));
     const afterWork = hostState();
-    if (ownStore) expect(afterWork).toEqual(before);
+    // The agent's file is in the workspace (mount mode: it is the agent's to write); nothing else of the host moved.
+    const butAgentFile = (state: ReturnType<typeof hostState>) => ({
+      ...state,
+      worktree: Object.fromEntries(Object.entries(state.worktree).filter(([rel]) => rel !== 'apps/app/agent.txt')),
+    });
+    expect(afterWork.worktree['apps/app/agent.txt']).toBeDefined();
+    if (ownStore) expect(butAgentFile(afterWork)).toEqual(before);
 
     // up-worktree's summary says how many commits wait (counted by the throwaway container while the stack is awaited).
     const said: string[] = [];
@@ -160,7 +166,27 @@ describeWithDocker('devsec fetch: the sandbox’s branches into the host’s rep
     expect(again.out).toMatch(/agent\/feature\s+gone\s+the agent deleted it; kept at/);
     expect(devsecRefs()['refs/remotes/devsec/app/agent/feature']).toBe(feature);
     // Before part 1 the agent's deletion is the repository's own (its refs are shared): only the rest is compared then.
-    expect(hostState()).toEqual(ownStore ? before : { ...afterWork, refs: expect.any(Array), git: expect.any(Object) });
+    expect(ownStore ? butAgentFile(hostState()) : hostState()).toEqual(ownStore ? before : { ...afterWork, refs: expect.any(Array), git: expect.any(Object) });
+  });
+
+  it('refuses a commit fsck refuses (a bad author email, a .GIT tree entry) whatever git\u2019s version, naming it: no ref is created, the host\u2019s fsck stays clean', async () => {
+    const plant = inside(
+      app,
+      `set -e; cd ${dir}; blob=$(echo evil | git hash-object -w --stdin); ` +
+        `tree=$(node -e "process.stdout.write(Buffer.concat([Buffer.from('100644 .GIT\\0'), Buffer.from('$blob', 'hex')]))" | git hash-object -t tree -w --literally --stdin); ` +
+        `c=$(printf "tree $tree\\nparent $(git rev-parse HEAD)\\nauthor x <bad 1 +0000\\ncommitter x <x@y> 1 +0000\\n\\nevil\\n" | git hash-object -t commit -w --literally --stdin); ` +
+        `git update-ref refs/heads/evil $c; git fsck --no-dangling 2>&1 | grep -Eo 'badEmail|hasDotgit' | sort -u`,
+    );
+    expect(plant.stdout).toMatch(/badEmail|hasDotgit/);
+    const fetched = await devsec('fetch', 'app');
+    expect(fetched.code).not.toBe(0);
+    expect(fetched.out + fetched.err).toMatch(/git refused what the sandbox sent; nothing was fetched:[^]*(badEmail|hasDotgit)/);
+    expect(hostGit('rev-parse', '--verify', '-q', 'refs/remotes/devsec/app/evil').stdout.trim()).toBe('');
+    const fsck = hostGit('fsck', '--no-dangling', '--no-progress');
+    expect([fsck.status, fsck.stdout + fsck.stderr]).toEqual([0, '']);
+    // The host's scratch repository is gone; the agent's branch is the agent's to remove.
+    expect(readdirSync(join(stateHome, 'devsec/worktrees', app.replace(/-app-1$/, ''))).filter((name) => /\.bundle/.test(name))).toEqual([]);
+    inside(app, `cd ${dir} && git update-ref -d refs/heads/evil`);
   });
 
   describe('a private git dir with an object store of its own, written by the agent', () => {

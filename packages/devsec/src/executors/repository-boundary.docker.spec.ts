@@ -10,7 +10,7 @@
 import { ExecutorContext } from '@nx/devkit';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { FsTree, flushChanges } from 'nx/src/generators/tree';
@@ -209,5 +209,59 @@ describeWithDocker("the repository boundary: the sandbox's repository is its own
     // Inside, the agent's branch and the moved side are the sandbox's, kept; the commondir is the agent's to remove.
     inside('rm -f .git/commondir');
     expect(inside('git log -1 --format=%s side').stdout.trim()).toBe('moved side');
+  });
+
+  describe('issue 27: the next start walks nothing of the agent by path', () => {
+    const victims = ['victim-a', 'victim-b', 'victim-c', 'victim-d'];
+    const victimFolder = () => {
+      const folder = mkdtempSync(join(tmpdir(), 'devsec-repo-victim-'));
+      for (const name of victims) writeFileSync(join(folder, name), 'the user\u2019s file\n', { mode: 0o600 });
+      chmodSync(folder, 0o755);
+      return folder;
+    };
+    /** Inside: `watched` a folder of many entries, among them the victims' names; at the host's first touch (inotify) it becomes a symlink to the host folder. */
+    const plantRace = (prep: string, watched: string, victimDir: string) => {
+      const plant = inside(
+        `cd .git && ${prep} && mkdir -p ${watched} && (cd ${watched} && seq 1 30000 | xargs touch && touch ${victims.join(' ')}) && ` +
+          `(node -e "const fs=require('fs');let done=false;fs.watch('${watched}',()=>{if(done)return;done=true;fs.renameSync('${watched}','${watched}.old-'+Date.now());fs.symlinkSync('${victimDir}','${watched}');process.exit(0)});setTimeout(()=>process.exit(1),120000)" > /dev/null 2>&1 &) ; echo planted`,
+      );
+      expect([plant.stdout.trim(), plant.stderr]).toEqual(['planted', '']);
+    };
+
+    it('pins objects and refs: the agent cannot rename them to plant a folder under the read-only alternates or refs/replace', () => {
+      for (const folder of ['objects', 'refs']) {
+        const moved = inside(`mv .git/${folder} .git/${folder}.agent`);
+        expect(moved.status).not.toBe(0);
+        expect(moved.stderr).toMatch(/busy/i);
+      }
+      expect(inside('cat .git/objects/info/alternates').stdout).toBe(`${REPOSITORY_OBJECTS_INSIDE}\n`);
+      expect(inside('mkdir .git/objects/info/big').status).not.toBe(0);
+      expect(inside('mkdir .git/refs/replace/big').status).not.toBe(0);
+    });
+
+    it('shallow made a folder inside, swapped for a symlink to a host folder mid-start: the host sets it aside whole, no host file is deleted', async () => {
+      const victimDir = victimFolder();
+      plantRace('true', 'shallow', victimDir);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      expect(await up()).toEqual({ success: true });
+      expect(victims.filter((victim) => existsSync(join(victimDir, victim)))).toEqual(victims);
+      // Set aside whole, as the agent left it; git works inside once the agent's leftovers are gone.
+      expect(Number(inside('ls .git/.devsec-set-aside-*/ | wc -l').stdout.trim())).toBeGreaterThanOrEqual(30000);
+      inside('rm -rf .git/shallow .git/shallow.old-* .git/.devsec-set-aside-*');
+      expect(inside('git status --short >/dev/null && echo ok').stdout.trim()).toBe('ok');
+      rmSync(victimDir, { recursive: true, force: true });
+    });
+
+    it('HEAD deleted inside: the next start creates what is missing in place and removes nothing — and, as root, chowns no host file through a swapped folder', async () => {
+      const victimDir = victimFolder();
+      plantRace('rm -f HEAD', 'zz', victimDir);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      expect(await up()).toEqual({ success: true });
+      expect(victims.filter((victim) => existsSync(join(victimDir, victim)))).toEqual(victims);
+      expect(victims.map((victim) => statSync(join(victimDir, victim)).uid)).toEqual(victims.map(() => process.getuid!()));
+      expect(inside('git rev-parse --abbrev-ref HEAD').stdout.trim()).toBe(branch);
+      inside('rm -rf .git/zz .git/zz.old-* .git/.devsec-set-aside-*');
+      rmSync(victimDir, { recursive: true, force: true });
+    });
   });
 });

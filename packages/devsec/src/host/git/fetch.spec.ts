@@ -3,7 +3,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCommand } from '../engine/run';
 import { visible } from '../../sandbox/visible';
-import { fetchNamespace, parseBranchList, privateGitSource, renderFetchSummary, SandboxSource, throwawayArgs, validRefName, writeNewFile } from './fetch';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import {
+  fetchNamespace,
+  fileUrl,
+  hostGit,
+  parseBranchList,
+  privateGitSource,
+  renderFetchSummary,
+  SandboxSource,
+  throwawayArgs,
+  validRefName,
+  verifiedFetch,
+  writeNewFile,
+} from './fetch';
 
 const A = 'a'.repeat(40);
 const B = 'b'.repeat(40);
@@ -127,6 +141,12 @@ describe('renderFetchSummary', () => {
     expect(renderFetchSummary('app', [])).toBe('The sandbox of app has no branch.');
     expect(fetchNamespace('app')).toBe('refs/remotes/devsec/app');
   });
+
+  it("keeps one project's refs out of another's: a / (and %) in a project's name is encoded", () => {
+    expect(fetchNamespace('app/x')).toBe('refs/remotes/devsec/app%2Fx');
+    expect(fetchNamespace('app%2Fx')).toBe('refs/remotes/devsec/app%252Fx');
+    expect(`${fetchNamespace('app')}/x/foo`.startsWith(`${fetchNamespace('app/x')}/`)).toBe(false);
+  });
 });
 
 describe('privateGitSource and writeNewFile', () => {
@@ -160,5 +180,70 @@ describe('privateGitSource and writeNewFile', () => {
     expect(readFileSync(target, 'utf-8')).toBe('yours');
     writeNewFile(join(dir, 'new'), Buffer.from('bundle'));
     expect(readFileSync(join(dir, 'new'), 'utf-8')).toBe('bundle');
+  });
+});
+
+describe('verifiedFetch (real git): fsck runs whatever git\u2019s version', () => {
+  let dir: string;
+  const git = (cwd: string, args: string[], input?: string | Buffer) =>
+    execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t.invalid', ...args], { cwd, input, encoding: 'utf-8' }).trim();
+  beforeEach(() => {
+    // A space, a % and a non-ASCII letter in the path: the file:// URL encodes them, git decodes them.
+    dir = mkdtempSync(join(tmpdir(), 'devsec verified %41 é-'));
+    mkdirSync(join(dir, 'host'));
+    git(join(dir, 'host'), ['init', '-q']);
+    git(join(dir, 'host'), ['commit', '-q', '--allow-empty', '-m', 'first']);
+    git(dir, ['clone', '-q', join(dir, 'host'), 'sandbox']);
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const fetchBundle = (branch: string) => {
+    const sandbox = join(dir, 'sandbox');
+    const bundle = join(dir, 'state.bundle');
+    git(sandbox, ['bundle', 'create', '-q', bundle, branch, '^origin/HEAD']);
+    const commonDir = join(dir, 'host', '.git');
+    verifiedFetch({
+      git: hostGit(commonDir, runCommand),
+      run: runCommand,
+      commonDir,
+      bundle,
+      scratch: `${bundle}.git`,
+      names: [branch],
+      refspecs: [`+refs/heads/${branch}:refs/remotes/devsec/app/${branch}`],
+    });
+  };
+
+  it('refuses a commit with a bad author email and a .GIT tree entry, naming it; nothing arrives and the scratch repository is gone', () => {
+    const sandbox = join(dir, 'sandbox');
+    const blob = git(sandbox, ['hash-object', '-w', '--stdin'], 'evil\n');
+    const tree = git(
+      sandbox,
+      ['hash-object', '-t', 'tree', '-w', '--literally', '--stdin'],
+      Buffer.concat([Buffer.from('100644 .GIT\0'), Buffer.from(blob, 'hex')]),
+    );
+    const head = git(sandbox, ['rev-parse', 'HEAD']);
+    const commit = git(
+      sandbox,
+      ['hash-object', '-t', 'commit', '-w', '--literally', '--stdin'],
+      `tree ${tree}\nparent ${head}\nauthor x <bad 1 +0000\ncommitter x <x@y> 1 +0000\n\nevil\n`,
+    );
+    git(sandbox, ['update-ref', 'refs/heads/evil', commit]);
+    expect(() => fetchBundle('evil')).toThrow(/git refused what the sandbox sent; nothing was fetched:[^]*(badEmail|hasDotgit)/);
+    expect(() => git(join(dir, 'host'), ['rev-parse', '--verify', '-q', 'refs/remotes/devsec/app/evil'])).toThrow();
+    expect(() => git(join(dir, 'host'), ['cat-file', '-e', commit])).toThrow();
+    git(join(dir, 'host'), ['fsck', '--no-progress']);
+    expect(existsSync(join(dir, 'state.bundle.git'))).toBe(false);
+  });
+
+  it('encodes a path as a file:// URL git decodes back', () => {
+    expect(fileUrl('/a b/%41/é/x.git')).toBe('file:///a%20b/%2541/%C3%A9/x.git');
+  });
+
+  it('brings an honest commit', () => {
+    const sandbox = join(dir, 'sandbox');
+    git(sandbox, ['switch', '-q', '-c', 'feature']);
+    git(sandbox, ['commit', '-q', '--allow-empty', '-m', 'agent']);
+    fetchBundle('feature');
+    expect(git(join(dir, 'host'), ['log', '-1', '--format=%s', 'refs/remotes/devsec/app/feature'])).toBe('agent');
+    expect(existsSync(join(dir, 'state.bundle.git'))).toBe(false);
   });
 });

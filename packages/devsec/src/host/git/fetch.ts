@@ -22,7 +22,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, constants, lstatSync, openSync, rmSync, writeSync } from 'node:fs';
 import { SandboxError } from '../../sandbox/errors';
 import { visible } from '../../sandbox/visible';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Runner } from '../engine/run';
 
 /** Where the sandbox's git dir, and the repository's object store its alternates name, appear in the throwaway container. */
@@ -287,8 +287,12 @@ export function localImageId(name: string, run: Runner): string | undefined {
 // ---------------------------------------------------------------------------------------------
 // The host's side: its own repository, read and written by its own git, with nothing of the sandbox's but the bundle file.
 
-/** Where a project's sandbox branches land: remote-tracking refs, which no checkout, commit or push of the host moves. */
-export const fetchNamespace = (project: string) => `refs/remotes/devsec/${project}`;
+/**
+ * Where a project's sandbox branches land: remote-tracking refs, which no checkout, commit or push
+ * of the host moves. One folder of refs per project: a `/` (and `%`) in the project's name is
+ * encoded (`%2F`, `%25`), so project `app`'s branch `x/foo` never lands among project `app/x`'s.
+ */
+export const fetchNamespace = (project: string) => `refs/remotes/devsec/${project.replace(/%/g, '%25').replace(/\//g, '%2F')}`;
 
 /** Git on the host's own repository (its common dir), with the user's config: nothing of the sandbox's is read. */
 export function hostGit(commonDir: string, run: Runner) {
@@ -354,12 +358,69 @@ export const bundleName = () => `fetch-${process.pid}-${randomBytes(6).toString(
 /** Removes a bundle file the host wrote. */
 export const removeBundle = (path: string) => rmSync(path, { force: true });
 
+/** A file:// URL of an absolute path: git percent-decodes the path, so every byte but letters, digits and `._/-` is encoded. */
+export const fileUrl = (path: string): string =>
+  `file://${[...Buffer.from(path, 'utf-8')].map((byte) => (/[A-Za-z0-9._/-]/.test(String.fromCharCode(byte)) ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`)).join('')}`;
+
+/**
+ * The bundle's objects into the host's repository, verified whatever git's version: `git fetch
+ * <bundle>` unpacks without `index-pack --strict` (git 2.39 ignores transfer.fsckObjects there),
+ * so the bundle is first unbundled into a scratch bare repository the host makes for it (its
+ * config git's own, its alternates the repository's objects, for the bundle's prerequisites),
+ * and the host's repository fetches from that over file://, which runs `index-pack --strict`:
+ * an object fsck refuses (a bad email, a `.git` tree entry, …) is refused, naming it. The scratch
+ * repository is the host's own, made and removed here.
+ */
+export function verifiedFetch(options: {
+  git: ReturnType<typeof hostGit>;
+  run: Runner;
+  commonDir: string;
+  bundle: string;
+  scratch: string;
+  names: string[];
+  refspecs: string[];
+}): void {
+  const { git, run, commonDir, bundle, scratch, names, refspecs } = options;
+  const objects = resolve(commonDir, 'objects');
+  if (/[\n\r]/.test(objects) || !scratch.startsWith('/')) throw new SandboxError(`cannot fetch into ${visible(commonDir)} through ${visible(scratch)}.`);
+  const quiet = ['--quiet', '--no-tags', '--no-write-fetch-head', '--no-recurse-submodules', '--no-auto-maintenance', '--no-show-forced-updates'];
+  try {
+    const init = run('git', ['init', '--quiet', '--bare', '--template=', scratch], { cwd: commonDir });
+    if (init.status !== 0) throw new SandboxError(`git init of a scratch repository failed: ${visible(init.stderr.trim())}`);
+    writeNewFile(join(scratch, 'objects', 'info', 'alternates'), Buffer.from(`${objects}\n`));
+    const scratchGit = ['--git-dir', scratch, '-c', 'core.hooksPath=/dev/null'];
+    const unbundle = run('git', [...scratchGit, 'fetch', ...quiet, '--', bundle, ...names.map((name) => `+refs/heads/${name}:refs/heads/${name}`)], {
+      cwd: scratch,
+    });
+    if (unbundle.status !== 0)
+      throw new SandboxError(`git refused what the sandbox sent; nothing was fetched:\n${visible(unbundle.stderr.trim(), { keepNewlines: true })}`);
+    const result = git([
+      '-c',
+      'transfer.fsckObjects=true',
+      '-c',
+      'fetch.fsckObjects=true',
+      '-c',
+      'protocol.file.allow=always',
+      'fetch',
+      ...quiet,
+      '--',
+      fileUrl(scratch),
+      ...refspecs,
+    ]);
+    if (result.status !== 0)
+      throw new SandboxError(`git refused what the sandbox sent; nothing was fetched:\n${visible(result.stderr.trim(), { keepNewlines: true })}`);
+  } finally {
+    // The host's own scratch repository (never the agent's): removed by path.
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
 /** What a fetch did, for the summary; throws (a SandboxError naming what git refused) when the bundle is refused. */
 export function fetchIntoHost(options: { source: SandboxSource; commonDir: string; project: string; bundleDir: string; run: Runner }): BranchResult[] {
   const { source, commonDir, project, bundleDir, run } = options;
   const git = hostGit(commonDir, run);
   const namespace = fetchNamespace(project);
-  if (!validRefName(`${namespace}/x`, run) || project.split('/').some((part) => part === '' || part.startsWith('.')))
+  if (!validRefName(`${namespace}/x`, run) || project === '' || project.startsWith('.'))
     throw new SandboxError(`the project name ${visible(project)} cannot name a ref namespace (${visible(namespace)}/*): git check-ref-format refuses it.`);
   // What the host has, from its own refs: the ids it trusts (the sandbox's objects are fetched only beyond them).
   const listed = git(['for-each-ref', '--format=%(objectname) %(refname)']);
@@ -404,30 +465,7 @@ export function fetchIntoHost(options: { source: SandboxSource; commonDir: strin
         fetched.set(head.name, head.id);
       }
       const refspecs = [...fetched.keys()].map((name) => `+refs/heads/${name}:${namespace}/${name}`);
-      const result = run(
-        'git',
-        [
-          '--git-dir',
-          commonDir,
-          '-c',
-          'transfer.fsckObjects=true',
-          '-c',
-          'fetch.fsckObjects=true',
-          'fetch',
-          '--quiet',
-          '--no-tags',
-          '--no-write-fetch-head',
-          '--no-recurse-submodules',
-          '--no-auto-maintenance',
-          '--no-show-forced-updates',
-          '--',
-          path,
-          ...refspecs,
-        ],
-        { cwd: commonDir },
-      );
-      if (result.status !== 0)
-        throw new SandboxError(`git refused what the sandbox sent; nothing was fetched:\n${visible(result.stderr.trim(), { keepNewlines: true })}`);
+      verifiedFetch({ git, run, commonDir, bundle: path, scratch: `${path}.git`, names: [...fetched.keys()], refspecs });
     } finally {
       removeBundle(path);
     }

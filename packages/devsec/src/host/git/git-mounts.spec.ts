@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readGitLayout } from './git-layout';
@@ -45,6 +45,8 @@ describe("the sandbox's repository of its own (real repositories)", () => {
     expect(mounts).toEqual([
       { source: `${privateDir}.gitfile`, target: join(base, 'linked/.git'), readOnly: true },
       { source: privateDir, target: PRIVATE_GIT_DIR_INSIDE, readOnly: false },
+      { source: join(privateDir, 'objects'), target: `${PRIVATE_GIT_DIR_INSIDE}/objects`, readOnly: false },
+      { source: join(privateDir, 'refs'), target: `${PRIVATE_GIT_DIR_INSIDE}/refs`, readOnly: false },
       { source: join(host, 'config'), target: `${PRIVATE_GIT_DIR_INSIDE}/config`, readOnly: true },
       { source: join(host, 'objects-info'), target: `${PRIVATE_GIT_DIR_INSIDE}/objects/info`, readOnly: true },
       { source: join(host, 'empty'), target: `${PRIVATE_GIT_DIR_INSIDE}/refs/replace`, readOnly: true },
@@ -52,7 +54,8 @@ describe("the sandbox's repository of its own (real repositories)", () => {
       { source: join(common(), 'info'), target: `${PRIVATE_GIT_DIR_INSIDE}/info`, readOnly: true },
       { source: join(common(), 'objects'), target: REPOSITORY_OBJECTS_INSIDE, readOnly: true },
     ]);
-    expect(mounts.filter((mount) => !mount.readOnly).map((mount) => mount.source)).toEqual([privateDir]);
+    // Writable: the private git dir, and two folders of it pinned as mount points of their own.
+    expect(mounts.filter((mount) => !mount.readOnly).map((mount) => mount.source)).toEqual([privateDir, join(privateDir, 'objects'), join(privateDir, 'refs')]);
     expect(readFileSync(`${privateDir}.gitfile`, 'utf-8')).toBe(`gitdir: ${PRIVATE_GIT_DIR_INSIDE}\n`);
     expect(readFileSync(join(host, 'objects-info/alternates'), 'utf-8')).toBe('/devsec/repository-objects\n');
     expect(readFileSync(join(privateDir, 'objects/info/alternates'), 'utf-8')).toBe('/devsec/repository-objects\n');
@@ -72,6 +75,8 @@ describe("the sandbox's repository of its own (real repositories)", () => {
     const mounts = gitMounts(readGitLayout(main()), privateDir);
     expect(mounts[0]).toEqual({ source: privateDir, target: common(), readOnly: false });
     expect(mounts.slice(1).map((mount) => [mount.target, mount.readOnly])).toEqual([
+      [join(common(), 'objects'), false],
+      [join(common(), 'refs'), false],
       [join(common(), 'config'), true],
       [join(common(), 'objects/info'), true],
       [join(common(), 'refs/replace'), true],
@@ -200,6 +205,34 @@ describe("the sandbox's repository of its own (real repositories)", () => {
     expect(existsSync(join(base, 'elsewhere'))).toBe(false);
     expect(refsOf(privateDir).get('refs/heads/main')).toBe(git(main(), 'rev-parse', 'main'));
     // A HEAD that was a symlink is none of the agent's recorded values: the host's.
+    expect(readFileSync(join(privateDir, 'HEAD'), 'utf-8')).toBe('ref: refs/heads/main\n');
+  });
+
+  it('never removes a tree of the agent: folders where the host writes are set aside whole, a deleted HEAD removes nothing, and it says so', () => {
+    const privateDir = join(base, 'state/aside-git');
+    const layout = readGitLayout(main());
+    gitMounts(layout, privateDir);
+    const victim = join(base, 'aside-victim');
+    mkdirSync(victim);
+    writeFileSync(join(victim, 'keep'), "the user's own file\n");
+    for (const name of ['index', 'packed-refs', 'HEAD', 'objects/info/big', 'refs/replace/big']) {
+      rmSync(join(privateDir, name), { force: true });
+      mkdirSync(join(privateDir, name));
+      writeFileSync(join(privateDir, name, 'keep'), 'the agent wrote this\n');
+      symlinkSync(victim, join(privateDir, name, 'link'));
+    }
+    writeFileSync(join(privateDir, 'agent-file'), 'kept\n');
+    const { lines, say: said } = say();
+    // HEAD a folder: the start is a fresh one, and removes nothing of the private dir.
+    gitMounts(layout, privateDir, { say: said });
+    expect(readFileSync(join(victim, 'keep'), 'utf-8')).toBe("the user's own file\n");
+    expect(readFileSync(join(privateDir, 'agent-file'), 'utf-8')).toBe('kept\n');
+    for (const name of ['index', 'packed-refs', 'HEAD']) expect(lstatSync(join(privateDir, name)).isFile()).toBe(true);
+    for (const name of ['objects/info/big', 'refs/replace/big']) expect(existsSync(join(privateDir, name))).toBe(false);
+    const aside = readdirSync(privateDir).filter((name) => name.startsWith('.devsec-set-aside-'));
+    expect(aside).toHaveLength(5);
+    for (const name of aside) expect(readFileSync(join(privateDir, name, 'keep'), 'utf-8')).toBe('the agent wrote this\n');
+    expect(lines.join('\n')).toMatch(/Set aside .*objects\/info\/big → \.devsec-set-aside-/);
     expect(readFileSync(join(privateDir, 'HEAD'), 'utf-8')).toBe('ref: refs/heads/main\n');
   });
 

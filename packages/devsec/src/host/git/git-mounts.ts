@@ -21,6 +21,7 @@
  * host-written gitfile naming it is mounted read-only at `<workspace>/.git`):
  *
  *   <state>/git                      → G                          read-write (the sandbox's)
+ *   <state>/git/objects, git/refs    → G/objects, G/refs          read-write: pins (mount points cannot be renamed)
  *   <state>/git.host/config          → G/config                   read-only
  *   <state>/git.host/objects-info    → G/objects/info             read-only (alternates)
  *   <state>/git.host/empty           → G/refs/replace             read-only
@@ -29,9 +30,17 @@
  *   <common>/objects                 → /devsec/repository-objects read-only
  *   <state>/git.host/seeded.json       not mounted: what the last start seeded
  *
- * The private git dir is the agent's to write: the host removes what it replaces there and
- * creates it anew, never writes through a file, never removes a folder that is a mount point
- * inside (that would lift the read-only mount of a running container), and mounts nothing from it.
+ * The private git dir is the agent's to write, while the host works in it too (a re-run of
+ * up-worktree, the dev container still running). So the host never walks a tree of it by path —
+ * no recursive removal, no recursive chown: a folder listed, then swapped for a symlink by the
+ * agent, would aim the rest of the walk at the host's files. A name the host replaces is unlinked
+ * (a symlink or a file: the name only) or, when the agent made it a folder, renamed aside whole to
+ * a `.devsec-set-aside-*` name in the private dir, reached through open folder descriptors that
+ * follow no symlink. The parents of the read-only mount points inside (`objects`, `refs`) are
+ * mount points themselves, so the agent cannot rename them to plant a folder of its own under the
+ * host's. The host chowns only what it has just created, one entry at a time. It never writes
+ * through a file, never removes a folder that is a mount point inside (that would lift the
+ * read-only mount of a running container), and mounts nothing from it but these pins.
  */
 import {
   closeSync,
@@ -45,11 +54,15 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
+  unlinkSync,
   writeFileSync,
   writeSync,
 } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { visible } from '../../sandbox/visible';
 import { chownLike, ensureOwnedFolder } from './checkout-owner';
 import { writeFresh } from './fresh-file';
 import type { GitLayout } from './git-layout';
@@ -112,8 +125,73 @@ function sandboxConfig(commonDir: string, run: Runner): string {
  * mount point of the running dev container.
  */
 function ensureRealFolder(path: string, reference: string): void {
+  // Not recursive: should it have become a folder meanwhile, this throws rather than walk it.
   if (lstatSync(path, { throwIfNoEntry: false })?.isDirectory() === false) rmSync(path, { force: true });
   ensureOwnedFolder(path, reference);
+}
+
+/**
+ * A folder of the private git dir (`relative` to it, '' for itself) as a path that names that very
+ * folder: an open descriptor reached folder by folder without following a symlink (Linux's
+ * /proc/self/fd), or — where there is none — its path, when it is a real folder (the parents the
+ * host names are the private dir itself or mount points inside, which the agent cannot rename).
+ * Undefined when one on the way is missing or not a real folder.
+ */
+function openFolder(privateDir: string, relative: string): { path: string; close: () => void } | undefined {
+  if (!existsSync('/proc/self/fd')) {
+    const path = join(privateDir, relative);
+    return lstatSync(path, { throwIfNoEntry: false })?.isDirectory() ? { path, close: () => undefined } : undefined;
+  }
+  let fd = openSync(privateDir, constants.O_RDONLY | constants.O_DIRECTORY);
+  for (const part of relative.split('/').filter(Boolean)) {
+    let next: number;
+    try {
+      next = openSync(`/proc/self/fd/${fd}/${part}`, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+    } catch {
+      closeSync(fd);
+      return undefined;
+    }
+    closeSync(fd);
+    fd = next;
+  }
+  const opened = fd;
+  return { path: `/proc/self/fd/${opened}`, close: () => closeSync(opened) };
+}
+
+/**
+ * Clears the names `names` of the folder `relative` of the private git dir, walking nothing: a
+ * file or symlink is unlinked (the name only), a folder renamed aside whole into the private dir
+ * (one atomic rename, its content left as the agent wrote it). Returns what was set aside.
+ */
+function clearNames(privateDir: string, relative: string, names: readonly string[] | 'all'): string[] {
+  const folder = openFolder(privateDir, relative);
+  if (folder === undefined) return [];
+  const root = openFolder(privateDir, '');
+  const setAside: string[] = [];
+  try {
+    const entries = names === 'all' ? readdirSync(folder.path) : names;
+    for (const name of entries) {
+      const path = `${folder.path}/${name}`;
+      const stat = lstatSync(path, { throwIfNoEntry: false });
+      if (!stat) continue;
+      if (stat.isDirectory() && root) {
+        const aside = `.devsec-set-aside-${randomBytes(6).toString('hex')}`;
+        renameSync(path, `${root.path}/${aside}`);
+        setAside.push(`${relative ? `${relative}/` : ''}${name} → ${aside}`);
+      } else {
+        // A folder by now (swapped in meanwhile): unlink refuses it (EISDIR), it is left as it is.
+        try {
+          unlinkSync(path);
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        }
+      }
+    }
+  } finally {
+    folder.close();
+    root?.close();
+  }
+  return setAside;
 }
 
 /**
@@ -140,24 +218,27 @@ function ensureFileMountPoint(path: string, text: string, reference: string): vo
       closeSync(fd);
     }
   }
-  if (lstatSync(path, { throwIfNoEntry: false })?.isDirectory()) rmSync(path, { recursive: true, force: true });
   writeFresh(path, text);
   chownLike(path, reference);
 }
 
-/** Empties a folder that is a mount point inside: what lies below it is hidden there, and is no one's. */
-function emptyFolder(path: string): void {
+/** Empties a folder of the host's own (beside the private git dir, never mounted writable). */
+function emptyHostFolder(path: string): void {
   for (const entry of readdirSync(path)) rmSync(join(path, entry), { recursive: true, force: true });
 }
 
 /**
- * A copy of one of the repository's files into the private git dir, when it has one. What the
- * agent left at `to` (a symlink to a file of yours, a folder) is removed, never written through;
- * the copy refuses to open anything that appears there meanwhile.
+ * A copy of one of the repository's files into the private git dir (`name`, at its top), when it
+ * has one. What the agent left there (a symlink to a file of yours, a folder) is unlinked or set
+ * aside, never written through nor walked; the copy refuses to open anything that appears there
+ * meanwhile.
  */
-function seed(from: string, to: string): void {
-  rmSync(to, { recursive: true, force: true });
-  if (existsSync(from)) copyFileSync(from, to, constants.COPYFILE_EXCL);
+function seed(from: string, privateDir: string, name: string, reference: string, setAside: string[]): void {
+  setAside.push(...clearNames(privateDir, '', [name]));
+  const to = join(privateDir, name);
+  if (!existsSync(from)) return;
+  copyFileSync(from, to, constants.COPYFILE_EXCL);
+  chownLike(to, reference);
 }
 
 export interface PrivateGitDirOptions {
@@ -187,15 +268,14 @@ export function ensurePrivateGitDir(layout: GitLayout, privateDir: string, optio
   const recordPath = join(hostSide, 'seeded.json');
   const fresh = !existsSync(join(privateDir, 'HEAD'));
   const upgraded = !fresh && !existsSync(recordPath);
-  if (fresh) {
-    rmSync(privateDir, { recursive: true, force: true });
-    mkdirSync(privateDir, { recursive: true });
-  }
+  // Fresh (no HEAD, which the agent may have deleted): what is missing is created in place; nothing of it is removed.
+  ensureOwnedFolder(privateDir, workspaceRoot);
+  const setAside: string[] = [];
 
   // Beside it, the host's own: never mounted writable, never in the agent's reach.
   mkdirSync(join(hostSide, 'objects-info'), { recursive: true });
   mkdirSync(join(hostSide, 'empty'), { recursive: true });
-  emptyFolder(join(hostSide, 'empty'));
+  emptyHostFolder(join(hostSide, 'empty'));
   const config = sandboxConfig(commonDir, run);
   writeFresh(join(hostSide, 'config'), config);
   const alternates = `${REPOSITORY_OBJECTS_INSIDE}\n`;
@@ -206,10 +286,17 @@ export function ensurePrivateGitDir(layout: GitLayout, privateDir: string, optio
   }
   if (existsSync(join(commonDir, 'modules'))) ensureRealFolder(join(privateDir, 'modules'), workspaceRoot);
   // The mount points' own content, as the host sees it: what the sandbox's git reads through the mounts.
-  for (const folder of ['objects/info', 'refs/replace', ...SHARED_READ_ONLY]) emptyFolder(join(privateDir, folder));
+  // Hidden inside under the read-only mounts (and their parents pinned): cleared name by name, walking nothing.
+  for (const folder of ['objects/info', 'refs/replace', ...SHARED_READ_ONLY]) setAside.push(...clearNames(privateDir, folder, 'all'));
   writeFresh(join(privateDir, 'objects/info/alternates'), alternates);
+  chownLike(join(privateDir, 'objects/info/alternates'), workspaceRoot);
+  // A file the host writes at the top, made a folder by the agent: set aside whole (a file mount point is kept, rewritten in place).
+  const folderAside = (name: string) => {
+    if (lstatSync(join(privateDir, name), { throwIfNoEntry: false })?.isDirectory()) setAside.push(...clearNames(privateDir, '', [name]));
+  };
+  for (const name of ['config', 'packed-refs', 'HEAD']) folderAside(name);
   ensureFileMountPoint(join(privateDir, 'config'), config, workspaceRoot);
-  seed(join(commonDir, 'shallow'), join(privateDir, 'shallow'));
+  seed(join(commonDir, 'shallow'), privateDir, 'shallow', workspaceRoot, setAside);
 
   // The refs: the earlier layout's packed-refs was a copy of the repository's, and its refs the repository's own.
   const record = upgraded ? undefined : readSeedRecord(recordPath);
@@ -218,20 +305,27 @@ export function ensurePrivateGitDir(layout: GitLayout, privateDir: string, optio
   const loose = new LooseRefs(privateDir);
   const plan = planSeed(loose, hostRefs, sandboxPacked, record);
   writeFresh(join(privateDir, 'packed-refs'), formatPackedRefs(plan.packed));
+  chownLike(join(privateDir, 'packed-refs'), workspaceRoot);
   for (const name of plan.removeLoose) loose.remove(name);
 
   // HEAD follows the worktree's while the agent has not switched; the index follows when what HEAD names changed under it.
   const hostHead = readFileSync(join(gitDir, 'HEAD'), 'utf-8');
   const sandboxHead = fresh ? undefined : readOwnFile(join(privateDir, 'HEAD'), 4096);
   const followHead = sandboxHead === undefined || sandboxHead === record?.head;
-  if (followHead && sandboxHead !== hostHead) writeFresh(join(privateDir, 'HEAD'), hostHead);
+  if (followHead && sandboxHead !== hostHead) {
+    writeFresh(join(privateDir, 'HEAD'), hostHead);
+    chownLike(join(privateDir, 'HEAD'), workspaceRoot);
+  }
   const headBranch = /^ref: (refs\/heads\/\S+)\n?$/.exec(followHead ? hostHead : (sandboxHead ?? ''))?.[1];
   const moved = (followHead && sandboxHead !== hostHead) || (headBranch !== undefined && plan.changed.has(headBranch));
   if (fresh || (moved && !upgraded)) {
-    seed(join(gitDir, 'index'), join(privateDir, 'index'));
+    seed(join(gitDir, 'index'), privateDir, 'index', workspaceRoot, setAside);
   }
-  if (fresh) seed(join(gitDir, 'config.worktree'), join(privateDir, 'config.worktree'));
-  chownLike(privateDir, workspaceRoot);
+  if (fresh) seed(join(gitDir, 'config.worktree'), privateDir, 'config.worktree', workspaceRoot, setAside);
+  if (setAside.length > 0)
+    say(
+      `Set aside in the sandbox's git dir, where the host writes (folders the agent made there, left as they were): ${setAside.map((entry) => visible(entry)).join(', ')}`,
+    );
 
   const next: SeedRecord = { head: hostHead, refs: Object.fromEntries(hostRefs) };
   writeFresh(recordPath, JSON.stringify(next) + '\n');
@@ -272,9 +366,12 @@ export function gitMounts(layout: GitLayout, privateDir: string, options: Privat
           { source: privateDir, target: inside, readOnly: false },
         ]
       : [{ source: privateDir, target: inside, readOnly: false }];
+  // Pins: the parents of the read-only mounts below are mount points too, so the agent cannot rename them (EBUSY) and plant its own.
+  const pins: Mount[] = ['objects', 'refs'].map((folder) => ({ source: join(privateDir, folder), target: join(inside, folder), readOnly: false }));
   const repository = (folder: string) => (lstatSync(join(commonDir, folder), { throwIfNoEntry: false })?.isDirectory() ? join(commonDir, folder) : undefined);
   return [
     ...dotGit,
+    ...pins,
     { source: join(hostSide, 'config'), target: join(inside, 'config'), readOnly: true },
     { source: join(hostSide, 'objects-info'), target: join(inside, 'objects/info'), readOnly: true },
     { source: join(hostSide, 'empty'), target: join(inside, 'refs/replace'), readOnly: true },
