@@ -244,6 +244,43 @@ describeWithDocker('a tenant per worktree in the shared services', () => {
     expect(redis(second, `GET ${tenants[second]}:k`).stdout.trim()).toBe('second');
   });
 
+  it('up-shared refuses a shared network where another repository’s shared services answer to the same names (F7)', async () => {
+    // Another repository's shared Postgres on the same network (dev unless --network): its dev containers would reach either.
+    const image = dockerOk(['inspect', '--format', '{{.Config.Image}}', sharedContainer('postgres')]).trim();
+    const other = `devsec-tenants-${run}-other-postgres`;
+    dockerOk([
+      'run',
+      '-d',
+      '--name',
+      other,
+      '--network',
+      network,
+      '--network-alias',
+      'postgres',
+      '--label',
+      'com.docker.compose.project=other-shared',
+      '--entrypoint',
+      'sleep',
+      image,
+      '300',
+    ]);
+    const errors: string[] = [];
+    const spy = jest.spyOn(logger, 'error').mockImplementation((message) => void errors.push(String(message)));
+    try {
+      expect(await upShared({}, context(main, 'up-shared'))).toEqual({ success: false });
+      expect(errors.join('\n')).toMatch(
+        new RegExp(
+          `shared network "${network}" already has another compose project answering to postgres \\(container ${other} of compose project other-shared\\)`,
+        ),
+      );
+    } finally {
+      spy.mockRestore();
+      docker(['rm', '-f', other]);
+    }
+    // Its own containers (this repository's project, other worktrees) are no reason to refuse.
+    expect(await upShared({}, context(main, 'up-shared'))).toEqual({ success: true });
+  });
+
   it('down-worktree --volumes removes the tenant: its role, its database, its Redis user and keys', async () => {
     const tenant = tenants[second];
     expect(await downWorktree({ composeFile, volumes: true }, context(second, 'down-worktree'))).toEqual({ success: true });

@@ -33,7 +33,7 @@ import { describeRemoved, removeChildren } from './engine/children';
 import { locateStack, prepareWorktree, rememberState, SandboxStack, stackStateDir, summary } from './stack/sandbox-stack';
 import { secretsPath } from './stack/secrets';
 import { checkSharedLogins } from './stack/shared-logins';
-import { ensureSharedNetwork, removeSharedNetworkIfUnused, sharedNetworkName } from './engine/shared-network';
+import { ensureSharedNetwork, namesTakenOnSharedNetwork, removeSharedNetworkIfUnused, sharedNetworkName } from './engine/shared-network';
 import { sharedStack } from './stack/shared-stack';
 import { fetchIntoHost, localImageId, privateGitSource, renderFetchSummary, waitingCommits } from './git/fetch';
 import { dropTenants, lockRedisAdministrators, provisionTenants, resetTenantData } from './stack/tenants';
@@ -251,6 +251,17 @@ export async function startShared(workspaceRoot: string, composeFile: string, sa
   const trust = sharedFileTrust(readFileSync(stack.compose.files[0], 'utf-8'));
   if (!trust.trusted) say.warn(`${trust.message} Starting it because you asked for it by name; the policy gate still applies.`);
   if (stack.network) ensureSharedNetwork(stack.network, runCommand, say.info);
+  // Another repository's shared services on the same network, answering to the same names: refused, never a DNS coin toss (F7).
+  const taken = stack.network ? namesTakenOnSharedNetwork(stack.network, stack.compose.name, Object.keys(stack.model?.services ?? {}), runCommand) : [];
+  if (taken.length > 0) {
+    throw new SandboxError(
+      `The shared network "${stack.network}" already has another compose project answering to ${taken.join(', ')}: ` +
+        `its dev containers would reach either service by that name. Another repository on this machine uses the same shared network: ` +
+        `stop its shared services (nx run <its infra project>:down-shared), or give this repository a network of its own ` +
+        `(nx g @org/devsec:secure-devcontainer --project=<each> --network=<name> --force, the same name under networks.shared.name ` +
+        `in ${composeFile}, then nx g @org/devsec:shared-service <preset> again to stamp it).`,
+    );
+  }
   const { model } = gate(stack, [], say, { workspaceRoot }) as { model: NonNullable<ReturnType<typeof gate>['model']> };
   if (Object.keys(model.services ?? {}).length === 0) {
     say.info(`No shared service yet in ${composeFile} (add one: nx g @org/devsec:shared-service postgres).`);

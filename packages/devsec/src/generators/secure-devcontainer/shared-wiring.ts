@@ -4,7 +4,9 @@
  * data with the yaml library, written back through the document, so comments and the user's
  * keys stay), and the service's client package is returned for the sandbox's apt packages.
  * Only a file whose stamp is intact is changed (up-shared runs it with the host's engine: an
- * edited one is the user's to review), and only services on the sandbox's own shared network.
+ * edited one is the user's to review), and only services on the sandbox's own shared network,
+ * never one whose `x-devsec.unwired` names the project (an explicit shared-service --projects
+ * left it out). secure-devcontainer runs it for a new sandbox, nx sync for every sandbox.
  */
 import { Tree } from '@nx/devkit';
 import { isMap, isSeq, parseDocument } from 'yaml';
@@ -36,12 +38,13 @@ export function wireSharedServices(tree: Tree, project: string, network: string)
   if (doc.errors.length > 0) return { services: [], clients: [], skipped: `${SHARED_COMPOSE_FILE} is not valid YAML` };
   const model = doc.toJSON() as {
     networks?: { shared?: { name?: unknown } };
-    services?: Record<string, { image?: unknown; 'x-devsec'?: { connection?: Record<string, unknown>; projects?: unknown } } | null>;
+    services?: Record<string, { image?: unknown; 'x-devsec'?: { connection?: Record<string, unknown>; projects?: unknown; unwired?: unknown } } | null>;
   } | null;
   if (model?.networks?.shared?.name !== network) return { services: [], clients: [] };
   const missing = Object.entries(model?.services ?? {}).filter(([, service]) => {
     const wiring = service?.['x-devsec'];
-    return wiring && Object.keys(wiring.connection ?? {}).length > 0 && Array.isArray(wiring.projects) && !wiring.projects.includes(project);
+    const leftOut = Array.isArray(wiring?.unwired) && wiring.unwired.includes(project);
+    return wiring && !leftOut && Object.keys(wiring.connection ?? {}).length > 0 && Array.isArray(wiring.projects) && !wiring.projects.includes(project);
   });
   if (missing.length === 0) return { services: [], clients: [] };
   if (managedState(SHARED_COMPOSE_FILE, text) !== 'pristine') {

@@ -86,6 +86,8 @@ function normalize(tree: Tree, options: SharedServiceGeneratorSchema): Normalize
     }
   }
 
+  const unwired = withSandbox.filter((project) => !projects.includes(project));
+
   const existing = readSharedCompose(tree);
   const networks = new Set(projects.map((project) => readSpec(tree, known.get(project)!.root)!.network));
   const existingNetwork = existing?.networks?.shared?.name;
@@ -141,6 +143,8 @@ function normalize(tree: Tree, options: SharedServiceGeneratorSchema): Normalize
         ? { [name === preset ? definition.connectionVariable! : `${name.toUpperCase().replace(/-/g, '_')}_URL`]: definition.connection(input, port) }
         : {},
       projects,
+      // The sandboxes an explicit --projects left out: nx sync wires a sandbox that missed the service, never one of these.
+      ...(unwired.length ? { unwired } : {}),
       // Recorded only when asked: without it, a Postgres tenant starts from the template, the others empty (host/stack/tenants.ts).
       ...(seed ? { seed } : {}),
     },
@@ -181,7 +185,9 @@ export async function sharedServiceGenerator(tree: Tree, schema: SharedServiceGe
   const current = doc.getIn(['services', options.name]);
   const currentJson = current && isMap(current) ? current.toJSON() : undefined;
   // A service an older version wrote, without the hardening it gets now, is the same service: it gets the hardening.
-  if (currentJson && !isDeepStrictEqual(currentJson, options.service) && !isDeepStrictEqual(currentJson, withoutHardening(options)) && !options.overwrite) {
+  // Which sandboxes were left out is a record, not the service's meaning: an older file has none.
+  const sameService = (expected: Record<string, unknown>) => isDeepStrictEqual(withoutUnwired(currentJson), withoutUnwired(expected));
+  if (currentJson && !sameService(options.service) && !sameService(withoutHardening(options)) && !options.overwrite) {
     throw new GeneratorError(
       `${SHARED_COMPOSE_FILE} already has a service "${options.name}" with other options. Pass --overwrite to replace it, or choose another --name.`,
     );
@@ -260,6 +266,13 @@ function withoutHardening(options: Normalized): Record<string, unknown> {
   const service = { ...options.service };
   for (const key of Object.keys(presetHardening(PRESETS[options.preset]))) delete service[key];
   return service;
+}
+
+function withoutUnwired(service: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  const wiring = service?.['x-devsec'] as Record<string, unknown> | undefined;
+  if (!wiring || !('unwired' in wiring)) return service;
+  const { unwired: _unwired, ...rest } = wiring;
+  return { ...service, 'x-devsec': rest };
 }
 
 /** Projects the previous definition wired: with --overwrite they must lose the old variables too. */

@@ -3,14 +3,18 @@
  * the spec stored in its compose file, as this version of @org/devsec writes it. After an
  * upgrade that changes the templates, the files are out of sync: reported, and rewritten by
  * `nx sync`. A generated file edited by hand is left alone and reported with how to resolve it;
- * files whose marker was deleted are the user's and are skipped. Registered in nx.json's
+ * files whose marker was deleted are the user's and are skipped. A sandbox that missed a shared
+ * service (generated before secure-devcontainer wired new sandboxes, or by hand) is wired to it
+ * as secure-devcontainer wires a new one: its project in the service's x-devsec.projects, the
+ * connection variables, the client package; never one an explicit --projects left out. Registered in nx.json's
  * sync.globalGenerators by the init generator.
  */
 import { formatFiles, getProjects, joinPathFragments, Tree } from '@nx/devkit';
 import { readSpec, SandboxSpec } from '../../sandbox/spec';
-import { DEVCONTAINER_DIR, LEGACY_DOCKERFILE, PLUGIN_PACKAGE } from '../../sandbox/vocabulary';
+import { DEVCONTAINER_DIR, LEGACY_DOCKERFILE, PLUGIN_PACKAGE, SHARED_COMPOSE_FILE } from '../../sandbox/vocabulary';
 import { planLegacyDockerfile } from '../common/legacy-files';
 import { renderSandbox } from '../common/render';
+import { wireSharedServices } from '../secure-devcontainer/shared-wiring';
 
 /** As nx/src/utils/sync-generators (not exported by @nx/devkit). */
 export interface SyncGeneratorResult {
@@ -40,6 +44,10 @@ export async function syncGenerator(tree: Tree): Promise<SyncGeneratorResult | u
       continue;
     }
     const before = new Map(watchedPaths(tree, root).map((path) => [path, tree.read(path, 'utf-8')]));
+    const wired = wireSharedServices(tree, project, spec.network);
+    if (wired.skipped) blocked.push(`${wired.skipped}.`);
+    const clients = wired.clients.filter((client) => !spec!.aptPackages.includes(client));
+    if (clients.length) spec = { ...spec, aptPackages: [...spec.aptPackages, ...clients] };
     const { edited } = renderSandbox(tree, { project, projectRoot: root }, spec, { keepEdited: true, quiet: true });
     for (const path of new Set([...before.keys(), ...watchedPaths(tree, root)])) {
       if (tree.read(path, 'utf-8') !== (before.get(path) ?? null)) changed.push(path);
@@ -60,11 +68,13 @@ export async function syncGenerator(tree: Tree): Promise<SyncGeneratorResult | u
   };
 }
 
-/** What rendering a sandbox may touch: its folder (the Dockerfile under its old name too) and the root .gitignore. */
+/** What syncing a sandbox may touch: its folder (the Dockerfile under its old name too), the root .gitignore, the shared services' file. */
 function watchedPaths(tree: Tree, root: string): string[] {
   const dir = joinPathFragments(root, DEVCONTAINER_DIR);
   const files = tree.exists(dir) ? tree.children(dir).map((name) => joinPathFragments(dir, name)) : [];
-  return [...new Set([...files, joinPathFragments(dir, LEGACY_DOCKERFILE), '.gitignore'])].filter((path) => !tree.exists(path) || tree.isFile(path));
+  return [...new Set([...files, joinPathFragments(dir, LEGACY_DOCKERFILE), '.gitignore', SHARED_COMPOSE_FILE])].filter(
+    (path) => !tree.exists(path) || tree.isFile(path),
+  );
 }
 
 function editedNote(path: string, project: string): string {

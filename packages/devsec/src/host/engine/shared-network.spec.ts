@@ -1,4 +1,4 @@
-import { ensureSharedNetwork, removeSharedNetworkIfUnused } from './shared-network';
+import { ensureSharedNetwork, namesTakenOnSharedNetwork, removeSharedNetworkIfUnused } from './shared-network';
 import { stubRunner } from '../../testing/stub-runner';
 
 describe('ensureSharedNetwork', () => {
@@ -84,5 +84,50 @@ describe('removeSharedNetworkIfUnused', () => {
     const run = stubRunner([[/network inspect/, { stdout }]]);
     removeSharedNetworkIfUnused('dev', run, () => undefined);
     expect(run.calls.some((call) => call.includes('network rm'))).toBe(false);
+  });
+});
+
+describe('namesTakenOnSharedNetwork (F7: two repositories on one shared network)', () => {
+  const ID_A = 'a'.repeat(64);
+  const ID_B = 'b'.repeat(64);
+  const container = (name: string, project: string, service: string, aliases: string[], dir = '/repos/other') => ({
+    Name: `/${name}`,
+    Config: { Labels: { 'com.docker.compose.project': project, 'com.docker.compose.service': service, 'com.docker.compose.project.working_dir': dir } },
+    NetworkSettings: { Networks: { dev: { Aliases: aliases } } },
+  });
+
+  it("names another project's container answering to one of our services, and not our own", () => {
+    const run = stubRunner([
+      [/network inspect dev/, { stdout: JSON.stringify({ [ID_A]: { Name: 'x' }, [ID_B]: { Name: 'y' } }) }],
+      [
+        /^docker inspect --type container/,
+        {
+          stdout: JSON.stringify([
+            container('web-shared-postgres-1', 'web-shared', 'postgres', ['postgres', 'web-shared-postgres-1'], '/repos/mine'),
+            container('web-shared-redis-1', 'web-shared-other', 'redis', ['redis'], '/repos/other\u001b[2J'),
+          ]),
+        },
+      ],
+    ]);
+    expect(namesTakenOnSharedNetwork('dev', 'web-shared', ['postgres', 'redis'], run)).toEqual([
+      'redis (container web-shared-redis-1 of compose project web-shared-other in /repos/other\\x1b[2J)',
+    ]);
+    expect(run.calls[1]).toBe(`docker inspect --type container ${ID_A} ${ID_B}`);
+  });
+
+  it('sees a name given as an alias by a container outside compose', () => {
+    const run = stubRunner([
+      [/network inspect dev/, { stdout: JSON.stringify({ [ID_A]: {} }) }],
+      [
+        /^docker inspect/,
+        { stdout: JSON.stringify([{ Name: '/rogue', Config: { Labels: null }, NetworkSettings: { Networks: { dev: { Aliases: ['postgres'] } } } }]) },
+      ],
+    ]);
+    expect(namesTakenOnSharedNetwork('dev', 'web-shared', ['postgres'], run)).toEqual(['postgres (container rogue)']);
+  });
+
+  it('asks nothing more of an empty or missing network', () => {
+    expect(namesTakenOnSharedNetwork('dev', 'p', ['postgres'], stubRunner([[/network inspect/, { stdout: '{}\n' }]]))).toEqual([]);
+    expect(namesTakenOnSharedNetwork('dev', 'p', ['postgres'], stubRunner([[/network inspect/, { status: 1 }]]))).toEqual([]);
   });
 });

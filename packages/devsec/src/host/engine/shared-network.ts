@@ -104,3 +104,43 @@ export function removeSharedNetworkIfUnused(name: string, run: Runner = runComma
   const removed = run('docker', ['network', 'rm', name]);
   if (removed.status === 0) say(`Removed the shared network "${name}".`);
 }
+
+interface InspectedContainer {
+  Name?: string;
+  Config?: { Labels?: Record<string, string> | null };
+  NetworkSettings?: { Networks?: Record<string, { Aliases?: string[] | null }> | null };
+}
+
+/**
+ * The names on the shared network that another compose project's containers already answer to,
+ * among `names` (the shared services this project starts). Two repositories whose sandboxes use
+ * the same shared network (`dev` unless --network) and both run a shared `postgres` would each
+ * answer to `postgres` on it: Docker's DNS then gives either, and a dev container could reach the
+ * other repository's service (F7). Containers are asked as data: their labels and aliases are
+ * parsed as JSON, never run, and printed through visible().
+ */
+export function namesTakenOnSharedNetwork(network: string, project: string, names: string[], run: Runner = runCommand): string[] {
+  if (!NETWORK_NAME.test(network) || names.length === 0) return [];
+  const listed = run('docker', ['network', 'inspect', network, '--format', '{{json .Containers}}']);
+  if (listed.status !== 0) return [];
+  const attached = Object.keys((JSON.parse(listed.stdout.trim() || '{}') as Record<string, unknown> | null) ?? {}).filter((id) => /^[0-9a-f]{12,64}$/.test(id));
+  if (attached.length === 0) return [];
+  const inspected = run('docker', ['inspect', '--type', 'container', ...attached]);
+  if (inspected.status !== 0) return [];
+  const taken: string[] = [];
+  for (const container of JSON.parse(inspected.stdout) as InspectedContainer[]) {
+    const labels = container.Config?.Labels ?? {};
+    const owner = labels['com.docker.compose.project'];
+    if (owner === project) continue;
+    const answers = new Set([labels['com.docker.compose.service'], ...(container.NetworkSettings?.Networks?.[network]?.Aliases ?? [])]);
+    for (const name of names) {
+      if (answers.has(name)) {
+        taken.push(
+          `${name} (container ${visible(String(container.Name ?? '').replace(/^\//, ''))}` +
+            `${owner ? ` of compose project ${visible(owner)}` : ''}${labels['com.docker.compose.project.working_dir'] ? ` in ${visible(labels['com.docker.compose.project.working_dir'])}` : ''})`,
+        );
+      }
+    }
+  }
+  return taken;
+}
