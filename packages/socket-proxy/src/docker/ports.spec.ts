@@ -104,3 +104,60 @@ describe('PortServer', () => {
     expect(ports.rewriteListEntry(entry, '127.0.0.1').Ports).toEqual([{ PrivatePort: echoPort, Type: 'tcp', IP: '127.0.0.1', PublicPort: port }]);
   });
 });
+
+describe('the proxy on the children network', () => {
+  // A fake engine whose only own child has the address 127.0.0.1: a TCP client from there is a child.
+  const withProxy = async (childAddress: string, run: (port: number) => Promise<void>) => {
+    const { createServer } = await import('node:http');
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { loadConfig } = await import('./config');
+    const { createProxyServer } = await import('./server');
+    const dir = mkdtempSync(join(tmpdir(), 'devsec-ports-'));
+    const engine = createServer((req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      if ((req.url ?? '').startsWith('/containers/json')) {
+        return res.end(JSON.stringify([{ Id: 'c1', State: 'running', NetworkSettings: { Networks: { 'stack-a_children': { IPAddress: childAddress } } } }]));
+      }
+      res.end('OK');
+    });
+    await new Promise<void>((resolve) => engine.listen(join(dir, 'engine.sock'), resolve));
+    const env = {
+      CONTAINERS: '1',
+      SCOPE_LABEL: 'com.docker.compose.project=stack-a',
+      WRITE_POLICY: '1',
+      WRITE_OWNER: 'stack-a',
+      CHILDREN_NETWORK: 'stack-a_children',
+      LOG_LEVEL: 'silent',
+      SOCKET_PATH: join(dir, 'engine.sock'),
+    };
+    const proxy = createProxyServer(
+      { ...loadConfig(env), listen: { kind: 'tcp', host: '127.0.0.1', port: 0 } },
+      { access: () => undefined, error: () => undefined },
+    );
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      await run((proxy.address() as net.AddressInfo).port);
+    } finally {
+      proxy.closeAllConnections();
+      engine.closeAllConnections();
+      await new Promise((resolve) => proxy.close(resolve));
+      await new Promise((resolve) => engine.close(resolve));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  const ping = (port: number) =>
+    new Promise<string>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => socket.write('GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n'));
+      let data = '';
+      socket.on('data', (chunk) => (data += chunk));
+      socket.on('close', () => resolve(data));
+      socket.on('error', () => resolve(data));
+    });
+
+  it("refuses the API to a connection from a child's address, and serves the dev container's", async () => {
+    await withProxy('127.0.0.1', async (port) => expect(await ping(port)).toBe(''));
+    await withProxy('10.9.0.3', async (port) => expect(await ping(port)).toMatch(/^HTTP\/1\.1 200/));
+  });
+});
