@@ -242,7 +242,8 @@ function proxyRequests(config: ProxyConfig, log: ProxyLog, upstream: Upstream, p
 }
 
 /** The proxy's own address the request came to: where its mapped ports listen for this client. */
-const bindOf = (req: http.IncomingMessage) => plainAddress(req.socket.localAddress);
+// A unix-socket client is on this machine: loopback.
+const bindOf = (req: http.IncomingMessage) => plainAddress(req.socket.localAddress) || '127.0.0.1';
 const prefixOf = (decision: Allowance) => (decision.version ? `/${decision.version}` : '');
 
 /** Inspect, as the read policy answers it, with an own child's mapped ports served by the proxy. */
