@@ -140,6 +140,48 @@ describeWithDocker('the write policy on a real engine', () => {
     expect(dockerOk(['inspect', '--format', '{{.State.Running}} {{.State.Paused}}', sibling]).trim()).toBe('true false');
   });
 
+  it("serves a child's mapped port itself (Postgres answers there), with no host port on the engine; gone with the child", async () => {
+    const name = `wptest-${run}-pg`;
+    const started = viaProxy(['run', '-d', '--name', name, '-p', '5432', '-e', 'POSTGRES_PASSWORD=x', 'postgres:17']);
+    expect(started.stderr).toBe('');
+    let ready = false;
+    for (let i = 0; i < 60 && !ready; i++) {
+      ready = viaProxy(['exec', name, 'pg_isready', '-h', '127.0.0.1', '-q']).status === 0;
+      if (!ready) await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    expect(ready).toBe(true);
+    const seen = JSON.parse(viaProxy(['inspect', name]).stdout)[0];
+    const [binding] = seen.NetworkSettings.Ports['5432/tcp'];
+    // The unix-socket client is on this machine: the proxy listens on loopback, on a port of its own.
+    expect(binding.HostIp).toBe('127.0.0.1');
+    const port = Number(binding.HostPort);
+    expect(port).toBeGreaterThan(0);
+    expect(viaProxy(['port', name]).stdout).toContain(`127.0.0.1:${port}`);
+    // Postgres's SSLRequest: a real server answers one byte, N or S, through the proxy's port.
+    const answer = (await import('node:net')).connect(port, '127.0.0.1');
+    const reply = await new Promise<string>((resolve, reject) => {
+      answer.on('connect', () => answer.write(Buffer.from([0, 0, 0, 8, 4, 0xd2, 0x16, 0x2f])));
+      answer.once('data', (chunk) => resolve(chunk.toString('latin1')));
+      answer.on('error', reject);
+    });
+    answer.destroy();
+    expect(reply).toMatch(/^[NS]$/);
+    // The engine itself published nothing.
+    const real = JSON.parse(dockerOk(['inspect', name]))[0];
+    expect(real.HostConfig.PortBindings).toEqual({});
+    expect(real.NetworkSettings.Ports['5432/tcp'] ?? null).toBeNull();
+    expect(real.Config.Labels['org.devsec.publish']).toBe('5432/tcp');
+    expect(viaProxy(['rm', '-f', name]).status).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const net = await import('node:net');
+    const closed = await new Promise<string>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.on('connect', () => resolve('open'));
+      socket.on('error', (error: Error & { code?: string }) => resolve(error.code ?? 'error'));
+    });
+    expect(closed).toBe('ECONNREFUSED');
+  });
+
   it('creates its networks internal with no gateway on the host, and volumes local', () => {
     expect(viaProxy(['network', 'create', `${owner}-net`]).status).toBe(0);
     const network = JSON.parse(dockerOk(['network', 'inspect', `${owner}-net`]))[0];

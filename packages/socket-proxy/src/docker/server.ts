@@ -8,14 +8,19 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { answerAndClose, ConnectionCap } from '../common/admission';
 import type { Listen, ProxyConfig } from './config';
-import { HANDLERS } from './handlers';
+import { Handler, HANDLERS } from './handlers';
 import type { Limits } from '../common/limits';
 import type { Logger } from '../common/logger';
 import { Allowance, decide, Refusal } from './policy';
 import { rawResponse, sendJson } from '../common/respond';
 import { createUpstream, Upstream } from './upstream';
 import { refusalMessage, serveUpgrade, serveWrite } from './write-handlers';
-import { decideWrite, WriteRefusal } from './write-policy';
+import { decideWrite, OWNER_LABEL, WritePolicyOptions, WriteRefusal } from './write-policy';
+import { PortServer } from './ports';
+import { encodeQuery } from './scope';
+import { inspectInScope, listInScopeAnchored, missingContainerAnswer, parseAnswer } from './scoped-reads';
+import { redactInspect } from './redact';
+import { sendAnswer } from '../common/respond';
 
 /** A refused request body is read and discarded up to this size, then the connection is cut. */
 const MAX_DISCARDED_BODY = 256 * 1024 * 1024;
@@ -36,20 +41,79 @@ export function isLongLived(decision: Allowance): boolean {
  * Puts MAX_CONNECTIONS in front of the HTTP server: http.Server attaches its parser in its own
  * 'connection' listener, so ours runs instead and hands it only the connections under the cap.
  */
-function capConnections(server: http.Server, limits: Limits, log: ProxyLog): void {
+function capConnections(server: http.Server, limits: Limits, log: ProxyLog, children?: ChildrenWatch): void {
   const cap = new ConnectionCap(limits.maxConnections);
   const httpListeners = server.listeners('connection') as Array<(socket: Socket) => void>;
   server.removeAllListeners('connection');
   const message = `devsec proxy: ${limits.maxConnections} connections are open, the limit (MAX_CONNECTIONS=${limits.maxConnections}); close some, or raise MAX_CONNECTIONS.`;
   const answer = rawResponse(503, message);
+  const admit = (socket: Socket) => {
+    for (const listener of httpListeners) listener.call(server, socket);
+  };
   server.on('connection', (socket: Socket) => {
     if (cap.admit(socket)) {
-      for (const listener of httpListeners) listener.call(server, socket);
+      // A unix socket has no children on it.
+      if (!children || socket.remoteAddress === undefined) return admit(socket);
+      // The proxy is on the children network (it serves their mapped ports): a child never reaches the API.
+      socket.pause();
+      children
+        .addresses()
+        .then((addresses) => {
+          if (!addresses.has(plainAddress(socket.remoteAddress))) {
+            admit(socket);
+            return void socket.resume();
+          }
+          log.access({ decision: 'deny', rule: 'from-child', status: 403 });
+          socket.destroy();
+        })
+        .catch(() => socket.destroy());
       return;
     }
     log.access({ decision: 'deny', rule: 'max-connections', status: 503 });
     answerAndClose(socket, answer, limits.headersTimeoutMs);
   });
+}
+
+/** `::ffff:10.0.0.2` → `10.0.0.2`. */
+const plainAddress = (address: string | undefined) => (address ?? '').replace(/^::ffff:/, '');
+
+/** How often the listeners of stopped or removed children are closed. */
+const SWEEP_MS = 3000;
+
+/** The agent's own containers, as the engine lists them now: their addresses, and which run. */
+interface ChildrenWatch {
+  addresses(): Promise<Set<string>>;
+  sweep(): Promise<void>;
+  stop(): void;
+}
+
+function watchChildren(upstream: Upstream, options: WritePolicyOptions, ports: PortServer): ChildrenWatch {
+  const list = async () => {
+    const filters = JSON.stringify({ label: [`${OWNER_LABEL}=${options.owner}`] });
+    const answer = await upstream.fetch(`/containers/json${encodeQuery({ all: '1', filters })}`, undefined);
+    const listed = answer.status === 200 ? parseAnswer(answer) : undefined;
+    if (!Array.isArray(listed)) throw new Error(`the engine's container list answered ${answer.status}`);
+    return listed as Array<{ Id?: string; State?: string; NetworkSettings?: { Networks?: Record<string, { IPAddress?: string }> } }>;
+  };
+  const sweep = async () => {
+    const running = new Set((await list()).filter((child) => child.State === 'running').map((child) => String(child.Id)));
+    ports.keepOnly(running);
+  };
+  const timer = setInterval(() => void sweep().catch(() => undefined), SWEEP_MS);
+  timer.unref();
+  return {
+    addresses: async () => {
+      const addresses = new Set<string>();
+      for (const child of await list())
+        for (const network of Object.values(child.NetworkSettings?.Networks ?? {})) if (network?.IPAddress) addresses.add(network.IPAddress);
+      return addresses;
+    },
+    sweep,
+    stop: () => {
+      clearInterval(timer);
+      ports.closeAll();
+    },
+  };
 }
 
 function serverOptions(limits: Limits): http.ServerOptions {
@@ -120,7 +184,7 @@ function upstreamFailed(log: ProxyLog, socketPath: string, res: http.ServerRespo
  * Every request goes through the policy and is logged once; a refused one is answered here, an
  * allowed one by its rule's handler, a long-lived one only under MAX_STREAMS.
  */
-function proxyRequests(config: ProxyConfig, log: ProxyLog, upstream: Upstream): http.RequestListener {
+function proxyRequests(config: ProxyConfig, log: ProxyLog, upstream: Upstream, ports?: { server: PortServer; watch: ChildrenWatch }): http.RequestListener {
   const { switches, scope, socketPath, limits } = config;
   let openStreams = 0;
   return (req, res) => {
@@ -135,12 +199,17 @@ function proxyRequests(config: ProxyConfig, log: ProxyLog, upstream: Upstream): 
     if (write && config.write) {
       outcome.rule = write.rule;
       const context = { req, res, decision: write, scope, upstream, options: config.write };
-      serveWrite(context).catch((error) => {
-        if (!(error instanceof WriteRefusal)) return upstreamFailed(log, socketPath, res, error);
-        outcome.decision = 'deny';
-        outcome.rule = error.rule;
-        refuseRequest(req, res, { allowed: false, status: error.status, rule: error.rule, message: refusalMessage(error) }, limits);
-      });
+      serveWrite(context)
+        .then(() => {
+          // A child stopped, killed or removed: its mapped ports go now, not at the next sweep.
+          if (ports && /^container-(stop|kill|remove|delete)/.test(write.rule)) void ports.watch.sweep().catch(() => undefined);
+        })
+        .catch((error) => {
+          if (!(error instanceof WriteRefusal)) return upstreamFailed(log, socketPath, res, error);
+          outcome.decision = 'deny';
+          outcome.rule = error.rule;
+          refuseRequest(req, res, { allowed: false, status: error.status, rule: error.rule, message: refusalMessage(error) }, limits);
+        });
       return;
     }
     const decision = decide(head, switches);
@@ -161,9 +230,48 @@ function proxyRequests(config: ProxyConfig, log: ProxyLog, upstream: Upstream): 
       openStreams++;
       res.once('close', () => openStreams--);
     }
-    HANDLERS[decision.handle]({ req, res, decision, scope, upstream }).catch((error) => upstreamFailed(log, socketPath, res, error));
+    const context = { req, res, decision, scope, upstream };
+    const handler =
+      ports && decision.handle === 'container-inspect'
+        ? inspectServingPorts(ports.server)
+        : ports && decision.handle === 'container-list'
+          ? listServingPorts(ports.server)
+          : HANDLERS[decision.handle];
+    handler(context).catch((error) => upstreamFailed(log, socketPath, res, error));
   };
 }
+
+/** The proxy's own address the request came to: where its mapped ports listen for this client. */
+// A unix-socket client is on this machine: loopback.
+const bindOf = (req: http.IncomingMessage) => plainAddress(req.socket.localAddress) || '127.0.0.1';
+const prefixOf = (decision: Allowance) => (decision.version ? `/${decision.version}` : '');
+
+/** Inspect, as the read policy answers it, with an own child's mapped ports served by the proxy. */
+const inspectServingPorts =
+  (ports: PortServer): Handler =>
+  async ({ req, res, decision, scope, upstream }) => {
+    const reader = { upstream, prefix: prefixOf(decision), userAgent: req.headers['user-agent'], scope };
+    const ref = decision.ref as string;
+    const found = await inspectInScope(reader, ref, decision.params);
+    if (found.hidden) return sendAnswer(res, await missingContainerAnswer(reader, ref, 'json', decision.params));
+    if (!found.container) return sendAnswer(res, found.answer);
+    sendJson(res, 200, redactInspect(await ports.rewriteInspect(found.container, bindOf(req))), found.answer.headers);
+  };
+
+/** The container list, as the read policy answers it, with the mapped ports the proxy serves. */
+const listServingPorts =
+  (ports: PortServer): Handler =>
+  async ({ req, res, decision, scope, upstream }) => {
+    const reader = { upstream, prefix: prefixOf(decision), userAgent: req.headers['user-agent'], scope };
+    const listed = await listInScopeAnchored(reader, decision.params);
+    if ('failed' in listed) return sendAnswer(res, listed.failed);
+    sendJson(
+      res,
+      200,
+      listed.containers.map((entry) => ports.rewriteListEntry(entry, bindOf(req))),
+      listed.answer.headers,
+    );
+  };
 
 /** What Node's parser refused: headers slower than HEADERS_TIMEOUT (408), or a malformed request (400). */
 function answerClientError(limits: Limits, log: ProxyLog, error: Error & { code?: string }, socket: Duplex): void {
@@ -181,13 +289,17 @@ function answerClientError(limits: Limits, log: ProxyLog, error: Error & { code?
 export function createProxyServer(config: ProxyConfig, log: ProxyLog): http.Server {
   const { limits } = config;
   const upstream = createUpstream(config.socketPath);
-  const server = http.createServer(serverOptions(limits), proxyRequests(config, log, upstream));
+  const portServer = config.write
+    ? new PortServer(config.write, (entry) => log.access({ decision: 'allow', rule: 'mapped-port', status: 0, ...entry }), limits.maxConnections)
+    : undefined;
+  const ports = portServer && config.write ? { server: portServer, watch: watchChildren(upstream, config.write, portServer) } : undefined;
+  const server = http.createServer(serverOptions(limits), proxyRequests(config, log, upstream, ports));
 
   // No inactivity timeout while a request is served: `logs -f` and `events` stay open as long as
   // the client does. Between requests, IDLE_TIMEOUT closes a keep-alive connection.
   server.timeout = 0;
   server.keepAliveTimeout = limits.idleTimeoutMs;
-  capConnections(server, limits, log);
+  capConnections(server, limits, log, ports?.watch);
 
   const refuseSocket = (rule: string, message: string, status: number) => (req: http.IncomingMessage, socket: Duplex) => {
     log.access({ method: req.method, path: req.url, decision: 'deny', rule, status });
@@ -207,7 +319,10 @@ export function createProxyServer(config: ProxyConfig, log: ProxyLog): http.Serv
   });
   server.on('connect', refuseSocket('connect', 'CONNECT tunnels are not proxied.', 405));
   server.on('clientError', (error: Error & { code?: string }, socket: Duplex) => answerClientError(limits, log, error, socket));
-  server.on('close', () => upstream.close());
+  server.on('close', () => {
+    ports?.watch.stop();
+    upstream.close();
+  });
   return server;
 }
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { loadConfig, ProxyConfig } from './config';
 import { createProxyServer } from './server';
 import { goFold, parseStrictJson } from './strict-json';
-import { checkCreateBody, decideWrite, OWNER_LABEL, registryOf, WRITE_RULES, WritePolicyOptions, WriteRefusal } from './write-policy';
+import { checkCreateBody, decideWrite, OWNER_LABEL, PUBLISH_LABEL, registryOf, WRITE_RULES, WritePolicyOptions, WriteRefusal } from './write-policy';
 
 const OWNER = 'stack-a';
 const ENV = {
@@ -90,7 +90,8 @@ describe('checkCreateBody: what is forced', () => {
     expect(body).toEqual({
       Image: 'postgres:17',
       ExposedPorts: { '5432/tcp': {} },
-      Labels: { [OWNER_LABEL]: OWNER },
+      // What was asked to publish is the proxy's to serve (ports.ts), never the engine's to bind.
+      Labels: { [OWNER_LABEL]: OWNER, [PUBLISH_LABEL]: 'all' },
       HostConfig: {
         SecurityOpt: ['no-new-privileges'],
         Privileged: false,
@@ -104,6 +105,17 @@ describe('checkCreateBody: what is forced', () => {
         PublishAllPorts: false,
       },
     });
+  });
+
+  it('remembers the ports a create asked to publish in a label the agent cannot set itself', () => {
+    const asked = (text: string) => checkCreateBody(parseStrictJson(text), options()).body.Labels;
+    expect(asked('{"Image":"p","HostConfig":{"PortBindings":{"5432/tcp":[{"HostPort":""}],"80":null}}}')).toEqual({
+      [OWNER_LABEL]: OWNER,
+      [PUBLISH_LABEL]: '5432/tcp,80/tcp',
+    });
+    expect(asked('{"Image":"p"}')).toEqual({ [OWNER_LABEL]: OWNER });
+    expect(() => asked('{"Image":"p","HostConfig":{"PortBindings":{"5432/tcp; rm":[]}}}')).toThrow(/not a port key/);
+    expect(() => asked(`{"Image":"p","Labels":{"${PUBLISH_LABEL}":"all"}}`)).toThrow(WriteRefusal);
   });
 
   it('keeps what a child asks below the limits, and forces the stack runtime', () => {

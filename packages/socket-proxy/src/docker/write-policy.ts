@@ -18,6 +18,8 @@ import { goFold, isObject, JsonObject, JsonValue } from './strict-json';
 
 /** The label the proxy stamps on what the agent creates; the agent may set no `org.devsec.*` label. */
 export const OWNER_LABEL = 'org.devsec.owner';
+/** Stamped by the proxy on a create that asked for published ports: `all`, or the port keys (`5432/tcp,80/tcp`) it serves itself. */
+export const PUBLISH_LABEL = 'org.devsec.publish';
 export const RESERVED_LABEL_PREFIX = 'org.devsec.';
 /** Bridge option: the bridge gets no IPv4 address, so the host is not the children's gateway. */
 export const NO_GATEWAY_OPTION = 'com.docker.network.bridge.inhibit_ipv4';
@@ -238,6 +240,9 @@ export function checkPullRegistry(params: QueryParams, options: Pick<WritePolicy
 export interface CreateRefs {
   networks: Set<string>;
   volumes: Set<string>;
+  /** The container ports the create asked to publish (the proxy serves them itself, never the host). */
+  publish: Set<string>;
+  publishAll: boolean;
 }
 interface Context {
   options: WritePolicyOptions;
@@ -245,6 +250,9 @@ interface Context {
 }
 type Check = (value: JsonValue, field: string, context: Context) => JsonValue | undefined;
 type Fields = Readonly<Record<string, Check>>;
+
+/** A port key of PortBindings: `5432`, `5432/tcp`, `53/udp`. */
+const PORT_KEY = /^[0-9]{1,5}(\/(tcp|udp|sctp))?$/i;
 
 const fail = (field: string, why: string): never => {
   throw new WriteRefusal(`create:${field}`, `${field} ${why}.`);
@@ -550,8 +558,20 @@ const HOST_CONFIG_FIELDS: Fields = {
   Annotations: unsetOnly('runtime annotations are refused'),
   Ulimits: unsetOnly("children keep the engine's limits"),
   // Ports: served by the proxy, never bound on the host (the proxy takes them out).
-  PortBindings: () => undefined,
-  PublishAllPorts: () => undefined,
+  // What was asked is remembered in a label the proxy stamps (PUBLISH_LABEL); host addresses and ports asked for are ignored.
+  PortBindings: (value, field, context) => {
+    if (value === null) return undefined;
+    if (!isObject(value)) return fail(field, 'must be an object of port keys');
+    for (const key of Object.keys(value)) {
+      if (!PORT_KEY.test(key)) fail(`${field}.${key}`, 'is not a port key (PORT/tcp)');
+      context.refs.publish.add(key.includes('/') ? key.toLowerCase() : `${key}/tcp`);
+    }
+    return undefined;
+  },
+  PublishAllPorts: (value, field, context) => {
+    if (bool(value, field, context) === true) context.refs.publishAll = true;
+    return undefined;
+  },
   // Resources: limits are forced; a child may ask for less.
   Memory: int,
   MemorySwap: int,
@@ -640,11 +660,13 @@ function limit(value: JsonValue | undefined, max: number, field: string): number
  */
 export function checkCreateBody(body: JsonValue, options: WritePolicyOptions): { body: JsonObject; refs: CreateRefs } {
   if (!isObject(body)) throw new WriteRefusal('create:body', `the create body must be a JSON object, not ${typeName(body)}.`);
-  const context: Context = { options, refs: { networks: new Set(), volumes: new Set() } };
+  const context: Context = { options, refs: { networks: new Set(), volumes: new Set(), publish: new Set(), publishAll: false } };
   const config = checkFields(body, CREATE_FIELDS, '', context);
   if (typeof config.Image !== 'string' || config.Image === '') throw new WriteRefusal('create:Image', 'Image must name an image.');
   const host = (config.HostConfig as JsonObject | undefined) ?? {};
   config.Labels = { ...((config.Labels as JsonObject | undefined) ?? {}), [OWNER_LABEL]: options.owner };
+  const { publish, publishAll } = context.refs;
+  if (publishAll || publish.size > 0) (config.Labels as JsonObject)[PUBLISH_LABEL] = publishAll ? 'all' : [...publish].sort().join(',');
   host.SecurityOpt = ['no-new-privileges'];
   host.Privileged = false;
   const memory = limit(host.Memory, options.memoryBytes, 'HostConfig.Memory');
@@ -729,7 +751,7 @@ export function checkBody(kind: Exclude<BodyKind, 'none' | 'archive' | 'containe
 }
 
 function checkOtherBody(kind: Exclude<BodyKind, 'none' | 'archive' | 'container-create'>, body: JsonValue, options: WritePolicyOptions): JsonObject {
-  const context: Context = { options, refs: { networks: new Set(), volumes: new Set() } };
+  const context: Context = { options, refs: { networks: new Set(), volumes: new Set(), publish: new Set(), publishAll: false } };
   const what = kind.replace('-', ' ');
   if (!isObject(body)) throw new WriteRefusal(`${kind}:body`, `the ${what} body must be a JSON object, not ${typeName(body)}.`);
   switch (kind) {

@@ -28,8 +28,8 @@ describe('secure-devcontainer generator: --testContainers', () => {
       CHILDREN_NETWORK: '${COMPOSE_PROJECT_NAME}_children',
       ALLOW_REGISTRIES: 'docker.io',
     });
-    // The proxy is not on the children's network: a child cannot reach it.
-    expect(compose.services['docker-proxy'].networks).toEqual(['sandbox']);
+    // The proxy is on the children's network to serve their mapped ports (ports.ts); it refuses API connections from a child (server.ts).
+    expect(compose.services['docker-proxy'].networks).toEqual(['sandbox', 'children']);
     expect(compose.services.app.networks).toEqual(['sandbox', 'shared', 'children']);
     expect(compose.services.app.environment.TESTCONTAINERS_RYUK_DISABLED).toBe('true');
     expect(compose.networks.children).toMatchObject({ internal: true, driver_opts: { 'com.docker.network.bridge.inhibit_ipv4': 'true' } });
