@@ -45,6 +45,9 @@ describe('clone mode on the host', () => {
       ['a folder of it', { type: 'bind', source: '/home/u/repo/apps/app/.devcontainer', target: '/d' }, 'app'],
       ['the common dir, read-only, in another service', { type: 'bind', source: '/home/u/repo/.git', target: '/g', read_only: true }, 'web'],
       ['the git dir', { type: 'bind', source: '/home/u/repo/.git/worktrees/b', target: '/g' }, 'app'],
+      // `..x` is a folder of the workspace, not its parent: the old relative() test let it pass.
+      ['a folder named ..x', { type: 'bind', source: '/home/u/repo/..x', target: '/x' }, 'app'],
+      ['the workspace spelt with a trailing slash and a dot', { type: 'bind', source: '/home/u/repo/./', target: '/w' }, 'app'],
     ])('refuses a bind of %s', (_what, volume, service) => {
       expect(() => checkCloneMounts(model([volume], service), identity)).toThrow(/--workspace=clone.*\n {2}- .* mounts \/home\/u\/repo/);
     });

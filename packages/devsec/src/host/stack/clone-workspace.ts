@@ -12,7 +12,8 @@
  * come back only by `devsec fetch`, which reads the volume as data (cloneFetchSource).
  */
 import { lstatSync, mkdtempSync, rmSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { join, resolve } from 'node:path';
+import { isUnder } from '../../sandbox/paths';
 import { SandboxError } from '../../sandbox/errors';
 import { HOST_NODE_MODULES_INSIDE, PLATFORM_EXPRESSION } from '../../sandbox/node-modules';
 import type { Say } from '../../sandbox/say';
@@ -54,11 +55,8 @@ export function cloneFetchSource(identity: Pick<WorktreeIdentity, 'composeProjec
   return { volume: `${identity.composeProjectName}_${WORKSPACE_VOLUME}`, gitDir: '.git', mountPath: identity.workspaceRoot };
 }
 
-/** `path` is `root` or below it. */
-const within = (path: string, root: string) => {
-  const rel = relative(root, path);
-  return rel === '' || (!rel.startsWith('..') && !rel.startsWith(sep));
-};
+/** `path` is `root` or below it (a folder named `..x` is below, `/ab` is not below `/a`). */
+const within = (path: string, root: string) => isUnder(resolve(path), resolve(root));
 
 /**
  * A clone-mode stack's effective model (`docker compose config`) binds nothing of the host's
