@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, symlinkSync, writeFileSync, mkdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCommand } from '../engine/run';
+import { writeNewFile } from './fresh-file';
 import { visible } from '../../sandbox/visible';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -16,7 +17,6 @@ import {
   throwawayArgs,
   validRefName,
   verifiedFetch,
-  writeNewFile,
 } from './fetch';
 
 const A = 'a'.repeat(40);

@@ -19,9 +19,10 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, lstatSync, openSync, rmSync, writeSync } from 'node:fs';
+import { lstatSync, rmSync } from 'node:fs';
 import { SandboxError } from '../../sandbox/errors';
 import { visible } from '../../sandbox/visible';
+import { writeNewFile } from './fresh-file';
 import { join, resolve } from 'node:path';
 import type { Runner } from '../engine/run';
 
@@ -233,17 +234,6 @@ export function waitingCommits(source: SandboxSource, exclude: string[]): Promis
     child.stdin.on('error', () => undefined);
     child.stdin.end(notLines(exclude));
   });
-}
-
-/** Writes bytes to a file that must not exist yet (never through a link). */
-export function writeNewFile(path: string, data: Buffer): void {
-  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-  try {
-    let offset = 0;
-    while (offset < data.length) offset += writeSync(fd, data, offset);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** The `uid:gid` owning a folder the host created (lstat: a link is not followed). */

@@ -13,9 +13,15 @@ export function writeFresh(path: string, text: string, mode = 0o644): void {
   if (there?.isDirectory()) throw new SandboxError(`${visible(path)} is a folder where @org/devsec writes a file: remove it and run again.`);
   // Unlinking a symlink or a hard link removes the name only: the file it led to stays as it was.
   if (there) rmSync(path, { force: true });
+  writeNewFile(path, Buffer.from(text), mode);
+}
+
+/** Writes bytes to a file that must not exist yet: created exclusively, never through a link. */
+export function writeNewFile(path: string, data: Buffer, mode = 0o600): void {
   const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
   try {
-    writeSync(fd, text);
+    let offset = 0;
+    while (offset < data.length) offset += writeSync(fd, data, offset);
   } finally {
     closeSync(fd);
   }
