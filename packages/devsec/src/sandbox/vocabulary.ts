@@ -5,7 +5,16 @@
  * own vocabulary, so the two cannot drift. Imports nothing else: the plugin loads it on every
  * graph computation.
  */
-import { DEFAULT_SCOPE_LABEL, EGRESS_PORT, PROXY_PORT, READ_SWITCHES, ReadSwitch, WRITE_SWITCHES, WriteSwitch } from '@org/devsec-socket-proxy/vocabulary';
+import {
+  DEFAULT_SCOPE_LABEL,
+  EGRESS_PORT,
+  OWNER_LABEL,
+  PROXY_PORT,
+  READ_SWITCHES,
+  ReadSwitch,
+  WRITE_SWITCHES,
+  WriteSwitch,
+} from '@org/devsec-socket-proxy/vocabulary';
 
 /** npm names. */
 export const PLUGIN_PACKAGE = '@org/devsec';
@@ -24,7 +33,7 @@ export const SCOPE_LABEL = DEFAULT_SCOPE_LABEL;
 /** Compose's own labels, which the executors filter on. */
 export const COMPOSE_PROJECT_LABEL = 'com.docker.compose.project';
 /** The label the socket proxy's write policy (--testContainers) stamps on what the agent creates: its stack's compose project. */
-export const OWNER_LABEL = 'org.devsec.owner';
+export { OWNER_LABEL };
 export const COMPOSE_SERVICE_LABEL = 'com.docker.compose.service';
 
 /** Files of a project's sandbox, in `<project>/.devcontainer`. */

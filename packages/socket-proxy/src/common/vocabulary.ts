@@ -46,6 +46,9 @@ export const WRITE_SWITCHES = Object.freeze([
 ] as const);
 export type WriteSwitch = (typeof WRITE_SWITCHES)[number];
 
+/** The label the write policy (--testContainers) stamps on what the agent creates: its stack's compose project. */
+export const OWNER_LABEL = 'org.devsec.owner';
+
 /** The label key the proxy scopes by when SCOPE_LABEL is not set. */
 export const DEFAULT_SCOPE_LABEL = 'org.devsec.scope';
 

@@ -15,9 +15,10 @@ import type { ScopeLabel } from './config';
 import { asksForUpgrade, declaresBody, matchPath, OBJECT, parseQuery, parseTarget, Placeholder, refuse, Refusal } from './policy';
 import type { QueryParams } from './scope';
 import { goFold, isObject, JsonObject, JsonValue } from './strict-json';
+import { OWNER_LABEL } from '../common/vocabulary';
 
-/** The label the proxy stamps on what the agent creates; the agent may set no `org.devsec.*` label. */
-export const OWNER_LABEL = 'org.devsec.owner';
+/** The label the proxy stamps on what the agent creates (defined in the shared vocabulary); the agent may set no `org.devsec.*` label. */
+export { OWNER_LABEL };
 /** Stamped by the proxy on a create that asked for published ports: `all`, or the port keys (`5432/tcp,80/tcp`) it serves itself. */
 export const PUBLISH_LABEL = 'org.devsec.publish';
 export const RESERVED_LABEL_PREFIX = 'org.devsec.';
