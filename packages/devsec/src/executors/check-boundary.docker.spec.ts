@@ -7,36 +7,25 @@
  * planted (`devsec trust --yes`), so the next one starts from a clean snapshot. One workspace
  * and one sandbox for the whole suite.
  */
-import { ExecutorContext } from '@nx/devkit';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { FsTree, flushChanges } from 'nx/src/generators/tree';
 import { describeWithDocker, docker } from '../../../../tools/testing/docker';
-import { createSandboxWorkspace, installPlugin, SandboxWorkspace, trustCheckoutsAsRoot } from '../../../../tools/testing/sandbox-workspace';
-import { secureDevcontainerGenerator } from '../generators/secure-devcontainer/generator';
+import { createSandboxStack, SandboxStackFixture } from '../../../../tools/testing/sandbox-stack';
 import { checkCommand } from '../cli/check';
 import { trustCommand } from '../cli/trust';
 import { CommandIO } from '../cli/surface-command';
-import downShared from './down-shared/executor';
-import downWorktree from './down-worktree/executor';
-import upWorktree from './up-worktree/executor';
 
 jest.setTimeout(600_000);
 
-const run = Math.random().toString(36).slice(2, 8);
-const network = `devsec-check-${run}`;
-const composeFile = 'apps/app/.devcontainer/docker-compose.yml';
 const LISTED = /Executed or trusted by the host without asking \(\d+\): read these first\./;
 const OTHERS = /Every other change \(\d+\)/;
 
 describeWithDocker('devsec check over everything the sandbox can write: what the agent plants is named, exit 1', () => {
-  let ws: SandboxWorkspace;
+  let stack: SandboxStackFixture;
   let dir: string;
   let app: string;
   let stateHome: string;
-  const context = () => ({ root: dir, cwd: dir, projectName: 'app', targetName: 'up-worktree', isVerbose: false }) as ExecutorContext;
   /** A shell script run inside the dev container as its user, in the workspace. */
   const plant = (script: string) =>
     expect(docker(['exec', '-u', 'node', '-w', dir, app, 'bash', '-c', `set -e; ${script}`])).toMatchObject({ status: 0, stderr: '' });
@@ -68,52 +57,39 @@ describeWithDocker('devsec check over everything the sandbox can write: what the
   };
 
   beforeAll(async () => {
-    stateHome = mkdtempSync(join(tmpdir(), 'devsec-check-state-'));
-    process.env.XDG_STATE_HOME = stateHome;
-    trustCheckoutsAsRoot();
-    ws = createSandboxWorkspace('devsec-check-', `check-${run}`);
-    dir = ws.dir;
-    installPlugin(dir);
-    const tree = new FsTree(dir, false);
-    await secureDevcontainerGenerator(tree, { project: 'app', network, skipFormat: true });
-    flushChanges(dir, tree.listChanges());
-    // What the host user set up (trusted): Nx plugins that read configs at graph time, a local
-    // plugin whose import chain goes three levels down, and dist/ and tmp/ ignored by git.
-    const nxJson = JSON.parse(readFileSync(join(dir, 'nx.json'), 'utf-8')) as { plugins?: unknown[] };
-    nxJson.plugins = [...(nxJson.plugins ?? []), '@nx/jest/plugin', '@nx/vite/plugin', '@nx/eslint/plugin', '@nx/playwright/plugin', './tools/myplugin'];
-    writeFileSync(join(dir, 'nx.json'), `${JSON.stringify(nxJson, null, 2)}\n`);
-    mkdirSync(join(dir, 'tools/myplugin'), { recursive: true });
-    writeFileSync(join(dir, 'tools/myplugin/index.js'), "const a = require('../../libs/a/a');\nexports.createNodes = ['**/never.json', () => a()];\n");
-    for (const [from, to] of [
-      ['a', "require('../b/b')"],
-      ['b', "require('../c/c.js')"],
-      ['c', '() => ({})'],
-    ]) {
-      mkdirSync(join(dir, `libs/${from}`), { recursive: true });
-      writeFileSync(join(dir, `libs/${from}/${from}.js`), `module.exports = ${to};\n`);
-    }
-    const gitignore = join(dir, '.gitignore');
-    writeFileSync(gitignore, `${existsSync(gitignore) ? readFileSync(gitignore, 'utf-8') : ''}node_modules\n.nx\ndist\ntmp\n`);
-    mkdirSync(join(dir, 'tmp'), { recursive: true });
-    mkdirSync(join(dir, 'dist'), { recursive: true });
-    ws.git('add', '-A');
-    ws.git('commit', '-q', '-m', 'sandbox');
-    ws.chownToCheckoutUser();
-    expect(await upWorktree({ composeFile }, context())).toEqual({ success: true });
-    app = `${readFileSync(join(dir, 'apps/app/.devcontainer/.env'), 'utf-8').match(/COMPOSE_PROJECT_NAME=(\S+)/)![1]}-app-1`;
+    stack = await createSandboxStack('check', {
+      prepare: (dir) => {
+        // What the host user set up (trusted): Nx plugins that read configs at graph time, a local
+        // plugin whose import chain goes three levels down, and dist/ and tmp/ ignored by git.
+        const nxJson = JSON.parse(readFileSync(join(dir, 'nx.json'), 'utf-8')) as { plugins?: unknown[] };
+        nxJson.plugins = [...(nxJson.plugins ?? []), '@nx/jest/plugin', '@nx/vite/plugin', '@nx/eslint/plugin', '@nx/playwright/plugin', './tools/myplugin'];
+        writeFileSync(join(dir, 'nx.json'), `${JSON.stringify(nxJson, null, 2)}\n`);
+        mkdirSync(join(dir, 'tools/myplugin'), { recursive: true });
+        writeFileSync(join(dir, 'tools/myplugin/index.js'), "const a = require('../../libs/a/a');\nexports.createNodes = ['**/never.json', () => a()];\n");
+        for (const [from, to] of [
+          ['a', "require('../b/b')"],
+          ['b', "require('../c/c.js')"],
+          ['c', '() => ({})'],
+        ]) {
+          mkdirSync(join(dir, `libs/${from}`), { recursive: true });
+          writeFileSync(join(dir, `libs/${from}/${from}.js`), `module.exports = ${to};\n`);
+        }
+        const gitignore = join(dir, '.gitignore');
+        writeFileSync(gitignore, `${existsSync(gitignore) ? readFileSync(gitignore, 'utf-8') : ''}node_modules\n.nx\ndist\ntmp\n`);
+        mkdirSync(join(dir, 'tmp'), { recursive: true });
+        mkdirSync(join(dir, 'dist'), { recursive: true });
+      },
+    });
+    ({ dir, stateHome } = stack);
+    expect(await stack.up()).toMatchObject({ success: true, errors: '' });
+    app = stack.app;
     // The baseline: the host approves what it set up.
     expect((await cli(checkCommand)).code).toBe(0);
     expect((await check()).code).toBe(0);
   });
 
   afterAll(async () => {
-    if (!dir) return;
-    await downWorktree({ composeFile, volumes: true, images: true }, context());
-    await downShared({ volumes: true }, context());
-    docker(['network', 'rm', network]);
-    rmSync(dir, { recursive: true, force: true });
-    rmSync(stateHome, { recursive: true, force: true });
-    delete process.env.XDG_STATE_HOME;
+    await stack?.stop();
   });
 
   it('names packages/foo/jest.config.js, which @nx/jest/plugin in nx.json runs at graph time (nx show projects)', async () => {

@@ -8,7 +8,6 @@
  * is refused, naming it, with the host's refs unchanged; a loose object that is a symlink to a
  * host file, and an alternates entry naming a host folder, bring nothing of the host's file.
  */
-import { ExecutorContext, logger } from '@nx/devkit';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,30 +15,23 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { deflateSync } from 'node:zlib';
-import { FsTree, flushChanges } from 'nx/src/generators/tree';
 import { describeWithDocker, docker, dockerOk } from '../../../../tools/testing/docker';
-import { CHECKOUT_UID, createSandboxWorkspace, installPlugin, SandboxWorkspace, trustCheckoutsAsRoot } from '../../../../tools/testing/sandbox-workspace';
-import { secureDevcontainerGenerator } from '../generators/secure-devcontainer/generator';
+import { createSandboxStack, SandboxStackFixture } from '../../../../tools/testing/sandbox-stack';
+import { CHECKOUT_UID } from '../../../../tools/testing/sandbox-workspace';
 import { main } from '../cli/main';
 import { fetchIntoHost, privateGitSource, waitingCommits } from '../host/lifecycle';
 import { runCommand } from '../host/engine/run';
-import downShared from './down-shared/executor';
-import downWorktree from './down-worktree/executor';
-import upWorktree from './up-worktree/executor';
 
 jest.setTimeout(600_000);
 
 const run = Math.random().toString(36).slice(2, 8);
-const network = `devsec-fetch-${run}`;
-const composeFile = 'apps/app/.devcontainer/docker-compose.yml';
 
 describeWithDocker('devsec fetch: the sandbox’s branches into the host’s repository, verified, and nothing else moves', () => {
-  let ws: SandboxWorkspace;
+  let stack: SandboxStackFixture;
   let dir: string;
   let app: string;
   let image: string;
   let stateHome: string;
-  const context = () => ({ root: dir, cwd: dir, projectName: 'app', targetName: 'up-worktree', isVerbose: false }) as ExecutorContext;
   const inside = (container: string, script: string) => docker(['exec', '-u', 'node', container, 'bash', '-c', script]);
   const hostGit = (...args: string[]) => spawnSync('git', ['--no-optional-locks', ...args], { cwd: dir, encoding: 'utf-8', env: process.env });
   const refs = () => hostGit('for-each-ref', '--format=%(objectname) %(refname)').stdout.split('\n').filter(Boolean);
@@ -85,32 +77,15 @@ describeWithDocker('devsec fetch: the sandbox’s branches into the host’s rep
   };
 
   beforeAll(async () => {
-    stateHome = mkdtempSync(join(tmpdir(), 'devsec-fetch-state-'));
-    process.env.XDG_STATE_HOME = stateHome;
-    trustCheckoutsAsRoot();
-    ws = createSandboxWorkspace('devsec-fetch-', `fetch-${run}`);
-    dir = ws.dir;
-    installPlugin(dir);
-    const tree = new FsTree(dir, false);
-    await secureDevcontainerGenerator(tree, { project: 'app', network, skipFormat: true });
-    flushChanges(dir, tree.listChanges());
-    ws.git('add', '-A');
-    ws.git('commit', '-q', '-m', 'sandbox');
-    ws.chownToCheckoutUser();
-    expect(await upWorktree({ composeFile }, context())).toEqual({ success: true });
-    const project = readFileSync(join(dir, 'apps/app/.devcontainer/.env'), 'utf-8').match(/COMPOSE_PROJECT_NAME=(\S+)/)![1];
-    app = `${project}-app-1`;
-    image = dockerOk(['image', 'inspect', '--format', '{{.Id}}', `${project}-app`]).trim();
+    stack = await createSandboxStack('fetch');
+    ({ dir, stateHome } = stack);
+    expect(await stack.up()).toMatchObject({ success: true, errors: '' });
+    app = stack.app;
+    image = dockerOk(['image', 'inspect', '--format', '{{.Id}}', `${stack.project}-app`]).trim();
   });
 
   afterAll(async () => {
-    if (!dir) return;
-    await downWorktree({ composeFile, volumes: true, images: true }, context());
-    await downShared({ volumes: true }, context());
-    docker(['network', 'rm', network]);
-    rmSync(dir, { recursive: true, force: true });
-    rmSync(stateHome, { recursive: true, force: true });
-    delete process.env.XDG_STATE_HOME;
+    await stack?.stop();
   });
 
   it('brings the commit and the branch the agent made inside under refs/remotes/devsec/app/, with their counts; no branch, HEAD, index or file of the host moves', async () => {
@@ -134,11 +109,9 @@ describeWithDocker('devsec fetch: the sandbox’s branches into the host’s rep
     if (ownStore) expect(butAgentFile(afterWork)).toEqual(before);
 
     // up-worktree's summary says how many commits wait (counted by the throwaway container while the stack is awaited).
-    const said: string[] = [];
-    const spy = jest.spyOn(logger, 'info').mockImplementation((line: unknown) => void said.push(String(line)));
     const started = Date.now();
-    expect(await upWorktree({ composeFile }, context())).toEqual({ success: true });
-    spy.mockRestore();
+    const { success, lines: said } = await stack.up();
+    expect(success).toBe(true);
     console.log(`up-worktree re-run with the count: ${Date.now() - started} ms`);
     expect(said).toContain(ownStore ? '2 commits of the sandbox wait to be fetched: nx run app:fetch' : 'No commit of the sandbox waits to be fetched.');
 

@@ -7,49 +7,29 @@
  * starts again and does what a user does next — status, checkout, worktree add, fsck. Pass: the
  * host's refs, index, objects and files are byte for byte as before, and git works inside.
  */
-import { ExecutorContext } from '@nx/devkit';
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { FsTree, flushChanges } from 'nx/src/generators/tree';
 import { describeWithDocker, docker } from '../../../../tools/testing/docker';
-import { CHECKOUT_UID, createSandboxWorkspace, installPlugin, SandboxWorkspace, trustCheckoutsAsRoot } from '../../../../tools/testing/sandbox-workspace';
-import { secureDevcontainerGenerator } from '../generators/secure-devcontainer/generator';
+import { createSandboxStack, SandboxStackFixture } from '../../../../tools/testing/sandbox-stack';
 import { REPOSITORY_OBJECTS_INSIDE } from '../host/git/git-mounts';
-import downShared from './down-shared/executor';
-import downWorktree from './down-worktree/executor';
-import upWorktree from './up-worktree/executor';
 
 jest.setTimeout(600_000);
 
-const run = Math.random().toString(36).slice(2, 8);
-const network = `devsec-repo-${run}`;
-const composeFile = 'apps/app/.devcontainer/docker-compose.yml';
-
 describeWithDocker("the repository boundary: the sandbox's repository is its own, the host's is read-only inside", () => {
-  let ws: SandboxWorkspace;
+  let stack: SandboxStackFixture;
   let dir: string;
   let app: string;
-  let stateHome: string;
   let home: string;
   let branch: string;
-  const context = () => ({ root: dir, cwd: dir, projectName: 'app', targetName: 'up-worktree', isVerbose: false }) as ExecutorContext;
   const inside = (script: string) => docker(['exec', '-u', 'node', '-w', dir, app, 'bash', '-c', script]);
   /** git on the host, as the checkout's owner runs it. */
-  const hostGit = (...args: string[]) =>
-    spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], {
-      cwd: dir,
-      encoding: 'utf-8',
-      uid: CHECKOUT_UID,
-      gid: CHECKOUT_UID,
-      env: { ...process.env, HOME: home },
-    });
+  const hostGit = (...args: string[]) => stack.hostGit(...args);
   const up = async () => {
-    const result = await upWorktree({ composeFile }, context());
-    app = `${readFileSync(join(dir, 'apps/app/.devcontainer/.env'), 'utf-8').match(/COMPOSE_PROJECT_NAME=(\S+)/)![1]}-app-1`;
-    return result;
+    const { success, errors } = await stack.up();
+    app = stack.app;
+    return { success, errors };
   };
   /** Every file of the repository's refs, packed-refs, HEAD, index and objects: path, mode, size and content hash. */
   const fingerprint = () => {
@@ -69,37 +49,21 @@ describeWithDocker("the repository boundary: the sandbox's repository is its own
   };
 
   beforeAll(async () => {
-    stateHome = mkdtempSync(join(tmpdir(), 'devsec-repo-state-'));
-    home = mkdtempSync(join(tmpdir(), 'devsec-repo-home-'));
-    chownSync(home, CHECKOUT_UID, CHECKOUT_UID);
-    process.env.XDG_STATE_HOME = stateHome;
-    trustCheckoutsAsRoot();
-    ws = createSandboxWorkspace('devsec-repo-', `repo-${run}`);
-    dir = ws.dir;
-    installPlugin(dir);
-    const tree = new FsTree(dir, false);
-    await secureDevcontainerGenerator(tree, { project: 'app', network, skipFormat: true });
-    flushChanges(dir, tree.listChanges());
-    writeFileSync(join(dir, 'README.md'), 'the host wrote this\n');
-    ws.git('add', '-A');
-    ws.git('commit', '-q', '-m', 'sandbox');
-    ws.git('commit', '-q', '--allow-empty', '-m', 'second on the host');
-    ws.git('branch', 'side');
-    ws.git('tag', '-a', '-m', 'a tag', 'v1');
-    ws.chownToCheckoutUser();
+    stack = await createSandboxStack('repo', {
+      prepare: (root) => writeFileSync(join(root, 'README.md'), 'the host wrote this\n'),
+      committed: (ws) => {
+        ws.git('commit', '-q', '--allow-empty', '-m', 'second on the host');
+        ws.git('branch', 'side');
+        ws.git('tag', '-a', '-m', 'a tag', 'v1');
+      },
+    });
+    ({ dir, home } = stack);
     branch = hostGit('branch', '--show-current').stdout.trim();
-    expect(await up()).toEqual({ success: true });
+    expect(await up()).toEqual({ success: true, errors: '' });
   });
 
   afterAll(async () => {
-    if (!dir) return;
-    await downWorktree({ composeFile, volumes: true, images: true }, context());
-    await downShared({ volumes: true }, context());
-    docker(['network', 'rm', network]);
-    rmSync(dir, { recursive: true, force: true });
-    rmSync(stateHome, { recursive: true, force: true });
-    rmSync(home, { recursive: true, force: true });
-    delete process.env.XDG_STATE_HOME;
+    await stack?.stop();
   });
 
   it("lets git work inside on the repository's history: log, status, commit, branch, rebase — and none of it moves the host's branches", async () => {
@@ -126,7 +90,7 @@ describeWithDocker("the repository boundary: the sandbox's repository is its own
     expect(hostGit('cat-file', '-e', agentHead).status).not.toBe(0);
     // A restart keeps the agent's branches (they wait for devsec fetch).
     const topic = inside('git rev-parse topic').stdout.trim();
-    expect(await up()).toEqual({ success: true });
+    expect(await up()).toEqual({ success: true, errors: '' });
     expect(inside('git rev-parse HEAD topic').stdout.trim().split('\n')).toEqual([agentHead, topic]);
     // Back to the host's commit: the branch follows the host again from the next start.
     const reset = inside(`git reset -q --hard ${hostGit('rev-parse', 'HEAD').stdout.trim()} && git branch -q -D topic && git status --short`);
@@ -189,7 +153,7 @@ describeWithDocker("the repository boundary: the sandbox's repository is its own
     expect(plants.stdout.match(/info\/(http-)?alternates: (Read-only file system|Permission denied)/g)?.length).toBe(2);
 
     // The host starts again, then does what a user does.
-    expect(await up()).toEqual({ success: true });
+    expect(await up()).toEqual({ success: true, errors: '' });
     expect(fingerprint()).toBe(before);
     expect(hostGit('status', '--porcelain=v2', '--branch').stdout).toBe(statusBefore);
     expect(hostGit('cat-file', '-p', readme).stdout).toBe('the host wrote this\n');
@@ -243,7 +207,7 @@ describeWithDocker("the repository boundary: the sandbox's repository is its own
       const victimDir = victimFolder();
       plantRace('true', 'shallow', victimDir);
       await new Promise((resolve) => setTimeout(resolve, 1000));
-      expect(await up()).toEqual({ success: true });
+      expect(await up()).toEqual({ success: true, errors: '' });
       expect(victims.filter((victim) => existsSync(join(victimDir, victim)))).toEqual(victims);
       // Set aside whole, as the agent left it; git works inside once the agent's leftovers are gone.
       expect(Number(inside('ls .git/.devsec-set-aside-*/ | wc -l').stdout.trim())).toBeGreaterThanOrEqual(30000);
@@ -256,7 +220,7 @@ describeWithDocker("the repository boundary: the sandbox's repository is its own
       const victimDir = victimFolder();
       plantRace('rm -f HEAD', 'zz', victimDir);
       await new Promise((resolve) => setTimeout(resolve, 1000));
-      expect(await up()).toEqual({ success: true });
+      expect(await up()).toEqual({ success: true, errors: '' });
       expect(victims.filter((victim) => existsSync(join(victimDir, victim)))).toEqual(victims);
       expect(victims.map((victim) => statSync(join(victimDir, victim)).uid)).toEqual(victims.map(() => process.getuid!()));
       expect(inside('git rev-parse --abbrev-ref HEAD').stdout.trim()).toBe(branch);

@@ -5,38 +5,28 @@
  * first start is timed); the agent commits inside, and the host's refs, index and files stay
  * byte for byte as they were, across a restart that keeps the agent's commit.
  */
-import { ExecutorContext, logger } from '@nx/devkit';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chownSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { FsTree, flushChanges } from 'nx/src/generators/tree';
 import { describeWithDocker, docker, dockerOk } from '../../../../tools/testing/docker';
-import { CHECKOUT_UID, createSandboxWorkspace, installPlugin, SandboxWorkspace, trustCheckoutsAsRoot } from '../../../../tools/testing/sandbox-workspace';
-import { secureDevcontainerGenerator } from '../generators/secure-devcontainer/generator';
+import { COMPOSE_FILE, createSandboxStack, SandboxStackFixture } from '../../../../tools/testing/sandbox-stack';
+import { CHECKOUT_UID } from '../../../../tools/testing/sandbox-workspace';
 import { fetchSandbox } from '../host/lifecycle';
-import downShared from './down-shared/executor';
 import downWorktree from './down-worktree/executor';
-import upWorktree from './up-worktree/executor';
 
 jest.setTimeout(900_000);
 
-const run = Math.random().toString(36).slice(2, 8);
-const network = `devsec-clone-${run}`;
-const composeFile = 'apps/app/.devcontainer/docker-compose.yml';
 /** What up-worktree writes on the host at every start (per machine, git-ignored): the only files allowed to change. */
 const WRITTEN_BY_START = new Set(['apps/app/.devcontainer/.env', 'apps/app/.devcontainer/docker-compose.worktree.yml']);
 const REPOSITORY = join(__dirname, '..', '..', '..', '..');
 
 describeWithDocker('--workspace=clone: a clone in a volume, nothing of the checkout mounted', () => {
-  let ws: SandboxWorkspace;
+  let stack: SandboxStackFixture;
   let dir: string;
   let app: string;
-  let stateHome: string;
   let project: string;
   let firstStart: { seconds: number; lines: string[] };
-  const context = () => ({ root: dir, cwd: dir, projectName: 'app', targetName: 'up-worktree', isVerbose: false }) as ExecutorContext;
   let home: string;
   /** git on the host, as the checkout's owner runs it. */
   const hostGit = (...args: string[]) => {
@@ -66,45 +56,27 @@ describeWithDocker('--workspace=clone: a clone in a volume, nothing of the check
     return entries;
   };
   const up = async () => {
-    const errors: string[] = [];
-    const lines: string[] = [];
-    const error = jest.spyOn(logger, 'error').mockImplementation((message) => void errors.push(String(message)));
-    const info = jest.spyOn(logger, 'info').mockImplementation((message) => void lines.push(String(message)));
-    try {
-      const result = await upWorktree({ composeFile }, context());
-      return { ...result, errors: errors.join('\n'), lines };
-    } finally {
-      error.mockRestore();
-      info.mockRestore();
-    }
+    const result = await stack.up();
+    ({ project, app } = stack);
+    return result;
   };
 
   beforeAll(async () => {
-    stateHome = mkdtempSync(join(tmpdir(), 'devsec-clone-state-'));
-    home = mkdtempSync(join(tmpdir(), 'devsec-clone-home-'));
-    chownSync(home, CHECKOUT_UID, CHECKOUT_UID);
-    process.env.XDG_STATE_HOME = stateHome;
-    trustCheckoutsAsRoot();
-    ws = createSandboxWorkspace('devsec-clone-', `clone-${run}`);
-    dir = ws.dir;
-    installPlugin(dir);
-    const tree = new FsTree(dir, false);
-    await secureDevcontainerGenerator(tree, { project: 'app', network, workspace: 'clone', skipFormat: true });
-    flushChanges(dir, tree.listChanges());
-    writeFileSync(join(dir, '.gitignore'), `${readFileSync(join(dir, '.gitignore'), 'utf-8')}node_modules/\n.nx/\n`);
-    // This repository's own history behind the workspace's commit: what the first start clones.
-    ws.git('fetch', '-q', '--no-tags', REPOSITORY, 'HEAD');
-    ws.git('reset', '-q', '--soft', 'FETCH_HEAD');
-    ws.git('add', '-A');
-    ws.git('commit', '-q', '-m', 'a clone-mode sandbox');
-    ws.git('checkout', '-q', '-b', 'feature/clone');
-    ws.chownToCheckoutUser();
+    stack = await createSandboxStack('clone', {
+      generator: { workspace: 'clone' },
+      prepare: (root, ws) => {
+        writeFileSync(join(root, '.gitignore'), `${readFileSync(join(root, '.gitignore'), 'utf-8')}node_modules/\n.nx/\n`);
+        // This repository's own history behind the workspace's commit: what the first start clones.
+        ws.git('fetch', '-q', '--no-tags', REPOSITORY, 'HEAD');
+        ws.git('reset', '-q', '--soft', 'FETCH_HEAD');
+      },
+      committed: (ws) => ws.git('checkout', '-q', '-b', 'feature/clone'),
+    });
+    ({ dir, home } = stack);
     const started = Date.now();
     const result = await up();
     firstStart = { seconds: (Date.now() - started) / 1000, lines: result.lines };
     expect({ success: result.success, errors: result.errors }).toEqual({ success: true, errors: '' });
-    project = readFileSync(join(dir, 'apps/app/.devcontainer/.env'), 'utf-8').match(/COMPOSE_PROJECT_NAME=(\S+)/)![1];
-    app = `${project}-app-1`;
     const commits = hostGit('rev-list', '--count', 'HEAD').trim();
     console.log(
       `first start of a clone-mode sandbox on ${commits} commits: ${firstStart.seconds.toFixed(1)} s (the whole up-worktree; Compose builds the images, from cached layers when other suites built them)\n${firstStart.lines.join('\n')}`,
@@ -112,14 +84,7 @@ describeWithDocker('--workspace=clone: a clone in a volume, nothing of the check
   });
 
   afterAll(async () => {
-    if (!dir) return;
-    await downWorktree({ composeFile, volumes: true, images: true }, context());
-    await downShared({ volumes: true }, context());
-    docker(['network', 'rm', network]);
-    rmSync(dir, { recursive: true, force: true });
-    rmSync(stateHome, { recursive: true, force: true });
-    rmSync(home, { recursive: true, force: true });
-    delete process.env.XDG_STATE_HOME;
+    await stack?.stop();
   });
 
   it('mounts nothing of the checkout or its git dir into the dev container: its workspace is the stack volume', () => {
@@ -130,7 +95,9 @@ describeWithDocker('--workspace=clone: a clone in a volume, nothing of the check
     expect(info.Mounts.filter((mount) => mount.Type === 'bind')).toEqual([]);
     expect(info.Mounts.find((mount) => mount.Destination === dir)).toMatchObject({ Type: 'volume', Name: `${project}_workspace` });
     // The throwaway container that cloned is gone.
-    expect(dockerOk(['ps', '-a', '--filter', `label=org.devsec.project=app`, '--filter', 'status=exited', '--format', '{{.Names}}']).trim()).toBe('');
+    expect(
+      dockerOk(['ps', '-a', '--filter', `label=com.docker.compose.project=${project}`, '--filter', 'status=exited', '--format', '{{.Names}}']).trim(),
+    ).toBe('');
     expect(firstStart.lines.join('\n')).toMatch(/workspace: cloned feature\/clone at [0-9a-f]+, \d+ commits, \d+ files/);
     expect(firstStart.lines.join('\n')).toMatch(/Workspace: a clone in the volume .*_workspace .*devsec fetch app/);
   });
@@ -166,7 +133,7 @@ describeWithDocker('--workspace=clone: a clone in a volume, nothing of the check
     // The agent's objects never reached the host's store.
     expect(() => hostGit('cat-file', '-e', commit)).toThrow(/cat-file/);
 
-    const down = await downWorktree({ composeFile }, context());
+    const down = await downWorktree({ composeFile: COMPOSE_FILE }, stack.context());
     expect(down.success).toBe(true);
     const again = await up();
     expect({ success: again.success, errors: again.errors }).toEqual({ success: true, errors: '' });
@@ -183,7 +150,7 @@ describeWithDocker('--workspace=clone: a clone in a volume, nothing of the check
     const tip = inside('git rev-parse agent-branch').stdout.trim();
     const lines: string[] = [];
     const say = { info: (line: string) => lines.push(line), warn: (line: string) => lines.push(line), error: (line: string) => lines.push(line) };
-    const ok = fetchSandbox(dir, composeFile, say);
+    const ok = fetchSandbox(dir, COMPOSE_FILE, say);
     expect(ok ? 'fetched' : lines.join('\n')).toBe('fetched');
     expect(lines.join('\n')).toMatch(/agent-branch/);
     expect(hostGit('rev-parse', 'refs/remotes/devsec/app/agent-branch').trim()).toBe(tip);
