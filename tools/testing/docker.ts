@@ -68,3 +68,34 @@ export function requireImage(image: string): void {
 }
 
 export const ROOTFS_IMAGE = 'devsec-rootfs:trixie';
+
+/**
+ * What the engine recorded (`docker events`) since `since` (the engine's clock, from
+ * `engineNow()`) up to now, for each filter set (the keys of one set are ANDed, the sets are
+ * ORed): one line per event, `type action name-or-id`. Suites run side by side, so a "nothing
+ * changed" check names what the refused commands could have touched instead of diffing the whole
+ * engine — and sees a `--rm` container that came and went, which a before/after list cannot.
+ */
+export function engineEventsSince(since: string, filterSets: Array<Record<string, string>>): string[] {
+  const until = engineNow();
+  const seen = new Set<string>();
+  for (const filters of filterSets) {
+    const args = [
+      'events',
+      '--since',
+      since,
+      '--until',
+      until,
+      '--format',
+      '{{.Type}} {{.Action}} {{if .Actor.Attributes.name}}{{.Actor.Attributes.name}}{{else}}{{.Actor.ID}}{{end}}',
+    ];
+    for (const [key, value] of Object.entries(filters)) args.push('--filter', `${key}=${value}`);
+    for (const line of dockerOk(args).split('\n')) if (line.trim()) seen.add(line.trim());
+  }
+  return [...seen].sort();
+}
+
+/** The engine's clock, in the form `docker events --since` takes. */
+export function engineNow(): string {
+  return dockerOk(['info', '--format', '{{.SystemTime}}']).trim();
+}

@@ -1,7 +1,7 @@
 /** What the agent sees and can do from inside the running sandbox. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { docker, dockerOk } from '../../../../tools/testing/docker';
+import { docker, dockerOk, engineEventsSince, engineNow } from '../../../../tools/testing/docker';
 import { inside, journey } from './context';
 
 export function describeAgentView(): void {
@@ -57,26 +57,29 @@ export function describeAgentView(): void {
     }
   });
 
-  let engineBefore: string;
-  const engineState = () =>
-    [dockerOk(['ps', '-aq', '--no-trunc']), dockerOk(['images', '-aq', '--no-trunc']), dockerOk(['volume', 'ls', '-q']), dockerOk(['network', 'ls', '-q'])]
-      .map((list) => list.split('\n').sort().join(','))
-      .join(' | ');
+  // What a refused command would have made carries this mark or name, so the engine's record of it is this journey's alone.
+  const mark = () => `devsec-journey=${journey.project}`;
+  const unbuilt = () => `devsec-journey-should-not-exist-${journey.project}`;
+  let since: string;
 
   it.each([
-    ['docker run', () => 'docker run --rm node:24-trixie-slim true'],
+    ['docker run', () => `docker run --rm --label ${mark()} node:24-trixie-slim true`],
     ['docker exec', () => `docker exec ${journey.project}-docker-proxy-1 true`],
-    ['docker build', () => 'mkdir -p /tmp/b && echo "FROM node:24-trixie-slim" > /tmp/b/Dockerfile && docker build -q /tmp/b'],
+    [
+      'docker build',
+      () => `mkdir -p /tmp/b && echo "FROM node:24-trixie-slim" > /tmp/b/Dockerfile && docker build -q --label ${mark()} -t ${unbuilt()} /tmp/b`,
+    ],
     ['docker cp', () => `docker cp ${journey.project}-docker-proxy-1:/etc/hostname /tmp/h`],
   ])('refuses %s with the policy message', (_name, script) => {
-    engineBefore ??= engineState();
+    since ??= engineNow();
     const result = inside(script());
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain('devsec sandbox policy');
   });
 
-  it('left the engine as it was after those refusals', () => {
-    expect(engineState()).toBe(engineBefore);
+  it("left nothing in the engine's record after those refusals: no container or image of theirs, no exec or copy on the proxy", () => {
+    // Not a diff of the whole engine: other suites run beside this one.
+    expect(engineEventsSince(since, [{ label: mark() }, { image: unbuilt() }, { container: `${journey.project}-docker-proxy-1` }])).toEqual([]);
   });
 
   it('reaches no Docker engine on any gateway (2375/2376), and has nothing to push with', () => {
