@@ -1,12 +1,13 @@
 /**
  * The test command: lints and checks the formatting (two checks), builds and packs the packages
  * (the e2e suite installs the tarballs, the proxy's process-level tests run its compiled bin),
- * then runs every jest project once and prints one closing line `N passed, N failed`, the two
- * checks counted among them.
+ * then runs every jest project once (in two lanes side by side) and prints one closing line
+ * `N passed, N failed`, the two checks counted among them.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { buildPackages } from './build-packages';
 
 const ROOT = join(__dirname, '..');
@@ -35,20 +36,64 @@ try {
 }
 
 mkdirSync(join(ROOT, 'tmp'), { recursive: true });
-const report = join(ROOT, 'tmp/jest-report.json');
-rmSync(report, { force: true });
-const jest = spawnSync(process.execPath, [require.resolve('jest/bin/jest'), '--json', `--outputFile=${report}`, ...extra], {
-  stdio: 'inherit',
-  cwd: ROOT,
-});
-let summary = { numPassedTests: 0, numFailedTests: 0, numPendingTests: 0, numRuntimeErrorTestSuites: 0 };
-try {
-  summary = JSON.parse(readFileSync(report, 'utf-8'));
-} catch {
-  summary.numFailedTests = 1;
+
+/**
+ * Two lanes side by side, as two jest processes: the e2e suite (workspaces made by Nx, installs)
+ * and every other project. They share no names (each suite makes its own workspace, networks and
+ * compose projects, and no check diffs the whole engine), so the wall time is the longer lane's
+ * rather than the sum. With arguments (`npm test -- <jest args>`), or DEVSEC_TEST_LANES=1, one
+ * jest runs everything as told.
+ */
+const LANES = [
+  { name: 'e2e', projects: ['devsec-e2e'] },
+  { name: 'packages', projects: ['devsec', 'socket-proxy'] },
+];
+const lanes = extra.length > 0 || process.env.DEVSEC_TEST_LANES === '1' ? [{ name: '', projects: [] as string[] }] : LANES;
+
+interface JestSummary {
+  numPassedTests: number;
+  numFailedTests: number;
+  numPendingTests: number;
+  numRuntimeErrorTestSuites: number;
 }
-// A suite that failed to load counts as a failure, so a broken file is never silent.
-const failed = summary.numFailedTests + summary.numRuntimeErrorTestSuites + checksFailed;
-const passed = summary.numPassedTests + checks.length - checksFailed;
-console.log(`${passed} passed, ${failed} failed${summary.numPendingTests ? `, ${summary.numPendingTests} skipped` : ''}`);
-process.exit(jest.status === 0 && failed === 0 && summary.numPassedTests > 0 ? 0 : 1);
+
+function runLane(lane: { name: string; projects: string[] }): Promise<{ status: number | null; summary: JestSummary }> {
+  const report = join(ROOT, `tmp/jest-report${lane.name ? `-${lane.name}` : ''}.json`);
+  rmSync(report, { force: true });
+  const select = lane.projects.length ? ['--selectProjects', ...lane.projects] : [];
+  const child = spawn(process.execPath, [require.resolve('jest/bin/jest'), '--json', `--outputFile=${report}`, ...select, ...extra], {
+    cwd: ROOT,
+    stdio: lane.name ? ['ignore', 'pipe', 'pipe'] : 'inherit',
+  });
+  // A lane's lines carry its name, so two lanes' output stays readable in one log.
+  if (lane.name) {
+    for (const [stream, out] of [
+      [child.stdout, process.stdout],
+      [child.stderr, process.stderr],
+    ] as const) {
+      createInterface({ input: stream! }).on('line', (line) => out.write(`[${lane.name}] ${line}\n`));
+    }
+  }
+  return new Promise((resolve) =>
+    child.on('close', (status) => {
+      let summary: JestSummary = { numPassedTests: 0, numFailedTests: 1, numPendingTests: 0, numRuntimeErrorTestSuites: 0 };
+      try {
+        summary = JSON.parse(readFileSync(report, 'utf-8'));
+      } catch {
+        console.error(`lane ${lane.name || 'jest'} wrote no report: counted as a failure.`);
+      }
+      resolve({ status, summary });
+    }),
+  );
+}
+
+void Promise.all(lanes.map(runLane)).then((results) => {
+  const sum = (key: keyof JestSummary) => results.reduce((total, { summary }) => total + summary[key], 0);
+  // A suite that failed to load counts as a failure, so a broken file is never silent.
+  const failed = sum('numFailedTests') + sum('numRuntimeErrorTestSuites') + checksFailed;
+  const passed = sum('numPassedTests') + checks.length - checksFailed;
+  const pending = sum('numPendingTests');
+  console.log(`${passed} passed, ${failed} failed${pending ? `, ${pending} skipped` : ''}`);
+  const ok = results.every(({ status, summary }) => status === 0 && summary.numPassedTests > 0);
+  process.exit(ok && failed === 0 ? 0 : 1);
+});
