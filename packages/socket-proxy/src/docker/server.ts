@@ -307,6 +307,9 @@ export function createProxyServer(config: ProxyConfig, log: ProxyLog): http.Serv
   };
   const refuseUpgrade = refuseSocket('upgrade', 'protocol upgrades (attach, exec or websockets) are not proxied.', 403);
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    // Node's server stops listening for the socket's errors once it hands it over: without this, a
+    // client that resets the connection before the answer would end the proxy (an unhandled 'error').
+    socket.on('error', () => socket.destroy());
     // The write policy's `docker exec` (attached): its own checks, then a hijacked stream.
     const write = config.write ? decideWrite({ method: req.method ?? '', target: req.url ?? '', headers: req.headers }) : undefined;
     if (!write || !config.write || !write.allowed || !write.row.upgrade) {

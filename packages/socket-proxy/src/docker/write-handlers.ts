@@ -3,17 +3,29 @@
  * limit and checked, whose object the path names looked up in the engine (the owner label),
  * and only then the engine asked, on the object's full id, with the body rebuilt here.
  */
-import { IncomingMessage, ServerResponse, STATUS_CODES } from 'node:http';
-import { connect } from 'node:net';
+import { IncomingMessage, request as httpRequest, ServerResponse, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Scope } from './config';
 import type { EngineJson } from './redact';
 import { rawResponse, sendAnswer, sendJson } from '../common/respond';
+import { OBJECT_REF } from './policy';
 import { encodeQuery, matchesScope } from './scope';
 import { missingContainerAnswer, parseAnswer } from './scoped-reads';
 import { BodyError, JsonObject, JsonValue, parseStrictJson } from './strict-json';
-import type { Upstream } from './upstream';
-import { checkBody, checkCreateBody, checkPullRegistry, isOwn, OWNER_LABEL, WriteAllowance, WritePolicyOptions, WriteRefusal } from './write-policy';
+import { Upstream, upstreamRequestOptions } from './upstream';
+import {
+  checkBody,
+  checkCreateBody,
+  createdLabelsProblem,
+  CreateRefs,
+  PUBLISH_LABEL,
+  checkPullRegistry,
+  isOwn,
+  OWNER_LABEL,
+  WriteAllowance,
+  WritePolicyOptions,
+  WriteRefusal,
+} from './write-policy';
 
 /** A JSON body larger than this is refused (a create body is a few kilobytes). */
 export const MAX_JSON_BODY = 1024 * 1024;
@@ -120,9 +132,42 @@ async function countOwn(context: WriteContext): Promise<number> {
   return Array.isArray(list) ? list.length : Infinity;
 }
 
+/**
+ * Creates (containers, networks, volumes) are served one at a time: the count is read and the
+ * create made with no other create between them, so racing creates cannot pass the limit together.
+ */
+let createQueue: Promise<unknown> = Promise.resolve();
+function oneCreateAtATime<T>(work: () => Promise<T>): Promise<T> {
+  const turn = createQueue.then(work, work);
+  createQueue = turn.catch(() => undefined);
+  return turn;
+}
+
+/**
+ * Networks and volumes the agent may hold at once. Each network takes a subnet from the engine's
+ * address pools (about 30 on a default engine, shared by every stack on the machine): without a
+ * limit, the agent's `docker network create` in a loop leaves no subnet for anyone's next `up`.
+ */
+export const MAX_OWN_NETWORKS = 4;
+export const MAX_OWN_VOLUMES = 32;
+
+async function countOwnNamed(context: WriteContext, kind: 'networks' | 'volumes'): Promise<number> {
+  const filters = JSON.stringify({ label: [`${OWNER_LABEL}=${context.options.owner}`] });
+  const answer = await context.upstream.fetch(`${prefixOf(context.decision)}/${kind}${encodeQuery({ filters })}`, userAgentOf(context));
+  if (answer.status !== 200) throw new Relayed(answer);
+  const list = parseAnswer(answer) as EngineJson;
+  const items = kind === 'networks' ? list : list?.Volumes;
+  return Array.isArray(items) ? items.length : Infinity;
+}
+
 async function serveCreate(context: WriteContext): Promise<void> {
-  const { decision, options, upstream, res } = context;
+  const { options } = context;
   const { body, refs } = checkCreateBody(await readJson(context.req), options);
+  return oneCreateAtATime(() => createChecked(context, body, refs));
+}
+
+async function createChecked(context: WriteContext, body: JsonObject, refs: CreateRefs): Promise<void> {
+  const { decision, options, upstream, res } = context;
   if ((await countOwn(context)) >= options.maxChildren) {
     throw refusal(
       'container-create:limit',
@@ -130,10 +175,32 @@ async function serveCreate(context: WriteContext): Promise<void> {
       429,
     );
   }
-  for (const network of refs.networks) await ownNamed(context, 'networks', network);
+  for (const network of refs.networks) {
+    // Forwarded by the name checked: an id prefix could name another network by the time the engine reads it.
+    const id = await ownNamed(context, 'networks', network);
+    if (network === id || !id.startsWith(network)) continue;
+    throw refusal('container-create:network-ref', `name the network ${network} by its name or full id, not an id prefix.`);
+  }
   for (const volume of refs.volumes) await ownNamed(context, 'volumes', volume);
-  const path = `${prefixOf(decision)}/containers/create${encodeQuery(decision.params)}`;
-  await upstream.send(res, 'POST', path, userAgentOf(context), Buffer.from(JSON.stringify(body)), { 'Content-Type': 'application/json' });
+  const prefix = prefixOf(decision);
+  const ua = userAgentOf(context);
+  const answer = await upstream.call('POST', `${prefix}/containers/create${encodeQuery(decision.params)}`, ua, Buffer.from(JSON.stringify(body)));
+  if (answer.status === 201) {
+    // The container's labels are its image's and the create's: an image may carry what the create
+    // may not (org.devsec.*, the stack's compose project). What the engine made is what is checked.
+    const id = (parseAnswer(answer) as EngineJson)?.Id;
+    const made = typeof id === 'string' && OBJECT_REF.test(id) ? await upstream.fetch(`${prefix}/containers/${id}/json`, ua) : undefined;
+    const stamped = (body.Labels as JsonObject | undefined)?.[PUBLISH_LABEL];
+    const problem =
+      made?.status === 200
+        ? createdLabelsProblem((parseAnswer(made) as EngineJson)?.Config?.Labels, options, typeof stamped === 'string' ? stamped : undefined)
+        : 'the engine did not show the container it made';
+    if (problem) {
+      if (typeof id === 'string' && OBJECT_REF.test(id)) await upstream.call('DELETE', `${prefix}/containers/${id}?force=1&v=1`, ua);
+      throw refusal('container-create:labels', `${problem}; the container was removed.`);
+    }
+  }
+  sendAnswer(res, answer);
 }
 
 const jsonBody = (value: JsonObject) => Buffer.from(JSON.stringify(value));
@@ -151,6 +218,18 @@ export async function serveWrite(context: WriteContext): Promise<void> {
     else if (row.body === 'archive') body = req;
     else if (row.body !== 'container-create') {
       const checked = checkBody(row.body, await readJson(req), options);
+      if (row.rule === 'network-create' || row.rule === 'volume-create') {
+        const kind = row.rule === 'network-create' ? 'networks' : 'volumes';
+        const max = kind === 'networks' ? MAX_OWN_NETWORKS : MAX_OWN_VOLUMES;
+        return await oneCreateAtATime(async () => {
+          if ((await countOwnNamed(context, kind)) >= max) {
+            throw refusal(`${row.rule}:limit`, `this sandbox holds ${max} ${kind}, its limit; remove some (docker ${kind.slice(0, -1)} rm) first.`, 429);
+          }
+          await upstream.send(res, row.method, `${prefix}/${decision.segments.join('/')}${encodeQuery(decision.params)}`, ua, jsonBody(checked), {
+            'Content-Type': 'application/json',
+          });
+        });
+      }
       if (row.body === 'network-connect') {
         const id = await ownContainer(context, String(checked.Container), 'json');
         checked.Container = id;
@@ -254,20 +333,44 @@ export async function serveUpgrade(context: Omit<WriteContext, 'res'>, socket: D
     if (answer.status !== 200) return void socket.end(rawAnswer(answer));
     const exec = parseAnswer(answer) as EngineJson;
     await ownContainer(context as WriteContext, String(exec?.ContainerID ?? ''), 'json');
-    const engine = connect(socketPath);
+    // The engine is asked through Node's HTTP client, so its answer is framed by a real parser:
+    // only a 101 opens the raw stream. Any other answer (a detached start, an error) is relayed and
+    // both connections closed, so no client byte is ever read by the engine as a request of its own.
     const ua = userAgentOf(context as WriteContext);
-    const userAgent = ua && /^[\x20-\x7e]{1,256}$/.test(ua) ? `User-Agent: ${ua}\r\n` : '';
-    engine.write(
-      `POST ${prefix}/exec/${String(exec.ID ?? ref)}/start HTTP/1.1\r\nHost: docker\r\n${userAgent}Content-Type: application/json\r\n` +
-        `Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: ${checked.length}\r\n\r\n`,
-    );
-    engine.write(checked);
-    if (rest.length > 0) engine.write(rest);
-    engine.on('error', () => socket.destroy());
-    socket.on('error', () => engine.destroy());
-    engine.pipe(socket);
-    socket.pipe(engine);
-    socket.resume();
+    const engineRequest = upstreamRequestOptions(socketPath, 'POST', `${prefix}/exec/${String(exec.ID ?? ref)}/start`, ua);
+    const outgoing = httpRequest({
+      ...engineRequest,
+      headers: {
+        ...engineRequest.headers,
+        'Content-Type': 'application/json',
+        'Content-Length': checked.length,
+        Connection: 'Upgrade',
+        Upgrade: 'tcp',
+      },
+      agent: false,
+    });
+    outgoing.on('error', (error) => fail(502, `devsec proxy: the Docker engine did not answer (${error.message}).`));
+    outgoing.on('response', (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => {
+        socket.end(rawAnswer({ status: response.statusCode ?? 502, headers: response.headers, body: Buffer.concat(chunks) }));
+        outgoing.destroy();
+      });
+    });
+    outgoing.on('upgrade', (response, engine, engineHead) => {
+      const sent = response.headers['content-type'] ?? '';
+      const contentType = /^application\/vnd\.docker\.(raw|multiplexed)-stream$/.test(sent) ? sent : 'application/vnd.docker.raw-stream';
+      socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
+      if (engineHead.length > 0) socket.write(engineHead);
+      if (rest.length > 0) engine.write(rest);
+      engine.on('error', () => socket.destroy());
+      socket.on('error', () => engine.destroy());
+      engine.pipe(socket);
+      socket.pipe(engine);
+      socket.resume();
+    });
+    outgoing.end(checked);
   } catch (error) {
     if (error instanceof Relayed) return void socket.end(rawAnswer(error.answer));
     if (error instanceof WriteRefusal) return void fail(error.status, refusalMessage(error));

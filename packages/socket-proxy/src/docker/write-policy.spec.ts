@@ -28,6 +28,8 @@ const CONTAINERS: Record<string, { Id: string; labels: Record<string, string> }>
   postgres: { Id: 'id-postgres', labels: { 'org.devsec.scope': 'dev' } },
   // Another worktree's child: another owner, outside this scope.
   theirs: { Id: 'id-theirs', labels: { [OWNER_LABEL]: 'stack-b' } },
+  // What a create makes (the proxy inspects it before answering).
+  new: { Id: 'new', labels: { [OWNER_LABEL]: OWNER } },
 };
 const NETWORKS: Record<string, Record<string, string>> = {
   'own-net': { [OWNER_LABEL]: OWNER },
@@ -220,6 +222,9 @@ describe('the write policy through the proxy', () => {
             200,
             Array.from({ length: ownCount }, (_, i) => ({ Id: `c${i}`, Created: i })),
           );
+        // The agent's networks and volumes, counted before a create (none here).
+        if (req.method === 'GET' && path === '/networks') return json(200, []);
+        if (req.method === 'GET' && path === '/volumes') return json(200, { Volumes: [], Warnings: null });
         if (req.method === 'GET' && (match = /^\/containers\/([^/]+)\/json$/.exec(path))) {
           const known = CONTAINERS[match[1]] ?? Object.values(CONTAINERS).find((container) => container.Id === match?.[1]);
           return known ? json(200, { Id: known.Id, Config: { Labels: known.labels } }) : json(404, { message: `No such container: ${match[1]}` });

@@ -186,6 +186,10 @@ export function decideWrite(request: { method: string; target: string; headers: 
       `query parameter "${extra}" is not accepted on ${method} /${apiPath} (accepted: ${candidate.query.join(', ') || 'none'}).`,
     );
   }
+  if ((candidate.rule === 'container-create' || candidate.rule === 'container-rename') && query.params.name !== undefined) {
+    const problem = nameProblem(query.params.name.replace(/^\//, ''), 'container');
+    if (problem) return refuse(`${candidate.rule}:name`, `name ${problem}.`);
+  }
   if (candidate.rule === 'image-pull') {
     const problem = pullProblem(query.params);
     if (problem) return refuse('image-pull:refused', problem);
@@ -376,6 +380,19 @@ const labels: Check = (value, field, context) => checkLabels(value, field, conte
 // Networks and volumes ---------------------------------------------------------------------------
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+/**
+ * A name of hex digits only reads as an id prefix. The engine takes an exact name before an id
+ * prefix: a container named `3f2a9c01b7d4` answers for the sibling whose short id that is, and a
+ * network named `4` checked as the agent's own, then removed, leaves the create naming whichever
+ * network's id starts with 4. Networks: no hex-only name; containers: none of 4 digits or more.
+ */
+const ID_LIKE = { network: /^[0-9a-f]+$/i, container: /^[0-9a-f]{4,}$/i };
+/** Why a name the agent gives a container or network is refused, or undefined. */
+export function nameProblem(name: string, kind: 'container' | 'network'): string | undefined {
+  if (!NAME.test(name)) return `"${name}" is not a name (letters, digits, _ . -)`;
+  if (ID_LIKE[kind].test(name)) return `"${name}" is refused: a name of hex digits only reads as the id prefix of another ${kind}`;
+  return undefined;
+}
 
 /** A network a child may join: the stack's children network or one the agent created (checked by the server). */
 function network(name: string, field: string, context: Context): string {
@@ -403,7 +420,8 @@ const ENDPOINT_FIELDS: Fields = {
   Links: unsetOnly('links are legacy and reach into other containers'),
   MacAddress: unsetOnly("addresses are the network's to choose"),
   DriverOpts: unsetOnly('driver options are not for the sandbox'),
-  NetworkID: str,
+  // The engine joins the network an endpoint's NetworkID names, whatever network the key or the URL names (getNetworkID).
+  NetworkID: unsetOnly('the network is the one named (the engine would join the network this ID names instead)'),
   EndpointID: unsetOnly('an output field'),
   Gateway: unsetOnly('an output field'),
   IPAddress: unsetOnly('an output field'),
@@ -765,6 +783,8 @@ function checkOtherBody(kind: Exclude<BodyKind, 'none' | 'archive' | 'container-
     case 'network-create': {
       const checked = checkFields(body, NETWORK_CREATE_FIELDS, '', context);
       if (typeof checked.Name !== 'string' || !NAME.test(checked.Name)) throw new WriteRefusal('network-create:Name', 'Name must be a network name.');
+      const problem = nameProblem(checked.Name, 'network');
+      if (problem) throw new WriteRefusal('network-create:Name', `Name ${problem}.`);
       return {
         ...checked,
         Driver: 'bridge',
@@ -785,6 +805,32 @@ function checkOtherBody(kind: Exclude<BodyKind, 'none' | 'archive' | 'container-
       return { ...checked, Driver: 'local', Labels: { ...((checked.Labels as JsonObject | undefined) ?? {}), [OWNER_LABEL]: options.owner } };
     }
   }
+}
+
+/** org.devsec.* labels an image may carry because nothing reads them: the local stand-in images' mark (scripts/stand-in-images.sh). */
+const INERT_IMAGE_LABELS: readonly string[] = Object.freeze(['org.devsec.stand-in']);
+
+/**
+ * Why the labels a container ended with are refused, or undefined. They are its image's merged
+ * with the create's, so an image can carry what a create may not: an org.devsec.* label, or a
+ * label of the read scope (a compose-built image of the stack carries the stack's project label).
+ */
+export function createdLabelsProblem(
+  labels: unknown,
+  options: Pick<WritePolicyOptions, 'owner' | 'scopeLabels'>,
+  publish: string | undefined,
+): string | undefined {
+  if (labels === null || typeof labels !== 'object' || !isOwn(labels, options)) return 'the container the engine made does not carry the owner label';
+  for (const [key, value] of Object.entries(labels as Record<string, unknown>)) {
+    if (key === OWNER_LABEL) continue;
+    if (key === PUBLISH_LABEL && value === publish) continue;
+    if (INERT_IMAGE_LABELS.includes(key)) continue;
+    if (key.toLowerCase().startsWith(RESERVED_LABEL_PREFIX))
+      return `its image sets the label ${key}: org.devsec.* labels are set by devsec, never by the sandbox`;
+    const selector = options.scopeLabels.find((scope) => scope.key === key && (scope.value === undefined || scope.value === value));
+    if (selector) return `its image sets the label ${key}, which would put the container among the stack's own or shared services (${selector.selector})`;
+  }
+  return undefined;
 }
 
 /** Whether labels (of a container, network or volume) say the agent made it. */

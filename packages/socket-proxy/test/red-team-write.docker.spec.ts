@@ -1,0 +1,179 @@
+/**
+ * RED TEAM (issue #29): attacks on the write policy, run against the compiled proxy and the real
+ * engine. Each test is an attack as the agent would make it (its DOCKER_HOST is the proxy) and
+ * asserts the engine afterwards holds nothing the agent should not have made. Names carry the
+ * suite's own prefix (`rtw-<run>`); the suite removes what it made.
+ */
+import { randomBytes } from 'node:crypto';
+import { describeWithDocker, docker, dockerOk, requireImage, ROOTFS_IMAGE } from '../../../tools/testing/docker';
+import { RunningProxy, startProxy } from './proxy-process';
+import { rawExchange, statusCodes } from './raw-http';
+
+jest.setTimeout(120_000);
+
+const run = randomBytes(4).toString('hex');
+const owner = `rtw-${run}`;
+const children = `rtw-${run}-children`;
+const devContainer = `rtw-${run}-dev`;
+/** A shared service, as the shared compose project labels it (the host finds it by these labels). */
+const sharedProject = `rtw-${run}-shared`;
+const sharedPostgres = `rtw-${run}-shared-postgres`;
+/** An image built by the stack's compose: it carries the stack's project label (compose v2 labels what it builds). */
+const stackImage = `rtw-${run}-stack-app:latest`;
+/** A name the attacks try to create behind the proxy's back: it must never exist. */
+const smuggled = `rtw-${run}-smuggled`;
+
+/** A raw HTTP/1.1 request. */
+const request = (method: string, path: string, body?: string, extra: string[] = []) =>
+  [
+    `${method} ${path} HTTP/1.1`,
+    'Host: docker',
+    ...extra,
+    ...(body === undefined ? [] : ['Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`]),
+    '',
+    body ?? '',
+  ].join('\r\n');
+
+const hostileCreate = () =>
+  request(
+    'POST',
+    `/v1.41/containers/create?name=${smuggled}`,
+    JSON.stringify({ Image: ROOTFS_IMAGE, Cmd: ['sleep', 'infinity'], HostConfig: { Privileged: true, Binds: ['/:/host'], NetworkMode: 'host' } }),
+  );
+
+describeWithDocker('RED TEAM: the write policy under attack (real engine)', () => {
+  let proxy: RunningProxy;
+  const viaProxy = (args: string[], input?: string) => docker(args, { host: proxy.host, input });
+  const exists = (name: string) => docker(['inspect', '--type', 'container', name]).status === 0;
+  const ownContainers = () =>
+    dockerOk(['ps', '-aq', '--filter', `label=org.devsec.owner=${owner}`])
+      .split('\n')
+      .filter(Boolean);
+
+  beforeAll(async () => {
+    requireImage(ROOTFS_IMAGE);
+    dockerOk(['network', 'create', '--internal', children]);
+    dockerOk(['run', '-d', '--name', devContainer, '--label', `com.docker.compose.project=${owner}`, ROOTFS_IMAGE, 'sleep', 'infinity']);
+    dockerOk([
+      'run',
+      '-d',
+      '--name',
+      sharedPostgres,
+      '--label',
+      `com.docker.compose.project=${sharedProject}`,
+      '--label',
+      'com.docker.compose.service=postgres',
+      ROOTFS_IMAGE,
+      'sleep',
+      'infinity',
+    ]);
+    dockerOk(['build', '-q', '-t', stackImage, '-'], {
+      input: `FROM ${ROOTFS_IMAGE}\nLABEL com.docker.compose.project=${owner} com.docker.compose.service=app\n`,
+    });
+    proxy = await startProxy({
+      SOCKET_PATH: '/var/run/docker.sock',
+      CONTAINERS: '1',
+      IMAGES: '1',
+      INFO: '1',
+      NETWORKS: '1',
+      VOLUMES: '1',
+      SCOPE_LABEL: `com.docker.compose.project=${owner}`,
+      WRITE_POLICY: '1',
+      WRITE_OWNER: owner,
+      CHILDREN_NETWORK: children,
+      MAX_CHILDREN: '4',
+    });
+  });
+
+  afterAll(async () => {
+    await proxy?.stop();
+    for (const id of ownContainers()) docker(['rm', '-f', '-v', id]);
+    docker(['rm', '-f', devContainer, smuggled, sharedPostgres]);
+    docker(['rmi', stackImage]);
+    for (const name of dockerOk(['network', 'ls', '-q', '--filter', `label=org.devsec.owner=${owner}`])
+      .split('\n')
+      .filter(Boolean))
+      docker(['network', 'rm', name]);
+    docker(['network', 'rm', children]);
+  });
+
+  afterEach(() => {
+    docker(['rm', '-f', smuggled]);
+    for (const id of ownContainers()) docker(['rm', '-f', '-v', id]);
+  });
+
+  it('CRITICAL: an exec start with Upgrade and {"Detach":true} does not open a raw pipe to the engine (request smuggling)', async () => {
+    const child = viaProxy(['run', '-d', ROOTFS_IMAGE, 'sleep', 'infinity']);
+    expect(child.stderr).toBe('');
+    const exec = JSON.parse(
+      await rawExchange(proxy.socketPath, request('POST', `/v1.41/containers/${child.stdout.trim()}/exec`, JSON.stringify({ Cmd: ['true'] }))).then((raw) =>
+        raw.slice(raw.indexOf('\r\n\r\n') + 4),
+      ),
+    );
+    expect(exec.Id).toMatch(/^[0-9a-f]{64}$/);
+    // The engine answers a detached start without hijacking, keeps the connection, and reads what follows as its next request.
+    const raw = await rawExchange(
+      proxy.socketPath,
+      request('POST', `/v1.41/exec/${exec.Id}/start`, '{"Detach":true}', ['Connection: Upgrade', 'Upgrade: tcp']) + hostileCreate(),
+    );
+    expect({ statuses: statusCodes(raw), created: exists(smuggled) }).toEqual(expect.objectContaining({ created: false }));
+  });
+
+  it('HIGH: an endpoint NetworkID does not put a child on a network that is not its own (the default bridge)', () => {
+    const bridge = dockerOk(['network', 'inspect', '--format', '{{.Id}}', 'bridge']).trim();
+    const body = JSON.stringify({
+      Image: ROOTFS_IMAGE,
+      Cmd: ['sleep', 'infinity'],
+      NetworkingConfig: { EndpointsConfig: { [children]: { NetworkID: bridge } } },
+    });
+    return rawExchange(proxy.socketPath, request('POST', `/v1.41/containers/create?name=${smuggled}`, body)).then(() => {
+      if (exists(smuggled)) docker(['start', smuggled]);
+      const networks = exists(smuggled) ? Object.keys(JSON.parse(dockerOk(['inspect', smuggled]))[0].NetworkSettings.Networks) : [];
+      expect(networks).not.toContain('bridge');
+    });
+  });
+
+  it("HIGH: a child from the stack's compose-built image does not carry the stack's project label (it would read as the stack's own service)", () => {
+    const result = viaProxy(['run', '-d', stackImage, 'sleep', 'infinity']);
+    expect(result.stderr).toMatch(/devsec sandbox policy: its image sets the label com\.docker\.compose\.project/);
+    const labelled = dockerOk(['ps', '-aq', '--filter', `label=org.devsec.owner=${owner}`, '--filter', `label=com.docker.compose.project=${owner}`]).trim();
+    expect(labelled).toBe('');
+  });
+
+  // HOST SIDE, NOT FIXED HERE: the host finds a shared service by its compose labels
+  // (packages/devsec/src/host/stack/tenants.ts serviceContainer: `docker ps --filter label=project
+  // --filter label=service --filter status=running`, first line) and then runs `docker exec -i
+  // -e REDISCLI_AUTH <it> redis-cli` / `psql` with the tenants' script on stdin. `docker ps` lists
+  // the newest first: a child labelled as the shared service is the one the host picks, and gets
+  // the administrator's password. Fix on the host: skip containers that carry org.devsec.owner.
+  it('HIGH (host side, fails until fixed there): a child labelled as a shared service is not what the host finds for it', () => {
+    const child = viaProxy([
+      'run',
+      '-d',
+      '--label',
+      `com.docker.compose.project=${sharedProject}`,
+      '--label',
+      'com.docker.compose.service=postgres',
+      ROOTFS_IMAGE,
+      'sleep',
+      'infinity',
+    ]);
+    expect(child.stderr).toBe('');
+    // The host's own query (tenants.ts serviceContainer), first line.
+    const found = dockerOk([
+      'ps',
+      '--no-trunc',
+      '--filter',
+      `label=com.docker.compose.project=${sharedProject}`,
+      '--filter',
+      'label=com.docker.compose.service=postgres',
+      '--filter',
+      'status=running',
+      '--format',
+      '{{.ID}}',
+    ])
+      .trim()
+      .split('\n')[0];
+    expect(found).toBe(dockerOk(['inspect', '--format', '{{.Id}}', sharedPostgres]).trim());
+  });
+});
