@@ -25,7 +25,11 @@ if [ ! -d "$datadir/mysql" ]; then
   for _ in $(seq 60); do mariadb-admin --socket="$socket" -uroot ping >/dev/null 2>&1 && break; sleep 0.5; done
   password=$(sql_string "$MYSQL_ROOT_PASSWORD")
   {
-    echo "DELETE FROM mysql.global_priv WHERE User = '';"
+    # As the official image: root@localhost and root@'%' only (mariadb-install-db also makes password-less
+    # root@127.0.0.1, root@::1 and root@<hostname>, which would win over root@'%' for a connection from 127.0.0.1).
+    echo "DELETE FROM mysql.global_priv WHERE User = '' OR (User = 'root' AND Host <> 'localhost');"
+    echo "DELETE FROM mysql.proxies_priv WHERE User = 'root' AND Host <> 'localhost';"
+    echo "FLUSH PRIVILEGES;"
     echo "ALTER USER 'root'@'localhost' IDENTIFIED BY $password;"
     echo "CREATE USER 'root'@'%' IDENTIFIED BY $password;"
     echo "GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION;"
