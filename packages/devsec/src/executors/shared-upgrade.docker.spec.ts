@@ -59,17 +59,22 @@ describeWithDocker('shared services per repository (F7), moved from an older ver
   const root = (which: 'a' | 'b', sql: string) =>
     dockerOk(['exec', '-e', `MYSQL_PWD=${password(which)}`, mysqlContainer(project[which]), 'mysql', '-uroot', '-N', '-B', '-e', sql]).trim();
   /** The agent: a shell in the dev container as its user, with the mysql client and MYSQL_URL it was given. */
+  /** The agent: a shell in the dev container as its user, with the mysql client and MYSQL_URL it was given; the SQL on standard input. */
   const agent = (sql: string) =>
-    docker([
-      'exec',
-      '-u',
-      'node',
-      app,
-      'bash',
-      '-c',
-      `eval "$(node -e 'const u = new URL(process.env.MYSQL_URL); console.log("export MYSQL_PWD=" + decodeURIComponent(u.password) + " H=" + u.hostname + " U=" + decodeURIComponent(u.username) + " D=" + u.pathname.slice(1))')"; ` +
-        `mysql -h "$H" -u "$U" -N -B "$D" -e ${JSON.stringify(sql)}`,
-    ]);
+    docker(
+      [
+        'exec',
+        '-i',
+        '-u',
+        'node',
+        app,
+        'bash',
+        '-c',
+        `eval "$(node -e 'const u = new URL(process.env.MYSQL_URL); console.log("export MYSQL_PWD=" + decodeURIComponent(u.password) + " H=" + u.hostname + " U=" + decodeURIComponent(u.username) + " D=" + u.pathname.slice(1))')"; ` +
+          'mysql -h "$H" -u "$U" -N -B "$D"',
+      ],
+      { input: `${sql};\n` },
+    );
   const volumes = () => dockerOk(['volume', 'ls', '--format', '{{.Name}}']).split('\n');
 
   beforeAll(async () => {
