@@ -6,6 +6,9 @@
 #   postgres:17          POSTGRES_PASSWORD / POSTGRES_DB on first start, data in
 #                        /var/lib/postgresql/data, `pg_isready` on PATH, listens on 5432
 #   redis:7              redis-server on 6379 for the network, `redis-cli` on PATH
+#   mysql:8.4            MYSQL_ROOT_PASSWORD / MYSQL_DATABASE on first start (root from any host),
+#                        data in /var/lib/mysql, listens on 3306, `mysqladmin` and `mysql` on PATH
+#                        (Debian's MariaDB: its SQL dialect is MySQL's for what the tenants use)
 # The debootstrap rootfs is cached outside the repository (DEVSEC_CACHE_DIR) between runs.
 # Idempotent: an image that already exists is kept (pass --rebuild to redo them).
 set -euo pipefail
@@ -80,4 +83,14 @@ RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-ins
 EXPOSE 6379
 CMD [\"redis-server\", \"--bind\", \"0.0.0.0\", \"--protected-mode\", \"no\", \"--dir\", \"/data\"]"
 
-log "ready: $rootfs_image node:24-trixie-slim postgres:17 redis:7"
+# MySQL: the official image's first-start contract, on Debian's mariadb-server (Debian has no MySQL).
+build_stand_in mysql:8.4 "FROM $rootfs_image
+RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends mariadb-server mariadb-client \\
+ && rm -rf /var/lib/apt/lists/* \\
+ && rm -rf /var/lib/mysql && install -d -o mysql -g mysql /var/lib/mysql \\
+ && for tool in mysql mysqladmin mysqld; do command -v \$tool >/dev/null || ln -s \"\$(command -v mariadb\${tool#mysql} || command -v mariadb-admin)\" /usr/local/bin/\$tool; done
+COPY entrypoint.sh /usr/local/bin/docker-entrypoint.sh
+ENTRYPOINT [\"docker-entrypoint.sh\"]
+EXPOSE 3306" "$here/stand-ins/mysql-entrypoint.sh" 'command -v mysql && command -v mysqladmin && command -v mariadbd && ! test -e /var/lib/mysql/mysql'
+
+log "ready: $rootfs_image node:24-trixie-slim postgres:17 redis:7 mysql:8.4"

@@ -12,7 +12,7 @@ import { checkSandbox } from '../../../packages/devsec/src/rules/compose-rules';
 import { parseJsonc } from '../../../packages/devsec/src/sandbox/jsonc';
 import { validateCompose, validateDevcontainer } from '../../../packages/devsec/src/testing/schemas';
 import { describeAgentView } from './journey/agent-view';
-import { journey, nx } from './journey/context';
+import { journey, nx, sharedProject } from './journey/context';
 import { describeDevcontainerCli } from './journey/devcontainer-cli';
 import { describeDevsecCli } from './journey/devsec-cli';
 import { describeGitAndTools } from './journey/git-and-tools';
@@ -116,7 +116,7 @@ describeWithDocker('secure-devcontainer in a fresh Nx workspace, on a real engin
     });
 
     it('started the shared services first (up-worktree depends on up-shared), healthy', () => {
-      const shared = docker(['ps', '--filter', 'label=com.docker.compose.project=ws-source-shared', '--format', '{{.Names}} {{.Status}}']).stdout;
+      const shared = docker(['ps', '--filter', `label=com.docker.compose.project=${sharedProject()}`, '--format', '{{.Names}} {{.Status}}']).stdout;
       expect(shared).toMatch(/postgres-1 Up .*\(healthy\)/);
       expect(shared).toMatch(/redis-1 Up .*\(healthy\)/);
     });

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { docker, dockerOk, engineEventsSince, engineNow } from '../../../../tools/testing/docker';
-import { inside, journey } from './context';
+import { inside, journey, sharedProject } from './context';
 
 export function describeAgentView(): void {
   it('reaches postgres and redis by hostname with the generated credentials, kept outside the workspace and git', () => {
@@ -14,7 +14,7 @@ export function describeAgentView(): void {
     // The worktree's own tenant and database (host/stack/tenants.ts), never the administrator.
     expect(inside('echo "$DATABASE_URL"').stdout).toMatch(/^postgresql:\/\/app_ws_[0-9a-f]{8}:[^@]+@postgres:5432\/app_app_ws_[0-9a-f]{8}$/m);
     expect(inside('redis-cli -u "$REDIS_URL" ping').stdout.trim()).toBe('PONG');
-    const secrets = readFileSync(join(journey.stateHome, 'devsec/shared/ws-source-shared.env'), 'utf-8');
+    const secrets = readFileSync(join(journey.stateHome, `devsec/shared/${sharedProject()}.env`), 'utf-8');
     const password = /^DEVSEC_POSTGRES_PASSWORD=(\S{20,})$/m.exec(secrets)![1];
     // git grep exits 1 when nothing matches: no committed file holds the password.
     expect(journey.ws.run('git', ['grep', '-n', password], { allowFailure: true }).status).toBe(1);
@@ -46,9 +46,9 @@ export function describeAgentView(): void {
     dockerOk(['run', '-d', '--name', outsider, 'devsec-rootfs:trixie', 'sleep', 'infinity']);
     try {
       const names = inside('docker ps -a --format "{{.Names}}"').stdout;
-      expect(names).toContain('ws-source-shared-postgres-1');
+      expect(names).toContain(`${sharedProject()}-postgres-1`);
       expect(names).not.toContain(outsider);
-      expect(inside('docker logs ws-source-shared-postgres-1 2>&1').stdout).toContain('database system is ready to accept connections');
+      expect(inside(`docker logs ${sharedProject()}-postgres-1 2>&1`).stdout).toContain('database system is ready to accept connections');
       const hidden = inside(`docker inspect ${outsider}`);
       expect(hidden.status).not.toBe(0);
       expect(hidden.stderr).toMatch(/No such object/);

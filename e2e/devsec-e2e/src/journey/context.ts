@@ -2,7 +2,9 @@
  * What the sections of the journey share: one workspace made once (create-nx-workspace takes
  * ~25 s and the sandbox's first start more), the stack it runs, and how to act as the agent.
  */
+import { join } from 'node:path';
 import { docker } from '../../../../tools/testing/docker';
+import { sharedProjectName } from '../../../../packages/devsec/src/host/stack/shared-project';
 import type { TestWorkspace } from '../workspace';
 
 export interface Journey {
@@ -16,6 +18,9 @@ export interface Journey {
 }
 
 export const journey = {} as Journey;
+
+/** The shared services' compose project: the shared file's name (ws-source-shared) and a hash of the repository's git dir. */
+export const sharedProject = () => sharedProjectName('ws-source-shared', join(journey.ws.dir, '.git'));
 
 /** As the agent: a shell in the dev container, as its own user. */
 export const inside = (script: string, container = journey.app) => docker(['exec', '-u', 'node', container, 'bash', '-lc', script]);

@@ -1,6 +1,6 @@
 /** Teardown as the user does it: nothing of the test is left on the engine. */
 import { docker, dockerOk } from '../../../../tools/testing/docker';
-import { journey, nx } from './context';
+import { journey, nx, sharedProject } from './context';
 import { second } from './second-worktree';
 
 export function describeTeardown(): void {
@@ -15,7 +15,7 @@ export function describeTeardown(): void {
 
   it('down-shared --volumes removes the shared services, their data and the shared network: nothing of the test is left', () => {
     nx(['run', 'shared-infra:down-shared', '--volumes']);
-    for (const name of [journey.project, second.project, 'ws-source-shared']) {
+    for (const name of [journey.project, second.project, sharedProject()]) {
       const filter = ['--filter', `label=com.docker.compose.project=${name}`];
       expect(dockerOk(['ps', '-aq', ...filter]).trim()).toBe('');
       expect(dockerOk(['volume', 'ls', '-q', ...filter]).trim()).toBe('');

@@ -16,6 +16,7 @@ import { sharedServiceGenerator } from '../generators/shared-service/generator';
 import upWorktree from './up-worktree/executor';
 import downWorktree from './down-worktree/executor';
 import upShared from './up-shared/executor';
+import { sharedProjectName } from '../host/stack/shared-project';
 import downShared from './down-shared/executor';
 
 jest.setTimeout(300_000);
@@ -112,7 +113,15 @@ describeWithDocker('executor faults on a real engine', () => {
       await new Promise((resolve) => squatter.close(resolve));
     }
     expect(await upShared({}, context)).toEqual({ success: true });
-    expect(dockerOk(['ps', '--filter', `label=com.docker.compose.project=faults-${run}-shared`, '--format', '{{.Names}}'])).toContain('cache-1');
+    expect(
+      dockerOk([
+        'ps',
+        '--filter',
+        `label=com.docker.compose.project=${sharedProjectName(`faults-${run}-shared`, join(dir, '.git'))}`,
+        '--format',
+        '{{.Names}}',
+      ]),
+    ).toContain('cache-1');
   });
 
   it('a shared service that never turns healthy: fails, says so, and prints its last log lines', async () => {

@@ -22,6 +22,7 @@ import downShared from './down-shared/executor';
 import downWorktree from './down-worktree/executor';
 import upShared from './up-shared/executor';
 import upWorktree from './up-worktree/executor';
+import { sharedProjectName } from '../host/stack/shared-project';
 
 jest.setTimeout(600_000);
 
@@ -40,6 +41,8 @@ describeWithDocker('the host boundary: what the agent writes is never run or tru
   /** What the agent would make the host run: a file created on the host, if it ever runs. */
   const payload = (name: string) => `touch ${join(markers, name)}`;
   const ran = () => readdirSync(markers);
+  /** The shared services' compose project: the file's name and a hash of the repository's git dir. */
+  const sharedProject = () => sharedProjectName(/^name: (\S+)$/m.exec(readFileSync(join(dir, 'docker-compose.shared.yml'), 'utf-8'))![1], join(dir, '.git'));
   /** git on the host, as the checkout's owner runs it. */
   const hostGit = (cwd: string, ...args: string[]) =>
     spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], {
@@ -276,7 +279,7 @@ describeWithDocker('the host boundary: what the agent writes is never run or tru
     }
   });
 
-  it('starts the shared services through the gate, and a second clone of the repository logs in to the same Postgres', async () => {
+  it('starts the shared services through the gate; a second clone of the repository gets shared services of its own (F7)', async () => {
     expect(await downWorktree({ composeFile }, context())).toEqual({ success: true });
     const tree = new FsTree(dir, false);
     await sharedServiceGenerator(tree, { preset: 'postgres', skipFormat: true });
@@ -287,20 +290,28 @@ describeWithDocker('the host boundary: what the agent writes is never run or tru
     expect(await upShared({}, { ...context(), targetName: 'up-shared' })).toEqual({ success: true });
     expect(await up()).toEqual({ success: true });
     expect(inside('psql "$DATABASE_URL" -tAc "select 1"').stdout.trim()).toBe('1');
-    // Another clone: another git common dir, the same shared stack — and the same password.
+    // Another clone: another git common dir, so another shared project, with passwords of its own. On the same shared
+    // network, while the first one's run, its Postgres would answer to the same name: refused, naming the other project.
     const clone = mkdtempSync(join(tmpdir(), 'devsec-boundary-clone-'));
     chownSync(clone, CHECKOUT_UID, CHECKOUT_UID);
+    const errors: string[] = [];
+    const spy = jest.spyOn(logger, 'error').mockImplementation((message) => void errors.push(String(message)));
     try {
       expect(hostGit(clone, 'clone', '-q', dir, join(clone, 'ws')).status).toBe(0);
       const cloneContext = { ...context(), root: join(clone, 'ws'), targetName: 'up-shared' } as ExecutorContext;
-      expect(await upShared({}, cloneContext)).toEqual({ success: true });
+      expect(await upShared({}, cloneContext)).toEqual({ success: false });
+      expect(errors.join('\n')).toContain(`another compose project answering to postgres`);
+      expect(errors.join('\n')).toContain(sharedProject());
     } finally {
+      spy.mockRestore();
       rmSync(clone, { recursive: true, force: true });
     }
+    // Its passwords are not the first one's: only the first project's file is kept for the next test.
+    for (const file of readdirSync(join(stateHome, 'devsec/shared'))) if (!file.startsWith(sharedProject())) rmSync(join(stateHome, 'devsec/shared', file));
   });
 
   it('names the volume and the fix when the shared Postgres was initialised with another password', async () => {
-    const secrets = readdirSync(join(stateHome, 'devsec/shared')).map((file) => join(stateHome, 'devsec/shared', file));
+    const secrets = [join(stateHome, 'devsec/shared', `${sharedProject()}.env`)];
     const saved = readFileSync(secrets[0], 'utf-8');
     writeFileSync(secrets[0], saved.replace(/DEVSEC_POSTGRES_PASSWORD=\S+/, 'DEVSEC_POSTGRES_PASSWORD=another-password-1'));
     const errors: string[] = [];

@@ -22,6 +22,7 @@ import {
 import { secureDevcontainerGenerator } from '../generators/secure-devcontainer/generator';
 import { sharedServiceGenerator } from '../generators/shared-service/generator';
 import { tenantName } from '../host/stack/tenant-statements';
+import { sharedProjectName } from '../host/stack/shared-project';
 import { sharedLogins } from '../host/audit/live-audit';
 import { locateStack } from '../host/stack/sandbox-stack';
 import { liveFindings, Observations } from '../rules/live-findings';
@@ -106,7 +107,7 @@ describeWithDocker('a tenant per worktree in the shared services', () => {
     await sharedServiceGenerator(tree, { preset: 'postgres', skipFormat: true });
     await sharedServiceGenerator(tree, { preset: 'redis', skipFormat: true });
     flushChanges(main, tree.listChanges());
-    sharedProject = /^name: (\S+)$/m.exec(readFileSync(join(main, 'docker-compose.shared.yml'), 'utf-8'))![1];
+    sharedProject = sharedProjectName(/^name: (\S+)$/m.exec(readFileSync(join(main, 'docker-compose.shared.yml'), 'utf-8'))![1], join(main, '.git'));
     ws.git('add', '-A');
     ws.git('commit', '-q', '-m', 'sandbox with postgres and redis');
     ws.chownToCheckoutUser();

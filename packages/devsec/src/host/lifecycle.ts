@@ -247,7 +247,7 @@ export async function startShared(workspaceRoot: string, composeFile: string, sa
   // A remote engine cannot bind this machine's files: refused before anything is asked of it or created there.
   localEndpoint();
   preflight();
-  const stack = sharedStack(workspaceRoot, composeFile, say.info);
+  const stack = sharedStack(workspaceRoot, composeFile, say.info, { adopt: true });
   const trust = sharedFileTrust(readFileSync(stack.compose.files[0], 'utf-8'));
   if (!trust.trusted) say.warn(`${trust.message} Starting it because you asked for it by name; the policy gate still applies.`);
   if (stack.network) ensureSharedNetwork(stack.network, runCommand, say.info);
@@ -285,7 +285,7 @@ export async function startShared(workspaceRoot: string, composeFile: string, sa
   }
   checkSharedLogins(stack, model, secretsPath(stack.compose.name));
   // Redis keeps its users in memory: the administrator's password is set again at every start (tenants.ts).
-  lockRedisAdministrators(stack.model, stack.secrets ?? {});
+  lockRedisAdministrators(stack.model, stack.compose.name, stack.secrets ?? {});
   const ps = runCompose(stack.compose, ['ps', '--format', '{{.Service}}\t{{.State}}\t{{.Health}}']);
   say.info(`Shared services (${stack.compose.name}) on network ${stack.network ?? '-'}:\n${ps.stdout.trim().replace(/^/gm, '  ')}`);
   return true;

@@ -257,6 +257,14 @@ const SHARED_LOGIN_CHECKS = {
     `command -v psql >/dev/null || { echo no-client; exit 0; }; psql "$${variable}" -X -tA -c "select case when rolsuper or rolcreaterole or rolcreatedb or rolreplication or rolbypassrls ` +
     `or pg_has_role(current_user, 'pg_execute_server_program', 'MEMBER') or pg_has_role(current_user, 'pg_read_server_files', 'MEMBER') ` +
     `or pg_has_role(current_user, 'pg_write_server_files', 'MEMBER') then 'admin' else 'tenant' end from pg_roles where rolname = current_user" 2>&1`,
+  // The client takes no URL: node (the dev container's) reads it with its URL parser and runs mysql, the password in MYSQL_PWD.
+  // Global privileges beyond USAGE, or a grant option anywhere, make an administrator (a tenant sees only its own rows).
+  mysql: (variable: string) =>
+    `command -v mysql >/dev/null && command -v node >/dev/null || { echo no-client; exit 0; }; node -e '` +
+    `const u = new URL(process.env[process.argv[1]]); const r = require("child_process").spawnSync("mysql", ["-h", u.hostname, "-P", u.port || "3306", ` +
+    `"-u", decodeURIComponent(u.username), "-N", "-B", "-e", "SELECT IF((SELECT COUNT(*) FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE <> \\"USAGE\\") ` +
+    `+ (SELECT COUNT(*) FROM information_schema.SCHEMA_PRIVILEGES WHERE IS_GRANTABLE = \\"YES\\") > 0, \\"admin\\", \\"tenant\\")"], ` +
+    `{ env: { ...process.env, MYSQL_PWD: decodeURIComponent(u.password) }, encoding: "utf-8" }); process.stdout.write(r.stdout || r.stderr || "")' ${variable} 2>&1`,
   redis: (variable: string) =>
     `command -v redis-cli >/dev/null || { echo no-client; exit 0; }; redis-cli -u "$${variable}" --no-auth-warning CONFIG GET dir 2>&1 | head -1`,
 };
@@ -264,8 +272,9 @@ const SHARED_LOGIN_CHECKS = {
 /**
  * What each wired shared service's connection variable logs in as, asked from inside the dev
  * container (as PROBE_UID, with the container's environment and its own clients): a Postgres
- * role with any administrator's attribute or server-file role, or a Redis user that may run
- * CONFIG, is an administrator. MySQL and MongoDB, which have no tenant yet, are said as such.
+ * role with any administrator's attribute or server-file role, a MySQL user with a global
+ * privilege or a grant option, or a Redis user that may run CONFIG, is an administrator.
+ * MongoDB, which has no tenant yet, is said as such.
  * The answers are data: only the exact words are read, anything else is "not checked".
  */
 export function sharedLogins(stack: SandboxStack, container: string, run: Runner = runCommand): NonNullable<Observations['sharedLogins']> {
@@ -294,6 +303,13 @@ export function sharedLogins(stack: SandboxStack, container: string, run: Runner
         variable: service.variable,
         admin: answer === 'admin',
         detail: 'its role has an administrator’s attribute or role',
+      });
+    } else if (service.kind === 'mysql' && (answer === 'admin' || answer === 'tenant')) {
+      logins.push({
+        service: service.service,
+        variable: service.variable,
+        admin: answer === 'admin',
+        detail: 'its user has a global privilege (FILE, SUPER, PROCESS, …) or a grant option',
       });
     } else if (service.kind === 'redis' && answer !== 'no-client' && answer !== '') {
       // CONFIG is an administrator's command: a tenant gets NOPERM (or NOAUTH without a user), an administrator the setting's name.

@@ -34,6 +34,7 @@ import { egressModeOf, egressOverride, parseComposeFiles } from './egress-overri
 import { ENGINES } from '../../sandbox/engines';
 import { discoverEngine, EngineProfile, IMAGE_NAME, localEndpoint } from '../engine/engine-discovery';
 import { ensureSharedSecrets } from './secrets';
+import { adoptOlderSecrets, sharedProjectName } from './shared-project';
 import { administratorSecrets, planTenants, redisAdministratorSecrets, tenantEnvironment, TenantPlan } from './tenants';
 import { stateDir } from '../engine/state-dir';
 import { composeEnvironment } from './workspace-env';
@@ -194,12 +195,14 @@ export function prepareWorktree(
   const engine = discoverEngine(proxyBaseImage(models), run, process.env, endpoint);
   const sharedText = ensureSharedComposeFile(stack, say);
   const sharedModel = parse(sharedText) as ComposeModel | null;
-  const sharedName = sharedModel?.name;
+  // The shared project of this repository (shared-project.ts); an older version's passwords are taken over, once.
+  const sharedName = sharedModel?.name ? sharedProjectName(sharedModel.name, identity.gitCommonDir) : undefined;
+  if (sharedName) adoptOlderSecrets(sharedModel!.name!, sharedName, false);
   const secrets = sharedName
     ? ensureSharedSecrets(sharedName, sharedText, identity.gitCommonDir, say, process.env, redisAdministratorSecrets(sharedModel))
     : {};
   // The dev container gets its tenant's credentials (in the override file), and no administrator's but those without tenants.
-  const tenants = planTenants(sharedModel, stack.project, identity.composeProjectName);
+  const tenants = planTenants(sharedModel, sharedName, stack.project, identity.composeProjectName);
   const definitions = checkedDefinitions(stack);
   writeFresh(join(devcontainerDir, ENV_FILE), sandboxEnvFile(identity, engine, administratorSecrets(tenants, secrets)), 0o600);
 

@@ -11,6 +11,7 @@ import { sharedNetworkName } from '../engine/shared-network';
 import { worktreeIdentity } from '../git/worktree';
 import { composeEnvironment } from './workspace-env';
 import { redisAdministratorSecrets } from './tenants';
+import { adoptOlderSecrets, adoptOlderSharedProject, sharedProjectName } from './shared-project';
 
 export interface SharedStack {
   compose: ComposeProject;
@@ -21,7 +22,16 @@ export interface SharedStack {
   secrets?: Record<string, string>;
 }
 
-export function sharedStack(cwd: string, composeFileFromRoot = SHARED_COMPOSE_FILE, say: (line: string) => void = console.log): SharedStack {
+/**
+ * The shared stack of the repository at `cwd`. `adopt` (up-shared): the project of an older
+ * version, named by the file alone, is moved into this one first, once (shared-project.ts).
+ */
+export function sharedStack(
+  cwd: string,
+  composeFileFromRoot = SHARED_COMPOSE_FILE,
+  say: (line: string) => void = console.log,
+  options: { adopt?: boolean } = {},
+): SharedStack {
   const identity = worktreeIdentity(cwd, '');
   const composeFile = join(identity.workspaceRoot, composeFileFromRoot);
   if (!existsSync(composeFile)) {
@@ -31,10 +41,13 @@ export function sharedStack(cwd: string, composeFileFromRoot = SHARED_COMPOSE_FI
   const model = parse(text) as ComposeModel;
   if (!model.name)
     throw new SandboxError(`${composeFileFromRoot} has no top-level name: add one (e.g. name: myrepo-shared) so every worktree shares one stack.`);
-  const secrets = ensureSharedSecrets(model.name, text, identity.gitCommonDir, say, process.env, redisAdministratorSecrets(model));
+  // One project per repository: two workspaces whose root package has the same name get two (F7).
+  const project = sharedProjectName(model.name, identity.gitCommonDir);
+  if (!(options.adopt && adoptOlderSharedProject(model, model.name, project, say))) adoptOlderSecrets(model.name, project, false);
+  const secrets = ensureSharedSecrets(project, text, identity.gitCommonDir, say, process.env, redisAdministratorSecrets(model));
   // The generated passwords reach compose through its environment, never through a file in the workspace.
   return {
-    compose: { name: model.name, files: [composeFile], env: { ...composeEnvironment(), ...secrets }, prefix: '[shared] ' },
+    compose: { name: project, files: [composeFile], env: { ...composeEnvironment(), ...secrets }, prefix: '[shared] ' },
     network: sharedNetworkName(model),
     model,
     secrets,

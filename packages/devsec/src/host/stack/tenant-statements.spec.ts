@@ -1,9 +1,12 @@
 import {
+  mongoDropTenant,
   mongoEnsureTenant,
   mysqlDropTenant,
   mysqlEnsureTenant,
   mysqlIdent,
   mysqlLiteral,
+  mysqlUrl,
+  mysqlUser,
   pgCreateDatabase,
   pgEnsureRole,
   pgHandOver,
@@ -76,7 +79,7 @@ describe('Redis lines', () => {
   });
 });
 
-describe('MySQL and MongoDB statements (unit-tested only: no engine here)', () => {
+describe('MySQL and MongoDB statements (MySQL run on the engine in shared-upgrade.docker.spec.ts; MongoDB unit-tested only)', () => {
   it('MySQL: all privileges on its own schema, nothing global, no grant option', () => {
     const sql = mysqlEnsureTenant('t1', 'tenant-pw-1', 'app_t1');
     expect(sql).toContain("CREATE USER IF NOT EXISTS 't1'@'%' IDENTIFIED BY 'tenant-pw-1';");
@@ -86,6 +89,16 @@ describe('MySQL and MongoDB statements (unit-tested only: no engine here)', () =
     expect(mysqlDropTenant('t1', 'app_t1')).toBe("DROP DATABASE IF EXISTS `app_t1`;\nDROP USER IF EXISTS 't1'@'%';\n");
     expect(mysqlIdent('a`b')).toBe('`a``b`');
     expect(() => mysqlLiteral("x'")).toThrow();
+    expect(mysqlUrl('mysql', 3306, 't1', 'a+b/c', 'app_t1')).toBe('mysql://t1:a%2Bb%2Fc@mysql:3306/app_t1');
+  });
+
+  it('MySQL: a user name within MySQL 8’s 32 characters, the hash of the whole kept when shortened', () => {
+    expect(mysqlUser('app_main_1a2b3c4d')).toBe('app_main_1a2b3c4d');
+    const long = mysqlUser('a'.repeat(31) + '_1a2b3c4d');
+    expect(long.length).toBeLessThanOrEqual(32);
+    expect(long).toMatch(/^a{23}_[0-9a-f]{8}$/);
+    expect(long).not.toBe(mysqlUser('a'.repeat(31) + '_ffffffff'));
+    expect(() => mysqlUser("t'1")).toThrow(/not a tenant name/);
   });
 
   it('MongoDB: readWrite and dbAdmin on its own database only, values as JSON', () => {
@@ -93,5 +106,9 @@ describe('MySQL and MongoDB statements (unit-tested only: no engine here)', () =
     expect(script).toContain(`db.getSiblingDB("app_t1")`);
     expect(script).toContain(`roles: [{ role: 'readWrite', db: "app_t1" }, { role: 'dbAdmin', db: "app_t1" }]`);
     expect(script).not.toMatch(/root|admin"/);
+    expect(mongoDropTenant('t1', 'app_t1')).toBe(
+      'const tenantDb = db.getSiblingDB("app_t1");\nif (tenantDb.getUser("t1")) tenantDb.dropUser("t1");\ntenantDb.dropDatabase();\n',
+    );
+    expect(() => mongoEnsureTenant('t1', 'pw"});db.dropDatabase();//', 'app_t1')).toThrow(/password/);
   });
 });

@@ -7,8 +7,10 @@
  * input, never on a command line.
  *
  * Proven where: the Postgres and Redis statements run against the real engine in
- * tenants.docker.spec.ts (stand-in images of postgres:17 and redis:7); the MySQL and MongoDB
- * ones are covered by unit tests only (no stand-in engine here) and are not run by up-worktree.
+ * tenants.docker.spec.ts (stand-in images of postgres:17 and redis:7), the MySQL ones in
+ * shared-upgrade.docker.spec.ts (a stand-in mysql:8.4 built on Debian's MariaDB: MySQL 8 itself
+ * is not proven here); the MongoDB ones are covered by unit tests only (Debian has no MongoDB to
+ * build a stand-in from) and are not run by up-worktree.
  */
 import { createHash } from 'node:crypto';
 import { SandboxError } from '../../sandbox/errors';
@@ -229,7 +231,7 @@ export function redisUrl(host: string, port: number, tenant: string, password: s
 }
 
 // ---------------------------------------------------------------------------------------------
-// MySQL (unit-tested only): run by the mysql client as root.
+// MySQL: run by the mysql client as root, in the service's container (its local socket).
 
 /** A MySQL identifier, back-quoted (`` ` `` doubled). */
 export function mysqlIdent(name: string): string {
@@ -260,6 +262,22 @@ export function mysqlEnsureTenant(tenant: string, password: string, database: st
 
 export function mysqlDropTenant(tenant: string, database: string): string {
   return [`DROP DATABASE IF EXISTS ${mysqlIdent(checkDatabase(database))};`, `DROP USER IF EXISTS ${mysqlLiteral(checkTenant(tenant))}@'%';`, ''].join('\n');
+}
+
+/** The tenant's schema emptied (reset-data): dropped, and made again by mysqlEnsureTenant. */
+export function mysqlDropDatabase(database: string): string {
+  return `DROP DATABASE IF EXISTS ${mysqlIdent(checkDatabase(database))};\n`;
+}
+
+/** MySQL 8 takes user names of 32 characters at most: a longer tenant keeps its head and a hash of the whole. */
+export function mysqlUser(tenant: string): string {
+  checkTenant(tenant);
+  if (tenant.length <= 32) return tenant;
+  return `${tenant.slice(0, 23).replace(/_+$/, '')}_${createHash('sha256').update(tenant).digest('hex').slice(0, 8)}`;
+}
+
+export function mysqlUrl(host: string, port: number, user: string, password: string, database: string): string {
+  return `mysql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${port}/${encodeURIComponent(database)}`;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 /**
  * A tenant per worktree in the shared services: the host (never the agent) makes sure the
- * stack's tenant exists in each wired Postgres and Redis before the dev container starts, and
+ * stack's tenant exists in each wired Postgres, MySQL and Redis before the dev container starts, and
  * the dev container gets the tenant's connection variables only — never the administrator's.
  * The work is done through `docker exec` into the shared service's container, as its
  * administrator, with the statements of tenant-statements.ts on standard input.
@@ -8,7 +8,7 @@
  * Which services: those of docker-compose.shared.yml that shared-service wired to the project
  * (`x-devsec.projects`) with a connection variable, of the postgres or redis preset (its
  * `x-devsec.preset`, or for a file written before it was recorded, its image). `custom` services
- * are left as they are; MySQL and MongoDB still hand out their administrator (said at each start).
+ * are left as they are; MongoDB still hands out its administrator (said at each start).
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -21,6 +21,12 @@ import { runCommand, Runner } from '../engine/run';
 import { readStateFile, stateDir, stateKey, writeStateFile } from '../engine/state-dir';
 import { parseSecrets } from './secrets';
 import {
+  mysqlDropDatabase,
+  mysqlDropTenant,
+  mysqlEnsureTenant,
+  mysqlLiteral,
+  mysqlUrl,
+  mysqlUser,
   pgCreateDatabase,
   pgDatabaseExists,
   pgDropDatabase,
@@ -41,7 +47,7 @@ import {
   tenantName,
 } from './tenant-statements';
 
-export type TenantKind = 'postgres' | 'redis';
+export type TenantKind = 'postgres' | 'redis' | 'mysql';
 
 export interface TenantService {
   /** The service's name in docker-compose.shared.yml: its hostname on the shared network. */
@@ -52,7 +58,7 @@ export interface TenantService {
   variable: string;
   /** The administrator's password variable (DEVSEC_<NAME>_PASSWORD), in the shared secrets file. */
   adminSecret: string;
-  /** Postgres: the shared database, the tenant's copy's template. */
+  /** Postgres: the shared database, the tenant's copy's template; MySQL: the schema its name starts with. */
   database?: string;
   seed: Seed;
 }
@@ -60,8 +66,8 @@ export interface TenantService {
 export interface TenantPlan {
   sharedProject: string;
   tenant: string;
-  services: Array<TenantService & { password: string; url: string; tenantDatabase?: string }>;
-  /** Wired services that still give the dev container their administrator (mysql, mongodb): their names. */
+  services: Array<TenantService & { password: string; url: string; tenantDatabase?: string; user?: string }>;
+  /** Wired services that still give the dev container their administrator (mongodb): their names. */
   administrators: string[];
 }
 
@@ -78,7 +84,7 @@ const IMAGES: Array<[RegExp, TenantKind | 'mysql' | 'mongodb']> = [
   [/(^|\/)mysql([:@]|$)/, 'mysql'],
   [/(^|\/)mongo([:@]|$)/, 'mongodb'],
 ];
-const DEFAULT_PORTS: Record<TenantKind, number> = { postgres: 5432, redis: 6379 };
+const DEFAULT_PORTS: Record<TenantKind, number> = { postgres: 5432, redis: 6379, mysql: 3306 };
 
 /** The preset shared-service recorded, or for a file written before it was recorded, the one its image says. */
 function presetOf(service: ComposeService | null | undefined): string | undefined {
@@ -104,7 +110,7 @@ function environmentValue(environment: unknown, name: string): string | undefine
   return typeof value === 'string' ? value : undefined;
 }
 
-/** The wired Postgres and Redis services of the shared file for `project` (and the other wired ones by name). */
+/** The wired Postgres, MySQL and Redis services of the shared file for `project` (and the other wired ones by name). */
 export function tenantServices(model: ComposeModel | null | undefined, project: string): { services: TenantService[]; administrators: string[] } {
   const services: TenantService[] = [];
   const administrators: string[] = [];
@@ -114,12 +120,18 @@ export function tenantServices(model: ComposeModel | null | undefined, project: 
     const variables = Object.entries(wiring?.connection ?? {}).filter(([, value]) => typeof value === 'string');
     if (!projects.includes(project) || variables.length === 0) continue;
     const kind = presetOf(service);
-    if (kind === 'mysql' || kind === 'mongodb') administrators.push(name);
-    if (kind !== 'postgres' && kind !== 'redis') continue;
+    if (kind === 'mongodb') administrators.push(name);
+    if (kind !== 'postgres' && kind !== 'redis' && kind !== 'mysql') continue;
     const [variable, url] = variables[0] as [string, string];
     const port = Number(/@[^/@:]+:(\d+)/.exec(url)?.[1] ?? DEFAULT_PORTS[kind]);
-    const seed: Seed = wiring?.seed === 'empty' || wiring?.seed === 'template' ? wiring.seed : kind === 'postgres' ? 'template' : 'empty';
-    const database = kind === 'postgres' ? (environmentValue(service?.environment, 'POSTGRES_DB') ?? 'postgres') : undefined;
+    // Only Postgres copies a database as a template; a MySQL tenant's schema starts empty.
+    const seed: Seed = kind !== 'postgres' ? 'empty' : wiring?.seed === 'empty' ? 'empty' : 'template';
+    const database =
+      kind === 'postgres'
+        ? (environmentValue(service?.environment, 'POSTGRES_DB') ?? 'postgres')
+        : kind === 'mysql'
+          ? (environmentValue(service?.environment, 'MYSQL_DATABASE') ?? 'app')
+          : undefined;
     services.push({ service: name, kind, port, variable, adminSecret: adminSecretOf(name), database, seed });
   }
   return { services, administrators };
@@ -148,12 +160,13 @@ function writeTenantSecrets(path: string, values: Record<string, string>): void 
  */
 export function planTenants(
   model: ComposeModel | null | undefined,
+  /** The shared services' compose project (shared-project.ts). */
+  sharedProject: string | undefined,
   project: string,
   composeProject: string,
   env: NodeJS.ProcessEnv = process.env,
 ): TenantPlan | undefined {
-  const sharedProject = model?.name;
-  if (!sharedProject) return undefined;
+  if (!model || !sharedProject) return undefined;
   const { services, administrators } = tenantServices(model, project);
   const tenant = tenantName(composeProject);
   if (services.length === 0) return { sharedProject, tenant, services: [], administrators };
@@ -171,6 +184,11 @@ export function planTenants(
     if (service.kind === 'postgres') {
       const database = tenantDatabase(service.database!, tenant);
       return { ...service, password, tenantDatabase: database, url: postgresUrl(host, service.port, tenant, password, database) };
+    }
+    if (service.kind === 'mysql') {
+      const database = tenantDatabase(service.database!, tenant);
+      const user = mysqlUser(tenant);
+      return { ...service, password, tenantDatabase: database, user, url: mysqlUrl(host, service.port, user, password, database) };
     }
     return { ...service, password, url: redisUrl(host, service.port, tenant, password) };
   });
@@ -193,7 +211,7 @@ export function tenantEnvironment(plan: TenantPlan | undefined): Record<string, 
   return Object.fromEntries((plan?.services ?? []).map((service) => [service.variable, service.url]));
 }
 
-/** The administrators' passwords the dev container still needs (mysql, mongodb only). */
+/** The administrators' passwords the dev container still needs (mongodb only). */
 export function administratorSecrets(plan: TenantPlan | undefined, secrets: Record<string, string>): Record<string, string> {
   if (!plan) return secrets;
   const kept = new Set(plan.administrators.map(adminSecretOf));
@@ -242,6 +260,25 @@ function redisCli(container: string, adminPassword: string, lines: string, run: 
     throw new SandboxError(`Redis (${visible(container.slice(0, 12))}) refused what the host asked of it: ${visibleText(failed ?? result.stderr.trim())}`);
   }
   return answers;
+}
+
+/** The mysql client in the container as root over its local socket, the password from the environment (MYSQL_PWD, never an argument). */
+function mysqlClient(container: string, adminPassword: string, script: string, run: Runner): string {
+  const result = run('docker', ['exec', '-i', '-e', 'MYSQL_PWD', container, 'mysql', '-uroot', '--batch', '--skip-column-names'], {
+    input: script,
+    env: { ...process.env, MYSQL_PWD: adminPassword },
+  });
+  if (result.status !== 0) {
+    const message = visibleText(`${result.stderr}${result.stdout}`.trim()).split('\n').slice(-3).join(' ');
+    throw new SandboxError(`MySQL (${visible(container.slice(0, 12))}) refused what the host asked of it as root: ${message}`);
+  }
+  return result.stdout;
+}
+
+function adminOf(service: TenantService, adminSecrets: Record<string, string>): string {
+  const admin = adminSecrets[service.adminSecret];
+  if (!admin) throw new SandboxError(`${service.service}: no administrator password (${service.adminSecret}) in the shared secrets.`);
+  return admin;
 }
 
 const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
@@ -296,9 +333,18 @@ export function provisionTenants(plan: TenantPlan | undefined, adminSecrets: Rec
         );
       }
       psql(container, 'postgres', pgLockDatabases(plan.tenant, service.tenantDatabase!, service.database!), run);
+    } else if (service.kind === 'mysql') {
+      const admin = adminOf(service, adminSecrets);
+      const known = mysqlClient(container, admin, `SELECT COUNT(*) FROM mysql.user WHERE User = ${mysqlLiteral(service.user!)};\n`, run).trim();
+      mysqlClient(container, admin, mysqlEnsureTenant(service.user!, service.password, service.tenantDatabase!), run);
+      if (known === '0') {
+        say.info(
+          `${service.service}: made this worktree's tenant ${service.user} with its own schema ${service.tenantDatabase} (empty), ` +
+            `and no privilege beyond it. ${service.variable} names it, not root.`,
+        );
+      }
     } else {
-      const admin = adminSecrets[service.adminSecret];
-      if (!admin) throw new SandboxError(`${service.service}: no administrator password (${service.adminSecret}) in the shared secrets.`);
+      const admin = adminOf(service, adminSecrets);
       const known = redisCli(container, admin, `ACL GETUSER ${redisArg(plan.tenant)}\n`, run);
       redisCli(container, admin, redisEnsureTenant(plan.tenant, service.password, admin), run);
       if (known.length === 0 || known[0] === '(nil)') {
@@ -324,6 +370,7 @@ export function dropTenants(plan: TenantPlan | undefined, adminSecrets: Record<s
       continue;
     }
     if (service.kind === 'postgres') psql(container, 'postgres', pgDropTenant(plan.tenant, service.tenantDatabase!), run);
+    else if (service.kind === 'mysql') mysqlClient(container, adminOf(service, adminSecrets), mysqlDropTenant(service.user!, service.tenantDatabase!), run);
     else {
       const admin = adminSecrets[service.adminSecret] ?? '';
       redisCli(container, admin, redisDropTenant(plan.tenant), run);
@@ -361,7 +408,7 @@ function deleteRedisKeys(container: string, admin: string, tenant: string, run: 
  */
 export function resetTenantData(plan: TenantPlan | undefined, adminSecrets: Record<string, string>, say: Say, run: Runner = runCommand): boolean {
   if (!plan || plan.services.length === 0) {
-    say.warn('No shared Postgres or Redis is wired to this sandbox: there is no tenant data to reset.');
+    say.warn('No shared Postgres, MySQL or Redis is wired to this sandbox: there is no tenant data to reset.');
     return true;
   }
   let ok = true;
@@ -378,6 +425,15 @@ export function resetTenantData(plan: TenantPlan | undefined, adminSecrets: Reco
       createFromTemplate(container, service, plan.tenant, say, run);
       psql(container, 'postgres', pgLockDatabases(plan.tenant, service.tenantDatabase!, service.database!), run);
       say.info(`${service.service}: ${service.tenantDatabase} made again${service.seed === 'template' ? ` from ${service.database}` : ' (empty)'}.`);
+    } else if (service.kind === 'mysql') {
+      const admin = adminOf(service, adminSecrets);
+      mysqlClient(
+        container,
+        admin,
+        mysqlDropDatabase(service.tenantDatabase!) + mysqlEnsureTenant(service.user!, service.password, service.tenantDatabase!),
+        run,
+      );
+      say.info(`${service.service}: ${service.tenantDatabase} made again (empty).`);
     } else {
       const admin = adminSecrets[service.adminSecret] ?? '';
       redisCli(container, admin, redisEnsureTenant(plan.tenant, service.password, admin), run);
@@ -392,9 +448,12 @@ export function resetTenantData(plan: TenantPlan | undefined, adminSecrets: Reco
  * The administrator's password on each Redis of the shared file (the default user has none in
  * the image): set at every up-shared and up-worktree, since Redis keeps its users in memory.
  */
-export function lockRedisAdministrators(model: ComposeModel | null | undefined, adminSecrets: Record<string, string>, run: Runner = runCommand): void {
-  const sharedProject = model?.name;
-  if (!sharedProject) return;
+export function lockRedisAdministrators(
+  model: ComposeModel | null | undefined,
+  sharedProject: string,
+  adminSecrets: Record<string, string>,
+  run: Runner = runCommand,
+): void {
   for (const [name, service] of Object.entries(model?.services ?? {})) {
     if (presetOf(service) !== 'redis' || !hasConnection(service)) continue;
     const admin = adminSecrets[adminSecretOf(name)];
