@@ -84,7 +84,8 @@ export function loadEgressConfig(env: NodeJS.ProcessEnv): EgressConfig {
   const defaultPorts = attempt(() => (env.EGRESS_PORTS === undefined ? [...EGRESS_DEFAULT_PORTS] : parsePorts(env.EGRESS_PORTS, 'EGRESS_PORTS')));
   const allowlist = attempt(() => parseAllowlist(env.EGRESS_ALLOW ?? '', env.EGRESS_ALLOW_PRIVATE ?? '', defaultPorts ?? EGRESS_DEFAULT_PORTS));
   const upstream = attempt(() => (env.EGRESS_UPSTREAM_PROXY ? parseUpstreamProxy(env.EGRESS_UPSTREAM_PROXY, env.EGRESS_NO_PROXY ?? '') : undefined));
-  if (!env.EGRESS_UPSTREAM_PROXY && env.EGRESS_NO_PROXY)
+  // Empty (a compose file's `${VAR:-}` with nothing given) is direct, and NO_PROXY then says nothing.
+  if (env.EGRESS_UPSTREAM_PROXY === undefined && env.EGRESS_NO_PROXY)
     problems.push('EGRESS_NO_PROXY is set without EGRESS_UPSTREAM_PROXY: it says what bypasses the upstream proxy.');
   const rawMax = env.EGRESS_MAX_CONNECTIONS;
   const maxConnections = rawMax === undefined ? EGRESS_DEFAULTS.maxConnections : /^[0-9]{1,6}$/.test(rawMax.trim()) ? Number(rawMax) : NaN;

@@ -55,6 +55,7 @@ describe('NO_PROXY', () => {
     expect(bypassesUpstream(upstream, { kind: 'ip', address: '10.9.8.7' }, 443)).toBe(true);
     expect(bypassesUpstream(upstream, { kind: 'ip', address: '11.0.0.1' }, 443)).toBe(false);
     expect(bypassesUpstream(upstream, { kind: 'ip', address: 'fd00::1' }, 443)).toBe(true);
+    expect(bypassesUpstream({ noProxy: parseNoProxy('localhost,::1,fd00::/8') }, { kind: 'ip', address: 'fd00::7' }, 443)).toBe(true);
   });
   it('`*` sends everything direct, and a malformed entry is refused', () => {
     expect(bypassesUpstream({ noProxy: parseNoProxy('*') }, named('anything.example'), 443)).toBe(true);

@@ -56,10 +56,14 @@ export function parseNoProxy(text: string): NoProxyEntry[] {
       entries.push({ kind: 'all' });
       continue;
     }
-    const match = /^(\[[^\]]+\]|[^:/]+)(\/[0-9]{1,3})?(?::([0-9]{1,5}))?$/.exec(raw.toLowerCase());
+    // An IPv6 address without brackets (::1, fd00::/8) has no port.
+    const bareV6 = /^([0-9a-f]*:[0-9a-f:.]*)(\/[0-9]{1,3})?$/.exec(raw.toLowerCase());
+    const match: (string | undefined)[] | null = bareV6
+      ? [raw, bareV6[1], bareV6[2], undefined]
+      : /^(\[[^\]]+\]|[^:/]+)(\/[0-9]{1,3})?(?::([0-9]{1,5}))?$/.exec(raw.toLowerCase());
     if (!match) throw new EgressConfigError(`EGRESS_NO_PROXY: "${raw}" is not a host, domain, address or CIDR (with an optional :port).`);
     const port = match[3] === undefined ? undefined : Number(match[3]);
-    const bare = match[1].replace(/^\[|\]$/g, '');
+    const bare = (match[1] as string).replace(/^\[|\]$/g, '');
     const address = canonicalAddress(bare);
     if (address) {
       const bytes = addressBytes(address) as number[];
