@@ -35,6 +35,10 @@ Egress mode (the sandbox's only way out: CONNECT and plain HTTP to listed hosts;
   EGRESS_HEADER_TIMEOUT   to receive a request's headers (default 10s)
   EGRESS_IDLE_TIMEOUT     a tunnel or request with no byte moving is closed (default 5m)
   EGRESS_CONNECT_TIMEOUT  to resolve a name and to connect upstream (default 10s)
+  EGRESS_UPSTREAM_PROXY  http://[user:password@]host:port of a company proxy: what is let through
+                    leaves by it (CONNECT chaining, absolute-form for plain http); its address may be
+                    private (it is the way out, not a destination); the log shows it without credentials
+  EGRESS_NO_PROXY  what goes direct instead, as NO_PROXY says it (.domain, host, address, CIDR, :port)
   --check       exit 0 when the egress proxy on EGRESS_LISTEN answers
 `;
 

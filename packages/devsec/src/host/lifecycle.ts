@@ -73,13 +73,17 @@ export interface StartOptions {
   downCommand: string;
   /** How the user fetches the agent's commits (e.g. `nx run app:fetch`): the summary says how many wait, when given. */
   fetchCommand?: string;
+  /** A CA file the user vouches for at this start (host/stack/ca-certs.ts). */
+  caCerts?: string;
+  /** The company proxy (else HTTPS_PROXY/HTTP_PROXY of the shell; host/stack/upstream-proxy.ts). */
+  upstreamProxy?: string;
 }
 
 const GATE_VERSION = `${require('../../package.json').version} ${GATE_RULES.join(',')}`;
 
 export async function startSandbox(workspaceRoot: string, composeFile: string, options: StartOptions, say: Say): Promise<boolean> {
   // No preflight on the way in (each docker/compose run costs tens of ms): a failure runs it, and gets its message.
-  const stack = prepareWorktree(workspaceRoot, composeFile, runCommand, say.info);
+  const stack = prepareWorktree(workspaceRoot, composeFile, runCommand, say.info, { caCerts: options.caCerts, upstreamProxy: options.upstreamProxy });
   const previous: WorktreeState = stack.state ?? {};
   const unsafeAllow = ruleList(options.unsafeAllow);
   // The gate: its rules on the model skipped only when everything they would read is what passed last time.
@@ -208,7 +212,7 @@ function sayEngine(engine: EngineProfile, say: Say): void {
 
 export async function stopSandbox(workspaceRoot: string, composeFile: string, options: { volumes?: boolean; images?: boolean }, say: Say): Promise<boolean> {
   preflight();
-  const stack = prepareWorktree(workspaceRoot, composeFile, runCommand, say.info);
+  const stack = prepareWorktree(workspaceRoot, composeFile, runCommand, say.info, { notStarting: true });
   // The agent's own containers first: they hold the stack's children network, which down removes.
   sayRemoved(stack, 'made by the agent', say);
   const args = ['down', '--remove-orphans'];
@@ -323,7 +327,7 @@ export function prepareSandbox(workspaceRoot: string, composeFile: string, say: 
  */
 export function resetData(workspaceRoot: string, composeFile: string, say: Say): boolean {
   preflight();
-  const stack = prepareWorktree(workspaceRoot, composeFile, runCommand, say.info);
+  const stack = prepareWorktree(workspaceRoot, composeFile, runCommand, say.info, { notStarting: true });
   return resetTenantData(stack.tenants, stack.sharedSecrets ?? {}, say);
 }
 

@@ -16,6 +16,8 @@ export interface EgressProbeInput {
   allowedName?: string;
   /** An outside name that must not resolve inside. */
   lookupName: string;
+  /** The names (host[:port]) of EGRESS_ALLOW_PRIVATE (--allowPrivateHosts): each is asked for, and reported. */
+  privateNames?: string[];
 }
 
 export interface ProxyAnswer {
@@ -37,6 +39,8 @@ export interface EgressObservations {
   proxy?: string;
   refused?: ProxyAnswer;
   allowed?: ProxyAnswer;
+  /** The egress proxy's answer for each private host it may reach (--allowPrivateHosts). */
+  privateHosts?: ProxyAnswer[];
 }
 
 /** A connection that was answered, even by a refusal, went somewhere: a route. */
@@ -90,5 +94,16 @@ export function egressSummary(observations: EgressObservations | undefined): str
   const through = listed && listed.status !== undefined && listed.status < 400;
   const allowed = listed ? `; ${listed.name} ${through ? `let through by the list (${answer})` : `passed the list, then the proxy answered ${answer}`}` : '';
   const dns = observations.lookup.addresses?.length ? `${observations.lookup.name} resolves` : 'no outside name resolves';
-  return `${direct} of ${observations.direct.length} direct routes out closed; ${dns}; the egress proxy ${observations.proxy ? refused : 'is not set'}${allowed}`;
+  return `${direct} of ${observations.direct.length} direct routes out closed; ${dns}; the egress proxy ${observations.proxy ? refused : 'is not set'}${allowed}${privateSummary(observations.privateHosts)}`;
+}
+
+/** Each private host the sandbox may reach (--allowPrivateHosts), with the proxy's answer: the user sees every hole they opened. */
+function privateSummary(answers: ProxyAnswer[] | undefined): string {
+  if (!answers?.length) return '';
+  const each = answers.map((answer) => {
+    const status = answer.status ?? answer.error;
+    const through = answer.status !== undefined && answer.status < 400;
+    return `${answer.name} ${through ? 'reached' : 'NOT reached'} (${[status, proxyError(answer)].filter(Boolean).join(' ')})`;
+  });
+  return `; private hosts it may reach (--allowPrivateHosts): ${each.join(', ')}`;
 }

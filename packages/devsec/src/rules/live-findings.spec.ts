@@ -196,4 +196,15 @@ describe('liveFindings', () => {
     seen.egress!.allowed = { name: 'registry.npmjs.org', status: 200 };
     expect(liveSummary(seen, where.container)).toMatch(/; registry\.npmjs\.org let through by the list \(200\)\.$/);
   });
+
+  it('names each private host the list lets through (--allowPrivateHosts), reached or not', () => {
+    const seen = clean();
+    seen.egress!.privateHosts = [
+      { name: 'npm.corp.example', status: 200 },
+      { name: 'git.corp.example:8443', status: 502, proxyStatus: 'devsec-egress; error=connection_refused; details="…"' },
+    ];
+    expect(liveSummary(seen, where.container)).toMatch(
+      /; private hosts it may reach \(--allowPrivateHosts\): npm\.corp\.example reached \(200\), git\.corp\.example:8443 NOT reached \(502 connection_refused\)\.$/,
+    );
+  });
 });

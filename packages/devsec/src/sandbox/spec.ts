@@ -45,6 +45,13 @@ export interface SandboxSpec {
   egress: EgressMode;
   /** Hosts the egress proxy allows beyond the defaults (egress.ts). */
   allowHosts: string[];
+  /**
+   * --allowPrivateHosts: exact names (or addresses) of allowHosts that may resolve to a private
+   * address (a mirror, an internal registry or Git server). Stored only when there are some.
+   */
+  allowPrivateHosts?: string[];
+  /** --caCerts: a PEM file of the workspace (relative to its root) whose CA certificates are trusted inside (host/stack/ca-certs.ts). */
+  caCerts?: string;
   /** Set by the localhost-proxy generator; kept across re-runs of secure-devcontainer. */
   localhostProxy?: LocalhostProxyOptions;
   /** clone: the workspace is a volume of the stack holding a clone (stored only then; absent is mount). */
@@ -68,6 +75,8 @@ export type SpecOptions = {
   switches?: Partial<Record<ReadSwitch, boolean>>;
   egress?: EgressMode;
   allowHosts?: string[] | string;
+  allowPrivateHosts?: string[] | string;
+  caCerts?: string;
   localhostProxy?: LocalhostProxyOptions;
   workspace?: WorkspaceMode;
   testContainers?: boolean | { allowRegistries?: string[] };
@@ -125,6 +134,8 @@ export function specFromOptions(options: SpecOptions): SandboxSpec {
     throw new GeneratorError(`--egress: "${egress}" is not a mode. Use allowlist (the default: listed hosts only) or open (any host, unfiltered).`);
   }
   const allowHosts = checkHosts(normalizeList(options.allowHosts).flatMap(splitHosts), '--allowHosts');
+  const allowPrivateHosts = checkPrivateHosts(normalizeList(options.allowPrivateHosts).flatMap(splitHosts), allowHosts);
+  const caCerts = options.caCerts === undefined || options.caCerts === '' ? undefined : checkCaCertsPath(options.caCerts);
   const workspace = options.workspace ?? 'mount';
   if (!WORKSPACE_MODES.includes(workspace)) {
     throw new GeneratorError(
@@ -140,11 +151,48 @@ export function specFromOptions(options: SpecOptions): SandboxSpec {
     switches,
     egress,
     allowHosts,
+    ...(allowPrivateHosts.length ? { allowPrivateHosts } : {}),
+    ...(caCerts ? { caCerts } : {}),
     ...(options.localhostProxy ? { localhostProxy: options.localhostProxy } : {}),
     // Stored only when it is not the default: the specs written before the option read the same.
     ...(workspace === 'clone' ? { workspace } : {}),
     ...(testContainers ? { testContainers } : {}),
   };
+}
+
+/**
+ * --allowPrivateHosts: each an exact name or address (no `*.`, no port) that --allowHosts lists
+ * too (with any port): the egress proxy refuses to start otherwise, and a private address is
+ * never reachable by a wildcard.
+ */
+export function checkPrivateHosts(entries: string[], allowHosts: readonly string[]): string[] {
+  const listed = new Set(allowHosts.map((entry) => entry.replace(/:[0-9]+$/, '')));
+  for (const entry of entries) {
+    if (entry.startsWith('*') || /:[0-9]+$/.test(entry.replace(/^\[.*\]$/, '')) || !HOST_NAME_OR_ADDRESS.test(entry)) {
+      throw new GeneratorError(
+        `--allowPrivateHosts: "${entry.slice(0, 80)}" is not an exact host name or address (no *.domain, no :port): name each private host, e.g. --allowPrivateHosts=npm.corp.example.`,
+      );
+    }
+    if (!listed.has(entry)) {
+      throw new GeneratorError(
+        `--allowPrivateHosts: ${entry} is not in --allowHosts. A private host is reached only when it is listed in both: add --allowHosts=${entry} as well.`,
+      );
+    }
+  }
+  return [...new Set(entries)];
+}
+
+const HOST_NAME_OR_ADDRESS = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*|\[[0-9a-f:.]+\])$/;
+
+/** --caCerts as the spec stores it: a relative path inside the workspace, no `..`, POSIX separators. */
+export function checkCaCertsPath(path: string): string {
+  const normal = posix.normalize(path.replace(/\\/g, '/'));
+  if (posix.isAbsolute(normal) || normal === '.' || normal.startsWith('../') || normal === '..' || [...normal].some((char) => char.charCodeAt(0) < 0x20)) {
+    throw new GeneratorError(
+      `--caCerts: "${path.slice(0, 120)}" is not a file inside the workspace (a path relative to its root, e.g. tools/certs/corp-ca.pem). A file outside it is given at start instead: nx run <project>:up-worktree --caCerts=/path/to/ca.pem.`,
+    );
+  }
+  return normal;
 }
 
 /** A registry host as the engine names it in an image reference: `docker.io`, `ghcr.io`, `registry.local:5000`. */
@@ -188,7 +236,12 @@ export function specFromComposeText(text: string, path: string): SandboxSpec | u
     );
   }
   const allowHosts = allowHostsIn(model, path, spec.agent);
-  return allowHosts ? { ...spec, allowHosts } : spec;
+  if (!allowHosts) return spec;
+  // A private host the user took out of EGRESS_ALLOW by hand is no longer let through either.
+  const bare = new Set(allowHosts.map((entry) => entry.replace(/:[0-9]+$/, '')));
+  const allowPrivateHosts = spec.allowPrivateHosts?.filter((entry) => bare.has(entry));
+  const { allowPrivateHosts: _old, ...rest } = spec;
+  return { ...rest, allowHosts, ...(allowPrivateHosts?.length ? { allowPrivateHosts } : {}) };
 }
 
 /**

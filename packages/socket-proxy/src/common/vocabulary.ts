@@ -104,6 +104,10 @@ export const EGRESS_ENV = Object.freeze({
   EGRESS_HEADER_TIMEOUT: 'EGRESS_HEADER_TIMEOUT',
   EGRESS_IDLE_TIMEOUT: 'EGRESS_IDLE_TIMEOUT',
   EGRESS_CONNECT_TIMEOUT: 'EGRESS_CONNECT_TIMEOUT',
+  /** http://[user:password@]host:port of the company's proxy: what is let through leaves by it. */
+  EGRESS_UPSTREAM_PROXY: 'EGRESS_UPSTREAM_PROXY',
+  /** What goes direct instead (NO_PROXY's syntax). */
+  EGRESS_NO_PROXY: 'EGRESS_NO_PROXY',
 } as const);
 export type EgressEnvName = keyof typeof EGRESS_ENV;
 

@@ -1,5 +1,5 @@
 /** What the egress handlers share: the per-request log line and the guarded way out. */
-import type { Dialed } from './dial';
+import type { Dialed, DialMode } from './dial';
 import type { EgressConfig } from './config';
 import type { Refusal, Target } from './request';
 import type { AccessEntry, Logger } from '../common/logger';
@@ -13,6 +13,8 @@ export interface EgressAccessEntry extends AccessEntry {
   port?: number;
   /** The address connected to, as resolved by the proxy. */
   address?: string;
+  /** The upstream proxy it went through (its URL without credentials), if any. */
+  via?: string;
   up: number;
   down: number;
 }
@@ -23,7 +25,7 @@ export interface EgressContext {
   config: EgressConfig;
   log: EgressLog;
   /** Resolves, judges and connects, within the cap on upstream connections. */
-  dial(target: Target, privateAllowed: boolean): Promise<Dialed | Refusal>;
+  dial(target: Target, privateAllowed: boolean, mode: DialMode): Promise<Dialed | Refusal>;
 }
 
 export interface Access {

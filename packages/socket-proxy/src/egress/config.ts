@@ -5,6 +5,7 @@
 import { isIP } from 'node:net';
 import { collectProblems, LOG_LEVELS } from '../common/config';
 import { Allowlist, EgressConfigError, parseAllowlist, parsePorts } from './allowlist';
+import { parseUpstreamProxy, UpstreamProxy } from './upstream';
 import { EGRESS_DEFAULT_PORTS, EGRESS_ENV, EGRESS_PORT } from '../common/vocabulary';
 
 export { EgressConfigError };
@@ -31,6 +32,8 @@ export interface EgressConfig {
   idleTimeoutMs: number;
   connectTimeoutMs: number;
   logLevel: string;
+  /** EGRESS_UPSTREAM_PROXY: where what is let through goes (except EGRESS_NO_PROXY), or direct when unset. */
+  upstream?: UpstreamProxy;
 }
 
 export { isEgressMode } from '../common/vocabulary';
@@ -80,6 +83,10 @@ export function loadEgressConfig(env: NodeJS.ProcessEnv): EgressConfig {
   const listen = attempt(() => parseEgressListen(env.EGRESS_LISTEN ?? DEFAULT_EGRESS_LISTEN));
   const defaultPorts = attempt(() => (env.EGRESS_PORTS === undefined ? [...EGRESS_DEFAULT_PORTS] : parsePorts(env.EGRESS_PORTS, 'EGRESS_PORTS')));
   const allowlist = attempt(() => parseAllowlist(env.EGRESS_ALLOW ?? '', env.EGRESS_ALLOW_PRIVATE ?? '', defaultPorts ?? EGRESS_DEFAULT_PORTS));
+  const upstream = attempt(() => (env.EGRESS_UPSTREAM_PROXY ? parseUpstreamProxy(env.EGRESS_UPSTREAM_PROXY, env.EGRESS_NO_PROXY ?? '') : undefined));
+  // Empty (a compose file's `${VAR:-}` with nothing given) is direct, and NO_PROXY then says nothing.
+  if (env.EGRESS_UPSTREAM_PROXY === undefined && env.EGRESS_NO_PROXY)
+    problems.push('EGRESS_NO_PROXY is set without EGRESS_UPSTREAM_PROXY: it says what bypasses the upstream proxy.');
   const rawMax = env.EGRESS_MAX_CONNECTIONS;
   const maxConnections = rawMax === undefined ? EGRESS_DEFAULTS.maxConnections : /^[0-9]{1,6}$/.test(rawMax.trim()) ? Number(rawMax) : NaN;
   if (!(maxConnections >= 1 && maxConnections <= 100_000)) {
@@ -96,5 +103,5 @@ export function loadEgressConfig(env: NodeJS.ProcessEnv): EgressConfig {
   if (problems.length > 0 || !listen || !defaultPorts || !allowlist || !headerTimeoutMs || !idleTimeoutMs || !connectTimeoutMs) {
     throw new EgressConfigError(`devsec-socket-proxy (egress) will not start:\n  - ${problems.join('\n  - ')}`);
   }
-  return { listen, allowlist, defaultPorts, maxConnections, headerTimeoutMs, idleTimeoutMs, connectTimeoutMs, logLevel };
+  return { listen, allowlist, defaultPorts, maxConnections, headerTimeoutMs, idleTimeoutMs, connectTimeoutMs, logLevel, ...(upstream ? { upstream } : {}) };
 }

@@ -52,9 +52,10 @@ export async function handleHttp(context: EgressContext, req: http.IncomingMessa
   const decision = matchHost(config.allowlist, target.host, target.port);
   if (!decision.allowed) return refuse({ status: 403, rule: decision.rule, message: decision.message });
   entry.rule = decision.rule;
-  const dialed = await context.dial(target, decision.privateAllowed);
+  const dialed = await context.dial(target, decision.privateAllowed, 'http');
   if (isRefusal(dialed)) return refuse(dialed);
   entry.address = dialed.address;
+  if (dialed.via) entry.via = dialed.via;
   if (res.destroyed) return void dialed.socket.destroy();
   entry.decision = 'allow';
   dialed.socket.setTimeout(config.idleTimeoutMs, () => dialed.socket.destroy(Object.assign(new Error('idle timeout'), { code: 'idle-timeout' })));
@@ -62,10 +63,19 @@ export async function handleHttp(context: EgressContext, req: http.IncomingMessa
   const upstream = http.request({
     createConnection: () => dialed.socket,
     method: req.method,
-    path: target.path,
+    // Through the company's proxy: absolute-form, with its credentials (never the client's Proxy-* headers).
+    path: dialed.via ? `http://${target.authority}${target.path}` : target.path,
     setHost: false,
     // One request per upstream connection: each request is decided and resolved on its own.
-    headers: ['Host', target.authority, ...forwardedHeaders(req.rawHeaders), ...framing.header, 'Connection', 'close'],
+    headers: [
+      'Host',
+      target.authority,
+      ...forwardedHeaders(req.rawHeaders),
+      ...framing.header,
+      ...(dialed.via && config.upstream?.authorization ? ['Proxy-Authorization', config.upstream.authorization] : []),
+      'Connection',
+      'close',
+    ],
   });
   upstream.on('response', (answer) => {
     try {

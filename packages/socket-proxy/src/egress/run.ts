@@ -34,6 +34,8 @@ export async function runEgress(env: NodeJS.ProcessEnv): Promise<number> {
     listen: `tcp://${urlHost(config.listen.host)}:${(server.address() as AddressInfo).port}`,
     allow: config.allowlist.entries.map((entry) => entry.text),
     allowPrivate: [...config.allowlist.privateAllowed],
+    // Never its credentials: the URL as shown, and what goes direct.
+    ...(config.upstream ? { upstream: config.upstream.shown, noProxy: env.EGRESS_NO_PROXY ?? '' } : {}),
     ports: config.defaultPorts,
     maxConnections: config.maxConnections,
     headerTimeout: formatDuration(config.headerTimeoutMs),

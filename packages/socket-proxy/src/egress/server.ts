@@ -53,12 +53,12 @@ function egressContext(config: EgressConfig, log: EgressLog, network: Network, c
   return {
     config,
     log,
-    async dial(target, privateAllowed) {
+    async dial(target, privateAllowed, mode) {
       if (upstreams.size + connections.dialing >= config.maxConnections) return limitReached(config, 'upstream');
       connections.dialing++;
       let result;
       try {
-        result = await dial(target, privateAllowed, network, config.connectTimeoutMs);
+        result = await dial(target, privateAllowed, network, config.connectTimeoutMs, { upstream: config.upstream, mode });
       } finally {
         connections.dialing--;
       }

@@ -56,9 +56,10 @@ export async function handleConnect(context: EgressContext, req: IncomingMessage
   const decision = matchHost(config.allowlist, target.host, target.port);
   if (!decision.allowed) return refuse({ status: 403, ...decision });
   entry.rule = decision.rule;
-  const dialed = await context.dial(target, decision.privateAllowed);
+  const dialed = await context.dial(target, decision.privateAllowed, 'tunnel');
   if (isRefusal(dialed)) return refuse(dialed);
   entry.address = dialed.address;
+  if (dialed.via) entry.via = dialed.via;
   if (client.destroyed) {
     dialed.socket.destroy();
     return access.finish(499, 'client closed before the tunnel was open');

@@ -184,6 +184,7 @@ function templateValues(tree: Tree, target: SandboxTarget, spec: SandboxSpec) {
     egressNetwork: EGRESS_NETWORK,
     egressPort: EGRESS_PORT,
     egressAllow: egressAllowList(spec.agent, spec.allowHosts),
+    egressAllowPrivate: spec.allowPrivateHosts ?? [],
     egressProxyUrl: `http://${EGRESS_SERVICE}:${EGRESS_PORT}`,
     proxyEnvNames: PROXY_ENV_NAMES,
     noProxyEnvNames: NO_PROXY_ENV_NAMES,

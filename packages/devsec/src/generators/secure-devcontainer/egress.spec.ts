@@ -4,6 +4,8 @@ import { expectValid, generated, run } from '../../testing/generated-sandbox';
 import { validateCompose } from '../../testing/schemas';
 import { snapshot, workspaceWithProjects } from '../../testing/workspace';
 import { managedState } from '../../sandbox/managed-file';
+import { readSpec } from '../../sandbox/spec';
+import { syncGenerator } from '../sync/sync';
 
 const COMPOSE = 'apps/app/.devcontainer/docker-compose.yml';
 const allowOf = (tree: Tree) => String(generated(tree).compose.services['egress-proxy'].environment.EGRESS_ALLOW).split(' ');
@@ -73,6 +75,54 @@ describe('secure-devcontainer generator: egress', () => {
     const before = snapshot(tree);
     await expect(run(tree, options)).rejects.toThrow(message);
     expect(snapshot(tree)).toEqual(before);
+  });
+
+  it('--allowPrivateHosts: EGRESS_ALLOW_PRIVATE names them, stored in the spec, kept by a re-run and by nx sync', async () => {
+    await run(tree, { allowHosts: ['npm.corp.example', 'git.corp.example:8443', 'pypi.org'], allowPrivateHosts: ['NPM.corp.example,git.corp.example'] });
+    const egress = () => generated(tree).compose.services['egress-proxy'].environment;
+    expect(egress().EGRESS_ALLOW_PRIVATE).toBe('npm.corp.example git.corp.example');
+    expect(readSpec(tree, 'apps/app')?.allowPrivateHosts).toEqual(['npm.corp.example', 'git.corp.example']);
+    await run(tree, { aptPackages: ['jq'] });
+    expect(egress().EGRESS_ALLOW_PRIVATE).toBe('npm.corp.example git.corp.example');
+    const before = snapshot(tree);
+    await expect(syncGenerator(tree)).resolves.toBeUndefined();
+    expect(snapshot(tree)).toEqual(before);
+    // A hand edit of the private list is an edit of a managed file, not a way to add one.
+    tree.write(COMPOSE, (tree.read(COMPOSE, 'utf-8') as string).replace(/EGRESS_ALLOW_PRIVATE: ("?)npm/, 'EGRESS_ALLOW_PRIVATE: $1pypi.org npm'));
+    expect(managedState(COMPOSE, tree.read(COMPOSE, 'utf-8'))).toBe('edited');
+  });
+
+  it('without --allowPrivateHosts there is no EGRESS_ALLOW_PRIVATE (every private address refused)', async () => {
+    await run(tree, { allowHosts: ['npm.corp.example'] });
+    expect(generated(tree).compose.services['egress-proxy'].environment.EGRESS_ALLOW_PRIVATE).toBeUndefined();
+    expect(readSpec(tree, 'apps/app')).not.toHaveProperty('allowPrivateHosts');
+  });
+
+  it('drops a private host whose name the user took out of EGRESS_ALLOW by hand', async () => {
+    await run(tree, { allowHosts: ['npm.corp.example'], allowPrivateHosts: ['npm.corp.example'] });
+    tree.write(COMPOSE, (tree.read(COMPOSE, 'utf-8') as string).replace(/^\s+npm\.corp\.example\n/m, ''));
+    expect(readSpec(tree, 'apps/app')).not.toHaveProperty('allowPrivateHosts');
+  });
+
+  it.each([
+    [{ allowPrivateHosts: ['npm.corp.example'] }, /--allowPrivateHosts: npm.corp.example is not in --allowHosts.*add --allowHosts=npm.corp.example/],
+    [{ allowHosts: ['*.corp.example'], allowPrivateHosts: ['*.corp.example'] }, /--allowPrivateHosts: "\*.corp.example" is not an exact host name/],
+    [{ allowHosts: ['npm.corp.example:8443'], allowPrivateHosts: ['npm.corp.example:8443'] }, /not an exact host name or address \(no \*.domain, no :port\)/],
+    [{ caCerts: '../outside.pem' }, /--caCerts: "..\/outside.pem" is not a file inside the workspace.*up-worktree --caCerts=/],
+    [{ caCerts: '/etc/ssl/ca.pem' }, /--caCerts: "\/etc\/ssl\/ca.pem" is not a file inside the workspace/],
+  ])('refuses %p, naming the option; the tree is unchanged', async (options, message) => {
+    const before = snapshot(tree);
+    await expect(run(tree, options)).rejects.toThrow(message);
+    expect(snapshot(tree)).toEqual(before);
+  });
+
+  it('--caCerts: a workspace path stored in the spec, kept by a re-run, removed by --caCerts=', async () => {
+    await run(tree, { caCerts: './tools/certs/corp-ca.pem' });
+    expect(readSpec(tree, 'apps/app')?.caCerts).toBe('tools/certs/corp-ca.pem');
+    await run(tree);
+    expect(readSpec(tree, 'apps/app')?.caCerts).toBe('tools/certs/corp-ca.pem');
+    await run(tree, { caCerts: '' });
+    expect(readSpec(tree, 'apps/app')).not.toHaveProperty('caCerts');
   });
 
   it('with --egress=open: no egress proxy, a route out for the dev container, said loudly by the audit', async () => {

@@ -11,7 +11,10 @@ import type { SecureDevcontainerGeneratorSchema } from './schema';
  * The stored spec, if it reads (one this run replaces may be broken); the hosts the user listed
  * in the file are read strictly, since the run keeps them.
  */
-function storedSpec(tree: Tree, target: SandboxTarget): Pick<SandboxSpec, 'localhostProxy' | 'allowHosts' | 'workspace' | 'testContainers'> | undefined {
+function storedSpec(
+  tree: Tree,
+  target: SandboxTarget,
+): Pick<SandboxSpec, 'localhostProxy' | 'allowHosts' | 'allowPrivateHosts' | 'caCerts' | 'workspace' | 'testContainers'> | undefined {
   let stored: SandboxSpec | undefined;
   try {
     stored = readSpec(tree, target.projectRoot);
@@ -30,6 +33,8 @@ function storedSpec(tree: Tree, target: SandboxTarget): Pick<SandboxSpec, 'local
   return {
     localhostProxy: stored?.localhostProxy,
     allowHosts: listed ?? stored?.allowHosts ?? [],
+    allowPrivateHosts: stored?.allowPrivateHosts,
+    caCerts: stored?.caCerts,
     workspace: stored?.workspace,
     testContainers: stored?.testContainers,
   };
@@ -45,6 +50,9 @@ export async function secureDevcontainerGenerator(tree: Tree, options: SecureDev
     localhostProxy: options.localhostProxy ?? stored?.localhostProxy,
     workspace: options.workspace ?? stored?.workspace,
     allowHosts: [...(stored?.allowHosts ?? []), ...normalizeList(options.allowHosts)],
+    // Kept across re-runs, added to like --allowHosts; --caCerts= (empty) removes the file.
+    allowPrivateHosts: [...(stored?.allowPrivateHosts ?? []), ...normalizeList(options.allowPrivateHosts)],
+    caCerts: options.caCerts ?? stored?.caCerts,
     // Kept across re-runs too: --testContainers=false turns it off.
     testContainers: options.testContainers === true && stored?.testContainers ? stored.testContainers : (options.testContainers ?? stored?.testContainers),
   });

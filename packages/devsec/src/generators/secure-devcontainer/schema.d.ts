@@ -11,6 +11,10 @@ export type SecureDevcontainerGeneratorSchema = {
   egress?: EgressMode;
   /** Hosts the egress proxy allows beyond the defaults (added to what the compose file lists). */
   allowHosts?: string[];
+  /** Exact names of allowHosts that may resolve to a private address (a mirror, an internal registry or Git server). */
+  allowPrivateHosts?: string[];
+  /** A PEM file of the workspace whose CA certificates the sandbox trusts (checked and copied by the host at every start). */
+  caCerts?: string;
   /** mount (default): the host's checkout, bind-mounted; clone: a volume holding a clone of the repository. Kept across re-runs when left out. */
   workspace?: WorkspaceMode;
   /**

@@ -59,7 +59,7 @@ export const OBSERVATIONS: Shape = {
         direct: { array: { object: { ...target, outcome: { enum: ['connected', 'refused', 'unreachable', 'silent'] } }, optional: { error: 'string' } } },
         lookup: { object: { name: 'string' }, optional: { addresses: strings, error: 'string' } },
       },
-      optional: { proxy: 'string', refused: proxyAnswer, allowed: proxyAnswer },
+      optional: { proxy: 'string', refused: proxyAnswer, allowed: proxyAnswer, privateHosts: { array: proxyAnswer } },
     },
   },
 };

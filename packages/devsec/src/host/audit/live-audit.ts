@@ -152,15 +152,16 @@ export function gatherProbeInput(stack: SandboxStack, run: Runner = runCommand):
       socketPaths: [...ENGINE_SOCKET_PATHS],
       hostNames: [...HOST_GATEWAY_NAMES],
       hostMarkers: [],
-      egress: egressProbeInput(app, egressAllowOf(project, run)),
+      egress: egressProbeInput(app, ...egressListsOf(project, run)),
     },
   };
 }
 
-/** EGRESS_ALLOW as this stack's running egress proxy has it (the host reads it; the proxy redacts env for the agent). */
-function egressAllowOf(project: string, run: Runner): string | undefined {
+/** EGRESS_ALLOW and EGRESS_ALLOW_PRIVATE as this stack's running egress proxy has them (the host reads them; the proxy redacts env for the agent). */
+function egressListsOf(project: string, run: Runner): [string | undefined, string | undefined] {
   const [proxy] = inspect(runningIds([`label=${COMPOSE_PROJECT_LABEL}=${project}`, `label=${COMPOSE_SERVICE_LABEL}=${EGRESS_SERVICE}`], run), run);
-  return proxy?.Config.Env?.find((entry) => entry.startsWith('EGRESS_ALLOW='))?.slice('EGRESS_ALLOW='.length);
+  const value = (name: string) => proxy?.Config.Env?.find((entry) => entry.startsWith(`${name}=`))?.slice(name.length + 1);
+  return [value('EGRESS_ALLOW'), value('EGRESS_ALLOW_PRIVATE')];
 }
 
 /**

@@ -36,7 +36,13 @@ function listedName(allow: string | undefined): string | undefined {
   return splitHosts(allow ?? '').find((entry) => !entry.startsWith('*.') && !/^[\d.]+(:\d+)?$/.test(entry) && !entry.startsWith('['));
 }
 
-export function egressProbeInput(app: AppContainer, egressAllow: string | undefined): EgressProbeInput | undefined {
+/** The EGRESS_ALLOW entries (host[:port]) of each EGRESS_ALLOW_PRIVATE name: what the probe asks the proxy for. */
+export function privateNames(allow: string | undefined, allowPrivate: string | undefined): string[] {
+  const names = new Set(splitHosts(allowPrivate ?? ''));
+  return splitHosts(allow ?? '').filter((entry) => names.has(entry.replace(/:[0-9]+$/, '')));
+}
+
+export function egressProbeInput(app: AppContainer, egressAllow: string | undefined, egressAllowPrivate?: string): EgressProbeInput | undefined {
   if (app.Config.Labels?.[EGRESS_LABEL] === 'open') return undefined;
   const direct: ProbeTarget[] = [];
   for (const [network, settings] of Object.entries(app.NetworkSettings.Networks ?? {})) {
@@ -52,5 +58,6 @@ export function egressProbeInput(app: AppContainer, egressAllow: string | undefi
     refusedName: NEVER_LISTED,
     allowedName: listedName(egressAllow),
     lookupName: OUTSIDE_NAME,
+    ...(egressAllowPrivate ? { privateNames: privateNames(egressAllow, egressAllowPrivate) } : {}),
   };
 }

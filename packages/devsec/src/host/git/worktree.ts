@@ -155,6 +155,8 @@ export function worktreeOverrideFile(
   mounts: Mount[],
   egress?: Record<string, { environment: Record<string, string> }>,
   appEnvironment: Record<string, string> = {},
+  /** Values Compose interpolates (references to the compose process's environment, never secrets themselves): service → name → `${VAR}`. */
+  references: Record<string, Record<string, string>> = {},
 ): string {
   const volumes = mounts.map(({ source, target, readOnly }) => ({
     type: 'bind',
@@ -175,6 +177,10 @@ export function worktreeOverrideFile(
     ...environments[APP_SERVICE],
     ...(Object.keys(ownEnvironment).length ? { environment: { ...environments[APP_SERVICE]?.environment, ...ownEnvironment } } : {}),
   };
+  for (const [service, values] of Object.entries(references)) {
+    const environment = { ...(environments[service]?.environment ?? {}), ...values };
+    environments[service] = { ...environments[service], environment };
+  }
   const services: Record<string, object> = { ...environments, [APP_SERVICE]: { ...app, volumes } };
   return header + stringify({ services });
 }

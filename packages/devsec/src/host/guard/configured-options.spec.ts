@@ -25,6 +25,8 @@ describe('options that widen the sandbox come from the command line only', () =>
     expect([...commandLineOnlyOptions(schemaOf('up-worktree'))]).toEqual([
       ['composeFile', ['composeFile']],
       ['unsafeAllow', ['unsafeAllow', 'unsafe-allow']],
+      ['caCerts', ['caCerts']],
+      ['upstreamProxy', ['upstreamProxy']],
     ]);
     expect([...commandLineOnlyOptions(schemaOf('audit')).keys()]).toEqual(['composeFile', 'outputFile']);
     for (const executor of ['down-worktree', 'up-shared', 'down-shared'])
@@ -39,6 +41,9 @@ describe('options that widen the sandbox come from the command line only', () =>
     // Nx maps the schema's alias onto the option from project.json as from the command line.
     ['its alias unsafe-allow', { 'unsafe-allow': ['privileged'] }, /unsafeAllow \(as unsafe-allow\), set in apps\/app\/project\.json/],
     ['another compose file', { composeFile: '/tmp/evil.yml' }, /composeFile, set in apps\/app\/project\.json/],
+    // The agent's upstream would see every tunnel; its CA would read them.
+    ['an upstream proxy', { upstreamProxy: 'http://agent.example:3128' }, /upstreamProxy, set in apps\/app\/project\.json/],
+    ['a CA file vouched for', { caCerts: 'certs/agent-ca.pem' }, /caCerts, set in apps\/app\/project\.json/],
   ])('refuses %s in project.json options', (_, options, message) => {
     write('apps/app/project.json', { targets: { 'up-worktree': { options } } });
     expect(() => check({ options: { composeFile: INFERRED, ...options } })).toThrow(message);

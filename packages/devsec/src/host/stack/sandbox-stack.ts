@@ -40,6 +40,10 @@ import { stateDir } from '../engine/state-dir';
 import { composeEnvironment } from './workspace-env';
 import { composeProjectName, findOurDevcontainers, sandboxEnvFile, worktreeIdentity, WorktreeIdentity, worktreeOverrideFile } from '../git/worktree';
 import { readState, withState, WorktreeState } from './worktree-state';
+import { CaTrust, prepareCaTrust } from './ca-certs';
+import { UPSTREAM_PROXY_REFERENCE, UPSTREAM_PROXY_VARIABLE, upstreamProxyPlan, UpstreamProxyPlan } from './upstream-proxy';
+import { checkCaCertsPath } from '../../sandbox/spec';
+import { EGRESS_SERVICE } from '../../sandbox/vocabulary';
 
 export interface SandboxStack {
   identity: WorktreeIdentity;
@@ -69,6 +73,20 @@ export interface SandboxStack {
   sharedSecrets?: Record<string, string>;
   /** Whether its spec asks for --testContainers (the agent's own containers, removed with the stack). */
   testContainers?: boolean;
+  /** The CA certificates trusted inside this start (--caCerts; ca-certs.ts). */
+  caTrust?: CaTrust;
+  /** The company proxy the egress proxy leaves through this start (upstream-proxy.ts). */
+  upstreamProxy?: UpstreamProxyPlan;
+}
+
+/** What `up-worktree` is given for this start only (not stored in the spec). */
+export interface StartInputs {
+  /** --caCerts at start: a CA file the user vouches for (absolute, or from the workspace root). */
+  caCerts?: string;
+  /** --upstreamProxy at start; else HTTPS_PROXY/HTTP_PROXY of the shell. */
+  upstreamProxy?: string;
+  /** Nothing starts after this (down, reset-data): a CA file that would refuse a start is left out, not an error. */
+  notStarting?: boolean;
 }
 
 /**
@@ -185,6 +203,7 @@ export function prepareWorktree(
   composeFileFromRoot: string,
   run: Runner = runCommand,
   say: (line: string) => void = console.log,
+  inputs: StartInputs = {},
 ): SandboxStack {
   // A remote engine is refused first, before anything is read or written (the rest of it is learned below).
   const endpoint = localEndpoint();
@@ -233,9 +252,34 @@ export function prepareWorktree(
     composeProject: identity.composeProjectName,
     gitCommonDir: identity.gitCommonDir,
   });
-  writeFresh(overridePath, withState(worktreeOverrideFile(mounts, egress, tenantEnvironment(tenants)), state));
-  const compose = { ...stack.compose, env: { ...stack.compose.env, ...ENGINES[engine.kind].composeEnv } };
-  const spec = (definition as { 'x-devsec'?: { options?: { testContainers?: unknown } } } | null)?.['x-devsec'];
+  const spec = (definition as { 'x-devsec'?: { options?: { testContainers?: unknown; caCerts?: unknown } } } | null)?.['x-devsec'];
+  // --caCerts: checked and copied into the stack's state at every start, mounted read-only (ca-certs.ts).
+  const specCa = typeof spec?.options?.caCerts === 'string' && spec.options.caCerts ? checkCaCertsPath(spec.options.caCerts) : undefined;
+  let caTrust: CaTrust | undefined;
+  try {
+    caTrust = prepareCaTrust(identity.workspaceRoot, specCa, inputs.caCerts, stackStateDir(stack), say);
+  } catch (error) {
+    if (!inputs.notStarting) throw error;
+  }
+  if (caTrust) mounts = [...mounts, ...caTrust.mounts];
+  // The company proxy: its URL reaches the egress proxy by the compose process's environment only (upstream-proxy.ts).
+  const upstreamProxy = egress ? upstreamProxyPlan(inputs.upstreamProxy, process.env, say) : undefined;
+  const references: Record<string, Record<string, string>> = upstreamProxy
+    ? {
+        [EGRESS_SERVICE]: {
+          EGRESS_UPSTREAM_PROXY: UPSTREAM_PROXY_REFERENCE,
+          ...(upstreamProxy.noProxy ? { EGRESS_NO_PROXY: upstreamProxy.noProxy.replace(/\$/g, '$$$$') } : {}),
+        },
+      }
+    : {};
+  writeFresh(
+    overridePath,
+    withState(worktreeOverrideFile(mounts, egress, { ...tenantEnvironment(tenants), ...(caTrust?.environment ?? {}) }, references), state),
+  );
+  const compose = {
+    ...stack.compose,
+    env: { ...stack.compose.env, ...ENGINES[engine.kind].composeEnv, ...(upstreamProxy ? { [UPSTREAM_PROXY_VARIABLE]: upstreamProxy.url } : {}) },
+  };
   const testContainers = Boolean(spec?.options?.testContainers);
   return {
     ...stack,
@@ -250,6 +294,8 @@ export function prepareWorktree(
     tenants,
     sharedSecrets: secrets,
     testContainers,
+    caTrust,
+    upstreamProxy,
   };
 }
 

@@ -20,7 +20,7 @@ import { visible } from '../../sandbox/visible';
  * start, or where our state and your runtime directory are (XDG_*). Nx sets only what the shell
  * left unset, and XDG_STATE_HOME usually is.
  */
-export const STEERING_VARIABLE = /^(DEVSEC_|DOCKER_|COMPOSE_|BUILDX_|GIT_|XDG_|LD_|DYLD_)|^(NODE_OPTIONS|HOME|PATH|BUILDKIT_HOST)$/;
+export const STEERING_VARIABLE = /^(DEVSEC_|DOCKER_|COMPOSE_|BUILDX_|GIT_|XDG_|LD_|DYLD_)|^(NODE_OPTIONS|HOME|PATH|BUILDKIT_HOST)$|^(HTTPS?_PROXY|NO_PROXY)$/i;
 
 /** The dotenv files Nx 23 loads for a target of a project, as it names them (tasks-runner/task-env-paths). */
 export function nxDotEnvFiles(projectRoot: string, target: string, configuration?: string): string[] {
@@ -76,7 +76,7 @@ export function checkWorkspaceEnvFiles(workspaceRoot: string, projectRoot: strin
   }
   if (problems.length > 0) {
     throw new SandboxError(
-      `Refusing to start: a .env file that Nx loads into this task sets what steers the sandbox (DEVSEC_*, DOCKER_*, COMPOSE_*, BUILDX_*, GIT_*, XDG_*, LD_*, DYLD_*, NODE_OPTIONS, HOME, PATH, BUILDKIT_HOST):\n` +
+      `Refusing to start: a .env file that Nx loads into this task sets what steers the sandbox (DEVSEC_*, DOCKER_*, COMPOSE_*, BUILDX_*, GIT_*, XDG_*, LD_*, DYLD_*, NODE_OPTIONS, HOME, PATH, BUILDKIT_HOST, HTTP(S)_PROXY and NO_PROXY: the egress proxy's way out):\n` +
         `${problems.join('\n')}\n` +
         'Nx puts these into the process before our executor runs, and they would beat the values @org/devsec computes. ' +
         'Remove those lines (set DOCKER_HOST and the like in your shell instead), then run again. ' +

@@ -76,5 +76,8 @@ async function egress() {
     proxy,
     refused: proxy ? await connectThrough(proxy, spec.refusedName) : undefined,
     allowed: proxy && spec.allowedName ? await connectThrough(proxy, spec.allowedName) : undefined,
+    // Every private host the list lets through (--allowPrivateHosts), each reported by name.
+    privateHosts:
+      proxy && spec.privateNames ? await Promise.all(spec.privateNames.map((/** @type {string} */ name) => connectThrough(proxy, name))) : undefined,
   };
 }
