@@ -39,6 +39,8 @@ import { stateDir } from '../engine/state-dir';
 import { composeEnvironment } from './workspace-env';
 import { composeProjectName, findOurDevcontainers, sandboxEnvFile, worktreeIdentity, WorktreeIdentity, worktreeOverrideFile } from '../git/worktree';
 import { readState, withState, WorktreeState } from './worktree-state';
+import { PackageManagerPlan, planPackageManager } from './package-manager-plan';
+import { PACKAGE_MANAGER_INSIDE } from '../../sandbox/node-modules';
 
 export interface SandboxStack {
   identity: WorktreeIdentity;
@@ -184,6 +186,8 @@ export function prepareWorktree(
   composeFileFromRoot: string,
   run: Runner = runCommand,
   say: (line: string) => void = console.log,
+  /** A start: the package manager is fetched when missing, and a workspace it cannot serve is refused (else only what is at hand is used). */
+  start = false,
 ): SandboxStack {
   // A remote engine is refused first, before anything is read or written (the rest of it is learned below).
   const endpoint = localEndpoint();
@@ -230,7 +234,14 @@ export function prepareWorktree(
     composeProject: identity.composeProjectName,
     gitCommonDir: identity.gitCommonDir,
   });
-  writeFresh(overridePath, withState(worktreeOverrideFile(mounts, egress, tenantEnvironment(tenants)), state));
+  const packageManager = packageManagerFor(identity.workspaceRoot, stack, workspace, run, say, start);
+  writeFresh(
+    overridePath,
+    withState(
+      worktreeOverrideFile([...mounts, ...(packageManager?.mounts ?? [])], egress, { ...packageManager?.environment, ...tenantEnvironment(tenants) }),
+      state,
+    ),
+  );
   const compose = { ...stack.compose, env: { ...stack.compose.env, ...ENGINES[engine.kind].composeEnv } };
   const spec = (definition as { 'x-devsec'?: { options?: { testContainers?: unknown } } } | null)?.['x-devsec'];
   const testContainers = Boolean(spec?.options?.testContainers);
@@ -248,6 +259,28 @@ export function prepareWorktree(
     sharedSecrets: secrets,
     testContainers,
   };
+}
+
+/**
+ * The workspace's package manager inside (package-manager-plan.ts). In clone mode the host's
+ * node_modules is not beside the volume, so only the release is mounted. Outside a start
+ * (down, VS Code's initializeCommand) nothing is fetched and nothing is refused.
+ */
+function packageManagerFor(
+  workspaceRoot: string,
+  stack: SandboxStack,
+  workspace: WorkspaceMode,
+  run: Runner,
+  say: (line: string) => void,
+  start: boolean,
+): PackageManagerPlan | undefined {
+  try {
+    const plan = planPackageManager(workspaceRoot, stackStateDir(stack), { run, say, fetch: start });
+    return workspace === 'mount' ? plan : { ...plan, mounts: plan.mounts.filter((mount) => mount.target === PACKAGE_MANAGER_INSIDE) };
+  } catch (error) {
+    if (start) throw error;
+    return undefined;
+  }
 }
 
 /** The proxy's base image as the compose files build it (the look at the engine's socket runs it, so no other image is pulled). */
