@@ -1,6 +1,6 @@
 /**
  * Benchmarks, measured side by side in one run (alternating A/B), on unix sockets only.
- *   npm run bench            all figures;   npm run bench -- ps logs follow up graph memory egress cli check git   some
+ *   npm run bench            all figures;   npm run bench -- ps logs follow up tree graph memory egress cli check git   some
  * Writes the table to bench/results.md (and prints it). Needs a Docker engine and the
  * stand-in images (bash scripts/stand-in-images.sh); builds the packages first.
  */
@@ -18,6 +18,7 @@ import { benchCheck } from './check-figure';
 import { benchEgress } from './egress-figure';
 import { benchGraph, benchUp } from './nx-figures';
 import { benchGit } from './git-figure';
+import { benchBigTree } from './big-tree-figure';
 import { BASE_IMAGE, buildImages, Helper, memoryOf, removeImages, socketFolder, stackRunFlags, startHaproxy, startOurProxy } from './stack-helpers';
 
 const wanted = process.argv.slice(2);
@@ -211,6 +212,7 @@ async function main() {
     if (proxy && want('logs')) await benchLogs(proxy);
     if (proxy && want('follow')) await benchFollow(proxy);
     if (want('up')) await benchUp();
+    if (want('tree')) await benchBigTree();
     if (want('graph')) benchGraph();
     if (want('git')) benchGit();
     if (want('cli')) {

@@ -58,6 +58,8 @@ export interface SandboxStack {
   sharedTrust?: SharedFileTrust;
   /** How the dev container reaches the outside, as its compose file says (prepareWorktree). */
   egress?: EgressMode;
+  /** The workspace's package manager inside: its read-only mounts and environment (prepareWorktree). */
+  packageManager?: PackageManagerPlan;
   /** The engine and how its proxy reaches the socket (prepareWorktree). */
   engine?: EngineProfile;
   /** The dev container's mounts the override file adds (prepareWorktree): checked against the kernel's view after the start. */
@@ -254,6 +256,7 @@ export function prepareWorktree(
     egress: egressModeOf(models),
     engine,
     mounts,
+    packageManager,
     workspace,
     tenants,
     sharedSecrets: secrets,
