@@ -9,7 +9,7 @@
 import { ExecutorContext, logger } from '@nx/devkit';
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { describeWithDocker, docker } from '../../../../tools/testing/docker';
@@ -87,7 +87,9 @@ describeWithDocker('pnpm and Yarn workspaces: nx add, the package manager and nx
     const dir = join(base, pm);
     const network = `devsec-pm-${pm}-${run}`;
     mkdirSync(join(dir, 'apps/app'), { recursive: true });
-    const proxy = `file:${join(tarballs, 'org-devsec-socket-proxy-0.1.0.tgz')}`;
+    // Vendored in the workspace, as a team keeps a package no registry has: the lockfile names it by a relative path, found inside too.
+    cpSync(tarballs, join(dir, 'vendor'), { recursive: true });
+    const proxy = 'file:./vendor/org-devsec-socket-proxy-0.1.0.tgz';
     // The plugin's proxy package is not on the registry: each package manager's override points it at its tarball.
     const manifest = {
       name: `pm-${pm}-${run}`,
@@ -108,7 +110,7 @@ describeWithDocker('pnpm and Yarn workspaces: nx add, the package manager and nx
     const opts = { cwd: dir, env: hostEnv };
     await sh(pm, ['install'], opts);
     // As a user adds it: nx add, which installs with the workspace's package manager and runs the init generator.
-    await sh('./node_modules/.bin/nx', ['add', `@org/devsec@file:${join(tarballs, 'org-devsec-0.1.0.tgz')}`], opts);
+    await sh('./node_modules/.bin/nx', ['add', '@org/devsec@file:./vendor/org-devsec-0.1.0.tgz'], opts);
     await sh('./node_modules/.bin/nx', ['g', '@org/devsec:secure-devcontainer', '--project', 'app', `--network=${network}`, '--no-interactive'], opts);
     const git = (...args: string[]) => sh('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], opts);
     await git('add', '-A');
@@ -166,11 +168,16 @@ describeWithDocker('pnpm and Yarn workspaces: nx add, the package manager and nx
     const ready = await Promise.all([setUp('pnpm', tarballs), setUp('yarn', tarballs)]);
     const setUpSeconds = (Date.now() - started) / 1000;
     process.env.YARN_GLOBAL_FOLDER = hostEnv.YARN_GLOBAL_FOLDER;
-    for (const ws of ready) {
-      const result = await up(ws.dir);
-      expect({ pm: ws.pm, success: result.success, errors: result.errors }).toEqual({ pm: ws.pm, success: true, errors: '' });
+    const loggedLines: string[] = [];
+    for (const level of ['info', 'warn', 'error'] as const) jest.spyOn(logger, level).mockImplementation((message) => void loggedLines.push(String(message)));
+    const startedAt = Date.now();
+    // Both stacks start at once (their lines interleave in the log; each start's success is its own).
+    const started = await Promise.all(ready.map((ws) => upWorktree({ composeFile }, context(ws.dir)).then((result) => ({ ws, result }))));
+    const lines = loggedLines.splice(0);
+    for (const { ws, result } of started) {
+      if (!result.success) throw new Error(`up-worktree failed in the ${ws.pm} workspace:\n${lines.join('\n')}`);
       const project = readFileSync(join(ws.dir, 'apps/app/.devcontainer/.env'), 'utf-8').match(/COMPOSE_PROJECT_NAME=(\S+)/)![1];
-      workspaces[ws.pm] = { ...ws, app: `${project}-app-1`, firstStart: result.seconds, lines: result.lines };
+      workspaces[ws.pm] = { ...ws, app: `${project}-app-1`, firstStart: (Date.now() - startedAt) / 1000, lines };
     }
     console.log(
       `set-up on the host (both workspaces at once: install, nx add, generator): ${setUpSeconds.toFixed(1)} s; first up-worktree: ` +
@@ -181,6 +188,7 @@ describeWithDocker('pnpm and Yarn workspaces: nx add, the package manager and nx
   });
 
   afterAll(async () => {
+    jest.restoreAllMocks();
     for (const ws of Object.values(workspaces) as Workspace[]) {
       await downWorktree({ composeFile, volumes: true, images: true }, context(ws.dir));
       await downShared({ volumes: true }, context(ws.dir));
@@ -207,11 +215,11 @@ describeWithDocker('pnpm and Yarn workspaces: nx add, the package manager and nx
     const ws = workspaces[pm];
     const found = inside(
       ws,
-      `command -v ${pm}; ${pm} --version; touch /devsec/package-manager/x 2>/dev/null && echo writable || echo read-only; ${pm} exec nx show projects`,
+      `command -v ${pm}; ${pm} --version; touch /devsec/package-manager/x 2>/dev/null && echo writable || echo read-only; ${pm} exec nx --version | head -2`,
     );
     expect({ status: found.status, lines: found.stdout.trim().split('\n') }).toEqual({
       status: 0,
-      lines: [`/devsec/package-manager/bin/${pm}`, PINNED[pm], 'read-only', 'app'],
+      lines: [`/devsec/package-manager/bin/${pm}`, PINNED[pm], 'read-only', 'Nx Version:', '- Local: v23.2.1'],
     });
     expect(ws.lines.join('\n')).toMatch(/node_modules: copied from the host's install/);
   });
@@ -238,7 +246,8 @@ describeWithDocker('pnpm and Yarn workspaces: nx add, the package manager and nx
       'set -e; mkdir -p /tmp/local-pkg && cd /tmp/local-pkg && echo \'{"name":"local-pkg","version":"1.0.0","main":"index.js"}\' > package.json && ' +
         `echo 'module.exports = "local " + 42' > index.js && npm pack --silent >/dev/null && cd "$DEVSEC_WORKSPACE" && ${add} && node -p 'require("local-pkg")'`,
     );
-    expect({ status: result.status, last: result.stdout.trim().split('\n').pop() }).toEqual({ status: 0, last: 'local 42' });
+    if (result.status !== 0) throw new Error(`${add} failed (${result.status}):\n${result.stdout.slice(-3000)}${result.stderr.slice(-2000)}`);
+    expect(result.stdout.trim().split('\n').pop()).toBe('local 42');
     expect(existsSync(join(ws.dir, 'node_modules', 'local-pkg'))).toBe(false);
     expect(treeHash(join(ws.dir, 'node_modules'))).toEqual(ws.hostNodeModules);
   });

@@ -39,7 +39,7 @@ describe('planPackageManager', () => {
     writeFileSync(join(ws, 'package.json'), JSON.stringify({ name: 'w', packageManager }));
     writeFileSync(join(ws, 'pnpm-lock.yaml'), "lockfileVersion: '9.0'\n");
     const store = join(root, 'host-store', 'v10');
-    mkdirSync(store, { recursive: true });
+    mkdirSync(join(store, 'files'), { recursive: true });
     writeFileSync(join(ws, 'node_modules', '.modules.yaml'), `layoutVersion: 5\nstoreDir: ${store}\nvirtualStoreDir: .pnpm\nnodeLinker: isolated\n`);
     return store;
   };
@@ -80,6 +80,14 @@ describe('planPackageManager', () => {
     const right = createHash('sha512').update('console.log("pm")').digest('hex');
     pnpmWorkspace(`pnpm@10.26.0+sha512.${right}`);
     expect(planPackageManager(ws, root, { run: fakeNpm(), env }).mounts[0].target).toBe('/devsec/package-manager');
+  });
+
+  it('mounts as a pnpm store only a folder pnpm made (`v<N>` with its files), whatever .modules.yaml names', () => {
+    pnpmWorkspace();
+    const home = join(root, 'home');
+    mkdirSync(join(home, 'files'), { recursive: true });
+    writeFileSync(join(ws, 'node_modules', '.modules.yaml'), `layoutVersion: 5\nstoreDir: ${home}\n`);
+    expect(planPackageManager(ws, root, { run: fakeNpm(), env }).mounts.map((mount) => mount.target)).toEqual(['/devsec/package-manager']);
   });
 
   it('outside a start nothing is fetched: a release not at hand is simply not mounted', () => {

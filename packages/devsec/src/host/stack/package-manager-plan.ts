@@ -132,9 +132,14 @@ function pnpmStore(workspaceRoot: string): { storeDir: string; modules: ReturnTy
   if (text === undefined) return undefined;
   const modules = parseDocument(text);
   const storeDir = modules.get('storeDir');
-  if (modules.errors.length || typeof storeDir !== 'string' || !isAbsolute(storeDir) || !lstatSync(storeDir, { throwIfNoEntry: false })?.isDirectory()) {
-    return undefined;
-  }
+  // Only a folder pnpm made: `<store-dir>/v<N>` holding its `files` (a store-dir from an .npmrc the agent wrote still mounts no more than that).
+  const isStore =
+    typeof storeDir === 'string' &&
+    isAbsolute(storeDir) &&
+    /^v\d+$/.test(basename(storeDir)) &&
+    lstatSync(storeDir, { throwIfNoEntry: false })?.isDirectory() === true &&
+    lstatSync(join(storeDir, 'files'), { throwIfNoEntry: false })?.isDirectory() === true;
+  if (modules.errors.length || !isStore) return undefined;
   return { storeDir, modules };
 }
 
