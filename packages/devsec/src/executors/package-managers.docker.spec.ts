@@ -169,12 +169,13 @@ describeWithDocker('pnpm and Yarn workspaces: nx add, the package manager and nx
     const setUpSeconds = (Date.now() - started) / 1000;
     process.env.YARN_GLOBAL_FOLDER = hostEnv.YARN_GLOBAL_FOLDER;
     const loggedLines: string[] = [];
-    for (const level of ['info', 'warn', 'error'] as const) jest.spyOn(logger, level).mockImplementation((message) => void loggedLines.push(String(message)));
+    for (const level of ['info', 'warn', 'error'] as const)
+      jest.spyOn(logger, level).mockImplementation((...args: unknown[]) => void loggedLines.push(args.map(String).join(' ')));
     const startedAt = Date.now();
     // Both stacks start at once (their lines interleave in the log; each start's success is its own).
-    const started = await Promise.all(ready.map((ws) => upWorktree({ composeFile }, context(ws.dir)).then((result) => ({ ws, result }))));
+    const starts = await Promise.all(ready.map((ws) => upWorktree({ composeFile }, context(ws.dir)).then((result) => ({ ws, result }))));
     const lines = loggedLines.splice(0);
-    for (const { ws, result } of started) {
+    for (const { ws, result } of starts) {
       if (!result.success) throw new Error(`up-worktree failed in the ${ws.pm} workspace:\n${lines.join('\n')}`);
       const project = readFileSync(join(ws.dir, 'apps/app/.devcontainer/.env'), 'utf-8').match(/COMPOSE_PROJECT_NAME=(\S+)/)![1];
       workspaces[ws.pm] = { ...ws, app: `${project}-app-1`, firstStart: (Date.now() - startedAt) / 1000, lines };
