@@ -1,6 +1,6 @@
 /**
  * Benchmarks, measured side by side in one run (alternating A/B), on unix sockets only.
- *   npm run bench            all figures;   npm run bench -- ps logs follow up graph memory egress cli check git tenants   some
+ *   npm run bench            all figures;   npm run bench -- ps logs follow up tree graph memory egress cli check git tenants   some
  * Writes the table to bench/results.md (and prints it). Needs a Docker engine and the
  * stand-in images (bash scripts/stand-in-images.sh); builds the packages first.
  */
@@ -19,6 +19,7 @@ import { benchEgress } from './egress-figure';
 import { benchGraph, benchUp } from './nx-figures';
 import { benchGit } from './git-figure';
 import { benchTenants } from './tenants-figure';
+import { benchBigTree } from './big-tree-figure';
 import { BASE_IMAGE, buildImages, Helper, memoryOf, removeImages, socketFolder, stackRunFlags, startHaproxy, startOurProxy } from './stack-helpers';
 
 const wanted = process.argv.slice(2);
@@ -213,6 +214,7 @@ async function main() {
     if (proxy && want('follow')) await benchFollow(proxy);
     if (want('up')) await benchUp();
     if (want('tenants')) notes.push(...(await benchTenants()));
+    if (want('tree')) await benchBigTree();
     if (want('graph')) benchGraph();
     if (want('git')) benchGit();
     if (want('cli')) {

@@ -34,6 +34,8 @@ export interface StackContext {
   devcontainerDir?: string;
   /** This stack's private directory under `$XDG_STATE_HOME/devsec`, if it mounts one. */
   stateDir?: string;
+  /** Host paths @org/devsec itself mounts read-only into the dev container: the package manager's release and store. */
+  readOnlySources?: string[];
   /** The host user's home directory, never mounted. */
   homeDir?: string;
   /** Worktree: the engine's socket as its containers see it, which the proxy alone may mount; unknown (the static audit): /var/run/docker.sock. */
@@ -160,6 +162,7 @@ function allowedRoots(use: 'bind' | 'build', context: StackContext): string[] {
     context.workspaceRoot,
     ...(context.kind === 'worktree' && context.gitCommonDir ? [context.gitCommonDir] : []),
     ...(context.stateDir ? [context.stateDir] : []),
+    ...(context.readOnlySources ?? []),
   ];
 }
 

@@ -24,6 +24,20 @@ describe('checkStack on the effective model of a generated worktree stack', () =
     expect(checkStack(effectiveWorktree(), worktreeContext())).toEqual([]);
   });
 
+  it("lets through the package manager's release and store that @org/devsec mounts read-only (those exact paths), and nothing beside them", () => {
+    const store = '/home/dev/.local/share/pnpm/store/v10';
+    const model = effectiveWorktree();
+    mount('app', store)(model);
+    expect(checkStack(model, { ...worktreeContext(), readOnlySources: [store] })).toEqual([]);
+    expect(checkStack(model, worktreeContext()).map((f) => f.rule)).toEqual(['host-path-mount']);
+    mount('app', '/home/dev/.local/share/pnpm')(model);
+    expect(checkStack(model, { ...worktreeContext(), readOnlySources: [store] }).map((f) => f.rule)).toEqual(['host-path-mount']);
+    // Named read-only by us is no pass for credentials: those rules come first.
+    const keys = effectiveWorktree();
+    mount('app', '/home/dev/.aws')(keys);
+    expect(checkStack(keys, { ...worktreeContext(), readOnlySources: ['/home/dev/.aws'] }).map((f) => f.rule)).toEqual(['credential-mount']);
+  });
+
   it.each<[string, (m: Model) => void, string]>([
     // Binds: every way out named by its path.
     ['system-path-mount', mount('app', '/etc'), 'services.app.volumes'],

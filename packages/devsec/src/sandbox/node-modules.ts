@@ -11,6 +11,21 @@
 /** Where the host's node_modules appears inside, read-only. */
 export const HOST_NODE_MODULES_INSIDE = '/devsec/host-node_modules';
 
+/** The workspace's package manager release, read-only inside (host/stack/package-manager-plan.ts). */
+export const PACKAGE_MANAGER_INSIDE = '/devsec/package-manager';
+
+/**
+ * The host's package store, read-only inside: each a folder whose one entry the fill copies into
+ * node_modules (`<node_modules>/<name>`) together with the host's tree, in the same `cp -a`.
+ */
+export const HOST_PACKAGE_STORES_INSIDE = {
+  pnpm: { path: '/devsec/.pnpm-store', name: '.pnpm-store' },
+  yarn: { path: '/devsec/.yarn-global', name: '.yarn-global' },
+} as const;
+
+/** The host's node_modules/.modules.yaml naming the store's place inside (pnpm checks it). */
+export const PNPM_MODULES_YAML_INSIDE = '/devsec/pnpm-modules.yaml';
+
 /** `linux-x64-glibc`: what must match for a copied tree's native packages to load. */
 export const PLATFORM_EXPRESSION = 'process.platform+"-"+process.arch+"-"+(process.report.getReport().header.glibcVersionRuntime?"glibc":"musl")';
 
@@ -25,9 +40,21 @@ export const FILL_NODE_MODULES_SCRIPT = [
   'if [ "${DEVSEC_REFILL:-}" = 1 ]; then find "$nm" -mindepth 1 -maxdepth 1 -exec rm -rf {} +; fi',
   'if [ -n "$(ls -A "$nm")" ]; then echo "node_modules: kept as it is (refill it from the host with --refill-node-modules)"; exit 0; fi',
   `here=$(node -p '${PLATFORM_EXPRESSION}')`,
+  // The package store beside it (pnpm, Yarn Berry), in the same cp: files that are hard links of each other are copied once.
+  'stores=""',
+  `for s in ${HOST_PACKAGE_STORES_INSIDE.pnpm.path} ${HOST_PACKAGE_STORES_INSIDE.yarn.path}; do if [ -d "$s" ]; then stores="$stores $s"; fi; done`,
   'if [ "$here" = "$DEVSEC_HOST_PLATFORM" ] && [ -n "$(ls -A "$from" 2>/dev/null)" ]; then',
-  '  cp -a "$from/." "$nm/" && echo "node_modules: copied from the host\'s install ($here)"',
+  '  cp -a "$from/." $stores "$nm/"',
+  `  if [ -f ${PNPM_MODULES_YAML_INSIDE} ]; then cp ${PNPM_MODULES_YAML_INSIDE} "$nm/.modules.yaml"; fi`,
+  '  echo "node_modules: copied from the host\'s install ($here)"',
   'else',
-  '  cd "$DEVSEC_WORKSPACE" && npm ci --no-audit --no-fund --loglevel=error && echo "node_modules: installed with npm ci inside (the host is $DEVSEC_HOST_PLATFORM, this container $here)"',
+  '  cd "$DEVSEC_WORKSPACE"',
+  '  case "${DEVSEC_PACKAGE_MANAGER:-npm}" in',
+  '    pnpm) how="pnpm install --frozen-lockfile"; pnpm install --frozen-lockfile --reporter=append-only ;;',
+  '    yarn) how="yarn install --immutable"; yarn install --immutable ;;',
+  '    yarn1) how="yarn install --frozen-lockfile"; yarn install --frozen-lockfile --non-interactive ;;',
+  '    *) how="npm ci"; npm ci --no-audit --no-fund --loglevel=error ;;',
+  '  esac',
+  '  echo "node_modules: installed with $how inside (the host is $DEVSEC_HOST_PLATFORM, this container $here)"',
   'fi',
 ].join('\n');

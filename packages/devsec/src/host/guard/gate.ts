@@ -32,7 +32,7 @@ export { GATE_RULES };
 const isGateRule = (rule: string): rule is RuleId => (GATE_RULES as readonly string[]).includes(rule);
 
 /** What the gate knows of this machine, beyond the stack: see StackContext. */
-export type HostFacts = Pick<StackContext, 'homeDir' | 'dockerSocket' | 'dockerGid' | 'ignoresNoGateway' | 'stateDir' | 'realPath'>;
+export type HostFacts = Pick<StackContext, 'homeDir' | 'dockerSocket' | 'dockerGid' | 'ignoresNoGateway' | 'stateDir' | 'realPath' | 'readOnlySources'>;
 
 /** A path with its symlinks resolved, as far as it exists (a bind source Docker would create has none further down). */
 export function realPath(path: string): string {
@@ -173,12 +173,16 @@ export function policyGate(
   stack: SandboxStack,
   unsafeAllow: string[],
   run: Runner = runCommand,
-  facts: HostFacts = { ...hostFacts(process.env, stack.engine), stateDir: stackStateDir(stack) },
+  facts: HostFacts = {
+    ...hostFacts(process.env, stack.engine),
+    stateDir: stackStateDir(stack),
+    readOnlySources: stack.packageManager?.mounts.map((mount) => mount.source),
+  },
   say: (line: string) => void = console.log,
 ) {
   const gated = gateStack(stack.compose, worktreeContext(stack, facts), unsafeAllow, run, (name) => ensureSharedNetwork(name, run, say));
   // Not a rule to allow: mounts that differ from what we wrote are never what anyone asked for.
-  checkNamedMounts(gated.model, stack.mounts ?? []);
+  checkNamedMounts(gated.model, [...(stack.mounts ?? []), ...(stack.packageManager?.mounts ?? [])]);
   // --workspace=clone: nothing of the checkout or its git dirs, in any service.
   if (stack.workspace === 'clone') checkCloneMounts(gated.model, stack.identity, facts.realPath ?? realPath);
   return gated;

@@ -26,7 +26,7 @@ export function fillNodeModulesOnce(container: string, previous: FillRecord | un
   if (result.status === 0) say.info(output.split('\n').pop() ?? '');
   else
     say.warn(
-      `node_modules inside could not be filled (${output.split('\n').slice(-3).join(' ')}). Inside the container: npm ci — ` +
+      `node_modules inside could not be filled (${output.split('\n').slice(-3).join(' ')}). Inside the container: your package manager's install (npm ci, pnpm install, yarn install) — ` +
         'or start again with --refill-node-modules to try the fill again (it is not tried again for this container until then).',
     );
   return { container, ok: result.status === 0 };

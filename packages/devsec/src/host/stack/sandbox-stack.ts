@@ -44,6 +44,8 @@ import { CaTrust, prepareCaTrust } from './ca-certs';
 import { UPSTREAM_PROXY_REFERENCE, UPSTREAM_PROXY_VARIABLE, upstreamProxyPlan, UpstreamProxyPlan } from './upstream-proxy';
 import { checkCaCertsPath } from '../../sandbox/spec';
 import { EGRESS_SERVICE } from '../../sandbox/vocabulary';
+import { PackageManagerPlan, planPackageManager } from './package-manager-plan';
+import { PACKAGE_MANAGER_INSIDE } from '../../sandbox/node-modules';
 
 export interface SandboxStack {
   identity: WorktreeIdentity;
@@ -61,6 +63,8 @@ export interface SandboxStack {
   sharedTrust?: SharedFileTrust;
   /** How the dev container reaches the outside, as its compose file says (prepareWorktree). */
   egress?: EgressMode;
+  /** The workspace's package manager inside: its read-only mounts and environment (prepareWorktree). */
+  packageManager?: PackageManagerPlan;
   /** The engine and how its proxy reaches the socket (prepareWorktree). */
   engine?: EngineProfile;
   /** The dev container's mounts the override file adds (prepareWorktree): checked against the kernel's view after the start. */
@@ -87,6 +91,8 @@ export interface StartInputs {
   upstreamProxy?: string;
   /** Nothing starts after this (down, reset-data): a CA file that would refuse a start is left out, not an error. */
   notStarting?: boolean;
+  /** A start: the package manager is fetched when missing, and a workspace it cannot serve is refused (else only what is at hand is used). */
+  start?: boolean;
 }
 
 /**
@@ -262,6 +268,8 @@ export function prepareWorktree(
     if (!inputs.notStarting) throw error;
   }
   if (caTrust) mounts = [...mounts, ...caTrust.mounts];
+  const packageManager = packageManagerFor(identity.workspaceRoot, stack, workspace, run, say, inputs.start ?? false);
+  if (packageManager) mounts = [...mounts, ...packageManager.mounts];
   // The company proxy: its URL reaches the egress proxy by the compose process's environment only (upstream-proxy.ts).
   const upstreamProxy = egress ? upstreamProxyPlan(inputs.upstreamProxy, process.env, say) : undefined;
   const references: Record<string, Record<string, string>> = upstreamProxy
@@ -274,7 +282,10 @@ export function prepareWorktree(
     : {};
   writeFresh(
     overridePath,
-    withState(worktreeOverrideFile(mounts, egress, { ...tenantEnvironment(tenants), ...(caTrust?.environment ?? {}) }, references), state),
+    withState(
+      worktreeOverrideFile(mounts, egress, { ...packageManager?.environment, ...tenantEnvironment(tenants), ...(caTrust?.environment ?? {}) }, references),
+      state,
+    ),
   );
   const compose = {
     ...stack.compose,
@@ -290,6 +301,7 @@ export function prepareWorktree(
     egress: egressModeOf(models),
     engine,
     mounts,
+    packageManager,
     workspace,
     tenants,
     sharedSecrets: secrets,
@@ -297,6 +309,28 @@ export function prepareWorktree(
     caTrust,
     upstreamProxy,
   };
+}
+
+/**
+ * The workspace's package manager inside (package-manager-plan.ts). In clone mode the host's
+ * node_modules is not beside the volume, so only the release is mounted. Outside a start
+ * (down, VS Code's initializeCommand) nothing is fetched and nothing is refused.
+ */
+function packageManagerFor(
+  workspaceRoot: string,
+  stack: SandboxStack,
+  workspace: WorkspaceMode,
+  run: Runner,
+  say: (line: string) => void,
+  start: boolean,
+): PackageManagerPlan | undefined {
+  try {
+    const plan = planPackageManager(workspaceRoot, stackStateDir(stack), { run, say, fetch: start });
+    return workspace === 'mount' ? plan : { ...plan, mounts: plan.mounts.filter((mount) => mount.target === PACKAGE_MANAGER_INSIDE) };
+  } catch (error) {
+    if (start) throw error;
+    return undefined;
+  }
 }
 
 /** The proxy's base image as the compose files build it (the look at the engine's socket runs it, so no other image is pulled). */

@@ -1,0 +1,142 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { runCommand, Runner } from '../engine/run';
+import { planPackageManager } from './package-manager-plan';
+
+describe('planPackageManager', () => {
+  let root: string;
+  let ws: string;
+  let env: NodeJS.ProcessEnv;
+  let packs: string[][];
+  /** `npm pack` as the registry would answer it: a tarball with the release's entry file; tar is the real one. */
+  const fakeNpm =
+    (content = 'console.log("pm")'): Runner =>
+    (command, args, options) => {
+      if (command !== 'npm') return runCommand(command, args, options);
+      packs.push(args);
+      const destination = args[args.indexOf('--pack-destination') + 1];
+      const source = join(destination, 'src');
+      mkdirSync(join(source, 'package', 'bin'), { recursive: true });
+      for (const file of ['pnpm.cjs', 'pnpx.cjs', 'yarn.js']) writeFileSync(join(source, 'package', 'bin', file), content);
+      runCommand('tar', ['-czf', join(destination, 'release.tgz'), '-C', source, 'package']);
+      rmSync(source, { recursive: true });
+      return { status: 0, stdout: '[]', stderr: '' };
+    };
+
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), 'devsec-pm-plan-'));
+    ws = join(root, 'ws');
+    mkdirSync(join(ws, 'node_modules'), { recursive: true });
+    env = { HOME: join(root, 'home'), XDG_STATE_HOME: join(root, 'state') };
+    packs = [];
+  });
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  const pnpmWorkspace = (packageManager = 'pnpm@10.26.0') => {
+    writeFileSync(join(ws, 'package.json'), JSON.stringify({ name: 'w', packageManager }));
+    writeFileSync(join(ws, 'pnpm-lock.yaml'), "lockfileVersion: '9.0'\n");
+    const store = join(root, 'host-store', 'v10');
+    mkdirSync(join(store, 'files'), { recursive: true });
+    writeFileSync(join(ws, 'node_modules', '.modules.yaml'), `layoutVersion: 5\nstoreDir: ${store}\nvirtualStoreDir: .pnpm\nnodeLinker: isolated\n`);
+    return store;
+  };
+
+  it('pnpm: fetches the exact release once (scripts off), mounts it and the host store read-only, and names the store inside in a copy of .modules.yaml', () => {
+    const store = pnpmWorkspace();
+    const stackState = join(root, 'stack');
+    mkdirSync(stackState);
+    const plan = planPackageManager(ws, stackState, { run: fakeNpm(), env });
+    expect(packs).toEqual([['pack', '--ignore-scripts', '--json', '--pack-destination', expect.any(String), 'pnpm@10.26.0']]);
+    const release = join(root, 'state', 'devsec', 'package-managers', 'pnpm-10.26.0');
+    expect(plan.mounts).toEqual([
+      { source: release, target: '/devsec/package-manager', readOnly: true },
+      { source: store, target: '/devsec/.pnpm-store/v10', readOnly: true },
+      { source: join(stackState, 'pnpm-modules.yaml'), target: '/devsec/pnpm-modules.yaml', readOnly: true },
+    ]);
+    expect(plan.environment).toEqual({
+      DEVSEC_PACKAGE_MANAGER: 'pnpm',
+      PATH: '/devsec/package-manager/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      npm_config_store_dir: join(ws, 'node_modules', '.pnpm-store'),
+    });
+    expect(readFileSync(join(release, 'bin', 'pnpm'), 'utf-8')).toBe('#!/bin/sh\nexec node /devsec/package-manager/package/bin/pnpm.cjs "$@"\n');
+    // Readable by the container's user, writable only by the host user.
+    expect((statSync(join(release, 'package', 'bin', 'pnpm.cjs')).mode & 0o777).toString(8)).toBe('644');
+    const modules = parse(readFileSync(join(stackState, 'pnpm-modules.yaml'), 'utf-8'));
+    expect(modules).toEqual({ layoutVersion: 5, storeDir: join(ws, 'node_modules', '.pnpm-store', 'v10'), virtualStoreDir: '.pnpm', nodeLinker: 'isolated' });
+    // The host's own .modules.yaml is untouched.
+    expect(readFileSync(join(ws, 'node_modules', '.modules.yaml'), 'utf-8')).toMatch(`storeDir: ${store}`);
+
+    planPackageManager(ws, stackState, { run: fakeNpm(), env });
+    expect(packs).toHaveLength(1);
+  });
+
+  it("checks the packageManager field's hash: a release whose bytes differ is refused and nothing is kept", () => {
+    const wrong = createHash('sha512').update('another release').digest('hex');
+    pnpmWorkspace(`pnpm@10.26.0+sha512.${wrong}`);
+    expect(() => planPackageManager(ws, root, { run: fakeNpm(), env })).toThrow(/does not match the sha512 hash .* refused/);
+    const right = createHash('sha512').update('console.log("pm")').digest('hex');
+    pnpmWorkspace(`pnpm@10.26.0+sha512.${right}`);
+    expect(planPackageManager(ws, root, { run: fakeNpm(), env }).mounts[0].target).toBe('/devsec/package-manager');
+  });
+
+  it('mounts as a pnpm store only a folder pnpm made (`v<N>` with its files), whatever .modules.yaml names', () => {
+    pnpmWorkspace();
+    const home = join(root, 'home');
+    mkdirSync(join(home, 'files'), { recursive: true });
+    writeFileSync(join(ws, 'node_modules', '.modules.yaml'), `layoutVersion: 5\nstoreDir: ${home}\n`);
+    expect(planPackageManager(ws, root, { run: fakeNpm(), env }).mounts.map((mount) => mount.target)).toEqual(['/devsec/package-manager']);
+  });
+
+  it('outside a start nothing is fetched: a release not at hand is simply not mounted', () => {
+    pnpmWorkspace();
+    const plan = planPackageManager(ws, root, { run: fakeNpm(), env, fetch: false });
+    expect(packs).toEqual([]);
+    expect(plan.mounts.map((mount) => mount.target)).toEqual(['/devsec/.pnpm-store/v10', '/devsec/pnpm-modules.yaml']);
+  });
+
+  it("Yarn Berry: the global cache from the host's environment only, never a folder the workspace's .yarnrc.yml names", () => {
+    writeFileSync(join(ws, 'package.json'), JSON.stringify({ name: 'w', packageManager: 'yarn@4.12.0' }));
+    writeFileSync(join(ws, 'yarn.lock'), '__metadata:\n  version: 8\n');
+    const secret = join(root, 'home', '.ssh');
+    mkdirSync(secret, { recursive: true });
+    writeFileSync(join(ws, '.yarnrc.yml'), `nodeLinker: node-modules\ncacheFolder: ${secret}\nglobalFolder: ${secret}\n`);
+    const global = join(root, 'yarn-global');
+    mkdirSync(join(global, 'cache'), { recursive: true });
+    const plan = planPackageManager(ws, root, { run: fakeNpm(), env: { ...env, YARN_GLOBAL_FOLDER: global } });
+    expect(packs[0].at(-1)).toBe('@yarnpkg/cli-dist@4.12.0');
+    expect(plan.mounts.slice(1)).toEqual([{ source: join(global, 'cache'), target: '/devsec/.yarn-global/cache', readOnly: true }]);
+    expect(JSON.stringify(plan)).not.toContain(secret);
+    expect(plan.environment).toMatchObject({
+      DEVSEC_PACKAGE_MANAGER: 'yarn',
+      YARN_GLOBAL_FOLDER: join(ws, 'node_modules', '.yarn-global'),
+      YARN_INSTALL_STATE_PATH: join(ws, 'node_modules', '.yarn-install-state.gz'),
+    });
+  });
+
+  it("refuses Yarn Plug'n'Play, and reads no workspace file through a symlink", () => {
+    writeFileSync(join(ws, 'package.json'), JSON.stringify({ name: 'w', packageManager: 'yarn@4.12.0' }));
+    writeFileSync(join(ws, 'yarn.lock'), '');
+    writeFileSync(join(ws, '.yarnrc.yml'), 'nodeLinker: pnp\n');
+    expect(() => planPackageManager(ws, root, { run: fakeNpm(), env })).toThrow(/nodeLinker: pnp.*nodeLinker: node-modules/s);
+    // A .yarnrc.yml that is a link counts as absent (Plug'n'Play by default): still refused, and the target never read.
+    rmSync(join(ws, '.yarnrc.yml'));
+    writeFileSync(join(root, 'elsewhere.yml'), 'nodeLinker: node-modules\n');
+    symlinkSync(join(root, 'elsewhere.yml'), join(ws, '.yarnrc.yml'));
+    expect(() => planPackageManager(ws, root, { run: fakeNpm(), env })).toThrow(/no \.yarnrc\.yml: Yarn 2\+ defaults to Plug'n'Play/);
+    expect(packs).toEqual([]);
+  });
+
+  it("npm: the image's own, nothing fetched or mounted", () => {
+    writeFileSync(join(ws, 'package.json'), JSON.stringify({ name: 'w' }));
+    writeFileSync(join(ws, 'package-lock.json'), '{}');
+    expect(planPackageManager(ws, root, { run: fakeNpm(), env })).toEqual({
+      packageManager: { name: 'npm', from: 'package-lock.json' },
+      mounts: [],
+      environment: { DEVSEC_PACKAGE_MANAGER: 'npm' },
+    });
+    expect(existsSync(join(root, 'state', 'devsec', 'package-managers'))).toBe(false);
+  });
+});
