@@ -166,13 +166,25 @@ describe('decideWrite', () => {
     ['POST', '/containers/prune', /is refused/],
     ['POST', '/images/create?fromSrc=http://x/y.tar', /fromSrc/],
     ['POST', '/images/create?fromImage=alpine&repo=x', /query parameter "repo"/],
-    ['POST', '/containers/create?name=x&hostconfig=1', /query parameter "hostconfig"/],
+    ['POST', '/containers/create?name=x&name=y', /query parameter "name" is repeated/],
     ['DELETE', '/images/alpine', /is refused/],
     ['PUT', '/containers/mine/archive/x', /is refused/],
   ])('%s %s is refused', (method, target, message) => {
     const decision = decideWrite({ method, target, headers: {} });
     expect(decision).toMatchObject({ allowed: false });
     expect(decision && !decision.allowed && decision.message).toMatch(message);
+  });
+
+  it("drops the create query's other parameters (dockerode repeats the body there), forwarding only name and platform", () => {
+    const hostile = encodeURIComponent(JSON.stringify({ Privileged: true, Binds: ['/:/host'] }));
+    for (const target of [
+      `/v1.41/containers/create?name=x&Image=postgres&Env=A%3D1&Env=B%3D2&HostConfig=${hostile}&platform=linux`,
+      `/containers/create?hostconfig=${hostile}&na%6De=y&name=x&platform=linux`,
+    ]) {
+      const decision = decideWrite({ method: 'POST', target, headers: {} });
+      expect(decision).toMatchObject({ allowed: true, rule: 'container-create' });
+      expect(decision && decision.allowed && { ...decision.params }).toEqual({ name: 'x', platform: 'linux' });
+    }
   });
 
   it('leaves reads to the read policy', () => {
@@ -490,6 +502,13 @@ describe('the write policy through the proxy', () => {
     expect(writes().filter((request) => request.method !== 'GET')).toEqual([]);
     expect((await send('POST', '/exec/exec-mine/start', '{"Detach":true}')).status).toBe(200);
     expect((await send('GET', '/exec/exec-mine/json')).status).toBe(200);
+  });
+
+  it("takes dockerode's exec start (its own stdin and hijack flags in the body) and forwards only the engine's fields", async () => {
+    expect((await send('POST', '/exec/exec-mine/start', '{"stdin":"yes","Detach":true}')).status).toBe(403);
+    expect(writes().filter((request) => request.method !== 'GET')).toEqual([]);
+    expect((await send('POST', '/exec/exec-mine/start', '{"stdin":true,"hijack":false,"Detach":true,"Tty":false}')).status).toBe(200);
+    expect(JSON.parse(writes().filter((request) => request.method === 'POST')[0].body)).toEqual({ Detach: true, Tty: false });
   });
 
   it('creates networks internal, with no gateway on the host, labelled as its own', async () => {
