@@ -237,6 +237,7 @@ export async function serveUpgrade(context: Omit<WriteContext, 'res'>, socket: D
   const fail = (status: number, message: string) => socket.end(rawResponse(status, message));
   try {
     const declared = req.headers['content-length'];
+    if (decision.rule === 'container-attach') return await serveAttach(context, socket, head, socketPath);
     if (req.headers['transfer-encoding'] !== undefined || declared === undefined || !/^[0-9]{1,4}$/.test(declared) || Number(declared) > MAX_UPGRADE_BODY) {
       throw new WriteRefusal('body', `an upgraded call needs a Content-Length of at most ${MAX_UPGRADE_BODY} bytes.`, 400);
     }
@@ -273,6 +274,33 @@ export async function serveUpgrade(context: Omit<WriteContext, 'res'>, socket: D
     if (error instanceof WriteRefusal) return void fail(error.status, refusalMessage(error));
     fail(502, `devsec proxy: the Docker engine did not answer (${(error as Error).message}).`);
   }
+}
+
+/**
+ * `docker attach`, `docker run` (attached): POST /containers/{id}/attach with Upgrade: tcp and no
+ * body, on the agent's own container only; the proxy asks the engine itself with the query it
+ * parsed, and pipes the hijacked stream both ways.
+ */
+async function serveAttach(context: Omit<WriteContext, 'res'>, socket: Duplex, head: Buffer, socketPath: string): Promise<void> {
+  const { req, decision } = context;
+  const declared = req.headers['content-length'];
+  if (req.headers['transfer-encoding'] !== undefined || (declared !== undefined && declared !== '0')) {
+    throw new WriteRefusal('body', 'an attach carries no body.', 400);
+  }
+  const id = await ownContainer(context as WriteContext, decision.ref as string, 'json');
+  const engine = connect(socketPath);
+  const ua = userAgentOf(context as WriteContext);
+  const userAgent = ua && /^[\x20-\x7e]{1,256}$/.test(ua) ? `User-Agent: ${ua}\r\n` : '';
+  engine.write(
+    `POST ${prefixOf(decision)}/containers/${id}/attach${encodeQuery(decision.params)} HTTP/1.1\r\nHost: docker\r\n${userAgent}` +
+      `Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n`,
+  );
+  if (head.length > 0) engine.write(head);
+  engine.on('error', () => socket.destroy());
+  socket.on('error', () => engine.destroy());
+  engine.pipe(socket);
+  socket.pipe(engine);
+  socket.resume();
 }
 
 /** An engine answer read whole, as raw HTTP for a detached socket. */

@@ -150,8 +150,9 @@ describe('decideWrite', () => {
   it('reads each row once with and without the version prefix', () => {
     for (const row of WRITE_RULES) {
       const path = row.path.map((part) => (typeof part === 'string' ? part : 'ref')).join('/') + (row.rule === 'image-pull' ? '?fromImage=postgres' : '');
+      const headers = row.rule === 'container-attach' ? { connection: 'Upgrade', upgrade: 'tcp' } : {};
       for (const target of [`/${path}`, `/v1.41/${path}`]) {
-        expect(decideWrite({ method: row.method, target, headers: {} })).toMatchObject({ allowed: true, rule: row.rule });
+        expect(decideWrite({ method: row.method, target, headers })).toMatchObject({ allowed: true, rule: row.rule });
       }
     }
   });
@@ -160,7 +161,8 @@ describe('decideWrite', () => {
     ['POST', '/build', /docker build.*is refused.*Build the image on the host/],
     ['POST', '/v1.41/build?t=x', /docker build/],
     ['POST', '/commit?container=mine', /docker commit/],
-    ['POST', '/containers/mine/attach?stream=1', /docker attach/],
+    ['POST', '/containers/mine/attach?stream=1', /as the docker CLI asks for it \(Connection: Upgrade, Upgrade: tcp\) only/],
+    ['POST', '/containers/mine/attach?stream=1&hijack=1', /query parameter "hijack"/],
     ['POST', '/containers/mine/update', /not served/],
     ['POST', '/swarm/init', /is refused; the write policy serves/],
     ['POST', '/containers/prune', /is refused/],

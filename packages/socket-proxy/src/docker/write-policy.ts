@@ -95,6 +95,8 @@ export const WRITE_RULES: readonly WriteRule[] = Object.freeze([
   row('archive-put', 'PUT', [C, OBJECT, 'archive'], 'container', 'archive', ['path', 'noOverwriteDirNonDir', 'copyUIDGID']),
   row('archive-get', 'GET', [C, OBJECT, 'archive'], 'container', 'none', ['path']),
   row('archive-head', 'HEAD', [C, OBJECT, 'archive'], 'container', 'none', ['path']),
+  // `docker run` without -d, `docker attach`: the hijacked stream, as the CLI asks for it (Upgrade: tcp) only.
+  row('container-attach', 'POST', [C, OBJECT, 'attach'], 'container', 'none', ['stream', 'stdin', 'stdout', 'stderr', 'logs', 'detachKeys'], true),
   row('exec-create', 'POST', [C, OBJECT, 'exec'], 'container', 'exec-create'),
   row('exec-start', 'POST', ['exec', OBJECT, 'start'], 'exec', 'exec-start', [], true),
   row('exec-resize', 'POST', ['exec', OBJECT, 'resize'], 'exec', 'none', ['h', 'w']),
@@ -117,9 +119,9 @@ const REFUSED_WITH_REASON: ReadonlyArray<readonly [RegExp, string, string]> = Ob
   ],
   [/^commit$/, 'commit', '`docker commit` is refused: an image made from a container outlives the sandbox and is run by others.'],
   [
-    /^containers\/[^/]+\/(attach|attach\/ws)$/,
+    /^containers\/[^/]+\/attach\/ws$/,
     'attach',
-    '`docker attach` (and `docker run` without -d) is not proxied; use `docker run -d`, then `docker logs -f` or `docker exec`.',
+    'attach over a websocket is not proxied; `docker attach` and `docker run` (attached) are, on containers this sandbox created.',
   ],
   [/^containers\/[^/]+\/(update|export|changes)$/, 'container-other', 'this container call is not served by the write policy (update, export, changes).'],
 ]);
@@ -195,7 +197,10 @@ export function decideWrite(request: { method: string; target: string; headers: 
     const problem = pullProblem(query.params);
     if (problem) return refuse('image-pull:refused', problem);
   }
-  if (asksForUpgrade(headers) && !candidate.upgrade) return refuse('upgrade', 'protocol upgrades are only proxied for `docker exec`.');
+  if (asksForUpgrade(headers) && !candidate.upgrade) return refuse('upgrade', 'protocol upgrades are only proxied for `docker exec` and `docker attach`.');
+  if (candidate.rule === 'container-attach' && !asksForUpgrade(headers)) {
+    return refuse('container-attach:upgrade', 'attach is proxied as the docker CLI asks for it (Connection: Upgrade, Upgrade: tcp) only.');
+  }
   const problem = headersProblem(headers, candidate.body);
   if (problem) return refuse(`${candidate.rule}:headers`, `${problem}.`, 400);
   return { allowed: true, rule: candidate.rule, row: candidate, version, segments, params: query.params, ref: ref || undefined };
