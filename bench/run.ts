@@ -1,6 +1,6 @@
 /**
  * Benchmarks, measured side by side in one run (alternating A/B), on unix sockets only.
- *   npm run bench            all figures;   npm run bench -- ps logs follow up graph memory egress cli check git   some
+ *   npm run bench            all figures;   npm run bench -- ps logs follow up graph memory egress children cli check git   some
  * Writes the table to bench/results.md (and prints it). Needs a Docker engine and the
  * stand-in images (bash scripts/stand-in-images.sh); builds the packages first.
  */
@@ -18,6 +18,7 @@ import { benchCheck } from './check-figure';
 import { benchEgress } from './egress-figure';
 import { benchGraph, benchUp } from './nx-figures';
 import { benchGit } from './git-figure';
+import { benchChildren } from './children-figure';
 import { BASE_IMAGE, buildImages, Helper, memoryOf, removeImages, socketFolder, stackRunFlags, startHaproxy, startOurProxy } from './stack-helpers';
 
 const wanted = process.argv.slice(2);
@@ -173,7 +174,7 @@ async function main() {
   try {
     // Figures 8 and 9 (cli, check) need no engine.
     if (wanted.length === 0 || wanted.some((name) => name !== 'cli' && name !== 'check')) preflight();
-    if (want('ps') || want('memory') || want('egress')) {
+    if (want('ps') || want('memory') || want('egress') || want('children')) {
       buildPackages(['socket-proxy', 'devsec']);
       const versions = buildImages();
       notes.push(
@@ -184,6 +185,7 @@ async function main() {
       // Figure 6 first, with nothing else of ours running.
       if (want('memory')) detail = await benchMemory(flags, sockets.dir);
       if (want('egress')) await benchEgress(flags.egress);
+      if (want('children')) await benchChildren(flags.proxy, sockets.dir);
       if (want('ps')) {
         inContainers = {
           ours: await startOurProxy(flags.proxy, sockets.dir),
