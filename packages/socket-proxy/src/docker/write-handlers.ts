@@ -64,9 +64,26 @@ async function readJson(req: IncomingMessage): Promise<JsonValue> {
 }
 
 /** Nothing, `{}` or `null`: what clients send to calls that take no body. Never forwarded. */
-async function readNoBody(req: IncomingMessage): Promise<void> {
+/**
+ * A call without a body: nothing, `{}` or `null`, or what dockerode sends there — its query
+ * options again as JSON (`{"t":0}` on a stop), names the row's query accepts and scalar values.
+ * Read and dropped: the engine is sent no body (it reads the query).
+ */
+async function readNoBody(req: IncomingMessage, query: readonly string[]): Promise<void> {
   const text = (await readBody(req, MAX_EMPTY_BODY)).toString('utf8').trim();
-  if (text !== '' && text !== '{}' && text !== 'null') throw new WriteRefusal('body', 'this call takes no request body.');
+  if (text === '' || text === '{}' || text === 'null') return;
+  let parsed: JsonValue;
+  try {
+    parsed = parseStrictJson(text);
+  } catch {
+    parsed = null;
+  }
+  const repeatsQuery =
+    parsed !== null &&
+    typeof parsed === 'object' &&
+    !Array.isArray(parsed) &&
+    Object.entries(parsed).every(([name, value]) => query.includes(name) && ['string', 'number', 'boolean'].includes(typeof value));
+  if (!repeatsQuery) throw new WriteRefusal('body', 'this call takes no request body.');
 }
 
 const prefixOf = (decision: WriteAllowance) => (decision.version ? `/${decision.version}` : '');
@@ -147,7 +164,7 @@ export async function serveWrite(context: WriteContext): Promise<void> {
   try {
     if (row.rule === 'container-create') return await serveCreate(context);
     let body: Buffer | IncomingMessage | undefined;
-    if (row.body === 'none') await readNoBody(req);
+    if (row.body === 'none') await readNoBody(req, row.query);
     else if (row.body === 'archive') body = req;
     else if (row.body !== 'container-create') {
       const checked = checkBody(row.body, await readJson(req), options);

@@ -539,6 +539,9 @@ describe('the write policy through the proxy', () => {
     ['POST', '/images/create?fromImage=ghcr.io/x/y&tag=1', undefined, 403, /pulls from ghcr\.io are refused/],
     ['POST', '/images/create?fromImage=evil.example/secret-data', undefined, 403, /pulls from evil\.example are refused/],
     ['POST', '/containers/mine/start', '{"x":1}', 403, /takes no request body/],
+    ['POST', '/containers/mine/stop', '{"t":0,"x":1}', 403, /takes no request body/],
+    ['POST', '/containers/mine/stop', '{"t":{"a":1}}', 403, /takes no request body/],
+    ['POST', '/containers/mine/stop', '{"t":0,"t":1}', 403, /takes no request body/],
   ])('%s %s is refused', async (method, target, body, status, message) => {
     const answer = await send(method, target, body);
     expect(answer.status).toBe(status);
@@ -551,11 +554,15 @@ describe('the write policy through the proxy', () => {
     ['POST', '/networks/own-net/connect', '{"Container":"mine","EndpointConfig":{"Aliases":["db"]}}'],
     ['POST', '/volumes/create', '{"Name":"v"}'],
     ['DELETE', '/volumes/own-vol', undefined],
+    // dockerode repeats its query options as a body: read and dropped.
+    ['POST', '/containers/mine/stop?t=0', '{"t":0}'],
     ['POST', '/images/create?fromImage=postgres&tag=17', undefined],
     ['POST', '/images/create?fromImage=docker.io/library/postgres&tag=17', undefined],
   ])('%s %s passes', async (method, target, body) => {
     expect((await send(method, target, body)).status).toBe(200);
     expect(writes().filter((request) => request.method !== 'GET')).toHaveLength(1);
+    if (target.includes('/stop'))
+      expect(writes().filter((request) => request.method !== 'GET')[0]).toMatchObject({ url: '/containers/id-mine/stop?t=0', body: '' });
   });
 
   it('connects by the container id it checked', async () => {
