@@ -1,6 +1,6 @@
 /**
  * Benchmarks, measured side by side in one run (alternating A/B), on unix sockets only.
- *   npm run bench            all figures;   npm run bench -- ps logs follow up tree graph memory egress cli check git tenants   some
+ *   npm run bench            all figures;   npm run bench -- ps logs follow up tree graph memory egress children cli check git tenants   some
  * Writes the table to bench/results.md (and prints it). Needs a Docker engine and the
  * stand-in images (bash scripts/stand-in-images.sh); builds the packages first.
  */
@@ -20,6 +20,7 @@ import { benchGraph, benchUp } from './nx-figures';
 import { benchGit } from './git-figure';
 import { benchTenants } from './tenants-figure';
 import { benchBigTree } from './big-tree-figure';
+import { benchChildren } from './children-figure';
 import { BASE_IMAGE, buildImages, Helper, memoryOf, removeImages, socketFolder, stackRunFlags, startHaproxy, startOurProxy } from './stack-helpers';
 
 const wanted = process.argv.slice(2);
@@ -175,7 +176,7 @@ async function main() {
   try {
     // Figures 8 and 9 (cli, check) need no engine.
     if (wanted.length === 0 || wanted.some((name) => name !== 'cli' && name !== 'check')) preflight();
-    if (want('ps') || want('memory') || want('egress')) {
+    if (want('ps') || want('memory') || want('egress') || want('children')) {
       buildPackages(['socket-proxy', 'devsec']);
       const versions = buildImages();
       notes.push(
@@ -186,6 +187,7 @@ async function main() {
       // Figure 6 first, with nothing else of ours running.
       if (want('memory')) detail = await benchMemory(flags, sockets.dir);
       if (want('egress')) await benchEgress(flags.egress);
+      if (want('children')) await benchChildren(flags.proxy, sockets.dir);
       if (want('ps')) {
         inContainers = {
           ours: await startOurProxy(flags.proxy, sockets.dir),

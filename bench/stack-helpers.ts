@@ -137,8 +137,8 @@ const socketProxyFlags = (runFlags: RunFlags, sockets: string): RunFlags => [
   `${sockets}:/run/bench`,
 ];
 
-/** Our proxy in its container; `nodeArgs` are Node or V8 flags put before the bin (none: the image's own entrypoint). */
-export async function startOurProxy(runFlags: RunFlags, sockets: string, nodeArgs?: string[]): Promise<Helper> {
+/** Our proxy in its container; `nodeArgs` are Node or V8 flags put before the bin (none: the image's own entrypoint); `env` more of its settings. */
+export async function startOurProxy(runFlags: RunFlags, sockets: string, nodeArgs?: string[], env: string[] = []): Promise<Helper> {
   const socket = `proxy-${started}.sock`;
   const flags = [
     ...socketProxyFlags(runFlags, sockets),
@@ -151,6 +151,7 @@ export async function startOurProxy(runFlags: RunFlags, sockets: string, nodeArg
       `SCOPE_LABEL=${SCOPE}`,
       'LOG_LEVEL=info',
       `LISTEN=unix:///run/bench/${socket}`,
+      ...env,
     ].flatMap((e) => ['-e', e]),
   ];
   const helper = startContainer('proxy', flags, PROXY_IMAGE, ...nodeCommand(nodeArgs));

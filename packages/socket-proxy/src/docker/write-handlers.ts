@@ -76,9 +76,26 @@ async function readJson(req: IncomingMessage): Promise<JsonValue> {
 }
 
 /** Nothing, `{}` or `null`: what clients send to calls that take no body. Never forwarded. */
-async function readNoBody(req: IncomingMessage): Promise<void> {
+/**
+ * A call without a body: nothing, `{}` or `null`, or what dockerode sends there — its query
+ * options again as JSON (`{"t":0}` on a stop), names the row's query accepts and scalar values.
+ * Read and dropped: the engine is sent no body (it reads the query).
+ */
+async function readNoBody(req: IncomingMessage, query: readonly string[]): Promise<void> {
   const text = (await readBody(req, MAX_EMPTY_BODY)).toString('utf8').trim();
-  if (text !== '' && text !== '{}' && text !== 'null') throw new WriteRefusal('body', 'this call takes no request body.');
+  if (text === '' || text === '{}' || text === 'null') return;
+  let parsed: JsonValue;
+  try {
+    parsed = parseStrictJson(text);
+  } catch {
+    parsed = null;
+  }
+  const repeatsQuery =
+    parsed !== null &&
+    typeof parsed === 'object' &&
+    !Array.isArray(parsed) &&
+    Object.entries(parsed).every(([name, value]) => query.includes(name) && ['string', 'number', 'boolean'].includes(typeof value));
+  if (!repeatsQuery) throw new WriteRefusal('body', 'this call takes no request body.');
 }
 
 const prefixOf = (decision: WriteAllowance) => (decision.version ? `/${decision.version}` : '');
@@ -214,7 +231,7 @@ export async function serveWrite(context: WriteContext): Promise<void> {
   try {
     if (row.rule === 'container-create') return await serveCreate(context);
     let body: Buffer | IncomingMessage | undefined;
-    if (row.body === 'none') await readNoBody(req);
+    if (row.body === 'none') await readNoBody(req, row.query);
     else if (row.body === 'archive') body = req;
     else if (row.body !== 'container-create') {
       const checked = checkBody(row.body, await readJson(req), options);
@@ -316,6 +333,7 @@ export async function serveUpgrade(context: Omit<WriteContext, 'res'>, socket: D
   const fail = (status: number, message: string) => socket.end(rawResponse(status, message));
   try {
     const declared = req.headers['content-length'];
+    if (decision.rule === 'container-attach') return await serveAttach(context, socket, head, socketPath);
     if (req.headers['transfer-encoding'] !== undefined || declared === undefined || !/^[0-9]{1,4}$/.test(declared) || Number(declared) > MAX_UPGRADE_BODY) {
       throw new WriteRefusal('body', `an upgraded call needs a Content-Length of at most ${MAX_UPGRADE_BODY} bytes.`, 400);
     }
@@ -376,6 +394,33 @@ export async function serveUpgrade(context: Omit<WriteContext, 'res'>, socket: D
     if (error instanceof WriteRefusal) return void fail(error.status, refusalMessage(error));
     fail(502, `devsec proxy: the Docker engine did not answer (${(error as Error).message}).`);
   }
+}
+
+/**
+ * `docker attach`, `docker run` (attached): POST /containers/{id}/attach with Upgrade: tcp and no
+ * body, on the agent's own container only; the proxy asks the engine itself with the query it
+ * parsed, and pipes the hijacked stream both ways.
+ */
+async function serveAttach(context: Omit<WriteContext, 'res'>, socket: Duplex, head: Buffer, socketPath: string): Promise<void> {
+  const { req, decision } = context;
+  const declared = req.headers['content-length'];
+  if (req.headers['transfer-encoding'] !== undefined || (declared !== undefined && declared !== '0')) {
+    throw new WriteRefusal('body', 'an attach carries no body.', 400);
+  }
+  const id = await ownContainer(context as WriteContext, decision.ref as string, 'json');
+  const engine = connect(socketPath);
+  const ua = userAgentOf(context as WriteContext);
+  const userAgent = ua && /^[\x20-\x7e]{1,256}$/.test(ua) ? `User-Agent: ${ua}\r\n` : '';
+  engine.write(
+    `POST ${prefixOf(decision)}/containers/${id}/attach${encodeQuery(decision.params)} HTTP/1.1\r\nHost: docker\r\n${userAgent}` +
+      `Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n`,
+  );
+  if (head.length > 0) engine.write(head);
+  engine.on('error', () => socket.destroy());
+  socket.on('error', () => engine.destroy());
+  engine.pipe(socket);
+  socket.pipe(engine);
+  socket.resume();
 }
 
 /** An engine answer read whole, as raw HTTP for a detached socket. */

@@ -152,8 +152,9 @@ describe('decideWrite', () => {
   it('reads each row once with and without the version prefix', () => {
     for (const row of WRITE_RULES) {
       const path = row.path.map((part) => (typeof part === 'string' ? part : 'ref')).join('/') + (row.rule === 'image-pull' ? '?fromImage=postgres' : '');
+      const headers = row.rule === 'container-attach' ? { connection: 'Upgrade', upgrade: 'tcp' } : {};
       for (const target of [`/${path}`, `/v1.41/${path}`]) {
-        expect(decideWrite({ method: row.method, target, headers: {} })).toMatchObject({ allowed: true, rule: row.rule });
+        expect(decideWrite({ method: row.method, target, headers })).toMatchObject({ allowed: true, rule: row.rule });
       }
     }
   });
@@ -162,19 +163,32 @@ describe('decideWrite', () => {
     ['POST', '/build', /docker build.*is refused.*Build the image on the host/],
     ['POST', '/v1.41/build?t=x', /docker build/],
     ['POST', '/commit?container=mine', /docker commit/],
-    ['POST', '/containers/mine/attach?stream=1', /docker attach/],
+    ['POST', '/containers/mine/attach?stream=1', /as the docker CLI asks for it \(Connection: Upgrade, Upgrade: tcp\) only/],
+    ['POST', '/containers/mine/attach?stream=1&hijack=1', /query parameter "hijack"/],
     ['POST', '/containers/mine/update', /not served/],
     ['POST', '/swarm/init', /is refused; the write policy serves/],
     ['POST', '/containers/prune', /is refused/],
     ['POST', '/images/create?fromSrc=http://x/y.tar', /fromSrc/],
     ['POST', '/images/create?fromImage=alpine&repo=x', /query parameter "repo"/],
-    ['POST', '/containers/create?name=x&hostconfig=1', /query parameter "hostconfig"/],
+    ['POST', '/containers/create?name=x&name=y', /query parameter "name" is repeated/],
     ['DELETE', '/images/alpine', /is refused/],
     ['PUT', '/containers/mine/archive/x', /is refused/],
   ])('%s %s is refused', (method, target, message) => {
     const decision = decideWrite({ method, target, headers: {} });
     expect(decision).toMatchObject({ allowed: false });
     expect(decision && !decision.allowed && decision.message).toMatch(message);
+  });
+
+  it("drops the create query's other parameters (dockerode repeats the body there), forwarding only name and platform", () => {
+    const hostile = encodeURIComponent(JSON.stringify({ Privileged: true, Binds: ['/:/host'] }));
+    for (const target of [
+      `/v1.41/containers/create?name=x&Image=postgres&Env=A%3D1&Env=B%3D2&HostConfig=${hostile}&platform=linux`,
+      `/containers/create?hostconfig=${hostile}&na%6De=y&name=x&platform=linux`,
+    ]) {
+      const decision = decideWrite({ method: 'POST', target, headers: {} });
+      expect(decision).toMatchObject({ allowed: true, rule: 'container-create' });
+      expect(decision && decision.allowed && { ...decision.params }).toEqual({ name: 'x', platform: 'linux' });
+    }
   });
 
   it('leaves reads to the read policy', () => {
@@ -497,6 +511,13 @@ describe('the write policy through the proxy', () => {
     expect((await send('GET', '/exec/exec-mine/json')).status).toBe(200);
   });
 
+  it("takes dockerode's exec start (its own stdin and hijack flags in the body) and forwards only the engine's fields", async () => {
+    expect((await send('POST', '/exec/exec-mine/start', '{"stdin":"yes","Detach":true}')).status).toBe(403);
+    expect(writes().filter((request) => request.method !== 'GET')).toEqual([]);
+    expect((await send('POST', '/exec/exec-mine/start', '{"stdin":true,"hijack":false,"Detach":true,"Tty":false}')).status).toBe(200);
+    expect(JSON.parse(writes().filter((request) => request.method === 'POST')[0].body)).toEqual({ Detach: true, Tty: false });
+  });
+
   it('creates networks internal, with no gateway on the host, labelled as its own', async () => {
     expect((await send('POST', '/networks/create', '{"Name":"tc-net","Driver":"bridge","Internal":false,"CheckDuplicate":true}')).status).toBe(200);
     expect(JSON.parse(writes()[0].body)).toEqual({
@@ -523,6 +544,9 @@ describe('the write policy through the proxy', () => {
     ['POST', '/images/create?fromImage=ghcr.io/x/y&tag=1', undefined, 403, /pulls from ghcr\.io are refused/],
     ['POST', '/images/create?fromImage=evil.example/secret-data', undefined, 403, /pulls from evil\.example are refused/],
     ['POST', '/containers/mine/start', '{"x":1}', 403, /takes no request body/],
+    ['POST', '/containers/mine/stop', '{"t":0,"x":1}', 403, /takes no request body/],
+    ['POST', '/containers/mine/stop', '{"t":{"a":1}}', 403, /takes no request body/],
+    ['POST', '/containers/mine/stop', '{"t":0,"t":1}', 403, /takes no request body/],
   ])('%s %s is refused', async (method, target, body, status, message) => {
     const answer = await send(method, target, body);
     expect(answer.status).toBe(status);
@@ -535,11 +559,15 @@ describe('the write policy through the proxy', () => {
     ['POST', '/networks/own-net/connect', '{"Container":"mine","EndpointConfig":{"Aliases":["db"]}}'],
     ['POST', '/volumes/create', '{"Name":"v"}'],
     ['DELETE', '/volumes/own-vol', undefined],
+    // dockerode repeats its query options as a body: read and dropped.
+    ['POST', '/containers/mine/stop?t=0', '{"t":0}'],
     ['POST', '/images/create?fromImage=postgres&tag=17', undefined],
     ['POST', '/images/create?fromImage=docker.io/library/postgres&tag=17', undefined],
   ])('%s %s passes', async (method, target, body) => {
     expect((await send(method, target, body)).status).toBe(200);
     expect(writes().filter((request) => request.method !== 'GET')).toHaveLength(1);
+    if (target.includes('/stop'))
+      expect(writes().filter((request) => request.method !== 'GET')[0]).toMatchObject({ url: '/containers/id-mine/stop?t=0', body: '' });
   });
 
   it('connects by the container id it checked', async () => {

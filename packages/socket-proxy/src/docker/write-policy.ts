@@ -58,6 +58,11 @@ export interface WriteRule {
   owner: Owner;
   body: BodyKind;
   query: readonly string[];
+  /**
+   * 'drop': other query parameters are dropped, never forwarded, instead of refused — for a route
+   * where the engine reads none but `query` (dockerode sends a create's whole body as query too).
+   */
+  otherQuery?: 'drop';
   /** The hijacked stream `docker exec` asks for (Upgrade: tcp). */
   upgrade?: true;
 }
@@ -75,7 +80,8 @@ const C = 'containers';
 
 /** The calls the write policy serves; `owner` rows only on the agent's own objects. Reads (ps, logs, inspect) stay the read policy's. */
 export const WRITE_RULES: readonly WriteRule[] = Object.freeze([
-  row('container-create', 'POST', [C, 'create'], undefined, 'container-create', ['name', 'platform']),
+  // The engine reads `name` and `platform` from a create's query; dockerode (Testcontainers) repeats the body there: dropped.
+  { ...row('container-create', 'POST', [C, 'create'], undefined, 'container-create', ['name', 'platform']), otherQuery: 'drop' },
   row('container-start', 'POST', [C, OBJECT, 'start'], 'container', 'none', ['detachKeys']),
   row('container-stop', 'POST', [C, OBJECT, 'stop'], 'container', 'none', ['t', 'signal']),
   row('container-restart', 'POST', [C, OBJECT, 'restart'], 'container', 'none', ['t', 'signal']),
@@ -90,6 +96,8 @@ export const WRITE_RULES: readonly WriteRule[] = Object.freeze([
   row('archive-put', 'PUT', [C, OBJECT, 'archive'], 'container', 'archive', ['path', 'noOverwriteDirNonDir', 'copyUIDGID']),
   row('archive-get', 'GET', [C, OBJECT, 'archive'], 'container', 'none', ['path']),
   row('archive-head', 'HEAD', [C, OBJECT, 'archive'], 'container', 'none', ['path']),
+  // `docker run` without -d, `docker attach`: the hijacked stream, as the CLI asks for it (Upgrade: tcp) only.
+  row('container-attach', 'POST', [C, OBJECT, 'attach'], 'container', 'none', ['stream', 'stdin', 'stdout', 'stderr', 'logs', 'detachKeys'], true),
   row('exec-create', 'POST', [C, OBJECT, 'exec'], 'container', 'exec-create'),
   row('exec-start', 'POST', ['exec', OBJECT, 'start'], 'exec', 'exec-start', [], true),
   row('exec-resize', 'POST', ['exec', OBJECT, 'resize'], 'exec', 'none', ['h', 'w']),
@@ -112,9 +120,9 @@ const REFUSED_WITH_REASON: ReadonlyArray<readonly [RegExp, string, string]> = Ob
   ],
   [/^commit$/, 'commit', '`docker commit` is refused: an image made from a container outlives the sandbox and is run by others.'],
   [
-    /^containers\/[^/]+\/(attach|attach\/ws)$/,
+    /^containers\/[^/]+\/attach\/ws$/,
     'attach',
-    '`docker attach` (and `docker run` without -d) is not proxied; use `docker run -d`, then `docker logs -f` or `docker exec`.',
+    'attach over a websocket is not proxied; `docker attach` and `docker run` (attached) are, on containers this sandbox created.',
   ],
   [/^containers\/[^/]+\/(update|export|changes)$/, 'container-other', 'this container call is not served by the write policy (update, export, changes).'],
 ]);
@@ -177,7 +185,7 @@ export function decideWrite(request: { method: string; target: string; headers: 
     return refuse('write:no-rule', `${method} /${apiPath} is refused; ${WRITE_SUMMARY}.`);
   }
   const { candidate, ref } = found;
-  const query = parseQuery(target.query);
+  const query = parseQuery(candidate.otherQuery === 'drop' ? keepQuery(target.query, candidate.query) : target.query);
   if ('error' in query) return refuse('bad-query', `${query.error}.`, 400);
   const extra = Object.keys(query.params).find((name) => !candidate.query.includes(name));
   if (extra !== undefined) {
@@ -194,10 +202,21 @@ export function decideWrite(request: { method: string; target: string; headers: 
     const problem = pullProblem(query.params);
     if (problem) return refuse('image-pull:refused', problem);
   }
-  if (asksForUpgrade(headers) && !candidate.upgrade) return refuse('upgrade', 'protocol upgrades are only proxied for `docker exec`.');
+  if (asksForUpgrade(headers) && !candidate.upgrade) return refuse('upgrade', 'protocol upgrades are only proxied for `docker exec` and `docker attach`.');
+  if (candidate.rule === 'container-attach' && !asksForUpgrade(headers)) {
+    return refuse('container-attach:upgrade', 'attach is proxied as the docker CLI asks for it (Connection: Upgrade, Upgrade: tcp) only.');
+  }
   const problem = headersProblem(headers, candidate.body);
   if (problem) return refuse(`${candidate.rule}:headers`, `${problem}.`, 400);
   return { allowed: true, rule: candidate.rule, row: candidate, version, segments, params: query.params, ref: ref || undefined };
+}
+
+/** The pairs of a raw query whose name is one of `names`, exactly as sent; the rest never reaches the engine (the server forwards what it parsed). */
+function keepQuery(query: string, names: readonly string[]): string {
+  return query
+    .split('&')
+    .filter((pair) => names.includes(pair.split('=')[0]))
+    .join('&');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -725,7 +744,12 @@ const EXEC_CREATE_FIELDS: Fields = {
   ConsoleSize: (value, field, context) => (value === null ? undefined : listOf(intIn(0, 65535))(value, field, context)),
   Privileged: (value, field, context) => (bool(value, field, context) === true ? fail(field, 'is refused: an exec is never privileged') : undefined),
 };
-const EXEC_START_FIELDS: Fields = { Detach: bool, Tty: bool, ConsoleSize: EXEC_CREATE_FIELDS.ConsoleSize };
+/** A flag a client leaks into a body that the engine has no field for (dockerode's own `stdin`, `hijack`): checked, never forwarded. */
+const clientFlag: Check = (value, field, context) => {
+  bool(value, field, context);
+  return undefined;
+};
+const EXEC_START_FIELDS: Fields = { Detach: bool, Tty: bool, ConsoleSize: EXEC_CREATE_FIELDS.ConsoleSize, stdin: clientFlag, hijack: clientFlag };
 
 const NETWORK_CREATE_FIELDS: Fields = {
   Name: str,

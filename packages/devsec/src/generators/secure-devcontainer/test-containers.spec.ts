@@ -15,6 +15,7 @@ describe('secure-devcontainer generator: --testContainers', () => {
     expect(compose.services['docker-proxy'].environment.WRITE_POLICY).toBeUndefined();
     expect(compose.services.app.environment.TESTCONTAINERS_RYUK_DISABLED).toBeUndefined();
     expect(compose.networks.children).toBeUndefined();
+    expect(generated(tree).dockerfile).not.toContain('docker-compose');
     expect(readSpec(tree, 'apps/app')?.testContainers).toBeUndefined();
   });
 
@@ -34,6 +35,8 @@ describe('secure-devcontainer generator: --testContainers', () => {
     expect(compose.services.app.environment.TESTCONTAINERS_RYUK_DISABLED).toBe('true');
     expect(compose.networks.children).toMatchObject({ internal: true, driver_opts: { 'com.docker.network.bridge.inhibit_ipv4': 'true' } });
     expect(readSpec(tree, 'apps/app')?.testContainers).toEqual({ allowRegistries: ['docker.io'] });
+    // `docker compose` for the agent's own test services: Debian's plugin beside the client.
+    expect(generated(tree).dockerfile).toMatch(/ripgrep docker-cli docker-compose \\/);
     expectValid(tree);
   });
 

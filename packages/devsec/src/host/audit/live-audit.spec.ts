@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Script } from 'node:vm';
-import { FORBIDDEN_CALLS, gatherProbeInput, PROBE_PARTS, probeScript, runLiveProbe } from './live-audit';
+import { FORBIDDEN_CALLS, gatherProbeInput, PROBE_PARTS, probeScript, runLiveProbe, testContainersCalls } from './live-audit';
 import type { ProbeInput } from '../../rules/live-findings';
 import type { Runner } from '../engine/run';
 import type { SandboxStack } from '../stack/sandbox-stack';
@@ -90,6 +90,24 @@ describe('gatherProbeInput', () => {
     ]);
   });
 
+  it("with the write policy on (--testContainers), tries hostile creates and calls on a sibling (the stack's proxy) instead", () => {
+    const writing = { ...ownProxy, Config: { ...ownProxy.Config, Env: ['WRITE_POLICY=1'] } };
+    const run: Runner = (command, args) =>
+      args[0] === 'inspect' && args.includes('p1') ? { status: 0, stdout: JSON.stringify([writing, otherProxy]), stderr: '' } : stub(true)(command, args);
+    const { input } = gatherProbeInput(stack, run);
+    expect(input.calls).toEqual(testContainersCalls('p1'));
+    const bodies = input.calls.map((call) => call.body ?? '');
+    for (const hostile of ['"Privileged":true', '"Binds":["/:/host"]', '"NetworkMode":"host"', '"Source":"/"', '"PidMode":"host"']) {
+      expect([hostile, bodies.some((body) => body.includes(hostile))]).toEqual([hostile, true]);
+    }
+    expect(input.calls.filter((call) => call.path.startsWith('/containers/p1/')).map((call) => `${call.method} ${call.path}`)).toEqual([
+      'POST /containers/p1/exec',
+      'POST /containers/p1/start',
+      'GET /containers/p1/archive?path=/etc/hostname',
+      'PUT /containers/p1/archive?path=/tmp',
+    ]);
+  });
+
   it('refuses when the stack is not running, and says how to start it', () => {
     expect(() => gatherProbeInput(stack, stub(false))).toThrow(/not running \(compose project app-ws-1\)\. Start it with nx run app:up-worktree/);
   });
@@ -99,6 +117,24 @@ describe('FORBIDDEN_CALLS', () => {
   it('only name objects that do not exist, or carry bodies an engine rejects, so a leak changes nothing', () => {
     for (const call of FORBIDDEN_CALLS) {
       const harmless = /devsec-audit-no-such|not a valid name/.test(`${call.path} ${call.body ?? ''}`);
+      expect([call.method, call.path, harmless]).toEqual([call.method, call.path, true]);
+    }
+  });
+});
+
+describe('testContainersCalls', () => {
+  it('creates only an image that does not exist, and touches the sibling only in ways a running container shrugs off', () => {
+    for (const call of testContainersCalls('sib')) {
+      const harmless =
+        (call.path === '/containers/create' && JSON.parse(call.body!).Image === 'devsec-audit-no-such-image:0') ||
+        /devsec-audit-no-such|not a valid name/.test(`${call.path} ${call.body ?? ''}`) ||
+        [
+          'POST /containers/sib/exec',
+          'POST /containers/sib/start',
+          'DELETE /containers/sib',
+          'GET /containers/sib/archive?path=/etc/hostname',
+          'PUT /containers/sib/archive?path=/tmp',
+        ].includes(`${call.method} ${call.path}`);
       expect([call.method, call.path, harmless]).toEqual([call.method, call.path, true]);
     }
   });

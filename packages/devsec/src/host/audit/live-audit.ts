@@ -63,6 +63,34 @@ export const FORBIDDEN_CALLS: ProbeCall[] = [
   { method: 'POST', path: '/networks/devsec-audit-no-such-network/connect', body: JSON.stringify({ Container: NO_CONTAINER }) },
 ];
 
+/**
+ * With --testContainers the proxy serves the agent's own containers, so calls on missing objects
+ * would reach the engine (answered 404 by it): the probe tries instead what the write policy must
+ * still refuse — hostile creates (privileged, a bind of `/`, the host network, a mount of `/`, the
+ * host pid namespace) of an image that does not exist, and calls on a sibling (`sibling`, the
+ * stack's own socket proxy, running): exec, start, remove, archive. Harmless if an engine did
+ * answer: a create of a missing image makes nothing, an exec created is never started, a running
+ * container neither starts again nor goes without force. The calls the policy refuses by path
+ * (export, attach, image save, build) stay as they are.
+ */
+export function testContainersCalls(sibling: string): ProbeCall[] {
+  const create = (HostConfig: object) => ({ method: 'POST', path: '/containers/create', body: JSON.stringify({ Image: NO_IMAGE, HostConfig }) });
+  const byPath = FORBIDDEN_CALLS.filter((call) => /\/(export|attach\/ws)|^\/images\/get|^\/build|^\/volumes\/create/.test(call.path));
+  return [
+    create({ Privileged: true }),
+    create({ Binds: ['/:/host'] }),
+    create({ NetworkMode: 'host' }),
+    create({ Mounts: [{ Type: 'bind', Source: '/', Target: '/host' }] }),
+    create({ PidMode: 'host' }),
+    { method: 'POST', path: `/containers/${sibling}/exec`, body: JSON.stringify({ Cmd: ['true'] }) },
+    { method: 'POST', path: `/containers/${sibling}/start` },
+    { method: 'DELETE', path: `/containers/${sibling}` },
+    { method: 'GET', path: `/containers/${sibling}/archive?path=/etc/hostname` },
+    { method: 'PUT', path: `/containers/${sibling}/archive?path=/tmp`, body: '' },
+    ...byPath,
+  ];
+}
+
 interface Inspected {
   Id: string;
   Name: string;
@@ -120,6 +148,9 @@ export function gatherProbeInput(stack: SandboxStack, run: Runner = runCommand):
     }
   }
   const proxyIds = new Set(proxies.map((proxy) => proxy.Id));
+  // The write policy on (--testContainers, as the running proxy has it): the calls it must still refuse.
+  const ownProxy = proxies.find((proxy) => proxy.Config.Labels?.[COMPOSE_PROJECT_LABEL] === project);
+  const writePolicy = ownProxy?.Config.Env?.includes('WRITE_POLICY=1') === true;
   for (const network of names) {
     for (const [id, container] of Object.entries(networks.get(network)?.Containers ?? {})) {
       const address = container.IPv4Address?.split('/')[0];
@@ -143,7 +174,7 @@ export function gatherProbeInput(stack: SandboxStack, run: Runner = runCommand):
   return {
     container: app,
     input: {
-      calls: FORBIDDEN_CALLS,
+      calls: writePolicy && ownProxy ? testContainersCalls(ownProxy.Id) : FORBIDDEN_CALLS,
       targets,
       writable,
       workspaceRoot,
