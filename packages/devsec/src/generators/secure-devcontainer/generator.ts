@@ -11,7 +11,10 @@ import type { SecureDevcontainerGeneratorSchema } from './schema';
  * The stored spec, if it reads (one this run replaces may be broken); the hosts the user listed
  * in the file are read strictly, since the run keeps them.
  */
-function storedSpec(tree: Tree, target: SandboxTarget): Pick<SandboxSpec, 'localhostProxy' | 'allowHosts' | 'workspace' | 'testContainers'> | undefined {
+function storedSpec(
+  tree: Tree,
+  target: SandboxTarget,
+): Pick<SandboxSpec, 'localhostProxy' | 'allowHosts' | 'workspace' | 'testContainers' | 'runtime'> | undefined {
   let stored: SandboxSpec | undefined;
   try {
     stored = readSpec(tree, target.projectRoot);
@@ -32,6 +35,7 @@ function storedSpec(tree: Tree, target: SandboxTarget): Pick<SandboxSpec, 'local
     allowHosts: listed ?? stored?.allowHosts ?? [],
     workspace: stored?.workspace,
     testContainers: stored?.testContainers,
+    runtime: stored?.runtime,
   };
 }
 
@@ -44,6 +48,8 @@ export async function secureDevcontainerGenerator(tree: Tree, options: SecureDev
     ...options,
     localhostProxy: options.localhostProxy ?? stored?.localhostProxy,
     workspace: options.workspace ?? stored?.workspace,
+    // Kept across re-runs when left out; --runtime=auto goes back to the default.
+    runtime: options.runtime ?? stored?.runtime,
     allowHosts: [...(stored?.allowHosts ?? []), ...normalizeList(options.allowHosts)],
     // Kept across re-runs too: --testContainers=false turns it off.
     testContainers: options.testContainers === true && stored?.testContainers ? stored.testContainers : (options.testContainers ?? stored?.testContainers),

@@ -5,7 +5,7 @@ import { basename, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { WorktreeError } from '../../sandbox/errors';
 import { composeSafeName } from '../../sandbox/names';
-import { APP_SERVICE, COMPOSE_FILE, DEVCONTAINER_DIR, MANAGED_LABEL } from '../../sandbox/vocabulary';
+import { APP_SERVICE, COMPOSE_FILE, DEVCONTAINER_DIR, MANAGED_LABEL, PROXY_SERVICE } from '../../sandbox/vocabulary';
 import { GitLayout, readGitLayout } from './git-layout';
 import type { Mount } from './git-mounts';
 import { runCommand, Runner } from '../engine/run';
@@ -155,6 +155,7 @@ export function worktreeOverrideFile(
   mounts: Mount[],
   egress?: Record<string, { environment: Record<string, string> }>,
   appEnvironment: Record<string, string> = {},
+  kernel: { runtime?: string; childRuntime?: boolean } = {},
 ): string {
   const volumes = mounts.map(({ source, target, readOnly }) => ({
     type: 'bind',
@@ -175,6 +176,12 @@ export function worktreeOverrideFile(
     ...environments[APP_SERVICE],
     ...(Object.keys(ownEnvironment).length ? { environment: { ...environments[APP_SERVICE]?.environment, ...ownEnvironment } } : {}),
   };
-  const services: Record<string, object> = { ...environments, [APP_SERVICE]: { ...app, volumes } };
+  // The dev container's runtime (runtime.ts: gVisor when the sandbox's choice and the engine allow); with --testContainers
+  // the socket proxy forces the same one on the agent's own containers.
+  const services: Record<string, object> = { ...environments, [APP_SERVICE]: { ...app, ...(kernel.runtime ? { runtime: kernel.runtime } : {}), volumes } };
+  if (kernel.runtime && kernel.childRuntime) {
+    const proxy = services[PROXY_SERVICE] as { environment?: Record<string, string> } | undefined;
+    services[PROXY_SERVICE] = { ...proxy, environment: { ...proxy?.environment, CHILD_RUNTIME: kernel.runtime } };
+  }
   return header + stringify({ services });
 }
