@@ -1,5 +1,5 @@
 /**
- * Figure 11: the write policy (--testContainers). `docker run --rm <image> true` through our
+ * Figure 13: the write policy (--testContainers). `docker run --rm <image> true` through our
  * proxy in its container (create, attach, start, wait, the engine removes it) / the same on the
  * direct socket, both on the same internal network; then the proxy's memory with 16 children of
  * the agent's running, against the mem_limit the generated stack gives it.
@@ -35,7 +35,7 @@ export async function benchChildren(runFlags: RunFlags, sockets: string): Promis
       () => ok(run, proxy.host),
       () => ok(run),
     );
-    rows.push(ratioRow('11. `docker run --rm <image> true`: through the proxy with the write policy, in its container / direct (15 pairs)', ta, tb, '≤ 1.15'));
+    rows.push(ratioRow('13. `docker run --rm <image> true`: through the proxy with the write policy, in its container / direct (15 pairs)', ta, tb, '≤ 1.15'));
     // The engine removes the --rm ones as they exit: the count limit is for children at once.
     for (let i = 0; i < 50 && docker(['ps', '-aq', '--filter', `label=org.devsec.owner=${owner}`]).stdout.trim() !== ''; i++) {
       await new Promise((resolve) => setTimeout(resolve, 200));
@@ -51,7 +51,7 @@ export async function benchChildren(runFlags: RunFlags, sockets: string): Promis
     const busy = memoryOf(proxy.name);
     const limit = runFlags[runFlags.indexOf('--memory') + 1];
     rows.push([
-      `11′. the proxy (write policy) with ${CHILDREN} children running, after ps, inspect and exec of each / idle`,
+      `13′. the proxy (write policy) with ${CHILDREN} children running, after ps, inspect and exec of each / idle`,
       `RSS ${mb(busy.rss)} MB · PSS ${mb(busy.pss)} · anon ${mb(busy.anon)}`,
       `RSS ${mb(idle.rss)} MB · PSS ${mb(idle.pss)} · anon ${mb(idle.anon)}`,
       (busy.rss / idle.rss).toFixed(3),

@@ -1,7 +1,7 @@
 /**
- * Figure 11: what a tenant per worktree costs (issue #31). 11a: a cold `up-worktree` (stack down,
+ * Figure 12: what a tenant per worktree costs (issue #31). 12a: a cold `up-worktree` (stack down,
  * images built) that makes the worktree's tenant — its role, and its database copied from the
- * shared one — against one that finds it made. 11b: `CREATE DATABASE … TEMPLATE` of a shared
+ * shared one — against one that finds it made. 12b: `CREATE DATABASE … TEMPLATE` of a shared
  * database of ~100 MB, against an empty `CREATE DATABASE`, both as the host runs them (psql in
  * the shared container through `docker exec`).
  */
@@ -104,7 +104,7 @@ export async function benchTenants(): Promise<string[]> {
     }
     rows.push(
       ratioRow(
-        '11a. Cold `up-worktree` (images built, stack down) that makes the tenant (role, database copied from a small shared one) / that finds it made (3 pairs)',
+        '12a. Cold `up-worktree` (images built, stack down) that makes the tenant (role, database copied from a small shared one) / that finds it made (3 pairs)',
         cold.ta,
         cold.tb,
       ),
@@ -131,12 +131,12 @@ export async function benchTenants(): Promise<string[]> {
     for (const name of copies.splice(0)) admin(`drop database ${name}`);
     rows.push(
       ratioRow(
-        `11b. \`CREATE DATABASE … TEMPLATE\` of a ${(size / 2 ** 20).toFixed(0)} MB shared database / an empty \`CREATE DATABASE\` (docker exec psql, 5 pairs)`,
+        `12b. \`CREATE DATABASE … TEMPLATE\` of a ${(size / 2 ** 20).toFixed(0)} MB shared database / an empty \`CREATE DATABASE\` (docker exec psql, 5 pairs)`,
         copy.ta,
         copy.tb,
       ),
     );
-    notes.push(`Figure 11: the shared Postgres is the stand-in postgres:17 (Debian's postgresql-17), its data on a local volume.`);
+    notes.push(`Figure 12: the shared Postgres is the stand-in postgres:17 (Debian's postgresql-17), its data on a local volume.`);
   } finally {
     if (project) docker(['compose', '-p', project, ...files(), 'down', '--volumes', '--rmi', 'local']);
     await quiet(() => downShared({ volumes: true }, context('down-shared'))).catch(() => undefined);

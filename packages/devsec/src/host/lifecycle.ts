@@ -29,6 +29,7 @@ import { verifyMountsOnce } from './stack/mount-pins';
 import { fillNodeModulesOnce } from './stack/node-modules-fill';
 import { cloneFetchSource, seedCloneWorkspaceOnce } from './stack/clone-workspace';
 import { runCommand } from './engine/run';
+import { kernelLine } from './engine/runtime';
 import { describeRemoved, removeChildren } from './engine/children';
 import { locateStack, prepareWorktree, rememberState, SandboxStack, stackStateDir, summary } from './stack/sandbox-stack';
 import { secretsPath } from './stack/secrets';
@@ -112,6 +113,8 @@ export async function startSandbox(workspaceRoot: string, composeFile: string, o
   const build = options.build ?? buildInputs !== previous.buildInputs;
   const args = ['up', '--detach', '--remove-orphans', ...(build ? ['--build'] : [])];
   if (stack.engine) sayEngine(stack.engine, say);
+  // Which kernel boundary holds, at every start (runtime.ts).
+  if (stack.kernel) say.info(kernelLine(stack.kernel.runtime, stack.kernel.runtimes));
   say.info(`Starting ${stack.identity.composeProjectName}: docker ${composeArgs(stack.compose, ...args).join(' ')}`);
   const start = () =>
     streamCompose(stack.compose, args).catch((error) => {
@@ -310,6 +313,7 @@ export async function stopShared(workspaceRoot: string, composeFile: string, opt
 export function prepareSandbox(workspaceRoot: string, composeFile: string, say: Say): SandboxStack {
   const stack = prepareWorktree(workspaceRoot, composeFile, runCommand, say.info);
   gate(stack, [], say);
+  if (stack.kernel) say.info(kernelLine(stack.kernel.runtime, stack.kernel.runtimes));
   // VS Code starts the stack itself, and cannot fill a clone's volume: up-worktree does, once.
   if (stack.workspace === 'clone' && runCommand('docker', ['volume', 'inspect', cloneFetchSource(stack.identity).volume]).status !== 0)
     throw new SandboxError(

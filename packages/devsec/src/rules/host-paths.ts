@@ -50,6 +50,8 @@ export interface StackContext {
   ignoresNoGateway?: string;
   /** External networks as the engine has them, by name (the gate); unknown in the static audit. */
   externalNetworks?: Record<string, NetworkFacts>;
+  /** Worktree: the dev container's runtime as up-worktree chose it (its override file sets it; the proxy forces it on children as CHILD_RUNTIME). */
+  runtime?: string;
   /** Sees through symlinks on the host (the gate passes a realpath); identity when absent. */
   realPath?: (path: string) => string;
 }

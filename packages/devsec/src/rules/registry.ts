@@ -6,7 +6,7 @@
  * list, the `--unsafe-allow` choices and the README's rule list derive from it.
  */
 import { envNames, namesOf } from '../sandbox/compose-model';
-import { APP_SERVICE, LOCALHOST_PROXY_SERVICE, PROXY_SERVICE } from '../sandbox/vocabulary';
+import { APP_SERVICE, GVISOR_RUNTIME, LOCALHOST_PROXY_SERVICE, PROXY_SERVICE } from '../sandbox/vocabulary';
 import {
   hostAddress,
   isEngineGroup,
@@ -23,7 +23,8 @@ import {
   when,
 } from './service-view';
 
-export type Severity = 'high' | 'medium';
+/** info: said, never failing anything (what holds depends on the engine, not on the files). */
+export type Severity = 'high' | 'medium' | 'info';
 
 interface Rule {
   severity: Severity;
@@ -203,6 +204,17 @@ export const RULES = {
         ];
       }),
   ),
+  runtime: rule(
+    'high',
+    true,
+    "A service's OCI runtime (runtime:) other than gVisor's runsc: up-worktree alone chooses the dev container's (runsc when the engine has it), and another runtime is the engine's to run with powers no file of the stack shows.",
+    'Remove runtime:; generate the sandbox with --runtime=auto (or runsc, runc) instead.',
+    ({ name, service }) =>
+      when(service.runtime !== undefined && service.runtime !== GVISOR_RUNTIME, () => ({
+        field: 'runtime',
+        message: `${name} sets runtime: ${String(service.runtime)}; only runsc (gVisor), as up-worktree sets it, is allowed.`,
+      })),
+  ),
   'dangerous-capability': rule('high', true, 'A capability added (cap_add): each one widens what a way out can do.', 'Remove cap_add.', ({ name, service }) => {
     const capabilities = list(service.cap_add).map(String);
     return when(capabilities.length > 0, () => ({
@@ -363,6 +375,12 @@ export const RULES = {
     "The agent may run containers of its own (--testContainers) through the socket proxy's write policy: images from the allowed registries, no privilege, no host path, no host port, no route out, limits forced; siblings stay read-only.",
     'Generate the sandbox without --testContainers if the agent need not run Docker-based tests.',
   ),
+  'shared-kernel': rule(
+    'medium',
+    false,
+    "The dev container shares the host's kernel (runc): one kernel bug reachable from inside is a way out that no proxy or gate sees. Info when the engine has no gVisor at all.",
+    'Generate the sandbox without --runtime=runc, on an engine with gVisor registered (runsc): up-worktree then runs the dev container on it.',
+  ),
   'sandbox-writable': rule(
     'high',
     false,
@@ -446,6 +464,12 @@ export const RULES = {
     'Give the dev container Docker only through its proxy, and mount no socket.',
   ),
   'live-env-readable': rule('high', false, 'Inspect shows env values in clear.', 'Use the devsec proxy, which redacts env values.'),
+  'live-shared-kernel': rule(
+    'high',
+    false,
+    "The dev container should run on gVisor (runsc: the engine has it, and the sandbox does not opt out) and runs on the host's kernel.",
+    'Start it again with up-worktree (it sets the runtime); a stack started otherwise (docker compose up by hand) misses the override file that does.',
+  ),
   'live-proxy-down': rule(
     'medium',
     false,
@@ -516,9 +540,9 @@ export interface Finding {
   fix: string;
 }
 
-/** A finding of `rule`, its severity from the table, its fix the table's unless given. */
-export function finding(rule: RuleId, fields: Omit<Finding, 'rule' | 'severity' | 'fix'> & { fix?: string }): Finding {
-  return { rule, severity: RULES[rule].severity, ...fields, fix: fields.fix ?? RULES[rule].fix };
+/** A finding of `rule`, its severity from the table (or lower, when the caller knows better), its fix the table's unless given. */
+export function finding(rule: RuleId, fields: Omit<Finding, 'rule' | 'severity' | 'fix'> & { fix?: string; severity?: Severity }): Finding {
+  return { rule, ...fields, severity: fields.severity ?? RULES[rule].severity, fix: fields.fix ?? RULES[rule].fix };
 }
 
 /** Every rule as a Markdown table (id, severity, gate, what, fix): README's rule list is this, kept equal by a test. */

@@ -7,7 +7,7 @@ export type AuditFinding = Finding;
 
 /** High first, then by file and line. */
 export function sortFindings(findings: AuditFinding[]): AuditFinding[] {
-  const rank = { high: 0, medium: 1 };
+  const rank = { high: 0, medium: 1, info: 2 };
   return findings.sort((a, b) => rank[a.severity] - rank[b.severity] || a.file.localeCompare(b.file) || (a.line ?? 0) - (b.line ?? 0));
 }
 
@@ -40,7 +40,7 @@ export function formatSarif(findings: AuditFinding[]): string {
           tool: { driver: { name: '@org/devsec audit', informationUri: 'https://github.com/org/devsec', rules: rules.map((id) => ({ id })) } },
           results: findings.map((f) => ({
             ruleId: f.rule,
-            level: f.severity === 'high' ? 'error' : 'warning',
+            level: f.severity === 'high' ? 'error' : f.severity === 'medium' ? 'warning' : 'note',
             message: { text: `${f.message} Fix: ${f.fix}` },
             locations: [{ physicalLocation: { artifactLocation: { uri: f.file }, ...(f.line ? { region: { startLine: f.line } } : {}) } }],
           })),

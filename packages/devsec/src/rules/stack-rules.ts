@@ -126,6 +126,8 @@ function writePolicyFindings(model: ComposeModel, context: StackContext): Findin
         WRITE_OWNER: project,
         CHILDREN_NETWORK: `${project}_children`,
         ALLOW_REGISTRIES: Array.isArray(testContainers.allowRegistries) ? testContainers.allowRegistries.join(',') : '',
+        // up-worktree's override: the children on the dev container's runtime (gVisor), never another.
+        ...(context.runtime ? { CHILD_RUNTIME: context.runtime } : {}),
       }
     : {};
   const wrong = set.filter((name) => String(env[name]) !== expected[name]);

@@ -48,6 +48,8 @@ export interface EngineFacts {
   composeEnv?: Readonly<Record<string, string>>;
   /** Are mem_limit, pids_limit and cpus enforced. */
   limits: string;
+  /** gVisor (runsc) for the dev container: what is proven here, what is from documentation. */
+  gvisor: string;
   /** Your uid is root inside a user namespace: the dev container's user (node, uid 1000) is a subordinate uid, a stranger to your files. */
   userNamespace: boolean;
   /** What the agent (node, uid 1000) can do with your workspace inside. */
@@ -68,6 +70,8 @@ export const ENGINES: Readonly<Record<EngineKind, EngineFacts>> = {
     ipv6Loopback: 'off unless the daemon enables IPv6; the dev container sets net.ipv6.conf.lo.disable_ipv6=0',
     compose: 'the docker-compose-plugin (v2)',
     limits: 'enforced',
+    gvisor:
+      '**yes**: Debian\'s runsc registered with `runtimeArgs: ["--network=host"]` (its own netstack fails here), reloaded by SIGHUP; the dev container on runsc by default, the proxies on runc; ::1 forwarding (localhost-proxy --ipv6) does not work on it',
     userNamespace: false,
     yourFiles: 'as on this machine: node is uid 1000, so it writes them when yours is 1000',
     proven: true,
@@ -84,6 +88,7 @@ export const ENGINES: Readonly<Record<EngineKind, EngineFacts>> = {
     ipv6Loopback: 'as rootful',
     compose: 'the docker-compose-plugin (v2)',
     limits: 'enforced with cgroup v2 and delegation; on cgroup v1 accepted and ignored (up warns)',
+    gvisor: 'documented (gVisor supports rootless Docker with --ignore-cgroups); not verified here',
     userNamespace: true,
     yourFiles: 'your uid is root inside and node a subordinate uid: the agent reads only what others may read and writes nothing (not solved yet; up warns)',
     proven: true,
@@ -102,6 +107,7 @@ export const ENGINES: Readonly<Record<EngineKind, EngineFacts>> = {
     // Its Docker API has no BuildKit: Compose would run moby/buildkit, which no registry here (or offline) serves.
     composeEnv: { DOCKER_BUILDKIT: '0' },
     limits: 'enforced',
+    gvisor: 'documented (Podman takes `--runtime=runsc`, listed under engine.runtimes in containers.conf); not verified here',
     userNamespace: false,
     yourFiles: 'as on this machine, as rootful Docker',
     proven: true,
@@ -119,6 +125,7 @@ export const ENGINES: Readonly<Record<EngineKind, EngineFacts>> = {
     // Its Docker API has no BuildKit: Compose would run moby/buildkit, which no registry here (or offline) serves.
     composeEnv: { DOCKER_BUILDKIT: '0' },
     limits: 'enforced with cgroup v2 and delegation; on cgroup v1 dropped without a word (its info says cgroupfs; up warns)',
+    gvisor: 'documented (runsc rootless with --ignore-cgroups); not verified here',
     userNamespace: true,
     yourFiles: 'as rootless Docker, unless the dev container runs with userns keep-id (not generated yet; up warns)',
     proven: true,
@@ -134,6 +141,7 @@ export const ENGINES: Readonly<Record<EngineKind, EngineFacts>> = {
     ipv6Loopback: 'not verified here',
     compose: 'bundled (v2)',
     limits: "enforced (the VM's cgroup v2)",
+    gvisor: "no: Docker Desktop has no runsc and cannot register one; the kernel is its VM's, shared by every container",
     userNamespace: false,
     yourFiles: 'the file sharing of the VM decides: not verified here',
     proven: false,
@@ -149,6 +157,7 @@ export const ENGINES: Readonly<Record<EngineKind, EngineFacts>> = {
     ipv6Loopback: 'as rootful Docker, not verified here',
     compose: 'the docker-compose plugin you install (v2)',
     limits: "enforced (the VM's cgroup v2)",
+    gvisor: "documented: runsc installed and registered in the VM's dockerd; not verified here",
     userNamespace: false,
     yourFiles: "the VM's mount (virtiofs or sshfs) decides: not verified here",
     proven: false,
@@ -164,6 +173,7 @@ export const ENGINES: Readonly<Record<EngineKind, EngineFacts>> = {
     ipv6Loopback: 'not verified here',
     compose: 'bundled (v2)',
     limits: 'enforced',
+    gvisor: 'no runsc that we know of: not verified here',
     userNamespace: false,
     yourFiles: "OrbStack's file sharing decides: not verified here",
     proven: false,
@@ -179,6 +189,7 @@ export const ENGINES: Readonly<Record<EngineKind, EngineFacts>> = {
     ipv6Loopback: 'not verified here',
     compose: 'bundled (v2)',
     limits: "enforced (the VM's cgroups)",
+    gvisor: "documented: runsc installed and registered in the VM's dockerd (provisioning scripts); not verified here",
     userNamespace: false,
     yourFiles: "the VM's mount decides: not verified here",
     proven: false,
@@ -221,14 +232,15 @@ export function enginesTable(): string {
       engine.ipv6Loopback,
       engine.compose,
       engine.limits,
+      engine.gvisor,
       engine.yourFiles,
     ]
       .map(cell)
       .join(' | '),
   );
   return [
-    '| Engine | Proven by the tests | The CLI reaches it at | The proxy mounts | Socket inside | The host, from a container | Internal networks | IPv6 on loopback | Compose | mem, pids, cpus limits | Your files, for the agent |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
+    '| Engine | Proven by the tests | The CLI reaches it at | The proxy mounts | Socket inside | The host, from a container | Internal networks | IPv6 on loopback | Compose | mem, pids, cpus limits | gVisor (runsc) | Your files, for the agent |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...rows.map((row) => `| ${row} |`),
   ].join('\n');
 }

@@ -23,6 +23,8 @@ import {
   EgressMode,
   READ_SWITCH_DEFAULTS,
   ReadSwitch,
+  RUNTIME_CHOICES,
+  RuntimeChoice,
   WRITE_SWITCHES,
   WORKSPACE_MODES,
   WorkspaceMode,
@@ -61,7 +63,12 @@ export interface SandboxSpec {
    * containers (Testcontainers, docker run). Present only when on; `allowRegistries` with it.
    */
   testContainers?: { allowRegistries: string[] };
+  /** --runtime: runsc or runc (stored only then; absent is auto: gVisor when the engine has it). */
+  runtime?: Exclude<RuntimeChoice, 'auto'>;
 }
+
+/** The sandbox's runtime choice: auto unless its spec says runsc or runc. */
+export const runtimeChoice = (spec: Pick<SandboxSpec, 'runtime'> | undefined): RuntimeChoice => spec?.runtime ?? 'auto';
 
 /** The sandbox's workspace mode: mount unless its spec says clone. */
 export const workspaceMode = (spec: Pick<SandboxSpec, 'workspace'> | undefined): WorkspaceMode => spec?.workspace ?? 'mount';
@@ -81,6 +88,7 @@ export type SpecOptions = {
   workspace?: WorkspaceMode;
   testContainers?: boolean | { allowRegistries?: string[] };
   allowRegistries?: string[] | string;
+  runtime?: RuntimeChoice;
 } & Partial<Record<ReadSwitch, boolean>> &
   Partial<Record<WriteSwitch, boolean>>;
 
@@ -143,6 +151,12 @@ export function specFromOptions(options: SpecOptions): SandboxSpec {
     );
   }
   const testContainers = testContainersFrom(options, switches);
+  const runtime = options.runtime ?? 'auto';
+  if (!RUNTIME_CHOICES.includes(runtime)) {
+    throw new GeneratorError(
+      `--runtime: "${runtime}" is not a runtime choice. Use auto (the default: gVisor's runsc when the engine has it), runsc (gVisor required) or runc (the host's kernel, shared).`,
+    );
+  }
   return {
     network,
     baseImage,
@@ -157,6 +171,7 @@ export function specFromOptions(options: SpecOptions): SandboxSpec {
     // Stored only when it is not the default: the specs written before the option read the same.
     ...(workspace === 'clone' ? { workspace } : {}),
     ...(testContainers ? { testContainers } : {}),
+    ...(runtime !== 'auto' ? { runtime } : {}),
   };
 }
 

@@ -95,6 +95,15 @@ export type EgressMode = (typeof EGRESS_MODES)[number];
  */
 export const WORKSPACE_MODES = ['mount', 'clone'] as const;
 export type WorkspaceMode = (typeof WORKSPACE_MODES)[number];
+
+/**
+ * The dev container's OCI runtime (--runtime): auto puts it on gVisor (runsc, a kernel of its own
+ * between the agent and the host's) when the engine lists runsc, runsc requires it, runc opts out.
+ */
+export const RUNTIME_CHOICES = ['auto', 'runsc', 'runc'] as const;
+export type RuntimeChoice = (typeof RUNTIME_CHOICES)[number];
+/** gVisor's runtime, as engines register it (`docker info` → Runtimes). */
+export const GVISOR_RUNTIME = 'runsc';
 /** On the dev container of a clone-mode stack (value: clone): what up-worktree, the gate and the audit read. */
 export const WORKSPACE_LABEL = 'org.devsec.workspace';
 /** The stack's volume that holds a clone-mode workspace (Compose names it `<compose project>_workspace`). */

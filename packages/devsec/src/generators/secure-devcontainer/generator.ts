@@ -14,7 +14,7 @@ import type { SecureDevcontainerGeneratorSchema } from './schema';
 function storedSpec(
   tree: Tree,
   target: SandboxTarget,
-): Pick<SandboxSpec, 'localhostProxy' | 'allowHosts' | 'allowPrivateHosts' | 'caCerts' | 'workspace' | 'testContainers'> | undefined {
+): Pick<SandboxSpec, 'localhostProxy' | 'allowHosts' | 'allowPrivateHosts' | 'caCerts' | 'workspace' | 'testContainers' | 'runtime'> | undefined {
   let stored: SandboxSpec | undefined;
   try {
     stored = readSpec(tree, target.projectRoot);
@@ -37,6 +37,7 @@ function storedSpec(
     caCerts: stored?.caCerts,
     workspace: stored?.workspace,
     testContainers: stored?.testContainers,
+    runtime: stored?.runtime,
   };
 }
 
@@ -49,6 +50,8 @@ export async function secureDevcontainerGenerator(tree: Tree, options: SecureDev
     ...options,
     localhostProxy: options.localhostProxy ?? stored?.localhostProxy,
     workspace: options.workspace ?? stored?.workspace,
+    // Kept across re-runs when left out; --runtime=auto goes back to the default.
+    runtime: options.runtime ?? stored?.runtime,
     allowHosts: [...(stored?.allowHosts ?? []), ...normalizeList(options.allowHosts)],
     // Kept across re-runs, added to like --allowHosts; --caCerts= (empty) removes the file.
     allowPrivateHosts: [...(stored?.allowPrivateHosts ?? []), ...normalizeList(options.allowPrivateHosts)],

@@ -1,4 +1,4 @@
-import type { Agent, EgressMode, ReadSwitch, WorkspaceMode, WriteSwitch } from '../../sandbox/vocabulary';
+import type { Agent, EgressMode, ReadSwitch, RuntimeChoice, WorkspaceMode, WriteSwitch } from '../../sandbox/vocabulary';
 import type { LocalhostProxyOptions } from '../../sandbox/spec';
 
 export type SecureDevcontainerGeneratorSchema = {
@@ -24,6 +24,8 @@ export type SecureDevcontainerGeneratorSchema = {
   testContainers?: boolean;
   /** With --testContainers: the registries images may be pulled from (default: docker.io). */
   allowRegistries?: string[];
+  /** auto (default): the dev container on gVisor (runsc) when the engine has it; runsc: required; runc: the host's kernel. Kept across re-runs when left out. */
+  runtime?: RuntimeChoice;
   /** Replace generated files even when they were edited. */
   force?: boolean;
   skipFormat?: boolean;

@@ -17,6 +17,7 @@ import { readGitLayout } from '../git/git-layout';
 import { gatherProbeInput, placeHostMarkers, runLiveProbe, sharedLogins } from './live-audit';
 import { findNestedGit } from '../git/nested-git';
 import { writeReportFile } from './report-file';
+import { kernelFindings, liveKernelFindings, readLiveKernel, runtimeChoiceOf, runtimesIfAny } from './kernel';
 import { locateStack } from '../stack/sandbox-stack';
 
 export interface AuditOptions {
@@ -53,7 +54,13 @@ export function runAudit(workspaceRoot: string, composeFile: string, options: Au
     const full = join(workspaceRoot, path);
     return existsSync(full) ? readFileSync(full, 'utf-8') : null;
   };
-  const findings = [...auditSandbox(dirname(dirname(composeFile)), read), ...nestedGitFindings(workspaceRoot)];
+  const composeText = read(composeFile);
+  const findings = [
+    ...auditSandbox(dirname(dirname(composeFile)), read),
+    ...nestedGitFindings(workspaceRoot),
+    // The kernel boundary: the sandbox's --runtime against the engine's runtimes, when an engine answers.
+    ...kernelFindings(composeFile, composeText, runtimesIfAny()),
+  ];
   const format = options.format ?? 'table';
   if (options.live) {
     preflight();
@@ -68,11 +75,12 @@ export function runAudit(workspaceRoot: string, composeFile: string, options: Au
     } finally {
       host.remove();
     }
-    if (format === 'table') write(`${liveSummary(observations, name)}\n\n`);
-    findings.push(...liveFindings(observations, { composeFile, container: name }));
+    const kernel = liveKernelFindings(readLiveKernel(name, runtimeChoiceOf(composeText, composeFile)), composeFile);
+    if (format === 'table') write(`${liveSummary(observations, name)}\n${kernel.line}\n\n`);
+    findings.push(...liveFindings(observations, { composeFile, container: name }), ...kernel.findings);
   }
   sortFindings(findings);
-  if (format === 'table' && workspaceOf(read(composeFile), composeFile) === 'clone')
+  if (format === 'table' && workspaceOf(composeText, composeFile) === 'clone')
     write(`Workspace: clone (--workspace=clone): a volume of the stack holds a clone of the repository; nothing of your checkout or its .git is mounted.\n\n`);
   const report = format === 'json' ? JSON.stringify(findings, null, 2) : format === 'sarif' ? formatSarif(findings) : formatTable(findings);
   write(`${report}\n`);

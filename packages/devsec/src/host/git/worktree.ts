@@ -5,7 +5,7 @@ import { basename, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { WorktreeError } from '../../sandbox/errors';
 import { composeSafeName } from '../../sandbox/names';
-import { APP_SERVICE, COMPOSE_FILE, DEVCONTAINER_DIR, MANAGED_LABEL } from '../../sandbox/vocabulary';
+import { APP_SERVICE, COMPOSE_FILE, DEVCONTAINER_DIR, MANAGED_LABEL, PROXY_SERVICE } from '../../sandbox/vocabulary';
 import { GitLayout, readGitLayout } from './git-layout';
 import type { Mount } from './git-mounts';
 import { runCommand, Runner } from '../engine/run';
@@ -157,6 +157,7 @@ export function worktreeOverrideFile(
   appEnvironment: Record<string, string> = {},
   /** Values Compose interpolates (references to the compose process's environment, never secrets themselves): service → name → `${VAR}`. */
   references: Record<string, Record<string, string>> = {},
+  kernel: { runtime?: string; childRuntime?: boolean } = {},
 ): string {
   const volumes = mounts.map(({ source, target, readOnly }) => ({
     type: 'bind',
@@ -181,6 +182,12 @@ export function worktreeOverrideFile(
     const environment = { ...(environments[service]?.environment ?? {}), ...values };
     environments[service] = { ...environments[service], environment };
   }
-  const services: Record<string, object> = { ...environments, [APP_SERVICE]: { ...app, volumes } };
+  // The dev container's runtime (runtime.ts: gVisor when the sandbox's choice and the engine allow); with --testContainers
+  // the socket proxy forces the same one on the agent's own containers.
+  const services: Record<string, object> = { ...environments, [APP_SERVICE]: { ...app, ...(kernel.runtime ? { runtime: kernel.runtime } : {}), volumes } };
+  if (kernel.runtime && kernel.childRuntime) {
+    const proxy = services[PROXY_SERVICE] as { environment?: Record<string, string> } | undefined;
+    services[PROXY_SERVICE] = { ...proxy, environment: { ...proxy?.environment, CHILD_RUNTIME: kernel.runtime } };
+  }
   return header + stringify({ services });
 }

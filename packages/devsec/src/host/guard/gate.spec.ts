@@ -103,6 +103,7 @@ const WEAKEN: Partial<Record<RuleId, (m: any) => void>> = {
   privileged: (m) => (m.services.web.privileged = true),
   'host-namespace': (m) => (m.services.app.pid = 'host'),
   'joined-namespace': (m) => (m.services.app.ipc = 'container:abc'),
+  runtime: (m) => (m.services.app.runtime = 'runc'),
   'dangerous-capability': (m) => (m.services.app.cap_add = ['CHOWN']),
   unconfined: (m) => m.services.app.security_opt.push('seccomp=unconfined'),
   'host-device': (m) => (m.services.app.devices = [{ source: '/dev/sda', target: '/dev/sda', permissions: 'rwm' }]),

@@ -54,7 +54,15 @@ export function hostFacts(env: NodeJS.ProcessEnv = process.env, engine?: EngineP
 /** A worktree's sandbox: its workspace, git common dir and `.devcontainer`, plus this machine's facts. */
 export function worktreeContext(stack: SandboxStack, facts: HostFacts = hostFacts()): StackContext {
   const { workspaceRoot, gitCommonDir } = stack.identity;
-  return { ...facts, kind: 'worktree', composeFile: stack.compose.files[0], workspaceRoot, gitCommonDir, devcontainerDir: stack.devcontainerDir };
+  return {
+    ...facts,
+    kind: 'worktree',
+    composeFile: stack.compose.files[0],
+    workspaceRoot,
+    gitCommonDir,
+    devcontainerDir: stack.devcontainerDir,
+    runtime: stack.kernel?.runtime,
+  };
 }
 
 /** The shared services, started from the worktree at `workspaceRoot`. */

@@ -1,7 +1,18 @@
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkNamedMounts, foldersOnTheWay, misplacedMounts, mountsKey, parseMountInfo, pinMounts, verifyMounts, verifyMountsOnce } from './mount-pins';
+import {
+  checkNamedMounts,
+  foldersOnTheWay,
+  goferPid,
+  misplacedMounts,
+  mountsKey,
+  parseMountInfo,
+  pinMounts,
+  readMountInfo,
+  verifyMounts,
+  verifyMountsOnce,
+} from './mount-pins';
 import type { Runner } from '../engine/run';
 
 describe('mount pins: every folder on the way to a read-only mount is a mount point of its own', () => {
@@ -134,9 +145,86 @@ describe('mount pins: every folder on the way to a read-only mount is a mount po
       /Stopped p-app-1[^]*\/ws\/apps shows \//,
     );
     expect(calls).toEqual([
+      ['inspect', '--type', 'container', '--format', '{{.Id}} {{.HostConfig.Runtime}}', 'p-app-1'],
       ['exec', '-u', '0:0', 'p-app-1', 'cat', '/proc/self/mountinfo'],
       ['kill', 'p-app-1'],
     ]);
+  });
+
+  describe('on gVisor: what the engine mounted is read from the container gofer, on the host', () => {
+    const id = 'a'.repeat(64);
+    const gofer = (bundleId: string, name = 'runsc-gofer') =>
+      [
+        name,
+        '--root=/var/run/docker/runtime-runc/moby',
+        '--network=host',
+        'gofer',
+        '--bundle',
+        `/run/containerd/io.containerd.runtime.v2.task/moby/${bundleId}`,
+        '',
+      ].join('\0');
+    const honest = mountinfo([
+      ['/ws', '/ws'],
+      ['/ws/apps', '/ws/apps'],
+    ]);
+    const proc = (entries: Record<string, { cmdline: string; mountinfo?: string }>) => ({
+      pids: () => Object.keys(entries),
+      read: (pid: string, file: 'cmdline' | 'mountinfo') => entries[pid]?.[file],
+    });
+    // gVisor's own view inside: every mount is / of a device of its own; the exec must never be what is read.
+    const inside: Runner = (_command, args) => ({
+      status: 0,
+      stdout:
+        args[0] === 'exec'
+          ? mountinfo([
+              ['/', '/ws'],
+              ['/', '/ws/apps'],
+            ])
+          : '',
+      stderr: '',
+    });
+    const mounts = [{ source: '/ws/apps', target: '/ws/apps', readOnly: false }];
+
+    it('finds the one gofer of the container by its bundle, never another container’s or a look-alike', () => {
+      const entries = { '10': { cmdline: gofer('b'.repeat(64)) }, '11': { cmdline: gofer(id) }, '12': { cmdline: gofer(id, 'runsc-sandbox') } };
+      expect(goferPid(id, proc(entries))).toBe('11');
+      expect(goferPid('b'.repeat(64), proc(entries))).toBe('10');
+      expect(goferPid('c'.repeat(64), proc(entries))).toBeUndefined();
+      expect(goferPid('../' + id, proc(entries))).toBeUndefined();
+      // Two claiming the same container: neither is taken.
+      expect(goferPid(id, proc({ ...entries, '13': { cmdline: gofer(id) } }))).toBeUndefined();
+    });
+
+    it("holds with the gofer's mountinfo, and stops a start whose gofer shows another path or cannot be found", () => {
+      const calls: string[][] = [];
+      const run: Runner = (command, args) => {
+        calls.push(args);
+        return inside(command, args);
+      };
+      const known = { container: id, runtime: 'runsc' };
+      expect(() => verifyMounts('p-app-1', mounts, '/ws', run, proc({ '11': { cmdline: gofer(id), mountinfo: honest } }), known)).not.toThrow();
+      expect(calls).toEqual([]);
+      const swapped = mountinfo([
+        ['/ws', '/ws'],
+        ['/', '/ws/apps'],
+      ]);
+      expect(() => verifyMounts('p-app-1', mounts, '/ws', run, proc({ '11': { cmdline: gofer(id), mountinfo: swapped } }), known)).toThrow(
+        /Stopped p-app-1[^]*\/ws\/apps shows \/ of/,
+      );
+      expect(() => verifyMounts('p-app-1', mounts, '/ws', run, proc({ '10': { cmdline: gofer('b'.repeat(64)), mountinfo: honest } }), known)).toThrow(
+        /Stopped p-app-1[^]*no runsc gofer of it/,
+      );
+      expect(calls).toEqual([
+        ['kill', 'p-app-1'],
+        ['kill', 'p-app-1'],
+      ]);
+    });
+
+    it("learns the runtime from the engine when the look did not say, and never takes gVisor's own view", () => {
+      const run: Runner = (command, args) => (args[0] === 'inspect' ? { status: 0, stdout: `${id} runsc\n`, stderr: '' } : inside(command, args));
+      expect(readMountInfo('p-app-1', run, proc({ '11': { cmdline: gofer(id), mountinfo: honest } }))).toEqual({ text: honest });
+      expect(() => verifyMounts('p-app-1', mounts, '/ws', inside)).toThrow(/Stopped p-app-1[^]*\/ws\/apps shows \/ of/);
+    });
   });
 
   describe('verifyMountsOnce: read back once per start of the container', () => {
@@ -210,7 +298,8 @@ describe('mount pins: every folder on the way to a read-only mount is a mount po
       expect(verifyMountsOnce('p-app-1', mounts, '/ws', first, b.run, { container: 'c1', startedAt: '2026-12-07T03:00:00Z', running: true })?.startedAt).toBe(
         '2026-12-07T03:00:00Z',
       );
-      expect(b.calls.map((args) => args[0])).toEqual(['exec']);
+      // The look says no runtime: one inspect learns it (runc: the container's own mountinfo).
+      expect(b.calls.map((args) => args[0])).toEqual(['inspect', 'exec']);
     });
 
     it('reads back by name when the container cannot be inspected, and remembers nothing', () => {
@@ -220,7 +309,7 @@ describe('mount pins: every folder on the way to a read-only mount is a mount po
         return args[0] === 'exec' ? { status: 0, stdout: honest, stderr: '' } : { status: 1, stdout: '[]', stderr: 'Error: No such container' };
       };
       expect(verifyMountsOnce('p-app-1', mounts, '/ws', first, run)).toBeUndefined();
-      expect(calls.map((args) => args[0])).toEqual(['inspect', 'exec']);
+      expect(calls.map((args) => args[0])).toEqual(['inspect', 'inspect', 'exec']);
     });
   });
 });

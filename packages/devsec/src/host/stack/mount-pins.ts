@@ -15,13 +15,21 @@
  * and what the engine mounted is read back from the kernel after the start (`/proc/self/mountinfo`
  * of a process of ours in the dev container, as root, before anything else runs there): each
  * mount of a workspace path must be that very path of the workspace's filesystem.
+ *
+ * On gVisor (runsc) the kernel inside is gVisor's own: its mountinfo shows every mount as `/` of
+ * a device of its own, and its inode numbers are its own too — nothing there names a host path.
+ * What the engine mounted is then in the host's kernel, in the mount namespace of the container's
+ * gofer (the host process of runsc that serves the container's files from the bind sources,
+ * mounted at their targets): its /proc/<pid>/mountinfo, read on this machine, is checked the same
+ * way. No gofer found for the container (an engine on another machine, /proc hidden) stops the
+ * start: never a start with the check skipped.
  */
 import { createHash } from 'node:crypto';
-import { lstatSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, posix, relative, sep } from 'node:path';
 import { SandboxError } from '../../sandbox/errors';
 import { below } from '../../sandbox/paths';
-import { APP_SERVICE } from '../../sandbox/vocabulary';
+import { APP_SERVICE, GVISOR_RUNTIME } from '../../sandbox/vocabulary';
 import { visible } from '../../sandbox/visible';
 import type { Mount } from '../git/git-mounts';
 import { runCommand, Runner } from '../engine/run';
@@ -115,10 +123,16 @@ export function misplacedMounts(infos: MountInfo[], mounts: Mount[], workspaceRo
  * process of the agent's can stand in for ours), what the engine mounted; a workspace mount that
  * is not the path we named stops the container and the start.
  */
-export function verifyMounts(container: string, mounts: Mount[], workspaceRoot: string, run: Runner = runCommand): void {
-  const result = run('docker', ['exec', '-u', '0:0', container, 'cat', '/proc/self/mountinfo']);
-  const wrong =
-    result.status === 0 ? misplacedMounts(parseMountInfo(result.stdout), mounts, workspaceRoot) : [`(mountinfo unreadable: ${result.stderr.trim()})`];
+export function verifyMounts(
+  container: string,
+  mounts: Mount[],
+  workspaceRoot: string,
+  run: Runner = runCommand,
+  proc: ProcReader = hostProc,
+  known?: Pick<ContainerStart, 'container' | 'runtime'>,
+): void {
+  const read = readMountInfo(container, run, proc, known);
+  const wrong = 'text' in read ? misplacedMounts(parseMountInfo(read.text), mounts, workspaceRoot) : [`(mountinfo unreadable: ${read.error})`];
   if (wrong.length === 0) return;
   run('docker', ['kill', container]);
   throw new SandboxError(
@@ -126,6 +140,75 @@ export function verifyMounts(container: string, mounts: Mount[], workspaceRoot: 
       `(swapped for a symlink by a process in another sandbox of this worktree?):\n${wrong.map((line) => `  - ${visible(line)}`).join('\n')}\n` +
       `Look at those folders (ls -la ${visible(dirname(workspaceRoot))}/…), stop the other sandboxes of this worktree, and start again.`,
   );
+}
+
+/** This machine's /proc, as the gVisor check reads it (tests give another). */
+export interface ProcReader {
+  pids: () => string[];
+  read: (pid: string, file: 'cmdline' | 'mountinfo') => string | undefined;
+}
+
+const hostProc: ProcReader = {
+  pids: () => {
+    try {
+      return readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+    } catch {
+      return [];
+    }
+  },
+  read: (pid, file) => {
+    try {
+      return readFileSync(`/proc/${pid}/${file}`, 'utf-8');
+    } catch {
+      return undefined; // gone, or not ours to read
+    }
+  },
+};
+
+/** A container id as the engine names it (64 hex digits): what a gofer's bundle path ends with. */
+const CONTAINER_ID = /^[0-9a-f]{64}$/;
+
+/**
+ * The pid of the runsc gofer of the container `id`: the host process named runsc-gofer running
+ * `gofer` with the container's bundle (a folder named by its id). Exactly one, or none.
+ */
+export function goferPid(id: string, proc: ProcReader): string | undefined {
+  if (!CONTAINER_ID.test(id)) return undefined;
+  const found = proc.pids().filter((pid) => {
+    const argv = proc.read(pid, 'cmdline')?.split('\0') ?? [];
+    if (argv[0] !== 'runsc-gofer' || !argv.includes('gofer')) return false;
+    const at = argv.indexOf('--bundle');
+    const bundle = at >= 0 ? argv[at + 1] : argv.find((arg) => arg.startsWith('--bundle='))?.slice('--bundle='.length);
+    return bundle !== undefined && posix.basename(bundle) === id;
+  });
+  return found.length === 1 ? found[0] : undefined;
+}
+
+/**
+ * The mountinfo that shows what the engine mounted for the container: its own (runc: the host's
+ * kernel inside), or its gofer's on this machine (gVisor).
+ */
+export function readMountInfo(
+  container: string,
+  run: Runner,
+  proc: ProcReader = hostProc,
+  known?: Pick<ContainerStart, 'container' | 'runtime'>,
+): { text: string } | { error: string } {
+  let { container: id, runtime } = known ?? {};
+  if (runtime === undefined || id === undefined) {
+    const inspected = run('docker', ['inspect', '--type', 'container', '--format', '{{.Id}} {{.HostConfig.Runtime}}', container]);
+    // Not inspectable: read by name, as on runc — on gVisor its own mountinfo names no host path, and fails the check.
+    if (inspected.status === 0) [id, runtime] = inspected.stdout.trim().split(' ');
+  }
+  if (runtime === GVISOR_RUNTIME && id !== undefined) {
+    const pid = goferPid(id, proc);
+    const text = pid === undefined ? undefined : proc.read(pid, 'mountinfo');
+    return text === undefined
+      ? { error: "the container runs on gVisor, and no runsc gofer of it is to be read on this machine (the engine's /proc)" }
+      : { text };
+  }
+  const result = run('docker', ['exec', '-u', '0:0', container, 'cat', '/proc/self/mountinfo']);
+  return result.status === 0 ? { text: result.stdout } : { error: result.stderr.trim() };
 }
 
 /** What the mounts are checked against: the workspace root and every mount, in order. */
@@ -139,15 +222,23 @@ export interface ContainerStart {
   container: string;
   startedAt: string;
   running: boolean;
+  /** The runtime the engine runs it with ('' for its default), when the look that found it said. */
+  runtime?: string;
 }
 
 /** `docker inspect` of one container: its start, or undefined when it cannot be inspected. */
 export function inspectStart(container: string, run: Runner = runCommand): ContainerStart | undefined {
   const inspect = run('docker', ['inspect', '--type', 'container', container]);
   try {
-    const [info] = JSON.parse(inspect.stdout) as Array<{ Id?: unknown; State?: { StartedAt?: unknown; Running?: unknown } }>;
-    if (inspect.status === 0 && typeof info?.Id === 'string' && typeof info.State?.StartedAt === 'string')
-      return { container: info.Id, startedAt: info.State.StartedAt, running: info.State.Running === true };
+    const [info] = JSON.parse(inspect.stdout) as Array<{
+      Id?: unknown;
+      State?: { StartedAt?: unknown; Running?: unknown };
+      HostConfig?: { Runtime?: unknown };
+    }>;
+    if (inspect.status === 0 && typeof info?.Id === 'string' && typeof info.State?.StartedAt === 'string') {
+      const runtime = typeof info.HostConfig?.Runtime === 'string' ? info.HostConfig.Runtime : '';
+      return { container: info.Id, startedAt: info.State.StartedAt, running: info.State.Running === true, runtime };
+    }
   } catch {
     // not inspectable: the read back by name names what is wrong
   }
@@ -173,7 +264,7 @@ export function verifyMountsOnce(
 ): VerifiedStart | undefined {
   const key = mountsKey(mounts, workspaceRoot);
   if (start?.running && previous?.container === start.container && previous.startedAt === start.startedAt && previous.mounts === key) return previous;
-  verifyMounts(container, mounts, workspaceRoot, run);
+  verifyMounts(container, mounts, workspaceRoot, run, hostProc, start);
   return start ? { container: start.container, startedAt: start.startedAt, mounts: key } : undefined;
 }
 

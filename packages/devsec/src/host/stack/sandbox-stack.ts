@@ -19,7 +19,16 @@ import {
 import type { ComposeModel } from '../../sandbox/compose-model';
 import { sharedComposeSkeleton } from '../../sandbox/shared-compose';
 import { sharedFileTrust, SharedFileTrust } from '../../sandbox/shared-trust';
-import { DEFAULT_BASE_IMAGE, DEFAULT_NETWORK, EgressMode, PROXY_SERVICE, SHARED_NETWORK, WorkspaceMode } from '../../sandbox/vocabulary';
+import {
+  DEFAULT_BASE_IMAGE,
+  DEFAULT_NETWORK,
+  EgressMode,
+  PROXY_SERVICE,
+  RUNTIME_CHOICES,
+  RuntimeChoice,
+  SHARED_NETWORK,
+  WorkspaceMode,
+} from '../../sandbox/vocabulary';
 import { workspaceModeOf } from './clone-workspace';
 import { chownLike, ensureOwnedFolder } from '../git/checkout-owner';
 import { writeFresh } from '../git/fresh-file';
@@ -33,6 +42,7 @@ import { runCommand, Runner } from '../engine/run';
 import { egressModeOf, egressOverride, parseComposeFiles } from './egress-override';
 import { ENGINES } from '../../sandbox/engines';
 import { discoverEngine, EngineProfile, IMAGE_NAME, localEndpoint } from '../engine/engine-discovery';
+import { chooseRuntime, engineRuntimes, EngineRuntimes } from '../engine/runtime';
 import { ensureSharedSecrets } from './secrets';
 import { adoptOlderSecrets, sharedProjectName } from './shared-project';
 import { administratorSecrets, planTenants, redisAdministratorSecrets, tenantEnvironment, TenantPlan } from './tenants';
@@ -77,6 +87,8 @@ export interface SandboxStack {
   sharedSecrets?: Record<string, string>;
   /** Whether its spec asks for --testContainers (the agent's own containers, removed with the stack). */
   testContainers?: boolean;
+  /** The engine's runtimes and the dev container's (undefined: the engine's default), as prepareWorktree chose it (runtime.ts). */
+  kernel?: { runtimes: EngineRuntimes; runtime?: string };
   /** The CA certificates trusted inside this start (--caCerts; ca-certs.ts). */
   caTrust?: CaTrust;
   /** The company proxy the egress proxy leaves through this start (upstream-proxy.ts). */
@@ -258,7 +270,7 @@ export function prepareWorktree(
     composeProject: identity.composeProjectName,
     gitCommonDir: identity.gitCommonDir,
   });
-  const spec = (definition as { 'x-devsec'?: { options?: { testContainers?: unknown; caCerts?: unknown } } } | null)?.['x-devsec'];
+  const spec = (definition as { 'x-devsec'?: { options?: { testContainers?: unknown; caCerts?: unknown; runtime?: unknown } } } | null)?.['x-devsec'];
   // --caCerts: checked and copied into the stack's state at every start, mounted read-only (ca-certs.ts).
   const specCa = typeof spec?.options?.caCerts === 'string' && spec.options.caCerts ? checkCaCertsPath(spec.options.caCerts) : undefined;
   let caTrust: CaTrust | undefined;
@@ -280,10 +292,17 @@ export function prepareWorktree(
         },
       }
     : {};
+  const testContainers = Boolean(spec?.options?.testContainers);
+  // The kernel boundary: gVisor for the dev container when the sandbox's choice and the engine allow (asked at every start).
+  const runtimes = engineRuntimes(run);
+  const runtime = chooseRuntime(runtimeChoiceOf(spec?.options?.runtime), runtimes, stack.project);
   writeFresh(
     overridePath,
     withState(
-      worktreeOverrideFile(mounts, egress, { ...packageManager?.environment, ...tenantEnvironment(tenants), ...(caTrust?.environment ?? {}) }, references),
+      worktreeOverrideFile(mounts, egress, { ...packageManager?.environment, ...tenantEnvironment(tenants), ...(caTrust?.environment ?? {}) }, references, {
+        runtime,
+        childRuntime: testContainers,
+      }),
       state,
     ),
   );
@@ -291,7 +310,6 @@ export function prepareWorktree(
     ...stack.compose,
     env: { ...stack.compose.env, ...ENGINES[engine.kind].composeEnv, ...(upstreamProxy ? { [UPSTREAM_PROXY_VARIABLE]: upstreamProxy.url } : {}) },
   };
-  const testContainers = Boolean(spec?.options?.testContainers);
   return {
     ...stack,
     compose,
@@ -308,6 +326,7 @@ export function prepareWorktree(
     testContainers,
     caTrust,
     upstreamProxy,
+    kernel: { runtimes, runtime },
   };
 }
 
@@ -331,6 +350,15 @@ function packageManagerFor(
     if (start) throw error;
     return undefined;
   }
+}
+
+/** The stored --runtime (x-devsec.options.runtime): absent is auto; anything else is refused, never guessed. */
+function runtimeChoiceOf(value: unknown): RuntimeChoice {
+  if (value === undefined) return 'auto';
+  if (typeof value === 'string' && (RUNTIME_CHOICES as readonly string[]).includes(value)) return value as RuntimeChoice;
+  throw new SandboxError(
+    `Refusing to start: x-devsec.options.runtime is ${visible(JSON.stringify(value))}, not one of ${RUNTIME_CHOICES.join(', ')}. Run the generator again with --runtime=auto, runsc or runc.`,
+  );
 }
 
 /** The proxy's base image as the compose files build it (the look at the engine's socket runs it, so no other image is pulled). */

@@ -1,0 +1,48 @@
+import { stubRunner } from '../../testing/stub-runner';
+import { chooseRuntime, engineRuntimes, kernelLine } from './runtime';
+
+const WITH_GVISOR = JSON.stringify({ runc: { path: 'runc' }, runsc: { path: '/usr/bin/runsc', runtimeArgs: ['--network=host'] } });
+const WITHOUT = JSON.stringify({ 'io.containerd.runc.v2': { path: 'runc' }, runc: { path: 'runc' } });
+
+describe('the kernel boundary: the engine runtimes and the dev container runtime', () => {
+  it("reads the engine's runtimes from one docker info, and where it runs gVisor from", () => {
+    const run = stubRunner([[/^docker info/, { stdout: `${WITH_GVISOR}\n` }]]);
+    expect(engineRuntimes(run)).toEqual({ names: ['runc', 'runsc'], gvisorPath: '/usr/bin/runsc' });
+    expect(run.calls).toEqual(['docker info --format {{json .Runtimes}}']);
+    // A name no engine registers is left out, never carried into a compose file.
+    expect(engineRuntimes(stubRunner([[/^docker info/, { stdout: JSON.stringify({ 'runc\nx': {}, runc: {} }) }]])).names).toEqual(['runc']);
+  });
+
+  it('puts the dev container on runsc when the sandbox does not opt out and the engine has it', () => {
+    const has = { names: ['runc', 'runsc'], gvisorPath: '/usr/bin/runsc' };
+    const lacks = { names: ['io.containerd.runc.v2', 'runc'] };
+    expect(chooseRuntime('auto', has, 'app')).toBe('runsc');
+    expect(chooseRuntime('runsc', has, 'app')).toBe('runsc');
+    expect(chooseRuntime('runc', has, 'app')).toBeUndefined();
+    expect(chooseRuntime('auto', lacks, 'app')).toBeUndefined();
+    expect(chooseRuntime('runc', lacks, 'app')).toBeUndefined();
+  });
+
+  it("refuses --runtime=runsc on an engine without gVisor, naming the engine's runtimes and how to register it", () => {
+    const lacks = engineRuntimes(stubRunner([[/^docker info/, { stdout: WITHOUT }]]));
+    expect(() => chooseRuntime('runsc', lacks, 'app')).toThrow(
+      "Refusing to start: app's sandbox is generated with --runtime=runsc (gVisor), and the engine has no runsc: its runtimes are io.containerd.runc.v2, runc. " +
+        'To register gVisor: install gVisor (Debian/Ubuntu: apt-get install runsc',
+    );
+    expect(() => chooseRuntime('runsc', lacks, 'app')).toThrow(
+      /"runtimes": \{"runsc": \{"path": "\/usr\/bin\/runsc"\}\} to \/etc\/docker\/daemon\.json[^]*reload dockerd/,
+    );
+  });
+
+  it('says at every start which kernel boundary holds', () => {
+    // The engine's runsc is a program of this machine (here /bin/sh stands in for it): its version is said.
+    const version = stubRunner([[/^\/bin\/sh --version$/, { stdout: 'runsc version 0.0~20221219.0\nspec: 1.0.2-dev\n' }]]);
+    expect(kernelLine('runsc', { names: ['runc', 'runsc'], gvisorPath: '/bin/sh' }, version)).toBe(
+      "Kernel: gVisor (runsc 0.0~20221219.0): the dev container runs on a kernel of its own, not the host's.",
+    );
+    // Not on this machine (an engine in a VM): gVisor without a version.
+    expect(kernelLine('runsc', { names: ['runsc'], gvisorPath: '/nonexistent/runsc' })).toMatch(/^Kernel: gVisor \(runsc\):/);
+    expect(kernelLine(undefined, { names: ['runc', 'runsc'] })).toMatch(/^Kernel: shared with the host \(runc\): the sandbox is generated with --runtime=runc/);
+    expect(kernelLine(undefined, { names: ['runc'] })).toMatch(/^Kernel: shared with the host \(runc\) — register gVisor to add a boundary: install gVisor/);
+  });
+});

@@ -1,0 +1,81 @@
+/**
+ * The kernel boundary of a sandbox: which OCI runtimes the engine has (`docker info` → Runtimes),
+ * and which one the dev container runs on. gVisor (runsc) puts a kernel of its own between the
+ * agent and the host's; runc shares the host's. Asked at every start, never cached: registering
+ * a runtime reloads the daemon (SIGHUP) without re-creating its socket, which the engine cache keys on.
+ */
+import { existsSync } from 'node:fs';
+import { SandboxError } from '../../sandbox/errors';
+import { GVISOR_RUNTIME, RuntimeChoice } from '../../sandbox/vocabulary';
+import { visible } from '../../sandbox/visible';
+import { lastLine, preflightEngine } from './engine';
+import { runCommand, Runner } from './run';
+
+/** A runtime name as engines register it (and as the socket proxy's CHILD_RUNTIME takes it). */
+export const RUNTIME_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+export interface EngineRuntimes {
+  /** The runtimes the engine lists, by name (odd names left out). */
+  names: string[];
+  /** Where the engine runs gVisor from, when it lists it (a path on the engine's machine). */
+  gvisorPath?: string;
+}
+
+/** The engine's runtimes, from one `docker info`. */
+export function engineRuntimes(run: Runner = runCommand): EngineRuntimes {
+  const result = run('docker', ['info', '--format', '{{json .Runtimes}}']);
+  if (result.status !== 0) {
+    preflightEngine(run);
+    throw new SandboxError(`docker info failed: ${visible(lastLine(result))}.`);
+  }
+  let listed: unknown;
+  try {
+    listed = JSON.parse(result.stdout);
+  } catch {
+    throw new SandboxError(`docker info printed ${visible(result.stdout.trim().slice(0, 200))} for its runtimes, not a list of them.`);
+  }
+  const entries = listed && typeof listed === 'object' && !Array.isArray(listed) ? Object.entries(listed as Record<string, unknown>) : [];
+  const names = entries.map(([name]) => name).filter((name) => RUNTIME_NAME.test(name));
+  const gvisor = entries.find(([name]) => name === GVISOR_RUNTIME)?.[1] as { path?: unknown } | undefined;
+  return { names, ...(typeof gvisor?.path === 'string' ? { gvisorPath: gvisor.path } : {}) };
+}
+
+/** How to register gVisor, for the messages that ask for it. */
+export const REGISTER_GVISOR =
+  'install gVisor (Debian/Ubuntu: apt-get install runsc; else https://gvisor.dev/docs/user_guide/install/), add ' +
+  '"runtimes": {"runsc": {"path": "/usr/bin/runsc"}} to /etc/docker/daemon.json (with "runtimeArgs": ["--network=host"] where runsc ' +
+  'says "cannot run with network enabled in root network namespace"), then reload dockerd (sudo systemctl reload docker, or kill -HUP its pid). ' +
+  'Docker Desktop has no runsc';
+
+/** The runtime the dev container gets (undefined: the engine's default), from the sandbox's choice and the engine's runtimes. */
+export function chooseRuntime(choice: RuntimeChoice, runtimes: EngineRuntimes, project: string): string | undefined {
+  const has = runtimes.names.includes(GVISOR_RUNTIME);
+  if (choice === 'runsc' && !has)
+    throw new SandboxError(
+      `Refusing to start: ${visible(project)}'s sandbox is generated with --runtime=runsc (gVisor), and the engine has no runsc: ` +
+        `its runtimes are ${runtimes.names.map((name) => visible(name)).join(', ') || 'none listed'}. To register gVisor: ${REGISTER_GVISOR}. ` +
+        `Or generate the sandbox again with --runtime=auto (gVisor when the engine has it) or --runtime=runc (the host's kernel, shared).`,
+    );
+  return choice !== 'runc' && has ? GVISOR_RUNTIME : undefined;
+}
+
+/** `runsc --version`'s version, when the engine's runsc is a program on this machine (a local engine); else undefined. */
+export function gvisorVersion(runtimes: EngineRuntimes, run: Runner = runCommand): string | undefined {
+  const path = runtimes.gvisorPath;
+  if (!path || !path.startsWith('/') || !existsSync(path)) return undefined;
+  const result = run(path, ['--version']);
+  const version = /^runsc version (\S+)/m.exec(result.stdout)?.[1];
+  return result.status === 0 && version ? visible(version) : undefined;
+}
+
+/** The line `up` prints at every start: which kernel boundary holds for the dev container, as the engine ran it. */
+export function kernelLine(runtime: string | undefined, runtimes: EngineRuntimes, run: Runner = runCommand): string {
+  if (runtime === GVISOR_RUNTIME) {
+    const version = gvisorVersion(runtimes, run);
+    return `Kernel: gVisor (runsc${version ? ` ${version}` : ''}): the dev container runs on a kernel of its own, not the host's.`;
+  }
+  const name = runtime && RUNTIME_NAME.test(runtime) ? runtime : 'runc';
+  return runtimes.names.includes(GVISOR_RUNTIME)
+    ? `Kernel: shared with the host (${name}): the sandbox is generated with --runtime=runc; generate it again without it for gVisor.`
+    : `Kernel: shared with the host (${name}) — register gVisor to add a boundary: ${REGISTER_GVISOR}.`;
+}
