@@ -44,7 +44,10 @@ export const createNodes: CreateNodes<DevsecPluginOptions> = [
   },
 ];
 
-/** The name Nx 21 and 22 looked for; Nx 23 reads createNodes, with the same signature. */
+/**
+ * The name Nx 21 reads (only this one); Nx 22 reads createNodesV2 before createNodes, Nx 23 and 24
+ * createNodes before createNodesV2: one function with the v2 signature under both names serves 21 to 24.
+ */
 export const createNodesV2 = createNodes;
 
 /** Read once per graph computation: every up-worktree depends on up-shared only if the file is trusted. */

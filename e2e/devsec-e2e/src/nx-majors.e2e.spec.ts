@@ -1,0 +1,223 @@
+/**
+ * Every supported Nx major, the way users get the plugin: for each, a workspace made as that
+ * major makes one, its npm pointed at a local registry by the workspace's own .npmrc (Verdaccio,
+ * npmjs behind it, our packed tarballs published to it), then `nx add @org/devsec` by name with
+ * no --force and no --legacy-peer-deps. Asserted on each: one @nx/devkit in the tree (the
+ * workspace's own, not a second one of ours), the secure-devcontainer generator, the inferred
+ * targets in `nx show project --json`, `nx sync` / `nx sync:check`, and the migrations run by
+ * `nx migrate --run-migrations`.
+ *
+ * Engine-free: no container is started (up-worktree runs on a real engine in
+ * secure-devcontainer.e2e.spec.ts), so it takes no /tmp/devsec-engine.lock. The majors are made
+ * side by side (child processes); npm installs dominate the time.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { exec, execOk, ExecResult, LocalRegistry, startLocalRegistry, withoutRegistryOverride } from './registry';
+import { PLUGIN_TARBALL, PROXY_TARBALL } from './workspace';
+
+jest.setTimeout(900_000);
+
+/**
+ * The newest patch of each supported Nx major: a new major is one line here (and the peer range
+ * in packages/devsec/package.json). `create` is how that release makes a workspace: with its own
+ * create-nx-workspace where the registry has one of that version, else `nx init` in an empty
+ * package (how Nx is added to an existing repository; create-nx-workspace has no 23.3 or 24 release).
+ */
+const NX_MAJORS: ReadonlyArray<{ nx: string; create: 'create-nx-workspace' | 'nx-init' }> = [
+  { nx: '21.6.11', create: 'create-nx-workspace' },
+  { nx: '22.7.12', create: 'create-nx-workspace' },
+  { nx: '23.3.2', create: 'nx-init' },
+  { nx: '24.0.7', create: 'nx-init' },
+];
+
+const INFERRED_TARGETS = ['up-worktree', 'down-worktree', 'audit', 'audit-live'];
+
+interface MajorRun {
+  nx: string;
+  dir: string;
+  env: NodeJS.ProcessEnv;
+  timings: Record<string, number>;
+  /** The checks' commands, run side by side with the other majors' and asserted by the tests. */
+  checks: Record<'show' | 'sync' | 'syncCheck' | 'migrate', ExecResult | undefined>;
+  /** The plugin's migrations, as run by nx migrate. */
+  migrations: string[];
+  /** The first step that failed, with its output; the tests name it. */
+  error?: Error;
+}
+
+let registry: LocalRegistry | undefined;
+const parent = mkdtempSync(join(tmpdir(), 'devsec-nx-majors-'));
+const runs = new Map<string, MajorRun>();
+
+async function prepareMajor({ nx, create }: (typeof NX_MAJORS)[number], url: string): Promise<MajorRun> {
+  const base = join(parent, `nx${nx}`);
+  mkdirSync(base, { recursive: true });
+  const dir = join(base, 'ws');
+  const gitConfig = join(base, 'gitconfig');
+  writeFileSync(gitConfig, '[user]\n\tname = devsec e2e\n\temail = e2e@devsec.invalid\n[init]\n\tdefaultBranch = main\n');
+  const env: NodeJS.ProcessEnv = {
+    ...withoutRegistryOverride(process.env),
+    GIT_CONFIG_GLOBAL: gitConfig,
+    NX_DAEMON: 'false',
+    NX_NO_CLOUD: 'true',
+    NX_INTERACTIVE: 'false',
+    NX_SKIP_NX_CACHE: 'true',
+  };
+  const run: MajorRun = { nx, dir, env, timings: {}, checks: { show: undefined, sync: undefined, syncCheck: undefined, migrate: undefined }, migrations: [] };
+  const step = async (name: string, command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) => {
+    const result = await execOk(command, args, { cwd: options.cwd ?? dir, env: options.env ?? env, timeout: 600_000 });
+    run.timings[name] = (run.timings[name] ?? 0) + result.ms;
+  };
+  try {
+    // Made through the local registry too: nx and its plugins come through Verdaccio's uplink.
+    const creating = { ...env, npm_config_registry: url };
+    if (create === 'create-nx-workspace') {
+      const args = ['-y', `create-nx-workspace@${nx}`, 'ws', '--preset=apps', '--nxCloud=skip', '--no-interactive'];
+      await step('create', 'npx', args, { cwd: base, env: creating });
+    } else {
+      mkdirSync(dir);
+      writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'ws', version: '0.0.0', private: true }, null, 2) + '\n');
+      await step('create', 'git', ['init', '-q']);
+      await step('create', 'npx', ['-y', `nx@${nx}`, 'init', '--interactive=false'], { env: creating });
+      writeFileSync(join(dir, '.gitignore'), 'node_modules\n.nx/cache\n.nx/workspace-data\n');
+      // nx init installs nx alone; a workspace with any Nx plugin has @nx/devkit of its major too.
+      await step('create', 'npm', ['install', '-D', '--no-audit', '--no-fund', `@nx/devkit@${nx.split('.')[0]}`], { env: creating });
+    }
+    // From here on the workspace's own .npmrc points npm at the registry, as a team's does at its mirror.
+    writeFileSync(join(dir, '.npmrc'), `registry=${url}\n`);
+    mkdirSync(join(dir, 'apps/app'), { recursive: true });
+    writeFileSync(join(dir, 'apps/app/project.json'), JSON.stringify({ name: 'app', root: 'apps/app', projectType: 'application', targets: {} }, null, 2));
+    await step('commit', 'git', ['add', '-A']);
+    await step('commit', 'git', ['commit', '-q', '-m', `Nx ${nx} workspace with app`]);
+    await step('add', 'npx', ['nx', 'add', '@org/devsec']);
+    await step('generate', 'npx', ['nx', 'g', '@org/devsec:secure-devcontainer', '--project=app', '--no-interactive']);
+    const check = async (name: keyof MajorRun['checks'], args: string[], extra: NodeJS.ProcessEnv = {}) => {
+      const result = await exec('npx', ['nx', ...args], { cwd: dir, env: { ...env, ...extra }, timeout: 300_000 });
+      run.checks[name] = result;
+      run.timings.checks = (run.timings.checks ?? 0) + result.ms;
+    };
+    await check('show', ['show', 'project', 'app', '--json']);
+    await check('sync', ['sync']);
+    await check('syncCheck', ['sync:check']);
+    const migrations = JSON.parse(readFileSync(join(dir, 'node_modules/@org/devsec/migrations.json'), 'utf-8')).generators as Record<
+      string,
+      { version: string }
+    >;
+    run.migrations = Object.keys(migrations);
+    const file = join(dir, 'migrations.json');
+    writeFileSync(file, JSON.stringify({ migrations: Object.entries(migrations).map(([name, { version }]) => ({ package: '@org/devsec', name, version })) }));
+    // nx migrate checks the provenance of nx@latest on npmjs' attestation API, which a local
+    // registry (or a company's mirror) does not serve: that check is about nx, not about us.
+    await check('migrate', ['migrate', '--run-migrations=migrations.json'], { NX_SKIP_PROVENANCE_CHECK: 'true' });
+    rmSync(file);
+  } catch (error) {
+    run.error = error as Error;
+  }
+  return run;
+}
+
+/** Every @nx/devkit under node_modules, nested ones included. */
+function devkitCopies(root: string): string[] {
+  const found: string[] = [];
+  const walk = (modules: string) => {
+    if (!existsSync(modules)) return;
+    for (const entry of readdirSync(modules, { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue;
+      const names = entry.name.startsWith('@') ? readdirSync(join(modules, entry.name)).map((name) => `${entry.name}/${name}`) : [entry.name];
+      for (const name of names) {
+        const pkg = join(modules, name);
+        if (name === '@nx/devkit') found.push(`${pkg}@${JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf-8')).version}`);
+        walk(join(pkg, 'node_modules'));
+      }
+    }
+  };
+  walk(join(root, 'node_modules'));
+  return found;
+}
+
+beforeAll(async () => {
+  for (const tarball of [PLUGIN_TARBALL, PROXY_TARBALL]) {
+    if (!existsSync(tarball)) throw new Error(`${tarball} is missing: run \`node scripts/build-packages.js --pack\` (npm test does).`);
+  }
+  registry = await startLocalRegistry();
+  const url = registry.url;
+  for (const run of await Promise.all(NX_MAJORS.map((major) => prepareMajor(major, url)))) runs.set(run.nx, run);
+});
+
+afterAll(async () => {
+  const lines = [...runs.values()].map(
+    (run) =>
+      `  nx ${run.nx}: ${Object.entries(run.timings)
+        .map(([name, ms]) => `${name} ${(ms / 1000).toFixed(1)}s`)
+        .join(', ')}`,
+  );
+  if (registry) console.log(`Verdaccio answered after ${(registry.startMs / 1000).toFixed(1)}s\n${lines.join('\n')}`);
+  await registry?.stop();
+  rmSync(parent, { recursive: true, force: true });
+});
+
+describe.each(NX_MAJORS.map(({ nx }) => nx))('@org/devsec in an Nx %s workspace, installed by name from a registry', (nx) => {
+  const ws = () => {
+    const run = runs.get(nx);
+    if (!run) throw new Error(`no workspace for Nx ${nx}`);
+    if (run.error) throw run.error;
+    return run;
+  };
+  /** A check's command: it ran, and exited 0. */
+  const checked = (name: keyof MajorRun['checks']): ExecResult => {
+    const result = ws().checks[name];
+    if (!result) throw new Error(`nx ${name} did not run`);
+    if (result.status !== 0) throw new Error(`nx ${name} failed (${result.status}):\n${result.stdout.slice(-4000)}\n${result.stderr.slice(-4000)}`);
+    return result;
+  };
+
+  it(`is an Nx ${nx} workspace that took @org/devsec with nx add, from the registry`, () => {
+    const { dir } = ws();
+    expect(JSON.parse(readFileSync(join(dir, 'node_modules/nx/package.json'), 'utf-8')).version).toBe(nx);
+    const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf-8'));
+    const declared = { ...manifest.dependencies, ...manifest.devDependencies };
+    // By name: a version from the registry, not a file: or a tarball path.
+    expect(declared['@org/devsec']).toMatch(/^[\^~]?\d+\.\d+\.\d+$/);
+    expect(declared['@org/devsec-socket-proxy']).toMatch(/^[\^~]?\d+\.\d+\.\d+$/);
+    // What was installed is what we published: the packed tarballs, byte for byte.
+    const lock = JSON.parse(readFileSync(join(dir, 'package-lock.json'), 'utf-8'));
+    for (const [pkg, tarball] of [
+      ['@org/devsec', PLUGIN_TARBALL],
+      ['@org/devsec-socket-proxy', PROXY_TARBALL],
+    ]) {
+      const entry = lock.packages[`node_modules/${pkg}`];
+      expect(entry.integrity).toBe(`sha512-${createHash('sha512').update(readFileSync(tarball)).digest('base64')}`);
+      expect(entry.resolved ?? '').not.toMatch(/^file:/);
+    }
+    expect(readFileSync(join(dir, 'nx.json'), 'utf-8')).toContain('"@org/devsec"');
+  });
+
+  it('has exactly one @nx/devkit in the tree, of a major the plugin supports', () => {
+    const copies = devkitCopies(ws().dir);
+    expect(copies).toHaveLength(1);
+    expect(copies[0]).toMatch(/\/node_modules\/@nx\/devkit@2[1-4]\.\d+\.\d+$/);
+  });
+
+  it('lists the inferred targets of the generated sandbox in nx show project --json', () => {
+    expect(existsSync(join(ws().dir, 'apps/app/.devcontainer/docker-compose.yml'))).toBe(true);
+    const project = JSON.parse(checked('show').stdout);
+    expect(Object.keys(project.targets)).toEqual(expect.arrayContaining(INFERRED_TARGETS));
+    expect(project.targets['up-worktree'].executor).toBe('@org/devsec:up-worktree');
+  });
+
+  it('runs the sync generator: nx sync, then nx sync:check passes', () => {
+    expect(JSON.parse(readFileSync(join(ws().dir, 'nx.json'), 'utf-8')).sync.globalGenerators).toContain('@org/devsec:sync');
+    checked('sync');
+    checked('syncCheck');
+  });
+
+  it("runs the plugin's migrations with nx migrate --run-migrations", () => {
+    const result = checked('migrate');
+    expect(ws().migrations.length).toBeGreaterThan(0);
+    for (const name of ws().migrations) expect(result.stdout).toContain(name);
+    expect(result.stdout + result.stderr).not.toMatch(/failed|error/i);
+  });
+});
