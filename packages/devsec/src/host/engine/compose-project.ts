@@ -3,7 +3,7 @@
  * and what the executors do with it: build its arguments, run and stream it, list its
  * containers, wait for them, show its last log lines, explain a failure.
  */
-import { COMPOSE_PROJECT_LABEL, COMPOSE_SERVICE_LABEL } from '../../sandbox/vocabulary';
+import { COMPOSE_PROJECT_LABEL, COMPOSE_SERVICE_LABEL, OWNER_LABEL } from '../../sandbox/vocabulary';
 import { SandboxError } from '../../sandbox/errors';
 import { visibleText } from '../../sandbox/visible';
 import { CommandResult, runCommand, Runner, streamCommand, StreamResult } from './run';
@@ -50,16 +50,19 @@ export interface PsEntry {
 
 /**
  * The project's containers, from `docker ps` (a fifth of the time of `docker compose ps`): the
- * service from Compose's label, the health from the status text.
+ * service from Compose's label, the health from the status text. Never one the agent made
+ * (the owner label the proxy stamps): it may label its own containers as another project's.
  */
 export function stackContainers(project: ComposeProject, run: Runner = runCommand): PsEntry[] {
   const ps = run('docker', ['ps', '--all', '--no-trunc', '--filter', `label=${COMPOSE_PROJECT_LABEL}=${project.name}`, '--format', '{{json .}}']);
   if (ps.status !== 0) return [];
   const serviceLabel = new RegExp(`(?:^|,)${COMPOSE_SERVICE_LABEL.replace(/\./g, '\\.')}=([^,]*)`);
+  const ownerLabel = new RegExp(`(?:^|,)${OWNER_LABEL.replace(/\./g, '\\.')}=`);
   return ps.stdout
     .split('\n')
     .filter((line) => line.trim() !== '')
     .map((line) => JSON.parse(line) as { ID: string; Names: string; State: string; Status: string; Labels: string })
+    .filter((entry) => !ownerLabel.test(entry.Labels))
     .map((entry) => ({
       ID: entry.ID,
       Service: serviceLabel.exec(entry.Labels)?.[1] ?? entry.Names,
@@ -100,7 +103,7 @@ export function inspectContainers(project: ComposeProject, ids: string[], run: R
     const labels = container.Config?.Labels ?? {};
     const state = container.State ?? {};
     const [id, name, status, startedAt, service] = [container.Id, container.Name, state.Status, state.StartedAt, labels[COMPOSE_SERVICE_LABEL]];
-    if (labels[COMPOSE_PROJECT_LABEL] !== project.name) return undefined;
+    if (labels[COMPOSE_PROJECT_LABEL] !== project.name || labels[OWNER_LABEL] !== undefined) return undefined;
     if (typeof id !== 'string' || typeof name !== 'string' || typeof status !== 'string' || typeof startedAt !== 'string' || typeof service !== 'string')
       return undefined;
     const health = typeof state.Health?.Status === 'string' ? state.Health.Status : '';

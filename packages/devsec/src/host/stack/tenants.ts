@@ -16,7 +16,7 @@ import type { ComposeModel, ComposeService } from '../../sandbox/compose-model';
 import { SandboxError } from '../../sandbox/errors';
 import type { Say } from '../../sandbox/say';
 import { visible, visibleText } from '../../sandbox/visible';
-import { COMPOSE_PROJECT_LABEL, COMPOSE_SERVICE_LABEL } from '../../sandbox/vocabulary';
+import { COMPOSE_PROJECT_LABEL, COMPOSE_SERVICE_LABEL, OWNER_LABEL } from '../../sandbox/vocabulary';
 import { runCommand, Runner } from '../engine/run';
 import { readStateFile, stateDir, stateKey, writeStateFile } from '../engine/state-dir';
 import { parseSecrets } from './secrets';
@@ -218,8 +218,13 @@ export function administratorSecrets(plan: TenantPlan | undefined, secrets: Reco
   return Object.fromEntries(Object.entries(secrets).filter(([name]) => kept.has(name)));
 }
 
-/** The running container of a shared service, or undefined. */
-function serviceContainer(sharedProject: string, service: string, run: Runner): string | undefined {
+/**
+ * The running container of a shared service, or undefined. Never one the agent made: with
+ * --testContainers the agent may label its own containers as another compose project's service
+ * (compose inside needs those labels), so the host — about to hand it the administrator's
+ * password — skips every container carrying the owner label the proxy stamps on what the agent creates.
+ */
+export function sharedServiceContainer(sharedProject: string, service: string, run: Runner): string | undefined {
   const ps = run('docker', [
     'ps',
     '--no-trunc',
@@ -230,9 +235,13 @@ function serviceContainer(sharedProject: string, service: string, run: Runner): 
     '--filter',
     'status=running',
     '--format',
-    '{{.ID}}',
+    `{{.ID}}\t{{.Label "${OWNER_LABEL}"}}`,
   ]);
-  return ps.status === 0 ? ps.stdout.trim().split('\n').filter(Boolean)[0] : undefined;
+  if (ps.status !== 0) return undefined;
+  return ps.stdout
+    .split('\n')
+    .map((line) => line.split('\t'))
+    .find(([id, owner]) => id && !owner)?.[0];
 }
 
 /** psql in the container as its administrator (the image's local socket, as its own healthcheck uses it), the script on stdin. */
@@ -314,7 +323,7 @@ export function provisionTenants(plan: TenantPlan | undefined, adminSecrets: Rec
     say.warn(`${name}: no tenant per worktree for this preset yet: the dev container still gets its administrator (see the README, shared services).`);
   }
   for (const service of plan.services) {
-    const container = serviceContainer(plan.sharedProject, service.service, run);
+    const container = sharedServiceContainer(plan.sharedProject, service.service, run);
     if (!container) {
       say.warn(
         `${service.service} (shared services ${plan.sharedProject}) is not running, so this worktree's tenant ${plan.tenant} was not made there: ` +
@@ -361,7 +370,7 @@ export function dropTenants(plan: TenantPlan | undefined, adminSecrets: Record<s
   if (!plan) return;
   let complete = true;
   for (const service of plan.services) {
-    const container = serviceContainer(plan.sharedProject, service.service, run);
+    const container = sharedServiceContainer(plan.sharedProject, service.service, run);
     if (!container) {
       complete = false;
       say.warn(
@@ -413,7 +422,7 @@ export function resetTenantData(plan: TenantPlan | undefined, adminSecrets: Reco
   }
   let ok = true;
   for (const service of plan.services) {
-    const container = serviceContainer(plan.sharedProject, service.service, run);
+    const container = sharedServiceContainer(plan.sharedProject, service.service, run);
     if (!container) {
       ok = false;
       say.error(`${service.service} (shared services ${plan.sharedProject}) is not running: start the shared services (up-shared), then run this again.`);
@@ -457,7 +466,7 @@ export function lockRedisAdministrators(
   for (const [name, service] of Object.entries(model?.services ?? {})) {
     if (presetOf(service) !== 'redis' || !hasConnection(service)) continue;
     const admin = adminSecrets[adminSecretOf(name)];
-    const container = serviceContainer(sharedProject, name, run);
+    const container = sharedServiceContainer(sharedProject, name, run);
     if (!admin || !container) continue;
     redisCli(container, admin, `ACL SETUSER default on resetpass ${redisArg(`>${admin}`)}\n`, run);
   }
