@@ -84,7 +84,11 @@ const GATE_VERSION = `${require('../../package.json').version} ${GATE_RULES.join
 
 export async function startSandbox(workspaceRoot: string, composeFile: string, options: StartOptions, say: Say): Promise<boolean> {
   // No preflight on the way in (each docker/compose run costs tens of ms): a failure runs it, and gets its message.
-  const stack = prepareWorktree(workspaceRoot, composeFile, runCommand, say.info, { caCerts: options.caCerts, upstreamProxy: options.upstreamProxy, start: true });
+  const stack = prepareWorktree(workspaceRoot, composeFile, runCommand, say.info, {
+    caCerts: options.caCerts,
+    upstreamProxy: options.upstreamProxy,
+    start: true,
+  });
   const previous: WorktreeState = stack.state ?? {};
   const unsafeAllow = ruleList(options.unsafeAllow);
   // The gate: its rules on the model skipped only when everything they would read is what passed last time.
