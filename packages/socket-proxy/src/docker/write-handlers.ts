@@ -351,44 +351,8 @@ export async function serveUpgrade(context: Omit<WriteContext, 'res'>, socket: D
     if (answer.status !== 200) return void socket.end(rawAnswer(answer));
     const exec = parseAnswer(answer) as EngineJson;
     await ownContainer(context as WriteContext, String(exec?.ContainerID ?? ''), 'json');
-    // The engine is asked through Node's HTTP client, so its answer is framed by a real parser:
-    // only a 101 opens the raw stream. Any other answer (a detached start, an error) is relayed and
-    // both connections closed, so no client byte is ever read by the engine as a request of its own.
-    const ua = userAgentOf(context as WriteContext);
-    const engineRequest = upstreamRequestOptions(socketPath, 'POST', `${prefix}/exec/${String(exec.ID ?? ref)}/start`, ua);
-    const outgoing = httpRequest({
-      ...engineRequest,
-      headers: {
-        ...engineRequest.headers,
-        'Content-Type': 'application/json',
-        'Content-Length': checked.length,
-        Connection: 'Upgrade',
-        Upgrade: 'tcp',
-      },
-      agent: false,
-    });
-    outgoing.on('error', (error) => fail(502, `devsec proxy: the Docker engine did not answer (${error.message}).`));
-    outgoing.on('response', (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => {
-        socket.end(rawAnswer({ status: response.statusCode ?? 502, headers: response.headers, body: Buffer.concat(chunks) }));
-        outgoing.destroy();
-      });
-    });
-    outgoing.on('upgrade', (response, engine, engineHead) => {
-      const sent = response.headers['content-type'] ?? '';
-      const contentType = /^application\/vnd\.docker\.(raw|multiplexed)-stream$/.test(sent) ? sent : 'application/vnd.docker.raw-stream';
-      socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
-      if (engineHead.length > 0) socket.write(engineHead);
-      if (rest.length > 0) engine.write(rest);
-      engine.on('error', () => socket.destroy());
-      socket.on('error', () => engine.destroy());
-      engine.pipe(socket);
-      socket.pipe(engine);
-      socket.resume();
-    });
-    outgoing.end(checked);
+    const engineRequest = upstreamRequestOptions(socketPath, 'POST', `${prefix}/exec/${String(exec.ID ?? ref)}/start`, userAgentOf(context as WriteContext));
+    upgradeThroughEngine(socket, engineRequest, checked, rest, fail);
   } catch (error) {
     if (error instanceof Relayed) return void socket.end(rawAnswer(error.answer));
     if (error instanceof WriteRefusal) return void fail(error.status, refusalMessage(error));
@@ -408,19 +372,62 @@ async function serveAttach(context: Omit<WriteContext, 'res'>, socket: Duplex, h
     throw new WriteRefusal('body', 'an attach carries no body.', 400);
   }
   const id = await ownContainer(context as WriteContext, decision.ref as string, 'json');
-  const engine = connect(socketPath);
-  const ua = userAgentOf(context as WriteContext);
-  const userAgent = ua && /^[\x20-\x7e]{1,256}$/.test(ua) ? `User-Agent: ${ua}\r\n` : '';
-  engine.write(
-    `POST ${prefixOf(decision)}/containers/${id}/attach${encodeQuery(decision.params)} HTTP/1.1\r\nHost: docker\r\n${userAgent}` +
-      `Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n`,
+  const engineRequest = upstreamRequestOptions(
+    socketPath,
+    'POST',
+    `${prefixOf(decision)}/containers/${id}/attach${encodeQuery(decision.params)}`,
+    userAgentOf(context as WriteContext),
   );
-  if (head.length > 0) engine.write(head);
-  engine.on('error', () => socket.destroy());
-  socket.on('error', () => engine.destroy());
-  engine.pipe(socket);
-  socket.pipe(engine);
-  socket.resume();
+  upgradeThroughEngine(socket, engineRequest, Buffer.alloc(0), head, (status, message) => socket.end(rawResponse(status, message)));
+}
+
+/**
+ * Asks the engine for an upgraded call (exec start, attach) through Node's HTTP client, so its
+ * answer is framed by a real parser: only a 101 opens the raw stream, and only then do the
+ * client's bytes (`early`, read with the request, and the rest) reach the engine. Any other
+ * answer (a detached start, an error) is relayed and both connections closed, so no client byte
+ * is ever read by the engine as a request of its own (red team #29, finding 1).
+ */
+function upgradeThroughEngine(
+  socket: Duplex,
+  engineRequest: ReturnType<typeof upstreamRequestOptions>,
+  body: Buffer,
+  early: Buffer,
+  fail: (status: number, message: string) => void,
+): void {
+  const outgoing = httpRequest({
+    ...engineRequest,
+    headers: {
+      ...engineRequest.headers,
+      ...(body.length > 0 ? { 'Content-Type': 'application/json' } : {}),
+      'Content-Length': body.length,
+      Connection: 'Upgrade',
+      Upgrade: 'tcp',
+    },
+    agent: false,
+  });
+  outgoing.on('error', (error) => fail(502, `devsec proxy: the Docker engine did not answer (${error.message}).`));
+  outgoing.on('response', (response) => {
+    const chunks: Buffer[] = [];
+    response.on('data', (chunk: Buffer) => chunks.push(chunk));
+    response.on('end', () => {
+      socket.end(rawAnswer({ status: response.statusCode ?? 502, headers: response.headers, body: Buffer.concat(chunks) }));
+      outgoing.destroy();
+    });
+  });
+  outgoing.on('upgrade', (response, engine, engineHead) => {
+    const sent = response.headers['content-type'] ?? '';
+    const contentType = /^application\/vnd\.docker\.(raw|multiplexed)-stream$/.test(sent) ? sent : 'application/vnd.docker.raw-stream';
+    socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
+    if (engineHead.length > 0) socket.write(engineHead);
+    if (early.length > 0) engine.write(early);
+    engine.on('error', () => socket.destroy());
+    socket.on('error', () => engine.destroy());
+    engine.pipe(socket);
+    socket.pipe(engine);
+    socket.resume();
+  });
+  outgoing.end(body);
 }
 
 /** An engine answer read whole, as raw HTTP for a detached socket. */
