@@ -13,6 +13,10 @@ export function sortFindings(findings: AuditFinding[]): AuditFinding[] {
 
 export function formatTable(findings: AuditFinding[]): string {
   if (findings.length === 0) return 'No findings: the sandbox holds on every rule checked.';
+  // Notes (info) never fail the audit: above them, the same verdict as with none.
+  const notes = findings.every((f) => f.severity === 'info')
+    ? `No findings: the sandbox holds on every rule checked (${findings.length} note${findings.length === 1 ? '' : 's'} below).\n`
+    : '';
   // File names, service names and what the probe saw came from the workspace or the sandbox: shown, never sent to the terminal.
   const rows = findings.map((f) => [
     f.severity.toUpperCase(),
@@ -23,7 +27,7 @@ export function formatTable(findings: AuditFinding[]): string {
   const widths = [8, Math.max(...rows.map((r) => r[1].length), 9)];
   const header = `${'SEVERITY'.padEnd(widths[0])}  ${'FILE:LINE'.padEnd(widths[1])}  WHAT / FIX`;
   return [
-    header,
+    `${notes}${header}`,
     ...rows.map((r) => `${r[0].padEnd(widths[0])}  ${r[1].padEnd(widths[1])}  ${r[2]}\n${' '.repeat(widths[0] + widths[1] + 4)}fix: ${r[3]}`),
   ].join('\n');
 }

@@ -24,6 +24,12 @@ describe('audit', () => {
     expect(formatTable([])).toMatch(/No findings/);
   });
 
+  it('says "No findings" above notes (info) alone, never above a medium or high one', () => {
+    const note = { rule: 'shared-kernel', key: 'shared-kernel', severity: 'info', file: 'a.yml', line: 1, message: 'm', fix: 'f' } as const;
+    expect(formatTable([{ ...note }])).toMatch(/^No findings: the sandbox holds on every rule checked \(1 note below\)\.\nSEVERITY/);
+    expect(formatTable([{ ...note }, { ...note, severity: 'medium' }])).not.toMatch(/No findings/);
+  });
+
   it.each<[string, (tree: Tree) => void, string, RegExp]>([
     [
       'socket-mount',
