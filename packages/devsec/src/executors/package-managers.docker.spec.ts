@@ -78,6 +78,9 @@ describeWithDocker('pnpm and Yarn workspaces: nx add, the package manager and nx
     npm_config_store_dir: join(base, 'pnpm-store'),
     YARN_GLOBAL_FOLDER: join(base, 'yarn-global'),
     YARN_ENABLE_TELEMETRY: '0',
+    // A developer's shell, not CI's: under CI=true Yarn makes every install immutable, and this
+    // workspace's first install writes its lockfile (pnpm's frozen default needs a lockfile first).
+    YARN_ENABLE_IMMUTABLE_INSTALLS: 'false',
     NX_DAEMON: 'false',
     NX_NO_CLOUD: 'true',
     NX_INTERACTIVE: 'false',
