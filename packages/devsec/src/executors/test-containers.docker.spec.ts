@@ -54,6 +54,7 @@ const { Client } = require('pg');
   const exec = await container.exec(['psql', '-U', 'postgres', '-tAc', 'select 2']);
   console.log(JSON.stringify({ id: container.getId(), host: container.getHost(), port: container.getPort(), select, exec: exec.output.trim(), execExit: exec.exitCode }));
   await new Promise((resolve) => process.stdin.once('data', resolve));
+  process.stdin.pause();
   await container.stop();
   console.log(JSON.stringify({ stopped: true }));
 })().catch((error) => { console.error('JOURNEY FAILED', error); process.exit(1); });
@@ -165,7 +166,8 @@ describeWithDocker('--testContainers: the agent runs its own containers, never s
     expect(Object.keys(inspect.NetworkSettings.Networks)).toEqual([`${project}_children`]);
     expect(inspect.HostConfig.Binds ?? []).toEqual([]);
 
-    child.stdin.write('go\n');
+    // The go, then end of input: an open stdin would keep the journey's Node running after its stop.
+    child.stdin.end('go\n');
     expect([await exited, stderr]).toEqual([0, expect.any(String)]);
     expect(stdout).toContain('"stopped":true');
   });
@@ -241,8 +243,8 @@ describeWithDocker('--testContainers: the agent runs its own containers, never s
         .map((line) => line.replace(/\r$/, '')),
     ).toEqual([
       `${appOnChildren}:18080 answered: listener-answered`,
-      // The proxy listens there to serve mapped ports; its API refuses a child before reading the request.
-      expect.stringMatching(new RegExp(`^${proxyOnChildren.replace(/\./g, '\\.')} (closed|answered: HTTP/1\\.1 403 )`)),
+      // The proxy listens there to serve mapped ports; its API refuses a child before reading the request (a 403, or the connection closed with nothing said).
+      expect.stringMatching(new RegExp(`^${proxyOnChildren.replace(/\./g, '\\.')} (closed|answered: HTTP/1\\.1 403 |answered: $)`)),
       ...closed.map((target) => `${target} closed`),
     ]);
     inside(`docker rm -f ${probe}`);
@@ -284,7 +286,8 @@ describeWithDocker('--testContainers: the agent runs its own containers, never s
     const [, refused, total] = /(\d+) of (\d+) forbidden Docker calls refused/.exec(report) ?? [];
     expect([refused, Number(total) >= 30]).toEqual([total, true]);
     // The one finding is the mode itself (static, medium): nothing the live probe tried got through.
-    expect([...report.matchAll(/^(INFO|LOW|MEDIUM|HIGH|CRITICAL)\s+\S+\s+([a-z-]+):/gm)].map((found) => `${found[1]} ${found[2]}`)).toEqual([
+    // (Notes, such as shared-kernel on an engine without gVisor, are not findings.)
+    expect([...report.matchAll(/^(LOW|MEDIUM|HIGH|CRITICAL)\s+\S+\s+([a-z-]+):/gm)].map((found) => `${found[1]} ${found[2]}`)).toEqual([
       'MEDIUM test-containers',
     ]);
     expect(result).toBeDefined();
