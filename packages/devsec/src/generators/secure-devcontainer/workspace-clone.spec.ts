@@ -112,7 +112,8 @@ describe('secure-devcontainer --workspace', () => {
         return text;
       };
       expect(await report('clone')).toMatch(/^Workspace: clone \(--workspace=clone\): .*nothing of your checkout or its \.git is mounted\.\n\nNo findings/);
-      expect(await report('mount')).toBe('No findings: the sandbox holds on every rule checked.\n');
+      // Notes may follow (shared-kernel, on an engine without gVisor): never a finding.
+      expect(await report('mount')).toMatch(/^No findings: the sandbox holds on every rule checked[. ]/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
