@@ -98,7 +98,8 @@ describeWithDocker('pnpm and Yarn workspaces: nx add, the package manager and nx
       name: `pm-${pm}-${run}`,
       private: true,
       packageManager: `${pm}@${PINNED[pm]}`,
-      devDependencies: { nx: '23.2.1' },
+      // The workspace's own @nx/devkit, which the plugin takes as a peer (README: Nx versions).
+      devDependencies: { nx: '23.2.1', '@nx/devkit': '23.2.1' },
       ...(pm === 'pnpm' ? { pnpm: { overrides: { '@org/devsec-socket-proxy': proxy } } } : { resolutions: { '@org/devsec-socket-proxy': proxy } }),
     };
     writeFileSync(join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
