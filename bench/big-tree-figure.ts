@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { flushChanges, FsTree } from 'nx/src/generators/tree';
 import { buildPackages } from '../scripts/build-packages';
-import { docker, ROOT, rows, RUN } from './common';
+import { docker, quiet, ROOT, rows, RUN } from './common';
 import { alternateAsync, ratioRow } from './measure';
 import { createSandboxWorkspace, trustCheckoutsAsRoot } from '../tools/testing/sandbox-workspace';
 
@@ -70,15 +70,6 @@ export async function benchBigTree() {
   const hostBytes = Number(du(join(dir, 'node_modules')));
   const composeFile = 'apps/app/.devcontainer/docker-compose.yml';
   const context = { root: dir, cwd: dir, projectName: 'app', isVerbose: false };
-  const quiet = async <T>(fn: () => Promise<T>): Promise<T> => {
-    const write = process.stdout.write;
-    process.stdout.write = (() => true) as typeof process.stdout.write;
-    try {
-      return await fn();
-    } finally {
-      process.stdout.write = write;
-    }
-  };
   const up = async () => {
     const result: { success: boolean } = await quiet(() => upWorktree({ composeFile }, context));
     if (!result.success) throw new Error('up-worktree failed');

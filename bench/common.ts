@@ -15,3 +15,14 @@ export const dockerOk = (args: string[]) => {
   if (r.status !== 0) throw new Error(`docker ${args.join(' ')}: ${r.stderr}`);
   return r.stdout;
 };
+
+/** Runs `fn` with this process's stdout silenced: the executors' own output is not what is measured. */
+export async function quiet<T>(fn: () => Promise<T>): Promise<T> {
+  const write = process.stdout.write;
+  process.stdout.write = (() => true) as typeof process.stdout.write;
+  try {
+    return await fn();
+  } finally {
+    process.stdout.write = write;
+  }
+}

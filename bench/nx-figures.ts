@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { flushChanges, FsTree } from 'nx/src/generators/tree';
 import { buildPackages } from '../scripts/build-packages';
-import { docker, ROOT, rows, RUN } from './common';
+import { docker, quiet, ROOT, rows, RUN } from './common';
 import { alternate, alternateAsync, ratioRow, rotate } from './measure';
 import { DEFAULT_BASE_IMAGE } from '../packages/devsec/src/sandbox/vocabulary';
 import { createSandboxWorkspace, trustCheckoutsAsRoot } from '../tools/testing/sandbox-workspace';
@@ -77,16 +77,6 @@ export async function benchUp() {
   ws.chownToCheckoutUser();
   const composeFile = 'apps/app/.devcontainer/docker-compose.yml';
   const context = { root: dir, cwd: dir, projectName: 'app', isVerbose: false };
-  // The executor's own output is not what is measured.
-  const quiet = async <T>(fn: () => Promise<T>): Promise<T> => {
-    const write = process.stdout.write;
-    process.stdout.write = (() => true) as typeof process.stdout.write;
-    try {
-      return await fn();
-    } finally {
-      process.stdout.write = write;
-    }
-  };
   const up = async () => {
     const result: { success: boolean } = await quiet(() => upWorktree({ composeFile }, context));
     if (!result.success) throw new Error('up-worktree failed');

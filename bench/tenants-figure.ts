@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { flushChanges, FsTree } from 'nx/src/generators/tree';
 import { buildPackages } from '../scripts/build-packages';
-import { docker, ROOT, rows, RUN } from './common';
+import { docker, quiet, ROOT, rows, RUN } from './common';
 import { alternate, ratioRow } from './measure';
 import { createSandboxWorkspace, trustCheckoutsAsRoot } from '../tools/testing/sandbox-workspace';
 
@@ -44,15 +44,6 @@ export async function benchTenants(): Promise<string[]> {
   const composeFile = 'apps/app/.devcontainer/docker-compose.yml';
   const context = (targetName: string) => ({ root: dir, cwd: dir, projectName: 'app', targetName, isVerbose: false });
   const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
-  const quiet = async <T>(fn: () => Promise<T>): Promise<T> => {
-    const write = process.stdout.write;
-    process.stdout.write = (() => true) as typeof process.stdout.write;
-    try {
-      return await fn();
-    } finally {
-      process.stdout.write = write;
-    }
-  };
   const sharedName = /^name: (\S+)$/m.exec(readFileSync(join(dir, 'docker-compose.shared.yml'), 'utf-8'))![1];
   const sharedProject = sharedProjectName(sharedName, join(dir, '.git'));
   const postgres = () =>
