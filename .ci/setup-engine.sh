@@ -2,7 +2,8 @@
 # Installs and starts what the real-engine tests need on a fresh Debian 12 machine:
 # the Docker engine (docker.io), Compose v2 (taken from Debian 13's docker-compose package,
 # since Debian 12 only ships Compose v1), debootstrap (for the stand-in images) and what the
-# engines suite's second engines need (scripts/engines/ starts them).
+# engines suite's second engines need (scripts/engines/ starts them), and gVisor (runsc),
+# registered with dockerd so that sandboxes run their dev container on it (issue 30).
 # Idempotent: every step checks before it acts.
 set -euo pipefail
 
@@ -59,11 +60,43 @@ start_dockerd() {
   exit 1
 }
 
+# Registers gVisor's runsc in /etc/docker/daemon.json (keeping every other key) and makes a
+# running dockerd reload it with SIGHUP (runtimes reload without a restart, so the containers
+# of whoever shares this engine keep running). `--network=host` makes gVisor use the network
+# namespace Docker made for the container: its own netstack refuses to start on this machine
+# ("cannot run with network enabled in root network namespace").
+register_runsc() {
+  local conf=/etc/docker/daemon.json want current tmp
+  want='{"path":"/usr/bin/runsc","runtimeArgs":["--network=host"]}'
+  mkdir -p /etc/docker
+  [ -s "$conf" ] || echo '{}' >"$conf"
+  current=$(jq -c '.runtimes.runsc // empty' "$conf")
+  if [ "$current" != "$(jq -c . <<<"$want")" ]; then
+    log "registering runsc in $conf"
+    tmp=$(mktemp)
+    jq --argjson want "$want" '.runtimes.runsc = $want' "$conf" >"$tmp"
+    install -m 0644 "$tmp" "$conf"
+    rm -f "$tmp"
+  fi
+  if docker info >/dev/null 2>&1 && ! docker info --format '{{json .Runtimes}}' | jq -e 'has("runsc")' >/dev/null; then
+    log "reloading dockerd (SIGHUP) for runsc"
+    kill -HUP "$(cat /var/run/docker.pid)"
+    for _ in $(seq 1 20); do
+      docker info --format '{{json .Runtimes}}' | jq -e 'has("runsc")' >/dev/null && return 0
+      sleep 0.5
+    done
+    echo "dockerd did not list runsc after SIGHUP" >&2
+    exit 1
+  fi
+}
+
 command -v dockerd >/dev/null 2>&1 || apt_install docker.io
-apt_install debootstrap iptables git ca-certificates
+apt_install debootstrap iptables git ca-certificates jq
 # The second engines the engines suite starts (scripts/engines/): rootless Docker's pieces, and
 # Podman 4.3 with runc (beside docker.io's; crun fails on a hybrid cgroup host) and netavark.
 apt_install uidmap rootlesskit slirp4netns curl
 apt_install podman runc conmon netavark aardvark-dns fuse-overlayfs catatonit
+apt_install runsc
+register_runsc
 install_compose_v2
 start_dockerd
