@@ -124,7 +124,7 @@ export const SEED_SCRIPT = [
   'echo "workspace: cloned $(git rev-parse --abbrev-ref HEAD) at $(git rev-parse --short HEAD), $(git rev-list --count HEAD) commits, $(git ls-files | wc -l) files"',
   'nm="$ws/node_modules"',
   `from=${HOST_NODE_MODULES_INSIDE}`,
-  `if [ -z "$(ls -A "$nm")" ] && [ -n "$(ls -A "$from" 2>/dev/null)" ] && [ "$(node -p '${PLATFORM_EXPRESSION}')" = "$DEVSEC_HOST_PLATFORM" ]; then`,
+  `if [ -z "$(find "$nm" -mindepth 1 -maxdepth 1 -print -quit)" ] && [ -n "$(find "$from" -mindepth 1 -maxdepth 1 -print -quit 2>/dev/null)" ] && [ "$(node -p '${PLATFORM_EXPRESSION}')" = "$DEVSEC_HOST_PLATFORM" ]; then`,
   '  cp -a "$from/." "$nm/" && echo "node_modules: copied from the host\'s install"',
   'fi',
 ].join('\n');
