@@ -1,5 +1,8 @@
 import type { HasherContext, Task } from '@nx/devkit';
-import auditHasher from './audit-hasher';
+import { auditHasherWith } from './hasher';
+
+let names: string[] | undefined = ['runc'];
+const auditHasher = auditHasherWith(() => (names ? { names } : undefined));
 
 const task = (overrides: Record<string, unknown>, target = 'audit') =>
   ({ id: `app:${target}`, target: { project: 'app', target }, overrides, outputs: [], parallelism: true }) as unknown as Task;
@@ -15,9 +18,14 @@ const context = {
 } as unknown as HasherContext;
 
 describe('the audit hasher', () => {
-  it("is Nx's hash for the static audit: cached on its inputs", async () => {
-    expect((await auditHasher(task({}), context)).value).toBe('abc');
-    expect((await auditHasher(task({ format: 'json', live: false }), context)).value).toBe('abc');
+  it("is Nx's hash for the static audit and the engine's runtimes: cached on its inputs, re-run once gVisor is registered", async () => {
+    names = ['runc'];
+    expect((await auditHasher(task({}), context)).value).toBe('abc-runtimes-runc');
+    expect((await auditHasher(task({ format: 'json', live: false }), context)).value).toBe('abc-runtimes-runc');
+    names = ['runsc', 'runc'];
+    expect((await auditHasher(task({}), context)).value).toBe('abc-runtimes-runc,runsc');
+    names = undefined;
+    expect((await auditHasher(task({}), context)).value).toBe('abc-runtimes-no-engine');
   });
 
   it('never repeats for --live, or for a target whose options say live: never replayed from the cache', async () => {
