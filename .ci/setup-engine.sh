@@ -24,23 +24,42 @@ apt_install() {
 # shellcheck source=../scripts/lib/debian-mirror.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/debian-mirror.sh"
 
+# Downloads Debian trixie's build of a package into $2 (the host stays on its own release).
+download_from_trixie() {
+  local pkg=$1 into=$2 mirror
+  mirror=$(debian_mirror)
+  log "fetching $pkg from Debian trixie on $mirror"
+  mkdir -p "$into/lists/partial" "$into/cache/archives/partial"
+  printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s trixie main\n' "$mirror" >"$into/trixie.list"
+  local opts=(-o "Dir::Etc::sourcelist=$into/trixie.list" -o "Dir::Etc::sourceparts=-"
+    -o "Dir::State::Lists=$into/lists" -o "Dir::Cache=$into/cache" -o "APT::Get::List-Cleanup=0")
+  apt-get "${opts[@]}" update -qq
+  (cd "$into" && apt-get "${opts[@]}" download "$pkg" >/dev/null)
+}
+
 install_compose_v2() {
   if docker compose version 2>/dev/null | grep -qE 'v?2\.'; then return 0; fi
-  local mirror work
-  mirror=$(debian_mirror)
+  local work
   work=$(mktemp -d); chmod 755 "$work"
-  log "fetching Compose v2 from Debian trixie on $mirror"
-  mkdir -p "$work/lists/partial" "$work/cache/archives/partial"
-  printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s trixie main\n' "$mirror" >"$work/trixie.list"
-  local opts=(-o "Dir::Etc::sourcelist=$work/trixie.list" -o "Dir::Etc::sourceparts=-"
-    -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache" -o "APT::Get::List-Cleanup=0")
-  apt-get "${opts[@]}" update -qq
-  (cd "$work" && apt-get "${opts[@]}" download docker-compose >/dev/null)
+  download_from_trixie docker-compose "$work"
   dpkg-deb -x "$work"/docker-compose_*.deb "$work/root"
   install -D -m 0755 "$work/root/usr/libexec/docker/cli-plugins/docker-compose" \
     /usr/local/lib/docker/cli-plugins/docker-compose
   rm -rf "$work"
   docker compose version
+}
+
+# gVisor from trixie (2024-07): bookworm's runsc (2022-12) answers EINVAL to the statx calls of
+# trixie's coreutils, so `ls` and `stat` fail in a dev container on it. A static binary with no
+# dependencies: the package installs as it is.
+install_runsc() {
+  if dpkg --compare-versions "$(dpkg-query -W -f '${Version}' runsc 2>/dev/null || echo 0)" ge 0.0~20240729; then return 0; fi
+  local work
+  work=$(mktemp -d); chmod 755 "$work"
+  download_from_trixie runsc "$work"
+  dpkg -i "$work"/runsc_*.deb >/dev/null
+  rm -rf "$work"
+  runsc --version | head -1
 }
 
 start_dockerd() {
@@ -96,7 +115,7 @@ apt_install debootstrap iptables git ca-certificates jq
 # Podman 4.3 with runc (beside docker.io's; crun fails on a hybrid cgroup host) and netavark.
 apt_install uidmap rootlesskit slirp4netns curl
 apt_install podman runc conmon netavark aardvark-dns fuse-overlayfs catatonit
-apt_install runsc
+install_runsc
 register_runsc
 install_compose_v2
 start_dockerd

@@ -21,10 +21,13 @@ export function describeAgentView(): void {
     expect(inside(`ls ${journey.stateHome} 2>&1`).stdout).toMatch(/No such file or directory/);
   });
 
-  it("reaches the stack's own web service at localhost:3000, over IPv4 and IPv6", () => {
+  it("reaches the stack's own web service at localhost:3000, over IPv4 and IPv6 (IPv4 only on gVisor, as up says)", () => {
     const web = dockerOk(['inspect', '-f', '{{.Config.Hostname}}', `${journey.project}-web-1`]).trim();
-    for (const url of ['http://localhost:3000', 'http://127.0.0.1:3000', 'http://[::1]:3000'])
-      expect(inside(`curl -s -m 5 -g "${url}"`).stdout).toBe(`web ${web}`);
+    for (const url of ['http://localhost:3000', 'http://127.0.0.1:3000']) expect(inside(`curl -s -m 5 -g "${url}"`).stdout).toBe(`web ${web}`);
+    // runsc does not apply the loopback's IPv6 sysctl: ::1 does not exist there, so nothing answers on it.
+    const onGvisor = dockerOk(['inspect', '-f', '{{.HostConfig.Runtime}}', `${journey.project}-app-1`]).trim() === 'runsc';
+    const v6 = inside('curl -s -m 5 -g "http://[::1]:3000"');
+    expect([v6.status === 0, v6.stdout]).toEqual(onGvisor ? [false, ''] : [true, `web ${web}`]);
   });
 
   it('names the stack after the project and the worktree, and git-ignores its per-machine files', () => {

@@ -6,11 +6,8 @@
  * stay on the engine's default runtime. audit --live reads gVisor's kernel from inside; the
  * static audit reports a sandbox generated with --runtime=runc.
  *
- * PENDING (issue 30): named .pending, so CI neither compiles nor runs it. It passes (4 of 4, 132 s) on an engine with
- * runsc registered, but with runsc registered `--runtime=auto` puts every suite's dev container on gVisor, and
- * the e2e journey's node_modules fill fails there (cp -a inside gVisor; not yet diagnosed). Until that is fixed,
- * .ci/setup-engine.sh does not register runsc. Run it by hand, runsc registered, named back to gvisor.docker.spec.ts:
- *   flock /tmp/devsec-engine.lock npx jest packages/devsec/src/executors/gvisor.docker.spec.ts
+ * Generated with --testContainers: the agent's own containers run on runsc too (the proxy forces
+ * the stack's runtime and refuses another).
  */
 import { ExecutorContext, logger } from '@nx/devkit';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -75,7 +72,7 @@ describeWithDocker('gVisor: a sandbox generated with no option runs its dev cont
     dir = ws.dir;
     installPlugin(dir);
     // Defaults: no --runtime.
-    await generate({ allowHosts: [LISTED] });
+    await generate({ allowHosts: [LISTED], testContainers: true });
     const tree = new FsTree(dir, false);
     await sharedServiceGenerator(tree, { preset: 'postgres', skipFormat: true });
     flushChanges(dir, tree.listChanges());
@@ -138,6 +135,18 @@ describeWithDocker('gVisor: a sandbox generated with no option runs its dev cont
     expect([commit.stdout.trim(), commit.stderr]).toEqual(['on gVisor', '']);
     expect(inside('npm --version').stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
     expect(inside('psql "$DATABASE_URL" -tAc "select 1"').stdout.trim()).toBe('1');
+  });
+
+  it("runs the agent's own containers on runsc too, and refuses a child on another runtime", () => {
+    const child = `devsec-gvisor-child-${run}`;
+    const started = inside(`docker run -d --name ${child} devsec-rootfs:trixie sleep 120 && docker exec ${child} cat /proc/version`);
+    expect([started.status, started.stderr]).toEqual([0, '']);
+    expect(started.stdout).toMatch(/Linux version 4\.4\.0/);
+    expect(dockerOk(['inspect', child, '--format', '{{.HostConfig.Runtime}}']).trim()).toBe('runsc');
+    const runc = inside('docker run --rm --runtime=runc devsec-rootfs:trixie true');
+    expect(runc.status).not.toBe(0);
+    expect(runc.stderr).toMatch(/"runc" is refused: children run with the stack's runtime \(runsc\)/);
+    expect(inside(`docker rm -f ${child}`).status).toBe(0);
   });
 
   it('goes out through the egress proxy to the listed host only', () => {

@@ -38,7 +38,7 @@ describe('the kernel boundary: the engine runtimes and the dev container runtime
     // The engine's runsc is a program of this machine (here /bin/sh stands in for it): its version is said.
     const version = stubRunner([[/^\/bin\/sh --version$/, { stdout: 'runsc version 0.0~20221219.0\nspec: 1.0.2-dev\n' }]]);
     expect(kernelLine('runsc', { names: ['runc', 'runsc'], gvisorPath: '/bin/sh' }, version)).toBe(
-      "Kernel: gVisor (runsc 0.0~20221219.0): the dev container runs on a kernel of its own, not the host's.",
+      "Kernel: gVisor (runsc 0.0~20221219.0): the dev container runs on a kernel of its own, not the host's. IPv6 stays off on its loopback: the localhost forwarder answers on 127.0.0.1 (and localhost), not on ::1.",
     );
     // Not on this machine (an engine in a VM): gVisor without a version.
     expect(kernelLine('runsc', { names: ['runsc'], gvisorPath: '/nonexistent/runsc' })).toMatch(/^Kernel: gVisor \(runsc\):/);

@@ -72,7 +72,11 @@ export function gvisorVersion(runtimes: EngineRuntimes, run: Runner = runCommand
 export function kernelLine(runtime: string | undefined, runtimes: EngineRuntimes, run: Runner = runCommand): string {
   if (runtime === GVISOR_RUNTIME) {
     const version = gvisorVersion(runtimes, run);
-    return `Kernel: gVisor (runsc${version ? ` ${version}` : ''}): the dev container runs on a kernel of its own, not the host's.`;
+    return (
+      `Kernel: gVisor (runsc${version ? ` ${version}` : ''}): the dev container runs on a kernel of its own, not the host's. ` +
+      // runsc does not apply the stack's net.ipv6.conf.lo.disable_ipv6=0, so ::1 never exists in its namespace.
+      'IPv6 stays off on its loopback: the localhost forwarder answers on 127.0.0.1 (and localhost), not on ::1.'
+    );
   }
   const name = runtime && RUNTIME_NAME.test(runtime) ? runtime : 'runc';
   return runtimes.names.includes(GVISOR_RUNTIME)
