@@ -27,7 +27,7 @@ describe('the kernel boundary: the engine runtimes and the dev container runtime
     const lacks = engineRuntimes(stubRunner([[/^docker info/, { stdout: WITHOUT }]]));
     expect(() => chooseRuntime('runsc', lacks, 'app')).toThrow(
       "Refusing to start: app's sandbox is generated with --runtime=runsc (gVisor), and the engine has no runsc: its runtimes are io.containerd.runc.v2, runc. " +
-        'To register gVisor: install gVisor (Debian/Ubuntu: apt-get install runsc',
+        'To register gVisor: install gVisor from 2024 or later (Debian 13: apt-get install runsc',
     );
     expect(() => chooseRuntime('runsc', lacks, 'app')).toThrow(
       /"runtimes": \{"runsc": \{"path": "\/usr\/bin\/runsc"\}\} to \/etc\/docker\/daemon\.json[^]*reload dockerd/,
@@ -36,9 +36,14 @@ describe('the kernel boundary: the engine runtimes and the dev container runtime
 
   it('says at every start which kernel boundary holds', () => {
     // The engine's runsc is a program of this machine (here /bin/sh stands in for it): its version is said.
-    const version = stubRunner([[/^\/bin\/sh --version$/, { stdout: 'runsc version 0.0~20221219.0\nspec: 1.0.2-dev\n' }]]);
+    const version = stubRunner([[/^\/bin\/sh --version$/, { stdout: 'runsc version 0.0~20240729.0\nspec: 1.2.0\n' }]]);
     expect(kernelLine('runsc', { names: ['runc', 'runsc'], gvisorPath: '/bin/sh' }, version)).toBe(
-      "Kernel: gVisor (runsc 0.0~20221219.0): the dev container runs on a kernel of its own, not the host's. IPv6 stays off on its loopback: the localhost forwarder answers on 127.0.0.1 (and localhost), not on ::1.",
+      "Kernel: gVisor (runsc 0.0~20240729.0): the dev container runs on a kernel of its own, not the host's. IPv6 stays off on its loopback: the localhost forwarder answers on 127.0.0.1 (and localhost), not on ::1.",
+    );
+    // Debian 12's build: coreutils' statx fails on it, said at the start.
+    const old = stubRunner([[/^\/bin\/sh --version$/, { stdout: 'runsc version 0.0~20221219.0\nspec: 1.0.2-dev\n' }]]);
+    expect(kernelLine('runsc', { names: ['runsc'], gvisorPath: '/bin/sh' }, old)).toContain(
+      'This runsc (20221219) is older than 20240101: ls and stat fail inside (statx); install a newer one.',
     );
     // Not on this machine (an engine in a VM): gVisor without a version.
     expect(kernelLine('runsc', { names: ['runsc'], gvisorPath: '/nonexistent/runsc' })).toMatch(/^Kernel: gVisor \(runsc\):/);

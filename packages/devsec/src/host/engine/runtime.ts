@@ -42,7 +42,7 @@ export function engineRuntimes(run: Runner = runCommand): EngineRuntimes {
 
 /** How to register gVisor, for the messages that ask for it. */
 export const REGISTER_GVISOR =
-  'install gVisor (Debian/Ubuntu: apt-get install runsc; else https://gvisor.dev/docs/user_guide/install/), add ' +
+  'install gVisor from 2024 or later (Debian 13: apt-get install runsc; elsewhere https://gvisor.dev/docs/user_guide/install/), add ' +
   '"runtimes": {"runsc": {"path": "/usr/bin/runsc"}} to /etc/docker/daemon.json (with "runtimeArgs": ["--network=host"] where runsc ' +
   'says "cannot run with network enabled in root network namespace"), then reload dockerd (sudo systemctl reload docker, or kill -HUP its pid). ' +
   'Docker Desktop has no runsc';
@@ -59,6 +59,9 @@ export function chooseRuntime(choice: RuntimeChoice, runtimes: EngineRuntimes, p
   return choice !== 'runc' && has ? GVISOR_RUNTIME : undefined;
 }
 
+/** The oldest gVisor build the dev container works on: Debian 12's 20221219 answers EINVAL to coreutils 9's statx. */
+export const OLDEST_GVISOR = '20240101';
+
 /** `runsc --version`'s version, when the engine's runsc is a program on this machine (a local engine); else undefined. */
 export function gvisorVersion(runtimes: EngineRuntimes, run: Runner = runCommand): string | undefined {
   const path = runtimes.gvisorPath;
@@ -72,8 +75,12 @@ export function gvisorVersion(runtimes: EngineRuntimes, run: Runner = runCommand
 export function kernelLine(runtime: string | undefined, runtimes: EngineRuntimes, run: Runner = runCommand): string {
   if (runtime === GVISOR_RUNTIME) {
     const version = gvisorVersion(runtimes, run);
+    // A date in the version: Debian's 0.0~20221219.0, gVisor's release-20240729.0.
+    const built = /(20\d{6})/.exec(version ?? '')?.[1];
+    const old =
+      built && built < OLDEST_GVISOR ? ` This runsc (${built}) is older than ${OLDEST_GVISOR}: ls and stat fail inside (statx); install a newer one.` : '';
     return (
-      `Kernel: gVisor (runsc${version ? ` ${version}` : ''}): the dev container runs on a kernel of its own, not the host's. ` +
+      `Kernel: gVisor (runsc${version ? ` ${version}` : ''}): the dev container runs on a kernel of its own, not the host's.${old} ` +
       // runsc does not apply the stack's net.ipv6.conf.lo.disable_ipv6=0, so ::1 never exists in its namespace.
       'IPv6 stays off on its loopback: the localhost forwarder answers on 127.0.0.1 (and localhost), not on ::1.'
     );
