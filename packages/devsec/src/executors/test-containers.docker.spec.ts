@@ -233,7 +233,8 @@ describeWithDocker('--testContainers: the agent runs its own containers, never s
       .join('\n');
     writeFileSync(join(dir, 'check-reach.sh'), `${check}\n`);
     const result = inside(
-      `docker run -d --name ${probe} ${IMAGE} sleep infinity >/dev/null && docker cp check-reach.sh ${probe}:/tmp/check-reach.sh && docker exec ${probe} bash /tmp/check-reach.sh`,
+      // On stdin: gVisor does not see a `docker cp` into a running container (it caches its view of the root filesystem).
+      `docker run -d --name ${probe} ${IMAGE} sleep infinity >/dev/null && docker exec -i ${probe} bash -s < check-reach.sh`,
       120_000,
     );
     expect(
