@@ -6,7 +6,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { describeWithDocker, docker, dockerOk, requireImage, ROOTFS_IMAGE } from '../../../tools/testing/docker';
-import { RunningProxy, startProxy } from './proxy-process';
+import type { RunningProxy } from './proxy-process';
+import { ownedBy, startWriteProxy, stopWriteProxy, WriteSuite } from './write-proxy';
 import { rawExchange, statusCodes } from './raw-http';
 
 jest.setTimeout(120_000);
@@ -43,17 +44,13 @@ const hostileCreate = () =>
 
 describeWithDocker('RED TEAM: the write policy under attack (real engine)', () => {
   let proxy: RunningProxy;
+  const suite: WriteSuite = { owner, children, devContainer, scopeLabel: `com.docker.compose.project=${owner}` };
   const viaProxy = (args: string[], input?: string) => docker(args, { host: proxy.host, input });
   const exists = (name: string) => docker(['inspect', '--type', 'container', name]).status === 0;
-  const ownContainers = () =>
-    dockerOk(['ps', '-aq', '--filter', `label=org.devsec.owner=${owner}`])
-      .split('\n')
-      .filter(Boolean);
+  const ownContainers = () => ownedBy(owner, 'container');
 
   beforeAll(async () => {
     requireImage(ROOTFS_IMAGE);
-    dockerOk(['network', 'create', '--internal', children]);
-    dockerOk(['run', '-d', '--name', devContainer, '--label', `com.docker.compose.project=${owner}`, ROOTFS_IMAGE, 'sleep', 'infinity']);
     dockerOk([
       'run',
       '-d',
@@ -70,31 +67,13 @@ describeWithDocker('RED TEAM: the write policy under attack (real engine)', () =
     dockerOk(['build', '-q', '-t', stackImage, '-'], {
       input: `FROM ${ROOTFS_IMAGE}\nLABEL com.docker.compose.project=${owner} com.docker.compose.service=app\n`,
     });
-    proxy = await startProxy({
-      SOCKET_PATH: '/var/run/docker.sock',
-      CONTAINERS: '1',
-      IMAGES: '1',
-      INFO: '1',
-      NETWORKS: '1',
-      VOLUMES: '1',
-      SCOPE_LABEL: `com.docker.compose.project=${owner}`,
-      WRITE_POLICY: '1',
-      WRITE_OWNER: owner,
-      CHILDREN_NETWORK: children,
-      MAX_CHILDREN: '4',
-    });
+    proxy = await startWriteProxy(suite);
   });
 
   afterAll(async () => {
-    await proxy?.stop();
-    for (const id of ownContainers()) docker(['rm', '-f', '-v', id]);
-    docker(['rm', '-f', devContainer, smuggled, sharedPostgres]);
+    docker(['rm', '-f', smuggled, sharedPostgres]);
+    await stopWriteProxy(proxy, suite);
     docker(['rmi', stackImage]);
-    for (const name of dockerOk(['network', 'ls', '-q', '--filter', `label=org.devsec.owner=${owner}`])
-      .split('\n')
-      .filter(Boolean))
-      docker(['network', 'rm', name]);
-    docker(['network', 'rm', children]);
   });
 
   afterEach(() => {

@@ -9,7 +9,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeWithDocker, docker, dockerOk, requireImage, ROOTFS_IMAGE } from '../../../tools/testing/docker';
-import { RunningProxy, startProxy } from './proxy-process';
+import type { RunningProxy } from './proxy-process';
+import { ownedBy, startWriteProxy, stopWriteProxy, WriteSuite } from './write-proxy';
 
 jest.setTimeout(120_000);
 
@@ -25,46 +26,20 @@ const child = `wptest-${run}-child`;
 describeWithDocker('the write policy on a real engine', () => {
   let proxy: RunningProxy;
   let dir: string;
+  const suite: WriteSuite = { owner, children, devContainer, scopeLabel: `com.docker.compose.project=${owner},org.devsec.scope=${sharedScope}` };
   const viaProxy = (args: string[], input?: string) => docker(args, { host: proxy.host, input });
-  const ownContainers = () =>
-    dockerOk(['ps', '-aq', '--filter', `label=org.devsec.owner=${owner}`])
-      .split('\n')
-      .filter(Boolean);
+  const ownContainers = () => ownedBy(owner, 'container');
 
   beforeAll(async () => {
     requireImage(ROOTFS_IMAGE);
     dir = mkdtempSync(join(tmpdir(), 'devsec-wptest-'));
-    dockerOk(['network', 'create', '--internal', children]);
     dockerOk(['run', '-d', '--name', sharedService, '--label', `org.devsec.scope=${sharedScope}`, ROOTFS_IMAGE, 'sleep', 'infinity']);
-    dockerOk(['run', '-d', '--name', devContainer, '--label', `com.docker.compose.project=${owner}`, ROOTFS_IMAGE, 'sleep', 'infinity']);
-    proxy = await startProxy({
-      SOCKET_PATH: '/var/run/docker.sock',
-      CONTAINERS: '1',
-      IMAGES: '1',
-      INFO: '1',
-      NETWORKS: '1',
-      VOLUMES: '1',
-      SCOPE_LABEL: `com.docker.compose.project=${owner},org.devsec.scope=${sharedScope}`,
-      WRITE_POLICY: '1',
-      WRITE_OWNER: owner,
-      CHILDREN_NETWORK: children,
-      MAX_CHILDREN: '4',
-    });
+    proxy = await startWriteProxy(suite);
   });
 
   afterAll(async () => {
-    await proxy?.stop();
-    for (const id of ownContainers()) docker(['rm', '-f', '-v', id]);
-    docker(['rm', '-f', sharedService, devContainer]);
-    docker(['network', 'rm', children]);
-    for (const name of dockerOk(['network', 'ls', '-q', '--filter', `label=org.devsec.owner=${owner}`])
-      .split('\n')
-      .filter(Boolean))
-      docker(['network', 'rm', name]);
-    for (const name of dockerOk(['volume', 'ls', '-q', '--filter', `label=org.devsec.owner=${owner}`])
-      .split('\n')
-      .filter(Boolean))
-      docker(['volume', 'rm', name]);
+    docker(['rm', '-f', sharedService]);
+    await stopWriteProxy(proxy, suite);
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -20,8 +20,10 @@ import {
   CreateRefs,
   PUBLISH_LABEL,
   checkPullRegistry,
+  checks,
   isOwn,
   OWNER_LABEL,
+  WRITE_LIMITS,
   WriteAllowance,
   WritePolicyOptions,
   WriteRefusal,
@@ -140,19 +142,18 @@ async function ownNamed(context: WriteContext, kind: 'networks' | 'volumes', ref
   return kind === 'networks' ? String(object.Id) : String(object.Name);
 }
 
-/** How many containers the agent holds, stopped ones included. */
-async function countOwn(context: WriteContext): Promise<number> {
+/** How many containers, networks or volumes the agent holds (containers: stopped ones included). */
+async function countOwn(context: WriteContext, objects: 'containers' | 'networks' | 'volumes'): Promise<number> {
   const filters = JSON.stringify({ label: [`${OWNER_LABEL}=${context.options.owner}`] });
-  const answer = await context.upstream.fetch(`${prefixOf(context.decision)}/containers/json${encodeQuery({ all: '1', filters })}`, userAgentOf(context));
+  const list = objects === 'containers' ? `containers/json${encodeQuery({ all: '1', filters })}` : `${objects}${encodeQuery({ filters })}`;
+  const answer = await context.upstream.fetch(`${prefixOf(context.decision)}/${list}`, userAgentOf(context));
   if (answer.status !== 200) throw new Relayed(answer);
-  const list = parseAnswer(answer);
-  return Array.isArray(list) ? list.length : Infinity;
+  const parsed = parseAnswer(answer) as EngineJson;
+  const items = objects === 'volumes' ? parsed?.Volumes : parsed;
+  return Array.isArray(items) ? items.length : Infinity;
 }
 
-/**
- * Creates (containers, networks, volumes) are served one at a time: the count is read and the
- * create made with no other create between them, so racing creates cannot pass the limit together.
- */
+/** WRITE_CHECKS' one-create-at-a-time: the queue every create of the process waits in. */
 let createQueue: Promise<unknown> = Promise.resolve();
 function oneCreateAtATime<T>(work: () => Promise<T>): Promise<T> {
   const turn = createQueue.then(work, work);
@@ -160,49 +161,45 @@ function oneCreateAtATime<T>(work: () => Promise<T>): Promise<T> {
   return turn;
 }
 
-/**
- * Networks and volumes the agent may hold at once. Each network takes a subnet from the engine's
- * address pools (about 30 on a default engine, shared by every stack on the machine): without a
- * limit, the agent's `docker network create` in a loop leaves no subnet for anyone's next `up`.
- */
-export const MAX_OWN_NETWORKS = 4;
-export const MAX_OWN_VOLUMES = 32;
-
-async function countOwnNamed(context: WriteContext, kind: 'networks' | 'volumes'): Promise<number> {
-  const filters = JSON.stringify({ label: [`${OWNER_LABEL}=${context.options.owner}`] });
-  const answer = await context.upstream.fetch(`${prefixOf(context.decision)}/${kind}${encodeQuery({ filters })}`, userAgentOf(context));
-  if (answer.status !== 200) throw new Relayed(answer);
-  const list = parseAnswer(answer) as EngineJson;
-  const items = kind === 'networks' ? list : list?.Volumes;
-  return Array.isArray(items) ? items.length : Infinity;
+/** WRITE_CHECKS' one-create-at-a-time and limit, around the `work` that makes the object. */
+function guardedCreate(context: WriteContext, work: () => Promise<void>): Promise<void> {
+  const { rule } = context.decision.row;
+  const limited = async () => {
+    const limit = WRITE_LIMITS[rule];
+    if (checks(rule, 'limit') && limit) {
+      const max = limit.max(context.options);
+      if ((await countOwn(context, limit.objects)) >= max) {
+        const setting = limit.setting ? ` (${limit.setting}=${max})` : '';
+        throw refusal(`${rule}:limit`, `this sandbox holds ${max} ${limit.objects}, its limit${setting}; remove some (${limit.remove}) first.`, 429);
+      }
+    }
+    return work();
+  };
+  return checks(rule, 'one-create-at-a-time') ? oneCreateAtATime(limited) : limited();
 }
 
 async function serveCreate(context: WriteContext): Promise<void> {
   const { options } = context;
   const { body, refs } = checkCreateBody(await readJson(context.req), options);
-  return oneCreateAtATime(() => createChecked(context, body, refs));
+  return guardedCreate(context, () => createChecked(context, body, refs));
 }
 
 async function createChecked(context: WriteContext, body: JsonObject, refs: CreateRefs): Promise<void> {
   const { decision, options, upstream, res } = context;
-  if ((await countOwn(context)) >= options.maxChildren) {
-    throw refusal(
-      'container-create:limit',
-      `this sandbox holds ${options.maxChildren} containers, its limit (MAX_CHILDREN=${options.maxChildren}); remove some (docker rm) first.`,
-      429,
-    );
+  const { rule } = decision.row;
+  if (checks(rule, 'own-references')) {
+    for (const network of refs.networks) {
+      // Forwarded by the name checked: an id prefix could name another network by the time the engine reads it.
+      const id = await ownNamed(context, 'networks', network);
+      if (!checks(rule, 'network-by-name') || network === id || !id.startsWith(network)) continue;
+      throw refusal('container-create:network-ref', `name the network ${network} by its name or full id, not an id prefix.`);
+    }
+    for (const volume of refs.volumes) await ownNamed(context, 'volumes', volume);
   }
-  for (const network of refs.networks) {
-    // Forwarded by the name checked: an id prefix could name another network by the time the engine reads it.
-    const id = await ownNamed(context, 'networks', network);
-    if (network === id || !id.startsWith(network)) continue;
-    throw refusal('container-create:network-ref', `name the network ${network} by its name or full id, not an id prefix.`);
-  }
-  for (const volume of refs.volumes) await ownNamed(context, 'volumes', volume);
   const prefix = prefixOf(decision);
   const ua = userAgentOf(context);
   const answer = await upstream.call('POST', `${prefix}/containers/create${encodeQuery(decision.params)}`, ua, Buffer.from(JSON.stringify(body)));
-  if (answer.status === 201) {
+  if (answer.status === 201 && checks(rule, 'made-labels')) {
     // The container's labels are its image's and the create's: an image may carry what the create
     // may not (org.devsec.*, the stack's compose project). What the engine made is what is checked.
     const id = (parseAnswer(answer) as EngineJson)?.Id;
@@ -236,16 +233,11 @@ export async function serveWrite(context: WriteContext): Promise<void> {
     else if (row.body !== 'container-create') {
       const checked = checkBody(row.body, await readJson(req), options);
       if (row.rule === 'network-create' || row.rule === 'volume-create') {
-        const kind = row.rule === 'network-create' ? 'networks' : 'volumes';
-        const max = kind === 'networks' ? MAX_OWN_NETWORKS : MAX_OWN_VOLUMES;
-        return await oneCreateAtATime(async () => {
-          if ((await countOwnNamed(context, kind)) >= max) {
-            throw refusal(`${row.rule}:limit`, `this sandbox holds ${max} ${kind}, its limit; remove some (docker ${kind.slice(0, -1)} rm) first.`, 429);
-          }
-          await upstream.send(res, row.method, `${prefix}/${decision.segments.join('/')}${encodeQuery(decision.params)}`, ua, jsonBody(checked), {
+        return await guardedCreate(context, () =>
+          upstream.send(res, row.method, `${prefix}/${decision.segments.join('/')}${encodeQuery(decision.params)}`, ua, jsonBody(checked), {
             'Content-Type': 'application/json',
-          });
-        });
+          }),
+        );
       }
       if (row.body === 'network-connect') {
         const id = await ownContainer(context, String(checked.Container), 'json');

@@ -111,6 +111,83 @@ export const WRITE_RULES: readonly WriteRule[] = Object.freeze([
   row('image-pull', 'POST', ['images', 'create'], undefined, 'none', ['fromImage', 'tag', 'platform']),
 ]);
 
+/**
+ * Networks and volumes the agent may hold at once. Each network takes a subnet from the engine's
+ * address pools (about 30 on a default engine, shared by every stack on the machine): without a
+ * limit, the agent's `docker network create` in a loop leaves no subnet for anyone's next `up`.
+ */
+export const MAX_OWN_NETWORKS = 4;
+export const MAX_OWN_VOLUMES = 32;
+
+/** The refusals beyond a row and its body's fields: WRITE_CHECKS names each. */
+export type WriteCheckName = 'name-not-id' | 'one-create-at-a-time' | 'limit' | 'own-references' | 'network-by-name' | 'made-labels';
+
+export interface WriteCheck {
+  check: WriteCheckName;
+  /** The rows (WRITE_RULES' `rule`) it guards. */
+  rules: readonly string[];
+  /** Who applies it: decideWrite and the body checks here (the request alone), or write-handlers.ts (it asks the engine). */
+  by: 'request' | 'engine';
+  why: string;
+}
+
+/**
+ * The refusals the red team's findings added (issue #29), as named lines: which calls each guards
+ * and why. Applied in this order; `engine` lines by write-handlers.ts, which looks up no check that
+ * is not here. An endpoint's NetworkID (the engine would join the network it names) is a line of
+ * ENDPOINT_FIELDS, refused in creates and connects alike.
+ */
+export const WRITE_CHECKS: readonly WriteCheck[] = Object.freeze([
+  {
+    check: 'name-not-id',
+    rules: ['container-create', 'container-rename', 'network-create'],
+    by: 'request',
+    why: 'no name of hex digits only (containers: of 4 or more): the engine takes an exact name before an id prefix, so such a name answers for the sibling whose id starts so',
+  },
+  {
+    check: 'one-create-at-a-time',
+    rules: ['container-create', 'network-create', 'volume-create'],
+    by: 'engine',
+    why: 'creates are served one at a time: the count is read and the create made with no other create between them, so racing creates cannot pass a limit together',
+  },
+  {
+    check: 'limit',
+    rules: ['container-create', 'network-create', 'volume-create'],
+    by: 'engine',
+    why: 'the agent holds at most WRITE_LIMITS of each (429): each network takes a subnet from the pools every stack shares',
+  },
+  {
+    check: 'own-references',
+    rules: ['container-create'],
+    by: 'engine',
+    why: "the networks and volumes a create names are the agent's own (the owner label), or the stack's children network",
+  },
+  {
+    check: 'network-by-name',
+    rules: ['container-create'],
+    by: 'engine',
+    why: 'a create names a network by its name or full id, never an id prefix: removed in between, the prefix names another network',
+  },
+  {
+    check: 'made-labels',
+    rules: ['container-create'],
+    by: 'engine',
+    why: "the labels of the container the engine made (its image's merged with the create's) carry no org.devsec.* label and none of the read scope's; refused, it is removed",
+  },
+]);
+
+/** Whether `check` guards the row `rule`. */
+export const checks = (rule: string, check: WriteCheckName): boolean => WRITE_CHECKS.some((line) => line.check === check && line.rules.includes(rule));
+
+/** The `limit` check's numbers: what is counted, its limit, and how the agent frees one. */
+export const WRITE_LIMITS: Readonly<
+  Record<string, { objects: 'containers' | 'networks' | 'volumes'; max: (options: WritePolicyOptions) => number; setting?: string; remove: string }>
+> = Object.freeze({
+  'container-create': { objects: 'containers', max: (options) => options.maxChildren, setting: 'MAX_CHILDREN', remove: 'docker rm' },
+  'network-create': { objects: 'networks', max: () => MAX_OWN_NETWORKS, remove: 'docker network rm' },
+  'volume-create': { objects: 'volumes', max: () => MAX_OWN_VOLUMES, remove: 'docker volume rm' },
+});
+
 /** Calls refused with a reason of their own (the rest: "not a call the write policy serves"). */
 const REFUSED_WITH_REASON: ReadonlyArray<readonly [RegExp, string, string]> = Object.freeze([
   [
@@ -194,7 +271,7 @@ export function decideWrite(request: { method: string; target: string; headers: 
       `query parameter "${extra}" is not accepted on ${method} /${apiPath} (accepted: ${candidate.query.join(', ') || 'none'}).`,
     );
   }
-  if ((candidate.rule === 'container-create' || candidate.rule === 'container-rename') && query.params.name !== undefined) {
+  if (checks(candidate.rule, 'name-not-id') && query.params.name !== undefined) {
     const problem = nameProblem(query.params.name.replace(/^\//, ''), 'container');
     if (problem) return refuse(`${candidate.rule}:name`, `name ${problem}.`);
   }
@@ -807,7 +884,7 @@ function checkOtherBody(kind: Exclude<BodyKind, 'none' | 'archive' | 'container-
     case 'network-create': {
       const checked = checkFields(body, NETWORK_CREATE_FIELDS, '', context);
       if (typeof checked.Name !== 'string' || !NAME.test(checked.Name)) throw new WriteRefusal('network-create:Name', 'Name must be a network name.');
-      const problem = nameProblem(checked.Name, 'network');
+      const problem = checks('network-create', 'name-not-id') ? nameProblem(checked.Name, 'network') : undefined;
       if (problem) throw new WriteRefusal('network-create:Name', `Name ${problem}.`);
       return {
         ...checked,

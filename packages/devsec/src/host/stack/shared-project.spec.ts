@@ -108,27 +108,13 @@ describe('the shared services’ compose project', () => {
       expect(readStateFile(secretsPath('ws-shared-12345678', env))).toContain('old-password-1');
     });
 
-    it('does nothing once the new volume exists, or when there is no older project', () => {
-      expect(
-        adoptOlderSharedProject(
-          model,
-          'ws-shared',
-          'ws-shared-12345678',
-          (line) => said.push(line),
-          runner({ oldVolume: true, newVolume: true, oldContainers: [] }),
-          env,
-        ),
-      ).toBe(false);
-      expect(
-        adoptOlderSharedProject(
-          model,
-          'ws-shared',
-          'ws-shared-12345678',
-          (line) => said.push(line),
-          runner({ oldVolume: false, newVolume: false, oldContainers: [] }),
-          env,
-        ),
-      ).toBe(false);
+    it.each([
+      ['once the new volume exists', { oldVolume: true, newVolume: true }],
+      ['when there is no older project', { oldVolume: false, newVolume: false }],
+    ])('does nothing %s', (_when, volumes) => {
+      expect(adoptOlderSharedProject(model, 'ws-shared', 'ws-shared-12345678', (line) => said.push(line), runner({ ...volumes, oldContainers: [] }), env)).toBe(
+        false,
+      );
       expect(said).toEqual([]);
       expect(calls.some((args) => ['stop', 'run', 'rm'].includes(args[0]))).toBe(false);
     });
