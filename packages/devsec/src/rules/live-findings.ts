@@ -82,7 +82,7 @@ export interface Observations {
   /**
    * Set by the host (live-audit.ts, sharedLogins): what each shared service's connection variable
    * logs in as, asked from inside with the dev container's own client. `admin` when it is an
-   * administrator (or a preset that has no tenant yet), false when it is a tenant.
+   * administrator, false when it is a tenant.
    */
   sharedLogins?: Array<{ service: string; variable: string; admin: boolean; detail: string }>;
   /** The ways out it tried (absent with --egress=open). */

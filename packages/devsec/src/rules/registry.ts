@@ -488,7 +488,7 @@ export const RULES = {
     'high',
     false,
     "A shared service's connection variable in the dev container logs in as the service's administrator: the agent reaches every worktree's data, and can run programs in the service's container.",
-    'Let up-worktree give it a tenant (Postgres, MySQL, Redis): generate the shared service with this version, then up-worktree again. MongoDB has no tenant yet.',
+    'Let up-worktree give it a tenant (Postgres, MySQL, MongoDB, Redis): generate the shared service with this version, then up-worktree again.',
   ),
   'live-engine-reachable': rule('high', false, 'A Docker engine answers on the network.', 'Do not expose an engine on TCP.'),
   'live-egress-route': rule(

@@ -297,6 +297,12 @@ const SHARED_LOGIN_CHECKS = {
     `"-u", decodeURIComponent(u.username), "-N", "-B", "-e", "SELECT IF((SELECT COUNT(*) FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE <> \\"USAGE\\") ` +
     `+ (SELECT COUNT(*) FROM information_schema.SCHEMA_PRIVILEGES WHERE IS_GRANTABLE = \\"YES\\") > 0, \\"admin\\", \\"tenant\\")"], ` +
     `{ env: { ...process.env, MYSQL_PWD: decodeURIComponent(u.password) }, encoding: "utf-8" }); process.stdout.write(r.stdout || r.stderr || "")' ${variable} 2>&1`,
+  // mongosh asks connectionStatus: any role but readWrite/dbAdmin on the URL's own database makes an administrator. Only a mongosh
+  // of the image's PATH (Debian has no package for it): one in the workspace is the agent's to write, and could answer "tenant".
+  mongodb: (variable: string) =>
+    `command -v mongosh >/dev/null || { echo no-client; exit 0; }; ` +
+    `mongosh "$${variable}" --quiet --norc --eval 'const own = db.getName(); const roles = db.runCommand({ connectionStatus: 1 }).authInfo.authenticatedUserRoles; ` +
+    `print(roles.length > 0 && roles.every((r) => r.db === own && (r.role === "readWrite" || r.role === "dbAdmin")) ? "tenant" : "admin")' 2>&1 | tail -1`,
   redis: (variable: string) =>
     `command -v redis-cli >/dev/null || { echo no-client; exit 0; }; redis-cli -u "$${variable}" --no-auth-warning CONFIG GET dir 2>&1 | head -1`,
 };
@@ -305,8 +311,8 @@ const SHARED_LOGIN_CHECKS = {
  * What each wired shared service's connection variable logs in as, asked from inside the dev
  * container (as PROBE_UID, with the container's environment and its own clients): a Postgres
  * role with any administrator's attribute or server-file role, a MySQL user with a global
- * privilege or a grant option, or a Redis user that may run CONFIG, is an administrator.
- * MongoDB, which has no tenant yet, is said as such.
+ * privilege or a grant option, a MongoDB user with any role but readWrite and dbAdmin on its own
+ * database, or a Redis user that may run CONFIG, is an administrator.
  * The answers are data: only the exact words are read, anything else is "not checked".
  */
 export function sharedLogins(stack: SandboxStack, container: string, run: Runner = runCommand): NonNullable<Observations['sharedLogins']> {
@@ -318,13 +324,8 @@ export function sharedLogins(stack: SandboxStack, container: string, run: Runner
   } catch {
     return [];
   }
-  const { services, administrators } = tenantServices(model, stack.project);
-  const logins: NonNullable<Observations['sharedLogins']> = administrators.map((service) => ({
-    service,
-    variable: Object.keys(((model?.services?.[service]?.['x-devsec'] as { connection?: object }) ?? {}).connection ?? {})[0] ?? '?',
-    admin: true,
-    detail: 'this preset has no tenant per worktree yet, so the dev container gets its administrator',
-  }));
+  const services = tenantServices(model, stack.project);
+  const logins: NonNullable<Observations['sharedLogins']> = [];
   for (const service of services) {
     const script = SHARED_LOGIN_CHECKS[service.kind](service.variable);
     const result = run('docker', ['exec', '-u', `${PROBE_UID}:${PROBE_UID}`, '-w', '/', container, 'sh', '-c', script]);
@@ -342,6 +343,13 @@ export function sharedLogins(stack: SandboxStack, container: string, run: Runner
         variable: service.variable,
         admin: answer === 'admin',
         detail: 'its user has a global privilege (FILE, SUPER, PROCESS, …) or a grant option',
+      });
+    } else if (service.kind === 'mongodb' && (answer === 'admin' || answer === 'tenant')) {
+      logins.push({
+        service: service.service,
+        variable: service.variable,
+        admin: answer === 'admin',
+        detail: 'its user has a role beyond readWrite and dbAdmin on its own database (root, userAdmin, a role on another database, …)',
       });
     } else if (service.kind === 'redis' && answer !== 'no-client' && answer !== '') {
       // CONFIG is an administrator's command: a tenant gets NOPERM (or NOAUTH without a user), an administrator the setting's name.

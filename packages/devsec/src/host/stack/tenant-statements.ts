@@ -9,8 +9,9 @@
  * Proven where: the Postgres and Redis statements run against the real engine in
  * tenants.docker.spec.ts (stand-in images of postgres:17 and redis:7), the MySQL ones in
  * shared-upgrade.docker.spec.ts (a stand-in mysql:8.4 built on Debian's MariaDB: MySQL 8 itself
- * is not proven here); the MongoDB ones are covered by unit tests only (Debian has no MongoDB to
- * build a stand-in from) and are not run by up-worktree.
+ * is not proven here); the MongoDB ones, which up-worktree runs as it runs MySQL's, are covered by
+ * unit tests only (tenants.spec.ts: Debian has no MongoDB, nor anything speaking its protocol, to
+ * build a stand-in from).
  */
 import { createHash } from 'node:crypto';
 import { SandboxError } from '../../sandbox/errors';
@@ -281,7 +282,16 @@ export function mysqlUrl(host: string, port: number, user: string, password: str
 }
 
 // ---------------------------------------------------------------------------------------------
-// MongoDB (unit-tested only): a mongosh script, values as JSON literals.
+// MongoDB (unit-tested only): a mongosh script, values as JSON literals, run by `mongosh --file
+// /dev/stdin` in the service's container (a piped REPL would end with status 0 after a throw).
+
+/** The administrator's variable in that mongosh's environment: its password never on a command line. */
+export const MONGO_ADMIN_VARIABLE = 'DEVSEC_MONGO_ADMIN';
+
+/** The script's first line: mongosh (connected without credentials) logs in as the preset's root from the admin database. */
+export function mongoAuthenticate(): string {
+  return `db.getSiblingDB('admin').auth('root', process.env.${MONGO_ADMIN_VARIABLE});\n`;
+}
 
 export function mongoEnsureTenant(tenant: string, password: string, database: string): string {
   const [user, pwd, db] = [checkTenant(tenant), checkPassword(password), checkDatabase(database)].map((value) => JSON.stringify(value));
@@ -294,7 +304,24 @@ export function mongoEnsureTenant(tenant: string, password: string, database: st
   ].join('\n');
 }
 
+/** `1` when the tenant's user exists, `0` otherwise (printed). */
+export function mongoTenantExists(tenant: string, database: string): string {
+  const [user, db] = [checkTenant(tenant), checkDatabase(database)].map((value) => JSON.stringify(value));
+  return `print(db.getSiblingDB(${db}).getUser(${user}) ? 1 : 0);\n`;
+}
+
 export function mongoDropTenant(tenant: string, database: string): string {
   const [user, db] = [checkTenant(tenant), checkDatabase(database)].map((value) => JSON.stringify(value));
   return [`const tenantDb = db.getSiblingDB(${db});`, `if (tenantDb.getUser(${user})) tenantDb.dropUser(${user});`, 'tenantDb.dropDatabase();', ''].join('\n');
+}
+
+/** The tenant's data gone (reset-data); its user, defined in that database, is kept (dropDatabase leaves users). */
+export function mongoDropDatabase(database: string): string {
+  return `db.getSiblingDB(${JSON.stringify(checkDatabase(database))}).dropDatabase();\n`;
+}
+
+/** The connection URL the dev container gets: the tenant authenticates against its own database. */
+export function mongoUrl(host: string, port: number, tenant: string, password: string, database: string): string {
+  const db = encodeURIComponent(database);
+  return `mongodb://${encodeURIComponent(tenant)}:${encodeURIComponent(password)}@${host}:${port}/${db}?authSource=${db}`;
 }

@@ -1,14 +1,15 @@
 /**
  * A tenant per worktree in the shared services: the host (never the agent) makes sure the
- * stack's tenant exists in each wired Postgres, MySQL and Redis before the dev container starts, and
+ * stack's tenant exists in each wired Postgres, MySQL, MongoDB and Redis before the dev container starts, and
  * the dev container gets the tenant's connection variables only — never the administrator's.
  * The work is done through `docker exec` into the shared service's container, as its
  * administrator, with the statements of tenant-statements.ts on standard input.
  *
  * Which services: those of docker-compose.shared.yml that shared-service wired to the project
- * (`x-devsec.projects`) with a connection variable, of the postgres or redis preset (its
- * `x-devsec.preset`, or for a file written before it was recorded, its image). `custom` services
- * are left as they are; MongoDB still hands out its administrator (said at each start).
+ * (`x-devsec.projects`) with a connection variable, of the postgres, mysql, mongodb or redis preset
+ * (its `x-devsec.preset`, or for a file written before it was recorded, its image). `custom`
+ * services are left as they are. MongoDB's tenants are wired as MySQL's, but proven by unit tests
+ * only (tenants.spec.ts): Debian has no MongoDB to build a stand-in from.
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -27,6 +28,13 @@ import {
   mysqlLiteral,
   mysqlUrl,
   mysqlUser,
+  MONGO_ADMIN_VARIABLE,
+  mongoAuthenticate,
+  mongoDropDatabase,
+  mongoDropTenant,
+  mongoEnsureTenant,
+  mongoTenantExists,
+  mongoUrl,
   pgCreateDatabase,
   pgDatabaseExists,
   pgDropDatabase,
@@ -47,7 +55,7 @@ import {
   tenantName,
 } from './tenant-statements';
 
-export type TenantKind = 'postgres' | 'redis' | 'mysql';
+export type TenantKind = 'postgres' | 'redis' | 'mysql' | 'mongodb';
 
 export interface TenantService {
   /** The service's name in docker-compose.shared.yml: its hostname on the shared network. */
@@ -58,7 +66,7 @@ export interface TenantService {
   variable: string;
   /** The administrator's password variable (DEVSEC_<NAME>_PASSWORD), in the shared secrets file. */
   adminSecret: string;
-  /** Postgres: the shared database, the tenant's copy's template; MySQL: the schema its name starts with. */
+  /** Postgres: the shared database, the tenant's copy's template; MySQL, MongoDB: the database its name starts with. */
   database?: string;
   seed: Seed;
 }
@@ -67,8 +75,6 @@ export interface TenantPlan {
   sharedProject: string;
   tenant: string;
   services: Array<TenantService & { password: string; url: string; tenantDatabase?: string; user?: string }>;
-  /** Wired services that still give the dev container their administrator (mongodb): their names. */
-  administrators: string[];
 }
 
 interface Wiring {
@@ -78,13 +84,13 @@ interface Wiring {
   projects?: unknown;
 }
 
-const IMAGES: Array<[RegExp, TenantKind | 'mysql' | 'mongodb']> = [
+const IMAGES: Array<[RegExp, TenantKind]> = [
   [/(^|\/)postgres([:@]|$)/, 'postgres'],
   [/(^|\/)redis([:@]|$)/, 'redis'],
   [/(^|\/)mysql([:@]|$)/, 'mysql'],
   [/(^|\/)mongo([:@]|$)/, 'mongodb'],
 ];
-const DEFAULT_PORTS: Record<TenantKind, number> = { postgres: 5432, redis: 6379, mysql: 3306 };
+const DEFAULT_PORTS: Record<TenantKind, number> = { postgres: 5432, redis: 6379, mysql: 3306, mongodb: 27017 };
 
 /** The preset shared-service recorded, or for a file written before it was recorded, the one its image says. */
 function presetOf(service: ComposeService | null | undefined): string | undefined {
@@ -110,18 +116,16 @@ function environmentValue(environment: unknown, name: string): string | undefine
   return typeof value === 'string' ? value : undefined;
 }
 
-/** The wired Postgres, MySQL and Redis services of the shared file for `project` (and the other wired ones by name). */
-export function tenantServices(model: ComposeModel | null | undefined, project: string): { services: TenantService[]; administrators: string[] } {
+/** The wired Postgres, MySQL, MongoDB and Redis services of the shared file for `project`. */
+export function tenantServices(model: ComposeModel | null | undefined, project: string): TenantService[] {
   const services: TenantService[] = [];
-  const administrators: string[] = [];
   for (const [name, service] of Object.entries(model?.services ?? {})) {
     const wiring = service?.['x-devsec'] as Wiring | undefined;
     const projects = Array.isArray(wiring?.projects) ? wiring.projects : [];
     const variables = Object.entries(wiring?.connection ?? {}).filter(([, value]) => typeof value === 'string');
     if (!projects.includes(project) || variables.length === 0) continue;
-    const kind = presetOf(service);
-    if (kind === 'mongodb') administrators.push(name);
-    if (kind !== 'postgres' && kind !== 'redis' && kind !== 'mysql') continue;
+    const kind = presetOf(service) as TenantKind | undefined;
+    if (!kind || !(kind in DEFAULT_PORTS)) continue;
     const [variable, url] = variables[0] as [string, string];
     const port = Number(/@[^/@:]+:(\d+)/.exec(url)?.[1] ?? DEFAULT_PORTS[kind]);
     // Only Postgres copies a database as a template; a MySQL tenant's schema starts empty.
@@ -131,10 +135,13 @@ export function tenantServices(model: ComposeModel | null | undefined, project: 
         ? (environmentValue(service?.environment, 'POSTGRES_DB') ?? 'postgres')
         : kind === 'mysql'
           ? (environmentValue(service?.environment, 'MYSQL_DATABASE') ?? 'app')
-          : undefined;
+          : kind === 'mongodb'
+            ? // The preset names its database in the URL's path only (mongodb://root:…@mongodb:27017/<database>?authSource=admin).
+              (/@[^/@]+\/([^/?#]+)/.exec(url)?.[1] ?? 'app')
+            : undefined;
     services.push({ service: name, kind, port, variable, adminSecret: adminSecretOf(name), database, seed });
   }
-  return { services, administrators };
+  return services;
 }
 
 /** `<state>/shared/<shared project>.tenants.env`: the tenants' passwords, beside the administrators'. */
@@ -167,9 +174,9 @@ export function planTenants(
   env: NodeJS.ProcessEnv = process.env,
 ): TenantPlan | undefined {
   if (!model || !sharedProject) return undefined;
-  const { services, administrators } = tenantServices(model, project);
+  const services = tenantServices(model, project);
   const tenant = tenantName(composeProject);
-  if (services.length === 0) return { sharedProject, tenant, services: [], administrators };
+  if (services.length === 0) return { sharedProject, tenant, services: [] };
   const path = tenantSecretsPath(sharedProject, env);
   const secrets = readTenantSecrets(path);
   let changed = false;
@@ -190,10 +197,14 @@ export function planTenants(
       const user = mysqlUser(tenant);
       return { ...service, password, tenantDatabase: database, user, url: mysqlUrl(host, service.port, user, password, database) };
     }
+    if (service.kind === 'mongodb') {
+      const database = tenantDatabase(service.database!, tenant);
+      return { ...service, password, tenantDatabase: database, user: tenant, url: mongoUrl(host, service.port, tenant, password, database) };
+    }
     return { ...service, password, url: redisUrl(host, service.port, tenant, password) };
   });
   if (changed) writeTenantSecrets(path, secrets);
-  return { sharedProject, tenant, services: planned, administrators };
+  return { sharedProject, tenant, services: planned };
 }
 
 /** The tenant's passwords forgotten (after its removal): a next tenant of the same name gets new ones. */
@@ -211,11 +222,9 @@ export function tenantEnvironment(plan: TenantPlan | undefined): Record<string, 
   return Object.fromEntries((plan?.services ?? []).map((service) => [service.variable, service.url]));
 }
 
-/** The administrators' passwords the dev container still needs (mongodb only). */
+/** The administrators' passwords the dev container gets: none once there is a plan (every preset with a password has tenants). */
 export function administratorSecrets(plan: TenantPlan | undefined, secrets: Record<string, string>): Record<string, string> {
-  if (!plan) return secrets;
-  const kept = new Set(plan.administrators.map(adminSecretOf));
-  return Object.fromEntries(Object.entries(secrets).filter(([name]) => kept.has(name)));
+  return plan ? {} : secrets;
 }
 
 /**
@@ -284,6 +293,25 @@ function mysqlClient(container: string, adminPassword: string, script: string, r
   return result.stdout;
 }
 
+/**
+ * mongosh in the container, connected to its own port without credentials, the script on standard
+ * input after a first line that logs in as root with the password from the environment
+ * (DEVSEC_MONGO_ADMIN, never an argument). `--file /dev/stdin`: a script that throws ends mongosh
+ * with a failure status, where a piped REPL would say nothing.
+ */
+function mongosh(container: string, port: number, adminPassword: string, script: string, run: Runner): string {
+  const result = run(
+    'docker',
+    ['exec', '-i', '-e', MONGO_ADMIN_VARIABLE, container, 'mongosh', '--quiet', '--norc', `mongodb://127.0.0.1:${port}/admin`, '--file', '/dev/stdin'],
+    { input: mongoAuthenticate() + script, env: { ...process.env, [MONGO_ADMIN_VARIABLE]: adminPassword } },
+  );
+  if (result.status !== 0) {
+    const message = visibleText(`${result.stderr}${result.stdout}`.trim()).split('\n').slice(-3).join(' ');
+    throw new SandboxError(`MongoDB (${visible(container.slice(0, 12))}) refused what the host asked of it as root: ${message}`);
+  }
+  return result.stdout;
+}
+
 function adminOf(service: TenantService, adminSecrets: Record<string, string>): string {
   const admin = adminSecrets[service.adminSecret];
   if (!admin) throw new SandboxError(`${service.service}: no administrator password (${service.adminSecret}) in the shared secrets.`);
@@ -319,9 +347,6 @@ function createFromTemplate(container: string, service: TenantPlan['services'][n
  */
 export function provisionTenants(plan: TenantPlan | undefined, adminSecrets: Record<string, string>, say: Say, run: Runner = runCommand): void {
   if (!plan) return;
-  for (const name of plan.administrators) {
-    say.warn(`${name}: no tenant per worktree for this preset yet: the dev container still gets its administrator (see the README, shared services).`);
-  }
   for (const service of plan.services) {
     const container = sharedServiceContainer(plan.sharedProject, service.service, run);
     if (!container) {
@@ -352,6 +377,16 @@ export function provisionTenants(plan: TenantPlan | undefined, adminSecrets: Rec
             `and no privilege beyond it. ${service.variable} names it, not root.`,
         );
       }
+    } else if (service.kind === 'mongodb') {
+      const admin = adminOf(service, adminSecrets);
+      const known = mongosh(container, service.port, admin, mongoTenantExists(service.user!, service.tenantDatabase!), run).trim();
+      mongosh(container, service.port, admin, mongoEnsureTenant(service.user!, service.password, service.tenantDatabase!), run);
+      if (known !== '1') {
+        say.info(
+          `${service.service}: made this worktree's tenant ${service.user} (readWrite and dbAdmin on its own database ${service.tenantDatabase}, empty, ` +
+            `and nothing else). ${service.variable} names it, not root.`,
+        );
+      }
     } else {
       const admin = adminOf(service, adminSecrets);
       const known = redisCli(container, admin, `ACL GETUSER ${redisArg(plan.tenant)}\n`, run);
@@ -380,6 +415,8 @@ export function dropTenants(plan: TenantPlan | undefined, adminSecrets: Record<s
     }
     if (service.kind === 'postgres') psql(container, 'postgres', pgDropTenant(plan.tenant, service.tenantDatabase!), run);
     else if (service.kind === 'mysql') mysqlClient(container, adminOf(service, adminSecrets), mysqlDropTenant(service.user!, service.tenantDatabase!), run);
+    else if (service.kind === 'mongodb')
+      mongosh(container, service.port, adminOf(service, adminSecrets), mongoDropTenant(service.user!, service.tenantDatabase!), run);
     else {
       const admin = adminSecrets[service.adminSecret] ?? '';
       redisCli(container, admin, redisDropTenant(plan.tenant), run);
@@ -417,7 +454,7 @@ function deleteRedisKeys(container: string, admin: string, tenant: string, run: 
  */
 export function resetTenantData(plan: TenantPlan | undefined, adminSecrets: Record<string, string>, say: Say, run: Runner = runCommand): boolean {
   if (!plan || plan.services.length === 0) {
-    say.warn('No shared Postgres, MySQL or Redis is wired to this sandbox: there is no tenant data to reset.');
+    say.warn('No shared Postgres, MySQL, MongoDB or Redis is wired to this sandbox: there is no tenant data to reset.');
     return true;
   }
   let ok = true;
@@ -440,6 +477,16 @@ export function resetTenantData(plan: TenantPlan | undefined, adminSecrets: Reco
         container,
         admin,
         mysqlDropDatabase(service.tenantDatabase!) + mysqlEnsureTenant(service.user!, service.password, service.tenantDatabase!),
+        run,
+      );
+      say.info(`${service.service}: ${service.tenantDatabase} made again (empty).`);
+    } else if (service.kind === 'mongodb') {
+      const admin = adminOf(service, adminSecrets);
+      mongosh(
+        container,
+        service.port,
+        admin,
+        mongoDropDatabase(service.tenantDatabase!) + mongoEnsureTenant(service.user!, service.password, service.tenantDatabase!),
         run,
       );
       say.info(`${service.service}: ${service.tenantDatabase} made again (empty).`);
