@@ -21,7 +21,7 @@ import {
 } from '../../../../tools/testing/sandbox-workspace';
 import { secureDevcontainerGenerator } from '../generators/secure-devcontainer/generator';
 import { sharedServiceGenerator } from '../generators/shared-service/generator';
-import { tenantName } from '../host/stack/tenant-statements';
+import { pgHandOver, tenantName } from '../host/stack/tenant-statements';
 import { sharedProjectName } from '../host/stack/shared-project';
 import { sharedLogins } from '../host/audit/live-audit';
 import { locateStack } from '../host/stack/sandbox-stack';
@@ -243,6 +243,48 @@ describeWithDocker('a tenant per worktree in the shared services', () => {
     expect(psql(main, "select to_regclass('mine') is null").stdout.trim()).toBe('t');
     expect(redis(main, `GET ${tenants[main]}:k`).stdout.trim()).toBe('');
     expect(redis(second, `GET ${tenants[second]}:k`).stdout.trim()).toBe('second');
+  });
+
+  it('runs nothing the agent plants as the administrator: a search_path trap in its database, a key named across a newline (red team, stop 8)', async () => {
+    const tenant = tenants[main];
+    // The trap: a function named like one the hand-over calls, first on the database's search_path. Run as superuser, it makes the tenant one.
+    const trap = [
+      '\\set ON_ERROR_STOP 1',
+      'CREATE SCHEMA trap;',
+      'CREATE FUNCTION trap.format(f text, a name, b text) RETURNS text LANGUAGE plpgsql AS $f$',
+      "BEGIN BEGIN EXECUTE pg_catalog.format('ALTER ROLE %I SUPERUSER', b); EXCEPTION WHEN others THEN NULL; END; RETURN pg_catalog.format(f, a, b); END $f$;",
+      "SELECT pg_catalog.format('ALTER DATABASE %I SET search_path = trap, pg_catalog', current_database()) \\gexec",
+      '',
+    ].join('\n');
+    const superuser = () => admin(`select rolsuper from pg_roles where rolname = '${tenant}'`, 'postgres');
+    expect(docker(['exec', '-i', '-u', 'node', apps[main], 'sh', '-c', 'cat > /tmp/trap.sql'], { input: trap }).status).toBe(0);
+    // 1. Set in its own database now: the hand-over, run there as superuser, calls nothing of it by name.
+    expect(inside(main, 'psql "$DATABASE_URL" -X -q -f /tmp/trap.sql').stderr).toBe('');
+    admin(pgHandOver(tenant), `app_${tenant}`);
+    expect(superuser()).toBe('f');
+    // 2. Set while reset-data makes the database again: the agent retries from the moment it is dropped, and never gets in before it is handed over.
+    const race =
+      'gone=0; end=$((SECONDS+120)); while [ $SECONDS -lt $end ]; do ' +
+      'if psql "$DATABASE_URL" -X -q -f /tmp/trap.sql >/tmp/race.out 2>&1; then [ $gone = 1 ] && { echo planted > /tmp/race.log; exit 0; }; ' +
+      'else grep -q "does not exist" /tmp/race.out && gone=1; fi; done; echo timeout > /tmp/race.log';
+    inside(main, 'psql "$DATABASE_URL" -X -q -c "drop schema trap cascade" && rm -f /tmp/race.log');
+    dockerOk(['exec', '-d', '-u', 'node', apps[main], 'bash', '-c', race]);
+    // 3. A key of its own whose name holds a newline, then the other worktree's key: what reset-data removes is the tenant's alone.
+    expect(redis(main, `SET "$(printf '${tenant}:x\\n${tenants[second]}:k')" 1`).stdout.trim()).toBe('OK');
+    expect(await resetData({ composeFile }, context(main, 'reset-data'))).toEqual({ success: true });
+    let said = '';
+    for (let wait = 0; wait < 60 && !said; wait++) {
+      said = inside(main, 'cat /tmp/race.log 2>/dev/null').stdout.trim();
+      if (!said) await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    // The agent got in (after the hand-over: its trap is in its own database) and is no superuser.
+    expect(said).toBe('planted');
+    expect(superuser()).toBe('f');
+    expect(adminRedis('GET', `${tenants[second]}:k`)).toBe('second');
+    expect(adminRedis('EXISTS', `${tenant}:x\n${tenants[second]}:k`)).toBe('0');
+    // The agent's trap undone (its search_path hides the team's table from the tests after this one).
+    const undo = 'drop schema trap cascade; select format($q$alter database %I reset search_path$q$, current_database()) \\gexec';
+    expect(inside(main, `echo '${undo}' | psql "$DATABASE_URL" -X -q -v ON_ERROR_STOP=1`).stderr).toBe('');
   });
 
   it('up-shared refuses a shared network where another repository’s shared services answer to the same names (F7)', async () => {

@@ -11,6 +11,7 @@ import { GVISOR_RUNTIME, RuntimeChoice } from '../../sandbox/vocabulary';
 import { visible } from '../../sandbox/visible';
 import { chooseRuntime, engineRuntimes, EngineRuntimes, REGISTER_GVISOR } from '../engine/runtime';
 import { runCommand, Runner } from '../engine/run';
+import { PROBE_UID } from './live-answer';
 
 /** The sandbox's --runtime as its compose file stores it (auto when it stores none, or none that reads). */
 export function runtimeChoiceOf(text: string | null, path: string): RuntimeChoice {
@@ -83,7 +84,11 @@ export function readLiveKernel(container: string, choice: RuntimeChoice, run: Ru
     expected = GVISOR_RUNTIME; // --runtime=runsc on an engine without it: it should be on gVisor, and is not
   }
   const runtime = run('docker', ['inspect', '--format', '{{.HostConfig.Runtime}}', container]).stdout.trim();
-  const procVersion = run('docker', ['exec', container, 'cat', '/proc/version']).stdout.trim().slice(0, 300);
+  // As the probe's uid, not the container's user (the agent's): a process of the agent's uid could write into this one's
+  // stdout through /proc/<pid>/fd/1 and answer for the kernel (red team, stop 8).
+  const procVersion = run('docker', ['exec', '-u', `${PROBE_UID}:${PROBE_UID}`, '-w', '/', container, 'cat', '/proc/version'])
+    .stdout.trim()
+    .slice(0, 300);
   let hostProcVersion: string | undefined;
   try {
     hostProcVersion = readFileSync('/proc/version', 'utf-8').trim();

@@ -9,6 +9,7 @@ import {
   mysqlUser,
   pgCreateDatabase,
   pgEnsureRole,
+  pgGiveDatabase,
   pgHandOver,
   pgIdent,
   pgLiteral,
@@ -60,12 +61,18 @@ describe('Postgres statements', () => {
   });
 
   it('copy the shared database as the template, or start empty; lock who connects', () => {
-    expect(pgCreateDatabase('t1', 'app_t1', 'app', 'template')).toBe('CREATE DATABASE "app_t1" OWNER "t1" TEMPLATE "app";\n');
-    expect(pgCreateDatabase('t1', 'app_t1', 'app', 'empty')).toBe('CREATE DATABASE "app_t1" OWNER "t1";\n');
+    // The administrator's and closed to PUBLIC until handed over: the host connects to it as superuser for the hand-over.
+    expect(pgCreateDatabase('t1', 'app_t1', 'app', 'template')).toBe(
+      'CREATE DATABASE "app_t1" TEMPLATE "app";\nREVOKE ALL ON DATABASE "app_t1" FROM PUBLIC;\n',
+    );
+    expect(pgCreateDatabase('t1', 'app_t1', 'app', 'empty')).toBe('CREATE DATABASE "app_t1";\nREVOKE ALL ON DATABASE "app_t1" FROM PUBLIC;\n');
+    expect(pgGiveDatabase('t1', 'app_t1')).toBe('ALTER DATABASE "app_t1" OWNER TO "t1";\n');
     expect(pgLockDatabases('t1', 'app_t1', 'app')).toBe(
       'REVOKE ALL ON DATABASE "app_t1" FROM PUBLIC;\nGRANT CONNECT, TEMPORARY ON DATABASE "app_t1" TO "t1";\nREVOKE CONNECT, TEMPORARY ON DATABASE "app" FROM PUBLIC;\n',
     );
     expect(pgHandOver('t1')).toMatch(/ALTER SCHEMA %I OWNER TO %I', r.nspname, 't1'/);
+    // Whatever search_path the database was given, the hand-over calls nothing of the tenant's by name.
+    expect(pgHandOver('t1').startsWith('SET search_path = pg_catalog, pg_temp;\n')).toBe(true);
     expect(postgresUrl('postgres', 5432, 't1', 'a+b/c', 'app_t1')).toBe('postgresql://t1:a%2Bb%2Fc@postgres:5432/app_t1');
   });
 });
@@ -84,7 +91,9 @@ describe('MySQL and MongoDB statements (MySQL run on the engine in shared-upgrad
     const sql = mysqlEnsureTenant('t1', 'tenant-pw-1', 'app_t1');
     expect(sql).toContain("CREATE USER IF NOT EXISTS 't1'@'%' IDENTIFIED BY 'tenant-pw-1';");
     expect(sql).toContain("REVOKE ALL PRIVILEGES, GRANT OPTION FROM 't1'@'%';");
-    expect(sql).toContain("GRANT ALL PRIVILEGES ON `app_t1`.* TO 't1'@'%';");
+    // `_` is a wildcard in a database-level GRANT: escaped, the grant covers app_t1 and no appXt1 beside it.
+    expect(sql).toContain("GRANT ALL PRIVILEGES ON `app\\_t1`.* TO 't1'@'%';");
+    expect(sql).toContain('CREATE DATABASE IF NOT EXISTS `app_t1`;');
     expect(sql).not.toMatch(/FILE|SUPER|PROCESS|WITH GRANT OPTION|\*\.\*/);
     expect(mysqlDropTenant('t1', 'app_t1')).toBe("DROP DATABASE IF EXISTS `app_t1`;\nDROP USER IF EXISTS 't1'@'%';\n");
     expect(mysqlIdent('a`b')).toBe('`a``b`');

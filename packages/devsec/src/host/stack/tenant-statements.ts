@@ -115,13 +115,21 @@ export function pgDatabaseExists(database: string): string {
 
 /**
  * The tenant's database, created from the shared one (`template`) or empty, owned by the
- * tenant; nobody else may connect to it, and PUBLIC no longer connects to the shared one either
- * (the administrator still does). CREATE DATABASE cannot run in a transaction: one statement.
+ * administrator and closed to PUBLIC until it is handed over (pgGiveDatabase): the host connects
+ * to it as superuser for the hand-over, and an owner could have set its settings by then
+ * (`ALTER DATABASE … SET search_path = trap, pg_catalog`, a function of the trap's then run as
+ * superuser — red team, stop 8). CREATE DATABASE cannot run in a transaction: statements of their own.
  */
 export function pgCreateDatabase(tenant: string, database: string, shared: string, seed: Seed): string {
   checkTenant(tenant);
   const template = seed === 'template' ? ` TEMPLATE ${pgIdent(checkDatabase(shared))}` : '';
-  return `CREATE DATABASE ${pgIdent(checkDatabase(database))} OWNER ${pgIdent(tenant)}${template};\n`;
+  const name = pgIdent(checkDatabase(database));
+  return `CREATE DATABASE ${name}${template};\nREVOKE ALL ON DATABASE ${name} FROM PUBLIC;\n`;
+}
+
+/** The database handed to the tenant, after pgHandOver: its owner from now on. */
+export function pgGiveDatabase(tenant: string, database: string): string {
+  return `ALTER DATABASE ${pgIdent(checkDatabase(database))} OWNER TO ${pgIdent(checkTenant(tenant))};\n`;
 }
 
 /** Who may connect: the tenant to its own database only (owners may; PUBLIC's default CONNECT and TEMP go). */
@@ -138,7 +146,8 @@ export function pgLockDatabases(tenant: string, database: string, shared: string
  * Run in the new database right after its copy from the template: what the team's schema holds
  * (schemas, tables, views, sequences, functions, types — not what an extension owns) is handed
  * to the tenant, so the agent can migrate its copy, and no function of the administrator's
- * (a SECURITY DEFINER one above all) is left to run with the administrator's rights.
+ * (a SECURITY DEFINER one above all) is left to run with the administrator's rights. Its search
+ * path is pg_catalog's alone, whatever the database says: nothing of the tenant's is called by name.
  */
 export function pgHandOver(tenant: string): string {
   const owner = pgLiteral(checkTenant(tenant));
@@ -146,6 +155,7 @@ export function pgHandOver(tenant: string): string {
   const notExtension = (catalog: string, oid: string, also = '') =>
     `NOT EXISTS (SELECT FROM pg_catalog.pg_depend d WHERE d.classid = '${catalog}'::regclass AND d.objid = ${oid} AND d.deptype IN ('e'${also}))`;
   return [
+    'SET search_path = pg_catalog, pg_temp;',
     'DO $devsec$',
     'DECLARE r record;',
     'BEGIN',
@@ -246,6 +256,15 @@ export function mysqlLiteral(value: string): string {
   return `'${value}'`;
 }
 
+/**
+ * A schema as a database-level GRANT names it: `_` and `%` are wildcards there, so each `_` of the
+ * name is escaped (`\_`). Unescaped, the grant on `app_t1` also covers `appXt1`, … — schemas the
+ * tenant could create beside its own, which no reset or removal of the tenant drops (red team, stop 8).
+ */
+export function mysqlGrantSchema(database: string): string {
+  return mysqlIdent(checkDatabase(database).replace(/_/g, '\\_'));
+}
+
 /** A user with every privilege on its own schema and nothing else: no FILE, SUPER, PROCESS, no grant option. */
 export function mysqlEnsureTenant(tenant: string, password: string, database: string): string {
   const user = `${mysqlLiteral(checkTenant(tenant))}@'%'`;
@@ -256,7 +275,7 @@ export function mysqlEnsureTenant(tenant: string, password: string, database: st
     `CREATE USER IF NOT EXISTS ${user} IDENTIFIED BY ${secret};`,
     `ALTER USER ${user} IDENTIFIED BY ${secret};`,
     `REVOKE ALL PRIVILEGES, GRANT OPTION FROM ${user};`,
-    `GRANT ALL PRIVILEGES ON ${schema}.* TO ${user};`,
+    `GRANT ALL PRIVILEGES ON ${mysqlGrantSchema(database)}.* TO ${user};`,
     '',
   ].join('\n');
 }

@@ -41,6 +41,7 @@ import {
   pgDropTenant,
   pgEndTemplateSessions,
   pgEnsureRole,
+  pgGiveDatabase,
   pgHandOver,
   pgLockDatabases,
   pgTemplateSessions,
@@ -337,7 +338,9 @@ function createFromTemplate(container: string, service: TenantPlan['services'][n
     sleep(1000);
   }
   psql(container, 'postgres', create, run);
+  // Still the administrator's, and closed to the tenant: no setting or object of the agent's is there to run as superuser.
   psql(container, service.tenantDatabase!, pgHandOver(tenant), run);
+  psql(container, 'postgres', pgGiveDatabase(tenant, service.tenantDatabase!), run);
 }
 
 /**
@@ -429,23 +432,18 @@ export function dropTenants(plan: TenantPlan | undefined, adminSecrets: Record<s
   if (complete) forgetTenantSecrets(plan);
 }
 
-/** Every key of the tenant's prefix, unlinked by the administrator (a scan, in batches). */
+/**
+ * Every key of the tenant's prefix, unlinked by the administrator in the server (a script that
+ * scans and unlinks): no key name crosses to the host. A list read back from `redis-cli --scan`
+ * would be split at newlines, and a key of the tenant's named `<prefix>x\n<another's key>` would
+ * have the administrator unlink the other key too (red team, stop 8).
+ */
+export const REDIS_UNLINK_PREFIX =
+  "local c = '0' local n = 0 repeat local r = redis.call('SCAN', c, 'MATCH', ARGV[1], 'COUNT', 500) c = r[1] " +
+  "for _, k in ipairs(r[2]) do redis.call('UNLINK', k) n = n + 1 end until c == '0' return n";
+
 function deleteRedisKeys(container: string, admin: string, tenant: string, run: Runner): void {
-  const scan = run('docker', ['exec', '-i', '-e', 'REDISCLI_AUTH', container, 'redis-cli', '--scan', '--pattern', `${redisPrefix(tenant)}*`], {
-    env: { ...process.env, REDISCLI_AUTH: admin },
-  });
-  const keys = scan.stdout.split('\n').filter((key) => key !== '');
-  for (let start = 0; start < keys.length; start += 500) {
-    redisCli(
-      container,
-      admin,
-      `UNLINK ${keys
-        .slice(start, start + 500)
-        .map(redisArg)
-        .join(' ')}\n`,
-      run,
-    );
-  }
+  redisCli(container, admin, `EVAL ${redisArg(REDIS_UNLINK_PREFIX)} 0 ${redisArg(`${redisPrefix(tenant)}*`)}\n`, run);
 }
 
 /**
