@@ -7,16 +7,18 @@
  * targets in `nx show project --json`, `nx sync` / `nx sync:check`, and the migrations run by
  * `nx migrate --run-migrations`.
  *
- * Engine-free: no container is started (up-worktree runs on a real engine in
- * secure-devcontainer.e2e.spec.ts), so it takes no /tmp/devsec-engine.lock. The majors are made
- * side by side (child processes); npm installs dominate the time.
+ * On the newest major only, on the real engine: `nx run app:up-worktree`, the workspace's Nx
+ * inside, and down-worktree leaving nothing (the whole journey runs in
+ * secure-devcontainer.e2e.spec.ts). The majors are made side by side (child processes); npm
+ * installs dominate the time.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { docker, dockerOk, describeWithDocker } from '../../../tools/testing/docker';
 import { exec, execOk, ExecResult, LocalRegistry, startLocalRegistry, withoutRegistryOverride } from './registry';
-import { PLUGIN_TARBALL, PROXY_TARBALL } from './workspace';
+import { CHECKOUT_UID, PLUGIN_TARBALL, PROXY_TARBALL } from './workspace';
 
 jest.setTimeout(900_000);
 
@@ -32,6 +34,9 @@ const NX_MAJORS: ReadonlyArray<{ nx: string; create: 'create-nx-workspace' | 'nx
   { nx: '23.3.2', create: 'nx-init' },
   { nx: '24.0.7', create: 'nx-init' },
 ];
+
+/** The major whose sandbox is started (up-worktree, nx inside, down-worktree): the newest. */
+const UP_MAJOR = NX_MAJORS[NX_MAJORS.length - 1].nx;
 
 const INFERRED_TARGETS = ['up-worktree', 'down-worktree', 'audit', 'audit-live'];
 
@@ -50,6 +55,8 @@ interface MajorRun {
 
 let registry: LocalRegistry | undefined;
 const parent = mkdtempSync(join(tmpdir(), 'devsec-nx-majors-'));
+/** This suite's own shared network (the generator's default, dev, is every suite's). */
+const NETWORK = `devsec-nxm-${Math.random().toString(36).slice(2, 8)}`;
 const runs = new Map<string, MajorRun>();
 
 async function prepareMajor({ nx, create }: (typeof NX_MAJORS)[number], url: string): Promise<MajorRun> {
@@ -57,10 +64,13 @@ async function prepareMajor({ nx, create }: (typeof NX_MAJORS)[number], url: str
   mkdirSync(base, { recursive: true });
   const dir = join(base, 'ws');
   const gitConfig = join(base, 'gitconfig');
-  writeFileSync(gitConfig, '[user]\n\tname = devsec e2e\n\temail = e2e@devsec.invalid\n[init]\n\tdefaultBranch = main\n');
+  // safe.directory: the checkout of the major that is started is handed to uid 1000, and git runs as root.
+  writeFileSync(gitConfig, '[safe]\n\tdirectory = *\n[user]\n\tname = devsec e2e\n\temail = e2e@devsec.invalid\n[init]\n\tdefaultBranch = main\n');
   const env: NodeJS.ProcessEnv = {
     ...withoutRegistryOverride(process.env),
     GIT_CONFIG_GLOBAL: gitConfig,
+    // The host user's state directory of this workspace (private git dirs of its sandboxes).
+    XDG_STATE_HOME: join(base, 'state'),
     NX_DAEMON: 'false',
     NX_NO_CLOUD: 'true',
     NX_INTERACTIVE: 'false',
@@ -93,7 +103,7 @@ async function prepareMajor({ nx, create }: (typeof NX_MAJORS)[number], url: str
     await step('commit', 'git', ['add', '-A']);
     await step('commit', 'git', ['commit', '-q', '-m', `Nx ${nx} workspace with app`]);
     await step('add', 'npx', ['nx', 'add', '@org/devsec']);
-    await step('generate', 'npx', ['nx', 'g', '@org/devsec:secure-devcontainer', '--project=app', '--no-interactive']);
+    await step('generate', 'npx', ['nx', 'g', '@org/devsec:secure-devcontainer', '--project=app', `--network=${NETWORK}`, '--no-interactive']);
     const check = async (name: keyof MajorRun['checks'], args: string[], extra: NodeJS.ProcessEnv = {}) => {
       const result = await exec('npx', ['nx', ...args], { cwd: dir, env: { ...env, ...extra }, timeout: 300_000 });
       run.checks[name] = result;
@@ -219,5 +229,66 @@ describe.each(NX_MAJORS.map(({ nx }) => nx))('@org/devsec in an Nx %s workspace,
     expect(ws().migrations.length).toBeGreaterThan(0);
     for (const name of ws().migrations) expect(result.stdout).toContain(name);
     expect(result.stdout + result.stderr).not.toMatch(/failed|error/i);
+  });
+});
+
+/**
+ * The newest major on the real engine: the sandbox its workspace generated, started with
+ * `nx run app:up-worktree` from the checkout (handed to uid 1000, as on a developer's machine),
+ * the workspace's Nx answering inside as the agent runs it, and down-worktree taking all of it away.
+ */
+describeWithDocker(`@org/devsec's sandbox in the Nx ${UP_MAJOR} workspace, on a real engine`, () => {
+  let project = '';
+  let up: ExecResult | undefined;
+  let down: ExecResult | undefined;
+  const nxIn = (args: string[]) => {
+    const run = runs.get(UP_MAJOR);
+    if (!run) throw new Error(`no workspace for Nx ${UP_MAJOR}`);
+    if (run.error) throw run.error;
+    const env = { ...run.env };
+    delete env.DOCKER_HOST;
+    return exec('npx', ['nx', ...args], { cwd: run.dir, env, timeout: 300_000 });
+  };
+  const inside = (script: string) =>
+    docker(['exec', '-u', 'node', '-e', 'NX_DAEMON=false', '-w', runs.get(UP_MAJOR)!.dir, `${project}-app-1`, 'bash', '-lc', script], { timeout: 180_000 });
+
+  beforeAll(async () => {
+    const run = runs.get(UP_MAJOR);
+    if (!run || run.error) return;
+    await execOk('chown', ['-R', `${CHECKOUT_UID}:${CHECKOUT_UID}`, run.dir], { cwd: run.dir, env: run.env });
+    up = await nxIn(['run', 'app:up-worktree']);
+    run.timings['up-worktree'] = up.ms;
+    project = /COMPOSE_PROJECT_NAME=(\S+)/.exec(readFileSync(join(run.dir, 'apps/app/.devcontainer/.env'), 'utf-8'))?.[1] ?? '';
+  });
+
+  afterAll(async () => {
+    // Whatever a failed test left: the stack, then this suite's own shared network.
+    if (project && down?.status !== 0) await nxIn(['run', 'app:down-worktree', '--volumes', '--images']);
+    if (docker(['network', 'inspect', NETWORK]).status === 0) dockerOk(['network', 'rm', NETWORK]);
+  });
+
+  it('starts with nx run app:up-worktree', () => {
+    if (!up) throw new Error(`the Nx ${UP_MAJOR} workspace was not made`);
+    if (up.status !== 0) throw new Error(`up-worktree failed (${up.status}):\n${up.stdout.slice(-4000)}\n${up.stderr.slice(-4000)}`);
+    expect(up.stdout).toMatch(/docker exec -it \S+-app-1 bash/);
+    expect(project).toMatch(/\S/);
+  });
+
+  it(`runs the workspace's Nx ${UP_MAJOR} inside, as the agent: nx --version and nx show projects`, () => {
+    const version = inside('npx nx --version');
+    expect({ status: version.status, local: /Local: (v\S+)/.exec(version.stdout)?.[1] }).toEqual({ status: 0, local: `v${UP_MAJOR}` });
+    const projects = inside('npx nx show projects --json');
+    expect(projects.status).toBe(0);
+    expect(JSON.parse(projects.stdout)).toContain('app');
+  });
+
+  it('down-worktree --volumes --images leaves nothing of the stack behind', async () => {
+    down = await nxIn(['run', 'app:down-worktree', '--volumes', '--images']);
+    if (down.status !== 0) throw new Error(`down-worktree failed (${down.status}):\n${down.stdout.slice(-4000)}\n${down.stderr.slice(-4000)}`);
+    const filter = ['--filter', `label=com.docker.compose.project=${project}`];
+    expect(dockerOk(['ps', '-aq', ...filter]).trim()).toBe('');
+    expect(dockerOk(['network', 'ls', '-q', ...filter]).trim()).toBe('');
+    expect(dockerOk(['volume', 'ls', '-q', ...filter]).trim()).toBe('');
+    expect(dockerOk(['images', '-q', `${project}-*`]).trim()).toBe('');
   });
 });
