@@ -331,7 +331,7 @@ describeWithDocker('shared services per repository (F7), moved from an older ver
 
   it('wires a sandbox generated after the shared services exist: its own tenant, MYSQL_URL, the mysql client', () => {
     const wired = parse(readFileSync(join(ws.b.dir, 'docker-compose.shared.yml'), 'utf-8')) as ComposeModel;
-    expect((wired.services!.mysql!['x-devsec'] as { projects: string[] }).projects).toEqual(['app', 'api']);
+    expect((wired.services!.mysql!['x-devsec'] as { projects: string[] }).projects.slice().sort()).toEqual(['api', 'app']);
     const apiUser = mysqlUser(apiTenant);
     expect(dockerOk(['exec', '-u', 'node', apiApp, 'printenv', 'MYSQL_URL']).trim()).toMatch(
       new RegExp(`^mysql://${apiUser}:[A-Za-z0-9_-]+@mysql:3306/app_${apiTenant}$`),
