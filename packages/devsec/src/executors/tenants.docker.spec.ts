@@ -26,6 +26,7 @@ import { sharedProjectName } from '../host/stack/shared-project';
 import { sharedLogins } from '../host/audit/live-audit';
 import { locateStack } from '../host/stack/sandbox-stack';
 import { liveFindings, Observations } from '../rules/live-findings';
+import { PRESET_CAP_DROP, PRESET_PIDS_LIMIT } from '../generators/shared-service/presets';
 import downShared from './down-shared/executor';
 import downWorktree from './down-worktree/executor';
 import resetData from './reset-data/executor';
@@ -322,6 +323,29 @@ describeWithDocker('a tenant per worktree in the shared services', () => {
     }
     // Its own containers (this repository's project, other worktrees) are no reason to refuse.
     expect(await upShared({}, context(main, 'up-shared'))).toEqual({ success: true });
+  });
+
+  it('runs the shared Postgres and Redis with the presets’ hardening, under which their images start', () => {
+    for (const [service, memory] of [
+      ['postgres', 2 * 1024 ** 3],
+      ['redis', 1024 ** 3],
+    ] as const) {
+      const host = JSON.parse(dockerOk(['inspect', '--format', '{{json .HostConfig}}', sharedContainer(service)])) as {
+        SecurityOpt: string[];
+        CapDrop: string[];
+        PidsLimit: number;
+        Memory: number;
+      };
+      expect([service, host.SecurityOpt]).toEqual([service, expect.arrayContaining(['no-new-privileges:true'])]);
+      expect([service, host.CapDrop.map((cap) => cap.replace(/^CAP_/, '')).sort()]).toEqual([service, [...PRESET_CAP_DROP].sort()]);
+      expect([service, host.PidsLimit, host.Memory]).toEqual([service, PRESET_PIDS_LIMIT, memory]);
+      expect([service, dockerOk(['inspect', '--format', '{{.State.Health.Status}}', sharedContainer(service)]).trim()]).toEqual([service, 'healthy']);
+      expect(dockerOk(['exec', sharedContainer(service), 'grep', 'NoNewPrivs', '/proc/1/status'])).toMatch(/NoNewPrivs:\s+1/);
+    }
+    // Postgres's entrypoint (the stand-in's, as the official one: chown, then setpriv to postgres) left the server no capability.
+    const status = dockerOk(['exec', sharedContainer('postgres'), 'cat', '/proc/1/status']);
+    expect(/^Uid:\s+(\d+)/m.exec(status)![1]).toBe(dockerOk(['exec', sharedContainer('postgres'), 'id', '-u', 'postgres']).trim());
+    expect(/^CapEff:\s+(\S+)/m.exec(status)![1]).toBe('0000000000000000');
   });
 
   it('down-worktree --volumes removes the tenant: its role, its database, its Redis user and keys', async () => {
