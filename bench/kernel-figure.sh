@@ -7,7 +7,10 @@
 # Run under the engine lock: flock /tmp/devsec-engine.lock bash bench/kernel-figure.sh
 set -euo pipefail
 N=${1:-7}
-IMAGE=node:24-trixie-slim
+# The node stand-in with git, as the dev container has it (the slim image has none).
+IMAGE=devsec-bench-kernel:latest
+printf 'FROM node:24-trixie-slim\nRUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends git >/dev/null && rm -rf /var/lib/apt/lists/*\n' |
+  docker build -q -t "$IMAGE" - >/dev/null
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 docker info --format '{{json .Runtimes}}' | grep -q '"runsc"' || { echo "the engine has no runsc: run .ci/setup-engine.sh" >&2; exit 1; }
 PKG=$(mktemp -d)
