@@ -156,11 +156,15 @@ describeWithDocker('executor faults on a real engine', () => {
   it('Ctrl-C in the middle of up: says how to finish; running again recovers', async () => {
     await downWorktree({ composeFile }, context);
     const started = upWorktree({ composeFile, build: false }, context);
-    // Interrupt docker compose up as a terminal's Ctrl-C would, once it has begun creating (not an earlier compose call).
+    // Interrupt docker compose up as a terminal's Ctrl-C would, once it has begun creating: the Compose plugin's own
+    // process gets it, as in a terminal (a SIGINT to the docker CLI alone was lost while it started the plugin).
     let interrupted = false;
     for (let i = 0; i < 200 && !interrupted; i++) {
       await new Promise((resolve) => setTimeout(resolve, 25));
-      const pids = spawnSync('pgrep', ['-f', 'compose -p app-devsec-faults.* up --detach'], { encoding: 'utf-8' }).stdout.trim().split('\n').filter(Boolean);
+      const pids = spawnSync('pgrep', ['-f', 'cli-plugins/docker-compose compose -p app-devsec-faults.* up --detach'], { encoding: 'utf-8' })
+        .stdout.trim()
+        .split('\n')
+        .filter(Boolean);
       if (pids.length > 0) {
         await new Promise((resolve) => setTimeout(resolve, 300));
         for (const pid of pids) process.kill(Number(pid), 'SIGINT');
