@@ -284,7 +284,8 @@ describeWithDocker('a tenant per worktree in the shared services', () => {
     expect(adminRedis('GET', `${tenants[second]}:k`)).toBe('second');
     expect(adminRedis('EXISTS', `${tenant}:x\n${tenants[second]}:k`)).toBe('0');
     // The agent's trap undone (its search_path hides the team's table from the tests after this one).
-    const undo = 'drop schema trap cascade; select format($q$alter database %I reset search_path$q$, current_database()) \\gexec';
+    const undo =
+      'set client_min_messages = warning; drop schema trap cascade; select format($q$alter database %I reset search_path$q$, current_database()) \\gexec';
     expect(inside(main, `echo '${undo}' | psql "$DATABASE_URL" -X -q -v ON_ERROR_STOP=1`).stderr).toBe('');
   });
 
