@@ -156,18 +156,15 @@ describeWithDocker('executor faults on a real engine', () => {
   it('Ctrl-C in the middle of up: says how to finish; running again recovers', async () => {
     await downWorktree({ composeFile }, context);
     const started = upWorktree({ composeFile, build: false }, context);
-    // Interrupt docker compose up as a terminal's Ctrl-C would, once it has begun creating: the Compose plugin's own
-    // process gets it, as in a terminal (a SIGINT to the docker CLI alone was lost while it started the plugin).
+    // Interrupt docker compose up as a terminal's Ctrl-C would, once it has begun creating: to the whole group, the
+    // docker CLI and the Compose plugin it started (the CLI alone, before the plugin ran, was lost: up ran to the end).
+    const pgrep = (pattern: string) => spawnSync('pgrep', ['-f', pattern], { encoding: 'utf-8' }).stdout.trim().split('\n').filter(Boolean);
     let interrupted = false;
     for (let i = 0; i < 200 && !interrupted; i++) {
       await new Promise((resolve) => setTimeout(resolve, 25));
-      const pids = spawnSync('pgrep', ['-f', 'cli-plugins/docker-compose compose -p app-devsec-faults.* up --detach'], { encoding: 'utf-8' })
-        .stdout.trim()
-        .split('\n')
-        .filter(Boolean);
-      if (pids.length > 0) {
+      if (pgrep('cli-plugins/docker-compose compose -p app-devsec-faults.* up --detach').length > 0) {
         await new Promise((resolve) => setTimeout(resolve, 300));
-        for (const pid of pids) process.kill(Number(pid), 'SIGINT');
+        for (const pid of pgrep('compose -p app-devsec-faults.* up --detach')) process.kill(Number(pid), 'SIGINT');
         interrupted = true;
       }
     }
