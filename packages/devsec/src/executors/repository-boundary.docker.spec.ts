@@ -122,7 +122,8 @@ describeWithDocker("the repository boundary: the sandbox's repository is its own
     );
     // The sandbox's git reads the forgery (its own objects come first): the agent fools only itself.
     expect(forge.stdout).toBe('the agent wrote this\n');
-    expect(forge.stderr.match(/Read-only file system/g)?.length).toBeGreaterThanOrEqual(4);
+    // Each of the four writes refused: runc says Read-only file system; gVisor's gofer checks a 0444 file's mode first (Permission denied).
+    expect(forge.stderr.match(/Read-only file system|Permission denied/g)?.length).toBeGreaterThanOrEqual(4);
     // 2–5. A commit on the checked-out branch, a branch, a host branch moved by name, packed-refs written.
     const refs = inside(
       [
