@@ -83,10 +83,11 @@ start_dockerd() {
 # running dockerd reload it with SIGHUP (runtimes reload without a restart, so the containers
 # of whoever shares this engine keep running). `--network=host` makes gVisor use the network
 # namespace Docker made for the container: its own netstack refuses to start on this machine
-# ("cannot run with network enabled in root network namespace").
+# ("cannot run with network enabled in root network namespace"). `--directfs=false`: with directfs an
+# open with O_TRUNC of a file below a read-only folder mount empties the host's file (runsc 20240729).
 register_runsc() {
   local conf=/etc/docker/daemon.json want current tmp
-  want='{"path":"/usr/bin/runsc","runtimeArgs":["--network=host"]}'
+  want='{"path":"/usr/bin/runsc","runtimeArgs":["--network=host","--directfs=false"]}'
   mkdir -p /etc/docker
   [ -s "$conf" ] || echo '{}' >"$conf"
   current=$(jq -c '.runtimes.runsc // empty' "$conf")
@@ -97,14 +98,14 @@ register_runsc() {
     install -m 0644 "$tmp" "$conf"
     rm -f "$tmp"
   fi
-  if docker info >/dev/null 2>&1 && ! docker info --format '{{json .Runtimes}}' | jq -e 'has("runsc")' >/dev/null; then
+  if docker info >/dev/null 2>&1 && ! docker info --format '{{json .Runtimes}}' | jq -e --argjson want "$want" '.runsc.runtimeArgs == $want.runtimeArgs' >/dev/null; then
     log "reloading dockerd (SIGHUP) for runsc"
     kill -HUP "$(cat /var/run/docker.pid)"
     for _ in $(seq 1 20); do
-      docker info --format '{{json .Runtimes}}' | jq -e 'has("runsc")' >/dev/null && return 0
+      docker info --format '{{json .Runtimes}}' | jq -e --argjson want "$want" '.runsc.runtimeArgs == $want.runtimeArgs' >/dev/null && return 0
       sleep 0.5
     done
-    echo "dockerd did not list runsc after SIGHUP" >&2
+    echo "dockerd did not list runsc as registered after SIGHUP" >&2
     exit 1
   fi
 }

@@ -15,7 +15,8 @@ import { FsTree, flushChanges } from 'nx/src/generators/tree';
 import { describeWithDocker, docker, dockerOk } from '../../../../tools/testing/docker';
 import { CHECKOUT_UID, createSandboxWorkspace, installPlugin, SandboxWorkspace, trustCheckoutsAsRoot } from '../../../../tools/testing/sandbox-workspace';
 import { secureDevcontainerGenerator } from '../generators/secure-devcontainer/generator';
-import { misplacedMounts, parseMountInfo, verifyMounts } from '../host/stack/mount-pins';
+import { runCommand } from '../host/engine/run';
+import { misplacedMounts, parseMountInfo, readMountInfo, verifyMounts } from '../host/stack/mount-pins';
 import downShared from './down-shared/executor';
 import downWorktree from './down-worktree/executor';
 import upWorktree from './up-worktree/executor';
@@ -123,7 +124,10 @@ describeWithDocker('the mount boundary: the read-only definitions stay where the
   });
 
   it('shows the kernel the pins the host named: every pin is a mount point, and that very folder of the workspace', () => {
-    const infos = parseMountInfo(dockerOk(['exec', '-u', '0:0', app, 'cat', '/proc/self/mountinfo']));
+    // The kernel that did the mounts: the container's own on runc, its runsc gofer's on gVisor (gVisor's own view names no host path).
+    const read = readMountInfo(app, runCommand);
+    if ('error' in read) throw new Error(read.error);
+    const infos = parseMountInfo(read.text);
     const pins = ['apps', 'apps/app', 'apps/app/tools', 'apps/app/tools/inner'].map((pin) => join(dir, pin));
     expect(pins.filter((pin) => !infos.some((info) => info.mountPoint === pin))).toEqual([]);
     expect(

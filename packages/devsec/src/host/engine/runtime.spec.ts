@@ -1,21 +1,26 @@
 import { stubRunner } from '../../testing/stub-runner';
 import { chooseRuntime, engineRuntimes, kernelLine } from './runtime';
 
-const WITH_GVISOR = JSON.stringify({ runc: { path: 'runc' }, runsc: { path: '/usr/bin/runsc', runtimeArgs: ['--network=host'] } });
+const WITH_GVISOR = JSON.stringify({ runc: { path: 'runc' }, runsc: { path: '/usr/bin/runsc', runtimeArgs: ['--network=host', '--directfs=false'] } });
 const WITHOUT = JSON.stringify({ 'io.containerd.runc.v2': { path: 'runc' }, runc: { path: 'runc' } });
 
 describe('the kernel boundary: the engine runtimes and the dev container runtime', () => {
   it("reads the engine's runtimes from one docker info, and where it runs gVisor from", () => {
     const run = stubRunner([[/^docker info/, { stdout: `${WITH_GVISOR}\n` }]]);
-    expect(engineRuntimes(run)).toEqual({ names: ['runc', 'runsc'], gvisorPath: '/usr/bin/runsc' });
+    expect(engineRuntimes(run)).toEqual({ names: ['runc', 'runsc'], gvisorPath: '/usr/bin/runsc', gvisorArgs: ['--network=host', '--directfs=false'] });
     expect(run.calls).toEqual(['docker info --format {{json .Runtimes}}']);
     // A name no engine registers is left out, never carried into a compose file.
     expect(engineRuntimes(stubRunner([[/^docker info/, { stdout: JSON.stringify({ 'runc\nx': {}, runc: {} }) }]])).names).toEqual(['runc']);
   });
 
   it('puts the dev container on runsc when the sandbox does not opt out and the engine has it', () => {
-    const has = { names: ['runc', 'runsc'], gvisorPath: '/usr/bin/runsc' };
+    const has = { names: ['runc', 'runsc'], gvisorPath: '/usr/bin/runsc', gvisorArgs: ['--directfs=false'] };
     const lacks = { names: ['io.containerd.runc.v2', 'runc'] };
+    // gVisor with directfs (its default): a read-only mount's file can be emptied from inside; not used, and --runtime=runsc refused.
+    const direct = { names: ['runc', 'runsc'], gvisorPath: '/usr/bin/runsc', gvisorArgs: ['--network=host'] };
+    expect(chooseRuntime('auto', direct, 'app')).toBeUndefined();
+    expect(() => chooseRuntime('runsc', direct, 'app')).toThrow(/runs runsc without --directfs=false[^]*"runtimeArgs"/);
+    expect(kernelLine(undefined, direct)).toMatch(/^Kernel: shared with the host \(runc\): the engine's runsc runs without --directfs=false/);
     expect(chooseRuntime('auto', has, 'app')).toBe('runsc');
     expect(chooseRuntime('runsc', has, 'app')).toBe('runsc');
     expect(chooseRuntime('runc', has, 'app')).toBeUndefined();
@@ -30,7 +35,7 @@ describe('the kernel boundary: the engine runtimes and the dev container runtime
         'To register gVisor: install gVisor from 2024 or later (Debian 13: apt-get install runsc',
     );
     expect(() => chooseRuntime('runsc', lacks, 'app')).toThrow(
-      /"runtimes": \{"runsc": \{"path": "\/usr\/bin\/runsc"\}\} to \/etc\/docker\/daemon\.json[^]*reload dockerd/,
+      /"runtimes": \{"runsc": \{"path": "\/usr\/bin\/runsc", "runtimeArgs": \["--directfs=false"\]\}\} to \/etc\/docker\/daemon\.json[^]*reload dockerd/,
     );
   });
 
@@ -47,7 +52,9 @@ describe('the kernel boundary: the engine runtimes and the dev container runtime
     );
     // Not on this machine (an engine in a VM): gVisor without a version.
     expect(kernelLine('runsc', { names: ['runsc'], gvisorPath: '/nonexistent/runsc' })).toMatch(/^Kernel: gVisor \(runsc\):/);
-    expect(kernelLine(undefined, { names: ['runc', 'runsc'] })).toMatch(/^Kernel: shared with the host \(runc\): the sandbox is generated with --runtime=runc/);
+    expect(kernelLine(undefined, { names: ['runc', 'runsc'], gvisorArgs: ['--directfs=false'] })).toMatch(
+      /^Kernel: shared with the host \(runc\): the sandbox is generated with --runtime=runc/,
+    );
     expect(kernelLine(undefined, { names: ['runc'] })).toMatch(/^Kernel: shared with the host \(runc\) — register gVisor to add a boundary: install gVisor/);
   });
 });

@@ -19,6 +19,21 @@ export interface EngineRuntimes {
   names: string[];
   /** Where the engine runs gVisor from, when it lists it (a path on the engine's machine). */
   gvisorPath?: string;
+  /** The arguments the engine gives runsc (its registration's runtimeArgs). */
+  gvisorArgs?: string[];
+}
+
+/**
+ * What gVisor must be registered with for the sandbox: with directfs (gVisor's default since 2023) the
+ * sandbox opens host files itself, and an open with O_TRUNC of a file below a read-only folder mount
+ * empties the host's file before EROFS is answered (checked here on runsc 20240729). Without it, the gofer
+ * opens them and the mount stays read-only.
+ */
+export const GVISOR_REQUIRED_ARG = '--directfs=false';
+
+/** Whether the engine lists gVisor registered so that read-only mounts hold. */
+export function gvisorUsable(runtimes: EngineRuntimes): boolean {
+  return runtimes.names.includes(GVISOR_RUNTIME) && (runtimes.gvisorArgs ?? []).includes(GVISOR_REQUIRED_ARG);
 }
 
 /** The engine's runtimes, from one `docker info`. */
@@ -36,20 +51,27 @@ export function engineRuntimes(run: Runner = runCommand): EngineRuntimes {
   }
   const entries = listed && typeof listed === 'object' && !Array.isArray(listed) ? Object.entries(listed as Record<string, unknown>) : [];
   const names = entries.map(([name]) => name).filter((name) => RUNTIME_NAME.test(name));
-  const gvisor = entries.find(([name]) => name === GVISOR_RUNTIME)?.[1] as { path?: unknown } | undefined;
-  return { names, ...(typeof gvisor?.path === 'string' ? { gvisorPath: gvisor.path } : {}) };
+  const gvisor = entries.find(([name]) => name === GVISOR_RUNTIME)?.[1] as { path?: unknown; runtimeArgs?: unknown } | undefined;
+  const args = Array.isArray(gvisor?.runtimeArgs) ? gvisor.runtimeArgs.filter((arg): arg is string => typeof arg === 'string') : undefined;
+  return { names, ...(typeof gvisor?.path === 'string' ? { gvisorPath: gvisor.path } : {}), ...(args ? { gvisorArgs: args } : {}) };
 }
 
 /** How to register gVisor, for the messages that ask for it. */
 export const REGISTER_GVISOR =
   'install gVisor from 2024 or later (Debian 13: apt-get install runsc; elsewhere https://gvisor.dev/docs/user_guide/install/), add ' +
-  '"runtimes": {"runsc": {"path": "/usr/bin/runsc"}} to /etc/docker/daemon.json (with "runtimeArgs": ["--network=host"] where runsc ' +
+  '"runtimes": {"runsc": {"path": "/usr/bin/runsc", "runtimeArgs": ["--directfs=false"]}} to /etc/docker/daemon.json (--directfs=false keeps read-only mounts read-only; add "--network=host" where runsc ' +
   'says "cannot run with network enabled in root network namespace"), then reload dockerd (sudo systemctl reload docker, or kill -HUP its pid). ' +
   'Docker Desktop has no runsc';
 
 /** The runtime the dev container gets (undefined: the engine's default), from the sandbox's choice and the engine's runtimes. */
 export function chooseRuntime(choice: RuntimeChoice, runtimes: EngineRuntimes, project: string): string | undefined {
-  const has = runtimes.names.includes(GVISOR_RUNTIME);
+  const has = gvisorUsable(runtimes);
+  if (choice === 'runsc' && !has && runtimes.names.includes(GVISOR_RUNTIME))
+    throw new SandboxError(
+      `Refusing to start: ${visible(project)}'s sandbox is generated with --runtime=runsc (gVisor), and the engine runs runsc without ${GVISOR_REQUIRED_ARG}: ` +
+        `with directfs, a file below a read-only mount can be emptied from inside. Add "${GVISOR_REQUIRED_ARG}" to runsc's "runtimeArgs" in /etc/docker/daemon.json ` +
+        `and reload dockerd (sudo systemctl reload docker, or kill -HUP its pid).`,
+    );
   if (choice === 'runsc' && !has)
     throw new SandboxError(
       `Refusing to start: ${visible(project)}'s sandbox is generated with --runtime=runsc (gVisor), and the engine has no runsc: ` +
@@ -86,6 +108,11 @@ export function kernelLine(runtime: string | undefined, runtimes: EngineRuntimes
     );
   }
   const name = runtime && RUNTIME_NAME.test(runtime) ? runtime : 'runc';
+  if (runtimes.names.includes(GVISOR_RUNTIME) && !gvisorUsable(runtimes))
+    return (
+      `Kernel: shared with the host (${name}): the engine's runsc runs without ${GVISOR_REQUIRED_ARG}, under which a file below a read-only ` +
+      `mount can be emptied from inside; add it to runsc's "runtimeArgs" in /etc/docker/daemon.json and reload dockerd for gVisor.`
+    );
   return runtimes.names.includes(GVISOR_RUNTIME)
     ? `Kernel: shared with the host (${name}): the sandbox is generated with --runtime=runc; generate it again without it for gVisor.`
     : `Kernel: shared with the host (${name}) — register gVisor to add a boundary: ${REGISTER_GVISOR}.`;
