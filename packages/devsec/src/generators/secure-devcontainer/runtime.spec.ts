@@ -75,9 +75,12 @@ describe('secure-devcontainer generator: --runtime (the kernel boundary)', () =>
     const path = 'apps/app/.devcontainer/docker-compose.yml';
     await run(tree);
     const auto = tree.read(path, 'utf-8');
-    const has = { names: ['runc', 'runsc'] };
+    const has = { names: ['runc', 'runsc'], gvisorArgs: ['--network=host', '--directfs=false'] };
     const lacks = { names: ['runc'] };
     expect(kernelFindings(path, auto, has)).toEqual([]);
+    // gVisor registered with directfs: not used (a read-only mount's file could be emptied), said as a note.
+    const [direct] = kernelFindings(path, auto, { names: ['runc', 'runsc'], gvisorArgs: ['--network=host'] });
+    expect([direct.rule, direct.severity, direct.message]).toEqual(['shared-kernel', 'info', expect.stringMatching(/without --directfs=false/)]);
     expect(kernelFindings(path, auto, undefined)).toEqual([]);
     expect(kernelFindings(path, auto, lacks).map((found) => [found.rule, found.severity])).toEqual([['shared-kernel', 'info']]);
     await run(tree, { runtime: 'runc', force: true });
