@@ -71,7 +71,7 @@ export const ENGINES: Readonly<Record<EngineKind, EngineFacts>> = {
     compose: 'the docker-compose-plugin (v2)',
     limits: 'enforced',
     gvisor:
-      'by hand, not in CI (executors/gvisor.docker.spec.ts.pending): Debian\'s runsc registered with `runtimeArgs: ["--network=host"]` (its own netstack fails here), reloaded by SIGHUP; the dev container on runsc by default, the proxies on runc; ::1 forwarding (localhost-proxy --ipv6) does not work on it; the e2e journey\'s node_modules fill fails on it (open)',
+      "**yes**, every suite in CI: Debian trixie's runsc (2024-07; bookworm's 2022-12 build answers EINVAL to coreutils' statx, so `ls` fails inside) registered by `.ci/setup-engine.sh` with `runtimeArgs: [\"--network=host\", \"--directfs=false\"]` (its own netstack fails here; directfs let a read-only mount's file be emptied from inside), reloaded by SIGHUP; the dev container (and with `--testContainers` the agent's children) on runsc by default, the proxies on runc; the e2e journey passes there; ::1 on the loopback stays off (runsc skips the sysctl), so the localhost forwarder answers on 127.0.0.1 only (up says so)",
     userNamespace: false,
     yourFiles: 'as on this machine: node is uid 1000, so it writes them when yours is 1000',
     proven: true,
