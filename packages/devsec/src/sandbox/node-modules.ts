@@ -30,6 +30,13 @@ export const PNPM_MODULES_YAML_INSIDE = '/devsec/pnpm-modules.yaml';
 export const PLATFORM_EXPRESSION = 'process.platform+"-"+process.arch+"-"+(process.report.getReport().header.glibcVersionRuntime?"glibc":"musl")';
 
 /**
+ * A shell expression printing a folder's first entry (empty when it has none). `find`, not `ls -A`:
+ * coreutils' statx fails with EINVAL on gVisor's runsc 20221219 (Debian 12's).
+ */
+export const firstEntryOf = (folder: string, { quiet = false } = {}) =>
+  `$(find "${folder}" -mindepth 1 -maxdepth 1 -print -quit${quiet ? ' 2>/dev/null' : ''})`;
+
+/**
  * Run inside as the container's user (by up-worktree, and by VS Code's postStartCommand): prints
  * one line saying what it did. DEVSEC_REFILL=1 empties the volume first.
  */
@@ -38,13 +45,12 @@ export const FILL_NODE_MODULES_SCRIPT = [
   'nm="$DEVSEC_WORKSPACE/node_modules"',
   `from=${HOST_NODE_MODULES_INSIDE}`,
   'if [ "${DEVSEC_REFILL:-}" = 1 ]; then find "$nm" -mindepth 1 -maxdepth 1 -exec rm -rf {} +; fi',
-  // `find`, not `ls -A`: coreutils' statx fails with EINVAL on gVisor's runsc 20221219 (Debian 12's).
-  'if [ -n "$(find "$nm" -mindepth 1 -maxdepth 1 -print -quit)" ]; then echo "node_modules: kept as it is (refill it from the host with --refill-node-modules)"; exit 0; fi',
+  `if [ -n "${firstEntryOf('$nm')}" ]; then echo "node_modules: kept as it is (refill it from the host with --refill-node-modules)"; exit 0; fi`,
   `here=$(node -p '${PLATFORM_EXPRESSION}')`,
   // The package store beside it (pnpm, Yarn Berry), in the same cp: files that are hard links of each other are copied once.
   'stores=""',
   `for s in ${HOST_PACKAGE_STORES_INSIDE.pnpm.path} ${HOST_PACKAGE_STORES_INSIDE.yarn.path}; do if [ -d "$s" ]; then stores="$stores $s"; fi; done`,
-  'if [ "$here" = "$DEVSEC_HOST_PLATFORM" ] && [ -n "$(find "$from" -mindepth 1 -maxdepth 1 -print -quit 2>/dev/null)" ]; then',
+  `if [ "$here" = "$DEVSEC_HOST_PLATFORM" ] && [ -n "${firstEntryOf('$from', { quiet: true })}" ]; then`,
   '  cp -a "$from/." $stores "$nm/"',
   `  if [ -f ${PNPM_MODULES_YAML_INSIDE} ]; then cp ${PNPM_MODULES_YAML_INSIDE} "$nm/.modules.yaml"; fi`,
   '  echo "node_modules: copied from the host\'s install ($here)"',

@@ -15,7 +15,7 @@ import { lstatSync, mkdtempSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { isUnder } from '../../sandbox/paths';
 import { SandboxError } from '../../sandbox/errors';
-import { HOST_NODE_MODULES_INSIDE, PLATFORM_EXPRESSION } from '../../sandbox/node-modules';
+import { firstEntryOf, HOST_NODE_MODULES_INSIDE, PLATFORM_EXPRESSION } from '../../sandbox/node-modules';
 import type { Say } from '../../sandbox/say';
 import { visible, visibleText } from '../../sandbox/visible';
 import { APP_SERVICE, CONTAINER_USER, MANAGED_LABEL, PROJECT_LABEL, WORKSPACE_LABEL, WORKSPACE_VOLUME, WorkspaceMode } from '../../sandbox/vocabulary';
@@ -124,7 +124,7 @@ export const SEED_SCRIPT = [
   'echo "workspace: cloned $(git rev-parse --abbrev-ref HEAD) at $(git rev-parse --short HEAD), $(git rev-list --count HEAD) commits, $(git ls-files | wc -l) files"',
   'nm="$ws/node_modules"',
   `from=${HOST_NODE_MODULES_INSIDE}`,
-  `if [ -z "$(find "$nm" -mindepth 1 -maxdepth 1 -print -quit)" ] && [ -n "$(find "$from" -mindepth 1 -maxdepth 1 -print -quit 2>/dev/null)" ] && [ "$(node -p '${PLATFORM_EXPRESSION}')" = "$DEVSEC_HOST_PLATFORM" ]; then`,
+  `if [ -z "${firstEntryOf('$nm')}" ] && [ -n "${firstEntryOf('$from', { quiet: true })}" ] && [ "$(node -p '${PLATFORM_EXPRESSION}')" = "$DEVSEC_HOST_PLATFORM" ]; then`,
   '  cp -a "$from/." "$nm/" && echo "node_modules: copied from the host\'s install"',
   'fi',
 ].join('\n');
