@@ -9,7 +9,15 @@ import { finding, Finding } from '../../rules/registry';
 import { runtimeChoice, specFromComposeText } from '../../sandbox/spec';
 import { GVISOR_RUNTIME, RuntimeChoice } from '../../sandbox/vocabulary';
 import { visible } from '../../sandbox/visible';
-import { chooseRuntime, engineRuntimes, EngineRuntimes, GVISOR_REQUIRED_ARG, gvisorUsable, REGISTER_GVISOR } from '../engine/runtime';
+import {
+  chooseRuntime,
+  engineRuntimes,
+  EngineRuntimes,
+  GVISOR_REQUIRED_ARG,
+  GVISOR_WITHOUT_REQUIRED_ARG,
+  gvisorUsable,
+  REGISTER_GVISOR,
+} from '../engine/runtime';
 import { runCommand, Runner } from '../engine/run';
 import { PROBE_UID } from './live-answer';
 
@@ -59,8 +67,8 @@ export function kernelFindings(composeFile: string, text: string | null, runtime
       finding('shared-kernel', {
         ...at,
         severity: 'info',
-        message: `The engine runs gVisor (runsc) without ${GVISOR_REQUIRED_ARG}, under which a file below a read-only mount can be emptied from inside: the dev container stays on the host's kernel.`,
-        fix: `Add "${GVISOR_REQUIRED_ARG}" to runsc's "runtimeArgs" in /etc/docker/daemon.json and reload dockerd; up-worktree then runs the dev container on gVisor.`,
+        message: `The engine runs gVisor (runsc) without ${GVISOR_REQUIRED_ARG}, under which ${GVISOR_WITHOUT_REQUIRED_ARG.why}: the dev container stays on the host's kernel.`,
+        fix: `To mend the engine, ${GVISOR_WITHOUT_REQUIRED_ARG.fix}; up-worktree then runs the dev container on gVisor.`,
       }),
     ];
   if (choice === 'auto' && has === false)

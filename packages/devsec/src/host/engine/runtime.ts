@@ -31,6 +31,12 @@ export interface EngineRuntimes {
  */
 export const GVISOR_REQUIRED_ARG = '--directfs=false';
 
+/** Why, and how to mend an engine whose runsc lacks it: said by up, the refusal and the static audit. */
+export const GVISOR_WITHOUT_REQUIRED_ARG = {
+  why: 'a file below a read-only mount can be emptied from inside',
+  fix: `add "${GVISOR_REQUIRED_ARG}" to runsc's "runtimeArgs" in /etc/docker/daemon.json and reload dockerd`,
+};
+
 /** Whether the engine lists gVisor registered so that read-only mounts hold. */
 export function gvisorUsable(runtimes: EngineRuntimes): boolean {
   return runtimes.names.includes(GVISOR_RUNTIME) && (runtimes.gvisorArgs ?? []).includes(GVISOR_REQUIRED_ARG);
@@ -69,8 +75,7 @@ export function chooseRuntime(choice: RuntimeChoice, runtimes: EngineRuntimes, p
   if (choice === 'runsc' && !has && runtimes.names.includes(GVISOR_RUNTIME))
     throw new SandboxError(
       `Refusing to start: ${visible(project)}'s sandbox is generated with --runtime=runsc (gVisor), and the engine runs runsc without ${GVISOR_REQUIRED_ARG}: ` +
-        `with directfs, a file below a read-only mount can be emptied from inside. Add "${GVISOR_REQUIRED_ARG}" to runsc's "runtimeArgs" in /etc/docker/daemon.json ` +
-        `and reload dockerd (sudo systemctl reload docker, or kill -HUP its pid).`,
+        `with directfs, ${GVISOR_WITHOUT_REQUIRED_ARG.why}. To mend it, ${GVISOR_WITHOUT_REQUIRED_ARG.fix} (sudo systemctl reload docker, or kill -HUP its pid).`,
     );
   if (choice === 'runsc' && !has)
     throw new SandboxError(
@@ -110,8 +115,8 @@ export function kernelLine(runtime: string | undefined, runtimes: EngineRuntimes
   const name = runtime && RUNTIME_NAME.test(runtime) ? runtime : 'runc';
   if (runtimes.names.includes(GVISOR_RUNTIME) && !gvisorUsable(runtimes))
     return (
-      `Kernel: shared with the host (${name}): the engine's runsc runs without ${GVISOR_REQUIRED_ARG}, under which a file below a read-only ` +
-      `mount can be emptied from inside; add it to runsc's "runtimeArgs" in /etc/docker/daemon.json and reload dockerd for gVisor.`
+      `Kernel: shared with the host (${name}): the engine's runsc runs without ${GVISOR_REQUIRED_ARG}, under which ${GVISOR_WITHOUT_REQUIRED_ARG.why}; ` +
+      `for gVisor, ${GVISOR_WITHOUT_REQUIRED_ARG.fix}.`
     );
   return runtimes.names.includes(GVISOR_RUNTIME)
     ? `Kernel: shared with the host (${name}): the sandbox is generated with --runtime=runc; generate it again without it for gVisor.`
