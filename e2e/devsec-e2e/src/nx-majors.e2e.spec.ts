@@ -3,7 +3,8 @@
  * major makes one, its npm pointed at a local registry by the workspace's own .npmrc (Verdaccio,
  * npmjs behind it, our packed tarballs published to it), then `nx add @org/devsec` by name with
  * no --force and no --legacy-peer-deps. Asserted on each: one @nx/devkit in the tree (the
- * workspace's own, not a second one of ours), the secure-devcontainer generator, the inferred
+ * workspace's own, not a second one of ours; added by nx add where `nx init` made the workspace
+ * with none), the secure-devcontainer generator, the inferred
  * targets in `nx show project --json`, `nx sync` / `nx sync:check`, and the migrations run by
  * `nx migrate --run-migrations`.
  *
@@ -93,8 +94,7 @@ async function prepareMajor({ nx, create }: (typeof NX_MAJORS)[number], url: str
       await step('create', 'git', ['init', '-q']);
       await step('create', 'npx', ['-y', `nx@${nx}`, 'init', '--interactive=false'], { env: creating });
       writeFileSync(join(dir, '.gitignore'), 'node_modules\n.nx/cache\n.nx/workspace-data\n');
-      // nx init installs nx alone; a workspace with any Nx plugin has @nx/devkit of its major too.
-      await step('create', 'npm', ['install', '-D', '--no-audit', '--no-fund', `@nx/devkit@${nx.split('.')[0]}`], { env: creating });
+      // nx init installs nx alone, no @nx/devkit: nx add @org/devsec adds the workspace's own (asserted below).
     }
     // From here on the workspace's own .npmrc points npm at the registry, as a team's does at its mirror.
     writeFileSync(join(dir, '.npmrc'), `registry=${url}\n`);
@@ -210,6 +210,15 @@ describe.each(NX_MAJORS.map(({ nx }) => nx))('@org/devsec in an Nx %s workspace,
     expect(copies).toHaveLength(1);
     expect(copies[0]).toMatch(/\/node_modules\/@nx\/devkit@2[1-4]\.\d+\.\d+$/);
   });
+
+  if (NX_MAJORS.find((major) => major.nx === nx)?.create === 'nx-init') {
+    it("made by nx init alone (no @nx/devkit), got @nx/devkit of the workspace's nx major from nx add", () => {
+      const manifest = JSON.parse(readFileSync(join(ws().dir, 'package.json'), 'utf-8'));
+      const major = nx.split('.')[0];
+      expect(manifest.devDependencies['@nx/devkit']).toBe(`^${major}.0.0`);
+      expect(devkitCopies(ws().dir)).toEqual([expect.stringMatching(new RegExp(`^${join(ws().dir, 'node_modules/@nx/devkit')}@${major}\\.\\d+\\.\\d+$`))]);
+    });
+  }
 
   it('lists the inferred targets of the generated sandbox in nx show project --json', () => {
     expect(existsSync(join(ws().dir, 'apps/app/.devcontainer/docker-compose.yml'))).toBe(true);

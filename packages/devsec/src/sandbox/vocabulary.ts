@@ -19,6 +19,10 @@ import {
 /** npm names. */
 export const PLUGIN_PACKAGE = '@org/devsec';
 export const PROXY_PACKAGE = '@org/devsec-socket-proxy';
+/** The workspace's own devkit, the plugin's peer. */
+export const DEVKIT_PACKAGE = '@nx/devkit';
+/** The plugin's sync generator, registered in nx.json by init. */
+export const SYNC_GENERATOR = `${PLUGIN_PACKAGE}:sync`;
 
 /** Marks every container of a devsec stack (the dev container, its proxy, shared services). */
 export const MANAGED_LABEL = 'org.devsec.managed';

@@ -11,7 +11,7 @@
  */
 import { formatFiles, getProjects, joinPathFragments, Tree } from '@nx/devkit';
 import { readSpec, SandboxSpec } from '../../sandbox/spec';
-import { DEVCONTAINER_DIR, LEGACY_DOCKERFILE, PLUGIN_PACKAGE, SHARED_COMPOSE_FILE } from '../../sandbox/vocabulary';
+import { DEVCONTAINER_DIR, LEGACY_DOCKERFILE, SHARED_COMPOSE_FILE } from '../../sandbox/vocabulary';
 import { planLegacyDockerfile } from '../common/legacy-files';
 import { renderSandbox } from '../common/render';
 import { wireSharedServices } from '../secure-devcontainer/shared-wiring';
@@ -22,7 +22,6 @@ export interface SyncGeneratorResult {
   outOfSyncDetails?: string[];
 }
 
-export const SYNC_GENERATOR = `${PLUGIN_PACKAGE}:sync`;
 const VERSION: string = require('../../../package.json').version;
 
 export async function syncGenerator(tree: Tree): Promise<SyncGeneratorResult | undefined> {
