@@ -34,8 +34,13 @@ describe('detectPackageManager', () => {
   });
 
   it('takes Yarn 1 (its lockfile line, or a 1.x pin) as node_modules without a .yarnrc.yml', () => {
-    expect(detectPackageManager(files({ yarnLock: true, yarnLockV1: true }))).toEqual({ name: 'yarn', from: 'yarn.lock' });
-    expect(detectPackageManager(files({ yarnLock: true, packageJson: manifest('yarn@1.22.22') }))).toMatchObject({ name: 'yarn', version: '1.22.22' });
+    expect(detectPackageManager(files({ yarnLock: true, yarnLockV1: true }))).toEqual({ name: 'yarn', classic: true, from: 'yarn.lock' });
+    expect(detectPackageManager(files({ yarnLock: true, packageJson: manifest('yarn@1.22.22') }))).toMatchObject({
+      name: 'yarn',
+      version: '1.22.22',
+      classic: true,
+    });
+    expect(detectPackageManager(files({ yarnLock: true, packageJson: manifest('yarn@4.12.0'), yarnrc: 'nodeLinker: node-modules\n' })).classic).toBeUndefined();
   });
 
   it('refuses a field that disagrees with the only lockfile, and two lockfiles with no field', () => {

@@ -18,6 +18,8 @@ export interface PackageManager {
   version?: string;
   /** The hash corepack would check (`+sha512.<hex>`), when the field carries one. */
   hash?: { algorithm: 'sha1' | 'sha224' | 'sha256' | 'sha512'; hex: string };
+  /** Yarn 1 (classic): node_modules always, its own cache, `--frozen-lockfile` rather than `--immutable`. */
+  classic?: boolean;
   /** What told us (for messages). */
   from: string;
 }
@@ -105,5 +107,11 @@ export function detectPackageManager(files: WorkspaceFiles): PackageManager {
       );
     }
   }
-  return { name, ...(pinned ? { version: pinned.version } : {}), ...(pinned?.hash ? { hash: pinned.hash } : {}), from };
+  return {
+    name,
+    ...(pinned ? { version: pinned.version } : {}),
+    ...(pinned?.hash ? { hash: pinned.hash } : {}),
+    ...(name === 'yarn' && classic ? { classic: true } : {}),
+    from,
+  };
 }

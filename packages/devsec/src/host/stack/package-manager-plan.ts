@@ -9,20 +9,22 @@
  * what the host later runs.
  *
  * An install inside works offline only with the package manager's store: pnpm's store (where
- * node_modules/.modules.yaml says the host's install came from) and Yarn Berry's global cache
- * (from the host's environment only, never from the workspace's .yarnrc.yml, which the agent
- * writes) are mounted read-only beside the host's node_modules, and the fill copies them into the
- * stack's node_modules volume in the same `cp -a` (pnpm's store and its node_modules are hard
- * links of one another: one copy of each file). pnpm checks that node_modules came from the store
+ * node_modules/.modules.yaml says the host's install came from), Yarn Berry's global cache and
+ * Yarn 1's cache (both from the host's environment only, never from the workspace's .yarnrc.yml
+ * or .yarnrc, which the agent writes) are mounted read-only beside the host's node_modules, and
+ * the fill copies them into the stack's node_modules volume in the same `cp -a` (pnpm's store and
+ * its node_modules are hard links of one another: one copy of each file); of Yarn 1's cache only
+ * the entries yarn.lock names. pnpm checks that node_modules came from the store
  * it is given: the host writes a copy of its .modules.yaml naming the store's place inside.
  */
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, isAbsolute, join } from 'node:path';
+import { parse as parseYarnLockfile } from '@yarnpkg/lockfile';
 import { parseDocument } from 'yaml';
 import { SandboxError } from '../../sandbox/errors';
-import { HOST_PACKAGE_STORES_INSIDE, PACKAGE_MANAGER_INSIDE, PNPM_MODULES_YAML_INSIDE } from '../../sandbox/node-modules';
+import { HOST_PACKAGE_STORES_INSIDE, PACKAGE_MANAGER_INSIDE, PNPM_MODULES_YAML_INSIDE, YARN1_CACHE_INSIDE } from '../../sandbox/node-modules';
 import { detectPackageManager, PackageManager } from '../../sandbox/package-manager';
 import { visible } from '../../sandbox/visible';
 import { stateDir } from '../engine/state-dir';
@@ -34,6 +36,8 @@ export interface PackageManagerPlan {
   mounts: Mount[];
   /** The dev container's environment for it (PATH, where its store is inside). */
   environment: Record<string, string>;
+  /** Clone mode: the package stores, mounted in the container that seeds the clone rather than in the dev container. */
+  seedMounts?: Mount[];
 }
 
 /** The image's PATH (node images) behind the package manager's folder. */
@@ -62,7 +66,7 @@ export function detectWorkspacePackageManager(workspaceRoot: string): PackageMan
 function distribution(pm: PackageManager): { spec: string; bins: Record<string, string> } | undefined {
   if (!pm.version) return undefined;
   if (pm.name === 'pnpm') return { spec: `pnpm@${pm.version}`, bins: { pnpm: 'bin/pnpm.cjs', pnpx: 'bin/pnpx.cjs' } };
-  if (pm.name === 'yarn' && pm.version.startsWith('1.')) return { spec: `yarn@${pm.version}`, bins: { yarn: 'bin/yarn.js', yarnpkg: 'bin/yarn.js' } };
+  if (pm.classic) return { spec: `yarn@${pm.version}`, bins: { yarn: 'bin/yarn.js', yarnpkg: 'bin/yarn.js' } };
   if (pm.name === 'yarn') return { spec: `@yarnpkg/cli-dist@${pm.version}`, bins: { yarn: 'bin/yarn.js', yarnpkg: 'bin/yarn.js' } };
   return undefined; // npm: the image's own
 }
@@ -153,6 +157,42 @@ function yarnGlobalCache(env: NodeJS.ProcessEnv): string | undefined {
   return lstatSync(cache, { throwIfNoEntry: false })?.isDirectory() ? cache : undefined;
 }
 
+/** Yarn 1's cache on the host (`<YARN_CACHE_FOLDER or ~/.cache/yarn>/v6`), from the host's environment only. */
+function yarnClassicCache(env: NodeJS.ProcessEnv): string | undefined {
+  const home = env.HOME && isAbsolute(env.HOME) ? env.HOME : homedir();
+  const folder =
+    env.YARN_CACHE_FOLDER && isAbsolute(env.YARN_CACHE_FOLDER)
+      ? env.YARN_CACHE_FOLDER
+      : join(env.XDG_CACHE_HOME && isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : join(home, '.cache'), 'yarn');
+  const cache = join(folder, 'v6');
+  return lstatSync(cache, { throwIfNoEntry: false })?.isDirectory() ? cache : undefined;
+}
+
+/**
+ * The entries of Yarn 1's cache that yarn.lock names: Yarn 1 names an entry after the hash its
+ * lockfile's `resolved` URL carries (`npm-<name>-<version>-<sha1>-integrity`). The lockfile is
+ * the agent's to write in mount mode: all it can choose is which of the entries already mounted
+ * read-only get copied.
+ */
+function yarnClassicEntries(workspaceRoot: string, cache: string): string[] {
+  const text = readRegular(join(workspaceRoot, 'yarn.lock'));
+  if (text === undefined) return [];
+  let lock: ReturnType<typeof parseYarnLockfile>;
+  try {
+    lock = parseYarnLockfile(text);
+  } catch (error) {
+    throw new SandboxError(
+      `yarn.lock could not be read as Yarn 1's lockfile (${visible((error as Error).message.split('\n')[0])}): run yarn install on the host.`,
+    );
+  }
+  const hashes = new Set<string>();
+  for (const entry of Object.values(lock.object ?? {})) {
+    const hash = typeof entry?.resolved === 'string' ? /#([0-9a-f]{40})$/.exec(entry.resolved)?.[1] : undefined;
+    if (hash) hashes.add(hash);
+  }
+  return readdirSync(cache).filter((name) => name.split('-').some((part) => hashes.has(part)));
+}
+
 /**
  * What the dev container needs for the workspace's package manager: the release mounted
  * read-only and first on PATH, its store beside the host's node_modules, and where it is inside.
@@ -167,7 +207,7 @@ export function planPackageManager(
   const pm = detectWorkspacePackageManager(workspaceRoot);
   const mounts: Mount[] = [];
   const nodeModules = join(workspaceRoot, 'node_modules');
-  const environment: Record<string, string> = { DEVSEC_PACKAGE_MANAGER: pm.name === 'yarn' && pm.version?.startsWith('1.') ? 'yarn1' : pm.name };
+  const environment: Record<string, string> = { DEVSEC_PACKAGE_MANAGER: pm.classic ? 'yarn1' : pm.name };
   const release = ensureRelease(pm, options.run, env, options.fetch ?? true);
   if (release) {
     mounts.push({ source: release, target: PACKAGE_MANAGER_INSIDE, readOnly: true });
@@ -193,7 +233,18 @@ export function planPackageManager(
       environment.npm_config_store_dir = join(nodeModules, HOST_PACKAGE_STORES_INSIDE.pnpm.name);
     }
   }
-  if (pm.name === 'yarn' && !pm.version?.startsWith('1.')) {
+  if (pm.classic) {
+    const cache = yarnClassicCache(env);
+    const entries = cache ? yarnClassicEntries(workspaceRoot, cache) : [];
+    if (cache && entries.length > 0) {
+      const list = join(stackState, 'yarn1-cache-entries');
+      writeFileSync(list, `${entries.join('\n')}\n`, { mode: 0o644 });
+      chmodSync(list, 0o644);
+      mounts.push({ source: cache, target: YARN1_CACHE_INSIDE.path, readOnly: true }, { source: list, target: YARN1_CACHE_INSIDE.entries, readOnly: true });
+    }
+    environment.YARN_CACHE_FOLDER = join(nodeModules, YARN1_CACHE_INSIDE.name);
+  }
+  if (pm.name === 'yarn' && !pm.classic) {
     const cache = yarnGlobalCache(env);
     if (cache) mounts.push({ source: cache, target: `${HOST_PACKAGE_STORES_INSIDE.yarn.path}/cache`, readOnly: true });
     environment.YARN_GLOBAL_FOLDER = join(nodeModules, HOST_PACKAGE_STORES_INSIDE.yarn.name);
