@@ -168,7 +168,10 @@ export async function startSandbox(workspaceRoot: string, composeFile: string, o
     say.info(summary(stack, entries ?? []));
     const app = entries?.find((entry) => entry.Service === APP_SERVICE);
     // --workspace=clone: the volume filled with a clone at the first start (node_modules with it), before the fill looks at it.
-    const seeded = app && clone ? seedCloneWorkspaceOnce(stack.identity, stack.project, app.ID, previous.seed, stackStateDir(stack), say) : undefined;
+    const seeded =
+      app && clone
+        ? seedCloneWorkspaceOnce(stack.identity, stack.project, app.ID, previous.seed, stackStateDir(stack), say, runCommand, stack.packageManager?.seedMounts)
+        : undefined;
     const seed = seeded?.seed ?? previous.seed;
     if (clone) say.info(cloneNote(stack));
     // The clone's node_modules, copied from the host's install with it, is this container's fill.

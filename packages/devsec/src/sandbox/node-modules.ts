@@ -23,6 +23,13 @@ export const HOST_PACKAGE_STORES_INSIDE = {
   yarn: { path: '/devsec/.yarn-global', name: '.yarn-global' },
 } as const;
 
+/**
+ * Yarn 1's cache, read-only inside, and the list of its entries this workspace's yarn.lock names:
+ * the fill copies those (not every project's packages) into `<node_modules>/<name>/v6`, where
+ * YARN_CACHE_FOLDER points, so an install inside works offline (Yarn 1 installs only from its cache).
+ */
+export const YARN1_CACHE_INSIDE = { path: '/devsec/.yarn1-cache', name: '.yarn1-cache', entries: '/devsec/yarn1-cache-entries' } as const;
+
 /** The host's node_modules/.modules.yaml naming the store's place inside (pnpm checks it). */
 export const PNPM_MODULES_YAML_INSIDE = '/devsec/pnpm-modules.yaml';
 
@@ -37,6 +44,32 @@ export const firstEntryOf = (folder: string, { quiet = false } = {}) =>
   `$(find "${folder}" -mindepth 1 -maxdepth 1 -print -quit${quiet ? ' 2>/dev/null' : ''})`;
 
 /**
+ * Yarn 1's cache entries yarn.lock names (the list the host wrote), into the volume's cache
+ * where YARN_CACHE_FOLDER points; `$nm` is node_modules. Nothing when Yarn 1's cache is not mounted.
+ */
+export const COPY_YARN1_CACHE = [
+  `if [ -f ${YARN1_CACHE_INSIDE.entries} ]; then`,
+  `  mkdir -p "$nm/${YARN1_CACHE_INSIDE.name}/v6"`,
+  `  (cd ${YARN1_CACHE_INSIDE.path} && xargs -r -d '\\n' cp -a -t "$nm/${YARN1_CACHE_INSIDE.name}/v6/" < ${YARN1_CACHE_INSIDE.entries})`,
+  'fi',
+];
+
+/**
+ * The host's installed tree (`$from`) into node_modules (`$nm`) with the package stores mounted
+ * beside it (pnpm, Yarn Berry) in the same `cp -a`: files that are hard links of each other are
+ * copied once. pnpm checks that node_modules came from the store it is given: .modules.yaml names
+ * the store's place inside. Shared by the fill and clone mode's seed.
+ */
+export const COPY_HOST_INSTALL = [
+  'stores=""',
+  `for s in ${HOST_PACKAGE_STORES_INSIDE.pnpm.path} ${HOST_PACKAGE_STORES_INSIDE.yarn.path}; do if [ -d "$s" ]; then stores="$stores $s"; fi; done`,
+  'cp -a "$from/." $stores "$nm/"',
+  `if [ -f ${PNPM_MODULES_YAML_INSIDE} ]; then cp ${PNPM_MODULES_YAML_INSIDE} "$nm/.modules.yaml"; fi`,
+];
+
+const indented = (lines: string[]) => lines.map((line) => `  ${line}`);
+
+/**
  * Run inside as the container's user (by up-worktree, and by VS Code's postStartCommand): prints
  * one line saying what it did. DEVSEC_REFILL=1 empties the volume first.
  */
@@ -47,19 +80,17 @@ export const FILL_NODE_MODULES_SCRIPT = [
   'if [ "${DEVSEC_REFILL:-}" = 1 ]; then find "$nm" -mindepth 1 -maxdepth 1 -exec rm -rf {} +; fi',
   `if [ -n "${firstEntryOf('$nm')}" ]; then echo "node_modules: kept as it is (refill it from the host with --refill-node-modules)"; exit 0; fi`,
   `here=$(node -p '${PLATFORM_EXPRESSION}')`,
-  // The package store beside it (pnpm, Yarn Berry), in the same cp: files that are hard links of each other are copied once.
-  'stores=""',
-  `for s in ${HOST_PACKAGE_STORES_INSIDE.pnpm.path} ${HOST_PACKAGE_STORES_INSIDE.yarn.path}; do if [ -d "$s" ]; then stores="$stores $s"; fi; done`,
+  // Yarn 1's cache entries first: the install below (other platform) reads them too.
+  ...COPY_YARN1_CACHE,
   `if [ "$here" = "$DEVSEC_HOST_PLATFORM" ] && [ -n "${firstEntryOf('$from', { quiet: true })}" ]; then`,
-  '  cp -a "$from/." $stores "$nm/"',
-  `  if [ -f ${PNPM_MODULES_YAML_INSIDE} ]; then cp ${PNPM_MODULES_YAML_INSIDE} "$nm/.modules.yaml"; fi`,
+  ...indented(COPY_HOST_INSTALL),
   '  echo "node_modules: copied from the host\'s install ($here)"',
   'else',
   '  cd "$DEVSEC_WORKSPACE"',
   '  case "${DEVSEC_PACKAGE_MANAGER:-npm}" in',
   '    pnpm) how="pnpm install --frozen-lockfile"; pnpm install --frozen-lockfile --reporter=append-only ;;',
   '    yarn) how="yarn install --immutable"; yarn install --immutable ;;',
-  '    yarn1) how="yarn install --frozen-lockfile"; yarn install --frozen-lockfile --non-interactive ;;',
+  '    yarn1) how="yarn install --frozen-lockfile --offline"; yarn install --frozen-lockfile --offline --non-interactive ;;',
   '    *) how="npm ci"; npm ci --no-audit --no-fund --loglevel=error ;;',
   '  esac',
   '  echo "node_modules: installed with $how inside (the host is $DEVSEC_HOST_PLATFORM, this container $here)"',

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stubRunner } from '../../testing/stub-runner';
@@ -105,6 +105,32 @@ describe('clone mode on the host', () => {
       // The bundle was there for the clone, and is gone after it.
       expect(bundleDuringRun).toBe(true);
       expect(readdirSync(state)).toEqual([]);
+    });
+
+    it("copies the package stores with the host's node_modules: each mounted read-only in the seed container (pnpm, Yarn), only when there is a tree to copy", () => {
+      const root = mkdtempSync(join(tmpdir(), 'devsec-seed-ws-'));
+      try {
+        const stores = [
+          { source: '/home/u/.local/share/pnpm/store/v10', target: '/devsec/.pnpm-store/v10', readOnly: true },
+          { source: join(state, 'pnpm-modules.yaml'), target: '/devsec/pnpm-modules.yaml', readOnly: true },
+        ];
+        const withRoot = { workspaceRoot: root, branch: 'main', git: { ...identity.git, gitDir: join(root, '.git') } } as never;
+        const inspectAt = inspect.replace(/\/home\/u\/repo/g, root);
+        const seeded = (runner: ReturnType<typeof stubRunner>) => {
+          seedCloneWorkspace(withRoot, 'app', 'c0ffee', state, runner, stores);
+          return runner.calls.find((call) => call.startsWith('docker run'))!;
+        };
+        const stub = () => stubRunner([[/^docker inspect/, { stdout: inspectAt }], [/^docker run/, { stdout: '' }]]);
+        expect(seeded(stub())).not.toContain('target=/devsec/.pnpm-store');
+        mkdirSync(join(root, 'node_modules'));
+        const run = seeded(stub());
+        expect(run).toContain(`--mount type=bind,source=${root}/node_modules,target=/devsec/host-node_modules,readonly `);
+        expect(run).toContain('--mount type=bind,source=/home/u/.local/share/pnpm/store/v10,target=/devsec/.pnpm-store/v10,readonly ');
+        expect(run).toContain(`--mount type=bind,source=${state}/pnpm-modules.yaml,target=/devsec/pnpm-modules.yaml,readonly `);
+        expect(run).toContain('cp -a "$from/." $stores "$nm/"');
+      } finally {
+        rmSync(root, { recursive: true, force: true });
+      }
     });
 
     it('says what failed, and leaves no bundle behind', () => {

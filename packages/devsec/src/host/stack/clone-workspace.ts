@@ -15,11 +15,12 @@ import { lstatSync, mkdtempSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { isUnder } from '../../sandbox/paths';
 import { SandboxError } from '../../sandbox/errors';
-import { firstEntryOf, HOST_NODE_MODULES_INSIDE, PLATFORM_EXPRESSION } from '../../sandbox/node-modules';
+import { COPY_HOST_INSTALL, COPY_YARN1_CACHE, firstEntryOf, HOST_NODE_MODULES_INSIDE, PLATFORM_EXPRESSION } from '../../sandbox/node-modules';
 import type { Say } from '../../sandbox/say';
 import { visible, visibleText } from '../../sandbox/visible';
 import { APP_SERVICE, CONTAINER_USER, MANAGED_LABEL, PROJECT_LABEL, WORKSPACE_LABEL, WORKSPACE_VOLUME, WorkspaceMode } from '../../sandbox/vocabulary';
 import { hostPlatform, WorktreeIdentity } from '../git/worktree';
+import type { Mount } from '../git/git-mounts';
 import { runCommand, Runner } from '../engine/run';
 import type { FillRecord } from './worktree-state';
 
@@ -125,7 +126,9 @@ export const SEED_SCRIPT = [
   'nm="$ws/node_modules"',
   `from=${HOST_NODE_MODULES_INSIDE}`,
   `if [ -z "${firstEntryOf('$nm')}" ] && [ -n "${firstEntryOf('$from', { quiet: true })}" ] && [ "$(node -p '${PLATFORM_EXPRESSION}')" = "$DEVSEC_HOST_PLATFORM" ]; then`,
-  '  cp -a "$from/." "$nm/" && echo "node_modules: copied from the host\'s install"',
+  // With the package stores (pnpm, Yarn) as the fill copies them: an offline install inside works as in mount mode.
+  ...[...COPY_YARN1_CACHE, ...COPY_HOST_INSTALL].map((line) => `  ${line}`),
+  '  echo "node_modules: copied from the host\'s install"',
   'fi',
 ].join('\n');
 
@@ -145,6 +148,8 @@ export function seedCloneWorkspace(
   container: string,
   stateDir: string,
   run: Runner = runCommand,
+  /** The package stores copied with node_modules (PackageManagerPlan.seedMounts), read-only. */
+  storeMounts: Mount[] = [],
 ): string[] {
   const { workspaceRoot } = identity;
   const inspect = run('docker', ['inspect', '--type', 'container', container]);
@@ -193,6 +198,9 @@ export function seedCloneWorkspace(
       '--mount',
       mountOption(['type=bind', ['source', bundle], ['target', SEED_BUNDLE_INSIDE], 'readonly']),
       ...(copyFrom ? ['--mount', mountOption(['type=bind', ['source', hostNodeModules], ['target', HOST_NODE_MODULES_INSIDE], 'readonly'])] : []),
+      ...(copyFrom
+        ? storeMounts.flatMap((mount) => ['--mount', mountOption(['type=bind', ['source', mount.source], ['target', mount.target], 'readonly'])])
+        : []),
       '--env',
       `DEVSEC_WORKSPACE=${workspaceRoot}`,
       '--env',
@@ -235,10 +243,11 @@ export function seedCloneWorkspaceOnce(
   stateDir: string,
   say: Say,
   run: Runner = runCommand,
+  storeMounts: Mount[] = [],
 ): { seed: FillRecord; nodeModulesFilled: boolean } {
   if (previous?.container === container && previous.ok) return { seed: previous, nodeModulesFilled: false };
   const started = Date.now();
-  const lines = seedCloneWorkspace(identity, project, container, stateDir, run);
+  const lines = seedCloneWorkspace(identity, project, container, stateDir, run, storeMounts);
   for (const line of lines) say.info(line);
   if (lines.some((line) => line.startsWith('workspace: cloned'))) say.info(`workspace: filled in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return { seed: { container, ok: true }, nodeModulesFilled: lines.some((line) => line.startsWith('node_modules: copied')) };

@@ -332,7 +332,9 @@ export function prepareWorktree(
 
 /**
  * The workspace's package manager inside (package-manager-plan.ts). In clone mode the host's
- * node_modules is not beside the volume, so only the release is mounted. Outside a start
+ * node_modules is not beside the volume, so only the release is mounted in the dev container;
+ * the package stores go to the container that seeds the clone, which copies them with the host's
+ * node_modules (clone-workspace.ts). Outside a start
  * (down, VS Code's initializeCommand) nothing is fetched and nothing is refused.
  */
 function packageManagerFor(
@@ -345,7 +347,9 @@ function packageManagerFor(
 ): PackageManagerPlan | undefined {
   try {
     const plan = planPackageManager(workspaceRoot, stackStateDir(stack), { run, say, fetch: start });
-    return workspace === 'mount' ? plan : { ...plan, mounts: plan.mounts.filter((mount) => mount.target === PACKAGE_MANAGER_INSIDE) };
+    if (workspace === 'mount') return plan;
+    const release = (mount: Mount) => mount.target === PACKAGE_MANAGER_INSIDE;
+    return { ...plan, mounts: plan.mounts.filter(release), seedMounts: plan.mounts.filter((mount) => !release(mount)) };
   } catch (error) {
     if (start) throw error;
     return undefined;
