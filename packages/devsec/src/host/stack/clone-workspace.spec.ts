@@ -120,7 +120,11 @@ describe('clone mode on the host', () => {
           seedCloneWorkspace(withRoot, 'app', 'c0ffee', state, runner, stores);
           return runner.calls.find((call) => call.startsWith('docker run'))!;
         };
-        const stub = () => stubRunner([[/^docker inspect/, { stdout: inspectAt }], [/^docker run/, { stdout: '' }]]);
+        const stub = () =>
+          stubRunner([
+            [/^docker inspect/, { stdout: inspectAt }],
+            [/^docker run/, { stdout: '' }],
+          ]);
         expect(seeded(stub())).not.toContain('target=/devsec/.pnpm-store');
         mkdirSync(join(root, 'node_modules'));
         const run = seeded(stub());
