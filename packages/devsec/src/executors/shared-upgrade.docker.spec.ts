@@ -31,6 +31,7 @@ import * as tenantsModule from '../host/stack/tenants';
 import { planTenants, provisionTenants } from '../host/stack/tenants';
 import { PRESET_CAP_DROP, PRESET_PIDS_LIMIT } from '../generators/shared-service/presets';
 import type { ComposeModel } from '../sandbox/compose-model';
+import { sharedFileTrust } from '../sandbox/shared-trust';
 import { parse } from 'yaml';
 import downShared from './down-shared/executor';
 import downWorktree from './down-worktree/executor';
@@ -248,8 +249,8 @@ describeWithDocker('shared services per repository (F7), moved from an older ver
 
   it('refuses what an agent would try against another tenant’s schema or the server', () => {
     // Another worktree's tenant in the same MySQL, made as up-worktree makes it.
-    const shared = parse(readFileSync(join(ws.a.dir, 'docker-compose.shared.yml'), 'utf-8')) as ComposeModel;
-    const other = planTenants(shared, project.a, 'app', `app-other-${run}-00000000`)!;
+    const sharedText = readFileSync(join(ws.a.dir, 'docker-compose.shared.yml'), 'utf-8');
+    const other = planTenants(parse(sharedText) as ComposeModel, sharedFileTrust(sharedText), project.a, 'app', `app-other-${run}-00000000`)!;
     provisionTenants(other, { DEVSEC_MYSQL_PASSWORD: password('a') }, { info: () => undefined, warn: () => undefined, error: () => undefined } as never);
     const otherSchema = other.services[0].tenantDatabase!;
     root('a', `create table \`${otherSchema}\`.secret(v text); insert into \`${otherSchema}\`.secret values ('theirs')`);

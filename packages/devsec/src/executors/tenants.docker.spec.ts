@@ -6,7 +6,7 @@
  */
 import { ExecutorContext, logger } from '@nx/devkit';
 import { spawnSync } from 'node:child_process';
-import { chownSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chownSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FsTree, flushChanges } from 'nx/src/generators/tree';
@@ -347,6 +347,41 @@ describeWithDocker('a tenant per worktree in the shared services', () => {
     const status = dockerOk(['exec', sharedContainer('postgres'), 'cat', '/proc/1/status']);
     expect(/^Uid:\s+(\d+)/m.exec(status)![1]).toBe(dockerOk(['exec', sharedContainer('postgres'), 'id', '-u', 'postgres']).trim());
     expect(/^CapEff:\s+(\S+)/m.exec(status)![1]).toBe('0000000000000000');
+  });
+
+  it('refuses a tenant from a shared file a merged commit edited (POSTGRES_DB at another database): up-worktree and reset-data name the file and the restamp, nothing is made', async () => {
+    // Another project's data on the same shared server.
+    admin('create database billing', 'postgres');
+    admin("create table invoices(secret text); insert into invoices values ('billing-only')", 'billing');
+    // The agent's branch, merged as the host user merges it: the stamp left as it was.
+    const file = join(second, 'docker-compose.shared.yml');
+    const before = readFileSync(file, 'utf-8');
+    const edited = before.replace(/^(\s+)POSTGRES_DB: app$/m, '$1POSTGRES_DB: billing');
+    expect(edited).not.toBe(before);
+    writeFileSync(file, edited);
+    expect(hostGit(second, 'commit', '-q', '-am', 'use the billing data').status).toBe(0);
+    const errors: string[] = [];
+    const spy = jest.spyOn(logger, 'error').mockImplementation((message) => void errors.push(String(message)));
+    try {
+      expect(await upWorktree({ composeFile }, context(second))).toEqual({ success: false });
+      expect(await resetData({ composeFile }, context(second, 'reset-data'))).toEqual({ success: false });
+    } finally {
+      spy.mockRestore();
+    }
+    expect(errors).toEqual([
+      expect.stringMatching(
+        /^Refusing: app's tenant in the shared postgres, redis is made, reset and removed as docker-compose\.shared\.yml says .*edited after @org\/devsec wrote it .*run nx g @org\/devsec:shared-service <preset>/,
+      ),
+      expect.stringMatching(/^Refusing: app's tenant in the shared postgres, redis/),
+    ]);
+    // No copy of billing for the tenant, and its own database as it was.
+    expect(admin(`select string_agg(datname, ',') from pg_database where datname like 'billing%'`, 'postgres')).toBe('billing');
+    expect(admin(`select count(*) from pg_database where datname = 'app_${tenants[second]}'`, 'postgres')).toBe('1');
+    // The merge undone: the worktree starts as before.
+    expect(hostGit(second, 'reset', '-q', '--hard', 'HEAD~1').status).toBe(0);
+    await up(second);
+    expect(psql(second, 'select name from team').stdout.trim()).toBe('alice');
+    admin('drop database billing', 'postgres');
   });
 
   it('down-worktree --volumes removes the tenant: its role, its database, its Redis user and keys', async () => {

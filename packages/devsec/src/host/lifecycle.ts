@@ -37,7 +37,7 @@ import { checkSharedLogins } from './stack/shared-logins';
 import { ensureSharedNetwork, namesTakenOnSharedNetwork, removeSharedNetworkIfUnused, sharedNetworkName } from './engine/shared-network';
 import { sharedStack } from './stack/shared-stack';
 import { fetchIntoHost, localImageId, privateGitSource, renderFetchSummary, waitingCommits } from './git/fetch';
-import { dropTenants, lockRedisAdministrators, provisionTenants, resetTenantData } from './stack/tenants';
+import { checkTenantPlan, dropTenants, lockRedisAdministrators, provisionTenants, resetTenantData } from './stack/tenants';
 import { buildInputsHash, buildSpecs, gateInputsHash, WorktreeState } from './stack/worktree-state';
 
 export type { Say };
@@ -89,6 +89,8 @@ export async function startSandbox(workspaceRoot: string, composeFile: string, o
     upstreamProxy: options.upstreamProxy,
     start: true,
   });
+  // A tenant the shared file wires but cannot be taken from: refused before the gate and the engine (tenants.ts).
+  checkTenantPlan(stack.tenants);
   const previous: WorktreeState = stack.state ?? {};
   const unsafeAllow = ruleList(options.unsafeAllow);
   // The gate: its rules on the model skipped only when everything they would read is what passed last time.
@@ -223,6 +225,8 @@ function sayEngine(engine: EngineProfile, say: Say): void {
 export async function stopSandbox(workspaceRoot: string, composeFile: string, options: { volumes?: boolean; images?: boolean }, say: Say): Promise<boolean> {
   preflight();
   const stack = prepareWorktree(workspaceRoot, composeFile, runCommand, say.info, { notStarting: true });
+  // --volumes removes the tenant too: refused before anything is removed, rather than half of it.
+  if (options.volumes) checkTenantPlan(stack.tenants);
   // The agent's own containers first: they hold the stack's children network, which down removes.
   sayRemoved(stack, 'made by the agent', say);
   const args = ['down', '--remove-orphans'];

@@ -239,7 +239,8 @@ export function prepareWorktree(
     ? ensureSharedSecrets(sharedName, sharedText, identity.gitCommonDir, say, process.env, redisAdministratorSecrets(sharedModel))
     : {};
   // The dev container gets its tenant's credentials (in the override file), and no administrator's but those without tenants.
-  const tenants = planTenants(sharedModel, sharedName, stack.project, identity.composeProjectName);
+  const sharedTrust = sharedFileTrust(sharedText);
+  const tenants = planTenants(sharedModel, sharedTrust, sharedName, stack.project, identity.composeProjectName);
   const definitions = checkedDefinitions(stack);
   writeFresh(join(devcontainerDir, ENV_FILE), sandboxEnvFile(identity, engine, administratorSecrets(tenants, secrets)), 0o600);
 
@@ -315,7 +316,7 @@ export function prepareWorktree(
     compose,
     state,
     nestedGit: nested,
-    sharedTrust: sharedFileTrust(sharedText),
+    sharedTrust,
     egress: egressModeOf(models),
     engine,
     mounts,

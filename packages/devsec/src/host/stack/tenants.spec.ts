@@ -5,19 +5,20 @@
  * Postgres, MySQL and Redis run are proven on the real engine (tenants.docker.spec.ts,
  * shared-upgrade.docker.spec.ts).
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import type { ComposeModel } from '../../sandbox/compose-model';
 import { SandboxError } from '../../sandbox/errors';
+import { sharedFileTrust } from '../../sandbox/shared-trust';
 import { workspaceWithProjects } from '../../testing/workspace';
 import { secureDevcontainerGenerator } from '../../generators/secure-devcontainer/generator';
 import { sharedServiceGenerator } from '../../generators/shared-service/generator';
 import { sharedLogins } from '../audit/live-audit';
 import type { CommandResult, Runner } from '../engine/run';
 import type { SandboxStack } from './sandbox-stack';
-import { mongoAuthenticate, mongoDropDatabase, mongoDropTenant, mongoEnsureTenant, mongoTenantExists, tenantName } from './tenant-statements';
+import { mongoAuthenticate, mongoDropDatabase, mongoDropTenant, mongoEnsureTenant, mongoTenantExists, pgCreateDatabase, tenantName } from './tenant-statements';
 import { administratorSecrets, dropTenants, planTenants, provisionTenants, resetTenantData, tenantEnvironment, tenantSecretsPath } from './tenants';
 
 const SHARED_PROJECT = 'ws-shared-1a2b3c4d';
@@ -71,15 +72,17 @@ const MONGOSH = [
 
 describe('a MongoDB tenant per worktree (unit-tested only: no MongoDB stand-in can be built from Debian)', () => {
   let model: ComposeModel;
+  let text: string;
   let state: string;
   let env: NodeJS.ProcessEnv;
-  const plan = () => planTenants(model, SHARED_PROJECT, 'app', COMPOSE_PROJECT, env)!;
+  const plan = () => planTenants(model, sharedFileTrust(text), SHARED_PROJECT, 'app', COMPOSE_PROJECT, env)!;
 
   beforeAll(async () => {
     const tree = workspaceWithProjects();
     await secureDevcontainerGenerator(tree, { project: 'app', skipFormat: true });
     await sharedServiceGenerator(tree, { preset: 'mongodb', skipFormat: true });
-    model = parse(tree.read('docker-compose.shared.yml', 'utf-8')!) as ComposeModel;
+    text = tree.read('docker-compose.shared.yml', 'utf-8')!;
+    model = parse(text) as ComposeModel;
   });
 
   const saved = process.env.XDG_STATE_HOME;
@@ -211,5 +214,85 @@ describe('a MongoDB tenant per worktree (unit-tested only: no MongoDB stand-in c
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
+  });
+});
+
+describe('tenants from a docker-compose.shared.yml edited since it was stamped (red team: a merged commit)', () => {
+  const ADMINS = { DEVSEC_POSTGRES_PASSWORD: 'pg-admin-1', DEVSEC_REDIS_PASSWORD: 'redis-admin-1' };
+  let tree: ReturnType<typeof workspaceWithProjects>;
+  let generated: string;
+  let state: string;
+  const saved = process.env.XDG_STATE_HOME;
+  /** What up-worktree plans from the file's text, as prepareWorktree reads it: its model and its stamp, from the same text. */
+  const plan = (text: string) => planTenants(parse(text) as ComposeModel, sharedFileTrust(text), SHARED_PROJECT, 'app', COMPOSE_PROJECT, process.env)!;
+  /** The commit the agent's branch brings: the Postgres template pointed at another database on the same server, the stamp left as it was. */
+  const merged = (text: string) => {
+    const edited = text.replace(/^(\s+)POSTGRES_DB: app$/m, '$1POSTGRES_DB: billing');
+    expect(edited).not.toBe(text);
+    return edited;
+  };
+
+  beforeAll(async () => {
+    tree = workspaceWithProjects();
+    await secureDevcontainerGenerator(tree, { project: 'app', skipFormat: true });
+    await sharedServiceGenerator(tree, { preset: 'postgres', skipFormat: true });
+    await sharedServiceGenerator(tree, { preset: 'redis', skipFormat: true });
+    generated = tree.read('docker-compose.shared.yml', 'utf-8')!;
+  });
+
+  beforeEach(() => {
+    state = mkdtempSync(join(tmpdir(), 'devsec-edited-tenants-'));
+    process.env.XDG_STATE_HOME = state;
+  });
+
+  afterEach(() => {
+    if (saved === undefined) delete process.env.XDG_STATE_HOME;
+    else process.env.XDG_STATE_HOME = saved;
+    rmSync(state, { recursive: true, force: true });
+  });
+
+  it('the generated file wires the tenant: a copy of app', () => {
+    const planned = plan(generated);
+    expect(planned.refused).toBeUndefined();
+    expect(planned.services.map((service) => [service.service, service.database, service.tenantDatabase ?? null])).toEqual([
+      ['postgres', 'app', `app_${TENANT}`],
+      ['redis', undefined, null],
+    ]);
+  });
+
+  it('up-worktree, reset-data and down-worktree --volumes refuse it, naming the file and the restamp, before the engine is asked anything', () => {
+    const planned = plan(merged(generated));
+    // Nothing of the file's is planned: no variable for the dev container, no administrator's password instead, no tenant password kept.
+    expect(planned.services).toEqual([]);
+    expect(tenantEnvironment(planned)).toEqual({});
+    expect(administratorSecrets(planned, ADMINS)).toEqual({});
+    expect(existsSync(tenantSecretsPath(SHARED_PROJECT))).toBe(false);
+    const refusal =
+      /^Refusing: app's tenant in the shared postgres, redis is made, reset and removed as docker-compose\.shared\.yml says .*docker-compose\.shared\.yml was edited after @org\/devsec wrote it \(its fingerprint no longer matches\).* run nx g @org\/devsec:shared-service <preset> for one of its services/;
+    for (const act of [provisionTenants, resetTenantData, dropTenants]) {
+      const stub = engine();
+      const { said, say: s } = say();
+      expect(() => act(planned, ADMINS, s, stub.run)).toThrow(SandboxError);
+      expect(() => act(planned, ADMINS, s, stub.run)).toThrow(refusal);
+      // No database made from billing (nor anything else asked of the shared services), nothing said as done.
+      expect(stub.calls).toEqual([]);
+      expect(said).toEqual([]);
+    }
+  });
+
+  it('an edit the user accepts (reviewed, then stamped again by shared-service) wires as before, from the edited database', async () => {
+    tree.write('docker-compose.shared.yml', merged(generated));
+    // RESTAMP's advice: shared-service for one of its services keeps the edit and stamps the file again.
+    await sharedServiceGenerator(tree, { preset: 'redis', skipFormat: true });
+    const accepted = tree.read('docker-compose.shared.yml', 'utf-8')!;
+    expect(accepted).toMatch(/^\s+POSTGRES_DB: billing$/m);
+    const planned = plan(accepted);
+    expect(planned.refused).toBeUndefined();
+    const [postgres] = planned.services;
+    expect(postgres).toMatchObject({ service: 'postgres', database: 'billing', tenantDatabase: `billing_${TENANT}`, seed: 'template' });
+    expect(tenantEnvironment(planned).DATABASE_URL).toMatch(new RegExp(`@postgres:5432/billing_${TENANT}$`));
+    const stub = engine();
+    provisionTenants(planned, ADMINS, say().say, stub.run);
+    expect(stub.calls.map((call) => call.input)).toContain(pgCreateDatabase(TENANT, `billing_${TENANT}`, 'billing', 'template'));
   });
 });

@@ -10,14 +10,20 @@
  * (its `x-devsec.preset`, or for a file written before it was recorded, its image). `custom`
  * services are left as they are. MongoDB's tenants are wired as MySQL's, but proven by unit tests
  * only (tenants.spec.ts): Debian has no MongoDB to build a stand-in from.
+ *
+ * Only from a file whose stamp matches (shared-trust.ts: the one door up-shared's inferred targets
+ * pass too): the database a tenant is copied from or named after, its port and its variable are
+ * the file's word, and an edit a merged commit brings could point them at another database on the
+ * same server (red team). Such a file is refused, naming it and how to stamp it again.
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { ComposeModel, ComposeService } from '../../sandbox/compose-model';
 import { SandboxError } from '../../sandbox/errors';
 import type { Say } from '../../sandbox/say';
+import type { SharedFileTrust } from '../../sandbox/shared-trust';
 import { visible, visibleText } from '../../sandbox/visible';
-import { COMPOSE_PROJECT_LABEL, COMPOSE_SERVICE_LABEL, OWNER_LABEL } from '../../sandbox/vocabulary';
+import { COMPOSE_PROJECT_LABEL, COMPOSE_SERVICE_LABEL, OWNER_LABEL, SHARED_COMPOSE_FILE } from '../../sandbox/vocabulary';
 import { runCommand, Runner } from '../engine/run';
 import { readStateFile, stateDir, stateKey, writeStateFile } from '../engine/state-dir';
 import { parseSecrets } from './secrets';
@@ -76,6 +82,8 @@ export interface TenantPlan {
   sharedProject: string;
   tenant: string;
   services: Array<TenantService & { password: string; url: string; tenantDatabase?: string; user?: string }>;
+  /** Why nothing is planned: the shared file wires tenants for the project, but is not one to take them from. */
+  refused?: string;
 }
 
 interface Wiring {
@@ -168,6 +176,8 @@ function writeTenantSecrets(path: string, values: Record<string, string>): void 
  */
 export function planTenants(
   model: ComposeModel | null | undefined,
+  /** Whether the shared file, as `model` was parsed from it, is one @org/devsec wrote (shared-trust.ts). */
+  trust: SharedFileTrust,
   /** The shared services' compose project (shared-project.ts). */
   sharedProject: string | undefined,
   project: string,
@@ -178,6 +188,18 @@ export function planTenants(
   const services = tenantServices(model, project);
   const tenant = tenantName(composeProject);
   if (services.length === 0) return { sharedProject, tenant, services: [] };
+  if (!trust.trusted) {
+    const names = services.map((service) => visible(service.service)).join(', ');
+    return {
+      sharedProject,
+      tenant,
+      services: [],
+      refused:
+        `Refusing: ${visible(project)}'s tenant in the shared ${names} is made, reset and removed as ${SHARED_COMPOSE_FILE} says (the database it is ` +
+        `copied from or named after, its port, the variable that carries its credentials), and that file is not one @org/devsec wrote or you stamped ` +
+        `again after review. ${trust.message}`,
+    };
+  }
   const path = tenantSecretsPath(sharedProject, env);
   const secrets = readTenantSecrets(path);
   let changed = false;
@@ -206,6 +228,11 @@ export function planTenants(
   });
   if (changed) writeTenantSecrets(path, secrets);
   return { sharedProject, tenant, services: planned };
+}
+
+/** Throws the plan's refusal, if it has one: before the engine is asked anything for it. */
+export function checkTenantPlan(plan: TenantPlan | undefined): void {
+  if (plan?.refused) throw new SandboxError(plan.refused);
 }
 
 /** The tenant's passwords forgotten (after its removal): a next tenant of the same name gets new ones. */
@@ -349,6 +376,7 @@ function createFromTemplate(container: string, service: TenantPlan['services'][n
  * the dev container still gets the tenant's credentials, never the administrator's.
  */
 export function provisionTenants(plan: TenantPlan | undefined, adminSecrets: Record<string, string>, say: Say, run: Runner = runCommand): void {
+  checkTenantPlan(plan);
   if (!plan) return;
   for (const service of plan.services) {
     const container = sharedServiceContainer(plan.sharedProject, service.service, run);
@@ -405,6 +433,7 @@ export function provisionTenants(plan: TenantPlan | undefined, adminSecrets: Rec
 
 /** The tenant removed from every wired service that runs (down-worktree --volumes), and its passwords forgotten. */
 export function dropTenants(plan: TenantPlan | undefined, adminSecrets: Record<string, string>, say: Say, run: Runner = runCommand): void {
+  checkTenantPlan(plan);
   if (!plan) return;
   let complete = true;
   for (const service of plan.services) {
@@ -451,6 +480,7 @@ function deleteRedisKeys(container: string, admin: string, tenant: string, run: 
  * again from the shared one (or empty), its Redis keys removed. The role and users stay.
  */
 export function resetTenantData(plan: TenantPlan | undefined, adminSecrets: Record<string, string>, say: Say, run: Runner = runCommand): boolean {
+  checkTenantPlan(plan);
   if (!plan || plan.services.length === 0) {
     say.warn('No shared Postgres, MySQL, MongoDB or Redis is wired to this sandbox: there is no tenant data to reset.');
     return true;
