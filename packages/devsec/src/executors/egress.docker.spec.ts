@@ -7,12 +7,10 @@
  * (the shared Postgres, docker through the socket proxy) still works. --egress=open restores a
  * route out, and says so.
  */
-import { createServer, Server } from 'node:http';
-import { AddressInfo } from 'node:net';
-import { networkInterfaces } from 'node:os';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeWithDocker, docker, dockerOk } from '../../../../tools/testing/docker';
+import { bridgeGateway, HostService, ownAddresses, startHostService } from '../../../../tools/testing/host-side';
 import { LISTED, outsideListedStack, POSTGRES_CLIENT, startOutsideServer, UNLISTED } from '../../../../tools/testing/egress-outside';
 import { captureOutput, COMPOSE_FILE, createSandboxStack, SandboxStackFixture } from '../../../../tools/testing/sandbox-stack';
 import audit from './audit/executor';
@@ -23,8 +21,7 @@ const REMOTE_HOST = 'git.devsec.test';
 
 describeWithDocker('egress: the agent reaches only the listed hosts, through the egress proxy', () => {
   let stack: SandboxStackFixture;
-  let hostServer: Server;
-  let hostPort: number;
+  let hostService: HostService;
   let outside: string;
   const inside = (script: string) => stack.inside(script);
   /** A direct TCP connection from inside: connected, refused (both: a route), or why not. */
@@ -42,19 +39,12 @@ describeWithDocker('egress: the agent reaches only the listed hosts, through the
   const hostSideAddresses = () => {
     const networks = JSON.parse(dockerOk(['inspect', stack.app, '--format', '{{json .NetworkSettings.Networks}}'])) as Record<string, { Gateway: string }>;
     const gateways = Object.values(networks).map((settings) => settings.Gateway);
-    const bridge = dockerOk(['network', 'inspect', 'bridge', '--format', '{{range .IPAM.Config}}{{.Gateway}}{{end}}']).trim();
-    const own = Object.values(networkInterfaces())
-      .flat()
-      .filter((entry) => entry && entry.family === 'IPv4' && !entry.internal)
-      .map((entry) => entry!.address);
-    return [...new Set([...gateways, bridge, ...own].filter(Boolean))];
+    return [...new Set([...gateways, bridgeGateway(), ...ownAddresses()].filter(Boolean))];
   };
 
   beforeAll(async () => {
     // A host service listening on every address: what a sandbox must not reach.
-    hostServer = createServer((_request, response) => response.end('host service'));
-    await new Promise<void>((resolve) => hostServer.listen(0, '0.0.0.0', resolve));
-    hostPort = (hostServer.address() as AddressInfo).port;
+    hostService = await startHostService();
 
     stack = await createSandboxStack(
       'egress',
@@ -66,7 +56,7 @@ describeWithDocker('egress: the agent reaches only the listed hosts, through the
   });
 
   afterAll(async () => {
-    hostServer?.close();
+    hostService?.close();
     await stack?.stop();
   });
 
@@ -95,11 +85,11 @@ describeWithDocker('egress: the agent reaches only the listed hosts, through the
       outside,
       'node',
       '-e',
-      `require('net').connect(${hostPort},'${addresses[addresses.length - 1]}').on('connect',()=>{console.log('connected');process.exit()}).on('error',e=>{console.log(e.code);process.exit()})`,
+      `require('net').connect(${hostService.port},'${addresses[addresses.length - 1]}').on('connect',()=>{console.log('connected');process.exit()}).on('error',e=>{console.log(e.code);process.exit()})`,
     ]);
     expect(control.stdout.trim()).toBe('connected');
     for (const address of [...addresses, '1.1.1.1']) {
-      const outcome = connectInside(address, address === '1.1.1.1' ? 443 : hostPort);
+      const outcome = connectInside(address, address === '1.1.1.1' ? 443 : hostService.port);
       expect([address, outcome]).toEqual([address, expect.stringMatching(/^(EHOSTUNREACH|ENETUNREACH|silent)$/)]);
     }
   });
@@ -165,6 +155,6 @@ describeWithDocker('egress: the agent reaches only the listed hosts, through the
     const said = await up();
     expect(said).toMatch(/EGRESS OPEN: app's sandbox was generated with --egress=open/);
     const gateway = JSON.parse(dockerOk(['inspect', stack.app, '--format', '{{json .NetworkSettings.Networks}}']))[`${stack.project}_egress`].Gateway;
-    expect(connectInside(gateway, hostPort)).toBe('connected');
+    expect(connectInside(gateway, hostService.port)).toBe('connected');
   });
 });
