@@ -90,8 +90,8 @@ export interface SandboxStackFixture {
   upShared: () => Promise<{ success: boolean }>;
   /** up-worktree, with what its logger said: the info lines, the errors, and every line (info, warn, error) in order; Compose's output stays printed. */
   up: (options?: Partial<UpWorktreeExecutorSchema>) => Promise<{ success: boolean; lines: string[]; errors: string; said: string }>;
-  /** A shell script run inside the dev container as its user, in the workspace. */
-  inside: (script: string) => Run;
+  /** A shell script run inside the dev container as its user, in the workspace (`timeout` ms, docker's default otherwise). */
+  inside: (script: string, timeout?: number) => Run;
   /** git on the host, as the checkout's owner runs it. */
   hostGit: (...args: string[]) => SpawnSyncReturns<string>;
   /** Something of the suite's own to remove first when the stack stops (a container on one of the stack's networks). */
@@ -155,7 +155,7 @@ export async function createSandboxStack(suite: string, options: SandboxStackOpt
       fixture.app = `${fixture.project}-app-1`;
       return { success: result.success, lines: lines.info, errors: lines.error.join('\n'), said };
     },
-    inside: (script) => docker(['exec', '-u', 'node', '-w', dir, fixture.app, 'bash', '-c', script]),
+    inside: (script, timeout) => docker(['exec', '-u', 'node', '-w', dir, fixture.app, 'bash', '-c', script], { timeout }),
     hostGit: (...args) =>
       spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], {
         cwd: dir,
