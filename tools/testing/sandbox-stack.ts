@@ -9,12 +9,56 @@ import { secureDevcontainerGenerator } from '../../packages/devsec/src/generator
 import type { SecureDevcontainerGeneratorSchema } from '../../packages/devsec/src/generators/secure-devcontainer/schema';
 import downShared from '../../packages/devsec/src/executors/down-shared/executor';
 import downWorktree from '../../packages/devsec/src/executors/down-worktree/executor';
+import upShared from '../../packages/devsec/src/executors/up-shared/executor';
 import upWorktree from '../../packages/devsec/src/executors/up-worktree/executor';
+import type { UpWorktreeExecutorSchema } from '../../packages/devsec/src/executors/up-worktree/schema';
 import { docker, Run } from './docker';
 import { CHECKOUT_UID, createSandboxWorkspace, installPlugin, SandboxWorkspace, trustCheckoutsAsRoot } from './sandbox-workspace';
 
 /** The compose file secure-devcontainer writes for the fixture's project `app`. */
 export const COMPOSE_FILE = 'apps/app/.devcontainer/docker-compose.yml';
+
+/** What an executor said while `captureOutput` ran it. */
+export interface Captured<T> {
+  result: T;
+  /** The logger's lines of each level. */
+  lines: Record<'info' | 'warn' | 'error', string[]>;
+  /** The logger's lines of every level, in order, a line each. */
+  said: string;
+  /** What it wrote to stdout (a report), as written. */
+  printed: string;
+  /** Both, in order, a line or chunk each. */
+  text: string;
+}
+
+/**
+ * Runs an executor with the logger and stdout captured (not printed): its result and what it
+ * said. `stdout: false` leaves stdout printed (Compose's output, in the suite's log).
+ */
+export async function captureOutput<T>(body: () => Promise<T>, capture: { stdout: boolean } = { stdout: true }): Promise<Captured<T>> {
+  const entries: { from: 'info' | 'warn' | 'error' | 'stdout'; text: string }[] = [];
+  const spies = [
+    ...(['info', 'warn', 'error'] as const).map((from) =>
+      jest.spyOn(logger, from).mockImplementation((...args: unknown[]) => void entries.push({ from, text: String(args[0]) })),
+    ),
+    ...(capture.stdout
+      ? [jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => Boolean(entries.push({ from: 'stdout', text: String(chunk) })))]
+      : []),
+  ];
+  try {
+    const result = await body();
+    const texts = (keep: (from: string) => boolean) => entries.filter((entry) => keep(entry.from)).map((entry) => entry.text);
+    return {
+      result,
+      lines: { info: texts((from) => from === 'info'), warn: texts((from) => from === 'warn'), error: texts((from) => from === 'error') },
+      said: texts((from) => from !== 'stdout').join('\n'),
+      printed: texts((from) => from === 'stdout').join(''),
+      text: texts(() => true).join('\n'),
+    };
+  } finally {
+    spies.forEach((spy) => spy.mockRestore());
+  }
+}
 
 /**
  * One sandbox on the real engine for a suite: a workspace of its own (one Nx project `app`), the
@@ -26,6 +70,10 @@ export const COMPOSE_FILE = 'apps/app/.devcontainer/docker-compose.yml';
  */
 export interface SandboxStackFixture {
   ws: SandboxWorkspace;
+  /** The run's id, in every name. */
+  run: string;
+  /** A name of this suite's run for a thing of the suite's own: `devsec-<suite>-<what>-<run>`. */
+  name: (what: string) => string;
   dir: string;
   stateHome: string;
   /** HOME for git run as the checkout's user. */
@@ -36,16 +84,24 @@ export interface SandboxStackFixture {
   /** The dev container's name, known after the first `up()`. */
   app: string;
   context: (targetName?: string) => ExecutorContext;
-  /** up-worktree, with what it said (info lines, errors). */
-  up: () => Promise<{ success: boolean; lines: string[]; errors: string }>;
-  /** A shell script run inside the dev container as its user, in the workspace. */
-  inside: (script: string) => Run;
+  /** secure-devcontainer again on the workspace (not committed): `project: 'app'` and the suite's network beside `options`. */
+  generate: (options?: Partial<SecureDevcontainerGeneratorSchema>) => Promise<void>;
+  /** up-shared, as a user would run it before up-worktree. */
+  upShared: () => Promise<{ success: boolean }>;
+  /** up-worktree, with what its logger said: the info lines, the errors, and every line (info, warn, error) in order; Compose's output stays printed. */
+  up: (options?: Partial<UpWorktreeExecutorSchema>) => Promise<{ success: boolean; lines: string[]; errors: string; said: string }>;
+  /** A shell script run inside the dev container as its user, in the workspace (`timeout` ms, docker's default otherwise). */
+  inside: (script: string, timeout?: number) => Run;
   /** git on the host, as the checkout's owner runs it. */
   hostGit: (...args: string[]) => SpawnSyncReturns<string>;
+  /** Something of the suite's own to remove first when the stack stops (a container on one of the stack's networks). */
+  atStop: (remove: () => void) => void;
   stop: () => Promise<void>;
 }
 
 export interface SandboxStackOptions {
+  /** The run's id, for a suite that names things of its own before the stack is made (default: a new one). */
+  run?: string;
   /** Options of secure-devcontainer beside `project: 'app'` and the suite's network. */
   generator?: Partial<SecureDevcontainerGeneratorSchema>;
   /** Runs on the generated tree before it is written (more generators). */
@@ -57,7 +113,7 @@ export interface SandboxStackOptions {
 }
 
 export async function createSandboxStack(suite: string, options: SandboxStackOptions = {}): Promise<SandboxStackFixture> {
-  const run = Math.random().toString(36).slice(2, 8);
+  const run = options.run ?? Math.random().toString(36).slice(2, 8);
   const network = `devsec-${suite}-${run}`;
   const stateHome = mkdtempSync(join(tmpdir(), `devsec-${suite}-state-`));
   const home = mkdtempSync(join(tmpdir(), `devsec-${suite}-home-`));
@@ -67,17 +123,23 @@ export async function createSandboxStack(suite: string, options: SandboxStackOpt
   const ws = createSandboxWorkspace(`devsec-${suite}-`, `${suite}-${run}`);
   const dir = ws.dir;
   installPlugin(dir);
-  const tree = new FsTree(dir, false);
-  await secureDevcontainerGenerator(tree, { project: 'app', network, skipFormat: true, ...options.generator });
-  await options.tree?.(tree);
-  flushChanges(dir, tree.listChanges());
+  const generate = async (more: Partial<SecureDevcontainerGeneratorSchema> = {}, alsoOn?: (tree: Tree) => Promise<void> | void) => {
+    const tree = new FsTree(dir, false);
+    await secureDevcontainerGenerator(tree, { project: 'app', network, skipFormat: true, ...more });
+    await alsoOn?.(tree);
+    flushChanges(dir, tree.listChanges());
+  };
+  await generate(options.generator, options.tree);
   options.prepare?.(dir, ws);
   ws.git('add', '-A');
   ws.git('commit', '-q', '-m', 'sandbox');
   options.committed?.(ws);
 
+  const removals: Array<() => void> = [];
   const fixture: SandboxStackFixture = {
     ws,
+    run,
+    name: (what) => `devsec-${suite}-${what}-${run}`,
     dir,
     stateHome,
     home,
@@ -85,22 +147,15 @@ export async function createSandboxStack(suite: string, options: SandboxStackOpt
     project: '',
     app: '',
     context: (targetName = 'up-worktree') => ({ root: dir, cwd: dir, projectName: 'app', targetName, isVerbose: false }) as ExecutorContext,
-    up: async () => {
-      const errors: string[] = [];
-      const lines: string[] = [];
-      const error = jest.spyOn(logger, 'error').mockImplementation((message) => void errors.push(String(message)));
-      const info = jest.spyOn(logger, 'info').mockImplementation((message) => void lines.push(String(message)));
-      try {
-        const result = await upWorktree({ composeFile: COMPOSE_FILE }, fixture.context());
-        fixture.project = readFileSync(join(dir, 'apps/app/.devcontainer/.env'), 'utf-8').match(/COMPOSE_PROJECT_NAME=(\S+)/)![1];
-        fixture.app = `${fixture.project}-app-1`;
-        return { success: result.success, lines, errors: errors.join('\n') };
-      } finally {
-        error.mockRestore();
-        info.mockRestore();
-      }
+    generate: (more) => generate(more),
+    upShared: () => upShared({}, fixture.context('up-shared')),
+    up: async (more = {}) => {
+      const { result, lines, said } = await captureOutput(() => upWorktree({ composeFile: COMPOSE_FILE, ...more }, fixture.context()), { stdout: false });
+      fixture.project = readFileSync(join(dir, 'apps/app/.devcontainer/.env'), 'utf-8').match(/COMPOSE_PROJECT_NAME=(\S+)/)![1];
+      fixture.app = `${fixture.project}-app-1`;
+      return { success: result.success, lines: lines.info, errors: lines.error.join('\n'), said };
     },
-    inside: (script) => docker(['exec', '-u', 'node', '-w', dir, fixture.app, 'bash', '-c', script]),
+    inside: (script, timeout) => docker(['exec', '-u', 'node', '-w', dir, fixture.app, 'bash', '-c', script], { timeout }),
     hostGit: (...args) =>
       spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], {
         cwd: dir,
@@ -109,7 +164,9 @@ export async function createSandboxStack(suite: string, options: SandboxStackOpt
         gid: CHECKOUT_UID,
         env: { ...process.env, HOME: home },
       }),
+    atStop: (remove) => void removals.push(remove),
     stop: async () => {
+      for (const remove of removals) remove();
       await downWorktree({ composeFile: COMPOSE_FILE, volumes: true, images: true }, fixture.context());
       await downShared({ volumes: true }, fixture.context());
       docker(['network', 'rm', network]);

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { describeWithDocker, docker, dockerOk, requireImage, ROOTFS_IMAGE } from '../../../tools/testing/docker';
-import { RunningProxy, startProxy } from './proxy-process';
+import { RunningProxy, stackProxyEnv, startProxy } from './proxy-process';
 import { rawExchange, statusCodes } from './raw-http';
 
 jest.setTimeout(180_000);
@@ -218,16 +218,7 @@ describeWithDocker('proxy against a corpus of dangerous raw requests', () => {
       '-c',
       'printenv FILE_SECRET > /secret.txt; printenv FILE_SECRET > /etc/shadow; exec sleep infinity',
     ]).trim();
-    proxy = await startProxy({
-      SOCKET_PATH: '/var/run/docker.sock',
-      CONTAINERS: '1',
-      IMAGES: '1',
-      INFO: '1',
-      NETWORKS: '1',
-      VOLUMES: '1',
-      SCOPE_LABEL: scopeLabel,
-      LOG_LEVEL: 'warn',
-    });
+    proxy = await startProxy(stackProxyEnv(scopeLabel, { LOG_LEVEL: 'warn' }));
   });
 
   afterAll(async () => {

@@ -7,7 +7,7 @@
  */
 import { decide } from '../src/docker/policy';
 import { startFakeUpstream } from './fake-upstream';
-import { RunningProxy, startProxy } from './proxy-process';
+import { RunningProxy, stackProxyEnv, startProxy } from './proxy-process';
 import { rawExchange } from './raw-http';
 
 jest.setTimeout(300_000);
@@ -211,16 +211,7 @@ describe('mutation fuzz against the proxy binary', () => {
 
   beforeAll(async () => {
     upstream = await startFakeUpstream(scope);
-    proxy = await startProxy({
-      SOCKET_PATH: upstream.socketPath,
-      CONTAINERS: '1',
-      IMAGES: '1',
-      INFO: '1',
-      NETWORKS: '1',
-      VOLUMES: '1',
-      SCOPE_LABEL: 'com.docker.compose.project=fuzz,org.devsec.scope=fuzz',
-      LOG_LEVEL: 'error',
-    });
+    proxy = await startProxy(stackProxyEnv('com.docker.compose.project=fuzz,org.devsec.scope=fuzz', { LOG_LEVEL: 'error' }, upstream.socketPath));
   });
 
   afterAll(async () => {

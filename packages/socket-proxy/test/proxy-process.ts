@@ -2,6 +2,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { READ_SWITCHES } from '../src/common/vocabulary';
 
 const PACKAGE = join(__dirname, '..');
 const REPO_ROOT = join(PACKAGE, '..', '..');
@@ -34,6 +35,18 @@ export interface RunningProxy {
   child: ChildProcess;
   output: () => string;
   stop: () => Promise<void>;
+}
+
+/**
+ * The proxy's environment as a generated stack sets it: every read switch on (those off by the
+ * proxy's default turned on), reading `upstream` (the engine's socket unless given), scoped by
+ * `scopeLabel`; a suite's own settings in `more`.
+ */
+export function stackProxyEnv(scopeLabel: string, more: Record<string, string> = {}, upstream = '/var/run/docker.sock'): Record<string, string> {
+  const switchedOn = Object.entries(READ_SWITCHES)
+    .filter(([, onByDefault]) => !onByDefault)
+    .map(([name]) => [name, '1']);
+  return { SOCKET_PATH: upstream, ...Object.fromEntries(switchedOn), SCOPE_LABEL: scopeLabel, ...more };
 }
 
 /** Starts the real proxy binary on a unix socket in a temp folder, with a clean environment. */

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { describeWithDocker, docker, dockerOk, engineEventsSince, engineNow, requireImage, ROOTFS_IMAGE } from '../../../tools/testing/docker';
-import { RunningProxy, startProxy } from './proxy-process';
+import { RunningProxy, stackProxyEnv, startProxy } from './proxy-process';
 
 jest.setTimeout(120_000);
 
@@ -61,16 +61,7 @@ describeWithDocker('socket proxy with the real docker CLI', () => {
       ].join('\n'),
     );
     dockerOk(['compose', '-p', composeProject, 'up', '-d'], { cwd: composeDir });
-    proxy = await startProxy({
-      SOCKET_PATH: '/var/run/docker.sock',
-      CONTAINERS: '1',
-      IMAGES: '1',
-      INFO: '1',
-      NETWORKS: '1',
-      VOLUMES: '1',
-      SCOPE_LABEL: scopeLabel,
-      LOG_LEVEL: 'info',
-    });
+    proxy = await startProxy(stackProxyEnv(scopeLabel, { LOG_LEVEL: 'info' }));
   });
 
   afterAll(async () => {

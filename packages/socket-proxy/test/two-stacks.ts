@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { docker, dockerOk, ROOTFS_IMAGE } from '../../../tools/testing/docker';
-import { RunningProxy, startProxy } from './proxy-process';
+import { RunningProxy, stackProxyEnv, startProxy } from './proxy-process';
 
 export const POSTGRES_IMAGE = 'postgres:17';
 
@@ -42,8 +42,6 @@ export interface TwoStacks {
   ids: Map<string, string>;
   remove: () => Promise<void>;
 }
-
-const PROXY_SWITCHES = { CONTAINERS: '1', IMAGES: '1', INFO: '1', NETWORKS: '1', VOLUMES: '1', LOG_LEVEL: 'error' };
 
 function stackFiles(dir: string, project: string, network: string, logOption: string): string[] {
   const labels = ['    labels:', '      org.devsec.managed: "true"', '      org.devsec.project: app'];
@@ -169,7 +167,7 @@ export async function startTwoStacks(): Promise<TwoStacks> {
       return `${logs.stdout}${logs.stderr}`.includes('ready to accept connections');
     });
     const withProxy = async (stack: Omit<Stack, 'proxy'>): Promise<Stack> => {
-      const proxy = await startProxy({ SOCKET_PATH: '/var/run/docker.sock', SCOPE_LABEL: stack.scope, ...PROXY_SWITCHES });
+      const proxy = await startProxy(stackProxyEnv(stack.scope, { LOG_LEVEL: 'error' }));
       proxies.push(proxy);
       return { ...stack, proxy };
     };

@@ -6,7 +6,7 @@
  * that start a proxy load proxy-process.ts.
  */
 import { docker, dockerOk, ROOTFS_IMAGE } from '../../../tools/testing/docker';
-import { RunningProxy, startProxy } from './proxy-process';
+import { RunningProxy, stackProxyEnv, startProxy } from './proxy-process';
 
 export interface WriteSuite {
   /** The owner label's value: the suite's own prefix. */
@@ -30,19 +30,14 @@ export function ownedBy(owner: string, kind: 'container' | 'network' | 'volume')
 export async function startWriteProxy(suite: WriteSuite): Promise<RunningProxy> {
   dockerOk(['network', 'create', '--internal', suite.children]);
   dockerOk(['run', '-d', '--name', suite.devContainer, '--label', `com.docker.compose.project=${suite.owner}`, ROOTFS_IMAGE, 'sleep', 'infinity']);
-  return startProxy({
-    SOCKET_PATH: '/var/run/docker.sock',
-    CONTAINERS: '1',
-    IMAGES: '1',
-    INFO: '1',
-    NETWORKS: '1',
-    VOLUMES: '1',
-    SCOPE_LABEL: suite.scopeLabel,
-    WRITE_POLICY: '1',
-    WRITE_OWNER: suite.owner,
-    CHILDREN_NETWORK: suite.children,
-    MAX_CHILDREN: '4',
-  });
+  return startProxy(
+    stackProxyEnv(suite.scopeLabel, {
+      WRITE_POLICY: '1',
+      WRITE_OWNER: suite.owner,
+      CHILDREN_NETWORK: suite.children,
+      MAX_CHILDREN: '4',
+    }),
+  );
 }
 
 /** Stops the proxy, then removes what the agent made (the owner label), the stack container and the children network. */

@@ -10,7 +10,6 @@
  * --caCerts is trusted by node and git inside; a CA planted in the workspace file from inside
  * refuses the next start.
  */
-import { ExecutorContext, logger } from '@nx/devkit';
 import { execFile, execFileSync } from 'node:child_process';
 import { createServer as createHttpServer, IncomingMessage, Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -18,19 +17,14 @@ import type { AddressInfo, Socket } from 'node:net';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FsTree, flushChanges } from 'nx/src/generators/tree';
 import { describeWithDocker, docker, dockerOk } from '../../../../tools/testing/docker';
-import { createSandboxWorkspace, installPlugin, SandboxWorkspace, trustCheckoutsAsRoot } from '../../../../tools/testing/sandbox-workspace';
-import { secureDevcontainerGenerator } from '../generators/secure-devcontainer/generator';
+import { captureOutput, COMPOSE_FILE, createSandboxStack, SandboxStackFixture } from '../../../../tools/testing/sandbox-stack';
 import audit from './audit/executor';
-import downWorktree from './down-worktree/executor';
-import upWorktree from './up-worktree/executor';
 
 jest.setTimeout(300_000);
 
 const run = Math.random().toString(36).slice(2, 8);
 const prefix = `devsec-ce-${run}`;
-const composeFile = 'apps/app/.devcontainer/docker-compose.yml';
 const MIRROR = 'mirror.corp.test';
 const INTERNAL = 'internal.corp.test';
 const TLS_HOST = 'tls.corp.test';
@@ -44,10 +38,7 @@ const SHA = '0123456789abcdef0123456789abcdef01234567';
 const pkt = (line: string) => (line.length + 4).toString(16).padStart(4, '0') + line;
 
 describeWithDocker('egress for companies: private hosts, an upstream proxy, a CA of your own', () => {
-  let ws: SandboxWorkspace;
-  let dir: string;
-  let project: string;
-  let stateHome: string;
+  let stack: SandboxStackFixture;
   let certs: string;
   let gateway: string;
   const servers: Server[] = [];
@@ -57,12 +48,10 @@ describeWithDocker('egress for companies: private hosts, an upstream proxy, a CA
   let mirrorPort: number;
   let tlsPort: number;
   let upstreamPort: number;
-  const context = (targetName = 'up-worktree') => ({ root: dir, cwd: dir, projectName: 'app', targetName, isVerbose: false }) as ExecutorContext;
-  const app = () => `${project}-app-1`;
   /** From inside, as the agent; asynchronous, so that the servers of this process answer meanwhile. */
   const inside = (script: string) =>
     new Promise<{ status: number; stdout: string; stderr: string }>((resolve) =>
-      execFile('docker', ['exec', '-u', 'node', '-w', dir, app(), 'bash', '-c', script], { timeout: 60_000 }, (error, stdout, stderr) =>
+      execFile('docker', ['exec', '-u', 'node', '-w', stack.dir, stack.app, 'bash', '-c', script], { timeout: 60_000 }, (error, stdout, stderr) =>
         resolve({ status: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr }),
       ),
     );
@@ -75,25 +64,9 @@ describeWithDocker('egress for companies: private hosts, an upstream proxy, a CA
       });
       server.listen(0, gateway, () => resolve((server.address() as AddressInfo).port));
     });
-  const up = async (options: Record<string, unknown> = {}) => {
-    const said: string[] = [];
-    const spies = (['info', 'warn', 'error'] as const).map((level) =>
-      jest.spyOn(logger, level).mockImplementation((...args: unknown[]) => void said.push(String(args[0]))),
-    );
-    try {
-      const result = await upWorktree({ composeFile, ...options }, context());
-      project = readFileSync(join(dir, 'apps/app/.devcontainer/.env'), 'utf-8').match(/COMPOSE_PROJECT_NAME=(\S+)/)![1];
-      return { success: result.success, said: said.join('\n') };
-    } finally {
-      spies.forEach((spy) => spy.mockRestore());
-    }
-  };
   const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: certs, stdio: 'pipe' });
 
   beforeAll(async () => {
-    stateHome = mkdtempSync(join(tmpdir(), `${prefix}-state-`));
-    process.env.XDG_STATE_HOME = stateHome;
-    trustCheckoutsAsRoot();
     // A network of this machine: its gateway is a private address of the host, where the "company" servers listen.
     dockerOk(['network', 'create', `${prefix}-corp`]);
     gateway = dockerOk(['network', 'inspect', `${prefix}-corp`, '--format', '{{range .IPAM.Config}}{{.Gateway}}{{end}}']).trim();
@@ -154,29 +127,24 @@ describeWithDocker('egress for companies: private hosts, an upstream proxy, a CA
     });
     upstreamPort = await listen(upstream);
 
-    ws = createSandboxWorkspace(`${prefix}-`, `ce-${run}`);
-    dir = ws.dir;
-    installPlugin(dir);
-    mkdirSync(join(dir, 'certs'));
-    writeFileSync(join(dir, CA_FILE), readFileSync(join(certs, 'corp-ca.pem')));
-    const tree = new FsTree(dir, false);
-    await secureDevcontainerGenerator(tree, {
-      project: 'app',
-      network: `${prefix}-shared`,
-      allowHosts: [`${MIRROR}:${mirrorPort}`, `${INTERNAL}:${mirrorPort}`, `${TLS_HOST}:${tlsPort}`, VIA_UPSTREAM],
-      allowPrivateHosts: [MIRROR, TLS_HOST],
-      caCerts: CA_FILE,
-      skipFormat: true,
-    });
-    flushChanges(dir, tree.listChanges());
-    // The egress proxy's resolver: the private names at the gateway; the upstream-bound name at a public address nobody dials.
-    writeFileSync(
-      join(dir, 'apps/app/.devcontainer/docker-compose.services.yml'),
-      `services:\n  egress-proxy:\n    extra_hosts:\n${[MIRROR, INTERNAL, TLS_HOST].map((name) => `      - "${name}:${gateway}"\n`).join('')}      - "${VIA_UPSTREAM}:93.184.216.34"\n`,
-    );
-    writeFileSync(
-      join(dir, 'tls-check.cjs'),
-      `const http = require('http'), tls = require('tls');
+    stack = await createSandboxStack('ce', {
+      run,
+      generator: {
+        allowHosts: [`${MIRROR}:${mirrorPort}`, `${INTERNAL}:${mirrorPort}`, `${TLS_HOST}:${tlsPort}`, VIA_UPSTREAM],
+        allowPrivateHosts: [MIRROR, TLS_HOST],
+        caCerts: CA_FILE,
+      },
+      prepare: (dir) => {
+        mkdirSync(join(dir, 'certs'));
+        writeFileSync(join(dir, CA_FILE), readFileSync(join(certs, 'corp-ca.pem')));
+        // The egress proxy's resolver: the private names at the gateway; the upstream-bound name at a public address nobody dials.
+        writeFileSync(
+          join(dir, 'apps/app/.devcontainer/docker-compose.services.yml'),
+          `services:\n  egress-proxy:\n    extra_hosts:\n${[MIRROR, INTERNAL, TLS_HOST].map((name) => `      - "${name}:${gateway}"\n`).join('')}      - "${VIA_UPSTREAM}:93.184.216.34"\n`,
+        );
+        writeFileSync(
+          join(dir, 'tls-check.cjs'),
+          `const http = require('http'), tls = require('tls');
 const proxy = new URL(process.env.HTTPS_PROXY);
 const [host, port] = process.argv.slice(2);
 http.request({ host: proxy.hostname, port: proxy.port, method: 'CONNECT', path: host + ':' + port, headers: { Host: host + ':' + port } })
@@ -190,13 +158,12 @@ http.request({ host: proxy.hostname, port: proxy.port, method: 'CONNECT', path: 
   })
   .end();
 `,
-    );
-    ws.git('add', '-A');
-    ws.git('commit', '-q', '-m', 'sandbox for a company network');
-    ws.chownToCheckoutUser();
+        );
+      },
+    });
     // The host user's shell: NO_PROXY for the company's own names; the proxy given with its credentials.
     process.env.NO_PROXY = '.corp.test';
-    const started = await up({ upstreamProxy: `http://alice:${PASSWORD}@${gateway}:${upstreamPort}` });
+    const started = await stack.up({ upstreamProxy: `http://alice:${PASSWORD}@${gateway}:${upstreamPort}` });
     if (!started.success) throw new Error(`up-worktree failed:\n${started.said}`);
     expect(started.said).toMatch(new RegExp(`Trusting inside the sandbox the CA certificates of ${CA_FILE}:\\n {2}CN=${prefix} corp CA`));
     expect(started.said).toContain(`The egress proxy leaves through http://${gateway}:${upstreamPort} (--upstreamProxy), except for .corp.test`);
@@ -207,14 +174,9 @@ http.request({ host: proxy.hostname, port: proxy.port, method: 'CONNECT', path: 
     delete process.env.NO_PROXY;
     for (const socket of sockets) socket.destroy();
     for (const server of servers) server.close();
-    if (dir) {
-      await downWorktree({ composeFile, volumes: true, images: true }, context('down-worktree'));
-      rmSync(dir, { recursive: true, force: true });
-    }
+    await stack?.stop();
     docker(['network', 'rm', `${prefix}-corp`]);
-    docker(['network', 'rm', `${prefix}-shared`]);
-    for (const path of [stateHome, certs]) if (path) rmSync(path, { recursive: true, force: true });
-    delete process.env.XDG_STATE_HOME;
+    if (certs) rmSync(certs, { recursive: true, force: true });
   });
 
   it('reaches a private host listed in both options, and refuses one listed only in --allowHosts before any byte reaches it', async () => {
@@ -246,19 +208,19 @@ http.request({ host: proxy.hostname, port: proxy.port, method: 'CONNECT', path: 
 
   it('keeps the credentials on the host side: not in the dev container, not in docker inspect from inside, not in any workspace file', async () => {
     expect((await inside('env')).stdout).not.toContain(PASSWORD);
-    const egress = await inside(`docker inspect ${project}-egress-proxy-1`);
+    const egress = await inside(`docker inspect ${stack.project}-egress-proxy-1`);
     expect(egress.status).toBe(0);
     expect(egress.stdout).not.toContain(PASSWORD);
     const files = (folder: string): string[] =>
       readdirSync(folder, { withFileTypes: true }).flatMap((entry) =>
         entry.name === 'node_modules' || entry.name === '.git' ? [] : entry.isDirectory() ? files(join(folder, entry.name)) : [join(folder, entry.name)],
       );
-    expect(files(dir).filter((file) => readFileSync(file).includes(PASSWORD))).toEqual([]);
+    expect(files(stack.dir).filter((file) => readFileSync(file).includes(PASSWORD))).toEqual([]);
   });
 
   it('trusts the CA of --caCerts inside: node fetch and git ls-remote reach the TLS server it signed; the system store alone does not', async () => {
     // Node's own TLS (what npm and pnpm use), through a CONNECT tunnel of the egress proxy, with the roots NODE_EXTRA_CA_CERTS adds.
-    const fetched = await inside(`node ${join(dir, 'tls-check.cjs')} ${TLS_HOST} ${tlsPort}`);
+    const fetched = await inside(`node ${join(stack.dir, 'tls-check.cjs')} ${TLS_HOST} ${tlsPort}`);
     expect(fetched.stdout.trim()).toBe('tls /hello');
     const remote = await inside(`git ls-remote https://${TLS_HOST}:${tlsPort}/corp/repo.git`);
     expect(remote.stdout).toContain(`${SHA}\trefs/heads/main`);
@@ -268,15 +230,9 @@ http.request({ host: proxy.hostname, port: proxy.port, method: 'CONNECT', path: 
   });
 
   it('audit --live names each private host it may reach', async () => {
-    const out: string[] = [];
-    const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => Boolean(out.push(String(chunk))));
-    try {
-      await audit({ composeFile, live: true }, context('audit'));
-    } finally {
-      write.mockRestore();
-    }
+    const { printed } = await captureOutput(() => audit({ composeFile: COMPOSE_FILE, live: true }, stack.context('audit')));
     const escape = (text: string) => text.replace(/\./g, '\\.');
-    expect(out.join('')).toMatch(
+    expect(printed).toMatch(
       new RegExp(
         `private hosts it may reach \\(--allowPrivateHosts\\): ${escape(MIRROR)}:${mirrorPort} reached \\(200\\), ${escape(TLS_HOST)}:${tlsPort} reached \\(200\\)`,
       ),
@@ -285,14 +241,14 @@ http.request({ host: proxy.hostname, port: proxy.port, method: 'CONNECT', path: 
 
   it('refuses the next start when a CA is planted in the workspace file from inside, naming it; the user’s --caCerts accepts it', async () => {
     const planted = readFileSync(join(certs, 'agent-ca.pem'), 'utf-8');
-    expect(docker(['exec', '-i', '-u', 'node', app(), 'sh', '-c', `cat >> ${join(dir, CA_FILE)}`], { input: planted }).status).toBe(0);
-    const refused = await up();
+    expect(docker(['exec', '-i', '-u', 'node', stack.app, 'sh', '-c', `cat >> ${join(stack.dir, CA_FILE)}`], { input: planted }).status).toBe(0);
+    const refused = await stack.up();
     expect(refused.success).toBe(false);
     expect(refused.said).toMatch(new RegExp(`${CA_FILE} \\(--caCerts\\) changed since the last start trusted it:\\n {2}\\+ [^\\n]*\\(SHA-256 `));
-    expect(readFileSync(join(stateHome, 'devsec/worktrees', project, 'ca-extra.pem'), 'utf-8')).not.toContain(planted.split('\n')[1]);
+    expect(readFileSync(join(stack.stateHome, 'devsec/worktrees', stack.project, 'ca-extra.pem'), 'utf-8')).not.toContain(planted.split('\n')[1]);
     // A private key is never taken, even when the user names the file.
     writeFileSync(join(certs, 'with-key.pem'), readFileSync(join(certs, 'corp-ca.pem'), 'utf-8') + readFileSync(join(certs, 'server.key'), 'utf-8'));
-    const withKey = await up({ caCerts: join(certs, 'with-key.pem') });
+    const withKey = await stack.up({ caCerts: join(certs, 'with-key.pem') });
     expect(withKey.success).toBe(false);
     expect(withKey.said).toContain(`${join(certs, 'with-key.pem')} contains a PRIVATE KEY block`);
   });

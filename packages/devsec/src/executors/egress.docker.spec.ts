@@ -7,141 +7,62 @@
  * (the shared Postgres, docker through the socket proxy) still works. --egress=open restores a
  * route out, and says so.
  */
-import { ExecutorContext, logger } from '@nx/devkit';
-import { createServer, Server } from 'node:http';
-import { AddressInfo } from 'node:net';
-import { networkInterfaces, tmpdir } from 'node:os';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FsTree, flushChanges } from 'nx/src/generators/tree';
 import { describeWithDocker, docker, dockerOk } from '../../../../tools/testing/docker';
-import { createSandboxWorkspace, installPlugin, SandboxWorkspace, trustCheckoutsAsRoot } from '../../../../tools/testing/sandbox-workspace';
-import { secureDevcontainerGenerator } from '../generators/secure-devcontainer/generator';
-import { sharedServiceGenerator } from '../generators/shared-service/generator';
-import type { SecureDevcontainerGeneratorSchema } from '../generators/secure-devcontainer/schema';
+import { bridgeGateway, HostService, ownAddresses, startHostService } from '../../../../tools/testing/host-side';
+import { LISTED, outsideListedStack, POSTGRES_CLIENT, startOutsideServer, UNLISTED } from '../../../../tools/testing/egress-outside';
+import { captureOutput, COMPOSE_FILE, createSandboxStack, SandboxStackFixture } from '../../../../tools/testing/sandbox-stack';
 import audit from './audit/executor';
-import downShared from './down-shared/executor';
-import downWorktree from './down-worktree/executor';
-import upShared from './up-shared/executor';
-import upWorktree from './up-worktree/executor';
 
 jest.setTimeout(600_000);
 
-const run = Math.random().toString(36).slice(2, 8);
-const network = `devsec-egress-${run}`;
-const composeFile = 'apps/app/.devcontainer/docker-compose.yml';
-const LISTED = 'allowed.devsec.test';
-const UNLISTED = 'denied.devsec.test';
 const REMOTE_HOST = 'git.devsec.test';
 
 describeWithDocker('egress: the agent reaches only the listed hosts, through the egress proxy', () => {
-  let ws: SandboxWorkspace;
-  let dir: string;
-  let project: string;
-  let stateHome: string;
-  let hostServer: Server;
-  let hostPort: number;
-  const outside = `devsec-egress-outside-${run}`;
-  const context = (targetName = 'up-worktree') => ({ root: dir, cwd: dir, projectName: 'app', targetName, isVerbose: false }) as ExecutorContext;
-  const app = () => `${project}-app-1`;
-  const inside = (script: string) => docker(['exec', '-u', 'node', app(), 'bash', '-c', script]);
+  let stack: SandboxStackFixture;
+  let hostService: HostService;
+  let outside: string;
+  const inside = (script: string) => stack.inside(script);
   /** A direct TCP connection from inside: connected, refused (both: a route), or why not. */
   const connectInside = (host: string, port: number) =>
     inside(
       `node -e "const s=require('net').connect(${port},'${host}');s.setTimeout(2000,()=>{console.log('silent');process.exit()});` +
         `s.on('connect',()=>{console.log('connected');process.exit()});s.on('error',e=>{console.log(e.code);process.exit()})"`,
     ).stdout.trim();
-  const generate = async (options: Partial<SecureDevcontainerGeneratorSchema>) => {
-    const tree = new FsTree(dir, false);
-    await secureDevcontainerGenerator(tree, { project: 'app', network, aptPackages: ['postgresql-client'], skipFormat: true, ...options } as never);
-    flushChanges(dir, tree.listChanges());
-  };
   const up = async () => {
-    const said: string[] = [];
-    const spies = (['info', 'warn', 'error'] as const).map((level) =>
-      jest.spyOn(logger, level).mockImplementation((...args: unknown[]) => void said.push(String(args[0]))),
-    );
-    try {
-      const result = await upWorktree({ composeFile }, context());
-      project = readFileSync(join(dir, 'apps/app/.devcontainer/.env'), 'utf-8').match(/COMPOSE_PROJECT_NAME=(\S+)/)![1];
-      if (!result.success) throw new Error(`up-worktree failed:\n${said.join('\n')}`);
-      return said;
-    } finally {
-      spies.forEach((spy) => spy.mockRestore());
-    }
+    const started = await stack.up();
+    if (!started.success) throw new Error(`up-worktree failed:\n${started.said}`);
+    return started.said;
   };
   /** Every gateway of the dev container's networks and of the engine's default bridge, and this host's own addresses. */
   const hostSideAddresses = () => {
-    const networks = JSON.parse(dockerOk(['inspect', app(), '--format', '{{json .NetworkSettings.Networks}}'])) as Record<string, { Gateway: string }>;
+    const networks = JSON.parse(dockerOk(['inspect', stack.app, '--format', '{{json .NetworkSettings.Networks}}'])) as Record<string, { Gateway: string }>;
     const gateways = Object.values(networks).map((settings) => settings.Gateway);
-    const bridge = dockerOk(['network', 'inspect', 'bridge', '--format', '{{range .IPAM.Config}}{{.Gateway}}{{end}}']).trim();
-    const own = Object.values(networkInterfaces())
-      .flat()
-      .filter((entry) => entry && entry.family === 'IPv4' && !entry.internal)
-      .map((entry) => entry!.address);
-    return [...new Set([...gateways, bridge, ...own].filter(Boolean))];
+    return [...new Set([...gateways, bridgeGateway(), ...ownAddresses()].filter(Boolean))];
   };
 
   beforeAll(async () => {
-    stateHome = mkdtempSync(join(tmpdir(), 'devsec-egress-state-'));
-    process.env.XDG_STATE_HOME = stateHome;
-    trustCheckoutsAsRoot();
     // A host service listening on every address: what a sandbox must not reach.
-    hostServer = createServer((_request, response) => response.end('host service'));
-    await new Promise<void>((resolve) => hostServer.listen(0, '0.0.0.0', resolve));
-    hostPort = (hostServer.address() as AddressInfo).port;
+    hostService = await startHostService();
 
-    ws = createSandboxWorkspace('devsec-egress-', `egress-${run}`);
-    dir = ws.dir;
-    installPlugin(dir);
-    ws.git('remote', 'add', 'origin', `https://${REMOTE_HOST}/acme/shop.git`);
-    await generate({ allowHosts: [LISTED] });
-    const tree = new FsTree(dir, false);
-    await sharedServiceGenerator(tree, { preset: 'postgres', skipFormat: true });
-    flushChanges(dir, tree.listChanges());
-    // The stand-in outside server has a private address: the user lets the proxy reach it by name.
-    writeFileSync(
-      join(dir, 'apps/app/.devcontainer/docker-compose.services.yml'),
-      `services:\n  egress-proxy:\n    environment:\n      EGRESS_ALLOW_PRIVATE: ${LISTED}\n`,
+    stack = await createSandboxStack(
+      'egress',
+      outsideListedStack({ prepare: (_dir, ws) => ws.git('remote', 'add', 'origin', `https://${REMOTE_HOST}/acme/shop.git`) }),
     );
-    ws.git('add', '-A');
-    ws.git('commit', '-q', '-m', 'sandbox with postgres');
-    ws.chownToCheckoutUser();
-    expect(await upShared({}, context('up-shared'))).toEqual({ success: true });
+    expect(await stack.upShared()).toEqual({ success: true });
     await up();
-    dockerOk([
-      'run',
-      '-d',
-      '--name',
-      outside,
-      '--network',
-      `${project}_egress`,
-      '--network-alias',
-      LISTED,
-      '--network-alias',
-      UNLISTED,
-      'node:24-trixie-slim',
-      'node',
-      '-e',
-      "require('http').createServer((q,s)=>s.end('outside '+q.url)).listen(80)",
-    ]);
+    outside = startOutsideServer(stack);
   });
 
   afterAll(async () => {
-    hostServer?.close();
-    if (!dir) return;
-    docker(['rm', '-f', outside]);
-    await downWorktree({ composeFile, volumes: true, images: true }, context('down-worktree'));
-    await downShared({ volumes: true }, context('down-shared'));
-    docker(['network', 'rm', network]);
-    rmSync(dir, { recursive: true, force: true });
-    rmSync(stateHome, { recursive: true, force: true });
-    delete process.env.XDG_STATE_HOME;
+    hostService?.close();
+    await stack?.stop();
   });
 
   it('puts the dev container on internal networks only, the shared one created internal and without a gateway', () => {
-    const networks = Object.keys(JSON.parse(dockerOk(['inspect', app(), '--format', '{{json .NetworkSettings.Networks}}'])));
-    expect(networks.sort()).toEqual([network, `${project}_sandbox`].sort());
+    const networks = Object.keys(JSON.parse(dockerOk(['inspect', stack.app, '--format', '{{json .NetworkSettings.Networks}}'])));
+    expect(networks.sort()).toEqual([stack.network, `${stack.project}_sandbox`].sort());
     for (const name of networks) {
       const [internal, noGateway] = dockerOk([
         'network',
@@ -164,11 +85,11 @@ describeWithDocker('egress: the agent reaches only the listed hosts, through the
       outside,
       'node',
       '-e',
-      `require('net').connect(${hostPort},'${addresses[addresses.length - 1]}').on('connect',()=>{console.log('connected');process.exit()}).on('error',e=>{console.log(e.code);process.exit()})`,
+      `require('net').connect(${hostService.port},'${addresses[addresses.length - 1]}').on('connect',()=>{console.log('connected');process.exit()}).on('error',e=>{console.log(e.code);process.exit()})`,
     ]);
     expect(control.stdout.trim()).toBe('connected');
     for (const address of [...addresses, '1.1.1.1']) {
-      const outcome = connectInside(address, address === '1.1.1.1' ? 443 : hostPort);
+      const outcome = connectInside(address, address === '1.1.1.1' ? 443 : hostService.port);
       expect([address, outcome]).toEqual([address, expect.stringMatching(/^(EHOSTUNREACH|ENETUNREACH|silent)$/)]);
     }
   });
@@ -186,7 +107,7 @@ describeWithDocker('egress: the agent reaches only the listed hosts, through the
 
   it("sends git's and npm's requests through the egress proxy: they reach the listed host, which no name inside resolves", () => {
     const allowedLines = () =>
-      docker(['logs', `${project}-egress-proxy-1`])
+      docker(['logs', `${stack.project}-egress-proxy-1`])
         .stdout.split('\n')
         .filter((line) => line.includes(`"host":"${LISTED}"`) && line.includes('"decision":"allow"')).length;
     for (const command of [
@@ -207,27 +128,19 @@ describeWithDocker('egress: the agent reaches only the listed hosts, through the
 
   it("keeps what the sandbox needs: the shared Postgres, docker through the socket proxy; the repository's https remote is listed", () => {
     expect(inside('psql "$DATABASE_URL" -tAc "select 1"').stdout.trim()).toBe('1');
-    expect(inside('docker ps --format "{{.Names}}"').stdout).toContain(`${project}-egress-proxy-1`);
-    const env = JSON.parse(dockerOk(['inspect', `${project}-egress-proxy-1`, '--format', '{{json .Config.Env}}'])) as string[];
+    expect(inside('docker ps --format "{{.Names}}"').stdout).toContain(`${stack.project}-egress-proxy-1`);
+    const env = JSON.parse(dockerOk(['inspect', `${stack.project}-egress-proxy-1`, '--format', '{{json .Config.Env}}'])) as string[];
     expect(
       env
         .find((entry) => entry.startsWith('EGRESS_ALLOW='))
         ?.split('=')[1]
         .split(' '),
     ).toEqual(['registry.npmjs.org', LISTED, REMOTE_HOST]);
-    expect(inside('echo $NO_PROXY').stdout.trim().split(',')).toEqual(expect.arrayContaining(['docker-proxy', 'postgres', `${project}-docker-proxy-1`]));
+    expect(inside('echo $NO_PROXY').stdout.trim().split(',')).toEqual(expect.arrayContaining(['docker-proxy', 'postgres', `${stack.project}-docker-proxy-1`]));
   });
 
   it('audit --live holds: no finding, and its summary says the ways out are closed', async () => {
-    const out: string[] = [];
-    const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => Boolean(out.push(String(chunk))));
-    let result;
-    try {
-      result = await audit({ composeFile, live: true }, context('audit'));
-    } finally {
-      write.mockRestore();
-    }
-    const report = out.join('');
+    const { result, printed: report } = await captureOutput(() => audit({ composeFile: COMPOSE_FILE, live: true }, stack.context('audit')));
     expect(report).toMatch(
       /(\d+) of \1 direct routes out closed; no outside name resolves; the egress proxy refused an unlisted name; registry\.npmjs\.org (let through by the list|passed the list, then the proxy answered)/,
     );
@@ -236,12 +149,12 @@ describeWithDocker('egress: the agent reaches only the listed hosts, through the
   });
 
   it('with --egress=open: a route out again, said loudly at every start', async () => {
-    await generate({ egress: 'open', force: true });
+    await stack.generate({ ...POSTGRES_CLIENT, egress: 'open', force: true });
     // No egress proxy to configure any more.
-    writeFileSync(join(dir, 'apps/app/.devcontainer/docker-compose.services.yml'), 'services: {}\n');
+    writeFileSync(join(stack.dir, 'apps/app/.devcontainer/docker-compose.services.yml'), 'services: {}\n');
     const said = await up();
-    expect(said.join('\n')).toMatch(/EGRESS OPEN: app's sandbox was generated with --egress=open/);
-    const gateway = JSON.parse(dockerOk(['inspect', app(), '--format', '{{json .NetworkSettings.Networks}}']))[`${project}_egress`].Gateway;
-    expect(connectInside(gateway, hostPort)).toBe('connected');
+    expect(said).toMatch(/EGRESS OPEN: app's sandbox was generated with --egress=open/);
+    const gateway = JSON.parse(dockerOk(['inspect', stack.app, '--format', '{{json .NetworkSettings.Networks}}']))[`${stack.project}_egress`].Gateway;
+    expect(connectInside(gateway, hostService.port)).toBe('connected');
   });
 });

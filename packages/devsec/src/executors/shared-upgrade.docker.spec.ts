@@ -24,7 +24,8 @@ import { writeStateFile } from '../host/engine/state-dir';
 import { sharedLogins } from '../host/audit/live-audit';
 import { secretsPath } from '../host/stack/secrets';
 import { locateStack } from '../host/stack/sandbox-stack';
-import { liveFindings, Observations } from '../rules/live-findings';
+import { liveFindings } from '../rules/live-findings';
+import { NOTHING_OBSERVED } from '../testing/observations';
 import { sharedProjectName } from '../host/stack/shared-project';
 import { mysqlUser, tenantName } from '../host/stack/tenant-statements';
 import * as tenantsModule from '../host/stack/tenants';
@@ -40,23 +41,6 @@ import upShared from './up-shared/executor';
 import upWorktree from './up-worktree/executor';
 
 jest.setTimeout(600_000);
-
-/** Observations with nothing to report, so that only the shared logins make findings. */
-const minimalObservations: Observations = {
-  uid: 1000,
-  user: 'node',
-  probeUid: 65534,
-  status: {},
-  privilegeTools: [],
-  credentials: { files: [], helpers: [], env: [] },
-  writable: [],
-  endpoints: [],
-  sockets: [],
-  network: [],
-  hostMarkersSeen: [],
-  vscode: { processes: [], gitconfigHelpers: [] },
-  unsearched: [],
-};
 
 const run = Math.random().toString(36).slice(2, 8);
 /** Both workspaces' root package.json: the same name, so the same shared file name (`<name>-shared`). */
@@ -306,7 +290,7 @@ describeWithDocker('shared services per repository (F7), moved from an older ver
       root('a', grant);
       try {
         expect([grant, logins()]).toEqual([grant, ['mysql:true']]);
-        const findings = liveFindings({ ...minimalObservations, sharedLogins: sharedLogins(stack, app) }, { composeFile, container: app });
+        const findings = liveFindings({ ...NOTHING_OBSERVED, sharedLogins: sharedLogins(stack, app) }, { composeFile, container: app });
         expect(findings.filter((found) => found.rule === 'live-shared-admin').map((found) => `${found.severity} ${found.message}`)).toEqual([
           expect.stringMatching(/^high .*MYSQL_URL \(mysql\) logs in as an administrator/),
         ]);

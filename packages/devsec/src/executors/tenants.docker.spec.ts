@@ -25,7 +25,8 @@ import { pgHandOver, tenantName } from '../host/stack/tenant-statements';
 import { sharedProjectName } from '../host/stack/shared-project';
 import { sharedLogins } from '../host/audit/live-audit';
 import { locateStack } from '../host/stack/sandbox-stack';
-import { liveFindings, Observations } from '../rules/live-findings';
+import { liveFindings } from '../rules/live-findings';
+import { NOTHING_OBSERVED } from '../testing/observations';
 import { PRESET_CAP_DROP, PRESET_PIDS_LIMIT } from '../generators/shared-service/presets';
 import downShared from './down-shared/executor';
 import downWorktree from './down-worktree/executor';
@@ -34,23 +35,6 @@ import upShared from './up-shared/executor';
 import upWorktree from './up-worktree/executor';
 
 jest.setTimeout(900_000);
-
-/** Observations with nothing to report, so that only the shared logins make findings. */
-const minimalObservations: Observations = {
-  uid: 1000,
-  user: 'node',
-  probeUid: 65534,
-  status: {},
-  privilegeTools: [],
-  credentials: { files: [], helpers: [], env: [] },
-  writable: [],
-  endpoints: [],
-  sockets: [],
-  network: [],
-  hostMarkersSeen: [],
-  vscode: { processes: [], gitconfigHelpers: [] },
-  unsearched: [],
-};
 
 const run = Math.random().toString(36).slice(2, 8);
 const network = `devsec-tenants-${run}`;
@@ -224,7 +208,7 @@ describeWithDocker('a tenant per worktree in the shared services', () => {
     adminRedis('ACL', 'SETUSER', tenants[main], '+config');
     try {
       expect(logins()).toEqual(['postgres:true', 'redis:true']);
-      const findings = liveFindings({ ...minimalObservations, sharedLogins: sharedLogins(stack, apps[main]) }, { composeFile, container: apps[main] });
+      const findings = liveFindings({ ...NOTHING_OBSERVED, sharedLogins: sharedLogins(stack, apps[main]) }, { composeFile, container: apps[main] });
       const shared = findings.filter((found) => found.rule === 'live-shared-admin');
       expect(shared.map((found) => `${found.severity} ${found.message}`)).toEqual([
         expect.stringMatching(/^high .*DATABASE_URL \(postgres\) logs in as an administrator/),

@@ -6,26 +6,19 @@
  * the child has no host port, sits on the stack's children network only, with no-new-privileges
  * and the owner label. down-worktree leaves nothing of the agent's behind.
  */
-import { ExecutorContext, logger } from '@nx/devkit';
 import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, Server } from 'node:http';
-import { AddressInfo } from 'node:net';
-import { networkInterfaces, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FsTree, flushChanges } from 'nx/src/generators/tree';
 import { describeWithDocker, docker, dockerOk } from '../../../../tools/testing/docker';
-import { createSandboxWorkspace, installPlugin, SandboxWorkspace, trustCheckoutsAsRoot } from '../../../../tools/testing/sandbox-workspace';
-import { secureDevcontainerGenerator } from '../generators/secure-devcontainer/generator';
+import { bridgeGateway, HostService, ownAddresses, startHostService } from '../../../../tools/testing/host-side';
+import { captureOutput, COMPOSE_FILE, createSandboxStack, SandboxStackFixture } from '../../../../tools/testing/sandbox-stack';
 import audit from './audit/executor';
 import downWorktree from './down-worktree/executor';
-import upWorktree from './up-worktree/executor';
 
 jest.setTimeout(300_000);
 
 const run = Math.random().toString(36).slice(2, 8);
-const network = `devsec-tc-${run}`;
-const composeFile = 'apps/app/.devcontainer/docker-compose.yml';
 const OWNER_LABEL = 'org.devsec.owner';
 /** What the test workspace installs on the host: the versions the repository pins. */
 const TEST_PACKAGES = ['testcontainers', '@testcontainers/postgresql', 'pg'];
@@ -61,86 +54,59 @@ const { Client } = require('pg');
 `;
 
 describeWithDocker('--testContainers: the agent runs its own containers, never stronger than itself', () => {
-  let ws: SandboxWorkspace;
-  let dir: string;
-  let project: string;
-  let stateHome: string;
-  let hostServer: Server;
-  let hostPort: number;
-  const context = (targetName = 'up-worktree') => ({ root: dir, cwd: dir, projectName: 'app', targetName, isVerbose: false }) as ExecutorContext;
-  const app = () => `${project}-app-1`;
-  const inside = (script: string, timeout = 60_000) => docker(['exec', '-u', 'node', '-w', dir, app(), 'bash', '-c', script], { timeout });
+  let stack: SandboxStackFixture;
+  let hostService: HostService;
+  const app = () => stack.app;
+  const inside = (script: string, timeout?: number) => stack.inside(script, timeout);
   const ownOnEngine = () =>
-    dockerOk(['ps', '-aq', '--no-trunc', '--filter', `label=${OWNER_LABEL}=${project}`])
+    dockerOk(['ps', '-aq', '--no-trunc', '--filter', `label=${OWNER_LABEL}=${stack.project}`])
       .split('\n')
       .filter(Boolean);
-  const quiet = async <T>(body: () => Promise<T>): Promise<{ result: T; said: string[] }> => {
-    const said: string[] = [];
-    const spies = (['info', 'warn', 'error'] as const).map((level) =>
-      jest.spyOn(logger, level).mockImplementation((...args: unknown[]) => void said.push(String(args[0]))),
-    );
-    try {
-      return { result: await body(), said };
-    } finally {
-      spies.forEach((spy) => spy.mockRestore());
-    }
-  };
 
   beforeAll(async () => {
-    stateHome = mkdtempSync(join(tmpdir(), 'devsec-tc-state-'));
-    process.env.XDG_STATE_HOME = stateHome;
-    trustCheckoutsAsRoot();
     // A host service listening on every address: what nothing the agent starts may reach.
-    hostServer = createServer((_request, response) => response.end('host service'));
-    await new Promise<void>((resolve) => hostServer.listen(0, '0.0.0.0', resolve));
-    hostPort = (hostServer.address() as AddressInfo).port;
-    ws = createSandboxWorkspace('devsec-tc-', `tc-${run}`);
-    dir = ws.dir;
-    installPlugin(dir);
-    // Testcontainers and pg, installed on the host with npm (the registry is not reachable from inside), at the repository's pins.
-    // The stand-in node:24 image runs Debian's Node 20, where undici 8 (Testcontainers' HTTP wait strategy) does not load:
-    // the repository overrides it with undici 7, and so does this install. The real node:24 image needs no override.
-    const root = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', '..', 'package.json'), 'utf-8'));
-    const pins = root.devDependencies as Record<string, string>;
-    const install = mkdtempSync(join(tmpdir(), 'devsec-tc-npm-'));
-    writeFileSync(
-      join(install, 'package.json'),
-      JSON.stringify({
-        name: 'tc-install',
-        private: true,
-        dependencies: Object.fromEntries(TEST_PACKAGES.map((name) => [name, pins[name]])),
-        overrides: root.overrides,
-      }),
-    );
-    execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', '--omit=optional'], { cwd: install, stdio: 'inherit' });
-    cpSync(join(install, 'node_modules'), join(dir, 'node_modules'), { recursive: true });
-    rmSync(install, { recursive: true, force: true });
-    writeFileSync(join(dir, 'tc-journey.js'), JOURNEY);
-    writeFileSync(join(dir, 'compose.test.yml'), COMPOSE_TEST);
-    const tree = new FsTree(dir, false);
-    await secureDevcontainerGenerator(tree, { project: 'app', network, testContainers: true, skipFormat: true } as never);
-    flushChanges(dir, tree.listChanges());
-    ws.git('add', '-A');
-    ws.git('commit', '-q', '-m', 'sandbox with test containers');
-    ws.chownToCheckoutUser();
-    const { result, said } = await quiet(() => upWorktree({ composeFile }, context()));
-    project = readFileSync(join(dir, 'apps/app/.devcontainer/.env'), 'utf-8').match(/COMPOSE_PROJECT_NAME=(\S+)/)![1];
-    if (!result.success) throw new Error(`up-worktree failed:\n${said.join('\n')}`);
+    hostService = await startHostService();
+    stack = await createSandboxStack('tc', {
+      run,
+      generator: { testContainers: true },
+      prepare: (dir) => {
+        // Testcontainers and pg, installed on the host with npm (the registry is not reachable from inside), at the repository's pins.
+        // The stand-in node:24 image runs Debian's Node 20, where undici 8 (Testcontainers' HTTP wait strategy) does not load:
+        // the repository overrides it with undici 7, and so does this install. The real node:24 image needs no override.
+        const root = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', '..', 'package.json'), 'utf-8'));
+        const pins = root.devDependencies as Record<string, string>;
+        const install = mkdtempSync(join(tmpdir(), 'devsec-tc-npm-'));
+        writeFileSync(
+          join(install, 'package.json'),
+          JSON.stringify({
+            name: 'tc-install',
+            private: true,
+            dependencies: Object.fromEntries(TEST_PACKAGES.map((name) => [name, pins[name]])),
+            overrides: root.overrides,
+          }),
+        );
+        execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', '--omit=optional'], {
+          cwd: install,
+          stdio: 'inherit',
+        });
+        cpSync(join(install, 'node_modules'), join(dir, 'node_modules'), { recursive: true });
+        rmSync(install, { recursive: true, force: true });
+        writeFileSync(join(dir, 'tc-journey.js'), JOURNEY);
+        writeFileSync(join(dir, 'compose.test.yml'), COMPOSE_TEST);
+      },
+    });
+    const started = await stack.up();
+    if (!started.success) throw new Error(`up-worktree failed:\n${started.said}`);
   });
 
   afterAll(async () => {
-    hostServer?.close();
-    if (!dir) return;
-    if (project) await quiet(() => downWorktree({ composeFile, volumes: true, images: true }, context('down-worktree')));
-    docker(['network', 'rm', network]);
-    rmSync(dir, { recursive: true, force: true });
-    rmSync(stateHome, { recursive: true, force: true });
-    delete process.env.XDG_STATE_HOME;
+    hostService?.close();
+    await stack?.stop();
   });
 
   it('runs Testcontainers Postgres inside with its defaults: started, queried through the mapped port, exec, stopped', async () => {
     expect(inside('echo "$TESTCONTAINERS_RYUK_DISABLED $DOCKER_HOST"').stdout.trim()).toBe('true tcp://docker-proxy:2375');
-    const child = spawn('docker', ['exec', '-i', '-u', 'node', '-w', dir, app(), 'node', 'tc-journey.js'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('docker', ['exec', '-i', '-u', 'node', '-w', stack.dir, app(), 'node', 'tc-journey.js'], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stderr.on('data', (chunk) => (stderr += chunk));
@@ -157,13 +123,13 @@ describeWithDocker('--testContainers: the agent runs its own containers, never s
 
     // What the engine really holds, seen from the host.
     const inspect = JSON.parse(dockerOk(['inspect', String(started.id)]))[0];
-    expect(inspect.Config.Labels[OWNER_LABEL]).toBe(project);
+    expect(inspect.Config.Labels[OWNER_LABEL]).toBe(stack.project);
     expect(inspect.HostConfig.PortBindings ?? {}).toEqual({});
     expect(inspect.HostConfig.PublishAllPorts).toBe(false);
     expect(Object.values(inspect.NetworkSettings.Ports ?? {}).every((bindings) => bindings === null)).toBe(true);
     expect(inspect.HostConfig.SecurityOpt).toContain('no-new-privileges');
     expect(inspect.HostConfig.Privileged).toBe(false);
-    expect(Object.keys(inspect.NetworkSettings.Networks)).toEqual([`${project}_children`]);
+    expect(Object.keys(inspect.NetworkSettings.Networks)).toEqual([`${stack.project}_children`]);
     expect(inspect.HostConfig.Binds ?? []).toEqual([]);
 
     // The go, then end of input: an open stdin would keep the journey's Node running after its stop.
@@ -201,25 +167,26 @@ describeWithDocker('--testContainers: the agent runs its own containers, never s
       .filter(Boolean);
     expect(ids.length).toBe(1);
     const [web] = JSON.parse(dockerOk(['inspect', ...ids]));
-    expect(web.Config.Labels[OWNER_LABEL]).toBe(project);
+    expect(web.Config.Labels[OWNER_LABEL]).toBe(stack.project);
     expect(web.HostConfig.PortBindings ?? {}).toEqual({});
     const [net] = Object.keys(web.NetworkSettings.Networks).map((name) => JSON.parse(dockerOk(['network', 'inspect', name]))[0]);
-    expect([net.Internal, net.Labels[OWNER_LABEL]]).toEqual([true, project]);
+    expect([net.Internal, net.Labels[OWNER_LABEL]]).toEqual([true, stack.project]);
     const down = inside(`${compose} down`);
     expect([down.status, down.stderr]).toEqual([0, expect.any(String)]);
     expect(dockerOk(['ps', '-aq', '--filter', `label=com.docker.compose.project=${composeProject}`]).trim()).toBe('');
   });
 
   it('from a child: no address of the host or outside answers, and the proxy only refuses (a listener in the dev container answers)', () => {
-    const addresses = Object.values(networkInterfaces())
-      .flat()
-      .filter((entry) => entry && entry.family === 'IPv4' && !entry.internal)
-      .map((entry) => entry!.address);
-    const bridge = dockerOk(['network', 'inspect', 'bridge', '--format', '{{range .IPAM.Config}}{{.Gateway}}{{end}}']).trim();
-    const proxy = JSON.parse(dockerOk(['inspect', `${project}-docker-proxy-1`]))[0].NetworkSettings.Networks as Record<string, { IPAddress: string }>;
-    const appOnChildren = JSON.parse(dockerOk(['inspect', app()]))[0].NetworkSettings.Networks[`${project}_children`].IPAddress;
-    const closed = [...[...addresses, bridge].map((address) => `${address}:${hostPort}`), '1.1.1.1:443', `${proxy[`${project}_sandbox`].IPAddress}:2375`];
-    const proxyOnChildren = `${proxy[`${project}_children`].IPAddress}:2375`;
+    const addresses = ownAddresses();
+    const bridge = bridgeGateway();
+    const proxy = JSON.parse(dockerOk(['inspect', `${stack.project}-docker-proxy-1`]))[0].NetworkSettings.Networks as Record<string, { IPAddress: string }>;
+    const appOnChildren = JSON.parse(dockerOk(['inspect', app()]))[0].NetworkSettings.Networks[`${stack.project}_children`].IPAddress;
+    const closed = [
+      ...[...addresses, bridge].map((address) => `${address}:${hostService.port}`),
+      '1.1.1.1:443',
+      `${proxy[`${stack.project}_sandbox`].IPAddress}:2375`,
+    ];
+    const proxyOnChildren = `${proxy[`${stack.project}_children`].IPAddress}:2375`;
     // The control: the same check gets an answer from a listener in the dev container, on the children network.
     docker(['exec', '-d', '-u', 'node', app(), 'node', '-e', "require('net').createServer((s)=>s.end('listener-answered\\n')).listen(18080)"]);
     const targets = [`${appOnChildren}:18080`, proxyOnChildren, ...closed];
@@ -231,7 +198,7 @@ describeWithDocker('--testContainers: the agent runs its own containers, never s
           `then echo "${target} answered: $line"; else echo "${target} closed"; fi`,
       )
       .join('\n');
-    writeFileSync(join(dir, 'check-reach.sh'), `${check}\n`);
+    writeFileSync(join(stack.dir, 'check-reach.sh'), `${check}\n`);
     const result = inside(
       // On stdin: gVisor does not see a `docker cp` into a running container (it caches its view of the root filesystem).
       `docker run -d --name ${probe} ${IMAGE} sleep infinity >/dev/null && docker exec -i ${probe} bash -s < check-reach.sh`,
@@ -252,7 +219,7 @@ describeWithDocker('--testContainers: the agent runs its own containers, never s
   });
 
   it("refuses stop, exec, remove and copy on the stack's own containers (the dev container, the proxy)", () => {
-    for (const sibling of [app(), `${project}-docker-proxy-1`]) {
+    for (const sibling of [app(), `${stack.project}-docker-proxy-1`]) {
       for (const command of [
         `docker stop ${sibling}`,
         `docker exec ${sibling} true`,
@@ -270,20 +237,12 @@ describeWithDocker('--testContainers: the agent runs its own containers, never s
         ]);
       }
     }
-    expect(JSON.parse(dockerOk(['inspect', `${project}-docker-proxy-1`]))[0].State.Running).toBe(true);
+    expect(JSON.parse(dockerOk(['inspect', `${stack.project}-docker-proxy-1`]))[0].State.Running).toBe(true);
   });
 
   it('audit --live: the hostile creates and the calls on a sibling are refused, and nothing was created', async () => {
     const before = ownOnEngine();
-    const out: string[] = [];
-    const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => Boolean(out.push(String(chunk))));
-    let result;
-    try {
-      result = await audit({ composeFile, live: true }, context('audit'));
-    } finally {
-      write.mockRestore();
-    }
-    const report = out.join('');
+    const { result, printed: report } = await captureOutput(() => audit({ composeFile: COMPOSE_FILE, live: true }, stack.context('audit')));
     const [, refused, total] = /(\d+) of (\d+) forbidden Docker calls refused/.exec(report) ?? [];
     expect([refused, Number(total) >= 30]).toEqual([total, true]);
     // The one finding is the mode itself (static, medium): nothing the live probe tried got through.
@@ -300,7 +259,7 @@ describeWithDocker('--testContainers: the agent runs its own containers, never s
     const left = inside('docker run -d devsec-rootfs:trixie sleep infinity');
     expect(left.stderr).toBe('');
     expect(ownOnEngine().length).toBeGreaterThan(0);
-    const { result } = await quiet(() => downWorktree({ composeFile }, context('down-worktree')));
+    const { result } = await captureOutput(() => downWorktree({ composeFile: COMPOSE_FILE }, stack.context('down-worktree')), { stdout: false });
     expect(result).toEqual({ success: true });
     expect(ownOnEngine()).toEqual([]);
   });

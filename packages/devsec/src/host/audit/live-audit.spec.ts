@@ -5,6 +5,7 @@ import { FORBIDDEN_CALLS, gatherProbeInput, PROBE_PARTS, probeScript, runLivePro
 import type { ProbeInput } from '../../rules/live-findings';
 import type { Runner } from '../engine/run';
 import type { SandboxStack } from '../stack/sandbox-stack';
+import { NOTHING_OBSERVED } from '../../testing/observations';
 
 describe('gatherProbeInput', () => {
   const stack: SandboxStack = {
@@ -162,27 +163,12 @@ describe('runLiveProbe', () => {
     hostNames: [],
     hostMarkers: [],
   } as ProbeInput;
-  const answer = {
-    uid: 1000,
-    user: 'node',
-    probeUid: 65534,
-    status: {},
-    privilegeTools: [],
-    credentials: { files: [], helpers: [], env: [] },
-    writable: [],
-    hostMarkersSeen: [],
-    vscode: { processes: [], gitconfigHelpers: [] },
-    endpoints: [],
-    sockets: [],
-    network: [],
-    unsearched: [],
-  };
   const runs: string[][] = [];
   const stub =
     (home: string): Runner =>
     (_command, args) => {
       runs.push(args.slice(0, 6));
-      return { status: 0, stdout: args.includes('65534:65534') ? `${JSON.stringify(answer)}\n` : home, stderr: '' };
+      return { status: 0, stdout: args.includes('65534:65534') ? `${JSON.stringify(NOTHING_OBSERVED)}\n` : home, stderr: '' };
     };
 
   it("runs the probe as 65534 from /, then the home part as the agent's uid, whose answer only adds", () => {
