@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { RuleId } from '../../rules/registry';
 import { effectiveShared, effectiveWorktree, WORKSPACE, worktreeContext } from '../../testing/effective-models';
 import { SandboxError } from '../../sandbox/errors';
-import { envFilesAsWritten, GATE_RULES, HostFacts, hostFacts, policyGate, realPath, sharedGate } from './gate';
+import { envFilesAsWritten, GATE_RULES, gateSeedMounts, HostFacts, hostFacts, policyGate, realPath, sharedGate } from './gate';
 import { MODEL_GATE_RULES } from '../../rules/registry';
 import type { SandboxStack } from '../stack/sandbox-stack';
 import type { SharedStack } from '../stack/shared-stack';
@@ -156,6 +156,48 @@ describe('the gate on the effective model of a generated worktree stack', () => 
     const run = answering(model);
     expect(() => policyGate(stack, [], run, withState)).toThrow(new RegExp(`^Refusing to start[\\s\\S]*docker-compose\\.yml: \\S+ \\(${rule}\\): `));
     expect(policyGate(stack, [rule], run, withState).allowed.map((f) => f.rule)).toEqual([rule]);
+  });
+});
+
+describe("clone mode's seed mounts (in no compose model)", () => {
+  const stack = (sources: string[]) =>
+    ({
+      compose: { files: ['/w/apps/app/.devcontainer/docker-compose.yml'] },
+      workspace: 'clone',
+      packageManager: { seedMounts: sources.map((source) => ({ source, target: '/devsec/.yarn-global/cache', readOnly: true })) },
+    }) as unknown as SandboxStack;
+  const facts: HostFacts = { homeDir: '/home/u', realPath: (path) => path };
+  const said: string[] = [];
+  const say = { info: () => undefined, warn: (line: string) => said.push(line), error: () => undefined };
+
+  it('lets the package caches through', () => {
+    expect(() => gateSeedMounts(stack(['/home/u/.yarn/berry/cache', '/home/u/.local/share/pnpm/store/v10']), [], say, facts)).not.toThrow();
+  });
+
+  it.each([
+    ['/home/u/.aws/sso/cache', 'credential-mount'],
+    ['/home/u/.ssh', 'ssh-mount'],
+    ['/home/u', 'system-path-mount'],
+    ['/etc/ssl/private', 'system-path-mount'],
+    ['/var/run/docker.sock', 'socket-mount'],
+  ])('refuses %s (%s), naming it, unless that rule is allowed by name', (source, rule) => {
+    expect(() => gateSeedMounts(stack(['/home/u/.yarn/berry/cache', source]), [], say, facts)).toThrow(
+      new RegExp(`${source.replace(/[./]/g, '\\$&')} \\(${rule}\\)`),
+    );
+    said.length = 0;
+    gateSeedMounts(stack([source]), [rule], say, facts);
+    expect(said.join('\n')).toContain(`UNSAFE: ${rule} allowed by --unsafe-allow`);
+  });
+
+  it('follows a symlink to where the engine would bind', () => {
+    const root = mkdtempSync(join(tmpdir(), 'devsec-seed-gate-'));
+    try {
+      mkdirSync(join(root, 'home', '.aws', 'sso', 'cache'), { recursive: true });
+      symlinkSync(join(root, 'home', '.aws', 'sso'), join(root, 'innocent'));
+      expect(() => gateSeedMounts(stack([join(root, 'innocent', 'cache')]), [], say, { homeDir: join(root, 'home'), realPath })).toThrow(/credential-mount/);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 

@@ -10,9 +10,10 @@ import { parse } from 'yaml';
 import { ComposeModel } from '../../rules/compose-rules';
 import { interpolate } from '../../rules/interpolate';
 import { Finding, GATE_RULES, RuleId } from '../../rules/registry';
-import type { NetworkFacts } from '../../rules/host-paths';
+import { judgeHostPath, NetworkFacts } from '../../rules/host-paths';
 import { checkStack, StackContext } from '../../rules/stack-rules';
 import { SandboxError } from '../../sandbox/errors';
+import { visible } from '../../sandbox/visible';
 import { ENGINES } from '../../sandbox/engines';
 import type { EngineProfile } from '../engine/engine-discovery';
 import { ComposeProject, runCompose } from '../engine/compose-project';
@@ -196,6 +197,32 @@ export function policyGate(
   return gated;
 }
 
+/**
+ * Clone mode: the package stores the container that seeds the clone mounts (PackageManagerPlan.seedMounts)
+ * are in no compose model, so the rules on the model never see them, and the seed copies them into
+ * the volume the agent reads. They are judged here by the same host-path rules (a runtime socket, a
+ * system or home directory, SSH, credentials), at every start, whatever the gate's cache says.
+ */
+export function gateSeedMounts(stack: SandboxStack, unsafeAllow: string[], say: Say, facts: HostFacts = hostFacts(process.env, stack.engine)): void {
+  // No workspace root: only what is never allowed is judged (the stores lie outside the workspace by design).
+  const context: StackContext = { ...facts, kind: 'worktree', composeFile: stack.compose.files[0] };
+  const verdicts = (stack.packageManager?.seedMounts ?? []).flatMap((mount) => {
+    const verdict = judgeHostPath({ written: mount.source, path: mount.source }, 'bind', context);
+    return verdict ? [{ source: mount.source, ...verdict }] : [];
+  });
+  for (const verdict of verdicts.filter((verdict) => unsafeAllow.includes(verdict.rule)))
+    say.warn(`UNSAFE: ${verdict.rule} allowed by --unsafe-allow: the clone's seed mounts ${visible(verdict.source)} (${verdict.why})`);
+  const blocking = verdicts.filter((verdict) => !unsafeAllow.includes(verdict.rule));
+  if (blocking.length === 0) return;
+  throw new SandboxError(
+    `Refusing to start: the container that seeds the clone would mount, and copy into the sandbox's node_modules volume:\n${blocking
+      .map((verdict) => `  - ${visible(verdict.source)} (${verdict.rule}): ${verdict.why}`)
+      .join('\n')}\n` +
+      'These come from YARN_CACHE_FOLDER, YARN_GLOBAL_FOLDER or node_modules/.modules.yaml on this machine: point them at the package cache itself. ' +
+      'To start anyway, allow one rule explicitly: --unsafe-allow=<rule>.',
+  );
+}
+
 /** The gate of the shared services (up-shared), started from the worktree at `workspaceRoot`. */
 export function sharedGate(stack: SharedStack, workspaceRoot: string, unsafeAllow: string[], run: Runner = runCommand, facts: HostFacts = hostFacts()) {
   return gateStack(stack.compose, sharedContext(stack, workspaceRoot, facts), unsafeAllow, run);
@@ -219,6 +246,7 @@ export function gate(
 ): { model?: ComposeModel; allowed: Finding[] } {
   const unsafeAllow = ruleList(allow);
   if ('identity' in stack) gateNestedGit(stack, unsafeAllow, say);
+  if ('identity' in stack && stack.workspace === 'clone') gateSeedMounts(stack, unsafeAllow, say);
   if (options.model === false) return { allowed: [] };
   const gated =
     'identity' in stack

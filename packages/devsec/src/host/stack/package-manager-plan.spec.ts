@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -21,7 +21,7 @@ describe('planPackageManager', () => {
       const source = join(destination, 'src');
       mkdirSync(join(source, 'package', 'bin'), { recursive: true });
       for (const file of ['pnpm.cjs', 'pnpx.cjs', 'yarn.js']) writeFileSync(join(source, 'package', 'bin', file), content);
-      runCommand('tar', ['-czf', join(destination, 'release.tgz'), '-C', source, 'package']);
+      runCommand('tar', ['-czf', join(destination, 'release.tgz'), '-C', source, 'package'], { env: { PATH: process.env.PATH } });
       rmSync(source, { recursive: true });
       return { status: 0, stdout: '[]', stderr: '' };
     };
@@ -169,6 +169,79 @@ describe('planPackageManager', () => {
     symlinkSync(join(root, 'elsewhere.yml'), join(ws, '.yarnrc.yml'));
     expect(() => planPackageManager(ws, root, { run: fakeNpm(), env })).toThrow(/no \.yarnrc\.yml: Yarn 2\+ defaults to Plug'n'Play/);
     expect(packs).toEqual([]);
+  });
+
+  describe('red team: what the agent writes, as the host reads it', () => {
+    const yarn1Workspace = (lock: string) => {
+      writeFileSync(join(ws, 'package.json'), JSON.stringify({ name: 'w', packageManager: 'yarn@1.22.22' }));
+      writeFileSync(join(ws, 'yarn.lock'), lock);
+      mkdirSync(join(root, 'home', '.cache', 'yarn', 'v6', `npm-a-1.0.0-${'1'.repeat(40)}-integrity`), { recursive: true });
+    };
+    const timed = (action: () => unknown) => {
+      const started = Date.now();
+      let outcome: unknown;
+      try {
+        outcome = action();
+      } catch (error) {
+        outcome = error;
+      }
+      return { outcome, seconds: (Date.now() - started) / 1000 };
+    };
+
+    it.each([
+      // @yarnpkg/lockfile splits a conflicted lockfile with Array#shift, line by line: quadratic (0.6 MB took 19 s, 10 MB hours).
+      ['merge-conflict markers around 300,000 lines', `# yarn lockfile v1\n\n<<<<<<< ours\n${'x\n'.repeat(300_000)}=======\n>>>>>>> theirs\n`],
+      // A comment or a string running to the end of the file: the tokenizer appends `undefined` until the string is too long (2 GB, 8 s).
+      ['a last line that is a comment without a newline', '# yarn lockfile v1\n\n#x'],
+      ['a string that is never closed', '# yarn lockfile v1\n\n"a@1":\n  version "1'],
+    ])('a yarn.lock with %s is refused in seconds, naming yarn.lock, with little memory', (_what, lock) => {
+      yarn1Workspace(lock);
+      const { outcome, seconds } = timed(() => planPackageManager(ws, root, { run: fakeNpm(), env }));
+      expect(seconds).toBeLessThan(6);
+      expect(String(outcome)).toMatch(/yarn\.lock/);
+      expect(process.memoryUsage().rss).toBeLessThan(1.5 * 1024 ** 3);
+    });
+
+    it("a large monorepo's yarn.lock (100,000 entries, 10 MB) is still read within the bounds", () => {
+      const entries = Array.from(
+        { length: 100_000 },
+        (_, n) => `"p${n}@^1.0.0":\n  version "1.0.0"\n  resolved "https://r.example/p${n}.tgz#${String(n).padStart(40, 'a')}"\n`,
+      );
+      yarn1Workspace(`# yarn lockfile v1\n\n${entries.join('\n')}`);
+      const wanted = `npm-p99999-1.0.0-${String(99_999).padStart(40, 'a')}-integrity`;
+      mkdirSync(join(root, 'home', '.cache', 'yarn', 'v6', wanted));
+      const stackState = join(root, 'stack');
+      mkdirSync(stackState);
+      planPackageManager(ws, stackState, { run: fakeNpm(), env });
+      expect(readFileSync(join(stackState, 'yarn1-cache-entries'), 'utf-8')).toBe(`${wanted}\n`);
+    });
+
+    it('a yarn.lock larger than the cap is refused before it is read', () => {
+      yarn1Workspace('# yarn lockfile v1\n\n');
+      // Sparse: a huge file costs the agent nothing to write.
+      truncateSync(join(ws, 'yarn.lock'), 3 * 1024 ** 3);
+      const { outcome, seconds } = timed(() => planPackageManager(ws, root, { run: fakeNpm(), env }));
+      expect(seconds).toBeLessThan(3);
+      expect(String(outcome)).toMatch(/yarn\.lock is larger than/);
+    });
+
+    it("TAR_OPTIONS (which a workspace .env gives the executor's process) runs nothing when the host unpacks a release", () => {
+      pnpmWorkspace('pnpm@10.26.1');
+      const marker = join(root, 'ran');
+      const script = join(ws, 'tmp', 'x.sh');
+      mkdirSync(join(ws, 'tmp'));
+      writeFileSync(script, `#!/bin/sh\ntouch ${marker}\n`, { mode: 0o755 });
+      const before = process.env.TAR_OPTIONS;
+      process.env.TAR_OPTIONS = `--checkpoint=1 --checkpoint-action=exec=${script}`;
+      try {
+        planPackageManager(ws, root, { run: fakeNpm(), env: { ...env, TAR_OPTIONS: process.env.TAR_OPTIONS } });
+      } finally {
+        if (before === undefined) delete process.env.TAR_OPTIONS;
+        else process.env.TAR_OPTIONS = before;
+      }
+      expect(existsSync(marker)).toBe(false);
+      expect(existsSync(join(root, 'state', 'devsec', 'package-managers', 'pnpm-10.26.1', '.complete'))).toBe(true);
+    });
   });
 
   it("npm: the image's own, nothing fetched or mounted", () => {

@@ -17,11 +17,26 @@
  * the entries yarn.lock names. pnpm checks that node_modules came from the store
  * it is given: the host writes a copy of its .modules.yaml naming the store's place inside.
  */
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  existsSync,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, isAbsolute, join } from 'node:path';
-import { parse as parseYarnLockfile } from '@yarnpkg/lockfile';
 import { parseDocument } from 'yaml';
 import { SandboxError } from '../../sandbox/errors';
 import { HOST_PACKAGE_STORES_INSIDE, PACKAGE_MANAGER_INSIDE, PNPM_MODULES_YAML_INSIDE, YARN1_CACHE_INSIDE } from '../../sandbox/node-modules';
@@ -43,10 +58,36 @@ export interface PackageManagerPlan {
 /** The image's PATH (node images) behind the package manager's folder. */
 const IMAGE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-/** A workspace file as itself: a symlink or a folder counts as absent. */
+/** The largest workspace file read here (yarn.lock of a large monorepo is a few MB): the agent writes them, sparse ones cost it nothing. */
+export const WORKSPACE_FILE_CAP_BYTES = 32 * 1024 * 1024;
+
+/**
+ * A workspace file as itself: a symlink, a folder or a FIFO counts as absent. Opened once, never
+ * through a link (O_NOFOLLOW) nor blocking (O_NONBLOCK), and judged by what was opened (fstat):
+ * the agent may swap the name between a look and a read while the host runs up or down.
+ */
 function readRegular(path: string): string | undefined {
-  const stat = lstatSync(path, { throwIfNoEntry: false });
-  return stat?.isFile() ? readFileSync(path, 'utf-8') : undefined;
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    if (['ENOENT', 'ENOTDIR', 'ELOOP', 'ENXIO', 'EISDIR'].includes((error as NodeJS.ErrnoException).code ?? '')) return undefined;
+    throw error;
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) return undefined;
+    if (stat.size > WORKSPACE_FILE_CAP_BYTES)
+      throw new SandboxError(
+        `${visible(path)} is larger than ${WORKSPACE_FILE_CAP_BYTES / 1024 / 1024} MB (${stat.size} bytes): not read. If you did not make it so, the agent did.`,
+      );
+    const buffer = Buffer.alloc(stat.size);
+    let length = 0;
+    for (let read = -1; read !== 0 && length < buffer.length; length += read) read = readSync(fd, buffer, length, buffer.length - length, null);
+    return buffer.subarray(0, length).toString('utf-8');
+  } finally {
+    closeSync(fd);
+  }
 }
 const isRegular = (path: string) => lstatSync(path, { throwIfNoEntry: false })?.isFile() === true;
 
@@ -96,7 +137,10 @@ export function ensureRelease(pm: PackageManager, run: Runner = runCommand, env:
     const bytes = readFileSync(join(work, tarball));
     const out = join(work, 'release');
     mkdirSync(out);
-    const untar = run('tar', ['-xzf', join(work, tarball), '-C', out, '--no-same-owner', '--no-same-permissions']);
+    // tar's environment is PATH alone: TAR_OPTIONS (which a workspace .env gives Nx's task process) would run a command per checkpoint.
+    const untar = run('tar', ['-xzf', join(work, tarball), '-C', out, '--no-same-owner', '--no-same-permissions'], {
+      env: { PATH: env.PATH ?? process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' },
+    });
     if (untar.status !== 0) throw new SandboxError(`The ${dist.spec} tarball could not be unpacked: ${visible(untar.stderr.trim())}`);
     const entry = join(out, 'package', Object.values(dist.bins)[0]);
     if (!isRegular(entry)) throw new SandboxError(`${dist.spec} holds no ${Object.values(dist.bins)[0]}.`);
@@ -177,20 +221,55 @@ function yarnClassicCache(env: NodeJS.ProcessEnv): string | undefined {
 function yarnClassicEntries(workspaceRoot: string, cache: string): string[] {
   const text = readRegular(join(workspaceRoot, 'yarn.lock'));
   if (text === undefined) return [];
-  let lock: ReturnType<typeof parseYarnLockfile>;
-  try {
-    lock = parseYarnLockfile(text);
-  } catch (error) {
-    throw new SandboxError(
-      `yarn.lock could not be read as Yarn 1's lockfile (${visible((error as Error).message.split('\n')[0])}): run yarn install on the host.`,
-    );
-  }
   const hashes = new Set<string>();
-  for (const entry of Object.values(lock.object ?? {})) {
-    const hash = typeof entry?.resolved === 'string' ? /#([0-9a-f]{40})$/.exec(entry.resolved)?.[1] : undefined;
+  for (const resolved of yarnLockResolved(text)) {
+    const hash = /#([0-9a-f]{40})$/.exec(resolved)?.[1];
     if (hash) hashes.add(hash);
   }
   return readdirSync(cache).filter((name) => name.split('-').some((part) => hashes.has(part)));
+}
+
+/**
+ * Bounds on reading yarn.lock: a valid lockfile parses at about 0.07 s per MB in some 15 MB of heap
+ * per MB; the time allowed is several times that. A heap limit alone stops nothing quickly (a reader
+ * at its limit spends seconds collecting garbage before it dies).
+ */
+const YARN_LOCK_PARSE = { heapMb: 1024, timeoutMs: (bytes: number) => 2000 + Math.ceil((bytes / 1024 / 1024) * 250) };
+
+/**
+ * The `resolved` URLs of yarn.lock, read by @yarnpkg/lockfile in a node process of its own, bounded
+ * in time and memory: its tokenizer runs a comment or a string that reaches the end of the file on
+ * until the string is too long (2 GB, seconds), and splits a conflicted lockfile line by line with
+ * Array#shift (quadratic: 0.6 MB took 19 s, 10 MB hours), and up, down and VS Code's
+ * initializeCommand all read the file (red team). A lockfile with merge-conflict markers (the
+ * library's own test) is refused without parsing: `yarn install` on the host settles it.
+ */
+function yarnLockResolved(text: string): string[] {
+  const refuse = (why: string) => new SandboxError(`yarn.lock could not be read as Yarn 1's lockfile (${why}): run yarn install on the host.`);
+  if (text.includes('<<<<<<<') && text.includes('=======') && text.includes('>>>>>>>')) throw refuse('it holds merge-conflict markers');
+  const reader = [
+    'const { parse } = require(process.argv[1]);',
+    'const chunks = []; process.stdin.on("data", (chunk) => chunks.push(chunk)).on("end", () => {',
+    '  const lock = parse(Buffer.concat(chunks).toString("utf-8"));',
+    '  const resolved = Object.values(lock.object || {}).map((entry) => entry && entry.resolved).filter((value) => typeof value === "string");',
+    '  process.stdout.write(JSON.stringify(resolved));',
+    '});',
+  ].join('\n');
+  const result = spawnSync(process.execPath, [`--max-old-space-size=${YARN_LOCK_PARSE.heapMb}`, '-e', reader, require.resolve('@yarnpkg/lockfile')], {
+    input: text,
+    // Nothing of this process's environment (NODE_OPTIONS and the like): the reader needs none.
+    env: {},
+    timeout: YARN_LOCK_PARSE.timeoutMs(Buffer.byteLength(text)),
+    maxBuffer: 2 * WORKSPACE_FILE_CAP_BYTES,
+    encoding: 'utf-8',
+  });
+  if (result.error && (result.error as NodeJS.ErrnoException).code === 'ETIMEDOUT')
+    throw refuse(`not read within ${YARN_LOCK_PARSE.timeoutMs(Buffer.byteLength(text)) / 1000} s`);
+  if (result.status !== 0) {
+    const said = `${result.stderr ?? ''}`.split('\n').find((line) => /Error|heap/.test(line)) ?? `exit ${result.status ?? result.signal}`;
+    throw refuse(visible(said.trim().slice(0, 200)));
+  }
+  return JSON.parse(result.stdout) as string[];
 }
 
 /**

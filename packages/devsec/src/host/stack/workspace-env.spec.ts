@@ -47,6 +47,15 @@ describe('what Nx loaded before our executor runs', () => {
     // dotenv's `\s*=` spans lines: the key on one line, its `=` on the next, is DOCKER_CONFIG=/ws/evil to Nx.
     ['.env', 'DOCKER_CONFIG\n=/ws/evil\n', /\.env:1 sets DOCKER_CONFIG/],
     ['.env', 'FOO\n\nDOCKER_HOST\n  =  unix:///w/fake.sock\n', /\.env:3 sets DOCKER_HOST/],
+    // What the host's package-manager plan reads or runs with the executor's environment (red team):
+    // tar's options run a command per checkpoint when the host unpacks a release (host code execution);
+    ['.env', 'TAR_OPTIONS=--checkpoint=1 --checkpoint-action=exec=/w/tmp/x.sh\n', /\.env:1 sets TAR_OPTIONS/],
+    // npm pack fetches the release every sandbox of this user shares from the agent's registry;
+    ['.env', 'npm_config_registry=https://registry.attacker.example/\n', /\.env:1 sets npm_config_registry/],
+    ['.env.local', 'NPM_CONFIG_USERCONFIG=/w/.npmrc-evil\n', /\.env\.local:1 sets NPM_CONFIG_USERCONFIG/],
+    // the caches the host mounts: any host folder named cache or v6 (in clone mode, copied into the agent's volume unjudged).
+    ['.env', 'YARN_GLOBAL_FOLDER=/home/u/.aws/sso\n', /\.env:1 sets YARN_GLOBAL_FOLDER/],
+    ['.env', 'YARN_CACHE_FOLDER=/home/u/projects/secret\n', /\.env:1 sets YARN_CACHE_FOLDER/],
     // The last assignment is the one dotenv keeps; the message points at it.
     ['.env', 'API=1\nNODE_OPTIONS=ok\nNODE_OPTIONS=-r /w/x.js\n', /\.env:3 sets NODE_OPTIONS/],
   ])('refuses %s setting a steering variable, naming file and line', (file, text, message) => {

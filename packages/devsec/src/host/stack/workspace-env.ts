@@ -17,10 +17,13 @@ import { visible } from '../../sandbox/visible';
 /**
  * Variables that steer Compose, the docker CLI (and so which engine, socket and config it uses),
  * our stack, Node, git (GIT_CONFIG_* runs an fsmonitor), the dynamic loader of every program we
- * start, or where our state and your runtime directory are (XDG_*). Nx sets only what the shell
- * left unset, and XDG_STATE_HOME usually is.
+ * start, where our state and your runtime directory are (XDG_*), or what the package-manager plan
+ * reads and runs (package-manager-plan.ts): the registry `npm pack` fetches the shared release from
+ * (npm_config_*), the Yarn caches mounted into the sandbox (YARN_*), tar's options (TAR_OPTIONS runs
+ * a command per checkpoint). Nx sets only what the shell left unset, and XDG_STATE_HOME usually is.
  */
-export const STEERING_VARIABLE = /^(DEVSEC_|DOCKER_|COMPOSE_|BUILDX_|GIT_|XDG_|LD_|DYLD_)|^(NODE_OPTIONS|HOME|PATH|BUILDKIT_HOST)$|^(HTTPS?_PROXY|NO_PROXY)$/i;
+export const STEERING_VARIABLE =
+  /^(DEVSEC_|DOCKER_|COMPOSE_|BUILDX_|GIT_|XDG_|LD_|DYLD_|NPM_CONFIG_|YARN_)|^(NODE_OPTIONS|HOME|PATH|BUILDKIT_HOST|TAR_OPTIONS)$|^(HTTPS?_PROXY|NO_PROXY)$/i;
 
 /** The dotenv files Nx 23 loads for a target of a project, as it names them (tasks-runner/task-env-paths). */
 export function nxDotEnvFiles(projectRoot: string, target: string, configuration?: string): string[] {
@@ -76,10 +79,10 @@ export function checkWorkspaceEnvFiles(workspaceRoot: string, projectRoot: strin
   }
   if (problems.length > 0) {
     throw new SandboxError(
-      `Refusing to start: a .env file that Nx loads into this task sets what steers the sandbox (DEVSEC_*, DOCKER_*, COMPOSE_*, BUILDX_*, GIT_*, XDG_*, LD_*, DYLD_*, NODE_OPTIONS, HOME, PATH, BUILDKIT_HOST, HTTP(S)_PROXY and NO_PROXY: the egress proxy's way out):\n` +
+      `Refusing to start: a .env file that Nx loads into this task sets what steers the sandbox (DEVSEC_*, DOCKER_*, COMPOSE_*, BUILDX_*, GIT_*, XDG_*, LD_*, DYLD_*, npm_config_*, YARN_*, NODE_OPTIONS, HOME, PATH, BUILDKIT_HOST, TAR_OPTIONS, HTTP(S)_PROXY and NO_PROXY: the egress proxy's way out):\n` +
         `${problems.join('\n')}\n` +
         'Nx puts these into the process before our executor runs, and they would beat the values @org/devsec computes. ' +
-        'Remove those lines (set DOCKER_HOST and the like in your shell instead), then run again. ' +
+        'Remove those lines (set DOCKER_HOST, a registry and the like in your shell instead), then run again. ' +
         'The agent can write .env files: if you did not add them, review what changed (`npx devsec check`).',
     );
   }
