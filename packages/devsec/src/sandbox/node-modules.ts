@@ -67,7 +67,8 @@ export const COPY_HOST_INSTALL = [
   `if [ -f ${PNPM_MODULES_YAML_INSIDE} ]; then cp ${PNPM_MODULES_YAML_INSIDE} "$nm/.modules.yaml"; fi`,
 ];
 
-const indented = (lines: string[]) => lines.map((line) => `  ${line}`);
+/** Shell lines one level in (inside an `if`). */
+export const indented = (lines: string[]) => lines.map((line) => `  ${line}`);
 
 /**
  * Run inside as the container's user (by up-worktree, and by VS Code's postStartCommand): prints

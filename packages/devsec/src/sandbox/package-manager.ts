@@ -35,6 +35,25 @@ export interface WorkspaceFiles {
   yarnrc?: string;
 }
 
+/** How detection reads a workspace (the host's folder, or a generator's Tree): a file's text, undefined when absent, and whether one is there. */
+export interface WorkspaceReader {
+  read: (path: string) => string | undefined;
+  exists: (path: string) => boolean;
+}
+
+/** The files detection reads, through `reader`. */
+export function readWorkspaceFiles({ read, exists }: WorkspaceReader): WorkspaceFiles {
+  const yarnLock = read('yarn.lock');
+  return {
+    packageJson: read('package.json'),
+    pnpmLock: exists('pnpm-lock.yaml'),
+    yarnLock: yarnLock !== undefined,
+    yarnLockV1: yarnLock?.split('\n', 5).some((line) => line.trim() === '# yarn lockfile v1') === true,
+    packageLock: exists('package-lock.json'),
+    yarnrc: read('.yarnrc.yml'),
+  };
+}
+
 /** An exact release: nothing that npm would read as a range, a tag, a path or a git URL. */
 const EXACT_VERSION = /^\d{1,6}\.\d{1,6}\.\d{1,6}(-[0-9A-Za-z.-]{1,40})?$/;
 const FIELD = /^(npm|pnpm|yarn)@([^+]+)(?:\+(sha1|sha224|sha256|sha512)\.([0-9a-f]{40,128}))?$/;

@@ -9,7 +9,7 @@ import type { GeneratorCallback, Tree } from '@nx/devkit';
 import { spawnSync } from 'node:child_process';
 import { applyEdits, modify, parse, ParseError } from 'jsonc-parser';
 import { SandboxError } from '../../sandbox/errors';
-import { detectPackageManager, PackageManagerName } from '../../sandbox/package-manager';
+import { detectPackageManager, PackageManagerName, readWorkspaceFiles } from '../../sandbox/package-manager';
 import { DEVKIT_PACKAGE, PLUGIN_PACKAGE, PROXY_PACKAGE, SYNC_GENERATOR } from '../../sandbox/vocabulary';
 import type { InitGeneratorSchema } from './schema';
 
@@ -70,15 +70,7 @@ function readJsonc(tree: Tree, path: string): { text: string; model: JsonObject 
 
 /** The workspace's package manager, from the Tree's files as the sandbox reads them (sandbox/package-manager.ts). */
 function packageManagerOf(tree: Tree): PackageManagerName {
-  const yarnLock = tree.read('yarn.lock', 'utf-8') ?? undefined;
-  return detectPackageManager({
-    packageJson: tree.read('package.json', 'utf-8') ?? undefined,
-    pnpmLock: tree.exists('pnpm-lock.yaml'),
-    yarnLock: yarnLock !== undefined,
-    yarnLockV1: yarnLock?.split('\n', 5).some((line) => line.trim() === '# yarn lockfile v1') === true,
-    packageLock: tree.exists('package-lock.json'),
-    yarnrc: tree.read('.yarnrc.yml', 'utf-8') ?? undefined,
-  }).name;
+  return detectPackageManager(readWorkspaceFiles({ read: (path) => tree.read(path, 'utf-8') ?? undefined, exists: (path) => tree.exists(path) })).name;
 }
 
 /** Sets `path` in a JSON file; a new dependency is placed in order among its siblings (as package managers sort). */

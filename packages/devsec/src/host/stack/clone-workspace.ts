@@ -15,7 +15,7 @@ import { lstatSync, mkdtempSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { isUnder } from '../../sandbox/paths';
 import { SandboxError } from '../../sandbox/errors';
-import { COPY_HOST_INSTALL, COPY_YARN1_CACHE, firstEntryOf, HOST_NODE_MODULES_INSIDE, PLATFORM_EXPRESSION } from '../../sandbox/node-modules';
+import { COPY_HOST_INSTALL, COPY_YARN1_CACHE, firstEntryOf, HOST_NODE_MODULES_INSIDE, indented, PLATFORM_EXPRESSION } from '../../sandbox/node-modules';
 import type { Say } from '../../sandbox/say';
 import { visible, visibleText } from '../../sandbox/visible';
 import { APP_SERVICE, CONTAINER_USER, MANAGED_LABEL, PROJECT_LABEL, WORKSPACE_LABEL, WORKSPACE_VOLUME, WorkspaceMode } from '../../sandbox/vocabulary';
@@ -127,7 +127,7 @@ export const SEED_SCRIPT = [
   `from=${HOST_NODE_MODULES_INSIDE}`,
   `if [ -z "${firstEntryOf('$nm')}" ] && [ -n "${firstEntryOf('$from', { quiet: true })}" ] && [ "$(node -p '${PLATFORM_EXPRESSION}')" = "$DEVSEC_HOST_PLATFORM" ]; then`,
   // With the package stores (pnpm, Yarn) as the fill copies them: an offline install inside works as in mount mode.
-  ...[...COPY_YARN1_CACHE, ...COPY_HOST_INSTALL].map((line) => `  ${line}`),
+  ...indented([...COPY_YARN1_CACHE, ...COPY_HOST_INSTALL]),
   '  echo "node_modules: copied from the host\'s install"',
   'fi',
 ].join('\n');

@@ -40,7 +40,7 @@ import { basename, isAbsolute, join } from 'node:path';
 import { parseDocument } from 'yaml';
 import { SandboxError } from '../../sandbox/errors';
 import { HOST_PACKAGE_STORES_INSIDE, PACKAGE_MANAGER_INSIDE, PNPM_MODULES_YAML_INSIDE, YARN1_CACHE_INSIDE } from '../../sandbox/node-modules';
-import { detectPackageManager, PackageManager } from '../../sandbox/package-manager';
+import { detectPackageManager, PackageManager, readWorkspaceFiles } from '../../sandbox/package-manager';
 import { visible } from '../../sandbox/visible';
 import { stateDir } from '../engine/state-dir';
 import { runCommand, Runner } from '../engine/run';
@@ -92,15 +92,9 @@ function readRegular(path: string): string | undefined {
 const isRegular = (path: string) => lstatSync(path, { throwIfNoEntry: false })?.isFile() === true;
 
 export function detectWorkspacePackageManager(workspaceRoot: string): PackageManager {
-  const yarnLock = readRegular(join(workspaceRoot, 'yarn.lock'));
-  return detectPackageManager({
-    packageJson: readRegular(join(workspaceRoot, 'package.json')),
-    pnpmLock: isRegular(join(workspaceRoot, 'pnpm-lock.yaml')),
-    yarnLock: yarnLock !== undefined,
-    yarnLockV1: yarnLock?.split('\n', 5).some((line) => line.trim() === '# yarn lockfile v1') === true,
-    packageLock: isRegular(join(workspaceRoot, 'package-lock.json')),
-    yarnrc: readRegular(join(workspaceRoot, '.yarnrc.yml')),
-  });
+  return detectPackageManager(
+    readWorkspaceFiles({ read: (path) => readRegular(join(workspaceRoot, path)), exists: (path) => isRegular(join(workspaceRoot, path)) }),
+  );
 }
 
 /** The npm package a release of `pm` is published as, and its entry file. */
@@ -255,16 +249,16 @@ function yarnLockResolved(text: string): string[] {
     '  process.stdout.write(JSON.stringify(resolved));',
     '});',
   ].join('\n');
+  const timeout = YARN_LOCK_PARSE.timeoutMs(Buffer.byteLength(text));
   const result = spawnSync(process.execPath, [`--max-old-space-size=${YARN_LOCK_PARSE.heapMb}`, '-e', reader, require.resolve('@yarnpkg/lockfile')], {
     input: text,
     // Nothing of this process's environment (NODE_OPTIONS and the like): the reader needs none.
     env: {},
-    timeout: YARN_LOCK_PARSE.timeoutMs(Buffer.byteLength(text)),
+    timeout,
     maxBuffer: 2 * WORKSPACE_FILE_CAP_BYTES,
     encoding: 'utf-8',
   });
-  if (result.error && (result.error as NodeJS.ErrnoException).code === 'ETIMEDOUT')
-    throw refuse(`not read within ${YARN_LOCK_PARSE.timeoutMs(Buffer.byteLength(text)) / 1000} s`);
+  if (result.error && (result.error as NodeJS.ErrnoException).code === 'ETIMEDOUT') throw refuse(`not read within ${timeout / 1000} s`);
   if (result.status !== 0) {
     const said = `${result.stderr ?? ''}`.split('\n').find((line) => /Error|heap/.test(line)) ?? `exit ${result.status ?? result.signal}`;
     throw refuse(visible(said.trim().slice(0, 200)));
