@@ -377,6 +377,45 @@ describeWithDocker('pnpm, Yarn and Yarn 1 workspaces: nx add from a registry, th
     expect(treeHash(join(sandbox.ws.dir, 'node_modules'))).toEqual(sandbox.ws.hostNodeModules);
   });
 
+  it("yarn1: what the agent plants from inside for the host's plan (a .env with TAR_OPTIONS, a yarn.lock its parser cannot finish) is refused at the next start, naming the file; nothing planted ran", async () => {
+    const sandbox = started('yarn1');
+    const { dir } = sandbox.ws;
+    const lock = readFileSync(join(dir, 'yarn.lock'), 'utf-8');
+    const marker = join(dir, 'tar-ran');
+    // tar would run the script at every checkpoint of an unpack, were the .env's TAR_OPTIONS in its environment.
+    const planted = inside(
+      sandbox,
+      `printf '#!/bin/sh\ntouch ${marker}\n' > tar.sh && chmod +x tar.sh && echo 'TAR_OPTIONS=--checkpoint=1 --checkpoint-action=exec=${dir}/tar.sh' > .env`,
+    );
+    expect(planted.status).toBe(0);
+    try {
+      const up = await nx(sandbox.ws, ['run', 'app:up-worktree']);
+      expect(up.status).not.toBe(0);
+      expect(up.stdout + up.stderr).toMatch(/\.env:1 sets TAR_OPTIONS/);
+    } finally {
+      rmSync(join(dir, '.env'), { force: true });
+      rmSync(join(dir, 'tar.sh'), { force: true });
+    }
+    // A string that never closes: @yarnpkg/lockfile grows it to 2 GB before it gives up.
+    expect(inside(sandbox, `printf '# yarn lockfile v1\\n\\n"a@1":\\n  version "1' > yarn.lock`).status).toBe(0);
+    try {
+      // Under nx run, Nx's own lockfile parser (its project graph) refuses it first; devsec up, which builds no graph, meets ours.
+      const viaNx = await nx(sandbox.ws, ['run', 'app:up-worktree']);
+      expect({ status: viaNx.status === 0, quick: viaNx.ms < 60_000 }).toEqual({ status: false, quick: true });
+      const viaDevsec = await exec('./node_modules/.bin/devsec', ['up', 'app'], { cwd: dir, env: sandbox.ws.env, timeout: 300_000 });
+      expect(viaDevsec.status).not.toBe(0);
+      expect(viaDevsec.stdout + viaDevsec.stderr).toMatch(/yarn\.lock could not be read as Yarn 1's lockfile/);
+      expect(viaDevsec.ms).toBeLessThan(60_000);
+    } finally {
+      writeFileSync(join(dir, 'yarn.lock'), lock);
+    }
+    expect(existsSync(marker)).toBe(false);
+    // The sandbox the host had started still runs, and starts again once the workspace is the host's again.
+    const again = await nx(sandbox.ws, ['run', 'app:up-worktree']);
+    if (again.status !== 0)
+      throw new Error(`up-worktree after the files were restored failed (${again.status}):\n${again.stdout.slice(-3000)}${again.stderr.slice(-2000)}`);
+  });
+
   it("refuses a Yarn Plug'n'Play workspace at up-worktree, naming nodeLinker and the fix", async () => {
     const { ws } = started('yarn');
     const yarnrc = join(ws.dir, '.yarnrc.yml');
